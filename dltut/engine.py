@@ -1,0 +1,177 @@
+"""The one place that knows which Theano runs dltut, in which compile mode and at which floatX.
+
+Two engines speak the Theano API:
+
+* ``pytensor`` (default): PyTensor 3.x, the maintained successor of Theano.
+* ``theano``: theano-pymc 1.1.2, the original Theano as last maintained (CPU only, Python <= 3.11,
+  numpy 1.23; see README).
+
+The engine is chosen once per process, from ``use(name)`` or the ``DLTUT_ENGINE`` environment
+variable, and is loaded on first use. Everything else in dltut imports its symbols from here:
+
+>>> from dltut.engine import T, shared, function, floatX
+
+Compile modes (``set_mode``): ``c`` (C code with Theano's virtual machine), ``numba`` (PyTensor's
+default) and ``jax`` (PyTensor only; on the GPU with JAX's CUDA build).
+"""
+
+import importlib
+import os
+
+ENGINES = ("pytensor", "theano")
+MODES = ("c", "numba", "jax")
+FLOATX = ("float32", "float64")
+
+_INSTALL_HINT = {
+    "pytensor": "pip install 'pytensor>=3,<4'",
+    "theano": "make a Python 3.11 environment and pip install -r requirements-theano.txt (see README)",
+}
+# Compile-mode names as each engine spells them.
+_MODE_NAMES = {
+    "pytensor": {"c": "CVM", "numba": "NUMBA", "jax": "JAX"},
+    "theano": {"c": "FAST_RUN"},
+}
+
+_engine_name = None
+_backend = None
+_mode = None
+
+
+def _check_choice(what, value, choices):
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}: choose one of {', '.join(choices)}")
+
+
+def use(name):
+    """Choose the engine for this process; call before any model is built."""
+    _check_choice("engine", name, ENGINES)
+    global _engine_name
+    if _backend is not None and name != _engine_name:
+        raise RuntimeError(
+            f"engine {_engine_name!r} is already loaded in this process, cannot switch to {name!r}: "
+            f"choose it before building any model (DLTUT_ENGINE={name} or dltut.engine.use({name!r}))"
+        )
+    _engine_name = name
+
+
+def name():
+    """The name of the engine in use ('pytensor' or 'theano')."""
+    _load()
+    return _engine_name
+
+
+def _load():
+    global _backend, _engine_name, _mode
+    if _backend is not None:
+        return _backend
+    if _engine_name is None:
+        requested = os.environ.get("DLTUT_ENGINE", "pytensor")
+        _check_choice("engine (DLTUT_ENGINE)", requested, ENGINES)
+        _engine_name = requested
+    try:
+        module = importlib.import_module(_engine_name)
+    except ImportError as error:
+        raise ImportError(
+            f"engine {_engine_name!r} is not installed ({error}); install it with: "
+            f"{_INSTALL_HINT[_engine_name]}"
+        ) from error
+    _backend = module
+    _mode = os.environ.get("DLTUT_MODE") or ("numba" if _engine_name == "pytensor" else "c")
+    set_mode(_mode)
+    return _backend
+
+
+def backend():
+    """The engine's top-level module (``pytensor`` or ``theano``)."""
+    return _load()
+
+
+def version():
+    return backend().__version__
+
+
+# ----------------------------------------------------------------------------------------------
+# floatX and compile mode
+
+
+def floatX():
+    """The float dtype every value is cast to (the engine's ``config.floatX``)."""
+    return backend().config.floatX
+
+
+def set_floatX(dtype):
+    _check_choice("floatX", dtype, FLOATX)
+    backend().config.floatX = dtype
+
+
+def modes():
+    """The compile modes this engine offers."""
+    _load()
+    return tuple(_MODE_NAMES[_engine_name])
+
+
+def mode():
+    """The current compile mode ('c', 'numba' or 'jax')."""
+    _load()
+    return _mode
+
+
+def set_mode(new_mode):
+    global _mode
+    _load()
+    _check_choice(f"mode for engine {_engine_name}", new_mode, modes())
+    if new_mode == "jax":
+        try:
+            importlib.import_module("jax")
+        except ImportError as error:
+            raise ImportError(f"mode 'jax' needs JAX ({error}): pip install -e .[jax]") from error
+    _mode = new_mode
+
+
+def compile_mode():
+    """The engine's Mode object for the current mode."""
+    return _MODE_NAMES[name()][mode()]
+
+
+# ----------------------------------------------------------------------------------------------
+# The Theano API, resolved on first use.
+
+
+def function(inputs, outputs, updates=None, givens=None, name=None):
+    """``theano.function`` in the current compile mode."""
+    return backend().function(
+        inputs, outputs, updates=updates, givens=givens, mode=compile_mode(), name=name,
+        on_unused_input="ignore",
+    )
+
+
+def shared(value, name, borrow=True):
+    """A named shared variable holding ``value`` (already cast by the caller)."""
+    return backend().shared(value, name=name, borrow=borrow)
+
+
+def grad(cost, wrt):
+    return backend().grad(cost, wrt)
+
+
+def scan(*args, **kwargs):
+    return backend().scan(*args, **kwargs)
+
+
+def softmax(x):
+    """Row-wise softmax of a matrix (over the class axis)."""
+    if name() == "pytensor":
+        from pytensor.tensor.special import softmax as _softmax
+
+        return _softmax(x, axis=-1)
+    return backend().tensor.nnet.softmax(x)
+
+
+class _TensorModule:
+    """``T``: the engine's ``tensor`` module, loaded on first attribute access."""
+
+    def __getattr__(self, attr):
+        return getattr(importlib.import_module(f"{name()}.tensor"), attr)
+
+
+T = _TensorModule()
