@@ -1,0 +1,32 @@
+"""dltut: the LISA lab Deep Learning Tutorials (logistic regression, MLP, LeNet on MNIST) on PyTensor.
+
+The tutorials' entry points are here, loaded on first use so that an engine can still be chosen
+(``dltut.engine.use``) after ``import dltut``:
+
+>>> import dltut
+>>> result = dltut.sgd_optimization_mnist(n_epochs=5)
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "sgd_optimization_mnist": "dltut.tutorials",
+    "test_mlp": "dltut.tutorials",
+    "evaluate_lenet5": "dltut.tutorials",
+    "load_data": "dltut.data",
+    "load_model": "dltut.saving",
+    "EarlyStopping": "dltut.trainer",
+    "train": "dltut.trainer",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'dltut' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))
