@@ -1,0 +1,49 @@
+import numpy
+import pytest
+
+from dltut import engine
+
+
+def available_modes():
+    modes = ["c", "numba"]
+    try:
+        import jax  # noqa: F401
+
+        modes.append("jax")
+    except ImportError:
+        pass
+    return [m for m in modes if m in engine.modes()]
+
+
+@pytest.fixture
+def floatX64():
+    """Run the test in float64, restoring the previous floatX afterwards."""
+    previous = engine.floatX()
+    engine.set_floatX("float64")
+    yield
+    engine.set_floatX(previous)
+
+
+@pytest.fixture(params=available_modes())
+def mode(request):
+    """Run the test once per compile mode of the engine, restoring the mode afterwards."""
+    previous = engine.mode()
+    engine.set_mode(request.param)
+    yield request.param
+    engine.set_mode(previous)
+
+
+@pytest.fixture
+def tiny_mnist(tmp_path):
+    """A small .npz data set cut from the shipped MNIST: 600 train, 200 valid, 200 test."""
+    from dltut import data
+
+    (tx, ty), (vx, vy), (sx, sy) = data.load_data()
+    path = tmp_path / "tiny.npz"
+    data.save_npz(path, ((tx[:600], ty[:600]), (vx[:200], vy[:200]), (sx[:200], sy[:200])))
+    return path
+
+
+def numpy_softmax(a):
+    e = numpy.exp(a - a.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)

@@ -1,0 +1,189 @@
+"""The early-stopping trainer against hand-computed traces and a literal transcription of the tutorial loop."""
+
+import logging
+import math
+
+import numpy
+import pytest
+
+from dltut.trainer import EarlyStopping, train
+
+
+class FakeModel:
+    """Validation losses from a list, one per validation; records the spans it is asked to train."""
+
+    def __init__(self, losses, n_train_batches):
+        self.losses = list(losses)
+        self.n_train_batches = n_train_batches
+        self.spans = []
+        self.updates = 0
+        self.validations = 0
+
+    def train_minibatches(self, first, count):
+        assert 0 <= first and first + count <= self.n_train_batches
+        self.spans.append((first, count))
+        costs = numpy.arange(self.updates, self.updates + count, dtype=float)
+        self.updates += count
+        return costs
+
+    def validation_loss(self):
+        loss = self.losses[self.validations]
+        self.validations += 1
+        return loss
+
+    def test_score(self):
+        return 1.0 - self.losses[self.validations - 1]  # anything that names the validation
+
+    def get_params(self):
+        return [numpy.array(self.updates)]
+
+
+def tutorial_loop(losses, n_train_batches, n_epochs, patience, patience_increase=2,
+                  improvement_threshold=0.995):
+    """The loop of logistic_sgd.py / mlp.py, transcribed line by line (one update per step)."""
+    losses = iter(losses)
+    validation_frequency = min(n_train_batches, patience // 2)
+    best_validation_loss, best_iter, test_score = numpy.inf, 0, 0.0
+    trace = []
+    done_looping, epoch, it = False, 0, -1
+    while (epoch < n_epochs) and (not done_looping):
+        epoch = epoch + 1
+        for minibatch_index in range(n_train_batches):
+            it = (epoch - 1) * n_train_batches + minibatch_index
+            if (it + 1) % validation_frequency == 0:
+                this_validation_loss = next(losses)
+                trace.append((it, epoch, minibatch_index + 1, this_validation_loss))
+                if this_validation_loss < best_validation_loss:
+                    if this_validation_loss < best_validation_loss * improvement_threshold:
+                        patience = max(patience, it * patience_increase)
+                    best_validation_loss = this_validation_loss
+                    best_iter = it
+                    test_score = 1.0 - this_validation_loss
+            if patience <= it:
+                done_looping = True
+                break
+    return {
+        "trace": trace, "best_validation_loss": best_validation_loss, "best_iter": best_iter,
+        "test_score": test_score, "epochs": epoch, "iterations": it + 1, "patience": patience,
+        "stop_reason": "patience" if done_looping else "n_epochs",
+    }
+
+
+def run(losses, n_train_batches, **stopping):
+    model = FakeModel(losses, n_train_batches)
+    result = train(model, n_train_batches, EarlyStopping(**stopping))
+    return model, result
+
+
+def test_patience_extension_and_insignificant_improvement():
+    # validation every 10 updates (min(10, 25 // 2)); 0.399 is a new best but not below 0.4 * 0.995
+    model, result = run([0.5, 0.4, 0.399, 0.45], 10, n_epochs=100, patience=25)
+    assert [(v.iter, v.epoch, v.minibatch) for v in result.history] == [(9, 1, 10), (19, 2, 10),
+                                                                        (29, 3, 10)]
+    assert [v.patience for v in result.history] == [25, 38, 38]  # max(25, 18), max(25, 38), kept
+    assert [v.extended for v in result.history] == [True, True, False]
+    assert [v.new_best for v in result.history] == [True, True, True]
+    # patience 38 <= iter first at iter 38: epoch 4, minibatch 9, before the next validation
+    assert result.stop_reason == "patience"
+    assert (result.iterations, result.epochs, result.patience) == (39, 4, 38)
+    assert (result.best_validation_loss, result.best_iter) == (0.399, 29)
+    assert result.test_score == pytest.approx(0.601)
+    assert result.best_params == [numpy.array(30)]  # kept after update 29
+    assert list(result.costs) == list(range(39))
+
+
+def test_small_patience_validates_mid_epoch():
+    # patience 6: validation_frequency = min(10, 3) = 3, so validations fall inside epochs
+    model, result = run([0.5, 0.4, 0.3, 0.35, 0.35], 10, n_epochs=100, patience=6)
+    assert result.validation_frequency == 3
+    assert [(v.iter, v.epoch, v.minibatch) for v in result.history] == [
+        (2, 1, 3), (5, 1, 6), (8, 1, 9), (11, 2, 2), (14, 2, 5)]
+    assert [v.patience for v in result.history] == [6, 10, 16, 16, 16]
+    assert (result.iterations, result.epochs, result.stop_reason) == (17, 2, "patience")
+    assert result.best_iter == 8
+    # spans end at each validation point, at the epoch end and at the patience stop
+    assert model.spans == [(0, 3), (3, 3), (6, 3), (9, 1), (0, 2), (2, 3), (5, 2)]
+
+
+def test_n_epochs_stop():
+    model, result = run([0.9 - 0.1 * k for k in range(3)], 5, n_epochs=3, patience=10_000)
+    assert result.stop_reason == "n_epochs"
+    assert (result.iterations, result.epochs) == (15, 3)
+    assert len(result.history) == 3
+    assert model.spans == [(0, 5)] * 3
+
+
+def test_no_improvement_keeps_first_best():
+    model, result = run([0.3, 0.31, 0.3, 0.5], 4, n_epochs=4, patience=1000)
+    assert result.best_iter == 3 and result.best_validation_loss == 0.3
+    assert [v.new_best for v in result.history] == [True, False, False, False]
+
+
+def test_patience_stop_on_a_validation_update():
+    # patience 20 with 10 batches; the first validation (iter 9) sets max(20, 18) = 20;
+    # validation at iter 19 is worse; the stop comes at iter 20, the first update of epoch 3
+    model, result = run([0.5, 0.6], 10, n_epochs=10, patience=20)
+    assert (result.iterations, result.epochs) == (21, 3)
+    assert model.spans[-1] == (0, 1)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_equals_the_tutorial_loop(seed):
+    rng = numpy.random.RandomState(seed)
+    n_train_batches = int(rng.randint(1, 12))
+    patience = int(rng.randint(2, 60))
+    n_epochs = int(rng.randint(1, 15))
+    # noisy, mostly decreasing losses on a grid, so ties and near-threshold gains happen
+    losses = numpy.round(numpy.maximum(0.01, 0.6 * 0.93 ** numpy.arange(400)
+                                       + rng.normal(0, 0.02, 400)), 3)
+    expected = tutorial_loop(losses, n_train_batches, n_epochs, patience)
+    _, result = run(losses, n_train_batches, n_epochs=n_epochs, patience=patience)
+    assert [(v.iter, v.epoch, v.minibatch, v.validation_loss) for v in result.history] == \
+        expected["trace"]
+    for key in ("best_validation_loss", "best_iter", "epochs", "iterations", "patience",
+                "stop_reason"):
+        assert getattr(result, key) == expected[key], key
+    assert result.test_score == pytest.approx(expected["test_score"])
+
+
+def test_log_lines_and_callbacks(caplog):
+    seen = []
+    model = FakeModel([0.125, 0.25], 4)
+    with caplog.at_level(logging.INFO, logger="dltut.trainer"):
+        result = train(model, 4, EarlyStopping(n_epochs=2, patience=100), callbacks=[seen.append],
+                       log_every=3)
+    assert caplog.messages == [
+        "training @ iter = 0",
+        "training @ iter = 3",
+        "epoch 1, minibatch 4/4, validation error 12.500000 %",
+        "     epoch 1, minibatch 4/4, test error of best model 87.500000 %",
+        "training @ iter = 6",
+        "epoch 2, minibatch 4/4, validation error 25.000000 %",
+    ]
+    assert seen == result.history
+
+
+def test_no_validation_before_the_end():
+    _, result = run([], 10, n_epochs=1, patience=100, validation_frequency=20)
+    assert result.history == [] and math.isinf(result.best_validation_loss)
+    assert result.best_params is None and result.test_score == 0.0
+
+
+@pytest.mark.parametrize("field, value, fragment", [
+    ("n_epochs", 0, "n_epochs must be an integer >= 1, got 0"),
+    ("patience", -5, "patience must be an integer >= 1, got -5"),
+    ("patience", 2.5, "got 2.5"),
+    ("patience_increase", 0, "patience_increase must be an integer >= 1"),
+    ("improvement_threshold", 0.0, "improvement_threshold must be in (0, 1], got 0.0"),
+    ("improvement_threshold", 1.5, "got 1.5"),
+    ("validation_frequency", 0, "validation_frequency must be an integer >= 1, got 0"),
+])
+def test_bad_settings(field, value, fragment):
+    with pytest.raises(ValueError) as error:
+        EarlyStopping(**{field: value})
+    assert fragment in str(error.value)
+
+
+def test_patience_one_has_no_validation_frequency():
+    with pytest.raises(ValueError, match="patience 1 gives a validation frequency of 0"):
+        train(FakeModel([], 5), 5, EarlyStopping(patience=1))
