@@ -1,0 +1,108 @@
+"""The tutorials end to end: small runs in every mode, the scripts, and the published result."""
+
+import logging
+import os
+import subprocess
+import sys
+
+import numpy
+import pytest
+
+import dltut
+from conftest import available_modes
+from dltut import data, engine, saving
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _messages(caplog):
+    return [r.getMessage() for r in caplog.records if r.name.startswith("dltut")]
+
+
+def test_logreg_small_run(tiny_mnist, tmp_path, mode, caplog):
+    out = tmp_path / "logreg.npz"
+    with caplog.at_level(logging.INFO):
+        result = dltut.sgd_optimization_mnist(n_epochs=3, dataset=tiny_mnist, batch_size=100,
+                                              out=out, floatX="float64")
+    lines = _messages(caplog)
+    assert lines[:3] == ["... loading data", "... building the model", "... training the model"]
+    assert any(line.startswith("epoch 3, minibatch 6/6, validation error") for line in lines)
+    assert any(line.startswith("Optimization complete with best validation score of") for line in lines)
+    assert result.epochs == 3 and result.iterations == 18 and len(result.history) == 3
+    # the saved model predicts what the best model predicts, and scores its test error
+    model = saving.load_model(out)
+    assert model.info["best_iter"] == result.best_iter
+    _, _, (test_x, test_y) = data.load_data(tiny_mnist)
+    predicted = model.predict(test_x)
+    assert numpy.mean(predicted != test_y) == pytest.approx(result.test_score)
+
+
+def test_mlp_small_run_is_the_same_in_every_mode(tiny_mnist, tmp_path, floatX64):
+    runs = {}
+    previous = engine.mode()
+    try:
+        for mode in available_modes():
+            engine.set_mode(mode)
+            runs[mode] = dltut.test_mlp(n_epochs=2, dataset=tiny_mnist, batch_size=20, n_hidden=30,
+                                        out=tmp_path / f"mlp_{mode}.npz")
+    finally:
+        engine.set_mode(previous)
+    reference = runs["c"]
+    assert reference.iterations == 60 and [v.iter for v in reference.history] == [29, 59]
+    for mode, result in runs.items():
+        numpy.testing.assert_allclose(result.costs, reference.costs, rtol=1e-9, err_msg=mode)
+        assert [v.validation_loss for v in result.history] == \
+            [v.validation_loss for v in reference.history], mode
+
+
+def _script(name, *args, cwd):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", name), *args],
+                          capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+
+
+def test_logreg_script_train_and_predict(tiny_mnist, tmp_path):
+    run = _script("logreg.py", "--n-epochs", "2", "--batch-size", "100", "--dataset",
+                  str(tiny_mnist), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "epoch 2, minibatch 6/6, validation error" in run.stdout
+    assert "The code run for 2 epochs" in run.stdout
+    assert (tmp_path / "out" / "logreg.npz").is_file()
+    run = _script("logreg.py", "predict", "--count", "7", "--dataset", str(tiny_mnist), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "Predicted values for the first 7 examples in test set:" in run.stdout
+    labels = run.stdout.strip().splitlines()[-1].strip("[]").split()
+    assert len(labels) == 7 and all(label in "0123456789" for label in labels)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--batch-size", "700"], "batch_size 700 is larger than the training set (600 examples)"),
+    (["--learning-rate", "-1"], "learning_rate must be positive, got -1.0"),
+    (["--n-epochs", "0"], "n_epochs must be an integer >= 1, got 0"),
+    (["--dataset", "nowhere.npz"], "nowhere.npz: no such file or directory"),
+])
+def test_script_bad_settings(tiny_mnist, tmp_path, args, message):
+    if "--dataset" not in args:
+        args = args + ["--dataset", str(tiny_mnist)]
+    run = _script("logreg.py", *args, cwd=tmp_path)
+    assert run.returncode == 2
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "out" / "logreg.npz").exists()
+
+
+def test_predict_without_model(tmp_path):
+    run = _script("logreg.py", "predict", cwd=tmp_path)
+    assert run.returncode == 2 and "no such model file" in run.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("floatX", ["float64", "float32"])
+def test_logreg_reproduces_the_published_run(floatX, caplog):
+    """logistic_sgd.py's published result: 7.500000 % / 7.489583 % after 74 epochs."""
+    with caplog.at_level(logging.INFO):
+        result = dltut.sgd_optimization_mnist(floatX=floatX, mode=engine.mode())
+    assert "epoch 1, minibatch 83/83, validation error 12.458333 %" in _messages(caplog)
+    assert "%f" % (result.best_validation_loss * 100) == "7.500000"
+    assert "%f" % (result.test_score * 100) == "7.489583"
+    assert result.epochs == 74 and result.stop_reason == "patience"
