@@ -46,6 +46,9 @@ def build_parser(script):
                         help="float dtype (default: the engine's config, float64 unless set)")
     parser.add_argument("--mode", choices=engine.MODES, default=None,
                         help="compile mode (default: numba on PyTensor)")
+    parser.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None,
+                        help="train each span between validations in one compiled call "
+                             "(default: on in JAX mode, off in the C and Numba modes)")
     parser.add_argument("--out", default=os.path.join("out", f"{script}.npz"),
                         help="where the best model is written (default %(default)s)")
     parser.add_argument("--count", type=int, default=10,
@@ -81,7 +84,8 @@ def _train(script, args):
     out_dir = os.path.dirname(os.path.abspath(args.out))
     os.makedirs(out_dir, exist_ok=True)
     getattr(tutorials, function_name)(
-        dataset=args.dataset, out=args.out, floatX=args.floatX, mode=args.mode, **kwargs
+        dataset=args.dataset, out=args.out, floatX=args.floatX, mode=args.mode,
+        fused=args.fused, **kwargs
     )
     return 0
 

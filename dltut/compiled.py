@@ -39,44 +39,94 @@ class CompiledModel:
     ``updates`` (e.g. ``dltut.updates.sgd``), ``errors`` is the zero-one loss, ``params`` the
     parameters whose values are kept for the best model. ``datasets`` is
     ``[(train_x, train_y), (valid_x, valid_y), (test_x, test_y)]`` of shared variables.
+
+    ``fused=False`` compiles the tutorial's functions, one call per minibatch. ``fused=True``
+    compiles a span of minibatch updates, or a whole split's errors, into one call: a ``scan`` over
+    minibatch indices that carries the parameters as state. Each span length gets its own compiled
+    function (JAX needs static lengths); the trainer asks for few distinct lengths. Fusing pays
+    off in JAX mode (the default there); in the C and Numba modes the per-minibatch calls are
+    faster (see benchmarks/).
+
+    In JAX mode the data sets are placed on JAX's device once, for the whole run.
     """
 
-    def __init__(self, x, y, cost, errors, params, updates, datasets, batch_size):
+    def __init__(self, x, y, cost, errors, params, updates, datasets, batch_size, fused=None):
+        if fused is None:
+            fused = engine.mode() == "jax"
+        engine.place_on_device([variable for pair in datasets for variable in pair])
+        self.x, self.y, self.cost, self.errors = x, y, cost, errors
+        self.params, self.updates, self.batch_size, self.fused = params, updates, batch_size, fused
+        self.splits = {}
+        for split, (data_x, data_y) in zip(("training", "validation", "test"), datasets):
+            self.splits[split] = (data_x, data_y, n_batches(data_x, batch_size, split))
+        self.n_train_batches = self.splits["training"][2]
+        self.n_valid_batches = self.splits["validation"][2]
+        self.n_test_batches = self.splits["test"][2]
         index = T.lscalar("index")
-        (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = datasets
-        self.params = params
-        self.n_train_batches = n_batches(train_x, batch_size, "training")
-        self.n_valid_batches = n_batches(valid_x, batch_size, "validation")
-        self.n_test_batches = n_batches(test_x, batch_size, "test")
+        if fused:
+            self._train_spans = {}
+            self._validate_all = self._compile_errors("validation")
+            self._test_all = self._compile_errors("test")
+        else:
+            self.train_model = engine.function([index], cost, updates=updates,
+                                               givens=self._givens("training", index),
+                                               name="train_model")
+            self.validate_model = engine.function([index], errors,
+                                                  givens=self._givens("validation", index),
+                                                  name="validate_model")
+            self.test_model = engine.function([index], errors, givens=self._givens("test", index),
+                                              name="test_model")
 
-        def givens(data_x, data_y, n_batch):
-            return {
-                x: minibatch(data_x, index, batch_size, n_batch),
-                y: minibatch(data_y, index, batch_size, n_batch),
-            }
+    def _givens(self, split, index):
+        """``{x: minibatch index of split's x, y: ... of its y}``."""
+        data_x, data_y, n_batch = self.splits[split]
+        return {
+            self.x: minibatch(data_x, index, self.batch_size, n_batch),
+            self.y: minibatch(data_y, index, self.batch_size, n_batch),
+        }
 
-        self.train_model = engine.function(
-            [index], cost, updates=updates,
-            givens=givens(train_x, train_y, self.n_train_batches), name="train_model",
-        )
-        self.validate_model = engine.function(
-            [index], errors, givens=givens(valid_x, valid_y, self.n_valid_batches),
-            name="validate_model",
-        )
-        self.test_model = engine.function(
-            [index], errors, givens=givens(test_x, test_y, self.n_test_batches), name="test_model",
-        )
+    def _compile_span(self, count):
+        """One call that does ``count`` updates from minibatch ``first`` and returns their costs."""
+        first = T.lscalar("first")
+        shared_params = [param for param, _ in self.updates]
+
+        def step(index):
+            cost, *new_values = engine.clone_replace(
+                [self.cost] + [value for _, value in self.updates], self._givens("training", index)
+            )
+            return cost, dict(zip(shared_params, new_values))
+
+        costs, updates = engine.scan(step, sequences=[first + T.arange(count)])
+        return engine.function([first], costs, updates=updates, name=f"train_{count}_minibatches")
+
+    def _compile_errors(self, split):
+        """One call that returns the zero-one loss of every minibatch of ``split``."""
+        n_batch = self.splits[split][2]
+
+        def step(index):
+            return engine.clone_replace(self.errors, self._givens(split, index))
+
+        errors, _ = engine.scan(step, sequences=[T.arange(n_batch)])
+        return engine.function([], errors, name=f"{split}_errors")
 
     def train_minibatches(self, first, count):
         """One update per minibatch ``first .. first + count - 1``; their costs."""
-        return numpy.array([self.train_model(i) for i in range(first, first + count)])
+        if not self.fused:
+            return numpy.array([self.train_model(i) for i in range(first, first + count)])
+        if count not in self._train_spans:
+            self._train_spans[count] = self._compile_span(count)
+        return numpy.asarray(self._train_spans[count](first))
 
     def validation_loss(self):
         """Mean of the per-minibatch zero-one losses over the validation set."""
+        if self.fused:
+            return numpy.mean(numpy.asarray(self._validate_all()))
         return numpy.mean([self.validate_model(i) for i in range(self.n_valid_batches)])
 
     def test_score(self):
         """Mean of the per-minibatch zero-one losses over the test set."""
+        if self.fused:
+            return numpy.mean(numpy.asarray(self._test_all()))
         return numpy.mean([self.test_model(i) for i in range(self.n_test_batches)])
 
     def get_params(self):

@@ -17,6 +17,7 @@ default) and ``jax`` (PyTensor only; on the GPU with JAX's CUDA build).
 
 import importlib
 import os
+import sys
 
 ENGINES = ("pytensor", "theano")
 MODES = ("c", "numba", "jax")
@@ -68,6 +69,8 @@ def _load():
         requested = os.environ.get("DLTUT_ENGINE", "pytensor")
         _check_choice("engine (DLTUT_ENGINE)", requested, ENGINES)
         _engine_name = requested
+    if _engine_name == "theano":
+        _prepare_theano()
     try:
         module = importlib.import_module(_engine_name)
     except ImportError as error:
@@ -79,6 +82,28 @@ def _load():
     _mode = os.environ.get("DLTUT_MODE") or ("numba" if _engine_name == "pytensor" else "c")
     set_mode(_mode)
     return _backend
+
+
+def _prepare_theano():
+    """What theano-pymc 1.1.2 needs set before its first import on numpy 1.23 and Python 3.11.
+
+    * Its BLAS detection reads ``numpy.distutils.__config__.blas_opt_info``, which these numpy
+      builds lack, so ``import theano`` dies with an AttributeError unless ``blas__ldflags`` is set.
+      Where neither THEANO_FLAGS nor a .theanorc sets it, use ``blas__ldflags=`` (empty: NumPy's
+      own BLAS, always links); .ci/theano-env.sh prints the faster ``-lopenblas`` setting.
+    * Scan's C implementation is Cython 0.29.21 output that does not compile on Python >= 3.11
+      (it fails with a plain Exception, which Scan does not catch): make its import fail
+      cleanly so that Scan runs its Python implementation.
+    """
+    flags = os.environ.get("THEANO_FLAGS", "")
+    rcfiles = os.environ.get("THEANORC", "~/.theanorc").split(os.pathsep)
+    if (
+        "blas__ldflags" not in flags and "blas.ldflags" not in flags
+        and not any(os.path.isfile(os.path.expanduser(f)) for f in rcfiles)
+    ):
+        os.environ["THEANO_FLAGS"] = ",".join(filter(None, [flags, "blas__ldflags="]))
+    if sys.version_info >= (3, 11):
+        sys.modules.setdefault("theano.scan.scan_perform_ext", None)
 
 
 def backend():
@@ -156,6 +181,33 @@ def grad(cost, wrt):
 
 def scan(*args, **kwargs):
     return backend().scan(*args, **kwargs)
+
+
+def clone_replace(outputs, replace):
+    """Copies of ``outputs`` with the variables of ``replace`` substituted."""
+    if name() == "pytensor":
+        from pytensor.graph.replace import clone_replace as _clone_replace
+    else:
+        _clone_replace = getattr(backend(), "clone_replace", None) or backend().clone
+    return _clone_replace(outputs, replace=replace)
+
+
+def place_on_device(variables):
+    """In JAX mode, hold the values of these shared variables as JAX arrays on JAX's device.
+
+    PyTensor's JAX backend keeps shared values as NumPy arrays and copies each one to the device on
+    every call; for a data set that copy costs far more than the minibatch work. The values are
+    read-only data, so the stored NumPy array is swapped for a device array once; the compiled
+    functions then pass it to JAX as it is. No-op in the other modes.
+    """
+    if mode() != "jax":
+        return
+    import jax
+
+    for variable in variables:
+        storage = variable.container.storage
+        if not isinstance(storage[0], jax.Array):
+            storage[0] = jax.device_put(storage[0])
 
 
 def softmax(x):

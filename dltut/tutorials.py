@@ -33,10 +33,11 @@ def configure(floatX=None, mode=None):
 
 
 def fit(arch, rng, datasets, batch_size, learning_rate, stopping, regularize=None, out=None,
-        callbacks=(), log_every=None, training_message="... training"):
+        callbacks=(), log_every=None, training_message="... training", fused=None):
     """Build the model ``arch``, train it with SGD and early stopping, save the best model.
 
     ``regularize(model, nll)`` turns the negative log-likelihood into the cost (the MLP's L1/L2).
+    ``fused`` trains each span between validations in one compiled call (default: in JAX mode).
     Returns the ``TrainResult``; ``result.model`` is the model with the best parameters set.
     """
     log.info("... building the model")
@@ -48,7 +49,8 @@ def fit(arch, rng, datasets, batch_size, learning_rate, stopping, regularize=Non
         cost = regularize(classifier, cost)
     updates = sgd(cost, classifier.params, learning_rate)
     compiled = CompiledModel(
-        x, y, cost, classifier.errors(y), classifier.params, updates, datasets, batch_size
+        x, y, cost, classifier.errors(y), classifier.params, updates, datasets, batch_size,
+        fused=fused,
     )
     log.info(training_message)
     result = train(
@@ -82,7 +84,8 @@ def _n_in(datasets):
 
 
 def sgd_optimization_mnist(learning_rate=0.13, n_epochs=1000, dataset=None, batch_size=600, *,
-                           patience=5000, out=None, floatX=None, mode=None, callbacks=()):
+                           patience=5000, out=None, floatX=None, mode=None, fused=None,
+                           callbacks=()):
     """Logistic regression on MNIST by minibatch SGD with early stopping (logistic_sgd.py).
 
     With the defaults this reproduces the tutorial's published run: best validation error 7.5 %
@@ -93,7 +96,7 @@ def sgd_optimization_mnist(learning_rate=0.13, n_epochs=1000, dataset=None, batc
     arch = {"model": "logistic_regression", "n_in": _n_in(datasets), "n_out": N_OUT}
     stopping = EarlyStopping(n_epochs=n_epochs, patience=patience)
     result = fit(arch, None, datasets, batch_size, learning_rate, stopping, out=out,
-                 callbacks=callbacks, training_message="... training the model")
+                 callbacks=callbacks, training_message="... training the model", fused=fused)
     log.info(
         "Optimization complete with best validation score of %f %%,with test performance %f %%",
         result.best_validation_loss * 100.0, result.test_score * 100.0,
@@ -118,7 +121,7 @@ def test_mlp(learning_rate=0.01, L1_reg=0.00, L2_reg=0.0001, n_epochs=1000, data
     stopping = EarlyStopping(n_epochs=n_epochs, patience=patience)
     result = fit(arch, rng, datasets, batch_size, learning_rate, stopping, out=out,
                  regularize=lambda mlp, nll: nll + L1_reg * mlp.L1 + L2_reg * mlp.L2_sqr,
-                 callbacks=callbacks)
+                 callbacks=callbacks, fused=fused)
     log.info(
         "Optimization complete. Best validation score of %f %% obtained at iteration %i, "
         "with test performance %f %%",

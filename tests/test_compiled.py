@@ -1,0 +1,61 @@
+"""Compiled minibatch functions: the minibatch cut, and fused spans equal to one call per minibatch."""
+
+import numpy
+import pytest
+
+from dltut import data, engine, models
+from dltut.compiled import CompiledModel, minibatch
+from dltut.engine import T
+from dltut.trainer import EarlyStopping, train
+from dltut.updates import sgd
+
+
+def test_minibatch_is_the_tutorial_slice(mode):
+    values = numpy.arange(23 * 3, dtype=engine.floatX()).reshape(23, 3)
+    shared = engine.shared(values, "data")
+    index = T.lscalar("index")
+    f = engine.function([index], minibatch(shared, index, 5, 23 // 5))
+    for i in range(4):
+        numpy.testing.assert_array_equal(f(i), values[i * 5:(i + 1) * 5])
+
+
+def _datasets(rng, n_in=12, sizes=(50, 20, 20)):
+    pairs = [(rng.rand(n, n_in), rng.randint(0, 10, n).astype("int32")) for n in sizes]
+    return [data.shared_dataset(pair, name) for pair, name in zip(pairs, ("train", "valid", "test"))]
+
+
+def _run(fused, arch, seed=0, stopping=EarlyStopping(n_epochs=3, patience=6)):
+    rng = numpy.random.RandomState(seed)
+    datasets = _datasets(rng)
+    x, y = T.matrix("x"), T.ivector("y")
+    model = models.build(arch, numpy.random.RandomState(1234), x)
+    cost = model.negative_log_likelihood(y)
+    if arch["model"] == "mlp":
+        cost = cost + 0.001 * model.L1 + 0.0001 * model.L2_sqr
+    compiled = CompiledModel(x, y, cost, model.errors(y), model.params,
+                             sgd(cost, model.params, 0.1), datasets, batch_size=5, fused=fused)
+    result = train(compiled, compiled.n_train_batches, stopping)
+    return result, compiled
+
+
+@pytest.mark.parametrize("arch", [
+    {"model": "logistic_regression", "n_in": 12, "n_out": 10},
+    {"model": "mlp", "n_in": 12, "n_hidden": 7, "n_out": 10},
+])
+def test_fused_equals_one_call_per_minibatch(floatX64, mode, arch):
+    # patience 6 validates every 3 of the 10 minibatches: spans of 3 and of 1 (epoch end, stop)
+    reference, _ = _run(False, arch)
+    fused, compiled = _run(True, arch)
+    assert len(compiled._train_spans) >= 2
+    numpy.testing.assert_array_equal(fused.costs, reference.costs)
+    assert [(v.iter, v.validation_loss, v.test_score, v.patience) for v in fused.history] == \
+        [(v.iter, v.validation_loss, v.test_score, v.patience) for v in reference.history]
+    for got, expected in zip(fused.best_params, reference.best_params):
+        numpy.testing.assert_array_equal(got, expected)
+    assert (fused.iterations, fused.stop_reason) == (reference.iterations, reference.stop_reason)
+
+
+def test_fused_by_default_only_in_jax(floatX64, mode):
+    _, compiled = _run(None, {"model": "logistic_regression", "n_in": 12, "n_out": 10},
+                       stopping=EarlyStopping(n_epochs=1))
+    assert compiled.fused == (mode == "jax")
