@@ -1,0 +1,323 @@
+"""Pictures of a run and of a model: why training stopped, and what the first layer learned.
+
+* ``plot_patience(result)``: validation error against ``iter`` with the patience horizon, the new
+  bests that extended it, those that did not, and the stop with its reason.
+* ``tile_raster_images(X, img_shape, tile_shape)``: the tutorials' helper (utils.py), rewritten:
+  rows of flattened images become one grey ``uint8`` picture of tiles.
+* ``plot_filters(model)``: the weight images of the first layer, found by parameter name
+  (``W_conv0`` for LeNet, ``W_hidden`` for the MLP, ``W_logreg`` for logistic regression).
+
+Everything draws on a ``matplotlib.figure.Figure`` made directly, never through ``pyplot``: no
+global figure state, no GUI backend needed (so no ``matplotlib.use``), and PNGs are written by Agg
+whatever backend is chosen.
+Matplotlib is an optional dependency (``pip install -e .[plot]``).
+"""
+
+import math
+import os
+import uuid
+
+import numpy
+
+# The first-layer weights each model exposes, most informative first: name -> what they are.
+FILTER_PARAMS = {
+    "W_conv0": "LeNet's first-layer filters",
+    "W_hidden": "the MLP's hidden units",
+    "W_logreg": "logistic regression's class weights",
+}
+IMG_SHAPE = (28, 28)  # an MNIST image
+SPACING_COLOUR = "#4a7ab5"  # between tiles in plot_filters: a blue no weight image contains
+
+
+def _figure(**kwargs):
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        raise ImportError(
+            f"dltut.plots needs matplotlib ({error}): pip install -e .[plot]"
+        ) from error
+    return Figure(**kwargs)
+
+
+def _new_axes(ax, figsize):
+    if ax is not None:
+        return ax.figure, ax
+    fig = _figure(figsize=figsize, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def save_figure(fig, path, dpi=100):
+    """Write ``fig`` as a PNG to ``path`` atomically (a temporary file beside it, then a rename).
+
+    ``path``'s folder must exist. The file gets the usual permissions (umask), like any new file.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"{path}: directory {directory} does not exist; create it first")
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "xb") as file:
+            fig.savefig(file, format="png", dpi=dpi)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+# ----------------------------------------------------------------------------------------------
+# Patience
+
+STOP_REASONS = {
+    "patience": "patience exhausted (iter >= patience)",
+    "n_epochs": "n_epochs reached",
+    "interrupted": "interrupted",  # stopped by the user (Ctrl-C), to be resumed
+}
+
+
+def plot_patience(result, ax=None):
+    """A picture of why ``result`` (a ``TrainResult``) stopped where it did; returns the Figure.
+
+    Left axis, error in %: the validation error at each validation (blue line), the test error of
+    each new best (red squares); green up-triangles mark new bests that extended patience, orange
+    circles new bests whose gain was below the improvement threshold (patience kept).
+    Right axis, minibatch updates: patience after each validation (green step line) and ``iter``
+    itself (grey diagonal). The green band between them is the patience left; the run stops where
+    the diagonal meets the step line ("patience"), or when the epochs run out ("n_epochs").
+    The x axis is ``iter``, the minibatch update counted from 0, as in the trainer.
+    """
+    fig, ax = _new_axes(ax, figsize=(9, 6.5))
+    _plot_errors(ax, result.history)
+    horizon = ax.twinx()
+    _plot_horizon(horizon, result)
+    horizon.set_zorder(ax.get_zorder() - 1)  # errors drawn over the band
+    ax.patch.set_visible(False)
+    ax.axvline(result.iterations - 1, color="black", linestyle=":", linewidth=1, gid="stop_line")
+    ax.set_xlim(0, max(result.iterations - 1, 1) * 1.03)
+
+    reason = STOP_REASONS.get(result.stop_reason, result.stop_reason)
+    if result.history:
+        title = (f"best validation error {result.best_validation_loss * 100:.2f} % at iter "
+                 f"{result.best_iter}, test error {result.test_score * 100:.2f} %")
+    else:
+        title = "no validation ran"
+    ax.set_title(f"{title}\nstopped after {result.iterations} updates, epoch {result.epochs}: "
+                 f"{reason}", fontsize=10)
+    handles, labels = ax.get_legend_handles_labels()
+    more_handles, more_labels = horizon.get_legend_handles_labels()
+    ax.legend(handles + more_handles, labels + more_labels, loc="upper center", ncol=2,
+              bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False)
+    return fig
+
+
+def _plot_errors(ax, history):
+    """Validation error, test error of each new best and the markers of the bests, in %."""
+    iters = [v.iter for v in history]
+    errors = [v.validation_loss * 100.0 for v in history]
+    ax.plot(iters, errors, color="C0", marker=".", markersize=4, linewidth=1.5,
+            label="validation error", gid="validation", zorder=3)
+    bests = [v for v in history if v.new_best]
+    ax.plot([v.iter for v in bests], [v.test_score * 100.0 for v in bests], linestyle="none",
+            marker="s", markersize=3.5, color="C3", label="test error of each new best",
+            gid="test", zorder=3)
+    extended = [v for v in history if v.extended]
+    kept = [v for v in history if v.new_best and not v.extended]
+    ax.plot([v.iter for v in extended], [v.validation_loss * 100.0 for v in extended],
+            linestyle="none", marker="^", markersize=8, color="C2", markeredgecolor="black",
+            markeredgewidth=0.5, label=f"new best, extended patience ({len(extended)})",
+            gid="extended", zorder=4)
+    ax.plot([v.iter for v in kept], [v.validation_loss * 100.0 for v in kept],
+            linestyle="none", marker="o", markersize=8, markerfacecolor="none",
+            markeredgecolor="C1", markeredgewidth=2,
+            label=f"new best, gain below threshold: patience kept ({len(kept)})",
+            gid="not_extended", zorder=4)
+    ax.set_xlabel("iter (minibatch updates, counted from 0; validated after update iter)")
+    ax.set_ylabel("error (%)")
+    ax.grid(True, alpha=0.3)
+
+
+def _plot_horizon(horizon, result):
+    """Patience after each validation against iter itself, in updates, and the stop."""
+    history = result.history
+    stop = result.iterations - 1  # the last update done
+    iters = numpy.array([v.iter for v in history], dtype=float)
+    if history:
+        steps_x = numpy.append(iters, stop)
+        steps_y = numpy.array([v.patience for v in history] + [history[-1].patience], dtype=float)
+        horizon.step(steps_x, steps_y, where="post", color="C2", linewidth=1.5, alpha=0.8,
+                     label="patience (stop when iter reaches it)", gid="patience")
+        # The band: under each step, above the diagonal (corners of the steps, then straight).
+        band_x = numpy.repeat(steps_x, 2)[1:-1]
+        band_top = numpy.repeat(steps_y[:-1], 2)
+        horizon.fill_between(band_x, numpy.minimum(band_x, band_top), band_top, color="C2",
+                             alpha=0.12, linewidth=0, label="patience left")
+    horizon.plot([0, stop], [0, stop], color="0.5", linestyle="--", linewidth=1, label="iter",
+                 gid="iter")
+    reason = STOP_REASONS.get(result.stop_reason, result.stop_reason)
+    horizon.plot([stop], [stop], linestyle="none", marker="X", markersize=11, color="black",
+                 label=f"stop: {reason}", gid="stop", zorder=5)
+    why = {"patience": f"iter {stop} >= patience {result.patience}",
+           "n_epochs": f"all {result.epochs} epochs done"}.get(result.stop_reason, reason)
+    horizon.annotate(f"stop: {why}", xy=(stop, stop), xytext=(-10, -12), textcoords="offset points",
+                     ha="right", va="top", fontsize=9,
+                     bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85})
+    top = max([stop, result.patience] + [v.patience for v in history])
+    horizon.set_ylim(0, top * 1.08)
+    horizon.set_ylabel("minibatch updates (patience, iter)")
+
+
+def save_patience_plot(result, path):
+    """Write ``plot_patience(result)`` as a PNG to ``path``, atomically."""
+    save_figure(plot_patience(result), path)
+
+
+# ----------------------------------------------------------------------------------------------
+# Filters
+
+
+def scale_to_unit_interval(array, eps=1e-8):
+    """``array`` shifted and scaled so that its minimum is 0 and its maximum (almost) 1."""
+    array = numpy.asarray(array, dtype=numpy.float64)
+    array = array - array.min()
+    return array / (array.max() + eps)
+
+
+def tile_raster_images(X, img_shape, tile_shape, tile_spacing=(1, 1)):
+    """Lay the rows of ``X`` (flattened images) out as a grid of tiles in one ``uint8`` array.
+
+    Row ``i`` of ``X`` becomes the tile in grid row ``i // tile_shape[1]``, column
+    ``i % tile_shape[1]``, each tile scaled on its own to [0, 1] and then to 0-255 (rounded).
+    Tiles are ``tile_spacing`` pixels apart (rows, columns); spacing and unused tiles are 0. The
+    result has shape ``((img_h + spacing_h) * tile_rows - spacing_h, (img_w + ...) ...)``:
+
+    >>> tile_raster_images(numpy.ones((3, 4)), (2, 2), (2, 2), (1, 1)).shape
+    (5, 5)
+    """
+    X = numpy.asarray(X)
+    img_h, img_w = img_shape
+    tile_rows, tile_cols = tile_shape
+    space_h, space_w = tile_spacing
+    if X.ndim != 2 or X.shape[1] != img_h * img_w:
+        raise ValueError(
+            f"X must have one flattened {img_h}x{img_w} image per row, shape (n, {img_h * img_w}); "
+            f"got shape {X.shape}"
+        )
+    if len(X) > tile_rows * tile_cols:
+        raise ValueError(
+            f"X has {len(X)} images but tile_shape {tuple(tile_shape)} holds "
+            f"{tile_rows * tile_cols}: pass X[:{tile_rows * tile_cols}] or a larger tile_shape"
+        )
+    if min(tile_spacing) < 0:
+        raise ValueError(f"tile_spacing must be >= 0, got {tuple(tile_spacing)}")
+    out = numpy.zeros(((img_h + space_h) * tile_rows - space_h,
+                       (img_w + space_w) * tile_cols - space_w), dtype=numpy.uint8)
+    for index, row in enumerate(X):
+        r, c = divmod(index, tile_cols)
+        tile = numpy.round(scale_to_unit_interval(row.reshape(img_h, img_w)) * 255)
+        top, left = r * (img_h + space_h), c * (img_w + space_w)
+        out[top:top + img_h, left:left + img_w] = tile.astype(numpy.uint8)
+    return out
+
+
+def param_arrays(model):
+    """``{name: array}`` of a model's parameters.
+
+    ``model`` is a model with shared-variable ``params`` (``result.model``), a saved model whose
+    ``params`` is already a dict (``dltut.load_model(path)``), or such a dict itself.
+    """
+    params = model if isinstance(model, dict) else getattr(model, "params", None)
+    if isinstance(params, dict):
+        return {name: numpy.asarray(value) for name, value in params.items()}
+    if params is None:
+        raise ValueError(f"{type(model).__name__} has no params: pass a model, a saved model or a "
+                         "dict of parameter arrays")
+    return {p.name: numpy.asarray(p.get_value()) for p in params}
+
+
+def _grid(n):
+    """Rows and columns of a near-square grid for ``n`` tiles (``cols >= rows``)."""
+    cols = math.ceil(math.sqrt(n))
+    return math.ceil(n / cols), cols
+
+
+def filter_images(model, which=None, count=100):
+    """The first-layer weights of ``model`` as images: ``(name, X, img_shape)``.
+
+    ``X`` holds one flattened image per row: the 10 columns of ``W_logreg`` (784, 10), the first
+    ``count`` columns of ``W_hidden`` (784, n_hidden), or the first ``count`` kernels of ``W_conv0``
+    (nkerns, 1, h, w). ``which`` names the parameter; by default the first of ``FILTER_PARAMS``
+    the model has.
+    """
+    params = param_arrays(model)
+    if which is None:
+        which = next((name for name in FILTER_PARAMS if name in params), None)
+        if which is None:
+            raise ValueError(
+                f"no first-layer weights among parameters {sorted(params)}: expected one of "
+                f"{', '.join(FILTER_PARAMS)}"
+            )
+    elif which not in params:
+        raise ValueError(f"no parameter {which!r} in this model; it has {sorted(params)}")
+    W = params[which]
+    if which.startswith("W_conv"):
+        if W.ndim != 4 or W.shape[1] != 1:
+            raise ValueError(
+                f"{which} has shape {W.shape}; images need (nkerns, 1, height, width): only "
+                "filters over one input channel (the first layer) can be drawn"
+            )
+        return which, W.reshape(W.shape[0], -1)[:count], W.shape[2:]
+    if W.ndim != 2 or W.shape[0] != IMG_SHAPE[0] * IMG_SHAPE[1]:
+        raise ValueError(
+            f"{which} has shape {W.shape}; images need ({IMG_SHAPE[0] * IMG_SHAPE[1]}, n): only "
+            "weights on the 28x28 input pixels can be drawn"
+        )
+    return which, W.T[:count], IMG_SHAPE
+
+
+def _tile_mask(n, img_shape, tile_shape, tile_spacing):
+    """True on the pixels of the first ``n`` tiles of a ``tile_raster_images`` layout."""
+    (img_h, img_w), (space_h, space_w) = img_shape, tile_spacing
+    mask = numpy.zeros(((img_h + space_h) * tile_shape[0] - space_h,
+                        (img_w + space_w) * tile_shape[1] - space_w), dtype=bool)
+    for index in range(n):
+        r, c = divmod(index, tile_shape[1])
+        top, left = r * (img_h + space_h), c * (img_w + space_w)
+        mask[top:top + img_h, left:left + img_w] = True
+    return mask
+
+
+def plot_filters(model, ax=None, *, which=None, count=100, tile_spacing=(1, 1)):
+    """The first-layer weights of ``model`` as tiles, one per unit, class or kernel; a Figure.
+
+    Each tile is scaled on its own: black is its most negative weight, white its most positive.
+    For logistic regression each of the 10 tiles is labelled with its digit.
+    """
+    name, X, img_shape = filter_images(model, which, count)
+    tile_shape = (2, 5) if len(X) == 10 else _grid(len(X))
+    tiles = tile_raster_images(X, img_shape, tile_shape, tile_spacing)
+    width = 9 if len(X) == 10 else 7
+    fig, ax = _new_axes(ax, figsize=(width, width * tiles.shape[0] / tiles.shape[1] + 0.6))
+    # Spacing and empty tiles are masked and drawn in blue, so black weights do not merge with them.
+    shown = numpy.ma.masked_array(tiles, mask=~_tile_mask(len(X), img_shape, tile_shape,
+                                                          tile_spacing))
+    from matplotlib import colormaps
+
+    cmap = colormaps["gray"].with_extremes(bad=SPACING_COLOUR)
+    ax.imshow(shown, cmap=cmap, vmin=0, vmax=255, interpolation="nearest", gid="tiles")
+    ax.set_axis_off()
+    what = FILTER_PARAMS.get(name, name)
+    if name == "W_logreg" and len(X) == 10:
+        for digit in range(10):
+            r, c = divmod(digit, tile_shape[1])
+            ax.text(c * (img_shape[1] + tile_spacing[1]) + 1.0,
+                    r * (img_shape[0] + tile_spacing[0]) + 1.0, str(digit), color="yellow",
+                    fontsize=11, fontweight="bold", ha="left", va="top")
+    ax.set_title(f"{name}: {what}, {len(X)} images of {img_shape[0]}x{img_shape[1]}\n"
+                 "each tile scaled to its own range: black = most negative, white = most positive",
+                 fontsize=10)
+    return fig
+
+
+def save_filters(model, path, **kwargs):
+    """Write ``plot_filters(model, **kwargs)`` as a PNG to ``path``, atomically."""
+    save_figure(plot_filters(model, **kwargs), path)
