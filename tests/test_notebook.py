@@ -1,0 +1,76 @@
+"""examples/logistic_regression.ipynb runs headless, end to end, and shows its pictures.
+
+The kernel is this Python (``sys.executable``), through a kernel spec written to a temporary
+folder, so the test needs no ``ipykernel install`` and cannot pick up another environment's
+``python3`` kernel. The notebook trains 2 epochs (``DLTUT_EXAMPLE_EPOCHS``) on a small cut of the
+shipped MNIST (``DLTUT_DATA``).
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from jupyter_client import KernelManager
+from jupyter_client.kernelspec import KernelSpecManager
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = ROOT / "examples" / "logistic_regression.ipynb"
+KERNEL = "dltut-test"
+
+
+@pytest.fixture
+def small_mnist(tmp_path):
+    """1,200 train, 600 valid, 600 test images: two minibatches of 600 per epoch."""
+    from dltut import data
+
+    (tx, ty), (vx, vy), (sx, sy) = data.load_data()
+    path = tmp_path / "small.npz"
+    data.save_npz(path, ((tx[:1200], ty[:1200]), (vx[:600], vy[:600]), (sx[:600], sy[:600])))
+    return path
+
+
+def kernel_manager(tmp_path):
+    spec = tmp_path / "kernels" / KERNEL
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "dltut test (this Python)",
+        "language": "python",
+    }))
+    specs = KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")], ensure_native_kernel=False)
+    return KernelManager(kernel_name=KERNEL, kernel_spec_manager=specs)
+
+
+def test_notebook_is_stored_without_outputs():
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    nbformat.validate(notebook)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert code and all(not cell.outputs and cell.execution_count is None for cell in code)
+    assert any("DLTUT_EXAMPLE_EPOCHS" in cell.source for cell in code)
+
+
+def test_notebook_runs_and_shows_its_plots(tmp_path, small_mnist, monkeypatch):
+    monkeypatch.setenv("DLTUT_EXAMPLE_EPOCHS", "2")
+    monkeypatch.setenv("DLTUT_DATA", str(small_mnist))
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # %matplotlib inline overrides it; no GUI either way
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    client = NotebookClient(notebook, km=kernel_manager(tmp_path), kernel_name=KERNEL, timeout=300,
+                            resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()  # raises CellExecutionError, with the traceback, if a cell fails
+
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    for cell in code:
+        assert all(output.output_type != "error" for output in cell.outputs), cell.source
+    run = next(cell for cell in code if "sgd_optimization_mnist" in cell.source)
+    shown = "".join(output.get("data", {}).get("text/plain", "") for output in run.outputs)
+    assert "'n_epochs'" in shown  # 2 epochs end on n_epochs
+    for call in ("plot_patience(result)", "plot_filters(result.model)"):
+        cell = next(cell for cell in code if call in cell.source)
+        images = [output for output in cell.outputs if "image/png" in output.get("data", {})]
+        assert len(images) == 1, f"{call}: outputs {[o.output_type for o in cell.outputs]}"
