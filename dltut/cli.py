@@ -13,6 +13,8 @@ import os
 import sys
 
 from dltut import engine
+from dltut.progress import ProgressBar
+from dltut.trainer import Diverged
 
 # script name -> (tutorial function, its flags beyond the common ones)
 TUTORIALS = {
@@ -49,8 +51,19 @@ def build_parser(script):
     parser.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None,
                         help="train each span between validations in one compiled call "
                              "(default: on in JAX mode, off in the C and Numba modes)")
-    parser.add_argument("--out", default=os.path.join("out", f"{script}.npz"),
+    parser.add_argument("--out", default=_default_out(script),
                         help="where the best model is written (default %(default)s)")
+    parser.add_argument("--checkpoint", default=None,
+                        help="write the training state there every --checkpoint-every epochs and "
+                             "at the end (also on Ctrl-C/SIGTERM)")
+    parser.add_argument("--checkpoint-every", type=int, default=1, metavar="EPOCHS",
+                        help="epochs between checkpoints (default %(default)s)")
+    parser.add_argument("--resume", default=None,
+                        help="go on from this checkpoint (same settings as the run that wrote it)")
+    parser.add_argument("--plot", default=None, metavar="PNG",
+                        help="draw the patience plot of the run there (needs matplotlib)")
+    parser.add_argument("--filters", default=None, metavar="PNG",
+                        help="draw the best model's first-layer weights there (needs matplotlib)")
     parser.add_argument("--count", type=int, default=10,
                         help="predict: how many test images (default %(default)s)")
     return parser
@@ -66,11 +79,15 @@ def _tutorial_defaults(function_name):
 def main(script, argv=None):
     """Run a tutorial script; returns the exit status."""
     args = build_parser(script).parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
+    logging.getLogger("dltut").setLevel(logging.INFO)  # the tutorial's lines; others' INFO stays out
     try:
         if args.command == "predict":
             return _predict(args)
         return _train(script, args)
+    except Diverged as error:
+        print(f"{script}.py: error: {error}", file=sys.stderr)
+        return 1
     except (ValueError, OSError, ImportError) as error:
         print(f"{script}.py: error: {error}", file=sys.stderr)
         return 2
@@ -81,13 +98,38 @@ def _train(script, args):
 
     function_name, extra = TUTORIALS[script]
     kwargs = {name: getattr(args, name) for name in COMMON + extra}
-    out_dir = os.path.dirname(os.path.abspath(args.out))
-    os.makedirs(out_dir, exist_ok=True)
-    getattr(tutorials, function_name)(
-        dataset=args.dataset, out=args.out, floatX=args.floatX, mode=args.mode,
-        fused=args.fused, **kwargs
-    )
+    if args.out == _default_out(script):
+        os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    pictures = [(path, draw) for path, draw in ((args.plot, "save_patience_plot"),
+                                                (args.filters, "save_filters")) if path]
+    if pictures:
+        from dltut import plots
+        from dltut.saving import check_writable
+
+        try:  # before training: a missing matplotlib fails now, not after the run
+            import matplotlib  # noqa: F401
+        except ImportError as error:
+            raise ImportError(f"--plot and --filters need matplotlib ({error}): "
+                              "pip install -e .[plot]") from error
+
+        for path, _ in pictures:
+            check_writable(path, "picture")
+    with ProgressBar(args.n_epochs) as bar:
+        result = getattr(tutorials, function_name)(
+            dataset=args.dataset, out=args.out, floatX=args.floatX, mode=args.mode,
+            fused=args.fused, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+            resume=args.resume, callbacks=[bar], **kwargs,
+        )
+    for path, draw in pictures:
+        getattr(plots, draw)(result if draw == "save_patience_plot" else result.model, path)
+        print(f"{draw.removeprefix('save_').replace('_', ' ')} saved to {path}")
+    if result.stop_reason == "interrupted":
+        return 130  # as a shell reports a command stopped by Ctrl-C
     return 0
+
+
+def _default_out(script):
+    return os.path.join("out", f"{script}.npz")
 
 
 def _predict(args):

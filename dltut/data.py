@@ -22,13 +22,13 @@ import logging
 import math
 import os
 import pickle
-import uuid
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy
 
+from dltut.atomic import atomic_write
 from dltut.engine import floatX, shared
 
 logger = logging.getLogger(__name__)
@@ -122,13 +122,7 @@ def save_npz(path, datasets):
     splits = _check_structure(datasets, path)
     arrays = {f"{split}_{part}": numpy.asarray(value)
               for split, pair in zip(SPLITS, splits) for part, value in zip("xy", pair)}
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            numpy.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, lambda file: numpy.savez_compressed(file, **arrays))
 
 
 # ----------------------------------------------------------------------------------------------

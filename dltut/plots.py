@@ -14,10 +14,10 @@ Matplotlib is an optional dependency (``pip install -e .[plot]``).
 """
 
 import math
-import os
-import uuid
 
 import numpy
+
+from dltut.atomic import atomic_write
 
 # The first-layer weights each model exposes, most informative first: name -> what they are.
 FILTER_PARAMS = {
@@ -51,18 +51,7 @@ def save_figure(fig, path, dpi=100):
 
     ``path``'s folder must exist. The file gets the usual permissions (umask), like any new file.
     """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"{path}: directory {directory} does not exist; create it first")
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as file:
-            fig.savefig(file, format="png", dpi=dpi)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda file: fig.savefig(file, format="png", dpi=dpi))
 
 
 # ----------------------------------------------------------------------------------------------

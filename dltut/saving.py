@@ -8,45 +8,39 @@ is rebuilt from its architecture and its values are set from the arrays.
 
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy
 
 from dltut import __version__, engine, models
+from dltut.atomic import atomic_write
 from dltut.engine import T
 
 FORMAT = 1
 _PARAM = "param/"
+_BEST = "best/"
 
 
 class ModelFileError(ValueError):
     """A model file that cannot be used: missing, corrupt, or not matching its architecture."""
 
 
-def atomic_write(path, write):
-    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, then rename it to ``path``.
-
-    A reader sees either the old file or the complete new one, never a partial file.
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
+def check_writable(path, what):
+    """Fail early, before any compiling, if ``path`` cannot be written."""
+    directory = os.path.dirname(os.path.abspath(os.fspath(path)))
+    if os.path.isdir(os.fspath(path)):
+        raise ValueError(f"{what} {path} is a directory: give a file name such as {path}/model.npz")
     if not os.path.isdir(directory):
-        raise FileNotFoundError(f"{path}: directory {directory} does not exist; create it first")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+        raise ValueError(f"{what} {path}: directory {directory} does not exist; create it first")
+    if not os.access(directory, os.W_OK):
+        raise ValueError(f"{what} {path}: directory {directory} is not writable; choose another path")
 
 
-def save_model(path, arch, params, info=None):
-    """Write ``params`` (``{name: array}``) of the model ``arch`` to ``path`` (a ``.npz``)."""
+def save_model(path, arch, params, info=None, extra=None):
+    """Write ``params`` (``{name: array}``) of the model ``arch`` to ``path`` (a ``.npz``).
+
+    ``extra`` adds arrays and ``meta`` entries: ``({key: array}, {key: value})`` (checkpoints).
+    """
     meta = {
         "format": FORMAT,
         "dltut": __version__,
@@ -56,8 +50,39 @@ def save_model(path, arch, params, info=None):
         "info": info or {},
     }
     arrays = {_PARAM + name: numpy.asarray(value) for name, value in params.items()}
+    if extra is not None:
+        arrays.update(extra[0])
+        meta.update(extra[1])
     arrays["meta"] = numpy.array(json.dumps(meta))
     atomic_write(path, lambda file: numpy.savez(file, **arrays))
+
+
+def save_checkpoint(path, arch, params, hyperparameters, state):
+    """A model file of the current parameters that also holds the whole ``TrainState``."""
+    names = list(params)
+    arrays = {"costs": numpy.asarray(state.costs, dtype=float)}
+    if state.best_params is not None:
+        arrays.update({_BEST + name: value for name, value in zip(names, state.best_params)})
+    meta = {"checkpoint": {"state": state.to_dict(), "param_order": names,
+                           "hyperparameters": hyperparameters}}
+    save_model(path, arch, params, {"iteration": state.iteration}, (arrays, meta))
+
+
+def load_checkpoint(path):
+    """``(saved_model, hyperparameters, state)`` from a file written by ``save_checkpoint``."""
+    from dltut.trainer import TrainState
+
+    model = load_model(path)
+    if "checkpoint" not in model.meta:
+        raise ModelFileError(f"{path}: a model file, not a checkpoint; resume needs the file that "
+                             "--checkpoint wrote")
+    checkpoint = model.meta["checkpoint"]
+    with numpy.load(path, allow_pickle=False) as data:
+        best = [data[_BEST + name] for name in checkpoint["param_order"]] \
+            if _BEST + checkpoint["param_order"][0] in data.files else None
+        costs = data["costs"]
+    state = TrainState.from_dict(checkpoint["state"], best, costs)
+    return model, checkpoint["hyperparameters"], state
 
 
 class SavedModel:
@@ -76,7 +101,10 @@ class SavedModel:
         arch = dict(self.arch)
         if "batch_size" in arch and batch_size is not None:
             arch["batch_size"] = batch_size
-        model = models.build(arch, numpy.random.RandomState(0), input)
+        return self.build_into(models.build(arch, numpy.random.RandomState(0), input))
+
+    def build_into(self, model):
+        """Set the saved values into ``model``, after checking they are its parameters."""
         names = [param.name for param in model.params]
         if sorted(names) != sorted(self.params):
             raise ModelFileError(

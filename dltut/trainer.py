@@ -20,6 +20,7 @@ validations and patience, so the stop can be explained after the fact.
 import dataclasses
 import logging
 import math
+import signal
 import timeit
 
 import numpy
@@ -82,6 +83,32 @@ class Validation:
 
 
 @dataclasses.dataclass
+class TrainState:
+    """Everything a run needs to go on from where it is: a checkpoint holds this and the params."""
+
+    patience: int  # current patience (in minibatch updates)
+    iteration: int = -1  # last update done, counted from 0
+    best_validation_loss: float = math.inf
+    best_iter: int = 0
+    test_score: float = 0.0  # test error of the best model
+    best_params: list | None = None  # parameter values of the best model
+    history: list = dataclasses.field(default_factory=list)  # one Validation per validation
+    costs: list = dataclasses.field(default_factory=list)  # training cost of each update
+
+    def to_dict(self):
+        """The counters and history as plain JSON-able values (params and costs excluded)."""
+        fields = dataclasses.asdict(self)
+        del fields["best_params"], fields["costs"]
+        return fields
+
+    @classmethod
+    def from_dict(cls, fields, best_params, costs):
+        fields = dict(fields)
+        fields["history"] = [Validation(**v) for v in fields["history"]]
+        return cls(best_params=best_params, costs=list(costs), **fields)
+
+
+@dataclasses.dataclass
 class TrainResult:
     """What a run found: the best model's numbers, how it stopped and the history that led there."""
 
@@ -90,100 +117,167 @@ class TrainResult:
     test_score: float  # test error of the best model (0.0 when no validation ran, as in the tutorial)
     epochs: int  # epochs started (the last may be partial)
     iterations: int  # minibatch updates done
-    stop_reason: str  # "patience" (patience <= iter) or "n_epochs"
+    stop_reason: str  # "patience", "n_epochs" or "interrupted"
     patience: int  # patience at the end
     validation_frequency: int
     n_train_batches: int
     history: list  # one Validation per validation point
     costs: numpy.ndarray  # training cost of each minibatch update, in order
-    elapsed: float  # seconds spent in the loop
+    elapsed: float  # seconds spent in the loop (this process only, when resumed)
     best_params: list | None = None  # parameter values of the best model
+    state: TrainState | None = None  # the state the run ended in (what a checkpoint holds)
 
     @property
     def epochs_per_second(self):
         return self.epochs / self.elapsed if self.elapsed > 0 else math.inf
 
 
-def train(model, n_train_batches, stopping=EarlyStopping(), callbacks=(), log_every=None):
+class Diverged(FloatingPointError):
+    """The training cost became NaN or infinite; ``result`` is the run up to there."""
+
+    def __init__(self, iteration, cost, result):
+        super().__init__(f"training diverged at iteration {iteration}: cost {cost}")
+        self.iteration, self.cost, self.result = iteration, cost, result
+
+
+class StopRequest:
+    """Turns SIGINT (Ctrl-C) and SIGTERM into a request to stop at the next minibatch boundary.
+
+    Use as a context manager around ``train(..., stop_requested=request)``; the previous handlers
+    come back on exit. ``signal_number`` tells which signal asked (None if none did).
+    """
+
+    def __init__(self, signals=(signal.SIGINT, signal.SIGTERM)):
+        self.signals, self.signal_number, self._previous = signals, None, {}
+
+    def __enter__(self):
+        for signum in self.signals:
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum, frame):
+        self.signal_number = signum
+        log.warning("%s received: stopping after this minibatch", signal.Signals(signum).name)
+
+    def __call__(self):
+        return self.signal_number is not None
+
+
+def train(model, n_train_batches, stopping=EarlyStopping(), callbacks=(), log_every=None,
+          state=None, checkpoint=None, checkpoint_every=None, stop_requested=None):
     """Run minibatch SGD with early stopping.
 
     ``model`` is a compiled model (``dltut.compiled.CompiledModel`` or anything alike) offering:
 
     * ``train_minibatches(first, count)``: update on minibatches ``first .. first + count - 1`` of
-      the epoch, in order; return their costs. The trainer asks for the longest span that ends at
-      the next event (validation, patience stop or end of epoch), so a model may fuse a span into
-      one compiled call; the result must equal ``count`` single updates.
+      the epoch, in order; return their costs. A model with ``fused = True`` is asked for the
+      longest span that ends at the next event (validation, patience stop or end of epoch) and may
+      run it as one compiled call; the result must equal ``count`` single updates. Others are
+      asked for one minibatch at a time.
     * ``validation_loss()`` and ``test_score()``: mean zero-one loss over that split's minibatches.
     * ``get_params()``: copies of the parameter values.
 
     ``callbacks`` are called with each ``Validation`` as it happens. ``log_every`` logs
     ``training @ iter = %i`` before every that-many-th update, as the LeNet tutorial prints.
+
+    ``state`` (a ``TrainState``, e.g. from a checkpoint, with the model's parameters already set)
+    resumes a run: the rest of it is the same as in an unbroken run. ``checkpoint(state)`` is
+    called every ``checkpoint_every`` epochs and when the run ends, however it ends.
+    ``stop_requested()`` is asked after every minibatch (every span when fused); when it says yes
+    the run ends with ``stop_reason == "interrupted"`` (see ``StopRequest``).
+
+    A NaN or infinite training cost raises ``Diverged`` after the checkpoint is written.
     """
     _require_int("n_train_batches", n_train_batches, 1)
     frequency = stopping.frequency(n_train_batches)
-    patience = stopping.patience
-    best_validation_loss, best_iter, test_score, best_params = math.inf, 0, 0.0, None
-    history, costs = [], []
-    epoch, iteration, done = 0, -1, False
+    state = state if state is not None else TrainState(patience=stopping.patience)
+    fused = getattr(model, "fused", False)
     start_time = timeit.default_timer()
-    while epoch < stopping.n_epochs and not done:
+    stop_reason, diverged = None, None
+    while stop_reason is None:
+        first = state.iteration + 1
+        epoch, minibatch_index = divmod(first, n_train_batches)
         epoch += 1
-        minibatch_index = 0
-        while minibatch_index < n_train_batches:
-            first = (epoch - 1) * n_train_batches + minibatch_index
-            next_validation = first + (frequency - 1 - first % frequency)
-            epoch_end = epoch * n_train_batches - 1
-            last = min(next_validation, max(patience, first), epoch_end)
-            count = last - first + 1
-            if log_every:
-                for i in range(first, last + 1):
-                    if i % log_every == 0:
-                        log.info("training @ iter = %i", i)
-            costs.append(numpy.asarray(model.train_minibatches(minibatch_index, count)))
-            minibatch_index += count
-            iteration = last
+        if epoch > stopping.n_epochs:
+            stop_reason = "n_epochs"
+            break
+        next_validation = first + (frequency - 1 - first % frequency)
+        last = min(next_validation, max(state.patience, first), epoch * n_train_batches - 1)
+        if not fused:
+            last = first
+        if log_every:
+            for i in range(first, last + 1):
+                if i % log_every == 0:
+                    log.info("training @ iter = %i", i)
+        costs = numpy.asarray(model.train_minibatches(minibatch_index, last - first + 1))
+        state.costs.extend(costs.tolist())
+        bad = numpy.flatnonzero(~numpy.isfinite(costs))
+        if bad.size:
+            state.iteration = first + int(bad[0])
+            diverged = (state.iteration, float(costs[bad[0]]))
+            stop_reason = "diverged"
+            break
+        state.iteration = last
+        if (last + 1) % frequency == 0:
+            _validate(model, state, stopping, epoch, last % n_train_batches + 1, n_train_batches,
+                      callbacks)
+        if state.patience <= last:
+            stop_reason = "patience"
+        elif stop_requested is not None and stop_requested():
+            stop_reason = "interrupted"
+        elif checkpoint is not None and checkpoint_every and (last + 1) % n_train_batches == 0 \
+                and epoch % checkpoint_every == 0:
+            checkpoint(state)
+    if checkpoint is not None:
+        checkpoint(state)
+    result = _result(state, stop_reason, frequency, n_train_batches,
+                     timeit.default_timer() - start_time)
+    if diverged is not None:
+        raise Diverged(*diverged, result)
+    return result
 
-            if (iteration + 1) % frequency == 0:
-                loss = float(model.validation_loss())
-                log.info(
-                    "epoch %i, minibatch %i/%i, validation error %f %%",
-                    epoch, minibatch_index, n_train_batches, loss * 100.0,
-                )
-                record = Validation(iteration, epoch, minibatch_index, loss, patience, False, False)
-                if loss < best_validation_loss:
-                    record.new_best = True
-                    if loss < best_validation_loss * stopping.improvement_threshold:
-                        patience = max(patience, iteration * stopping.patience_increase)
-                        record.extended = True
-                        record.patience = patience
-                    best_validation_loss, best_iter = loss, iteration
-                    test_score = float(model.test_score())
-                    record.test_score = test_score
-                    best_params = model.get_params()
-                    log.info(
-                        "     epoch %i, minibatch %i/%i, test error of best model %f %%",
-                        epoch, minibatch_index, n_train_batches, test_score * 100.0,
-                    )
-                history.append(record)
-                for callback in callbacks:
-                    callback(record)
 
-            if patience <= iteration:
-                done = True
-                break
-    elapsed = timeit.default_timer() - start_time
+def _validate(model, state, stopping, epoch, minibatch, n_train_batches, callbacks):
+    """Validate after update ``state.iteration``; on a new best, test it and keep its parameters."""
+    loss = float(model.validation_loss())
+    log.info("epoch %i, minibatch %i/%i, validation error %f %%",
+             epoch, minibatch, n_train_batches, loss * 100.0)
+    new_best = loss < state.best_validation_loss
+    extended = new_best and loss < state.best_validation_loss * stopping.improvement_threshold
+    if extended:
+        state.patience = max(state.patience, state.iteration * stopping.patience_increase)
+    test_score = None
+    if new_best:
+        state.best_validation_loss, state.best_iter = loss, state.iteration
+        state.test_score = test_score = float(model.test_score())
+        state.best_params = model.get_params()
+        log.info("     epoch %i, minibatch %i/%i, test error of best model %f %%",
+                 epoch, minibatch, n_train_batches, test_score * 100.0)
+    record = Validation(state.iteration, epoch, minibatch, loss, state.patience, new_best, extended,
+                        test_score)
+    state.history.append(record)
+    for callback in callbacks:
+        callback(record)
+
+
+def _result(state, stop_reason, frequency, n_train_batches, elapsed):
     return TrainResult(
-        best_validation_loss=best_validation_loss,
-        best_iter=best_iter,
-        test_score=test_score,
-        epochs=epoch,
-        iterations=iteration + 1,
-        stop_reason="patience" if done else "n_epochs",
-        patience=patience,
+        best_validation_loss=state.best_validation_loss,
+        best_iter=state.best_iter,
+        test_score=state.test_score,
+        epochs=max(state.iteration, 0) // n_train_batches + 1,
+        iterations=state.iteration + 1,
+        stop_reason=stop_reason,
+        patience=state.patience,
         validation_frequency=frequency,
         n_train_batches=n_train_batches,
-        history=history,
-        costs=numpy.concatenate(costs) if costs else numpy.zeros(0),
+        history=list(state.history),
+        costs=numpy.asarray(state.costs, dtype=float),
         elapsed=elapsed,
-        best_params=best_params,
+        best_params=state.best_params,
+        state=state,
     )

@@ -10,13 +10,15 @@ the tutorial's lines, writes the best model to ``out`` (if given) and returns th
 
 import dataclasses
 import logging
+import math
+import os
 
 import numpy
 
 from dltut import data, engine, models, saving
-from dltut.compiled import CompiledModel
+from dltut.compiled import CompiledModel, n_batches
 from dltut.engine import T
-from dltut.trainer import EarlyStopping, train
+from dltut.trainer import Diverged, EarlyStopping, StopRequest, train
 from dltut.updates import sgd
 
 log = logging.getLogger(__name__)
@@ -32,14 +34,33 @@ def configure(floatX=None, mode=None):
         engine.set_mode(mode)
 
 
-def fit(arch, rng, datasets, batch_size, learning_rate, stopping, regularize=None, out=None,
-        callbacks=(), log_every=None, training_message="... training", fused=None):
+@dataclasses.dataclass
+class Options:
+    """How a tutorial runs, beside its hyperparameters (keyword arguments of every entry point)."""
+
+    out: str | None = None  # where the best model is written (.npz)
+    floatX: str | None = None  # "float32" or "float64"; None keeps the engine's
+    mode: str | None = None  # "c", "numba" or "jax"; None keeps the engine's
+    fused: bool | None = None  # one compiled call per span between validations; None: in JAX mode
+    checkpoint: str | None = None  # where the training state is written (.npz)
+    checkpoint_every: int = 1  # epochs between checkpoints; one is also written at the end
+    resume: str | None = None  # a checkpoint to go on from
+    callbacks: tuple = ()  # called with each Validation as it happens
+
+
+def fit(arch, rng, datasets, hyperparameters, stopping, options, regularize=None, log_every=None,
+        training_message="... training"):
     """Build the model ``arch``, train it with SGD and early stopping, save the best model.
 
+    ``hyperparameters`` holds ``learning_rate`` and ``batch_size`` (and whatever else defines the
+    run, such as the MLP's ``L1_reg``: a checkpoint resumes only a run with the same ones).
     ``regularize(model, nll)`` turns the negative log-likelihood into the cost (the MLP's L1/L2).
-    ``fused`` trains each span between validations in one compiled call (default: in JAX mode).
     Returns the ``TrainResult``; ``result.model`` is the model with the best parameters set.
+    A run stopped by SIGINT/SIGTERM returns with ``stop_reason == "interrupted"``; a diverging one
+    raises ``Diverged``. Either way the checkpoint and the best model so far are written first.
     """
+    _check_hyperparameters(hyperparameters, datasets)
+    hyperparameters = {**hyperparameters, **dataclasses.asdict(stopping)}
     log.info("... building the model")
     x = T.matrix("x")  # the data, presented as rasterized images
     y = T.ivector("y")  # the labels, presented as a vector of int labels
@@ -47,25 +68,99 @@ def fit(arch, rng, datasets, batch_size, learning_rate, stopping, regularize=Non
     cost = classifier.negative_log_likelihood(y)
     if regularize is not None:
         cost = regularize(classifier, cost)
-    updates = sgd(cost, classifier.params, learning_rate)
-    compiled = CompiledModel(
-        x, y, cost, classifier.errors(y), classifier.params, updates, datasets, batch_size,
-        fused=fused,
-    )
+    updates = sgd(cost, classifier.params, hyperparameters["learning_rate"])
+    compiled = CompiledModel(x, y, cost, classifier.errors(y), classifier.params, updates, datasets,
+                             hyperparameters["batch_size"], fused=options.fused)
+    state = _resume(options.resume, arch, hyperparameters, classifier) if options.resume else None
+    write_checkpoint = None
+    if options.checkpoint is not None:
+        def write_checkpoint(state):
+            saving.save_checkpoint(options.checkpoint, arch, models.param_values(classifier),
+                                   hyperparameters, state)
+
     log.info(training_message)
-    result = train(
-        compiled, compiled.n_train_batches, stopping, callbacks=callbacks, log_every=log_every
-    )
-    if result.best_params is not None:
-        compiled.set_params(result.best_params)
-    result.model = classifier
-    if out is not None:
-        info = _counters(result)
-        info["hyperparameters"] = {"learning_rate": learning_rate, "batch_size": batch_size,
-                                   **dataclasses.asdict(stopping)}
-        saving.save_model(out, arch, models.param_values(classifier), info)
-        log.info("best model saved to %s", out)
+    try:
+        with StopRequest() as stop:
+            result = train(compiled, compiled.n_train_batches, stopping,
+                           callbacks=options.callbacks, log_every=log_every, state=state,
+                           checkpoint=write_checkpoint, checkpoint_every=options.checkpoint_every,
+                           stop_requested=stop)
+    except Diverged as error:
+        _keep_best(error.result, compiled, classifier, arch, hyperparameters, options)
+        error.args = (f"{error.args[0]}; lower the learning rate (learning_rate="
+                      f"{hyperparameters['learning_rate']}){_saved_note(options)}",)
+        raise
+    _keep_best(result, compiled, classifier, arch, hyperparameters, options)
+    if result.stop_reason == "interrupted":
+        log.warning("interrupted at iteration %i%s", result.iterations - 1, _saved_note(options))
     return result
+
+
+def _check_hyperparameters(hyperparameters, datasets):
+    """The learning rate and batch size, checked before anything is built."""
+    learning_rate, batch_size = hyperparameters["learning_rate"], hyperparameters["batch_size"]
+    if not (isinstance(learning_rate, (int, float)) and 0 < learning_rate < math.inf):
+        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    for split, (data_x, _) in zip(("training", "validation", "test"), datasets):
+        n_batches(data_x, batch_size, split)
+
+
+def _resume(path, arch, hyperparameters, classifier):
+    """Set the model's parameters from a checkpoint and return its TrainState."""
+    saved, saved_hyperparameters, state = saving.load_checkpoint(path)
+    if (saved.meta["engine"], saved.meta["floatX"]) != (engine.name(), engine.floatX()):
+        raise ValueError(
+            f"{path}: checkpoint written by engine {saved.meta['engine']} in "
+            f"{saved.meta['floatX']}, this run is {engine.name()} in {engine.floatX()}: resume "
+            f"with --floatX {saved.meta['floatX']} (and the same engine) to go on exactly"
+        )
+    # n_epochs is a limit, not part of the run: a resumed run may be given more epochs
+    differ = sorted(key for key in set(saved_hyperparameters) | set(hyperparameters)
+                    if key != "n_epochs"
+                    and saved_hyperparameters.get(key) != hyperparameters.get(key))
+    if saved.arch != arch or differ:
+        raise ValueError(
+            f"{path}: checkpoint of another run (architecture {saved.arch}, differing settings "
+            f"{ {key: saved_hyperparameters.get(key) for key in differ} }); resume with the same "
+            "settings or start a new run"
+        )
+    saved.build_into(classifier)
+    log.info("... resuming from %s after iteration %i", path, state.iteration)
+    return state
+
+
+def _keep_best(result, compiled, classifier, arch, hyperparameters, options):
+    """Set the best parameters into the model and write it to ``options.out``."""
+    result.model = classifier
+    if result.best_params is None:
+        log.warning("no validation was run: no best model to keep")
+        return
+    compiled.set_params(result.best_params)
+    if options.out is not None:
+        info = {**_counters(result), "hyperparameters": hyperparameters}
+        saving.save_model(options.out, arch, models.param_values(classifier), info)
+        log.info("best model saved to %s", options.out)
+
+
+def _saved_note(options):
+    saved = [f"{what} in {path}" for what, path in (("checkpoint", options.checkpoint),
+                                                    ("best model so far", options.out))
+             if path and os.path.exists(path)]
+    return "; " + ", ".join(saved) if saved else ""
+
+
+def _prepare(options):
+    """``Options`` from keyword arguments, configured and checked before any data or compiling."""
+    options = Options(**options)
+    configure(options.floatX, options.mode)
+    for what, path in (("out", options.out), ("checkpoint", options.checkpoint)):
+        if path is not None:
+            saving.check_writable(path, what)
+    if options.resume is not None and not os.path.isfile(options.resume):
+        raise ValueError(f"resume {options.resume}: no such checkpoint file")
+    return options
 
 
 def _counters(result):
@@ -84,19 +179,18 @@ def _n_in(datasets):
 
 
 def sgd_optimization_mnist(learning_rate=0.13, n_epochs=1000, dataset=None, batch_size=600, *,
-                           patience=5000, out=None, floatX=None, mode=None, fused=None,
-                           callbacks=()):
+                           patience=5000, **options):
     """Logistic regression on MNIST by minibatch SGD with early stopping (logistic_sgd.py).
 
     With the defaults this reproduces the tutorial's published run: best validation error 7.5 %
-    and test error 7.489583 % after 74 epochs.
+    and test error 7.489583 % after 74 epochs. ``options`` are the fields of ``Options``.
     """
-    configure(floatX, mode)
+    options = _prepare(options)
     datasets = data.load_shared(dataset)
     arch = {"model": "logistic_regression", "n_in": _n_in(datasets), "n_out": N_OUT}
-    stopping = EarlyStopping(n_epochs=n_epochs, patience=patience)
-    result = fit(arch, None, datasets, batch_size, learning_rate, stopping, out=out,
-                 callbacks=callbacks, training_message="... training the model", fused=fused)
+    result = fit(arch, None, datasets, {"learning_rate": learning_rate, "batch_size": batch_size},
+                 EarlyStopping(n_epochs=n_epochs, patience=patience), options,
+                 training_message="... training the model")
     log.info(
         "Optimization complete with best validation score of %f %%,with test performance %f %%",
         result.best_validation_loss * 100.0, result.test_score * 100.0,
@@ -108,20 +202,21 @@ def sgd_optimization_mnist(learning_rate=0.13, n_epochs=1000, dataset=None, batc
 
 
 def test_mlp(learning_rate=0.01, L1_reg=0.00, L2_reg=0.0001, n_epochs=1000, dataset=None,
-             batch_size=20, n_hidden=500, *, patience=10000, out=None, floatX=None, mode=None,
-             callbacks=()):
+             batch_size=20, n_hidden=500, *, patience=10000, **options):
     """A one-hidden-layer perceptron on MNIST (mlp.py), seeded with ``RandomState(1234)``.
 
     The cost is the negative log-likelihood plus ``L1_reg * L1 + L2_reg * L2_sqr``.
+    ``options`` are the fields of ``Options``.
     """
-    configure(floatX, mode)
+    options = _prepare(options)
     datasets = data.load_shared(dataset)
     rng = numpy.random.RandomState(1234)
     arch = {"model": "mlp", "n_in": _n_in(datasets), "n_hidden": n_hidden, "n_out": N_OUT}
-    stopping = EarlyStopping(n_epochs=n_epochs, patience=patience)
-    result = fit(arch, rng, datasets, batch_size, learning_rate, stopping, out=out,
-                 regularize=lambda mlp, nll: nll + L1_reg * mlp.L1 + L2_reg * mlp.L2_sqr,
-                 callbacks=callbacks, fused=fused)
+    hyperparameters = {"learning_rate": learning_rate, "batch_size": batch_size,
+                       "L1_reg": L1_reg, "L2_reg": L2_reg}
+    result = fit(arch, rng, datasets, hyperparameters,
+                 EarlyStopping(n_epochs=n_epochs, patience=patience), options,
+                 regularize=lambda mlp, nll: nll + L1_reg * mlp.L1 + L2_reg * mlp.L2_sqr)
     log.info(
         "Optimization complete. Best validation score of %f %% obtained at iteration %i, "
         "with test performance %f %%",

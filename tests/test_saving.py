@@ -89,3 +89,12 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
 def test_write_into_missing_directory(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist; create it first"):
         saving.save_model(tmp_path / "no" / "m.npz", ARCH, {})
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        saving.atomic_write(tmp_path / "m.npz", lambda file: file.write(b"x"))
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "m.npz").stat().st_mode & 0o777 == 0o644

@@ -12,7 +12,9 @@ from dltut.trainer import EarlyStopping, train
 class FakeModel:
     """Validation losses from a list, one per validation; records the spans it is asked to train."""
 
-    def __init__(self, losses, n_train_batches):
+    def __init__(self, losses, n_train_batches, fused=True, costs=None):
+        self.fused = fused
+        self.cost_values = costs
         self.losses = list(losses)
         self.n_train_batches = n_train_batches
         self.spans = []
@@ -23,6 +25,8 @@ class FakeModel:
         assert 0 <= first and first + count <= self.n_train_batches
         self.spans.append((first, count))
         costs = numpy.arange(self.updates, self.updates + count, dtype=float)
+        if self.cost_values is not None:
+            costs = numpy.asarray(self.cost_values[self.updates:self.updates + count], dtype=float)
         self.updates += count
         return costs
 
@@ -69,8 +73,8 @@ def tutorial_loop(losses, n_train_batches, n_epochs, patience, patience_increase
     }
 
 
-def run(losses, n_train_batches, **stopping):
-    model = FakeModel(losses, n_train_batches)
+def run(losses, n_train_batches, fused=True, **stopping):
+    model = FakeModel(losses, n_train_batches, fused)
     result = train(model, n_train_batches, EarlyStopping(**stopping))
     return model, result
 
@@ -127,8 +131,16 @@ def test_patience_stop_on_a_validation_update():
     assert model.spans[-1] == (0, 1)
 
 
+def test_unfused_model_is_asked_one_minibatch_at_a_time():
+    fused_model, fused = run([0.5, 0.4, 0.3, 0.35, 0.35], 10, n_epochs=100, patience=6)
+    model, result = run([0.5, 0.4, 0.3, 0.35, 0.35], 10, fused=False, n_epochs=100, patience=6)
+    assert model.spans == [(i % 10, 1) for i in range(17)]
+    assert result.history == fused.history and list(result.costs) == list(fused.costs)
+
+
 @pytest.mark.parametrize("seed", range(40))
-def test_equals_the_tutorial_loop(seed):
+@pytest.mark.parametrize("fused", [True, False])
+def test_equals_the_tutorial_loop(seed, fused):
     rng = numpy.random.RandomState(seed)
     n_train_batches = int(rng.randint(1, 12))
     patience = int(rng.randint(2, 60))
@@ -137,7 +149,7 @@ def test_equals_the_tutorial_loop(seed):
     losses = numpy.round(numpy.maximum(0.01, 0.6 * 0.93 ** numpy.arange(400)
                                        + rng.normal(0, 0.02, 400)), 3)
     expected = tutorial_loop(losses, n_train_batches, n_epochs, patience)
-    _, result = run(losses, n_train_batches, n_epochs=n_epochs, patience=patience)
+    _, result = run(losses, n_train_batches, fused, n_epochs=n_epochs, patience=patience)
     assert [(v.iter, v.epoch, v.minibatch, v.validation_loss) for v in result.history] == \
         expected["trace"]
     for key in ("best_validation_loss", "best_iter", "epochs", "iterations", "patience",
@@ -187,3 +199,58 @@ def test_bad_settings(field, value, fragment):
 def test_patience_one_has_no_validation_frequency():
     with pytest.raises(ValueError, match="patience 1 gives a validation frequency of 0"):
         train(FakeModel([], 5), 5, EarlyStopping(patience=1))
+
+
+LOSSES = [0.5, 0.4, 0.3, 0.35, 0.29, 0.289, 0.2, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("stop_after", [1, 2, 5, 9, 10, 11, 16])  # 17 spans, 41 updates
+def test_interrupt_and_resume_equals_an_unbroken_run(fused, stop_after):
+    stopping = EarlyStopping(n_epochs=100, patience=6)
+    unbroken = train(FakeModel(LOSSES, 10, fused), 10, stopping)
+    calls = iter(range(10**6))
+    checkpoints = []
+    first = FakeModel(LOSSES, 10, fused)
+    partial = train(first, 10, stopping, checkpoint=checkpoints.append,
+                    stop_requested=lambda: next(calls) + 1 >= stop_after)
+    assert partial.stop_reason == "interrupted" and checkpoints == [partial.state]
+    state = partial.state
+    second = FakeModel(LOSSES[len(state.history):], 10, fused)
+    second.updates = state.iteration + 1
+    resumed = train(second, 10, stopping, state=state)
+    for key in ("best_validation_loss", "best_iter", "test_score", "epochs", "iterations",
+                "stop_reason", "patience", "history"):
+        assert getattr(resumed, key) == getattr(unbroken, key), key
+    assert list(resumed.costs) == list(unbroken.costs)
+
+
+def test_checkpoint_every_epochs_and_at_the_end():
+    seen = []
+    result = train(FakeModel([0.5 - 0.01 * k for k in range(10)], 4), 4,
+                   EarlyStopping(n_epochs=7, patience=1000), checkpoint_every=3,
+                   checkpoint=lambda state: seen.append(state.iteration))
+    assert result.stop_reason == "n_epochs"
+    assert seen == [11, 23, 27]  # after epochs 3 and 6, then at the end
+
+
+def test_state_round_trips_through_a_dict():
+    result = train(FakeModel(LOSSES, 10), 10, EarlyStopping(n_epochs=2, patience=6))
+    fields = result.state.to_dict()
+    assert fields["iteration"] == result.iterations - 1
+    back = type(result.state).from_dict(fields, result.best_params, result.costs)
+    assert back == result.state
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_divergence_stops_with_the_iteration(fused):
+    costs = [1.0] * 25 + [float("nan")] + [1.0] * 100
+    saved = []
+    with pytest.raises(FloatingPointError) as error:
+        train(FakeModel(LOSSES, 10, fused, costs=costs), 10, EarlyStopping(n_epochs=10, patience=100),
+              checkpoint=saved.append)
+    assert "training diverged at iteration 25: cost nan" in str(error.value)
+    result = error.value.result
+    assert result.stop_reason == "diverged" and result.iterations == 26
+    assert result.best_iter == 19 and result.best_params == [numpy.array(20)]
+    assert len(saved) == 1

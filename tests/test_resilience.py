@@ -1,0 +1,169 @@
+"""Runs that survive: kill -9 at random points, Ctrl-C, resume, divergence, bad settings."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy
+import pytest
+
+from dltut import saving
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUN = ["--n-epochs", "40", "--batch-size", "100", "--patience", "100000", "--mode", "c",
+       "--floatX", "float64", "--checkpoint-every", "1"]
+
+
+def _command(dataset, *args):
+    return [sys.executable, os.path.join(ROOT, "scripts", "logreg.py"), "--dataset", str(dataset),
+            *RUN, *args]
+
+
+def _run(dataset, cwd, *args):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    return subprocess.run(_command(dataset, *args), cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def _start(dataset, cwd, *args):
+    env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
+    return subprocess.Popen(_command(dataset, *args), cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for(process, text):
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if text in line:
+            return lines
+    raise AssertionError(f"{text!r} never printed:\n{''.join(lines)}")
+
+
+def _summary(path):
+    model = saving.load_model(path)
+    info = {key: model.info[key] for key in ("best_validation_loss", "best_iter", "test_score",
+                                             "iterations", "stop_reason")}
+    return info, model.params
+
+
+def _assert_same_model(path, reference):
+    info, params = _summary(path)
+    assert info == reference[0]
+    for name, value in reference[1].items():
+        numpy.testing.assert_array_equal(params[name], value)
+
+
+@pytest.fixture(scope="module")
+def unbroken(tmp_path_factory):
+    from dltut import data
+
+    directory = tmp_path_factory.mktemp("unbroken")
+    (tx, ty), (vx, vy), (sx, sy) = data.load_data()
+    dataset = directory / "small.npz"
+    data.save_npz(dataset, ((tx[:2000], ty[:2000]), (vx[:500], vy[:500]), (sx[:500], sy[:500])))
+    run = _run(dataset, directory, "--out", "best.npz")
+    assert run.returncode == 0, run.stderr
+    return dataset, _summary(directory / "best.npz"), run.stdout
+
+
+def _loadable_or_absent(directory):
+    for name in ("best.npz", "ck.npz"):
+        if (directory / name).exists():
+            saving.load_model(directory / name)  # complete: raises on a partial file
+    if (directory / "ck.npz").exists():
+        saving.load_checkpoint(directory / "ck.npz")
+
+
+@pytest.mark.parametrize("trial", range(4))
+def test_sigkill_at_random_points_then_resume(unbroken, tmp_path, trial):
+    dataset, reference, _ = unbroken
+    process = _start(dataset, tmp_path, "--out", "best.npz", "--checkpoint", "ck.npz")
+    _wait_for(process, "... training")
+    time.sleep(random.Random(trial).uniform(0.0, 1.5))
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    _loadable_or_absent(tmp_path)
+    resume = ["--resume", "ck.npz"] if (tmp_path / "ck.npz").exists() else []
+    run = _run(dataset, tmp_path, "--out", "best.npz", "--checkpoint", "ck.npz", *resume)
+    assert run.returncode == 0, run.stderr
+    _assert_same_model(tmp_path / "best.npz", reference)
+
+
+def test_ctrl_c_writes_checkpoint_and_best_model_then_resumes(unbroken, tmp_path):
+    dataset, reference, unbroken_log = unbroken
+    process = _start(dataset, tmp_path, "--out", "best.npz", "--checkpoint", "ck.npz")
+    _wait_for(process, "epoch 2, minibatch")
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, output
+    assert "SIGINT received: stopping after this minibatch" in output
+    assert "checkpoint in ck.npz, best model so far in best.npz" in output
+    state = saving.load_checkpoint(tmp_path / "ck.npz")[2]
+    assert saving.load_model(tmp_path / "best.npz").info["stop_reason"] == "interrupted"
+
+    run = _run(dataset, tmp_path, "--out", "best.npz", "--resume", "ck.npz")
+    assert run.returncode == 0, run.stderr
+    _assert_same_model(tmp_path / "best.npz", reference)
+    # the log after the resume point is the unbroken run's
+    after = [line for line in run.stdout.splitlines() if line.startswith(("epoch", "     epoch"))]
+    expected = [line for line in unbroken_log.splitlines() if line.startswith(("epoch", "     epoch"))]
+    assert after == expected[len(state.history) + sum(v.new_best for v in state.history):]
+
+
+def test_divergence_is_reported_and_keeps_the_best_model(unbroken, tmp_path):
+    # the logistic regression's cost stays finite even at learning rate 1e30 (log-softmax is
+    # stable); the MLP's L2 term overflows. Validate every 20 updates, so a best model exists.
+    dataset, _, _ = unbroken
+    command = [sys.executable, os.path.join(ROOT, "scripts", "mlp.py"), "--dataset", str(dataset),
+               "--n-hidden", "20", "--patience", "40", "--learning-rate", "1e10", "--mode", "c",
+               "--floatX", "float64",
+               "--out", "best.npz", "--checkpoint", "ck.npz"]
+    run = subprocess.run(command, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=ROOT),
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 1, run.stderr
+    assert "training diverged at iteration" in run.stderr
+    assert "lower the learning rate (learning_rate=10000000000.0)" in run.stderr
+    assert "checkpoint in ck.npz, best model so far in best.npz" in run.stderr
+    assert "Traceback" not in run.stderr
+    best = saving.load_model(tmp_path / "best.npz")
+    assert best.info["stop_reason"] == "diverged"
+    assert all(numpy.isfinite(value).all() for value in best.params.values())
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--batch-size", "0"], "batch_size must be a positive integer, got 0"),
+    (["--patience", "0"], "patience must be an integer >= 1, got 0"),
+    (["--learning-rate", "0"], "learning_rate must be positive, got 0.0"),
+    (["--mode", "gpu"], "invalid choice: 'gpu'"),
+    (["--out", "no/such/dir/best.npz"], "does not exist; create it first"),
+    (["--resume", "missing.npz"], "resume missing.npz: no such checkpoint file"),
+])
+def test_bad_settings_fail_before_compiling(unbroken, tmp_path, args, message):
+    dataset, _, _ = unbroken
+    started = time.monotonic()
+    run = _run(dataset, tmp_path, *args)
+    assert run.returncode == 2
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr
+    assert "... building the model" not in run.stdout
+    assert list(tmp_path.iterdir()) in ([], [tmp_path / "out"])
+    assert time.monotonic() - started < 60
+
+
+def test_resume_with_other_settings_is_refused(unbroken, tmp_path):
+    dataset, _, _ = unbroken
+    assert _run(dataset, tmp_path, "--n-epochs", "1", "--checkpoint", "ck.npz").returncode == 0
+    run = _run(dataset, tmp_path, "--resume", "ck.npz", "--learning-rate", "0.5")
+    assert run.returncode == 2
+    assert "ck.npz: checkpoint of another run" in run.stderr and "'learning_rate': 0.13" in run.stderr
+
+
+def test_a_model_file_is_not_a_checkpoint(unbroken, tmp_path):
+    dataset, _, _ = unbroken
+    assert _run(dataset, tmp_path, "--n-epochs", "1", "--out", "best.npz").returncode == 0
+    run = _run(dataset, tmp_path, "--resume", "best.npz")
+    assert run.returncode == 2 and "a model file, not a checkpoint" in run.stderr
