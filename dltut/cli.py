@@ -20,6 +20,7 @@ from dltut.trainer import Diverged
 TUTORIALS = {
     "logreg": ("sgd_optimization_mnist", ()),
     "mlp": ("test_mlp", ("L1_reg", "L2_reg", "n_hidden")),
+    "lenet": ("evaluate_lenet5", ("nkerns",)),
 }
 COMMON = ("learning_rate", "n_epochs", "batch_size", "patience")
 _TYPES = {"L1_reg": float, "L2_reg": float, "learning_rate": float}
@@ -40,7 +41,8 @@ def build_parser(script):
                         help="train (default) or predict the first test images with --out's model")
     for name in COMMON + extra:
         parser.add_argument(_flag(name), type=_TYPES.get(name, int), default=defaults[name],
-                            metavar=name.upper(), help=f"default {defaults[name]}")
+                            metavar=name.upper(), help=f"default {defaults[name]}",
+                            nargs=len(defaults[name]) if name == "nkerns" else None)
     parser.add_argument("--dataset", default=None,
                         help="MNIST as a folder of IDX files, the tutorial's mnist.pkl.gz or an .npz "
                              "(default: the copy shipped in data/mnist)")

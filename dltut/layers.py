@@ -7,7 +7,7 @@ so the same seed gives the tutorials' initial weights.
 
 import numpy
 
-from dltut import engine
+from dltut import engine, ops
 from dltut.engine import T
 
 
@@ -93,4 +93,36 @@ class HiddenLayer:
         self.b = b if b is not None else _shared_zeros((n_out,), f"b_{name}")
         lin_output = T.dot(input, self.W) + self.b
         self.output = lin_output if activation is None else activation(lin_output)
+        self.params = [self.W, self.b]
+
+
+class LeNetConvPoolLayer:
+    """A convolution with a bank of filters, then max-pooling, a bias and tanh.
+
+    .. math::
+        h = \\tanh(pool(W * x) + b)
+
+    ``input`` has shape ``image_shape`` (batch, channels, rows, cols); ``W`` has
+    ``filter_shape`` (n_filters, channels, f_rows, f_cols) and is drawn uniform in
+    :math:`\\pm\\sqrt{6 / (fan_{in} + fan_{out})}` by one ``rng.uniform`` call, where each hidden
+    unit sees ``fan_in = channels * f_rows * f_cols`` inputs and sends gradients to
+    ``fan_out = n_filters * f_rows * f_cols // pool area`` (integer division, as in the tutorial).
+    ``b`` (one per filter) is zero. ``self.output_shape`` is the shape of ``self.output``.
+    """
+
+    def __init__(self, rng, input, filter_shape, image_shape, poolsize=(2, 2), name="conv0"):
+        conv_shape = ops.conv_output_shape(image_shape, filter_shape)  # checks the channels
+        self.output_shape = ops.pool_output_shape(conv_shape, poolsize)
+        self.input = input
+        fan_in = int(numpy.prod(filter_shape[1:]))
+        fan_out = filter_shape[0] * int(numpy.prod(filter_shape[2:])) // int(numpy.prod(poolsize))
+        bound = numpy.sqrt(6.0 / (fan_in + fan_out))
+        W_values = numpy.asarray(rng.uniform(low=-bound, high=bound, size=filter_shape),
+                                 dtype=engine.floatX())
+        self.W = engine.shared(W_values, name=f"W_{name}")
+        self.b = _shared_zeros((filter_shape[0],), f"b_{name}")
+        conv_out = ops.conv2d(input, self.W, input_shape=image_shape, filter_shape=filter_shape)
+        pooled_out = ops.pool_2d(conv_out, ws=poolsize, ignore_border=True)
+        # the bias is one number per feature map, broadcast over batch, rows and columns
+        self.output = T.tanh(pooled_out + self.b.dimshuffle("x", 0, "x", "x"))
         self.params = [self.W, self.b]

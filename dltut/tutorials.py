@@ -2,6 +2,7 @@
 
 * ``sgd_optimization_mnist``: logistic regression (logistic_sgd.py)
 * ``test_mlp``: multilayer perceptron (mlp.py)
+* ``evaluate_lenet5``: the LeNet convolutional network (convolutional_mlp.py)
 
 Each loads MNIST into shared variables, builds the model with the tutorial's seed, compiles
 ``train_model`` / ``validate_model`` / ``test_model``, runs the shared early-stopping trainer, logs
@@ -227,3 +228,25 @@ def test_mlp(learning_rate=0.01, L1_reg=0.00, L2_reg=0.0001, n_epochs=1000, data
 
 
 test_mlp.__test__ = False  # the tutorial's name, not a pytest test
+
+
+def evaluate_lenet5(learning_rate=0.1, n_epochs=200, dataset=None, nkerns=(20, 50), batch_size=500,
+                    *, patience=10000, **options):
+    """LeNet5 on MNIST (convolutional_mlp.py), seeded with ``RandomState(23455)``.
+
+    Two convolution + max-pooling layers with ``nkerns`` filters each, a 500-unit tanh layer and a
+    logistic layer; logs ``training @ iter = %i`` every 100 updates as the tutorial does.
+    ``options`` are the fields of ``Options``.
+    """
+    options = _prepare(options)
+    rng = numpy.random.RandomState(23455)
+    datasets = data.load_shared(dataset)
+    arch = {"model": "lenet5", "batch_size": batch_size, "nkerns": [int(n) for n in nkerns],
+            "n_hidden": 500, "n_out": N_OUT}
+    result = fit(arch, rng, datasets, {"learning_rate": learning_rate, "batch_size": batch_size},
+                 EarlyStopping(n_epochs=n_epochs, patience=patience), options, log_every=100)
+    log.info("Optimization complete.")
+    log.info("Best validation score of %f %% obtained at iteration %i, with test performance %f %%",
+             result.best_validation_loss * 100.0, result.best_iter + 1, result.test_score * 100.0)
+    log.info("The code ran for %.2fm", result.elapsed / 60.0)
+    return result
