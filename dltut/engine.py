@@ -18,7 +18,6 @@ default) and ``jax`` (PyTensor only; on the GPU with JAX's CUDA build).
 import importlib
 import os
 import sys
-import sys
 
 ENGINES = ("pytensor", "theano")
 MODES = ("c", "numba", "jax")
@@ -72,8 +71,6 @@ def _load():
         _engine_name = requested
     if _engine_name == "theano":
         _prepare_theano()
-    if _engine_name == "theano":
-        _prepare_theano()
     try:
         module = importlib.import_module(_engine_name)
     except ImportError as error:
@@ -85,28 +82,6 @@ def _load():
     _mode = os.environ.get("DLTUT_MODE") or ("numba" if _engine_name == "pytensor" else "c")
     set_mode(_mode)
     return _backend
-
-
-def _prepare_theano():
-    """What theano-pymc 1.1.2 needs set before its first import on numpy 1.23 and Python 3.11.
-
-    * Its BLAS detection reads ``numpy.distutils.__config__.blas_opt_info``, which these numpy
-      builds lack, so ``import theano`` dies with an AttributeError unless ``blas__ldflags`` is set.
-      Where neither THEANO_FLAGS nor a .theanorc sets it, use ``blas__ldflags=`` (empty: NumPy's
-      own BLAS, always links); .ci/theano-env.sh prints the faster ``-lopenblas`` setting.
-    * Scan's C implementation is Cython 0.29.21 output that does not compile on Python >= 3.11
-      (it fails with a plain Exception, which Scan does not catch): make its import fail
-      cleanly so that Scan runs its Python implementation.
-    """
-    flags = os.environ.get("THEANO_FLAGS", "")
-    rcfiles = os.environ.get("THEANORC", "~/.theanorc").split(os.pathsep)
-    if (
-        "blas__ldflags" not in flags and "blas.ldflags" not in flags
-        and not any(os.path.isfile(os.path.expanduser(f)) for f in rcfiles)
-    ):
-        os.environ["THEANO_FLAGS"] = ",".join(filter(None, [flags, "blas__ldflags="]))
-    if sys.version_info >= (3, 11):
-        sys.modules.setdefault("theano.scan.scan_perform_ext", None)
 
 
 def _prepare_theano():
