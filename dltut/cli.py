@@ -49,7 +49,10 @@ def build_parser(script):
     parser.add_argument("--floatX", choices=engine.FLOATX, default=None,
                         help="float dtype (default: the engine's config, float64 unless set)")
     parser.add_argument("--mode", choices=engine.MODES, default=None,
-                        help="compile mode (default: numba on PyTensor)")
+                        help="compile mode (default: numba on PyTensor, c on Theano)")
+    parser.add_argument("--engine", choices=engine.ENGINES, default=None,
+                        help="pytensor (default) or theano (theano-pymc in its own environment, "
+                             "see README); also DLTUT_ENGINE")
     parser.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None,
                         help="train each span between validations in one compiled call "
                              "(default: on in JAX mode, off in the C and Numba modes)")
@@ -84,6 +87,8 @@ def main(script, argv=None):
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
     logging.getLogger("dltut").setLevel(logging.INFO)  # the tutorial's lines; others' INFO stays out
     try:
+        if args.engine is not None:
+            engine.use(args.engine)
         if args.command == "predict":
             return _predict(args)
         return _train(script, args)
