@@ -53,7 +53,7 @@ class CompiledModel:
     def __init__(self, x, y, cost, errors, params, updates, datasets, batch_size, fused=None):
         if fused is None:
             fused = engine.mode() == "jax"
-        engine.place_on_device([variable for pair in datasets for variable in pair])
+        engine.place_data([variable for pair in datasets for variable in pair])
         self.x, self.y, self.cost, self.errors = x, y, cost, errors
         self.params, self.updates, self.batch_size, self.fused = params, updates, batch_size, fused
         self.splits = {}

@@ -19,6 +19,8 @@ import importlib
 import os
 import sys
 
+import numpy
+
 ENGINES = ("pytensor", "theano")
 MODES = ("c", "numba", "jax")
 FLOATX = ("float32", "float64")
@@ -146,11 +148,23 @@ def set_mode(new_mode):
     _load()
     _check_choice(f"mode for engine {_engine_name}", new_mode, modes())
     if new_mode == "jax":
-        try:
-            importlib.import_module("jax")
-        except ImportError as error:
-            raise ImportError(f"mode 'jax' needs JAX ({error}): pip install -e .[jax]") from error
+        _prepare_jax()
     _mode = new_mode
+
+
+def _prepare_jax():
+    """Import JAX with 64-bit types on, whatever floatX was when PyTensor's JAX backend loaded.
+
+    PyTensor's JAX backend sets ``jax_enable_x64`` from floatX when it is first imported, so a
+    process that starts in float32 and switches to float64 would silently compute in float32.
+    With x64 on, float32 values still compute in float32.
+    """
+    try:
+        jax = importlib.import_module("jax")
+    except ImportError as error:
+        raise ImportError(f"mode 'jax' needs JAX ({error}): pip install -e .[jax]") from error
+    importlib.import_module("pytensor.link.jax.dispatch")
+    jax.config.update("jax_enable_x64", True)
 
 
 def compile_mode():
@@ -192,22 +206,25 @@ def clone_replace(outputs, replace):
     return _clone_replace(outputs, replace=replace)
 
 
-def place_on_device(variables):
-    """In JAX mode, hold the values of these shared variables as JAX arrays on JAX's device.
+def place_data(variables):
+    """Hold the values of these read-only shared variables where the current mode reads them.
 
     PyTensor's JAX backend keeps shared values as NumPy arrays and copies each one to the device on
-    every call; for a data set that copy costs far more than the minibatch work. The values are
-    read-only data, so the stored NumPy array is swapped for a device array once; the compiled
-    functions then pass it to JAX as it is. No-op in the other modes.
+    every call; for a data set that copy costs far more than the minibatch work. So in JAX mode
+    the stored NumPy array is swapped once for a JAX array on JAX's device, which the compiled
+    functions then pass to JAX as it is. In the other modes a value left on a JAX device by an
+    earlier JAX run is brought back as a NumPy array.
     """
-    if mode() != "jax":
-        return
-    import jax
-
+    on_device = mode() == "jax"
     for variable in variables:
         storage = variable.container.storage
-        if not isinstance(storage[0], jax.Array):
+        is_jax = type(storage[0]).__module__.startswith("jax")
+        if on_device and not is_jax:
+            import jax
+
             storage[0] = jax.device_put(storage[0])
+        elif is_jax and not on_device:
+            storage[0] = numpy.array(storage[0])  # a writable copy, as PyTensor stores them
 
 
 def softmax(x):
