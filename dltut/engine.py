@@ -73,6 +73,8 @@ def _load():
         _engine_name = requested
     if _engine_name == "theano":
         _prepare_theano()
+    else:
+        _prepare_pytensor()
     try:
         module = importlib.import_module(_engine_name)
     except ImportError as error:
@@ -84,6 +86,25 @@ def _load():
     _mode = os.environ.get("DLTUT_MODE") or ("numba" if _engine_name == "pytensor" else "c")
     set_mode(_mode)
     return _backend
+
+
+_OPENBLAS = ("/usr/lib/x86_64-linux-gnu/libopenblas.so", "/usr/lib/aarch64-linux-gnu/libopenblas.so",
+             "/usr/lib64/libopenblas.so", "/usr/lib/libopenblas.so")
+
+
+def _prepare_pytensor():
+    """Link PyTensor's C mode to the system OpenBLAS where it is installed and nothing else is set.
+
+    PyTensor installed by pip finds no BLAS to link its C code to and falls back to NumPy's C API,
+    which made the MLP's C-mode epoch 3.7x slower here. With Debian's libopenblas-dev present,
+    ``blas__ldflags=-lopenblas`` is used unless PYTENSOR_FLAGS or a .pytensorrc says otherwise.
+    """
+    flags = os.environ.get("PYTENSOR_FLAGS", "")
+    rcfiles = os.environ.get("PYTENSORRC", "~/.pytensorrc").split(os.pathsep)
+    if "blas__ldflags" in flags or any(os.path.isfile(os.path.expanduser(f)) for f in rcfiles):
+        return
+    if any(os.path.exists(path) for path in _OPENBLAS):
+        os.environ["PYTENSOR_FLAGS"] = ",".join(filter(None, [flags, "blas__ldflags=-lopenblas"]))
 
 
 def _prepare_theano():
