@@ -50,6 +50,12 @@ def build_parser(script):
                         help="float dtype (default: the engine's config, float64 unless set)")
     parser.add_argument("--mode", choices=engine.MODES, default=None,
                         help="compile mode (default: numba on PyTensor, c on Theano)")
+    parser.add_argument("--device", choices=engine.DEVICES, default=None,
+                        help="gpu: JAX mode on the GPU (pip install -e .[gpu]); auto: the GPU if "
+                             "there is one, else the CPU; cpu (default)")
+    parser.add_argument("--tf32", action="store_true",
+                        help="on the GPU, allow TensorFloat-32 matrix products (faster, not the "
+                             "tutorials' numbers)")
     parser.add_argument("--engine", choices=engine.ENGINES, default=None,
                         help="pytensor (default) or theano (theano-pymc in its own environment, "
                              "see README); also DLTUT_ENGINE")
@@ -95,7 +101,7 @@ def main(script, argv=None):
     except Diverged as error:
         print(f"{script}.py: error: {error}", file=sys.stderr)
         return 1
-    except (ValueError, OSError, ImportError) as error:
+    except (ValueError, OSError, ImportError, RuntimeError) as error:
         print(f"{script}.py: error: {error}", file=sys.stderr)
         return 2
 
@@ -124,7 +130,7 @@ def _train(script, args):
     with ProgressBar(args.n_epochs) as bar:
         result = getattr(tutorials, function_name)(
             dataset=args.dataset, out=args.out, floatX=args.floatX, mode=args.mode,
-            fused=args.fused, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+            device=args.device, tf32=args.tf32, fused=args.fused, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
             resume=args.resume, callbacks=[bar], **kwargs,
         )
     for path, draw in pictures:
@@ -142,7 +148,7 @@ def _default_out(script):
 def _predict(args):
     from dltut import data, saving, tutorials
 
-    tutorials.configure(args.floatX, args.mode)
+    tutorials.configure(args.floatX, args.mode, args.device, args.tf32)
     model = saving.load_model(args.out)
     _, _, (test_x, _) = data.load_data(args.dataset)
     predicted = model.predict(test_x[: args.count])

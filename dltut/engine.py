@@ -16,6 +16,7 @@ default) and ``jax`` (PyTensor only; on the GPU with JAX's CUDA build).
 """
 
 import importlib
+import logging
 import os
 import sys
 
@@ -24,6 +25,7 @@ import numpy
 ENGINES = ("pytensor", "theano")
 MODES = ("c", "numba", "jax")
 FLOATX = ("float32", "float64")
+DEVICES = ("cpu", "gpu", "auto")
 
 _INSTALL_HINT = {
     "pytensor": "pip install 'pytensor>=3,<4'",
@@ -34,6 +36,8 @@ _MODE_NAMES = {
     "pytensor": {"c": "CVM", "numba": "NUMBA", "jax": "JAX"},
     "theano": {"c": "FAST_RUN"},
 }
+
+log = logging.getLogger(__name__)
 
 _engine_name = None
 _backend = None
@@ -186,6 +190,51 @@ def _prepare_jax():
         raise ImportError(f"mode 'jax' needs JAX ({error}): pip install -e .[jax]") from error
     importlib.import_module("pytensor.link.jax.dispatch")
     jax.config.update("jax_enable_x64", True)
+
+
+def set_device(device, tf32=False):
+    """Where the models run; returns the device used ('cpu' or 'gpu').
+
+    * ``cpu``: the CPU, in any mode.
+    * ``gpu``: JAX mode on JAX's first GPU; an error if JAX sees none.
+    * ``auto``: the GPU if JAX sees one, else the CPU (and says so).
+
+    On the GPU, float32 matrix products run in true float32 unless ``tf32`` allows TensorFloat-32,
+    which recent NVIDIA GPUs use by default and which changes the tutorials' numbers.
+    """
+    _check_choice("device", device, DEVICES)
+    if device == "cpu":
+        if mode() == "jax":
+            import jax
+
+            jax.config.update("jax_default_device", jax.devices("cpu")[0])
+        return "cpu"
+    gpus = _jax_gpus()
+    if not gpus:
+        if device == "gpu":
+            raise RuntimeError(
+                "device 'gpu' asked for, but JAX sees no GPU: on a machine with an NVIDIA GPU "
+                "install JAX's CUDA build (pip install -e .[gpu]), or use --device cpu"
+            )
+        log.warning("no GPU found: running on the CPU (device auto)")
+        return "cpu"
+    set_mode("jax")
+    import jax
+
+    jax.config.update("jax_default_device", gpus[0])
+    jax.config.update("jax_default_matmul_precision", "tensorfloat32" if tf32 else "highest")
+    log.info("running on %s (JAX mode%s)", gpus[0], ", TF32 allowed" if tf32 else "")
+    return "gpu"
+
+
+def _jax_gpus():
+    """JAX's GPU devices; none when JAX or its CUDA build is missing."""
+    try:
+        import jax
+
+        return jax.devices("gpu")
+    except (ImportError, RuntimeError):
+        return []
 
 
 def compile_mode():

@@ -27,12 +27,14 @@ log = logging.getLogger(__name__)
 N_OUT = 10  # ten digit classes
 
 
-def configure(floatX=None, mode=None):
-    """Set the engine's floatX and compile mode, where given."""
+def configure(floatX=None, mode=None, device=None, tf32=False):
+    """Set the engine's floatX, compile mode and device, where given."""
     if floatX is not None:
         engine.set_floatX(floatX)
     if mode is not None:
         engine.set_mode(mode)
+    if device is not None and engine.set_device(device, tf32) == "gpu" and mode not in (None, "jax"):
+        raise ValueError(f"device {device!r} runs in mode 'jax', not {mode!r}: drop --mode {mode}")
 
 
 @dataclasses.dataclass
@@ -42,6 +44,8 @@ class Options:
     out: str | None = None  # where the best model is written (.npz)
     floatX: str | None = None  # "float32" or "float64"; None keeps the engine's
     mode: str | None = None  # "c", "numba" or "jax"; None keeps the engine's
+    device: str | None = None  # "cpu", "gpu" (JAX mode on the GPU) or "auto"; None: as the mode
+    tf32: bool = False  # on the GPU, let float32 matrix products use TensorFloat-32
     fused: bool | None = None  # one compiled call per span between validations; None: in JAX mode
     checkpoint: str | None = None  # where the training state is written (.npz)
     checkpoint_every: int = 1  # epochs between checkpoints; one is also written at the end
@@ -155,7 +159,7 @@ def _saved_note(options):
 def _prepare(options):
     """``Options`` from keyword arguments, configured and checked before any data or compiling."""
     options = Options(**options)
-    configure(options.floatX, options.mode)
+    configure(options.floatX, options.mode, options.device, options.tf32)
     for what, path in (("out", options.out), ("checkpoint", options.checkpoint)):
         if path is not None:
             saving.check_writable(path, what)

@@ -33,13 +33,13 @@ def mode(request):
     engine.set_mode(previous)
 
 
-@pytest.fixture
-def tiny_mnist(tmp_path):
+@pytest.fixture(scope="session")
+def tiny_mnist(tmp_path_factory):
     """A small .npz data set cut from the shipped MNIST: 600 train, 200 valid, 200 test."""
     from dltut import data
 
     (tx, ty), (vx, vy), (sx, sy) = data.load_data()
-    path = tmp_path / "tiny.npz"
+    path = tmp_path_factory.mktemp("data") / "tiny.npz"
     data.save_npz(path, ((tx[:600], ty[:600]), (vx[:200], vy[:200]), (sx[:200], sy[:200])))
     return path
 

@@ -11,11 +11,13 @@ import os
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
-from jupyter_client import KernelManager
-from jupyter_client.kernelspec import KernelSpecManager
-from nbclient import NotebookClient
+
+nbformat = pytest.importorskip("nbformat", reason="the notebook test needs the test extra")
+pytest.importorskip("matplotlib", reason="the notebook draws with matplotlib")
+from jupyter_client import KernelManager  # noqa: E402
+from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402
+from nbclient import NotebookClient  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "examples" / "logistic_regression.ipynb"
