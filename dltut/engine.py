@@ -154,6 +154,8 @@ def floatX():
 def set_floatX(dtype):
     _check_choice("floatX", dtype, FLOATX)
     backend().config.floatX = dtype
+    if _mode == "jax":
+        _sync_jax_x64()
 
 
 def modes():
@@ -178,18 +180,25 @@ def set_mode(new_mode):
 
 
 def _prepare_jax():
-    """Import JAX with 64-bit types on, whatever floatX was when PyTensor's JAX backend loaded.
+    """Import JAX (and PyTensor's JAX backend) with 64-bit types on exactly when floatX is float64.
 
-    PyTensor's JAX backend sets ``jax_enable_x64`` from floatX when it is first imported, so a
-    process that starts in float32 and switches to float64 would silently compute in float32.
-    With x64 on, float32 values still compute in float32.
+    PyTensor's JAX backend sets ``jax_enable_x64`` from floatX only when it is first imported, so
+    a process that switched floatX afterwards would compute float64 graphs in float32, or float32
+    graphs partly in float64 (an int64 shape promotes float32 to float64 under x64). dltut keeps
+    the flag in step with floatX instead.
     """
     try:
-        jax = importlib.import_module("jax")
+        importlib.import_module("jax")
     except ImportError as error:
         raise ImportError(f"mode 'jax' needs JAX ({error}): pip install -e .[jax]") from error
     importlib.import_module("pytensor.link.jax.dispatch")
-    jax.config.update("jax_enable_x64", True)
+    _sync_jax_x64()
+
+
+def _sync_jax_x64():
+    jax = sys.modules.get("jax")
+    if jax is not None:
+        jax.config.update("jax_enable_x64", floatX() == "float64")
 
 
 def set_device(device, tf32=False):
