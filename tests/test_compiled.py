@@ -39,6 +39,15 @@ def _run(fused, arch, seed=0, stopping=EarlyStopping(n_epochs=3, patience=6)):
     return result, compiled
 
 
+def _assert_same(got, expected):
+    """Bit-equal on PyTensor. Theano's scan runs its inner graph in Python with rewrites of its
+    own, which leaves the fused values some ulps apart (measured: relative 4e-14 at most)."""
+    if engine.name() == "theano":
+        numpy.testing.assert_allclose(got, expected, rtol=1e-12, atol=0)
+    else:
+        numpy.testing.assert_array_equal(got, expected)
+
+
 @pytest.mark.parametrize("arch", [
     {"model": "logistic_regression", "n_in": 12, "n_out": 10},
     {"model": "mlp", "n_in": 12, "n_hidden": 7, "n_out": 10},
@@ -48,11 +57,11 @@ def test_fused_equals_one_call_per_minibatch(floatX64, mode, arch):
     reference, _ = _run(False, arch)
     fused, compiled = _run(True, arch)
     assert len(compiled._train_spans) >= 2
-    numpy.testing.assert_array_equal(fused.costs, reference.costs)
+    _assert_same(fused.costs, reference.costs)
     assert [(v.iter, v.validation_loss, v.test_score, v.patience) for v in fused.history] == \
         [(v.iter, v.validation_loss, v.test_score, v.patience) for v in reference.history]
     for got, expected in zip(fused.best_params, reference.best_params):
-        numpy.testing.assert_array_equal(got, expected)
+        _assert_same(got, expected)
     assert (fused.iterations, fused.stop_reason) == (reference.iterations, reference.stop_reason)
 
 

@@ -21,7 +21,7 @@ def run_info():
 
 
 def test_reports_engine_mode_floatX_and_versions():
-    import numba
+    numba = pytest.importorskip("numba")
 
     text, lines = run_info()
     assert lines["dltut"].startswith(f"{__version__}, Python {sys.version.split()[0]}")

@@ -115,23 +115,29 @@ def test_ctrl_c_writes_checkpoint_and_best_model_then_resumes(unbroken, tmp_path
 
 
 def test_divergence_is_reported_and_keeps_the_best_model(unbroken, tmp_path):
-    # the logistic regression's cost stays finite even at learning rate 1e30 (log-softmax is
-    # stable); the MLP's L2 term overflows. Validate every 20 updates, so a best model exists.
+    # The logistic regression's cost stays finite even at learning rate 1e30 on PyTensor (its
+    # log-softmax is stable); the MLP's diverges, at an iteration that depends on the engine
+    # (Theano: NaN within 5 updates; PyTensor: inf from the L2 term after some tens).
     dataset, _, _ = unbroken
     command = [sys.executable, os.path.join(ROOT, "scripts", "mlp.py"), "--dataset", str(dataset),
                "--n-hidden", "20", "--patience", "40", "--learning-rate", "1e10", "--mode", "c",
-               "--floatX", "float64",
-               "--out", "best.npz", "--checkpoint", "ck.npz"]
+               "--floatX", "float64", "--out", "best.npz", "--checkpoint", "ck.npz"]
     run = subprocess.run(command, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=ROOT),
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 1, run.stderr
     assert "training diverged at iteration" in run.stderr
-    assert "lower the learning rate (learning_rate=10000000000.0)" in run.stderr
-    assert "checkpoint in ck.npz, best model so far in best.npz" in run.stderr
+    assert "lower the learning rate (learning_rate=10000000000.0); checkpoint in ck.npz" \
+        in run.stderr
     assert "Traceback" not in run.stderr
-    best = saving.load_model(tmp_path / "best.npz")
-    assert best.info["stop_reason"] == "diverged"
-    assert all(numpy.isfinite(value).all() for value in best.params.values())
+    state = saving.load_checkpoint(tmp_path / "ck.npz")[2]
+    assert not numpy.isfinite(state.costs[-1])
+    if state.history:  # a validation ran before the divergence: its model is the one kept
+        assert "best model so far in best.npz" in run.stderr
+        best = saving.load_model(tmp_path / "best.npz")
+        assert best.info["stop_reason"] == "diverged"
+        assert all(numpy.isfinite(value).all() for value in best.params.values())
+    else:
+        assert not (tmp_path / "best.npz").exists()
 
 
 @pytest.mark.parametrize("args, message", [

@@ -1,0 +1,309 @@
+"""dltut.ops against independent references: SciPy's convolve2d and correlate2d, NumPy loops, and
+central finite differences, in every compile mode the engine offers."""
+
+import functools
+
+import numpy
+import pytest
+from scipy.signal import convolve2d, correlate2d
+
+from dltut import engine
+from dltut.engine import T, function, grad
+from dltut.ops import conv2d, conv_output_shape, pool_2d, pool_output_shape
+
+# (input_shape, filter_shape): odd sizes, 1x1 filters, a filter as large as the image, and
+# LeNet's two layers with a small batch (28 - 5 + 1 = 24, 12 - 5 + 1 = 8).
+CONV_SHAPES = [
+    ((2, 3, 7, 6), (4, 3, 3, 2)),
+    ((2, 1, 4, 6), (3, 1, 1, 1)),
+    ((1, 2, 5, 4), (2, 2, 5, 4)),
+    ((3, 1, 28, 28), (2, 1, 5, 5)),
+    ((2, 4, 12, 12), (3, 4, 5, 5)),
+]
+# (input shape, ws): odd sizes whose last row and column are dropped, LeNet's 24 -> 12 and 8 -> 4.
+POOL_SHAPES = [
+    ((2, 3, 5, 5), (2, 2)),
+    ((1, 2, 7, 8), (3, 2)),
+    ((2, 3, 24, 24), (2, 2)),
+    ((2, 3, 8, 8), (2, 2)),
+]
+
+
+@pytest.fixture(params=engine.MODES)
+def mode(request):
+    """Compile in each mode the engine offers; restore the previous mode afterwards."""
+    if request.param not in engine.modes():
+        pytest.skip(f"engine {engine.name()} has no mode {request.param!r}")
+    if request.param == "jax":
+        pytest.importorskip("jax")
+    previous = engine.mode()
+    engine.set_mode(request.param)
+    yield request.param
+    engine.set_mode(previous)
+
+
+def _shape_id(shapes):
+    return "x".join(str(shape).replace(" ", "") for shape in shapes)
+
+
+# ----------------------------------------------------------------------------------------------
+# NumPy references
+
+
+def conv_reference(image, filters):
+    """Valid true convolution summed over channels, one scipy.signal.convolve2d per pair."""
+    return numpy.array(
+        [
+            [sum(convolve2d(channel, kernel, "valid") for channel, kernel in zip(picture, bank)) for bank in filters]
+            for picture in image
+        ]
+    )
+
+
+def conv_grads_reference(image, filters, out_grad):
+    """Gradients of ``sum(conv2d(image, filters) * out_grad)``.
+
+    The input's is the full cross-correlation of ``out_grad`` with the filters; the filters' is
+    the valid cross-correlation of the image with ``out_grad``, flipped back.
+    """
+    image_grad = numpy.array(
+        [
+            [sum(correlate2d(g, bank[c], "full") for g, bank in zip(grads, filters)) for c in range(image.shape[1])]
+            for grads in out_grad
+        ]
+    )
+    filters_grad = numpy.array(
+        [
+            [
+                sum(correlate2d(picture[c], grads[k], "valid") for picture, grads in zip(image, out_grad))[::-1, ::-1]
+                for c in range(image.shape[1])
+            ]
+            for k in range(filters.shape[0])
+        ]
+    )
+    return image_grad, filters_grad
+
+
+def pool_reference(image, ws):
+    """Max pooling as the elementwise max of the strided views ``image[..., u::w_r, v::w_c]``, one per
+    window position ``(u, v)``, and the gradient of ``sum(pool * out_grad)``.
+
+    Every input equal to its window's max gets that window's output gradient, ties included,
+    as Theano's MaxPoolGrad.
+    """
+    w_rows, w_cols = ws
+    rows, cols = image.shape[2] // w_rows * w_rows, image.shape[3] // w_cols * w_cols
+    views = [(slice(None), slice(None), slice(u, rows, w_rows), slice(v, cols, w_cols)) for u in range(w_rows) for v in range(w_cols)]
+    out = numpy.maximum.reduce([image[view] for view in views])
+
+    def backward(out_grad):
+        image_grad = numpy.zeros_like(image)
+        for view in views:
+            image_grad[view] += (image[view] == out) * out_grad
+        return image_grad
+
+    return out, backward
+
+
+# ----------------------------------------------------------------------------------------------
+# Compiled functions, one per mode and shape, shared by the tests
+
+
+@functools.cache
+def conv_step(mode, input_shape, filter_shape, im2col=None):
+    """Compiled ``(image, filters, out_grad) -> (out, d image, d filters)`` of
+    ``cost = sum(conv2d(image, filters) * out_grad)``."""
+    image = T.tensor4("image", dtype="float64")
+    filters = T.tensor4("filters", dtype="float64")
+    out_grad = T.tensor4("out_grad", dtype="float64")
+    out = conv2d(image, filters, input_shape, filter_shape, im2col=im2col)
+    cost = (out * out_grad).sum()
+    step = function([image, filters, out_grad], [out, *grad(cost, [image, filters])])
+    return lambda *values: [numpy.asarray(value) for value in step(*values)]
+
+
+@functools.cache
+def pool_step(mode, shape, ws):
+    """Compiled ``(image, out_grad) -> (out, d image)`` of ``cost = sum(pool_2d(image) * out_grad)``."""
+    image = T.tensor4("image", dtype="float64")
+    out_grad = T.tensor4("out_grad", dtype="float64")
+    # A static shape, as JAX mode needs: conv2d's output has one.
+    out = pool_2d(image.reshape(shape), ws=ws, ignore_border=True)
+    step = function([image, out_grad], [out, grad((out * out_grad).sum(), image)])
+    return lambda *values: [numpy.asarray(value) for value in step(*values)]
+
+
+def _random_conv_values(input_shape, filter_shape, seed=0):
+    rng = numpy.random.default_rng(seed)
+    out_shape = conv_output_shape(input_shape, filter_shape)
+    return (rng.standard_normal(input_shape), rng.standard_normal(filter_shape), rng.standard_normal(out_shape))
+
+
+# ----------------------------------------------------------------------------------------------
+# conv2d
+
+
+@pytest.mark.parametrize("input_shape, filter_shape", CONV_SHAPES, ids=_shape_id)
+def test_conv2d_matches_scipy(mode, input_shape, filter_shape):
+    image, filters, out_grad = _random_conv_values(input_shape, filter_shape)
+    out, _, _ = conv_step(mode, input_shape, filter_shape)(image, filters, out_grad)
+    assert out.shape == conv_output_shape(input_shape, filter_shape)
+    numpy.testing.assert_allclose(out, conv_reference(image, filters), rtol=1e-10, atol=1e-10)
+
+
+def test_conv2d_flips_the_filter(mode):
+    """A true convolution: the filter's bottom-right tap meets the window's top-left pixel."""
+    image = numpy.arange(1.0, 10.0).reshape(1, 1, 3, 3)  # [[1 2 3] [4 5 6] [7 8 9]]
+    filters = numpy.array([[1.0, 2.0], [3.0, 0.0]]).reshape(1, 1, 2, 2)
+    out, _, _ = conv_step(mode, (1, 1, 3, 3), (1, 1, 2, 2))(image, filters, numpy.zeros((1, 1, 2, 2)))
+    # Flipped filter [[0 3] [2 1]]: top-left 0*1 + 3*2 + 2*4 + 1*5 = 19; cross-correlation would give 17.
+    numpy.testing.assert_allclose(out[0, 0], [[19.0, 25.0], [37.0, 43.0]])
+
+
+@pytest.mark.parametrize("input_shape, filter_shape", CONV_SHAPES, ids=_shape_id)
+def test_conv2d_gradients_match_numpy(mode, input_shape, filter_shape):
+    image, filters, out_grad = _random_conv_values(input_shape, filter_shape)
+    _, image_grad, filters_grad = conv_step(mode, input_shape, filter_shape)(image, filters, out_grad)
+    expected_image_grad, expected_filters_grad = conv_grads_reference(image, filters, out_grad)
+    numpy.testing.assert_allclose(image_grad, expected_image_grad, rtol=1e-10, atol=1e-10)
+    numpy.testing.assert_allclose(filters_grad, expected_filters_grad, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("input_shape, filter_shape", CONV_SHAPES[:1] + CONV_SHAPES[-1:], ids=_shape_id)
+def test_conv2d_gradients_match_finite_differences(mode, input_shape, filter_shape):
+    """Central differences of the cost, computed from the compiled forward, at random entries."""
+    step = conv_step(mode, input_shape, filter_shape)
+    image, filters, out_grad = _random_conv_values(input_shape, filter_shape, seed=1)
+    _, image_grad, filters_grad = step(image, filters, out_grad)
+    rng = numpy.random.default_rng(2)
+    eps = 1e-6
+
+    def cost(image, filters):
+        return (step(image, filters, out_grad)[0] * out_grad).sum()
+
+    for value, analytic, which in ((image, image_grad, 0), (filters, filters_grad, 1)):
+        for flat in rng.choice(value.size, size=min(8, value.size), replace=False):
+            index = numpy.unravel_index(flat, value.shape)
+            plus, minus = value.copy(), value.copy()
+            plus[index] += eps
+            minus[index] -= eps
+            args_plus = (plus, filters) if which == 0 else (image, plus)
+            args_minus = (minus, filters) if which == 0 else (image, minus)
+            numeric = (cost(*args_plus) - cost(*args_minus)) / (2 * eps)
+            assert numeric == pytest.approx(analytic[index], rel=1e-5, abs=1e-6)
+
+
+def test_conv2d_im2col_by_slices_and_by_gather_agree(mode):
+    """The formulation the mode does not pick by default gives the same values and gradients."""
+    other = {"numba": "slices"}.get(mode, "gather")
+    if other == "slices":
+        pytest.skip("numba compiles the gradient of the slices for many minutes")
+    input_shape, filter_shape = CONV_SHAPES[0]
+    values = _random_conv_values(input_shape, filter_shape)
+    default = conv_step(mode, input_shape, filter_shape)(*values)
+    for got, expected in zip(conv_step(mode, input_shape, filter_shape, other)(*values), default):
+        numpy.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------------------------
+# pool_2d
+
+
+@pytest.mark.parametrize("shape, ws", POOL_SHAPES, ids=_shape_id)
+def test_pool_2d_matches_numpy(mode, shape, ws):
+    rng = numpy.random.default_rng(3)
+    image, out_grad = rng.standard_normal(shape), rng.standard_normal(pool_output_shape(shape, ws))
+    out, image_grad = pool_step(mode, shape, ws)(image, out_grad)
+    expected_out, backward = pool_reference(image, ws)
+    assert out.shape == pool_output_shape(shape, ws)
+    numpy.testing.assert_array_equal(out, expected_out)
+    numpy.testing.assert_array_equal(image_grad, backward(out_grad))
+
+
+def test_pool_2d_gradient_goes_to_every_tied_max(mode):
+    """As Theano's MaxPoolGrad: each input equal to its window's max gets the output gradient."""
+    image = numpy.zeros((2, 3, 5, 5))
+    image[0, 0, :2, :2] = [[1.0, 1.0], [0.0, 1.0]]  # three tied maxima
+    image[0, 1, 2:4, 2:4] = 4.0  # a whole window tied
+    image[1, 2, 4, :] = 9.0  # the dropped last row plays no part
+    out_grad = numpy.arange(1.0, 1 + 2 * 3 * 2 * 2).reshape(2, 3, 2, 2)
+    out, image_grad = pool_step(mode, (2, 3, 5, 5), (2, 2))(image, out_grad)
+    expected_out, backward = pool_reference(image, (2, 2))
+    numpy.testing.assert_array_equal(out, expected_out)
+    numpy.testing.assert_array_equal(image_grad, backward(out_grad))
+    numpy.testing.assert_array_equal(image_grad[0, 0, :2, :2], [[1.0, 1.0], [0.0, 1.0]])
+    numpy.testing.assert_array_equal(image_grad[0, 1, 2:4, 2:4], numpy.full((2, 2), out_grad[0, 1, 1, 1]))
+    assert not image_grad[1, 2, 4, :].any()
+
+
+# ----------------------------------------------------------------------------------------------
+# LeNet's first layer at full batch, in float32 as it trains
+
+
+def test_lenet_layer0_conv_pool_float32(mode):
+    input_shape, filter_shape = (500, 1, 28, 28), (20, 1, 5, 5)
+    conv_shape = conv_output_shape(input_shape, filter_shape)  # 28 - 5 + 1 = 24
+    image = T.tensor4("image", dtype="float32")
+    filters = T.tensor4("filters", dtype="float32")
+    pooled = pool_2d(conv2d(image, filters, input_shape, filter_shape), ws=(2, 2), ignore_border=True)
+    layer = function([image, filters], pooled)
+    rng = numpy.random.default_rng(4)
+    image_value = rng.random(input_shape, dtype="float32")
+    filters_value = rng.uniform(-0.2, 0.2, filter_shape).astype("float32")
+    out = numpy.asarray(layer(image_value, filters_value))
+    assert out.dtype == numpy.float32
+    assert out.shape == pool_output_shape(conv_shape, (2, 2)) == (500, 20, 12, 12)
+    expected, _ = pool_reference(conv_reference(image_value.astype("float64"), filters_value), (2, 2))
+    numpy.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------------------------
+# Shapes and errors (nothing is compiled)
+
+
+def test_output_shapes():
+    assert conv_output_shape((500, 1, 28, 28), (20, 1, 5, 5)) == (500, 20, 24, 24)
+    assert pool_output_shape((500, 20, 24, 24), (2, 2)) == (500, 20, 12, 12)
+    assert conv_output_shape((500, 20, 12, 12), (50, 20, 5, 5)) == (500, 50, 8, 8)
+    assert pool_output_shape((500, 50, 8, 8), (2, 2)) == (500, 50, 4, 4)
+    assert pool_output_shape((1, 1, 5, 7), (2, 3)) == (1, 1, 2, 2)
+
+
+@pytest.mark.parametrize(
+    "input_shape, filter_shape, message",
+    [
+        ((500, 1, 28, 28), (20, 3, 5, 5), "filter_shape\\[1\\] must equal image_shape\\[1\\]"),
+        ((1, 1, 4, 4), (1, 1, 5, 3), "f_rows <= 4 and f_cols <= 4"),
+        ((1, 1, 4, 4), (1, 1, 3, 5), "f_rows <= 4 and f_cols <= 4"),
+        ((28, 28), (20, 1, 5, 5), "image_shape \\(28, 28\\) must be 4 positive ints"),
+        ((1, 1, 28, 28), (20, 1, 5), "filter_shape \\(20, 1, 5\\) must be 4 positive ints"),
+        ((1, 1, 28.0, 28), (20, 1, 5, 5), "must be 4 positive ints"),
+    ],
+)
+def test_conv2d_rejects_bad_shapes(input_shape, filter_shape, message):
+    with pytest.raises(ValueError, match=message):
+        conv2d(T.tensor4("image"), T.tensor4("filters"), input_shape, filter_shape)
+
+
+def test_conv2d_rejects_unknown_im2col():
+    with pytest.raises(ValueError, match="unknown im2col 'fft': choose one of slices, gather"):
+        conv2d(T.tensor4("image"), T.tensor4("filters"), (1, 1, 4, 4), (1, 1, 2, 2), im2col="fft")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"mode": "average_exc_pad"}, "only 'max'"),
+        ({"ignore_border": False}, "only ignore_border=True"),
+        ({"stride": (1, 1)}, "stride == ws"),
+        ({"ws": (2,)}, "ws \\(2,\\) must be 2 positive ints"),
+        ({"ws": (0, 2)}, "must be 2 positive ints"),
+    ],
+)
+def test_pool_2d_rejects_what_it_does_not_implement(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        pool_2d(T.tensor4("image"), **kwargs)
+
+
+def test_pool_2d_accepts_stride_equal_to_ws():
+    pool_2d(T.tensor4("image"), ws=(3, 2), stride=(3, 2))
