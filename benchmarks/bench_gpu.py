@@ -38,7 +38,7 @@ def time_epochs(run_epoch, epochs):
 # pure JAX
 
 
-def jax_epoch(name, device, floatX, train_x, train_y):
+def jax_epoch(name, device, floatX, train_x, train_y, tf32=False):
     import jax
     import jax.numpy as jnp
 
@@ -117,12 +117,12 @@ FORWARD = {"logreg": _logreg, "mlp": _mlp, "lenet": _lenet}
 # PyTorch eager
 
 
-def torch_epoch(name, device, floatX, train_x, train_y):
+def torch_epoch(name, device, floatX, train_x, train_y, tf32=False):
     import torch
     import torch.nn.functional as F
 
-    torch.backends.cuda.matmul.allow_tf32 = False  # true float32, like the other two
-    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = tf32  # true float32 by default, like the other two
+    torch.backends.cudnn.allow_tf32 = tf32
     dev = torch.device("cuda" if device == "gpu" else "cpu")
     dtype = getattr(torch, floatX)
     batch_size, learning_rate = MODELS[name]
@@ -168,12 +168,21 @@ def main():
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs (median reported)")
     parser.add_argument("--floatX", default="float32", choices=("float32", "float64"))
+    parser.add_argument("--tf32", action="store_true",
+                        help="let float32 matrix products use TensorFloat-32 (all three)")
     parser.add_argument("--train-size", type=int, default=50000, help="training images used")
     args = parser.parse_args()
 
     from dltut import data, engine
 
     engine.set_floatX(args.floatX)
+    precision = "tensorfloat32" if args.tf32 else "highest"
+    try:
+        import jax
+
+        jax.config.update("jax_default_matmul_precision", precision)
+    except ImportError:
+        pass
     (train_x, train_y), _, _ = data.load_data()
     train_x, train_y = train_x[: args.train_size], train_y[: args.train_size]
     peers = {"dltut": None, "pure JAX": jax_epoch, "PyTorch eager": torch_epoch}
@@ -184,7 +193,7 @@ def main():
                 if make is None:
                     run = dltut_run(name, args, train_x, train_y)
                 else:
-                    run = make(name, args.device, args.floatX, train_x, train_y)
+                    run = make(name, args.device, args.floatX, train_x, train_y, args.tf32)
             except ImportError as error:
                 print(f"{peer}: not available ({error})")
                 continue
@@ -207,7 +216,7 @@ def dltut_run(name, args, train_x, train_y):
     from dltut.engine import T
     from dltut.updates import sgd
 
-    engine.set_device(args.device)
+    engine.set_device(args.device, args.tf32)
     if args.device == "cpu":
         engine.set_mode("jax")
     batch_size, learning_rate = MODELS[name]
