@@ -3,6 +3,8 @@
 import numpy
 import pytest
 
+from conftest import ScriptedModel
+
 pytest.importorskip("matplotlib", reason="dltut.plots needs matplotlib: pip install -e .[plot]")
 
 from dltut import plots  # noqa: E402
@@ -117,20 +119,7 @@ def test_a_real_trainer_trace_stopping_on_n_epochs():
     """The trainer on a fake model whose validation loss is scripted."""
     losses = iter([0.5, 0.4, 0.399, 0.45, 0.3])
 
-    class Scripted:
-        def train_minibatches(self, first, count):
-            return numpy.zeros(count)
-
-        def validation_loss(self):
-            return next(losses)
-
-        def test_score(self):
-            return 0.25
-
-        def get_params(self):
-            return []
-
-    result = train(Scripted(), 4, EarlyStopping(n_epochs=5, patience=1000))
+    result = train(ScriptedModel(losses), 4, EarlyStopping(n_epochs=5, patience=1000))
     assert result.stop_reason == "n_epochs" and result.iterations == 20
     lines = lines_by_gid(plots.plot_patience(result))
     numpy.testing.assert_array_equal(xy(lines["validation"])[0], [v.iter for v in result.history])

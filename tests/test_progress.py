@@ -6,6 +6,8 @@ import logging
 import numpy
 import pytest
 
+from conftest import ScriptedModel
+
 from dltut import progress
 from dltut.progress import ProgressBar
 from dltut.trainer import EarlyStopping, Validation, train
@@ -119,22 +121,9 @@ def test_log_lines_on_the_same_terminal_stay_whole():
     root.setLevel(logging.INFO)
     losses = iter([0.5, 0.4, 0.45])
 
-    class Scripted:
-        def train_minibatches(self, first, count):
-            return numpy.zeros(count)
-
-        def validation_loss(self):
-            return next(losses)
-
-        def test_score(self):
-            return 0.25
-
-        def get_params(self):
-            return []
-
     try:
         with ProgressBar(3, 4, stream=terminal) as bar:
-            train(Scripted(), 4, EarlyStopping(n_epochs=3, patience=1000), callbacks=[bar])
+            train(ScriptedModel(losses), 4, EarlyStopping(n_epochs=3, patience=1000), callbacks=[bar])
             assert handler.filters  # watching the handler while the bar is up
         assert not handler.filters
     finally:
