@@ -21,6 +21,7 @@ import dataclasses
 import logging
 import math
 import signal
+import threading
 import timeit
 
 import numpy
@@ -151,8 +152,9 @@ class StopRequest:
         self.signals, self.signal_number, self._previous = signals, None, {}
 
     def __enter__(self):
-        for signum in self.signals:
-            self._previous[signum] = signal.signal(signum, self._handle)
+        if threading.current_thread() is threading.main_thread():  # only it may set handlers
+            for signum in self.signals:
+                self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def __exit__(self, *exc):

@@ -28,13 +28,19 @@ N_OUT = 10  # ten digit classes
 
 
 def configure(floatX=None, mode=None, device=None, tf32=False):
-    """Set the engine's floatX, compile mode and device, where given."""
+    """Set the engine's floatX, compile mode and device, where given.
+
+    The GPU runs in JAX mode only: ``device="gpu"`` with another mode is an error, and
+    ``device="auto"`` with another mode stays on the CPU.
+    """
+    if device == "gpu" and mode not in (None, "jax"):
+        raise ValueError(f"device 'gpu' runs in mode 'jax', not {mode!r}: drop --mode {mode}")
     if floatX is not None:
         engine.set_floatX(floatX)
     if mode is not None:
         engine.set_mode(mode)
-    if device is not None and engine.set_device(device, tf32) == "gpu" and mode not in (None, "jax"):
-        raise ValueError(f"device {device!r} runs in mode 'jax', not {mode!r}: drop --mode {mode}")
+    if device is not None and (device != "auto" or mode in (None, "jax")):
+        engine.set_device(device, tf32)
 
 
 @dataclasses.dataclass
