@@ -38,6 +38,13 @@ def _check_shape(what, shape):
     return tuple(int(n) for n in shape)
 
 
+def _check_window(ws):
+    ws = tuple(ws)
+    if len(ws) != 2 or not all(isinstance(n, numbers.Integral) and n > 0 for n in ws):
+        raise ValueError(f"ws {ws!r} must be 2 positive ints (window rows, window cols)")
+    return tuple(int(n) for n in ws)
+
+
 def conv_output_shape(image_shape, filter_shape):
     """The shape of ``conv2d``'s output in valid mode.
 
@@ -71,13 +78,6 @@ def pool_output_shape(shape, ws=(2, 2)):
     ws = _check_window(ws)
     batch, channels, rows, cols = shape
     return (batch, channels, rows // ws[0], cols // ws[1])
-
-
-def _check_window(ws):
-    ws = tuple(ws)
-    if len(ws) != 2 or not all(isinstance(n, numbers.Integral) and n > 0 for n in ws):
-        raise ValueError(f"ws {ws!r} must be 2 positive ints (window rows, window cols)")
-    return tuple(int(n) for n in ws)
 
 
 # ----------------------------------------------------------------------------------------------
