@@ -109,7 +109,8 @@ def conv2d(input, filters, input_shape, filter_shape, *, im2col=None):
     multiplies all columns at once. The gradients are the engine's.
 
     ``im2col`` chooses how that matrix is built, ``"slices"`` or ``"gather"``; by default, the
-    better one for the current compile mode: slices in C mode, gather in numba and JAX modes.
+    better one for the current engine and mode (``default_im2col()``): slices in PyTensor's C
+    mode, the gather everywhere else.
     """
     batch, n_filters, out_rows, out_cols = conv_output_shape(input_shape, filter_shape)
     _, channels, f_rows, f_cols = filter_shape
@@ -125,9 +126,10 @@ def conv2d(input, filters, input_shape, filter_shape, *, im2col=None):
 # batch)``, whose row ``(c, u, v)`` and column ``(i, j, b)`` hold ``input[b, c, i + f_rows - 1 - u,
 # j + f_cols - 1 - v]``. The flip lives in which pixels are read, so the filters are used as they
 # are and their gradient is a plain reshape. Measured forward + backward on LeNet's layers
-# (benchmarks/bench_ops.py): slices are about 1.5x faster than the gather in C mode, where the
-# gather's gradient (a scatter-add of rows) is slow; JAX runs both alike and compiles the gather
-# faster; numba compiles the gradient of the slices (one IncSubtensor per tap) for many minutes.
+# (benchmarks/bench_ops.py): slices are about 1.5x faster than the gather in PyTensor's C mode,
+# where the gather's gradient (a scatter-add of rows) is slow, but 1.3-1.6x slower on theano-pymc;
+# JAX runs both alike and compiles the gather faster; numba compiles the gradient of the slices
+# (one IncSubtensor per tap) for many minutes.
 
 
 def _im2col_by_slices(pixels, input_shape, filter_shape):
@@ -160,9 +162,13 @@ def _im2col_by_gather(pixels, input_shape, filter_shape):
 IM2COL = {"slices": _im2col_by_slices, "gather": _im2col_by_gather}
 
 
+def default_im2col():
+    """The im2col formulation ``conv2d`` uses by default in the current engine and mode."""
+    return "slices" if (engine.name(), engine.mode()) == ("pytensor", "c") else "gather"
+
+
 def _im2col_builder(im2col):
-    if im2col is None:
-        im2col = "slices" if engine.mode() == "c" else "gather"
+    im2col = default_im2col() if im2col is None else im2col
     if im2col not in IM2COL:
         raise ValueError(f"unknown im2col {im2col!r}: choose one of {', '.join(IM2COL)} (or None)")
     return IM2COL[im2col]
