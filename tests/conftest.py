@@ -15,6 +15,19 @@ def available_modes():
     return [m for m in modes if m in engine.modes()]
 
 
+def in_every_mode(run):
+    """``{mode: run(mode)}`` for each available compile mode in turn; the mode is restored."""
+    previous = engine.mode()
+    try:
+        results = {}
+        for mode in available_modes():
+            engine.set_mode(mode)
+            results[mode] = run(mode)
+        return results
+    finally:
+        engine.set_mode(previous)
+
+
 @pytest.fixture
 def floatX64():
     """Run the test in float64, restoring the previous floatX afterwards."""

@@ -4,7 +4,7 @@ import numpy
 import pytest
 from scipy.signal import convolve2d
 
-from conftest import available_modes, numpy_softmax
+from conftest import in_every_mode, numpy_softmax
 from dltut import engine, models
 from dltut.engine import T
 
@@ -76,15 +76,9 @@ def test_channels_must_match():
 def test_small_training_run_is_the_same_in_every_mode(tiny_mnist, tmp_path, floatX64):
     import dltut
 
-    runs = {}
-    previous = engine.mode()
-    try:
-        for mode in available_modes():
-            engine.set_mode(mode)
-            runs[mode] = dltut.evaluate_lenet5(n_epochs=1, dataset=tiny_mnist, nkerns=(2, 3),
-                                               batch_size=50, out=tmp_path / f"lenet_{mode}.npz")
-    finally:
-        engine.set_mode(previous)
+    runs = in_every_mode(lambda mode: dltut.evaluate_lenet5(
+        n_epochs=1, dataset=tiny_mnist, nkerns=(2, 3), batch_size=50,
+        out=tmp_path / f"lenet_{mode}.npz"))
     reference = runs["c"]
     assert reference.iterations == 12 and len(reference.history) == 1
     for mode, result in runs.items():

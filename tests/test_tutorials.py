@@ -9,7 +9,7 @@ import numpy
 import pytest
 
 import dltut
-from conftest import available_modes
+from conftest import in_every_mode
 from dltut import data, engine, saving
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,15 +38,8 @@ def test_logreg_small_run(tiny_mnist, tmp_path, mode, caplog):
 
 
 def test_mlp_small_run_is_the_same_in_every_mode(tiny_mnist, tmp_path, floatX64):
-    runs = {}
-    previous = engine.mode()
-    try:
-        for mode in available_modes():
-            engine.set_mode(mode)
-            runs[mode] = dltut.test_mlp(n_epochs=2, dataset=tiny_mnist, batch_size=20, n_hidden=30,
-                                        out=tmp_path / f"mlp_{mode}.npz")
-    finally:
-        engine.set_mode(previous)
+    runs = in_every_mode(lambda mode: dltut.test_mlp(
+        n_epochs=2, dataset=tiny_mnist, batch_size=20, n_hidden=30, out=tmp_path / f"mlp_{mode}.npz"))
     reference = runs["c"]
     assert reference.iterations == 60 and [v.iter for v in reference.history] == [29, 59]
     for mode, result in runs.items():
