@@ -29,7 +29,8 @@ DEVICES = ("cpu", "gpu", "auto")
 
 _INSTALL_HINT = {
     "pytensor": "pip install 'pytensor>=3,<4'",
-    "theano": "make a Python 3.11 environment and pip install -r requirements-theano.txt (see README)",
+    "theano": "bash .ci/theano-env.sh .venv-theano (its own Python 3.11 environment with "
+              "requirements-theano.txt), then run with .venv-theano/bin/python (see README)",
 }
 # Compile-mode names as each engine spells them.
 _MODE_NAMES = {
