@@ -165,6 +165,7 @@ def _saved_note(options):
 def _prepare(options):
     """``Options`` from keyword arguments, configured and checked before any data or compiling."""
     options = Options(**options)
+    engine.backend()  # a missing engine fails here, before any data is read
     configure(options.floatX, options.mode, options.device, options.tf32)
     for what, path in (("out", options.out), ("checkpoint", options.checkpoint)):
         if path is not None:
