@@ -207,22 +207,23 @@ def train(model, n_train_batches, stopping=EarlyStopping(), callbacks=(), log_ev
         if epoch > stopping.n_epochs:
             stop_reason = "n_epochs"
             break
-        next_validation = first + (frequency - 1 - first % frequency)
-        last = min(next_validation, max(state.patience, first), epoch * n_train_batches - 1)
-        if not fused:
-            last = first
+        last = first
+        if fused:  # up to the next validation, the patience stop or the epoch's end
+            next_validation = first + (frequency - 1 - first % frequency)
+            last = min(next_validation, max(state.patience, first), epoch * n_train_batches - 1)
         if log_every:
             for i in range(first, last + 1):
                 if i % log_every == 0:
                     log.info("training @ iter = %i", i)
         costs = numpy.asarray(model.train_minibatches(minibatch_index, last - first + 1))
-        state.costs.extend(costs.tolist())
         bad = numpy.flatnonzero(~numpy.isfinite(costs))
-        if bad.size:
+        if bad.size:  # keep the costs up to the first bad one, the iteration that diverged
+            state.costs.extend(costs[: bad[0] + 1].tolist())
             state.iteration = first + int(bad[0])
             diverged = (state.iteration, float(costs[bad[0]]))
             stop_reason = "diverged"
             break
+        state.costs.extend(costs.tolist())
         state.iteration = last
         if (last + 1) % frequency == 0:
             _validate(model, state, stopping, epoch, last % n_train_batches + 1, n_train_batches,

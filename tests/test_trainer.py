@@ -251,6 +251,6 @@ def test_divergence_stops_with_the_iteration(fused):
               checkpoint=saved.append)
     assert "training diverged at iteration 25: cost nan" in str(error.value)
     result = error.value.result
-    assert result.stop_reason == "diverged" and result.iterations == 26
+    assert result.stop_reason == "diverged" and result.iterations == 26 == len(result.costs)
     assert result.best_iter == 19 and result.best_params == [numpy.array(20)]
     assert len(saved) == 1
