@@ -53,6 +53,10 @@ def _assert_same(got, expected):
     {"model": "mlp", "n_in": 12, "n_hidden": 7, "n_out": 10},
 ])
 def test_fused_equals_one_call_per_minibatch(floatX64, mode, arch):
+    if mode == "numba" and arch["model"] == "mlp":
+        # a fused numba scan takes 70-90 s to compile cold; fusing is off by default there, so
+        # the logistic regression checks that mode and the MLP is checked in c and jax
+        pytest.skip("numba: checked on the logistic regression only (compile time)")
     # patience 6 validates every 3 of the 10 minibatches: spans of 3 and of 1 (epoch end, stop)
     reference, _ = _run(False, arch)
     fused, compiled = _run(True, arch)
