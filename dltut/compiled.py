@@ -65,8 +65,8 @@ class CompiledModel:
         index = T.lscalar("index")
         if fused:
             self._train_spans = {}
-            self._validate_all = self._compile_errors("validation")
-            self._test_all = self._compile_errors("test")
+            self._all_errors = {split: self._compile_errors(split)
+                                for split in ("validation", "test")}
         else:
             self.train_model = engine.function([index], cost, updates=updates,
                                                givens=self._givens("training", index),
@@ -119,15 +119,18 @@ class CompiledModel:
 
     def validation_loss(self):
         """Mean of the per-minibatch zero-one losses over the validation set."""
-        if self.fused:
-            return numpy.mean(numpy.asarray(self._validate_all()))
-        return numpy.mean([self.validate_model(i) for i in range(self.n_valid_batches)])
+        return self._mean_error("validation")
 
     def test_score(self):
         """Mean of the per-minibatch zero-one losses over the test set."""
+        return self._mean_error("test")
+
+    def _mean_error(self, split):
+        """The tutorial's ``numpy.mean([model(i) for i in range(n_batches)])`` over ``split``."""
         if self.fused:
-            return numpy.mean(numpy.asarray(self._test_all()))
-        return numpy.mean([self.test_model(i) for i in range(self.n_test_batches)])
+            return numpy.mean(numpy.asarray(self._all_errors[split]()))
+        model = self.validate_model if split == "validation" else self.test_model
+        return numpy.mean([model(i) for i in range(self.splits[split][2])])
 
     def get_params(self):
         return [param.get_value(borrow=False) for param in self.params]
