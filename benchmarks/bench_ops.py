@@ -57,6 +57,17 @@ def _shifted_slices(image, filter_shape, out_rows, out_cols):
     ]
 
 
+def _filter_product(filters, columns, input_shape, filter_shape):
+    """The flipped filters times a (channels * f_rows * f_cols, batch * out_rows * out_cols) im2col
+    matrix, as the (batch, n_filters, out_rows, out_cols) convolution."""
+    batch, n_filters, out_rows, out_cols = conv_output_shape(input_shape, filter_shape)
+    _, channels, f_rows, f_cols = filter_shape
+    columns = columns.reshape((channels * f_rows * f_cols, batch * out_rows * out_cols))
+    kernel = filters[:, :, ::-1, ::-1].reshape((n_filters, channels * f_rows * f_cols))
+    out = T.dot(kernel, columns)
+    return out.reshape((n_filters, batch, out_rows, out_cols)).dimshuffle(1, 0, 2, 3)
+
+
 def conv2d_gather_flat(input, filters, input_shape, filter_shape):
     batch, n_filters, out_rows, out_cols = conv_output_shape(input_shape, filter_shape)
     _, channels, rows, cols = input_shape
@@ -66,10 +77,7 @@ def conv2d_gather_flat(input, filters, input_shape, filter_shape):
     )
     index = ((b * channels + c) * rows + i + u) * cols + j + v
     columns = input.reshape(input_shape).flatten()[index.reshape(-1)]
-    columns = columns.reshape((channels * f_rows * f_cols, batch * out_rows * out_cols))
-    kernel = filters[:, :, ::-1, ::-1].reshape((n_filters, channels * f_rows * f_cols))
-    out = T.dot(kernel, columns)
-    return out.reshape((n_filters, batch, out_rows, out_cols)).dimshuffle(1, 0, 2, 3)
+    return _filter_product(filters, columns, input_shape, filter_shape)
 
 
 def conv2d_slices_cbhw(input, filters, input_shape, filter_shape):
@@ -77,10 +85,7 @@ def conv2d_slices_cbhw(input, filters, input_shape, filter_shape):
     _, channels, f_rows, f_cols = filter_shape
     by_channel = input.reshape(input_shape).dimshuffle(1, 0, 2, 3)
     columns = T.stack(_shifted_slices(by_channel, filter_shape, out_rows, out_cols), axis=1)
-    columns = columns.reshape((channels * f_rows * f_cols, batch * out_rows * out_cols))
-    kernel = filters[:, :, ::-1, ::-1].reshape((n_filters, channels * f_rows * f_cols))
-    out = T.dot(kernel, columns)
-    return out.reshape((n_filters, batch, out_rows, out_cols)).dimshuffle(1, 0, 2, 3)
+    return _filter_product(filters, columns, input_shape, filter_shape)
 
 
 def conv2d_slices_tensordot(input, filters, input_shape, filter_shape):
