@@ -9,7 +9,7 @@ import numpy
 import pytest
 
 import dltut
-from conftest import in_every_mode
+from conftest import available_modes, in_every_mode
 from dltut import data, engine, saving
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -90,11 +90,15 @@ def test_predict_without_model(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("floatX", ["float64", "float32"])
-def test_logreg_reproduces_the_published_run(floatX, caplog):
-    """logistic_sgd.py's published result: 7.500000 % / 7.489583 % after 74 epochs."""
+@pytest.mark.parametrize("floatX, mode", [("float64", None), ("float32", None),
+                                          ("float32", "jax")])
+def test_logreg_reproduces_the_published_run(floatX, mode, caplog):
+    """logistic_sgd.py's published result: 7.500000 % / 7.489583 % after 74 epochs; in the
+    engine's default mode, and in JAX mode (fused, the data placed on JAX's device: the GPU path)."""
+    if mode is not None and mode not in available_modes():
+        pytest.skip(f"mode {mode} not available on this engine")
     with caplog.at_level(logging.INFO):
-        result = dltut.sgd_optimization_mnist(floatX=floatX, mode=engine.mode())
+        result = dltut.sgd_optimization_mnist(floatX=floatX, mode=mode or engine.mode())
     assert "epoch 1, minibatch 83/83, validation error 12.458333 %" in _messages(caplog)
     assert "%f" % (result.best_validation_loss * 100) == "7.500000"
     assert "%f" % (result.test_score * 100) == "7.489583"
