@@ -27,19 +27,34 @@ def test_device_auto_falls_back_to_the_cpu(caplog):
     assert "no GPU found: running on the CPU" in caplog.text
 
 
+RUNS = {  # small runs of each architecture on the tiny data set
+    "mlp": lambda **kw: dltut.test_mlp(n_epochs=2, n_hidden=30, **kw),
+    "lenet5": lambda **kw: dltut.evaluate_lenet5(n_epochs=2, nkerns=(4, 6), batch_size=100, **kw),
+}
+TOLERANCE = {"float64": 1e-12, "float32": 1e-4}  # largest relative cost difference allowed
+
+
 @gpu
+@pytest.mark.parametrize("arch", RUNS)
 @pytest.mark.parametrize("floatX", ["float64", "float32"])
-def test_fused_equals_one_call_per_minibatch_on_the_gpu(tiny_mnist, floatX):
-    runs = {fused: dltut.test_mlp(n_epochs=2, dataset=tiny_mnist, n_hidden=30, floatX=floatX,
-                                  device="gpu", fused=fused) for fused in (False, True)}
+def test_fused_equals_one_call_per_minibatch_on_the_gpu(tiny_mnist, floatX, arch):
+    """Same iterations and validation errors, costs and best model equal up to rounding.
+
+    On the CPU the two are bit-equal (tests/test_compiled.py); on the GPU XLA may fuse the
+    scan's body otherwise than the single step, so the gap is printed (run pytest with -s or
+    -rA to see it) and bounded.
+    """
+    runs = {fused: RUNS[arch](dataset=tiny_mnist, floatX=floatX, device="gpu", fused=fused)
+            for fused in (False, True)}
     reference, fused = runs[False], runs[True]
-    assert [v.iter for v in fused.history] == [v.iter for v in reference.history]
-    if floatX == "float64":
-        numpy.testing.assert_array_equal(fused.costs, reference.costs)
-    else:  # XLA may fuse differently inside the scan: report the gap, bound it loosely
-        gap = numpy.max(numpy.abs(fused.costs - reference.costs) / numpy.abs(reference.costs))
-        print(f"float32 fused/unfused largest relative cost difference on the GPU: {gap:.2e}")
-        assert gap < 1e-4
+    assert [(v.iter, v.validation_loss) for v in fused.history] == \
+        [(v.iter, v.validation_loss) for v in reference.history]
+    gap = numpy.max(numpy.abs(fused.costs - reference.costs) / numpy.abs(reference.costs))
+    print(f"{arch} {floatX}: fused/unfused largest relative cost difference on the GPU {gap:.2e}")
+    assert gap <= TOLERANCE[floatX]
+    for got, expected in zip(fused.best_params, reference.best_params):
+        numpy.testing.assert_allclose(got, expected, rtol=TOLERANCE[floatX] * 10,
+                                      atol=TOLERANCE[floatX])
 
 
 @gpu
