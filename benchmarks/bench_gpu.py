@@ -21,7 +21,11 @@ import timeit
 
 import numpy
 
-MODELS = {"logreg": (600, 0.13), "mlp": (20, 0.01), "lenet": (500, 0.1)}  # batch size, rate
+import bench_epochs  # the tutorial models as dltut builds them
+
+# model -> (batch size, learning rate), the tutorials' settings
+MODELS = {name: (batch_size, rate)
+          for name, (_, batch_size, rate, _) in bench_epochs.MODELS.items()}
 
 
 def time_epochs(run_epoch, epochs):
@@ -56,7 +60,7 @@ def jax_epoch(name, device, floatX, train_x, train_y, tf32=False):
         log_p = jax.nn.log_softmax(forward(params, x, jnp, jax))
         nll = -jnp.mean(log_p[jnp.arange(y.shape[0]), y])
         if name == "mlp":
-            nll = nll + 0.0001 * (jnp.sum(params["W_hidden"] ** 2) + jnp.sum(params["W_logreg"] ** 2))
+            nll = nll + 0.0001 * sum(jnp.sum(params[w] ** 2) for w in ("W_hidden", "W_logreg"))
         return nll
 
     def step(params, batch):
@@ -80,7 +84,8 @@ def init_params(name, floatX):
     rng = numpy.random.RandomState(1234)
     shapes = {
         "logreg": {"W_logreg": (784, 10), "b_logreg": (10,)},
-        "mlp": {"W_hidden": (784, 500), "b_hidden": (500,), "W_logreg": (500, 10), "b_logreg": (10,)},
+        "mlp": {"W_hidden": (784, 500), "b_hidden": (500,), "W_logreg": (500, 10),
+                "b_logreg": (10,)},
         "lenet": {"W_conv0": (20, 1, 5, 5), "b_conv0": (20,), "W_conv1": (50, 20, 5, 5),
                   "b_conv1": (50,), "W_hidden": (800, 500), "b_hidden": (500,),
                   "W_logreg": (500, 10), "b_logreg": (10,)},
@@ -211,30 +216,15 @@ def main():
 
 def dltut_run(name, args, train_x, train_y):
     """One fused epoch of the tutorial model, data on the device, as the scripts run it."""
-    from dltut import data, engine, models
-    from dltut.compiled import CompiledModel
-    from dltut.engine import T
-    from dltut.updates import sgd
+    from dltut import data, engine
 
     engine.set_device(args.device, args.tf32)
     if args.device == "cpu":
         engine.set_mode("jax")
-    batch_size, learning_rate = MODELS[name]
-    small = (train_x[:batch_size], train_y[:batch_size])
+    small = (train_x[:MODELS[name][0]], train_y[:MODELS[name][0]])  # validation is not timed
     datasets = [data.shared_dataset((train_x, train_y), "train"),
                 data.shared_dataset(small, "valid"), data.shared_dataset(small, "test")]
-    arch = {"logreg": {"model": "logistic_regression", "n_in": 784, "n_out": 10},
-            "mlp": {"model": "mlp", "n_in": 784, "n_hidden": 500, "n_out": 10},
-            "lenet": {"model": "lenet5", "batch_size": batch_size, "nkerns": [20, 50],
-                      "n_hidden": 500, "n_out": 10}}[name]
-    x, y = T.matrix("x"), T.ivector("y")
-    model = models.build(arch, numpy.random.RandomState(1234), x)
-    cost = model.negative_log_likelihood(y)
-    if name == "mlp":
-        cost = cost + 0.0 * model.L1 + 0.0001 * model.L2_sqr
-    compiled = CompiledModel(x, y, cost, model.errors(y), model.params,
-                             sgd(cost, model.params, learning_rate), datasets, batch_size,
-                             fused=True)
+    compiled = bench_epochs.build(name, datasets, fused=True)
     n = compiled.n_train_batches
     return lambda: compiled.train_minibatches(0, n)
 

@@ -55,7 +55,8 @@ step bench python3 benchmarks/bench_gpu.py --device "$DEVICE" --epochs 5 $BENCH_
 step bench_tf32 python3 benchmarks/bench_gpu.py --device "$DEVICE" --epochs 5 --tf32 $BENCH_ARGS
 # whole default runs as a user starts them, compilation included
 run() {  # run NAME SCRIPT FLOATX: a whole default run of scripts/SCRIPT.py on $DEVICE
-    step "$1" python3 "scripts/$2.py" --device "$DEVICE" --floatX "$3" --out "$LOGS/$1.npz" $RUN_ARGS
+    step "$1" python3 "scripts/$2.py" --device "$DEVICE" --floatX "$3" --out "$LOGS/$1.npz" \
+        $RUN_ARGS
 }
 run lenet lenet float32
 run logreg logreg float32
