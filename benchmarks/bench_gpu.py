@@ -2,10 +2,11 @@
 
     python benchmarks/bench_gpu.py [--device gpu] [--models logreg mlp lenet] [--epochs 3]
 
-Three ways to train the same model with the same batch size on the same data, all resident on
-the device:
+Three ways (four for LeNet) to train the same model with the same batch size on the same data,
+all resident on the device:
 
 * dltut: the tutorial model in PyTensor's JAX mode, fused (one compiled call per epoch here);
+  for LeNet also with ``conv2d(method="xla")``, JAX's own convolution in place of im2col;
 * pure JAX: a hand-written ``jax.lax.scan`` over the minibatches of an epoch, jitted: the
   practical limit for this work;
 * PyTorch eager: a plain loop over minibatches with ``torch.nn.functional`` (optional).
@@ -42,7 +43,7 @@ def time_epochs(run_epoch, epochs):
 # pure JAX
 
 
-def jax_epoch(name, device, floatX, train_x, train_y, tf32=False):
+def jax_epoch(name, device, floatX, train_x, train_y, tf32=False, conv=None):
     import jax
     import jax.numpy as jnp
 
@@ -122,7 +123,7 @@ FORWARD = {"logreg": _logreg, "mlp": _mlp, "lenet": _lenet}
 # PyTorch eager
 
 
-def torch_epoch(name, device, floatX, train_x, train_y, tf32=False):
+def torch_epoch(name, device, floatX, train_x, train_y, tf32=False, conv=None):
     import torch
     import torch.nn.functional as F
 
@@ -190,41 +191,47 @@ def main():
         pass
     (train_x, train_y), _, _ = data.load_data()
     train_x, train_y = train_x[: args.train_size], train_y[: args.train_size]
-    peers = {"dltut": None, "pure JAX": jax_epoch, "PyTorch eager": torch_epoch}
+    peers = {"dltut": dltut_epoch, "dltut xla conv": dltut_epoch, "pure JAX": jax_epoch,
+             "PyTorch eager": torch_epoch}
     table = {}
     for name in args.models:
         for peer, make in peers.items():
+            if peer == "dltut xla conv" and name != "lenet":
+                continue  # the same as "dltut": no convolution
             try:
-                if make is None:
-                    run = dltut_run(name, args, train_x, train_y)
-                else:
-                    run = make(name, args.device, args.floatX, train_x, train_y, args.tf32)
+                run = make(name, args.device, args.floatX, train_x, train_y, args.tf32,
+                           conv="xla" if peer == "dltut xla conv" else None)
             except ImportError as error:
                 print(f"{peer}: not available ({error})")
                 continue
             table[name, peer] = time_epochs(run, args.epochs)
             print(f"{name:7} {peer:14} {table[name, peer]:10.1f} ms/epoch", flush=True)
-    print(f"\n{'model':7} {'dltut ms':>9} {'pure JAX':>9} {'PyTorch':>9} {'dltut/JAX':>10} "
-          f"{'torch/dltut':>12}")
+    print(f"\n{'model':7} {'dltut ms':>9} {'xla conv':>9} {'pure JAX':>9} {'PyTorch':>9} "
+          f"{'dltut/JAX':>10} {'xla/JAX':>8} {'torch/dltut':>12}")
     for name in args.models:
-        ours, jax_ms, torch_ms = (table.get((name, p)) for p in peers)
+        ours, xla, jax_ms, torch_ms = (table.get((name, p)) for p in peers)
         ratio = lambda a, b: f"{a / b:.2f}x" if a and b else "-"  # noqa: E731
         cell = lambda v: f"{v:9.1f}" if v else f"{'-':>9}"  # noqa: E731
-        print(f"{name:7} {cell(ours)} {cell(jax_ms)} {cell(torch_ms)} {ratio(ours, jax_ms):>10} "
-              f"{ratio(torch_ms, ours):>12}")
+        print(f"{name:7} {cell(ours)} {cell(xla)} {cell(jax_ms)} {cell(torch_ms)} "
+              f"{ratio(ours, jax_ms):>10} {ratio(xla, jax_ms):>8} {ratio(torch_ms, ours):>12}")
 
 
-def dltut_run(name, args, train_x, train_y):
-    """One fused epoch of the tutorial model, data on the device, as the scripts run it."""
-    from dltut import data, engine
+def dltut_epoch(name, device, floatX, train_x, train_y, tf32=False, conv=None):
+    """One fused epoch of the tutorial model, data on the device, as the scripts run it;
+    ``conv`` is LeNet's ``conv2d`` method (None: the default, im2col)."""
+    from dltut import data, engine, ops
 
-    engine.set_device(args.device, args.tf32)
-    if args.device == "cpu":
+    engine.set_device(device, tf32)
+    if device == "cpu":
         engine.set_mode("jax")
     small = (train_x[:MODELS[name][0]], train_y[:MODELS[name][0]])  # validation is not timed
     datasets = [data.shared_dataset((train_x, train_y), "train"),
                 data.shared_dataset(small, "valid"), data.shared_dataset(small, "test")]
-    compiled = bench_epochs.build(name, datasets, fused=True)
+    ops.set_default_method(conv)
+    try:
+        compiled = bench_epochs.build(name, datasets, fused=True)
+    finally:
+        ops.set_default_method(None)
     n = compiled.n_train_batches
     return lambda: compiled.train_minibatches(0, n)
 

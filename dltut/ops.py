@@ -84,7 +84,7 @@ def pool_output_shape(shape, ws=(2, 2)):
 # Convolution
 
 
-def conv2d(input, filters, input_shape, filter_shape, *, im2col=None):
+def conv2d(input, filters, input_shape, filter_shape, *, method=None):
     r"""Valid 2-D convolution of a batch of multi-channel images with a bank of filters.
 
     .. math::
@@ -108,15 +108,26 @@ def conv2d(input, filters, input_shape, filter_shape, *, im2col=None):
     entry meets there; ``filters`` reshaped to ``(n_filters, channels * f_rows * f_cols)``
     multiplies all columns at once. The gradients are the engine's.
 
-    ``im2col`` chooses how that matrix is built, ``"slices"`` or ``"gather"``; by default, the
-    better one for the current engine and mode (``default_im2col()``): slices in PyTensor's C
-    mode, the gather everywhere else.
+    ``method`` chooses how that matrix is built, ``"slices"`` or ``"gather"``, or ``"xla"``: in
+    JAX mode only, JAX's own convolution (``dltut.xla_conv``; cuDNN on NVIDIA GPUs) instead of
+    im2col. By default, ``default_method()``: slices in PyTensor's C mode, the gather elsewhere.
     """
     batch, n_filters, out_rows, out_cols = conv_output_shape(input_shape, filter_shape)
     _, channels, f_rows, f_cols = filter_shape
+    method = default_method() if method is None else method
+    if method == "xla":
+        if engine.name() != "pytensor":
+            raise ValueError(f"conv2d method 'xla' needs PyTensor's JAX backend; engine "
+                             f"{engine.name()} has none: use method 'slices' or 'gather'")
+        from dltut import xla_conv
+
+        return xla_conv.conv2d(input.reshape(input_shape), filters.reshape(filter_shape))
+    if method not in IM2COL:
+        raise ValueError(f"unknown conv2d method {method!r}: choose one of "
+                         f"{', '.join(METHODS)} (or None)")
     # (channels, rows, cols, batch): an image pixel's values over the batch lie side by side.
     pixels = input.reshape(input_shape).dimshuffle(1, 2, 3, 0)
-    columns = _im2col_builder(im2col)(pixels, input_shape, filter_shape)
+    columns = IM2COL[method](pixels, input_shape, filter_shape)
     kernel = filters.reshape((n_filters, channels * f_rows * f_cols))
     out = T.dot(kernel, columns)  # (n_filters, out_rows * out_cols * batch)
     return out.reshape((n_filters, out_rows, out_cols, batch)).dimshuffle(3, 0, 1, 2)
@@ -160,18 +171,28 @@ def _im2col_by_gather(pixels, input_shape, filter_shape):
 
 
 IM2COL = {"slices": _im2col_by_slices, "gather": _im2col_by_gather}
+METHODS = (*IM2COL, "xla")
+_default_method = None  # set_default_method's choice; None: by engine and mode
 
 
-def default_im2col():
-    """The im2col formulation ``conv2d`` uses by default in the current engine and mode."""
+def default_method():
+    """The method ``conv2d`` uses by default in the current engine and mode."""
+    if _default_method is not None:
+        return _default_method
     return "slices" if (engine.name(), engine.mode()) == ("pytensor", "c") else "gather"
 
 
-def _im2col_builder(im2col):
-    im2col = default_im2col() if im2col is None else im2col
-    if im2col not in IM2COL:
-        raise ValueError(f"unknown im2col {im2col!r}: choose one of {', '.join(IM2COL)} (or None)")
-    return IM2COL[im2col]
+def set_default_method(method):
+    """Make ``method`` (one of ``METHODS``) ``conv2d``'s default, or ``None`` to choose by mode.
+
+    For comparisons such as ``benchmarks/bench_gpu.py``'s: the models call ``conv2d`` with the
+    default method, so this changes the models built afterwards.
+    """
+    global _default_method
+    if method is not None and method not in METHODS:
+        raise ValueError(f"unknown conv2d method {method!r}: choose one of "
+                         f"{', '.join(METHODS)} (or None)")
+    _default_method = method
 
 
 # ----------------------------------------------------------------------------------------------

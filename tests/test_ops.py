@@ -7,9 +7,10 @@ import numpy
 import pytest
 from scipy.signal import convolve2d, correlate2d
 
+from conftest import available_modes
 from dltut import engine
 from dltut.engine import T, function, grad
-from dltut.ops import conv2d, conv_output_shape, default_im2col, pool_2d, pool_output_shape
+from dltut.ops import conv2d, conv_output_shape, default_method, pool_2d, pool_output_shape
 
 # (input_shape, filter_shape): odd sizes, 1x1 filters, a filter as large as the image, and
 # LeNet's two layers with a small batch (28 - 5 + 1 = 24, 12 - 5 + 1 = 8).
@@ -110,13 +111,13 @@ def pool_reference(image, ws):
 
 
 @functools.cache
-def conv_step(mode, input_shape, filter_shape, im2col=None):
+def conv_step(mode, input_shape, filter_shape, method=None):
     """Compiled ``(image, filters, out_grad) -> (out, d image, d filters)`` of
     ``cost = sum(conv2d(image, filters) * out_grad)``."""
     image = T.tensor4("image", dtype="float64")
     filters = T.tensor4("filters", dtype="float64")
     out_grad = T.tensor4("out_grad", dtype="float64")
-    out = conv2d(image, filters, input_shape, filter_shape, im2col=im2col)
+    out = conv2d(image, filters, input_shape, filter_shape, method=method)
     cost = (out * out_grad).sum()
     step = function([image, filters, out_grad], [out, *grad(cost, [image, filters])])
     return lambda *values: [numpy.asarray(value) for value in step(*values)]
@@ -197,12 +198,50 @@ def test_conv2d_im2col_by_slices_and_by_gather_agree(mode):
     """The formulation the mode does not pick by default gives the same values and gradients."""
     if mode == "numba":
         pytest.skip("numba compiles the gradient of the slices for many minutes")
-    other = {"slices": "gather", "gather": "slices"}[default_im2col()]
+    other = {"slices": "gather", "gather": "slices"}[default_method()]
     input_shape, filter_shape = CONV_SHAPES[0]
     values = _random_conv_values(input_shape, filter_shape)
     default = conv_step(mode, input_shape, filter_shape)(*values)
     for got, expected in zip(conv_step(mode, input_shape, filter_shape, other)(*values), default):
         numpy.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def _check_against_numpy(step, input_shape, filter_shape):
+    image, filters, out_grad = _random_conv_values(input_shape, filter_shape)
+    out, image_grad, filters_grad = step(image, filters, out_grad)
+    expected_image_grad, expected_filters_grad = conv_grads_reference(image, filters, out_grad)
+    numpy.testing.assert_allclose(out, conv_reference(image, filters), rtol=1e-10, atol=1e-10)
+    numpy.testing.assert_allclose(image_grad, expected_image_grad, rtol=1e-10, atol=1e-10)
+    numpy.testing.assert_allclose(filters_grad, expected_filters_grad, rtol=1e-10, atol=1e-10)
+
+
+@pytest.fixture
+def jax_mode():
+    if "jax" not in available_modes():
+        pytest.skip("JAX mode not available")
+    previous = engine.mode()
+    engine.set_mode("jax")
+    yield "jax"
+    engine.set_mode(previous)
+
+
+@pytest.mark.parametrize("input_shape, filter_shape", CONV_SHAPES, ids=_shape_id)
+def test_conv2d_xla_matches_numpy(jax_mode, input_shape, filter_shape):
+    """JAX's own convolution (method "xla"): values and both gradients, as the im2col ones."""
+    _check_against_numpy(conv_step(jax_mode, input_shape, filter_shape, "xla"), input_shape,
+                         filter_shape)
+
+
+def test_conv2d_xla_runs_outside_jax_mode():
+    """Its ``perform`` runs the same JAX function, so a graph built with it compiles in C mode."""
+    if "jax" not in available_modes():
+        pytest.skip("JAX mode not available")
+    previous = engine.mode()
+    engine.set_mode("c")
+    try:
+        _check_against_numpy(conv_step("c", *CONV_SHAPES[0], "xla"), *CONV_SHAPES[0])
+    finally:
+        engine.set_mode(previous)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -285,9 +324,10 @@ def test_conv2d_rejects_bad_shapes(input_shape, filter_shape, message):
         conv2d(T.tensor4("image"), T.tensor4("filters"), input_shape, filter_shape)
 
 
-def test_conv2d_rejects_unknown_im2col():
-    with pytest.raises(ValueError, match="unknown im2col 'fft': choose one of slices, gather"):
-        conv2d(T.tensor4("image"), T.tensor4("filters"), (1, 1, 4, 4), (1, 1, 2, 2), im2col="fft")
+def test_conv2d_rejects_unknown_method():
+    with pytest.raises(ValueError, match="unknown conv2d method 'fft': choose one of slices, "
+                                         "gather, xla"):
+        conv2d(T.tensor4("image"), T.tensor4("filters"), (1, 1, 4, 4), (1, 1, 2, 2), method="fft")
 
 
 @pytest.mark.parametrize(
