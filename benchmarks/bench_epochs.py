@@ -17,6 +17,7 @@ import numpy
 from dltut import data, engine, models
 from dltut.compiled import CompiledModel
 from dltut.engine import T
+from dltut.tutorials import mlp_regularizer
 from dltut.updates import sgd
 
 # model -> (architecture without n_in, batch size, learning rate, seed): the tutorials' settings
@@ -40,7 +41,7 @@ def build(name, datasets, fused):
     model = models.build(arch, rng, x)
     cost = model.negative_log_likelihood(y)
     if name == "mlp":
-        cost = cost + 0.0 * model.L1 + 0.0001 * model.L2_sqr
+        cost = mlp_regularizer(L1_reg=0.0, L2_reg=0.0001)(model, cost)  # test_mlp's defaults
     return CompiledModel(x, y, cost, model.errors(y), model.params,
                          sgd(cost, model.params, learning_rate), datasets, batch_size, fused=fused)
 

@@ -228,7 +228,7 @@ def test_mlp(learning_rate=0.01, L1_reg=0.00, L2_reg=0.0001, n_epochs=1000, data
                        "L1_reg": L1_reg, "L2_reg": L2_reg}
     result = fit(arch, rng, datasets, hyperparameters,
                  EarlyStopping(n_epochs=n_epochs, patience=patience), options,
-                 regularize=lambda mlp, nll: nll + L1_reg * mlp.L1 + L2_reg * mlp.L2_sqr)
+                 regularize=mlp_regularizer(L1_reg, L2_reg))
     log.info(
         "Optimization complete. Best validation score of %f %% obtained at iteration %i, "
         "with test performance %f %%",
@@ -239,6 +239,25 @@ def test_mlp(learning_rate=0.01, L1_reg=0.00, L2_reg=0.0001, n_epochs=1000, data
 
 
 test_mlp.__test__ = False  # the tutorial's name, not a pytest test
+
+
+def mlp_regularizer(L1_reg, L2_reg):
+    """``regularize(mlp, nll)`` for ``fit``: the MLP tutorial's cost, ``nll + L1_reg * L1 +
+    L2_reg * L2_sqr``.
+
+    A term whose coefficient is 0 is left out of the graph. That changes no number (the term and
+    its gradient are exact zeros) but saves its work at every update: with the tutorial's
+    ``L1_reg=0.0``, ``|W|`` and ``sign(W)`` of both weight matrices.
+    """
+    def regularize(mlp, nll):
+        cost = nll
+        if L1_reg:
+            cost = cost + L1_reg * mlp.L1
+        if L2_reg:
+            cost = cost + L2_reg * mlp.L2_sqr
+        return cost
+
+    return regularize
 
 
 def evaluate_lenet5(learning_rate=0.1, n_epochs=200, dataset=None, nkerns=(20, 50), batch_size=500,

@@ -10,7 +10,8 @@ import pytest
 
 import dltut
 from conftest import available_modes, in_every_mode
-from dltut import data, engine, saving
+from dltut import data, engine, models, saving, tutorials
+from dltut.engine import T
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -35,6 +36,31 @@ def test_logreg_small_run(tiny_mnist, tmp_path, mode, caplog):
     _, _, (test_x, test_y) = data.load_data(tiny_mnist)
     predicted = model.predict(test_x)
     assert numpy.mean(predicted != test_y) == pytest.approx(result.test_score)
+
+
+def _depends_on(variable, target):
+    stack = [variable]
+    while stack:
+        variable = stack.pop()
+        if variable is target:
+            return True
+        if variable.owner is not None:
+            stack.extend(variable.owner.inputs)
+    return False
+
+
+@pytest.mark.parametrize("L1_reg, L2_reg", [(0.0, 0.0), (0.01, 0.0), (0.0, 0.0001), (0.01, 0.0001)])
+def test_mlp_regularizer_is_the_tutorial_cost_without_zero_terms(floatX64, L1_reg, L2_reg):
+    mlp = models.build({"model": "mlp", "n_in": 5, "n_hidden": 4, "n_out": 3},
+                       numpy.random.RandomState(0), T.matrix("x"))
+    nll = T.scalar("nll")
+    cost = tutorials.mlp_regularizer(L1_reg, L2_reg)(mlp, nll)
+    assert _depends_on(cost, mlp.L1) == (L1_reg != 0)
+    assert _depends_on(cost, mlp.L2_sqr) == (L2_reg != 0)
+    W = [mlp.hiddenLayer.W.get_value(), mlp.logRegressionLayer.W.get_value()]
+    expected = (1.5 + L1_reg * sum(numpy.abs(w).sum() for w in W)
+                + L2_reg * sum((w ** 2).sum() for w in W))
+    assert engine.function([nll], cost)(1.5) == pytest.approx(expected, rel=1e-12)
 
 
 def test_mlp_small_run_is_the_same_in_every_mode(tiny_mnist, tmp_path, floatX64):
