@@ -108,13 +108,13 @@ def conv2d(input, filters, input_shape, filter_shape, *, method=None):
     entry meets there; ``filters`` reshaped to ``(n_filters, channels * f_rows * f_cols)``
     multiplies all columns at once. The gradients are the engine's.
 
-    ``method`` chooses how that matrix is built, ``"slices"`` or ``"gather"``, or ``"xla"``: in
-    JAX mode only, JAX's own convolution (``dltut.xla_conv``; cuDNN on NVIDIA GPUs) instead of
-    im2col. By default, ``default_method()``: slices in PyTensor's C mode, the gather elsewhere.
+    ``method`` chooses how that matrix is built, ``"slices"`` or ``"gather"``, or ``"xla"``: for
+    PyTensor's JAX mode, JAX's own convolution (``dltut.xla_conv``; cuDNN on NVIDIA GPUs) instead
+    of im2col. By default, ``default_method()``: slices in PyTensor's C mode, the gather elsewhere.
     """
     batch, n_filters, out_rows, out_cols = conv_output_shape(input_shape, filter_shape)
     _, channels, f_rows, f_cols = filter_shape
-    method = default_method() if method is None else method
+    method = _check_method(default_method() if method is None else method)
     if method == "xla":
         if engine.name() != "pytensor":
             raise ValueError(f"conv2d method 'xla' needs PyTensor's JAX backend; engine "
@@ -122,9 +122,6 @@ def conv2d(input, filters, input_shape, filter_shape, *, method=None):
         from dltut import xla_conv
 
         return xla_conv.conv2d(input.reshape(input_shape), filters.reshape(filter_shape))
-    if method not in IM2COL:
-        raise ValueError(f"unknown conv2d method {method!r}: choose one of "
-                         f"{', '.join(METHODS)} (or None)")
     # (channels, rows, cols, batch): an image pixel's values over the batch lie side by side.
     pixels = input.reshape(input_shape).dimshuffle(1, 2, 3, 0)
     columns = IM2COL[method](pixels, input_shape, filter_shape)
@@ -189,10 +186,14 @@ def set_default_method(method):
     default method, so this changes the models built afterwards.
     """
     global _default_method
-    if method is not None and method not in METHODS:
+    _default_method = None if method is None else _check_method(method)
+
+
+def _check_method(method):
+    if method not in METHODS:
         raise ValueError(f"unknown conv2d method {method!r}: choose one of "
                          f"{', '.join(METHODS)} (or None)")
-    _default_method = method
+    return method
 
 
 # ----------------------------------------------------------------------------------------------

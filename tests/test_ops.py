@@ -8,7 +8,7 @@ import pytest
 from scipy.signal import convolve2d, correlate2d
 
 from conftest import available_modes
-from dltut import engine
+from dltut import engine, ops
 from dltut.engine import T, function, grad
 from dltut.ops import conv2d, conv_output_shape, default_method, pool_2d, pool_output_shape
 
@@ -322,6 +322,19 @@ def test_output_shapes():
 def test_conv2d_rejects_bad_shapes(input_shape, filter_shape, message):
     with pytest.raises(ValueError, match=message):
         conv2d(T.tensor4("image"), T.tensor4("filters"), input_shape, filter_shape)
+
+
+def test_set_default_method():
+    by_mode = default_method()
+    try:
+        ops.set_default_method("xla")
+        assert default_method() == "xla"
+        with pytest.raises(ValueError, match="unknown conv2d method 'fft'"):
+            ops.set_default_method("fft")
+        assert default_method() == "xla"
+    finally:
+        ops.set_default_method(None)
+    assert default_method() == by_mode
 
 
 def test_conv2d_rejects_unknown_method():
