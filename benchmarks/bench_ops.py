@@ -7,15 +7,17 @@ Each compiled function returns the convolution and the gradients of ``sum(out **
 respect to the input and the filters; the time is the best (and median) of ``--repeats`` calls,
 after a first call that is counted as compile time. Formulations:
 
-* ``slices``: ``dltut.ops.conv2d(..., im2col="slices")``: the im2col matrix stacked from the
+* ``slices``: ``dltut.ops.conv2d(..., method="slices")``: the im2col matrix stacked from the
   ``f_rows * f_cols`` shifted slices of the input laid out ``(channels, rows, cols, batch)``,
   then one ``dot``.
-* ``gather``: ``dltut.ops.conv2d(..., im2col="gather")``: the same matrix by one gather of
+* ``gather``: ``dltut.ops.conv2d(..., method="gather")``: the same matrix by one gather of
   input rows with a constant per-image index, then one ``dot``.
 * ``gather_flat``: one gather from the flattened input, with a batch-sized index.
 * ``slices_cbhw``: the shifted slices of the input laid out ``(channels, batch, rows, cols)``.
 * ``slices_tensordot``: the shifted slices stacked on a new axis 2, one ``tensordot``.
 * ``taps``: a loop over the filter taps accumulating one ``tensordot`` per tap.
+* ``xla``: ``dltut.ops.conv2d(..., method="xla")``: JAX's own convolution, timed in JAX mode only
+  (cuDNN's on a GPU: ``--modes jax --impls gather,xla`` there).
 
 Every call of every formulation is interleaved with the others', so a busy machine slows them
 alike. The slice-based formulations take many minutes to compile in numba mode (one
@@ -112,12 +114,13 @@ def conv2d_taps(input, filters, input_shape, filter_shape):
 
 
 IMPLS = {
-    "slices": functools.partial(conv2d, im2col="slices"),
-    "gather": functools.partial(conv2d, im2col="gather"),
+    "slices": functools.partial(conv2d, method="slices"),
+    "gather": functools.partial(conv2d, method="gather"),
     "gather_flat": conv2d_gather_flat,
     "slices_cbhw": conv2d_slices_cbhw,
     "slices_tensordot": conv2d_slices_tensordot,
     "taps": conv2d_taps,
+    "xla": functools.partial(conv2d, method="xla"),
 }
 
 
@@ -170,7 +173,7 @@ def main():
     print(f"{'mode':6} {'dtype':8} {'layer':20} {'impl':17} {'best ms':>8} {'median':>8} {'compile s':>9}")
     for mode in args.modes.split(","):
         engine.set_mode(mode)
-        impls = args.impls.split(",")
+        impls = [impl for impl in args.impls.split(",") if impl != "xla" or mode == "jax"]
         if mode == "numba" and not args.slow_numba:
             skipped = [impl for impl in impls if impl in SLICE_BASED]
             impls = [impl for impl in impls if impl not in SLICE_BASED]
