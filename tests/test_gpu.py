@@ -6,7 +6,7 @@ import numpy
 import pytest
 
 import dltut
-from dltut import engine
+from dltut import engine, ops
 
 gpu = pytest.mark.skipif(not engine._jax_gpus() if engine.name() == "pytensor" else True,
                          reason="JAX sees no GPU (pip install -e .[gpu] on a GPU machine)")
@@ -55,6 +55,25 @@ def test_fused_equals_one_call_per_minibatch_on_the_gpu(tiny_mnist, floatX, arch
     for got, expected in zip(fused.best_params, reference.best_params):
         numpy.testing.assert_allclose(got, expected, rtol=TOLERANCE[floatX] * 10,
                                       atol=TOLERANCE[floatX])
+
+
+@gpu
+@pytest.mark.parametrize("floatX", ["float64", "float32"])
+def test_lenet_with_the_xla_convolution_on_the_gpu(tiny_mnist, floatX):
+    """conv2d(method="xla") (cuDNN) trains LeNet as the default im2col does, up to rounding."""
+    runs = {}
+    for method in (None, "xla"):
+        ops.set_default_method(method)
+        try:
+            runs[method] = RUNS["lenet5"](dataset=tiny_mnist, floatX=floatX, device="gpu")
+        finally:
+            ops.set_default_method(None)
+    reference, xla = runs[None], runs["xla"]
+    assert [(v.iter, v.validation_loss) for v in xla.history] == \
+        [(v.iter, v.validation_loss) for v in reference.history]
+    gap = numpy.max(numpy.abs(xla.costs - reference.costs) / numpy.abs(reference.costs))
+    print(f"lenet5 {floatX}: xla/im2col largest relative cost difference on the GPU {gap:.2e}")
+    assert gap <= TOLERANCE[floatX]
 
 
 @gpu
