@@ -97,6 +97,18 @@ _OPENBLAS = ("/usr/lib/x86_64-linux-gnu/libopenblas.so", "/usr/lib/aarch64-linux
              "/usr/lib64/libopenblas.so", "/usr/lib/libopenblas.so")
 
 
+def _configured(flags_variable, rc_variable, rc_default, names):
+    """Whether the engine's flags variable names one of ``names``, or a config file exists."""
+    flags = os.environ.get(flags_variable, "")
+    rcfiles = os.environ.get(rc_variable, rc_default).split(os.pathsep)
+    return (any(name in flags for name in names)
+            or any(os.path.isfile(os.path.expanduser(f)) for f in rcfiles))
+
+
+def _add_flag(flags_variable, flag):
+    os.environ[flags_variable] = ",".join(filter(None, [os.environ.get(flags_variable, ""), flag]))
+
+
 def _prepare_pytensor():
     """Link PyTensor's C mode to the system OpenBLAS where it is installed and nothing else is set.
 
@@ -104,12 +116,9 @@ def _prepare_pytensor():
     which made the MLP's C-mode epoch 3.7x slower here. With Debian's libopenblas-dev present,
     ``blas__ldflags=-lopenblas`` is used unless PYTENSOR_FLAGS or a .pytensorrc says otherwise.
     """
-    flags = os.environ.get("PYTENSOR_FLAGS", "")
-    rcfiles = os.environ.get("PYTENSORRC", "~/.pytensorrc").split(os.pathsep)
-    if "blas__ldflags" in flags or any(os.path.isfile(os.path.expanduser(f)) for f in rcfiles):
-        return
-    if any(os.path.exists(path) for path in _OPENBLAS):
-        os.environ["PYTENSOR_FLAGS"] = ",".join(filter(None, [flags, "blas__ldflags=-lopenblas"]))
+    if not _configured("PYTENSOR_FLAGS", "PYTENSORRC", "~/.pytensorrc", ("blas__ldflags",)) \
+            and any(os.path.exists(path) for path in _OPENBLAS):
+        _add_flag("PYTENSOR_FLAGS", "blas__ldflags=-lopenblas")
 
 
 def _prepare_theano():
@@ -123,13 +132,9 @@ def _prepare_theano():
       (it fails with a plain Exception, which Scan does not catch): make its import fail
       cleanly so that Scan runs its Python implementation.
     """
-    flags = os.environ.get("THEANO_FLAGS", "")
-    rcfiles = os.environ.get("THEANORC", "~/.theanorc").split(os.pathsep)
-    if (
-        "blas__ldflags" not in flags and "blas.ldflags" not in flags
-        and not any(os.path.isfile(os.path.expanduser(f)) for f in rcfiles)
-    ):
-        os.environ["THEANO_FLAGS"] = ",".join(filter(None, [flags, "blas__ldflags="]))
+    if not _configured("THEANO_FLAGS", "THEANORC", "~/.theanorc",
+                       ("blas__ldflags", "blas.ldflags")):
+        _add_flag("THEANO_FLAGS", "blas__ldflags=")
     if sys.version_info >= (3, 11):
         sys.modules.setdefault("theano.scan.scan_perform_ext", None)
 
