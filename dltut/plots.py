@@ -17,6 +17,7 @@ import math
 
 import numpy
 
+from dltut import models
 from dltut.atomic import atomic_write
 
 # The first-layer weights each model exposes, most informative first: name -> what they are.
@@ -185,7 +186,6 @@ def tile_raster_images(X, img_shape, tile_shape, tile_spacing=(1, 1)):
     X = numpy.asarray(X)
     img_h, img_w = img_shape
     tile_rows, tile_cols = tile_shape
-    space_h, space_w = tile_spacing
     if X.ndim != 2 or X.shape[1] != img_h * img_w:
         raise ValueError(
             f"X must have one flattened {img_h}x{img_w} image per row, shape (n, {img_h * img_w}); "
@@ -198,14 +198,24 @@ def tile_raster_images(X, img_shape, tile_shape, tile_spacing=(1, 1)):
         )
     if min(tile_spacing) < 0:
         raise ValueError(f"tile_spacing must be >= 0, got {tuple(tile_spacing)}")
-    out = numpy.zeros(((img_h + space_h) * tile_rows - space_h,
-                       (img_w + space_w) * tile_cols - space_w), dtype=numpy.uint8)
+    out = numpy.zeros(_tiled_shape(img_shape, tile_shape, tile_spacing), dtype=numpy.uint8)
     for index, row in enumerate(X):
-        r, c = divmod(index, tile_cols)
         tile = numpy.round(scale_to_unit_interval(row.reshape(img_h, img_w)) * 255)
-        top, left = r * (img_h + space_h), c * (img_w + space_w)
+        top, left = _tile_origin(index, img_shape, tile_shape, tile_spacing)
         out[top:top + img_h, left:left + img_w] = tile.astype(numpy.uint8)
     return out
+
+
+def _tiled_shape(img_shape, tile_shape, tile_spacing):
+    """Rows and columns of the picture ``tile_raster_images`` lays out."""
+    return tuple((size + space) * tiles - space
+                 for size, tiles, space in zip(img_shape, tile_shape, tile_spacing))
+
+
+def _tile_origin(index, img_shape, tile_shape, tile_spacing):
+    """Top row and left column of tile ``index`` (row-major) in that picture."""
+    r, c = divmod(index, tile_shape[1])
+    return r * (img_shape[0] + tile_spacing[0]), c * (img_shape[1] + tile_spacing[1])
 
 
 def param_arrays(model):
@@ -220,7 +230,7 @@ def param_arrays(model):
     if params is None:
         raise ValueError(f"{type(model).__name__} has no params: pass a model, a saved model or a "
                          "dict of parameter arrays")
-    return {p.name: numpy.asarray(p.get_value()) for p in params}
+    return models.param_values(model)
 
 
 def _grid(n):
@@ -265,12 +275,10 @@ def filter_images(model, which=None, count=100):
 
 def _tile_mask(n, img_shape, tile_shape, tile_spacing):
     """True on the pixels of the first ``n`` tiles of a ``tile_raster_images`` layout."""
-    (img_h, img_w), (space_h, space_w) = img_shape, tile_spacing
-    mask = numpy.zeros(((img_h + space_h) * tile_shape[0] - space_h,
-                        (img_w + space_w) * tile_shape[1] - space_w), dtype=bool)
+    img_h, img_w = img_shape
+    mask = numpy.zeros(_tiled_shape(img_shape, tile_shape, tile_spacing), dtype=bool)
     for index in range(n):
-        r, c = divmod(index, tile_shape[1])
-        top, left = r * (img_h + space_h), c * (img_w + space_w)
+        top, left = _tile_origin(index, img_shape, tile_shape, tile_spacing)
         mask[top:top + img_h, left:left + img_w] = True
     return mask
 
@@ -297,10 +305,9 @@ def plot_filters(model, ax=None, *, which=None, count=100, tile_spacing=(1, 1)):
     what = FILTER_PARAMS.get(name, name)
     if name == "W_logreg" and len(X) == 10:
         for digit in range(10):
-            r, c = divmod(digit, tile_shape[1])
-            ax.text(c * (img_shape[1] + tile_spacing[1]) + 1.0,
-                    r * (img_shape[0] + tile_spacing[0]) + 1.0, str(digit), color="yellow",
-                    fontsize=11, fontweight="bold", ha="left", va="top")
+            top, left = _tile_origin(digit, img_shape, tile_shape, tile_spacing)
+            ax.text(left + 1.0, top + 1.0, str(digit), color="yellow", fontsize=11,
+                    fontweight="bold", ha="left", va="top")
     ax.set_title(f"{name}: {what}, {len(X)} images of {img_shape[0]}x{img_shape[1]}\n"
                  "each tile scaled to its own range: black = most negative, white = most positive",
                  fontsize=10)
