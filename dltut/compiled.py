@@ -16,6 +16,8 @@ import numpy
 from dltut import engine
 from dltut.engine import T
 
+SPLITS = ("training", "validation", "test")  # as error messages name them
+
 
 def n_batches(shared_data, batch_size, split):
     """Whole minibatches in a split; an error if there is none."""
@@ -26,6 +28,13 @@ def n_batches(shared_data, batch_size, split):
             f"use a batch size of at most {n_examples}"
         )
     return n_examples // batch_size
+
+
+def batch_counts(datasets, batch_size):
+    """``{split: whole minibatches}`` of ``[(train_x, train_y), (valid_x, valid_y), (test_x,
+    test_y)]``; an error naming the first split with none."""
+    return {split: n_batches(data_x, batch_size, split)
+            for split, (data_x, _) in zip(SPLITS, datasets)}
 
 
 def minibatch(shared_data, index, batch_size, n_batch):
@@ -61,9 +70,9 @@ class CompiledModel:
         engine.place_data([variable for pair in datasets for variable in pair])
         self.x, self.y, self.cost, self.errors = x, y, cost, errors
         self.params, self.updates, self.batch_size, self.fused = params, updates, batch_size, fused
-        self.splits = {}
-        for split, (data_x, data_y) in zip(("training", "validation", "test"), datasets):
-            self.splits[split] = (data_x, data_y, n_batches(data_x, batch_size, split))
+        counts = batch_counts(datasets, batch_size)
+        self.splits = {split: (data_x, data_y, counts[split])
+                       for split, (data_x, data_y) in zip(SPLITS, datasets)}
         self.n_train_batches = self.splits["training"][2]
         self.n_valid_batches = self.splits["validation"][2]
         self.n_test_batches = self.splits["test"][2]

@@ -17,7 +17,7 @@ import os
 import numpy
 
 from dltut import data, engine, models, saving
-from dltut.compiled import CompiledModel, n_batches
+from dltut.compiled import CompiledModel, batch_counts
 from dltut.engine import T
 from dltut.trainer import Diverged, EarlyStopping, StopRequest, train
 from dltut.updates import sgd
@@ -114,8 +114,7 @@ def _check_hyperparameters(hyperparameters, datasets):
         raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    for split, (data_x, _) in zip(("training", "validation", "test"), datasets):
-        n_batches(data_x, batch_size, split)
+    batch_counts(datasets, batch_size)
 
 
 def _resume(path, arch, hyperparameters, classifier):
