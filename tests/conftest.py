@@ -1,3 +1,5 @@
+import contextlib
+
 import numpy
 import pytest
 
@@ -15,17 +17,24 @@ def available_modes():
     return [m for m in modes if m in engine.modes()]
 
 
-def in_every_mode(run):
-    """``{mode: run(mode)}`` for each available compile mode in turn; the mode is restored."""
+@contextlib.contextmanager
+def in_mode(mode):
+    """Compile in ``mode`` inside the block; the previous mode is restored afterwards."""
     previous = engine.mode()
+    engine.set_mode(mode)
     try:
-        results = {}
-        for mode in available_modes():
-            engine.set_mode(mode)
-            results[mode] = run(mode)
-        return results
+        yield mode
     finally:
         engine.set_mode(previous)
+
+
+def in_every_mode(run):
+    """``{mode: run(mode)}`` for each available compile mode in turn; the mode is restored."""
+    results = {}
+    for mode in available_modes():
+        with in_mode(mode):
+            results[mode] = run(mode)
+    return results
 
 
 @pytest.fixture
@@ -40,10 +49,8 @@ def floatX64():
 @pytest.fixture(params=available_modes())
 def mode(request):
     """Run the test once per compile mode of the engine, restoring the mode afterwards."""
-    previous = engine.mode()
-    engine.set_mode(request.param)
-    yield request.param
-    engine.set_mode(previous)
+    with in_mode(request.param):
+        yield request.param
 
 
 @pytest.fixture(scope="session")

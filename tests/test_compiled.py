@@ -3,7 +3,7 @@
 import numpy
 import pytest
 
-from conftest import available_modes
+from conftest import available_modes, in_mode
 from dltut import data, engine, models
 from dltut.compiled import CompiledModel, minibatch
 from dltut.engine import T
@@ -78,17 +78,13 @@ def test_fused_by_default_only_in_jax(floatX64, mode):
 def test_jax_mode_keeps_float64(floatX64):
     if "jax" not in available_modes():
         pytest.skip("JAX not installed")
-    previous = engine.mode()
     engine.set_floatX("float32")  # as if PyTensor's JAX backend had loaded in float32
-    engine.set_mode("jax")
-    engine.set_floatX("float64")
-    try:
+    with in_mode("jax"):
+        engine.set_floatX("float64")
         shared = engine.shared(numpy.full((2, 1), 1.0), "data")
         engine.place_data([shared])
         f = engine.function([], shared.sum() + 1e-12)
         assert f() == 2.0 + 1e-12 and f().dtype == numpy.float64
-    finally:
-        engine.set_mode(previous)
     engine.place_data([shared])
     assert type(shared.get_value(borrow=True)) is numpy.ndarray
     assert shared.get_value(borrow=True).dtype == numpy.float64

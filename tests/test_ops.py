@@ -7,7 +7,7 @@ import numpy
 import pytest
 from scipy.signal import convolve2d, correlate2d
 
-from conftest import available_modes
+from conftest import available_modes, in_mode
 from dltut import engine, ops
 from dltut.engine import T, function, grad
 from dltut.ops import conv2d, conv_output_shape, default_method, pool_2d, pool_output_shape
@@ -37,10 +37,8 @@ def mode(request):
         pytest.skip(f"engine {engine.name()} has no mode {request.param!r}")
     if request.param == "jax":
         pytest.importorskip("jax")
-    previous = engine.mode()
-    engine.set_mode(request.param)
-    yield request.param
-    engine.set_mode(previous)
+    with in_mode(request.param):
+        yield request.param
 
 
 def _shape_id(shapes):
@@ -219,10 +217,8 @@ def _check_against_numpy(step, input_shape, filter_shape):
 def jax_mode():
     if "jax" not in available_modes():
         pytest.skip("JAX mode not available")
-    previous = engine.mode()
-    engine.set_mode("jax")
-    yield "jax"
-    engine.set_mode(previous)
+    with in_mode("jax"):
+        yield "jax"
 
 
 @pytest.mark.parametrize("input_shape, filter_shape", CONV_SHAPES, ids=_shape_id)
@@ -236,12 +232,8 @@ def test_conv2d_xla_runs_outside_jax_mode():
     """Its ``perform`` runs the same JAX function, so a graph built with it compiles in C mode."""
     if "jax" not in available_modes():
         pytest.skip("JAX mode not available")
-    previous = engine.mode()
-    engine.set_mode("c")
-    try:
+    with in_mode("c"):
         _check_against_numpy(conv_step("c", *CONV_SHAPES[0], "xla"), *CONV_SHAPES[0])
-    finally:
-        engine.set_mode(previous)
 
 
 # ----------------------------------------------------------------------------------------------
