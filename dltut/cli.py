@@ -130,8 +130,8 @@ def _train(script, args):
     with ProgressBar(args.n_epochs) as bar:
         result = getattr(tutorials, function_name)(
             dataset=args.dataset, out=args.out, floatX=args.floatX, mode=args.mode,
-            device=args.device, tf32=args.tf32, fused=args.fused, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
-            resume=args.resume, callbacks=[bar], **kwargs,
+            device=args.device, tf32=args.tf32, fused=args.fused, checkpoint=args.checkpoint,
+            checkpoint_every=args.checkpoint_every, resume=args.resume, callbacks=[bar], **kwargs,
         )
     for path, draw in pictures:
         getattr(plots, draw)(result if draw == "save_patience_plot" else result.model, path)
