@@ -1,9 +1,26 @@
 import contextlib
+import os
+import subprocess
+import sys
 
 import numpy
 import pytest
 
 from dltut import engine
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def script_command(name, *args):
+    """The command line of ``scripts/NAME`` with ``args``, run by this Python."""
+    return [sys.executable, os.path.join(ROOT, "scripts", name), *map(str, args)]
+
+
+def run_script(name, *args, cwd, **env):
+    """Run ``scripts/NAME`` in ``cwd`` with dltut from this checkout; the CompletedProcess."""
+    return subprocess.run(script_command(name, *args), cwd=cwd,
+                          env=dict(os.environ, PYTHONPATH=ROOT, **env), capture_output=True,
+                          text=True, timeout=600)
 
 
 def available_modes():

@@ -4,34 +4,27 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 
 import numpy
 import pytest
 
+from conftest import ROOT, run_script, script_command
 from dltut import saving
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = ["--n-epochs", "40", "--batch-size", "100", "--patience", "100000", "--mode", "c",
        "--floatX", "float64", "--checkpoint-every", "1"]
 
 
-def _command(dataset, *args):
-    return [sys.executable, os.path.join(ROOT, "scripts", "logreg.py"), "--dataset", str(dataset),
-            *RUN, *args]
-
-
 def _run(dataset, cwd, *args):
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    return subprocess.run(_command(dataset, *args), cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
+    return run_script("logreg.py", "--dataset", dataset, *RUN, *args, cwd=cwd)
 
 
 def _start(dataset, cwd, *args):
     env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
-    return subprocess.Popen(_command(dataset, *args), cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(script_command("logreg.py", "--dataset", dataset, *RUN, *args),
+                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
 
 
 def _wait_for(process, text):
@@ -119,11 +112,9 @@ def test_divergence_is_reported_and_keeps_the_best_model(unbroken, tmp_path):
     # log-softmax is stable); the MLP's diverges, at an iteration that depends on the engine
     # (Theano: NaN within 5 updates; PyTensor: inf from the L2 term after some tens).
     dataset, _, _ = unbroken
-    command = [sys.executable, os.path.join(ROOT, "scripts", "mlp.py"), "--dataset", str(dataset),
-               "--n-hidden", "20", "--patience", "40", "--learning-rate", "1e10", "--mode", "c",
-               "--floatX", "float64", "--out", "best.npz", "--checkpoint", "ck.npz"]
-    run = subprocess.run(command, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=ROOT),
-                         capture_output=True, text=True, timeout=600)
+    run = run_script("mlp.py", "--dataset", dataset, "--n-hidden", "20", "--patience", "40",
+                     "--learning-rate", "1e10", "--mode", "c", "--floatX", "float64", "--out",
+                     "best.npz", "--checkpoint", "ck.npz", cwd=tmp_path)
     assert run.returncode == 1, run.stderr
     assert "training diverged at iteration" in run.stderr
     assert "lower the learning rate (learning_rate=10000000000.0); checkpoint in ck.npz" \

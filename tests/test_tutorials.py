@@ -1,19 +1,14 @@
 """The tutorials end to end: small runs in every mode, the scripts, and the published result."""
 
 import logging
-import os
-import subprocess
-import sys
 
 import numpy
 import pytest
 
 import dltut
-from conftest import available_modes, in_every_mode
+from conftest import available_modes, in_every_mode, run_script
 from dltut import data, engine, models, saving, tutorials
 from dltut.engine import T
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _messages(caplog):
@@ -74,20 +69,14 @@ def test_mlp_small_run_is_the_same_in_every_mode(tiny_mnist, tmp_path, floatX64)
             [v.validation_loss for v in reference.history], mode
 
 
-def _script(name, *args, cwd):
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", name), *args],
-                          capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
-
-
 def test_logreg_script_train_and_predict(tiny_mnist, tmp_path):
-    run = _script("logreg.py", "--n-epochs", "2", "--batch-size", "100", "--dataset",
+    run = run_script("logreg.py", "--n-epochs", "2", "--batch-size", "100", "--dataset",
                   str(tiny_mnist), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "epoch 2, minibatch 6/6, validation error" in run.stdout
     assert "The code run for 2 epochs" in run.stdout
     assert (tmp_path / "out" / "logreg.npz").is_file()
-    run = _script("logreg.py", "predict", "--count", "7", "--dataset", str(tiny_mnist), cwd=tmp_path)
+    run = run_script("logreg.py", "predict", "--count", "7", "--dataset", str(tiny_mnist), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "Predicted values for the first 7 examples in test set:" in run.stdout
     labels = run.stdout.strip().splitlines()[-1].strip("[]").split()
@@ -103,7 +92,7 @@ def test_logreg_script_train_and_predict(tiny_mnist, tmp_path):
 def test_script_bad_settings(tiny_mnist, tmp_path, args, message):
     if "--dataset" not in args:
         args = args + ["--dataset", str(tiny_mnist)]
-    run = _script("logreg.py", *args, cwd=tmp_path)
+    run = run_script("logreg.py", *args, cwd=tmp_path)
     assert run.returncode == 2
     assert message in run.stderr
     assert "Traceback" not in run.stderr
@@ -111,7 +100,7 @@ def test_script_bad_settings(tiny_mnist, tmp_path, args, message):
 
 
 def test_predict_without_model(tmp_path):
-    run = _script("logreg.py", "predict", cwd=tmp_path)
+    run = run_script("logreg.py", "predict", cwd=tmp_path)
     assert run.returncode == 2 and "no such model file" in run.stderr
 
 
