@@ -45,7 +45,7 @@ def build_parser(script):
                             nargs=len(defaults[name]) if name == "nkerns" else None)
     parser.add_argument("--dataset", default=None,
                         help="MNIST as a folder of IDX files, the tutorial's mnist.pkl.gz or an .npz "
-                             "(default: the copy shipped in data/mnist)")
+                             "(default: the copy shipped with dltut, dltut/mnist)")
     parser.add_argument("--floatX", choices=engine.FLOATX, default=None,
                         help="float dtype (default: the engine's config, float64 unless set)")
     parser.add_argument("--mode", choices=engine.MODES, default=None,
@@ -75,6 +75,8 @@ def build_parser(script):
                         help="draw the patience plot of the run there (needs matplotlib)")
     parser.add_argument("--filters", default=None, metavar="PNG",
                         help="draw the best model's first-layer weights there (needs matplotlib)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also log the seconds spent compiling and training, apart")
     parser.add_argument("--count", type=int, default=10,
                         help="predict: how many test images (default %(default)s)")
     return parser
@@ -91,7 +93,8 @@ def main(script, argv=None):
     """Run a tutorial script; returns the exit status."""
     args = build_parser(script).parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
-    logging.getLogger("dltut").setLevel(logging.INFO)  # the tutorial's lines; others' INFO stays out
+    # the tutorial's lines (and with --verbose the timings); other libraries' INFO stays out
+    logging.getLogger("dltut").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
         if args.engine is not None:
             engine.use(args.engine)

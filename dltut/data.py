@@ -1,8 +1,8 @@
 """MNIST for the tutorials, read from files only (nothing is ever downloaded).
 
 The tutorials trained on ``mnist.pkl.gz``, a pickle of three ``(x, y)`` pairs built from the
-original MNIST files. ``load_data`` rebuilds exactly that split from the four IDX files shipped in
-``data/mnist/``:
+original MNIST files. ``load_data`` rebuilds exactly that split from the four IDX files shipped
+inside the package, in ``dltut/mnist/`` (so every kind of install has them):
 
 * train: the first 50,000 of the 60,000 training images,
 * valid: the last 10,000 training images,
@@ -18,6 +18,7 @@ value and what to do.
 """
 
 import gzip
+import hashlib
 import logging
 import math
 import os
@@ -33,8 +34,9 @@ from dltut.engine import floatX, shared
 
 logger = logging.getLogger(__name__)
 
-# The MNIST folder of the repository; the environment variable DLTUT_DATA overrides it.
-DEFAULT_DATASET = Path(__file__).resolve().parent.parent / "data" / "mnist"
+# The MNIST files shipped inside the package; the environment variable DLTUT_DATA overrides them.
+DEFAULT_DATASET = Path(__file__).resolve().parent / "mnist"
+CHECKSUMS = "SHA256SUMS"  # beside them: the sha256 of each shipped file
 
 ROWS, COLS = 28, 28
 PIXELS = ROWS * COLS  # 784
@@ -79,6 +81,8 @@ def load_data(dataset=None):
     path = _resolve(dataset)
     logger.info("... loading data")
     logger.debug("reading MNIST from %s", path)
+    if path == DEFAULT_DATASET:
+        verify_checksums(path)
     if path.is_dir():
         return _load_idx_dir(path)
     if path.name.endswith((".pkl.gz", ".pkl")):
@@ -141,10 +145,40 @@ def _resolve(dataset):
     if os.environ.get("DLTUT_DATA"):
         raise DataError(f"DLTUT_DATA={path}: no such file or directory; fix or unset DLTUT_DATA")
     raise DataError(
-        f"{path}: the MNIST folder of the repository is not there (is dltut installed without its "
-        "repository?); run `pip install -e .` from the repository, or pass a dataset path "
-        "(load_data(dataset=...) or DLTUT_DATA)"
+        f"{path}: the MNIST files shipped with dltut are not there (a damaged install?); "
+        "reinstall dltut (pip install --force-reinstall dltut, or pip install -e . from the "
+        "repository), or pass a dataset path (load_data(dataset=...) or DLTUT_DATA)"
     )
+
+
+def verify_checksums(directory):
+    """Check the files of ``directory`` against the sha256 sums listed in its ``SHA256SUMS``.
+
+    Every listed file that is present must match (the list also names the decompressed IDX
+    files, which are not shipped); at least one must be present. A mismatch is a DataError.
+    """
+    directory = Path(directory)
+    sums_path = directory / CHECKSUMS
+    try:
+        lines = sums_path.read_text().splitlines()
+    except OSError as error:
+        raise DataError(f"{sums_path}: cannot read the checksums ({error.strerror}); "
+                        "reinstall dltut") from error
+    checked = 0
+    for line in lines:
+        if not line.strip() or line.startswith("#"):
+            continue
+        expected, name = line.split()
+        path = directory / name
+        if not path.exists():
+            continue
+        actual = hashlib.sha256(path.read_bytes()).hexdigest()
+        if actual != expected:
+            raise DataError(f"{path}: sha256 {actual}, expected {expected} ({sums_path}): the file "
+                            "is damaged; reinstall dltut")
+        checked += 1
+    if not checked:
+        raise DataError(f"{sums_path}: none of the files it lists is in {directory}; reinstall dltut")
 
 
 def _idx_paths(directory):

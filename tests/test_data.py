@@ -2,6 +2,7 @@
 and npz round trips, and one DataError per kind of bad input."""
 
 import gzip
+import hashlib
 import logging
 import pickle
 import shutil
@@ -176,6 +177,26 @@ def test_missing_default_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.delenv("DLTUT_DATA", raising=False)
     monkeypatch.setattr(data, "DEFAULT_DATASET", tmp_path / "gone")
     assert_error(load_data, tmp_path / "gone", "pip install -e .", "pass a dataset path")
+
+
+def test_shipped_files_match_their_checksums():
+    data.verify_checksums(data.DEFAULT_DATASET)  # raises on a mismatch
+    listed = (data.DEFAULT_DATASET / data.CHECKSUMS).read_text()
+    for name in data.IDX_FILES.values():
+        digest = hashlib.sha256((data.DEFAULT_DATASET / f"{name}.gz").read_bytes()).hexdigest()
+        assert f"{digest}  {name}.gz" in listed
+
+
+def test_damaged_default_copy_is_refused(tmp_path, monkeypatch):
+    copy = tmp_path / "mnist"
+    shutil.copytree(data.DEFAULT_DATASET, copy)
+    labels = copy / "t10k-labels-idx1-ubyte.gz"
+    damaged = bytearray(labels.read_bytes())
+    damaged[-8] ^= 0xFF  # a byte of the CRC: the file still reads as gzip's header and size
+    labels.write_bytes(bytes(damaged))
+    monkeypatch.delenv("DLTUT_DATA", raising=False)
+    monkeypatch.setattr(data, "DEFAULT_DATASET", copy)
+    assert_error(load_data, labels, "sha256", "reinstall dltut")
 
 
 def test_missing_dltut_data_names_the_variable(tmp_path, monkeypatch):

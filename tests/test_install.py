@@ -1,0 +1,61 @@
+"""dltut as a user installs it from a wheel, not from this checkout: its MNIST travels inside the
+package, so the default dataset is there and a run works from any folder."""
+
+import os
+import subprocess
+import sys
+import sysconfig
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from dltut import data, engine
+
+pytestmark = pytest.mark.skipif(
+    engine.name() != "pytensor", reason="packaging is checked once, in the PyTensor environment")
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    """The wheel pip builds from this checkout."""
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out),
+                    ROOT], check=True, capture_output=True, timeout=600)
+    [path] = out.glob("dltut-*.whl")
+    return path
+
+
+def test_the_wheel_holds_the_data_and_its_checksums(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in data.IDX_FILES.values():
+        assert f"dltut/mnist/{name}.gz" in names
+    assert f"dltut/mnist/{data.CHECKSUMS}" in names
+
+
+def test_an_installed_wheel_trains_from_another_folder(wheel, tmp_path):
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=False)
+    python = env_dir / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
+                    "--quiet", str(wheel)], check=True, capture_output=True, timeout=600)
+    # dltut's dependencies (PyTensor, JAX, ...) come from this environment, its dltut does not: a
+    # path listed in a .pth file is added as it is, without reading the .pth files inside it
+    # (where this environment's editable dltut is declared).
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    Path(site, "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    elsewhere = tmp_path / "notebooks"
+    elsewhere.mkdir()
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("PYTHONPATH", "DLTUT_DATA", "DLTUT_MODE")}
+    code = ("import dltut, logging; logging.basicConfig(level=logging.INFO, format='%(message)s'); "
+            "print(dltut.__file__); dltut.sgd_optimization_mnist(n_epochs=1)")
+    run = subprocess.run([python, "-c", code], cwd=elsewhere, env=environ, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0].startswith(str(env_dir)), run.stdout
+    # the tutorial's first validation on the full data set: the shipped MNIST was read
+    assert "epoch 1, minibatch 83/83, validation error 12.458333 %" in run.stderr
