@@ -11,14 +11,21 @@ variable, and is loaded on first use. Everything else in dltut imports its symbo
 
 >>> from dltut.engine import T, shared, function, floatX
 
-Compile modes (``set_mode``): ``c`` (C code with Theano's virtual machine), ``numba`` (PyTensor's
-default) and ``jax`` (PyTensor only; on the GPU with JAX's CUDA build).
+Compile modes (``set_mode``): ``c`` (C code with Theano's virtual machine), ``numba`` and ``jax``
+(PyTensor only; on the GPU with JAX's CUDA build). dltut's default is not PyTensor's (numba): it is
+``jax`` wherever JAX is installed (a core dependency), the fastest faithful mode measured on the
+CPU for all three tutorials (README, "Speed"); ``default_mode()`` says which and why.
+
+JAX's compiled programs are kept on disk (``cache_dir()``), so a second run of a script skips
+XLA's compile.
 """
 
 import importlib
+import importlib.util
 import logging
 import os
 import sys
+import warnings
 
 import numpy
 
@@ -43,6 +50,7 @@ log = logging.getLogger(__name__)
 _engine_name = None
 _backend = None
 _mode = None
+_mode_reason = None  # why _mode was chosen, for `python -m dltut info`
 
 
 def _check_choice(what, value, choices):
@@ -76,6 +84,7 @@ def _load():
         requested = os.environ.get("DLTUT_ENGINE", "pytensor")
         _check_choice("engine (DLTUT_ENGINE)", requested, ENGINES)
         _engine_name = requested
+    limit_blas_threads()
     if _engine_name == "theano":
         _prepare_theano()
     else:
@@ -88,9 +97,76 @@ def _load():
             f"{_INSTALL_HINT[_engine_name]}"
         ) from error
     _backend = module
-    _mode = os.environ.get("DLTUT_MODE") or ("numba" if _engine_name == "pytensor" else "c")
-    set_mode(_mode)
+    chosen, why = default_mode()
+    if os.environ.get("DLTUT_MODE"):
+        chosen, why = os.environ["DLTUT_MODE"], "DLTUT_MODE is set"
+    set_mode(chosen)
+    global _mode_reason
+    _mode_reason = why
     return _backend
+
+
+def default_mode():
+    """``(mode, why)``: the mode a run gets when neither ``--mode`` nor ``DLTUT_MODE`` says.
+
+    On PyTensor that is ``jax`` when JAX can be imported: measured on a 2-core CPU, its fused
+    epochs train the logistic regression, the MLP and LeNet fastest of the three modes with the
+    tutorials' numbers (README, "Speed"). Without JAX it is ``c``, faster than numba here. On
+    theano-pymc the C mode is the only one.
+    """
+    if _engine_name == "theano":
+        return "c", "theano-pymc has only the C mode"
+    if importlib.util.find_spec("jax") is not None:
+        return "jax", "dltut's default: the fastest mode measured for every tutorial"
+    return "c", "JAX is not installed (pip install jax), so the next fastest mode"
+
+
+# The variables by which a user sets the BLAS threads; dltut then leaves them alone.
+_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+BLAS_THREADS = 1  # dltut's default: measured fastest for the tutorials' minibatches (README)
+
+
+def blas_threads():
+    """``(threads, why)``: how many threads BLAS libraries get, or None to leave them alone.
+
+    ``DLTUT_BLAS_THREADS`` decides when set; otherwise a user's ``OPENBLAS_NUM_THREADS`` (or
+    ``OMP_``/``MKL_NUM_THREADS``) is left to do its work; otherwise ``BLAS_THREADS``. The
+    tutorials multiply small matrices (a minibatch of 20 to 600 rows), where OpenBLAS's threads
+    cost more than they give: one thread is faster (README, "Speed").
+    """
+    global _blas_threads
+    if _blas_threads is None:
+        _blas_threads = _choose_blas_threads()
+    return _blas_threads
+
+
+_blas_threads = None  # (threads, why), decided once: limit_blas_threads sets the variables it reads
+
+
+def _choose_blas_threads():
+    requested = os.environ.get("DLTUT_BLAS_THREADS")
+    if requested:
+        if not requested.isdigit() or int(requested) < 1:
+            raise ValueError(f"DLTUT_BLAS_THREADS={requested!r} must be a positive integer "
+                             "(or unset it: dltut then uses one thread)")
+        return int(requested), "DLTUT_BLAS_THREADS"
+    for variable in _THREAD_VARIABLES:
+        if os.environ.get(variable):
+            return None, f"{variable}={os.environ[variable]} is set"
+    return BLAS_THREADS, "dltut's default (set DLTUT_BLAS_THREADS to change it)"
+
+
+def limit_blas_threads():
+    """Apply ``blas_threads()``: to the BLAS libraries loaded already (NumPy's), through
+    threadpoolctl, and to those loaded later (the OpenBLAS that compiled C modules link), through
+    ``OPENBLAS_NUM_THREADS``."""
+    threads, _ = blas_threads()
+    if threads is None:
+        return
+    os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
+    import threadpoolctl
+
+    threadpoolctl.threadpool_limits(threads, user_api="blas")
 
 
 _OPENBLAS = ("/usr/lib/x86_64-linux-gnu/libopenblas.so", "/usr/lib/aarch64-linux-gnu/libopenblas.so",
@@ -176,13 +252,19 @@ def mode():
     return _mode
 
 
+def mode_reason():
+    """Why the current mode runs: dltut's default, DLTUT_MODE, or a choice made in this process."""
+    _load()
+    return _mode_reason
+
+
 def set_mode(new_mode):
-    global _mode
+    global _mode, _mode_reason
     _load()
     _check_choice(f"mode for engine {_engine_name}", new_mode, modes())
     if new_mode == "jax":
         _prepare_jax()
-    _mode = new_mode
+    _mode, _mode_reason = new_mode, "chosen with --mode or engine.set_mode"
 
 
 def _prepare_jax():
@@ -198,7 +280,35 @@ def _prepare_jax():
     except ImportError as error:
         raise ImportError(f"mode 'jax' needs JAX ({error}): pip install -e .[jax]") from error
     importlib.import_module("pytensor.link.jax.dispatch")
+    # PyTensor warns at each JAX compile that it drops the run-time check that the negative
+    # log-likelihood's two index vectors, arange(y.shape[0]) and y, have the same length; they
+    # have by construction. The warning would greet every user of the default mode.
+    warnings.filterwarnings("ignore", message=r"Skipping Assert.*Could not broadcast dimensions",
+                            category=UserWarning)
     _sync_jax_x64()
+    _use_jax_cache()
+
+
+def cache_dir():
+    """Where dltut keeps compiled programs between runs: ``$DLTUT_CACHE``, else
+    ``$XDG_CACHE_HOME/dltut``, else ``~/.cache/dltut``."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.environ.get("DLTUT_CACHE") or os.path.join(base, "dltut")
+
+
+def _use_jax_cache():
+    """Keep every program XLA compiles in ``cache_dir()/jax``, unless JAX's own setting names one.
+
+    JAX's persistent cache is off unless a folder is given, and by default keeps only programs
+    that took a second or more to compile; a tutorial compiles a handful of programs of 0.1-2 s
+    each, and all of them are worth keeping (measured: README, "Speed").
+    """
+    import jax
+
+    if jax.config.jax_compilation_cache_dir:  # JAX_COMPILATION_CACHE_DIR or the user's choice
+        return
+    jax.config.update("jax_compilation_cache_dir", os.path.join(cache_dir(), "jax"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 
 
 def _sync_jax_x64():
@@ -267,6 +377,24 @@ def function(inputs, outputs, updates=None, givens=None, name=None):
         inputs, outputs, updates=updates, givens=givens, mode=compile_mode(), name=name,
         on_unused_input="ignore",
     )
+
+
+def compile_ahead(compiled):
+    """Have XLA compile a JAX-mode function now, without running it.
+
+    PyTensor's JAX functions are ``jax.jit`` programs that compile at their first call. This
+    lowers the program for the inputs' current values (an explicit input not given yet counts as
+    a zero of its type) and compiles it, which fills JAX's in-memory cache (and its disk cache),
+    so the first real call only runs. Functions of other modes are left as they are.
+    """
+    thunk = compiled.vm
+    jit_fn = getattr(thunk, "jit_fn", None)
+    if not hasattr(jit_fn, "lower"):  # not JAX, or a program with static shape inputs
+        return
+    inputs = compiled.maker.fgraph.inputs
+    args = [cell[0] if cell[0] is not None else numpy.zeros((), dtype=variable.type.dtype)
+            for variable, cell in zip(inputs, thunk.inputs)]
+    jit_fn.lower(*args).compile()
 
 
 def shared(value, name, borrow=True):

@@ -48,11 +48,19 @@ def engine_lines():
     name = engine.name()
     lines = [("engine", f"{name} {engine.version()} ({os.path.dirname(backend.__file__)})")]
     try:
-        mode = f"{engine.mode()} ({name} mode {engine.compile_mode()})"
+        mode = (f"{engine.mode()} ({name} mode {engine.compile_mode()}): "
+                f"{engine.mode_reason()}")
     except ImportError as error:
         mode = f"not usable: {error}"
     lines.append(("compile mode", f"{mode}; choose with --mode or DLTUT_MODE: "
                                   f"{', '.join(engine.modes())}"))
+    if engine.mode() == "jax":
+        import jax
+
+        lines.append(("JAX compile cache", f"{jax.config.jax_compilation_cache_dir} (set "
+                                           "DLTUT_CACHE or JAX_COMPILATION_CACHE_DIR to move it)"))
+    threads, why = engine.blas_threads()
+    lines.append(("BLAS threads", f"{threads if threads else 'left as set'}: {why}"))
     lines.append(("floatX", f"{engine.floatX()} (choose with --floatX or "
                             f"PYTENSOR_FLAGS=floatX=float32)"))
     config = backend.config
