@@ -42,7 +42,7 @@ def build(name, datasets, fused):
     cost = model.negative_log_likelihood(y)
     if name == "mlp":
         cost = mlp_regularizer(L1_reg=0.0, L2_reg=0.0001)(model, cost)  # test_mlp's defaults
-    return CompiledModel(x, y, cost, model.errors(y), model.params,
+    return CompiledModel(x, y, cost, model.y_pred, model.params,
                          sgd(cost, model.params, learning_rate), datasets, batch_size, fused=fused)
 
 

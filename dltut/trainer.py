@@ -182,6 +182,8 @@ def train(model, n_train_batches, stopping=EarlyStopping(), callbacks=(), log_ev
       asked for one minibatch at a time.
     * ``validation_loss()`` and ``test_score()``: mean zero-one loss over that split's minibatches.
     * ``get_params()``: copies of the parameter values.
+    * optionally ``prepare(span_lengths)``: compile what the run will call, before the clock
+      starts (``TrainResult.elapsed`` times training, as the tutorials' "The code ran for").
 
     ``callbacks`` are called with each ``Validation`` as it happens. ``log_every`` logs
     ``training @ iter = %i`` before every that-many-th update, as the LeNet tutorial prints.
@@ -198,6 +200,10 @@ def train(model, n_train_batches, stopping=EarlyStopping(), callbacks=(), log_ev
     frequency = stopping.frequency(n_train_batches)
     state = state if state is not None else TrainState(patience=stopping.patience)
     fused = getattr(model, "fused", False)
+    if hasattr(model, "prepare"):  # compile before the clock starts: it times training only
+        start_time = timeit.default_timer()
+        model.prepare(_epoch_spans(state, frequency, n_train_batches) if fused else ())
+        log.debug("compiled before training in %.3fs", timeit.default_timer() - start_time)
     start_time = timeit.default_timer()
     stop_reason, diverged = None, None
     while stop_reason is None:
@@ -207,10 +213,7 @@ def train(model, n_train_batches, stopping=EarlyStopping(), callbacks=(), log_ev
         if epoch > stopping.n_epochs:
             stop_reason = "n_epochs"
             break
-        last = first
-        if fused:  # up to the next validation, the patience stop or the epoch's end
-            next_validation = first + (frequency - 1 - first % frequency)
-            last = min(next_validation, max(state.patience, first), epoch * n_train_batches - 1)
+        last = _span_end(first, frequency, state.patience, n_train_batches) if fused else first
         if log_every:
             for i in range(first, last + 1):
                 if i % log_every == 0:
@@ -239,9 +242,33 @@ def train(model, n_train_batches, stopping=EarlyStopping(), callbacks=(), log_ev
         checkpoint(state)
     result = _result(state, stop_reason, frequency, n_train_batches,
                      timeit.default_timer() - start_time)
+    log.debug("trained for %.3fs: %i updates, %i validations", result.elapsed,
+              len(state.costs), len(state.history))
     if diverged is not None:
         raise Diverged(*diverged, result)
     return result
+
+
+def _span_end(first, frequency, patience, n_train_batches):
+    """The last update of a fused span from ``first``: the next validation, the patience stop or
+    the epoch's end, whichever comes first."""
+    next_validation = first + (frequency - 1 - first % frequency)
+    epoch_end = (first // n_train_batches + 1) * n_train_batches - 1
+    return min(next_validation, max(patience, first), epoch_end)
+
+
+def _epoch_spans(state, frequency, n_train_batches):
+    """The lengths of the fused spans from where ``state`` is to the end of that epoch, as the
+    current patience cuts them (the spans of later epochs are mostly the same lengths)."""
+    first, lengths = state.iteration + 1, []
+    epoch_end = (first // n_train_batches + 1) * n_train_batches - 1
+    while first <= epoch_end:
+        last = _span_end(first, frequency, state.patience, n_train_batches)
+        lengths.append(last - first + 1)
+        if state.patience <= last:
+            break
+        first = last + 1
+    return sorted(set(lengths))
 
 
 def _validate(model, state, stopping, epoch, minibatch, n_train_batches, callbacks):

@@ -80,7 +80,7 @@ def fit(arch, rng, datasets, hyperparameters, stopping, options, regularize=None
     if regularize is not None:
         cost = regularize(classifier, cost)
     updates = sgd(cost, classifier.params, hyperparameters["learning_rate"])
-    compiled = CompiledModel(x, y, cost, classifier.errors(y), classifier.params, updates, datasets,
+    compiled = CompiledModel(x, y, cost, classifier.y_pred, classifier.params, updates, datasets,
                              hyperparameters["batch_size"], fused=options.fused)
     state = _resume(options.resume, arch, hyperparameters, classifier) if options.resume else None
     write_checkpoint = None

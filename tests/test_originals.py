@@ -1,0 +1,49 @@
+"""The first epoch of the MLP and LeNet tutorials on the full MNIST split prints, in every mode, the
+numbers the original code prints.
+
+The originals were run on theano-pymc 1.1.2 (.ci/theano-env.sh's environment, six added) from
+lisa-lab/DeepLearningTutorials' code/mlp.py and code/convolutional_mlp.py as they are, on the
+tutorial's mnist.pkl.gz rebuilt from the shipped IDX files (dltut.data.load_data, float32 x,
+int64 y, pickled), with THEANO_FLAGS=floatX=float32 or floatX=float64 and
+``test_mlp(n_epochs=1)`` / ``evaluate_lenet5(n_epochs=1)``.
+"""
+
+import logging
+
+import pytest
+
+import dltut
+from conftest import available_modes
+from dltut import engine
+
+# (floatX, tutorial) -> (validation error, test error of the best model) after epoch 1, as printed
+ORIGINAL = {
+    ("float32", "mlp"): ("9.620000", "10.090000"),
+    ("float64", "mlp"): ("9.620000", "10.090000"),
+    ("float32", "lenet"): ("9.230000", "9.520000"),
+}
+RUN = {
+    "mlp": lambda **options: dltut.test_mlp(n_epochs=1, **options),
+    "lenet": lambda **options: dltut.evaluate_lenet5(n_epochs=1, **options),
+}
+N_BATCHES = {"mlp": 2500, "lenet": 100}
+
+
+@pytest.fixture
+def keep_floatX():
+    previous = engine.floatX()
+    yield
+    engine.set_floatX(previous)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", available_modes())
+@pytest.mark.parametrize("floatX, tutorial", sorted(ORIGINAL))
+def test_first_epoch_prints_the_original_numbers(floatX, tutorial, mode, keep_floatX, caplog):
+    with caplog.at_level(logging.INFO, logger="dltut"):
+        RUN[tutorial](floatX=floatX, mode=mode)
+    valid, test = ORIGINAL[floatX, tutorial]
+    n = N_BATCHES[tutorial]
+    lines = [record.getMessage() for record in caplog.records]
+    assert f"epoch 1, minibatch {n}/{n}, validation error {valid} %" in lines
+    assert f"     epoch 1, minibatch {n}/{n}, test error of best model {test} %" in lines
