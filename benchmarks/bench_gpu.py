@@ -165,6 +165,7 @@ def torch_epoch(name, device, floatX, train_x, train_y, tf32=False, conv=None):
         if dev.type == "cuda":
             torch.cuda.synchronize()
 
+    run.forward = forward  # for a caller that also times inference (bench_cpu.py)
     return run
 
 
