@@ -54,6 +54,8 @@ def engine_lines():
         mode = f"not usable: {error}"
     lines.append(("compile mode", f"{mode}; choose with --mode or DLTUT_MODE: "
                                   f"{', '.join(engine.modes())}"))
+    lines.append(("floatX", f"{engine.floatX()} (choose with --floatX or "
+                            f"PYTENSOR_FLAGS=floatX=float32)"))
     if engine.mode() == "jax":
         import jax
 
@@ -61,8 +63,6 @@ def engine_lines():
                                            "DLTUT_CACHE or JAX_COMPILATION_CACHE_DIR to move it)"))
     threads, why = engine.blas_threads()
     lines.append(("BLAS threads", f"{threads if threads else 'left as set'}: {why}"))
-    lines.append(("floatX", f"{engine.floatX()} (choose with --floatX or "
-                            f"PYTENSOR_FLAGS=floatX=float32)"))
     config = backend.config
     with warnings.catch_warnings():  # PyTensor warns when it finds no BLAS; we say it below
         warnings.simplefilter("ignore")

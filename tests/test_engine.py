@@ -1,0 +1,97 @@
+"""dltut.engine's own decisions: the default mode, the BLAS threads, the compile cache, and
+compiling a JAX function ahead of its first call."""
+
+import importlib.util
+import logging
+
+import numpy
+import pytest
+
+from conftest import available_modes, in_mode
+from dltut import engine
+
+
+@pytest.fixture
+def fresh_threads(monkeypatch):
+    """Decide the BLAS threads anew in the test, from the environment the test sets."""
+    for variable in ("DLTUT_BLAS_THREADS", *engine._THREAD_VARIABLES):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(engine, "_blas_threads", None)
+
+
+def test_default_mode_is_jax_where_jax_is_installed(monkeypatch):
+    if engine.name() != "pytensor":
+        assert engine.default_mode()[0] == "c"
+        return
+    has_jax = importlib.util.find_spec("jax") is not None
+    assert engine.default_mode()[0] == ("jax" if has_jax else "c")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    mode, why = engine.default_mode()
+    assert mode == "c" and "JAX is not installed" in why
+
+
+def test_one_blas_thread_by_default(fresh_threads):
+    assert engine.blas_threads() == (1, "dltut's default (set DLTUT_BLAS_THREADS to change it)")
+
+
+def test_dltut_blas_threads_decides(fresh_threads, monkeypatch):
+    monkeypatch.setenv("DLTUT_BLAS_THREADS", "3")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    assert engine.blas_threads() == (3, "DLTUT_BLAS_THREADS")
+
+
+def test_a_users_openblas_setting_is_left_alone(fresh_threads, monkeypatch):
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    assert engine.blas_threads() == (None, "OPENBLAS_NUM_THREADS=2 is set")
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1"])
+def test_bad_dltut_blas_threads(fresh_threads, monkeypatch, value):
+    monkeypatch.setenv("DLTUT_BLAS_THREADS", value)
+    with pytest.raises(ValueError, match=f"DLTUT_BLAS_THREADS='{value}' must be a positive"):
+        engine.blas_threads()
+
+
+def test_limit_blas_threads_reaches_the_loaded_blas(fresh_threads, monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    numpy.ones((2, 2)) @ numpy.ones((2, 2))  # NumPy's BLAS is loaded
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):  # restored afterwards
+        monkeypatch.setenv("DLTUT_BLAS_THREADS", "1")
+        engine.limit_blas_threads()
+        pools = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+        assert pools and all(p["num_threads"] == 1 for p in pools)
+
+
+def test_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.delenv("DLTUT_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert engine.cache_dir() == str(tmp_path / "dltut")
+    monkeypatch.setenv("DLTUT_CACHE", str(tmp_path / "mine"))
+    assert engine.cache_dir() == str(tmp_path / "mine")
+
+
+def test_compile_ahead_compiles_without_running(caplog):
+    if "jax" not in available_modes():
+        pytest.skip("JAX mode not available")
+    import jax
+
+    def compiles():
+        """XLA compiles of the function logged since the last look."""
+        found = [r for r in caplog.records if "XLA compilation of jit(jax_funcified" in r.message]
+        caplog.clear()
+        return len(found)
+
+    previous = jax.config.jax_log_compiles
+    jax.config.update("jax_log_compiles", True)
+    try:
+        with in_mode("jax"), caplog.at_level(logging.DEBUG, logger="jax"):
+            counter = engine.shared(numpy.asarray(5.0, dtype=engine.floatX()), "counter")
+            step = engine.backend().tensor.scalar("step", dtype=engine.floatX())
+            f = engine.function([step], counter + step, updates=[(counter, counter + step)])
+            compiles()
+            engine.compile_ahead(f)
+            assert compiles() == 1 and counter.get_value() == 5.0  # compiled, not run
+            assert f(2.0) == 7.0 and counter.get_value() == 7.0
+            assert compiles() == 0  # the call ran the program compiled ahead
+    finally:
+        jax.config.update("jax_log_compiles", previous)
