@@ -17,7 +17,7 @@ import math
 
 import numpy
 
-from dltut import models
+from dltut import registry
 from dltut.atomic import atomic_write
 
 # The first-layer weights each model exposes, most informative first: name -> what they are.
@@ -230,7 +230,7 @@ def param_arrays(model):
     if params is None:
         raise ValueError(f"{type(model).__name__} has no params: pass a model, a saved model or a "
                          "dict of parameter arrays")
-    return models.param_values(model)
+    return registry.param_values(model)
 
 
 def _grid(n):

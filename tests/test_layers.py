@@ -4,9 +4,10 @@ import numpy
 import pytest
 
 from conftest import numpy_softmax
-from dltut import engine, models
+from dltut import engine, registry
 from dltut.engine import T
-from dltut.layers import HiddenLayer, LogisticRegression, sigmoid
+from dltut.tutorials.logistic_sgd import LogisticRegression
+from dltut.tutorials.mlp import HiddenLayer, sigmoid
 from dltut.updates import sgd
 
 
@@ -83,9 +84,9 @@ def test_sgd_update_is_one_step(floatX64):
 
 @pytest.mark.parametrize("activation, scale", [("tanh", 1), ("sigmoid", 4), (None, 1)])
 def test_hidden_layer_draw_and_forward(floatX64, activation, scale):
-    from dltut import layers
+    from dltut.tutorials import mlp
 
-    act = {"tanh": layers.tanh, "sigmoid": sigmoid, None: None}[activation]
+    act = {"tanh": mlp.tanh, "sigmoid": sigmoid, None: None}[activation]
     x = T.matrix("x")
     layer = HiddenLayer(numpy.random.RandomState(5), x, 6, 3, activation=act)
     bound = numpy.sqrt(6.0 / (6 + 3))
@@ -102,7 +103,7 @@ def test_hidden_layer_draw_and_forward(floatX64, activation, scale):
 def test_mlp_initial_weights_follow_the_tutorial_seed(floatX64):
     # mlp.py: RandomState(1234); the hidden layer's W is the first and only draw
     x = T.matrix("x")
-    mlp = models.build({"model": "mlp", "n_in": 784, "n_hidden": 500, "n_out": 10},
+    mlp = registry.build({"model": "mlp", "n_in": 784, "n_hidden": 500, "n_out": 10},
                        numpy.random.RandomState(1234), x)
     bound = numpy.sqrt(6.0 / (784 + 500))
     expected = numpy.random.RandomState(1234).uniform(low=-bound, high=bound, size=(784, 500))
@@ -113,7 +114,7 @@ def test_mlp_initial_weights_follow_the_tutorial_seed(floatX64):
 
 def test_mlp_regularisers_against_numpy(floatX64):
     x = T.matrix("x")
-    mlp = models.build({"model": "mlp", "n_in": 5, "n_hidden": 3, "n_out": 2},
+    mlp = registry.build({"model": "mlp", "n_in": 5, "n_hidden": 3, "n_out": 2},
                        numpy.random.RandomState(0), x)
     W2 = numpy.random.RandomState(1).randn(3, 2)
     mlp.logRegressionLayer.W.set_value(W2)
@@ -125,4 +126,4 @@ def test_mlp_regularisers_against_numpy(floatX64):
 
 def test_unknown_architecture():
     with pytest.raises(ValueError, match="unknown model 'resnet'"):
-        models.build({"model": "resnet"}, None, T.matrix("x"))
+        registry.build({"model": "resnet"}, None, T.matrix("x"))

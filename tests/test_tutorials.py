@@ -7,7 +7,8 @@ import pytest
 
 import dltut
 from conftest import available_modes, in_every_mode, run_script
-from dltut import data, engine, models, saving, tutorials
+from dltut import data, engine, registry, saving
+from dltut.tutorials.mlp import mlp_regularizer
 from dltut.engine import T
 
 
@@ -46,10 +47,10 @@ def _depends_on(variable, target):
 
 @pytest.mark.parametrize("L1_reg, L2_reg", [(0.0, 0.0), (0.01, 0.0), (0.0, 0.0001), (0.01, 0.0001)])
 def test_mlp_regularizer_is_the_tutorial_cost_without_zero_terms(floatX64, L1_reg, L2_reg):
-    mlp = models.build({"model": "mlp", "n_in": 5, "n_hidden": 4, "n_out": 3},
+    mlp = registry.build({"model": "mlp", "n_in": 5, "n_hidden": 4, "n_out": 3},
                        numpy.random.RandomState(0), T.matrix("x"))
     nll = T.scalar("nll")
-    cost = tutorials.mlp_regularizer(L1_reg, L2_reg)(mlp, nll)
+    cost = mlp_regularizer(L1_reg, L2_reg)(mlp, nll)
     assert _depends_on(cost, mlp.L1) == (L1_reg != 0)
     assert _depends_on(cost, mlp.L2_sqr) == (L2_reg != 0)
     W = [mlp.hiddenLayer.W.get_value(), mlp.logRegressionLayer.W.get_value()]
