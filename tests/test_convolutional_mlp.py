@@ -1,4 +1,4 @@
-"""LeNet5: the tutorial's initial weights, its forward pass against NumPy, training in every mode."""
+"""convolutional_mlp: LeNet5's initial weights, its forward pass against NumPy, training in every mode."""
 
 import numpy
 import pytest
