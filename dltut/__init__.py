@@ -1,7 +1,7 @@
 """dltut: the LISA lab Deep Learning Tutorials (logistic regression, MLP, LeNet on MNIST) on PyTensor.
 
-The tutorials' entry points and model classes are here, loaded on first use so that an engine can still be chosen
-(``dltut.engine.use``) after ``import dltut``:
+The tutorials' entry points and model classes are here, loaded on first use so that an engine can
+still be chosen (``dltut.engine.use``) after ``import dltut``:
 
 >>> import dltut
 >>> result = dltut.sgd_optimization_mnist(n_epochs=5)
