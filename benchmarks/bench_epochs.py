@@ -14,10 +14,10 @@ import timeit
 
 import numpy
 
-from dltut import data, engine, models
+from dltut import data, engine, registry
 from dltut.compiled import CompiledModel
 from dltut.engine import T
-from dltut.tutorials import mlp_regularizer
+from dltut.tutorials.mlp import mlp_regularizer
 from dltut.updates import sgd
 
 # model -> (architecture without n_in, batch size, learning rate, seed): the tutorials' settings
@@ -38,7 +38,7 @@ def build(name, datasets, fused):
         arch["n_in"] = datasets[0][0].get_value(borrow=True).shape[1]
     rng = numpy.random.RandomState(seed) if seed is not None else None
     x, y = T.matrix("x"), T.ivector("y")
-    model = models.build(arch, rng, x)
+    model = registry.build(arch, rng, x)
     cost = model.negative_log_likelihood(y)
     if name == "mlp":
         cost = mlp_regularizer(L1_reg=0.0, L2_reg=0.0001)(model, cost)  # test_mlp's defaults

@@ -1,7 +1,7 @@
 """dltut: the LISA lab Deep Learning Tutorials (logistic regression, MLP, LeNet on MNIST) on PyTensor.
 
-The tutorials' entry points are here, loaded on first use so that an engine can still be chosen
-(``dltut.engine.use``) after ``import dltut``:
+The tutorials' entry points and model classes are here, loaded on first use so that an engine can
+still be chosen (``dltut.engine.use``) after ``import dltut``:
 
 >>> import dltut
 >>> result = dltut.sgd_optimization_mnist(n_epochs=5)
@@ -12,9 +12,14 @@ import importlib
 __version__ = "0.1.0"
 
 _LAZY = {
-    "sgd_optimization_mnist": "dltut.tutorials",
-    "test_mlp": "dltut.tutorials",
-    "evaluate_lenet5": "dltut.tutorials",
+    "sgd_optimization_mnist": "dltut.tutorials.logistic_sgd",
+    "test_mlp": "dltut.tutorials.mlp",
+    "evaluate_lenet5": "dltut.tutorials.convolutional_mlp",
+    "LogisticRegression": "dltut.tutorials.logistic_sgd",
+    "HiddenLayer": "dltut.tutorials.mlp",
+    "MLP": "dltut.tutorials.mlp",
+    "LeNetConvPoolLayer": "dltut.tutorials.convolutional_mlp",
+    "LeNet5": "dltut.tutorials.convolutional_mlp",
     "load_data": "dltut.data",
     "load_model": "dltut.saving",
     "EarlyStopping": "dltut.trainer",

@@ -7,6 +7,7 @@ functions' signatures, so the two cannot disagree.
 """
 
 import argparse
+import importlib
 import inspect
 import logging
 import os
@@ -16,11 +17,12 @@ from dltut import engine
 from dltut.progress import ProgressBar
 from dltut.trainer import Diverged
 
-# script name -> (tutorial function, its flags beyond the common ones)
+# script name -> (its module in dltut.tutorials, the tutorial function, its flags beyond the
+# common ones)
 TUTORIALS = {
-    "logreg": ("sgd_optimization_mnist", ()),
-    "mlp": ("test_mlp", ("L1_reg", "L2_reg", "n_hidden")),
-    "lenet": ("evaluate_lenet5", ("nkerns",)),
+    "logreg": ("logistic_sgd", "sgd_optimization_mnist", ()),
+    "mlp": ("mlp", "test_mlp", ("L1_reg", "L2_reg", "n_hidden")),
+    "lenet": ("convolutional_mlp", "evaluate_lenet5", ("nkerns",)),
 }
 COMMON = ("learning_rate", "n_epochs", "batch_size", "patience")
 _TYPES = {"L1_reg": float, "L2_reg": float, "learning_rate": float}
@@ -31,8 +33,8 @@ def _flag(name):
 
 
 def build_parser(script):
-    function_name, extra = TUTORIALS[script]
-    defaults = _tutorial_defaults(function_name)
+    _, function_name, extra = TUTORIALS[script]
+    defaults = _tutorial_defaults(script)
     parser = argparse.ArgumentParser(
         prog=f"{script}.py",
         description=f"Train the {script} tutorial on MNIST ({function_name}) or predict with it.",
@@ -82,10 +84,14 @@ def build_parser(script):
     return parser
 
 
-def _tutorial_defaults(function_name):
-    from dltut import tutorials
+def _tutorial(script):
+    """The tutorial function that ``script`` runs, from its module in ``dltut.tutorials``."""
+    module, function_name, _ = TUTORIALS[script]
+    return getattr(importlib.import_module(f"dltut.tutorials.{module}"), function_name)
 
-    signature = inspect.signature(getattr(tutorials, function_name))
+
+def _tutorial_defaults(script):
+    signature = inspect.signature(_tutorial(script))
     return {name: p.default for name, p in signature.parameters.items()}
 
 
@@ -110,9 +116,7 @@ def main(script, argv=None):
 
 
 def _train(script, args):
-    from dltut import tutorials
-
-    function_name, extra = TUTORIALS[script]
+    _, _, extra = TUTORIALS[script]
     kwargs = {name: getattr(args, name) for name in COMMON + extra}
     if args.out == _default_out(script):
         os.makedirs(os.path.dirname(args.out), exist_ok=True)
@@ -131,7 +135,7 @@ def _train(script, args):
         for path, _ in pictures:
             check_writable(path, "picture")
     with ProgressBar(args.n_epochs) as bar:
-        result = getattr(tutorials, function_name)(
+        result = _tutorial(script)(
             dataset=args.dataset, out=args.out, floatX=args.floatX, mode=args.mode,
             device=args.device, tf32=args.tf32, fused=args.fused, checkpoint=args.checkpoint,
             checkpoint_every=args.checkpoint_every, resume=args.resume, callbacks=[bar], **kwargs,
@@ -149,9 +153,9 @@ def _default_out(script):
 
 
 def _predict(args):
-    from dltut import data, saving, tutorials
+    from dltut import data, fitting, saving
 
-    tutorials.configure(args.floatX, args.mode, args.device, args.tf32)
+    fitting.configure(args.floatX, args.mode, args.device, args.tf32)
     model = saving.load_model(args.out)
     _, _, (test_x, _) = data.load_data(args.dataset)
     predicted = model.predict(test_x[: args.count])

@@ -402,6 +402,11 @@ def shared(value, name, borrow=True):
     return backend().shared(value, name=name, borrow=borrow)
 
 
+def shared_zeros(shape, name):
+    """A named shared variable of zeros in floatX (the layers' biases, the logistic layer's W)."""
+    return shared(numpy.zeros(shape, dtype=floatX()), name)
+
+
 def grad(cost, wrt):
     return backend().grad(cost, wrt)
 

@@ -1,4 +1,5 @@
-"""Pictures of a run and of a model: why training stopped, and what the first layer learned.
+"""Pictures of a run and of a model: why training stopped, what the first layer learned, and
+what LeNet's layers make of a digit.
 
 * ``plot_patience(result)``: validation error against ``iter`` with the patience horizon, the new
   bests that extended it, those that did not, and the stop with its reason.
@@ -6,6 +7,8 @@
   rows of flattened images become one grey ``uint8`` picture of tiles.
 * ``plot_filters(model)``: the weight images of the first layer, found by parameter name
   (``W_conv0`` for LeNet, ``W_hidden`` for the MLP, ``W_logreg`` for logistic regression).
+* ``plot_feature_maps(image, maps)``: one digit and LeNet's feature maps of it after each
+  convolution + pooling layer.
 
 Everything draws on a ``matplotlib.figure.Figure`` made directly, never through ``pyplot``: no
 global figure state, no GUI backend needed (so no ``matplotlib.use``), and PNGs are written by Agg
@@ -17,7 +20,7 @@ import math
 
 import numpy
 
-from dltut import models
+from dltut import registry
 from dltut.atomic import atomic_write
 
 # The first-layer weights each model exposes, most informative first: name -> what they are.
@@ -230,7 +233,7 @@ def param_arrays(model):
     if params is None:
         raise ValueError(f"{type(model).__name__} has no params: pass a model, a saved model or a "
                          "dict of parameter arrays")
-    return models.param_values(model)
+    return registry.param_values(model)
 
 
 def _grid(n):
@@ -283,6 +286,17 @@ def _tile_mask(n, img_shape, tile_shape, tile_spacing):
     return mask
 
 
+def _show_tiles(ax, tiles, n, img_shape, tile_shape, tile_spacing):
+    """Draw ``tiles``, a ``tile_raster_images`` picture of ``n`` images, in grey on ``ax``."""
+    # Spacing and empty tiles are masked and drawn in blue, so black weights do not merge with them.
+    shown = numpy.ma.masked_array(tiles, mask=~_tile_mask(n, img_shape, tile_shape, tile_spacing))
+    from matplotlib import colormaps
+
+    cmap = colormaps["gray"].with_extremes(bad=SPACING_COLOUR)
+    ax.imshow(shown, cmap=cmap, vmin=0, vmax=255, interpolation="nearest", gid="tiles")
+    ax.set_axis_off()
+
+
 def plot_filters(model, ax=None, *, which=None, count=100, tile_spacing=(1, 1)):
     """The first-layer weights of ``model`` as tiles, one per unit, class or kernel; a Figure.
 
@@ -294,14 +308,7 @@ def plot_filters(model, ax=None, *, which=None, count=100, tile_spacing=(1, 1)):
     tiles = tile_raster_images(X, img_shape, tile_shape, tile_spacing)
     width = 9 if len(X) == 10 else 7
     fig, ax = _new_axes(ax, figsize=(width, width * tiles.shape[0] / tiles.shape[1] + 0.6))
-    # Spacing and empty tiles are masked and drawn in blue, so black weights do not merge with them.
-    shown = numpy.ma.masked_array(tiles, mask=~_tile_mask(len(X), img_shape, tile_shape,
-                                                          tile_spacing))
-    from matplotlib import colormaps
-
-    cmap = colormaps["gray"].with_extremes(bad=SPACING_COLOUR)
-    ax.imshow(shown, cmap=cmap, vmin=0, vmax=255, interpolation="nearest", gid="tiles")
-    ax.set_axis_off()
+    _show_tiles(ax, tiles, len(X), img_shape, tile_shape, tile_spacing)
     what = FILTER_PARAMS.get(name, name)
     if name == "W_logreg" and len(X) == 10:
         for digit in range(10):
@@ -317,3 +324,41 @@ def plot_filters(model, ax=None, *, which=None, count=100, tile_spacing=(1, 1)):
 def save_filters(model, path, **kwargs):
     """Write ``plot_filters(model, **kwargs)`` as a PNG to ``path``, atomically."""
     save_figure(plot_filters(model, **kwargs), path)
+
+
+# ----------------------------------------------------------------------------------------------
+# Feature maps
+
+
+def plot_feature_maps(image, maps, tile_spacing=(1, 1)):
+    """One digit and what each convolution + pooling layer makes of it; returns the Figure.
+
+    ``image`` is the digit: 784 pixels or 28x28. ``maps`` holds, per layer, that layer's output for
+    the digit, of shape (n_maps, rows, cols): for LeNet5, ``layer0.output`` (``nkerns[0]`` maps of
+    12x12) and ``layer1.output`` (``nkerns[1]`` maps of 4x4) of a batch of one, without the batch
+    axis. The digit comes first, then each layer's maps as tiles, each map scaled on its own as in
+    ``plot_filters``: black is its lowest value, white its highest.
+    """
+    image = numpy.asarray(image, dtype=numpy.float64)
+    if image.size != IMG_SHAPE[0] * IMG_SHAPE[1]:
+        raise ValueError(f"image has shape {image.shape}; one digit needs {IMG_SHAPE[0]}x"
+                         f"{IMG_SHAPE[1]} = {IMG_SHAPE[0] * IMG_SHAPE[1]} pixels")
+    maps = [numpy.asarray(layer_maps) for layer_maps in maps]
+    for i, layer_maps in enumerate(maps):
+        if layer_maps.ndim != 3:
+            raise ValueError(f"maps[{i}] has shape {layer_maps.shape}; a layer's maps of one digit "
+                             "need (n_maps, rows, cols): for a batch of one, pass output[0]")
+    fig = _figure(figsize=(3 + 4 * len(maps), 4), layout="constrained")
+    axes = fig.subplots(1, 1 + len(maps), squeeze=False)[0]
+    axes[0].imshow(image.reshape(IMG_SHAPE), cmap="gray", interpolation="nearest", gid="digit")
+    axes[0].set_axis_off()
+    axes[0].set_title(f"the digit, {IMG_SHAPE[0]}x{IMG_SHAPE[1]}", fontsize=10)
+    for i, (ax, layer_maps) in enumerate(zip(axes[1:], maps)):
+        n, rows, cols = layer_maps.shape
+        tile_shape = _grid(n)
+        tiles = tile_raster_images(layer_maps.reshape(n, -1), (rows, cols), tile_shape,
+                                   tile_spacing)
+        _show_tiles(ax, tiles, n, (rows, cols), tile_shape, tile_spacing)
+        ax.set_title(f"layer{i}.output: {n} maps of {rows}x{cols}", fontsize=10)
+    fig.suptitle("each map scaled to its own range: black = lowest, white = highest", fontsize=10)
+    return fig

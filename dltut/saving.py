@@ -2,7 +2,7 @@
 
 The file holds ``param/<name>`` arrays (``W_logreg``, ``b_hidden``, ...) and ``meta``, a JSON string
 with the format version, the dltut version, the engine and floatX it was trained with, the
-architecture (what ``dltut.models.build`` needs) and the run's counters. No pickled graph: a model
+architecture (what ``dltut.registry.build`` needs) and the run's counters. No pickled graph: a model
 is rebuilt from its architecture and its values are set from the arrays.
 """
 
@@ -12,7 +12,7 @@ import zipfile
 
 import numpy
 
-from dltut import __version__, engine, models
+from dltut import __version__, engine, registry
 from dltut.atomic import atomic_write
 from dltut.engine import T
 
@@ -101,7 +101,7 @@ class SavedModel:
         arch = dict(self.arch)
         if "batch_size" in arch and batch_size is not None:
             arch["batch_size"] = batch_size
-        return self.build_into(models.build(arch, numpy.random.RandomState(0), input))
+        return self.build_into(registry.build(arch, numpy.random.RandomState(0), input))
 
     def build_into(self, model):
         """Set the saved values into ``model``, after checking they are its parameters."""

@@ -4,7 +4,7 @@ import numpy
 import pytest
 
 from conftest import available_modes, in_mode
-from dltut import data, engine, models
+from dltut import data, engine, registry
 from dltut.compiled import CompiledModel, minibatch
 from dltut.engine import T
 from dltut.trainer import EarlyStopping, train
@@ -29,7 +29,7 @@ def _run(fused, arch, seed=0, stopping=EarlyStopping(n_epochs=3, patience=6)):
     rng = numpy.random.RandomState(seed)
     datasets = _datasets(rng)
     x, y = T.matrix("x"), T.ivector("y")
-    model = models.build(arch, numpy.random.RandomState(1234), x)
+    model = registry.build(arch, numpy.random.RandomState(1234), x)
     cost = model.negative_log_likelihood(y)
     if arch["model"] == "mlp":
         cost = cost + 0.001 * model.L1 + 0.0001 * model.L2_sqr

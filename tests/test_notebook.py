@@ -1,8 +1,8 @@
-"""examples/logistic_regression.ipynb runs headless, end to end, and shows its pictures.
+"""examples/*.ipynb, one per tutorial, run headless, end to end, and show their pictures.
 
 The kernel is this Python (``sys.executable``), through a kernel spec written to a temporary
 folder, so the test needs no ``ipykernel install`` and cannot pick up another environment's
-``python3`` kernel. The notebook trains 2 epochs (``DLTUT_EXAMPLE_EPOCHS``) on a small cut of the
+``python3`` kernel. Each notebook trains 2 epochs (``DLTUT_EXAMPLE_EPOCHS``) on a small cut of the
 shipped MNIST (``DLTUT_DATA``).
 """
 
@@ -20,8 +20,16 @@ from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK = ROOT / "examples" / "logistic_regression.ipynb"
 KERNEL = "dltut-test"
+# notebook -> (the entry point its training cell calls, the calls that each show one picture)
+NOTEBOOKS = {
+    "logistic_regression.ipynb": ("sgd_optimization_mnist",
+                                  ("plot_patience(result)", "plot_filters(result.model)")),
+    "mlp.ipynb": ("test_mlp", ("plot_patience(result)", "plot_filters(result.model)")),
+    "convolutional_mlp.ipynb": ("evaluate_lenet5", ("plot_patience(result)",
+                                                    "plot_filters(result.model)",
+                                                    "plot_feature_maps(")),
+}
 
 
 @pytest.fixture
@@ -47,21 +55,28 @@ def kernel_manager(tmp_path):
     return KernelManager(kernel_name=KERNEL, kernel_spec_manager=specs)
 
 
-def test_notebook_is_stored_without_outputs():
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
+def test_every_notebook_is_tested():
+    assert sorted(path.name for path in (ROOT / "examples").glob("*.ipynb")) == sorted(NOTEBOOKS)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_is_stored_without_outputs(name):
+    notebook = nbformat.read(ROOT / "examples" / name, as_version=4)
     nbformat.validate(notebook)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert code and all(not cell.outputs and cell.execution_count is None for cell in code)
     assert any("DLTUT_EXAMPLE_EPOCHS" in cell.source for cell in code)
 
 
-def test_notebook_runs_and_shows_its_plots(tmp_path, small_mnist, monkeypatch):
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_and_shows_its_plots(name, tmp_path, small_mnist, monkeypatch):
+    entry_point, pictures = NOTEBOOKS[name]
     monkeypatch.setenv("DLTUT_EXAMPLE_EPOCHS", "2")
     monkeypatch.setenv("DLTUT_DATA", str(small_mnist))
     monkeypatch.setenv("MPLBACKEND", "Agg")  # %matplotlib inline overrides it; no GUI either way
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
         filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    notebook = nbformat.read(ROOT / "examples" / name, as_version=4)
     client = NotebookClient(notebook, km=kernel_manager(tmp_path), kernel_name=KERNEL, timeout=300,
                             resources={"metadata": {"path": str(tmp_path)}})
     client.execute()  # raises CellExecutionError, with the traceback, if a cell fails
@@ -69,10 +84,10 @@ def test_notebook_runs_and_shows_its_plots(tmp_path, small_mnist, monkeypatch):
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     for cell in code:
         assert all(output.output_type != "error" for output in cell.outputs), cell.source
-    run = next(cell for cell in code if "sgd_optimization_mnist" in cell.source)
+    run = next(cell for cell in code if entry_point in cell.source)
     shown = "".join(output.get("data", {}).get("text/plain", "") for output in run.outputs)
     assert "'n_epochs'" in shown  # 2 epochs end on n_epochs
-    for call in ("plot_patience(result)", "plot_filters(result.model)"):
+    for call in pictures:
         cell = next(cell for cell in code if call in cell.source)
         images = [output for output in cell.outputs if "image/png" in output.get("data", {})]
         assert len(images) == 1, f"{call}: outputs {[o.output_type for o in cell.outputs]}"

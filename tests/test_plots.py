@@ -287,6 +287,37 @@ def test_save_filters_writes_a_png(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------
+# Feature maps
+
+
+def test_feature_maps_of_one_digit_after_each_layer():
+    rng = numpy.random.RandomState(3)
+    digit = rng.rand(784)
+    maps = [rng.uniform(-1, 1, (20, 12, 12)), rng.uniform(-1, 1, (50, 4, 4))]
+    fig = plots.plot_feature_maps(digit, maps)
+    assert len(fig.axes) == 3
+    numpy.testing.assert_array_equal(fig.axes[0].get_images()[0].get_array(),
+                                     digit.reshape(28, 28))
+    for ax, layer_maps, grid in zip(fig.axes[1:], maps, [(4, 5), (7, 8)]):  # 20 maps: 4 rows of 5
+        numpy.testing.assert_array_equal(
+            numpy.asarray(ax.get_images()[0].get_array()),
+            plots.tile_raster_images(layer_maps.reshape(len(layer_maps), -1),
+                                     layer_maps.shape[1:], grid))
+    assert fig.axes[2].get_title() == "layer1.output: 50 maps of 4x4"
+    mask = numpy.ma.getmaskarray(fig.axes[2].get_images()[0].get_array())
+    assert mask[4, :].all() and not mask[:4, :4].any()  # spacing in its own colour
+    assert mask[-4:, -5 * 6:].all() and not mask[-4:, :4].any()  # 6 empty tiles in the last row
+
+
+def test_feature_maps_errors_name_the_bad_shape():
+    with pytest.raises(ValueError, match=r"image has shape \(783,\)"):
+        plots.plot_feature_maps(numpy.zeros(783), [numpy.zeros((2, 12, 12))])
+    with pytest.raises(ValueError, match=r"maps\[1\] has shape \(1, 3, 4, 4\).*output\[0\]"):
+        plots.plot_feature_maps(numpy.zeros((28, 28)),
+                                [numpy.zeros((2, 12, 12)), numpy.zeros((1, 3, 4, 4))])
+
+
+# ----------------------------------------------------------------------------------------------
 # One real run
 
 

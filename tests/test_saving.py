@@ -6,7 +6,7 @@ import os
 import numpy
 import pytest
 
-from dltut import engine, models, saving
+from dltut import engine, registry, saving
 from dltut.engine import T
 
 ARCH = {"model": "mlp", "n_in": 8, "n_hidden": 5, "n_out": 3}
@@ -14,7 +14,7 @@ ARCH = {"model": "mlp", "n_in": 8, "n_hidden": 5, "n_out": 3}
 
 def _trained_mlp():
     x = T.matrix("x")
-    mlp = models.build(ARCH, numpy.random.RandomState(3), x)
+    mlp = registry.build(ARCH, numpy.random.RandomState(3), x)
     mlp.logRegressionLayer.W.set_value(
         numpy.random.RandomState(4).randn(5, 3).astype(engine.floatX()))
     return x, mlp
@@ -23,11 +23,11 @@ def _trained_mlp():
 def test_round_trip_and_predict(tmp_path, floatX64):
     x, mlp = _trained_mlp()
     path = tmp_path / "mlp.npz"
-    saving.save_model(path, ARCH, models.param_values(mlp), {"best_iter": 7})
+    saving.save_model(path, ARCH, registry.param_values(mlp), {"best_iter": 7})
     loaded = saving.load_model(path)
     assert loaded.arch == ARCH and loaded.info == {"best_iter": 7}
     assert loaded.meta["engine"] == engine.name() and loaded.meta["floatX"] == "float64"
-    for name, value in models.param_values(mlp).items():
+    for name, value in registry.param_values(mlp).items():
         numpy.testing.assert_array_equal(loaded.params[name], value)
     images = numpy.random.RandomState(5).rand(11, 8)
     expected = engine.function([x], mlp.y_pred)(images)
@@ -43,7 +43,7 @@ def test_missing_file(tmp_path):
 def test_truncated_file(tmp_path):
     _, mlp = _trained_mlp()
     path = tmp_path / "mlp.npz"
-    saving.save_model(path, ARCH, models.param_values(mlp))
+    saving.save_model(path, ARCH, registry.param_values(mlp))
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(saving.ModelFileError, match="mlp.npz: not a readable dltut model file"):
         saving.load_model(path)
@@ -53,7 +53,7 @@ def test_file_of_another_architecture(tmp_path):
     _, mlp = _trained_mlp()
     path = tmp_path / "mlp.npz"
     saving.save_model(path, {"model": "logistic_regression", "n_in": 8, "n_out": 3},
-                      models.param_values(mlp))
+                      registry.param_values(mlp))
     with pytest.raises(saving.ModelFileError, match="do not match architecture"):
         saving.load_model(path).predict(numpy.zeros((1, 8)))
 
@@ -61,7 +61,7 @@ def test_file_of_another_architecture(tmp_path):
 def test_wrong_shapes(tmp_path):
     _, mlp = _trained_mlp()
     path = tmp_path / "mlp.npz"
-    saving.save_model(path, dict(ARCH, n_hidden=6), models.param_values(mlp))
+    saving.save_model(path, dict(ARCH, n_hidden=6), registry.param_values(mlp))
     with pytest.raises(saving.ModelFileError, match=r"W_hidden has shape \(8, 5\)"):
         saving.load_model(path).predict(numpy.zeros((1, 8)))
 

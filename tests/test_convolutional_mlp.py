@@ -1,11 +1,11 @@
-"""LeNet5: the tutorial's initial weights, its forward pass against NumPy, training in every mode."""
+"""convolutional_mlp: LeNet5's initial weights, its forward pass against NumPy, training in every mode."""
 
 import numpy
 import pytest
 from scipy.signal import convolve2d
 
 from conftest import in_every_mode, numpy_softmax
-from dltut import engine, models
+from dltut import engine, registry
 from dltut.engine import T
 
 
@@ -13,7 +13,7 @@ def _lenet(batch_size=3, nkerns=(20, 50), seed=23455):
     x = T.matrix("x")
     arch = {"model": "lenet5", "batch_size": batch_size, "nkerns": list(nkerns), "n_hidden": 500,
             "n_out": 10}
-    return x, models.build(arch, numpy.random.RandomState(seed), x)
+    return x, registry.build(arch, numpy.random.RandomState(seed), x)
 
 
 def test_initial_weights_follow_the_tutorial_seed(floatX64):
@@ -29,7 +29,7 @@ def test_initial_weights_follow_the_tutorial_seed(floatX64):
         "W_conv1": rng.uniform(low=-bound1, high=bound1, size=(50, 20, 5, 5)),
         "W_hidden": rng.uniform(low=-bound2, high=bound2, size=(800, 500)),
     }
-    values = models.param_values(lenet)
+    values = registry.param_values(lenet)
     for name, value in expected.items():
         numpy.testing.assert_array_equal(values[name], value)
     for name in ("b_conv0", "b_conv1", "b_hidden", "W_logreg", "b_logreg"):
@@ -55,7 +55,7 @@ def test_forward_against_numpy(floatX64, mode):
     for param in lenet.params:  # non-zero biases and output weights, so every term shows
         param.set_value(rng.uniform(-0.3, 0.3, param.get_value().shape))
     images = rng.rand(2, 784)
-    values = models.param_values(lenet)
+    values = registry.param_values(lenet)
     h0 = _numpy_conv_pool(images.reshape(2, 1, 28, 28), values["W_conv0"], values["b_conv0"])
     h1 = _numpy_conv_pool(h0, values["W_conv1"], values["b_conv1"])
     assert h1.shape == (2, 4, 4, 4)
@@ -66,7 +66,7 @@ def test_forward_against_numpy(floatX64, mode):
 
 
 def test_channels_must_match():
-    from dltut.layers import LeNetConvPoolLayer
+    from dltut.tutorials.convolutional_mlp import LeNetConvPoolLayer
 
     with pytest.raises(ValueError, match="filter_shape\\[1\\] must equal image_shape\\[1\\]"):
         LeNetConvPoolLayer(numpy.random.RandomState(0), T.tensor4("x"), filter_shape=(4, 2, 5, 5),

@@ -1,12 +1,11 @@
-"""The tutorials' entry points, named and defaulted as in the original code.
+"""What every tutorial's entry point does around its model: options, training, the best model.
 
-* ``sgd_optimization_mnist``: logistic regression (logistic_sgd.py)
-* ``test_mlp``: multilayer perceptron (mlp.py)
-* ``evaluate_lenet5``: the LeNet convolutional network (convolutional_mlp.py)
-
-Each loads MNIST into shared variables, builds the model with the tutorial's seed, compiles
-``train_model`` / ``validate_model`` / ``test_model``, runs the shared early-stopping trainer, logs
-the tutorial's lines, writes the best model to ``out`` (if given) and returns the ``TrainResult``.
+An entry point (``dltut.tutorials.logistic_sgd.sgd_optimization_mnist``, ``mlp.test_mlp``,
+``convolutional_mlp.evaluate_lenet5``) checks its ``Options`` with ``prepare``, loads MNIST into
+shared variables and calls ``fit``, which builds the model from its architecture with the
+tutorial's seed, compiles ``train_model`` / ``validate_model`` / ``test_model``, runs the shared
+early-stopping trainer, writes the checkpoints and the best model to ``out`` (if given) and
+returns the ``TrainResult``; the entry point then logs the tutorial's closing lines.
 """
 
 import dataclasses
@@ -14,12 +13,10 @@ import logging
 import math
 import os
 
-import numpy
-
-from dltut import data, engine, models, saving
+from dltut import engine, registry, saving
 from dltut.compiled import CompiledModel, batch_counts
 from dltut.engine import T
-from dltut.trainer import Diverged, EarlyStopping, StopRequest, train
+from dltut.trainer import Diverged, StopRequest, train
 from dltut.updates import sgd
 
 log = logging.getLogger(__name__)
@@ -59,6 +56,24 @@ class Options:
     callbacks: tuple = ()  # called with each Validation as it happens
 
 
+def prepare(options):
+    """``Options`` from keyword arguments, configured and checked before any data or compiling."""
+    options = Options(**options)
+    engine.backend()  # a missing engine fails here, before any data is read
+    configure(options.floatX, options.mode, options.device, options.tf32)
+    for what, path in (("out", options.out), ("checkpoint", options.checkpoint)):
+        if path is not None:
+            saving.check_writable(path, what)
+    if options.resume is not None and not os.path.isfile(options.resume):
+        raise ValueError(f"resume {options.resume}: no such checkpoint file")
+    return options
+
+
+def input_size(datasets):
+    """Pixels per image of the shared ``datasets``: the first layer's ``n_in``."""
+    return int(datasets[0][0].get_value(borrow=True).shape[1])
+
+
 def fit(arch, rng, datasets, hyperparameters, stopping, options, regularize=None, log_every=None,
         training_message="... training"):
     """Build the model ``arch``, train it with SGD and early stopping, save the best model.
@@ -75,7 +90,7 @@ def fit(arch, rng, datasets, hyperparameters, stopping, options, regularize=None
     log.info("... building the model")
     x = T.matrix("x")  # the data, presented as rasterized images
     y = T.ivector("y")  # the labels, presented as a vector of int labels
-    classifier = models.build(arch, rng, x)
+    classifier = registry.build(arch, rng, x)
     cost = classifier.negative_log_likelihood(y)
     if regularize is not None:
         cost = regularize(classifier, cost)
@@ -86,7 +101,7 @@ def fit(arch, rng, datasets, hyperparameters, stopping, options, regularize=None
     write_checkpoint = None
     if options.checkpoint is not None:
         def write_checkpoint(state):
-            saving.save_checkpoint(options.checkpoint, arch, models.param_values(classifier),
+            saving.save_checkpoint(options.checkpoint, arch, registry.param_values(classifier),
                                    hyperparameters, state)
 
     log.info(training_message)
@@ -150,7 +165,7 @@ def _keep_best(result, compiled, classifier, arch, hyperparameters, options):
     compiled.set_params(result.best_params)
     if options.out is not None:
         info = {**_counters(result), "hyperparameters": hyperparameters}
-        saving.save_model(options.out, arch, models.param_values(classifier), info)
+        saving.save_model(options.out, arch, registry.param_values(classifier), info)
         log.info("best model saved to %s", options.out)
 
 
@@ -159,19 +174,6 @@ def _saved_note(options):
                                                     ("best model so far", options.out))
              if path and os.path.exists(path)]
     return "; " + ", ".join(saved) if saved else ""
-
-
-def _prepare(options):
-    """``Options`` from keyword arguments, configured and checked before any data or compiling."""
-    options = Options(**options)
-    engine.backend()  # a missing engine fails here, before any data is read
-    configure(options.floatX, options.mode, options.device, options.tf32)
-    for what, path in (("out", options.out), ("checkpoint", options.checkpoint)):
-        if path is not None:
-            saving.check_writable(path, what)
-    if options.resume is not None and not os.path.isfile(options.resume):
-        raise ValueError(f"resume {options.resume}: no such checkpoint file")
-    return options
 
 
 def _counters(result):
@@ -183,99 +185,3 @@ def _counters(result):
         "iterations": result.iterations,
         "stop_reason": result.stop_reason,
     }
-
-
-def _n_in(datasets):
-    return int(datasets[0][0].get_value(borrow=True).shape[1])
-
-
-def sgd_optimization_mnist(learning_rate=0.13, n_epochs=1000, dataset=None, batch_size=600, *,
-                           patience=5000, **options):
-    """Logistic regression on MNIST by minibatch SGD with early stopping (logistic_sgd.py).
-
-    With the defaults this reproduces the tutorial's published run: best validation error 7.5 %
-    and test error 7.489583 % after 74 epochs. ``options`` are the fields of ``Options``.
-    """
-    options = _prepare(options)
-    datasets = data.load_shared(dataset)
-    arch = {"model": "logistic_regression", "n_in": _n_in(datasets), "n_out": N_OUT}
-    result = fit(arch, None, datasets, {"learning_rate": learning_rate, "batch_size": batch_size},
-                 EarlyStopping(n_epochs=n_epochs, patience=patience), options,
-                 training_message="... training the model")
-    log.info(
-        "Optimization complete with best validation score of %f %%,with test performance %f %%",
-        result.best_validation_loss * 100.0, result.test_score * 100.0,
-    )
-    log.info("The code run for %d epochs, with %f epochs/sec", result.epochs,
-             result.epochs_per_second)
-    log.info("The code ran for %.1fs", result.elapsed)
-    return result
-
-
-def test_mlp(learning_rate=0.01, L1_reg=0.00, L2_reg=0.0001, n_epochs=1000, dataset=None,
-             batch_size=20, n_hidden=500, *, patience=10000, **options):
-    """A one-hidden-layer perceptron on MNIST (mlp.py), seeded with ``RandomState(1234)``.
-
-    The cost is the negative log-likelihood plus ``L1_reg * L1 + L2_reg * L2_sqr``.
-    ``options`` are the fields of ``Options``.
-    """
-    options = _prepare(options)
-    datasets = data.load_shared(dataset)
-    rng = numpy.random.RandomState(1234)
-    arch = {"model": "mlp", "n_in": _n_in(datasets), "n_hidden": n_hidden, "n_out": N_OUT}
-    hyperparameters = {"learning_rate": learning_rate, "batch_size": batch_size,
-                       "L1_reg": L1_reg, "L2_reg": L2_reg}
-    result = fit(arch, rng, datasets, hyperparameters,
-                 EarlyStopping(n_epochs=n_epochs, patience=patience), options,
-                 regularize=mlp_regularizer(L1_reg, L2_reg))
-    log.info(
-        "Optimization complete. Best validation score of %f %% obtained at iteration %i, "
-        "with test performance %f %%",
-        result.best_validation_loss * 100.0, result.best_iter + 1, result.test_score * 100.0,
-    )
-    log.info("The code ran for %.2fm", result.elapsed / 60.0)
-    return result
-
-
-test_mlp.__test__ = False  # the tutorial's name, not a pytest test
-
-
-def mlp_regularizer(L1_reg, L2_reg):
-    """``regularize(mlp, nll)`` for ``fit``: the MLP tutorial's cost, ``nll + L1_reg * L1 +
-    L2_reg * L2_sqr``.
-
-    A term whose coefficient is 0 is left out of the graph. That changes no number (the term and
-    its gradient are exact zeros) but saves its work at every update: with the tutorial's
-    ``L1_reg=0.0``, ``|W|`` and ``sign(W)`` of both weight matrices.
-    """
-    def regularize(mlp, nll):
-        cost = nll
-        if L1_reg:
-            cost = cost + L1_reg * mlp.L1
-        if L2_reg:
-            cost = cost + L2_reg * mlp.L2_sqr
-        return cost
-
-    return regularize
-
-
-def evaluate_lenet5(learning_rate=0.1, n_epochs=200, dataset=None, nkerns=(20, 50), batch_size=500,
-                    *, patience=10000, **options):
-    """LeNet5 on MNIST (convolutional_mlp.py), seeded with ``RandomState(23455)``.
-
-    Two convolution + max-pooling layers with ``nkerns`` filters each, a 500-unit tanh layer and a
-    logistic layer; logs ``training @ iter = %i`` every 100 updates as the tutorial does.
-    ``options`` are the fields of ``Options``.
-    """
-    options = _prepare(options)
-    rng = numpy.random.RandomState(23455)
-    datasets = data.load_shared(dataset)
-    arch = {"model": "lenet5", "batch_size": batch_size, "nkerns": [int(n) for n in nkerns],
-            "n_hidden": 500, "n_out": N_OUT}
-    result = fit(arch, rng, datasets, {"learning_rate": learning_rate, "batch_size": batch_size},
-                 EarlyStopping(n_epochs=n_epochs, patience=patience), options, log_every=100)
-    log.info("Optimization complete.")
-    log.info("Best validation score of %f %% obtained at iteration %i, with test performance %f %%",
-             result.best_validation_loss * 100.0, result.best_iter + 1, result.test_score * 100.0)
-    log.info("The code ran for %.2fm", result.elapsed / 60.0)
-    return result

@@ -1,0 +1,9 @@
+"""The tutorials, one module each, named as the original files; each holds its model classes and
+its entry function:
+
+* ``logistic_sgd``: ``LogisticRegression``, ``sgd_optimization_mnist``
+* ``mlp``: ``HiddenLayer``, ``MLP``, ``test_mlp``
+* ``convolutional_mlp``: ``LeNetConvPoolLayer``, ``LeNet5``, ``evaluate_lenet5``
+
+What they share (options, the training run, the best model) is in ``dltut.fitting``.
+"""

@@ -1,0 +1,131 @@
+"""A multilayer perceptron on MNIST (the tutorial's mlp.py).
+
+``HiddenLayer`` is a fully connected tanh (or sigmoid) layer; ``MLP`` puts one under the
+``LogisticRegression`` of logistic_sgd; ``test_mlp`` trains it with the tutorial's L1/L2 cost
+(``mlp_regularizer``) and seed.
+"""
+
+import logging
+
+import numpy
+
+from dltut import data, engine
+from dltut.engine import T
+from dltut.fitting import N_OUT, fit, input_size, prepare
+from dltut.trainer import EarlyStopping
+from dltut.tutorials.logistic_sgd import LogisticRegression
+
+log = logging.getLogger(__name__)
+
+
+def tanh(x):
+    """The hyperbolic tangent, the tutorials' default activation."""
+    return T.tanh(x)
+
+
+def sigmoid(x):
+    """The logistic sigmoid (``T.nnet.sigmoid`` in Theano, ``T.sigmoid`` in PyTensor)."""
+    return T.nnet.sigmoid(x) if engine.name() == "theano" else T.sigmoid(x)
+
+
+class HiddenLayer:
+    """A fully connected layer: ``output = activation(dot(input, W) + b)``.
+
+    .. math::
+        h = \\tanh(x W + b)
+
+    ``W`` (n_in, n_out) is drawn uniform in :math:`\\pm\\sqrt{6 / (n_in + n_out)}` by one
+    ``rng.uniform`` call, then multiplied by 4 for the sigmoid (whose slope at zero is 1/4); ``b`` is
+    zero. ``activation=None`` gives a linear layer, as in the tutorial.
+    """
+
+    def __init__(self, rng, input, n_in, n_out, W=None, b=None, activation=tanh, name="hidden"):
+        self.input = input
+        if W is None:
+            bound = numpy.sqrt(6.0 / (n_in + n_out))
+            W_values = numpy.asarray(
+                rng.uniform(low=-bound, high=bound, size=(n_in, n_out)), dtype=engine.floatX()
+            )
+            if activation is sigmoid:
+                W_values *= 4
+            W = engine.shared(W_values, name=f"W_{name}")
+        self.W = W
+        self.b = b if b is not None else engine.shared_zeros((n_out,), f"b_{name}")
+        lin_output = T.dot(input, self.W) + self.b
+        self.output = lin_output if activation is None else activation(lin_output)
+        self.params = [self.W, self.b]
+
+
+class MLP:
+    """A multilayer perceptron: one tanh ``HiddenLayer`` feeding a ``LogisticRegression``.
+
+    .. math::
+        f(x) = softmax(W^{(2)} \\tanh(W^{(1)} x + b^{(1)}) + b^{(2)})
+
+    ``L1`` and ``L2_sqr`` are the regularisation terms of the tutorial, over both weight matrices.
+    Draw order: all of the hidden layer's ``W`` (one ``rng.uniform`` call); the logistic layer starts
+    at zero and draws nothing.
+    """
+
+    def __init__(self, rng, input, n_in, n_hidden, n_out):
+        self.hiddenLayer = HiddenLayer(
+            rng=rng, input=input, n_in=n_in, n_out=n_hidden, activation=tanh, name="hidden"
+        )
+        self.logRegressionLayer = LogisticRegression(
+            input=self.hiddenLayer.output, n_in=n_hidden, n_out=n_out, name="logreg"
+        )
+        self.L1 = abs(self.hiddenLayer.W).sum() + abs(self.logRegressionLayer.W).sum()
+        self.L2_sqr = (self.hiddenLayer.W**2).sum() + (self.logRegressionLayer.W**2).sum()
+        self.negative_log_likelihood = self.logRegressionLayer.negative_log_likelihood
+        self.errors = self.logRegressionLayer.errors
+        self.p_y_given_x = self.logRegressionLayer.p_y_given_x
+        self.y_pred = self.logRegressionLayer.y_pred
+        self.params = self.hiddenLayer.params + self.logRegressionLayer.params
+        self.input = input
+
+
+def mlp_regularizer(L1_reg, L2_reg):
+    """``regularize(mlp, nll)`` for ``fit``: the MLP tutorial's cost, ``nll + L1_reg * L1 +
+    L2_reg * L2_sqr``.
+
+    A term whose coefficient is 0 is left out of the graph. That changes no number (the term and
+    its gradient are exact zeros) but saves its work at every update: with the tutorial's
+    ``L1_reg=0.0``, ``|W|`` and ``sign(W)`` of both weight matrices.
+    """
+    def regularize(mlp, nll):
+        cost = nll
+        if L1_reg:
+            cost = cost + L1_reg * mlp.L1
+        if L2_reg:
+            cost = cost + L2_reg * mlp.L2_sqr
+        return cost
+
+    return regularize
+
+
+def test_mlp(learning_rate=0.01, L1_reg=0.00, L2_reg=0.0001, n_epochs=1000, dataset=None,
+             batch_size=20, n_hidden=500, *, patience=10000, **options):
+    """A one-hidden-layer perceptron on MNIST (mlp.py), seeded with ``RandomState(1234)``.
+
+    The cost is the negative log-likelihood plus ``L1_reg * L1 + L2_reg * L2_sqr``.
+    ``options`` are the fields of ``fitting.Options``.
+    """
+    options = prepare(options)
+    datasets = data.load_shared(dataset)
+    rng = numpy.random.RandomState(1234)
+    arch = {"model": "mlp", "n_in": input_size(datasets), "n_hidden": n_hidden, "n_out": N_OUT}
+    hyperparameters = {"learning_rate": learning_rate, "batch_size": batch_size,
+                       "L1_reg": L1_reg, "L2_reg": L2_reg}
+    result = fit(arch, rng, datasets, hyperparameters,
+                 EarlyStopping(n_epochs=n_epochs, patience=patience), options,
+                 regularize=mlp_regularizer(L1_reg, L2_reg))
+    log.info(
+        "Optimization complete. Best validation score of %f %% obtained at iteration %i, "
+        "with test performance %f %%",
+        result.best_validation_loss * 100.0, result.best_iter + 1, result.test_score * 100.0,
+    )
+    log.info("The code ran for %.2fm", result.elapsed / 60.0)
+    return result
+
+
+test_mlp.__test__ = False  # the tutorial's name, not a pytest test
