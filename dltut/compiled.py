@@ -20,7 +20,7 @@ where the original prints ``9.230000 %``.
 
 import numpy
 
-from dltut import engine
+from dltut import engine, random
 from dltut.engine import T
 
 SPLITS = ("training", "validation", "test")  # as error messages name them
@@ -111,13 +111,16 @@ class CompiledModel:
     def _compile_span(self, count):
         """One call that does ``count`` updates from minibatch ``first`` and returns their costs."""
         first = T.lscalar("first")
-        shared_params = [param for param, _ in self.updates]
+        # the parameters' updates, and those of the random streams the cost draws from (each
+        # step draws anew, as each call of train_model does)
+        updates = self.updates + random.default_updates([self.cost])
+        shared_vars = [variable for variable, _ in updates]
 
         def step(index):
             cost, *new_values = engine.clone_replace(
-                [self.cost] + [value for _, value in self.updates], self._givens("training", index)
+                [self.cost] + [value for _, value in updates], self._givens("training", index)
             )
-            return cost, dict(zip(shared_params, new_values))
+            return cost, dict(zip(shared_vars, new_values))
 
         costs, updates = engine.scan(step, sequences=[first + T.arange(count)])
         return engine.function([first], costs, updates=updates, name=f"train_{count}_minibatches")

@@ -89,3 +89,30 @@ def test_jax_mode_keeps_float64(floatX64):
         engine.place_data([shared])
     assert type(shared.get_value(borrow=True)) is numpy.ndarray
     assert shared.get_value(borrow=True).dtype == numpy.float64
+
+
+def test_fused_draws_as_one_call_per_minibatch(floatX64, mode):
+    """A cost that draws (inputs corrupted as the denoising autoencoder does) draws the same
+    numbers fused as in one call per minibatch: each fused step advances the random streams."""
+    if mode == "numba":
+        pytest.skip("numba: fused scans take minutes to compile (fusing is off there by default)")
+    from dltut.random import RandomStreams
+
+    def run(fused):
+        datasets = _datasets(numpy.random.RandomState(0))
+        x, y = T.matrix("x"), T.ivector("y")
+        corrupted = x * RandomStreams(7).binomial(size=(5, 12), p=0.7, dtype=engine.floatX())
+        model = models.build({"model": "logistic_regression", "n_in": 12, "n_out": 10},
+                             numpy.random.RandomState(1234), corrupted)
+        cost = model.negative_log_likelihood(y)
+        compiled = CompiledModel(x, y, cost, model.errors(y), model.params,
+                                 sgd(cost, model.params, 0.1), datasets, batch_size=5, fused=fused)
+        costs = numpy.concatenate([compiled.train_minibatches(0, 3),
+                                   compiled.train_minibatches(3, 3)])
+        return costs, compiled.get_params()
+
+    (costs, params), (fused_costs, fused_params) = run(False), run(True)
+    assert len(set(costs)) == len(costs)  # the draws differ from step to step
+    _assert_same(fused_costs, costs)
+    for got, expected in zip(fused_params, params):
+        _assert_same(got, expected)
