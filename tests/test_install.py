@@ -33,6 +33,7 @@ def test_the_wheel_holds_the_data_and_its_checksums(wheel):
     for name in data.IDX_FILES.values():
         assert f"dltut/mnist/{name}.gz" in names
     assert f"dltut/mnist/{data.CHECKSUMS}" in names
+    assert "dltut/tutorials/convolutional_mlp.py" in names  # the subpackage too
 
 
 def test_an_installed_wheel_trains_from_another_folder(wheel, tmp_path):
