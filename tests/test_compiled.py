@@ -102,10 +102,10 @@ def test_fused_draws_as_one_call_per_minibatch(floatX64, mode):
         datasets = _datasets(numpy.random.RandomState(0))
         x, y = T.matrix("x"), T.ivector("y")
         corrupted = x * RandomStreams(7).binomial(size=(5, 12), p=0.7, dtype=engine.floatX())
-        model = models.build({"model": "logistic_regression", "n_in": 12, "n_out": 10},
+        model = registry.build({"model": "logistic_regression", "n_in": 12, "n_out": 10},
                              numpy.random.RandomState(1234), corrupted)
         cost = model.negative_log_likelihood(y)
-        compiled = CompiledModel(x, y, cost, model.errors(y), model.params,
+        compiled = CompiledModel(x, y, cost, model.y_pred, model.params,
                                  sgd(cost, model.params, 0.1), datasets, batch_size=5, fused=fused)
         costs = numpy.concatenate([compiled.train_minibatches(0, 3),
                                    compiled.train_minibatches(3, 3)])
