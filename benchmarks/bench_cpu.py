@@ -8,10 +8,11 @@ For each tutorial it runs, one after the other, each as its own process (``scrip
 * dltut's default command **cold**: empty compile caches (JAX's, PyTensor's, numba's), as the first
   run after a fresh install;
 * the same command again, **warm**;
-* the command in each compile mode (``--mode c``, ``numba``, ``jax``), each run twice in one set
-  of caches and timed the second time (warm, as a user's runs after their first);
+* the command in each compile mode (``--mode c``, ``numba``, ``jax``); the c and jax modes, and
+  theano-pymc, compile before the trainer's clock starts, so one run gives their training time;
+  numba compiles at the first calls, inside the clock, so it is run twice and timed warm;
 * ``--engine theano`` (theano-pymc, the original Theano) with the Python of its environment,
-  where that environment exists (``.ci/theano-env.sh``), also warm;
+  where that environment exists (``.ci/theano-env.sh``);
 * a PyTorch eager loop of the same model and batch size (``bench_gpu.torch_epoch``; optional:
   left out when torch is not installed), with as many threads as the machine has cores: one
   epoch's training and the forward passes of one validation and one test.
@@ -175,11 +176,12 @@ def main():
             timed("default cold", sys.executable, [], cold)
             timed("default warm", sys.executable, [], cold)
             warm = environment(tmp / f"modes-{model}")
-            for mode in args.modes:
-                timed(f"--mode {mode}", sys.executable, ["--mode", mode], warm, runs=2)
+            for mode in args.modes:  # numba compiles at the first calls, inside the clock
+                timed(f"--mode {mode}", sys.executable, ["--mode", mode], warm,
+                      runs=2 if mode == "numba" else 1)
             if has_theano:
                 timed("theano", args.theano, [],
-                      theano_environment(tmp / f"theano-{model}", args.theano), runs=2)
+                      theano_environment(tmp / f"theano-{model}", args.theano))
             if has_torch:
                 seconds = torch_seconds(model, args.floatX)
                 rows[model, "torch"] = (None, seconds, N_TRAIN // _batch_size(model))
