@@ -54,6 +54,18 @@ def in_every_mode(run):
     return results
 
 
+@pytest.fixture(autouse=True)
+def restore_engine_settings():
+    """Every test leaves floatX and the compile mode as it found them (a tutorial run given
+    ``floatX=`` or ``mode=`` sets them for the process, as it does for a user)."""
+    floatX, mode = engine.floatX(), engine.mode()
+    yield
+    if engine.floatX() != floatX:
+        engine.set_floatX(floatX)
+    if engine.mode() != mode:
+        engine.set_mode(mode)
+
+
 @pytest.fixture
 def floatX64():
     """Run the test in float64, restoring the previous floatX afterwards."""

@@ -14,7 +14,6 @@ import pytest
 
 import dltut
 from conftest import available_modes
-from dltut import engine
 
 # (floatX, tutorial) -> (validation error, test error of the best model) after epoch 1, as printed
 ORIGINAL = {
@@ -29,17 +28,10 @@ RUN = {
 N_BATCHES = {"mlp": 2500, "lenet": 100}
 
 
-@pytest.fixture
-def keep_floatX():
-    previous = engine.floatX()
-    yield
-    engine.set_floatX(previous)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", available_modes())
 @pytest.mark.parametrize("floatX, tutorial", sorted(ORIGINAL))
-def test_first_epoch_prints_the_original_numbers(floatX, tutorial, mode, keep_floatX, caplog):
+def test_first_epoch_prints_the_original_numbers(floatX, tutorial, mode, caplog):
     with caplog.at_level(logging.INFO, logger="dltut"):
         RUN[tutorial](floatX=floatX, mode=mode)
     valid, test = ORIGINAL[floatX, tutorial]
