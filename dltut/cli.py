@@ -1,9 +1,11 @@
-"""The command line shared by ``scripts/logreg.py``, ``scripts/mlp.py`` and ``scripts/lenet.py``.
+"""The command line shared by ``scripts/logreg.py``, ``scripts/mlp.py``, ``scripts/lenet.py`` and
+``scripts/dA.py``.
 
 ``python scripts/logreg.py [train] [--learning-rate ...]`` runs the tutorial and writes its best
 model to ``--out``; ``python scripts/logreg.py predict`` prints the predicted labels of the first
-test images with that model, like the tutorial's ``predict()``. Defaults come from the tutorial
-functions' signatures, so the two cannot disagree.
+test images with that model, like the tutorial's ``predict()``. The unsupervised ``dA.py`` trains
+and writes its pictures to ``--output-folder``: it has no model file, checkpoints or predict.
+Defaults come from the tutorial functions' signatures, so the two cannot disagree.
 """
 
 import argparse
@@ -17,15 +19,22 @@ from dltut import engine
 from dltut.progress import ProgressBar
 from dltut.trainer import Diverged
 
-# script name -> (its module in dltut.tutorials, the tutorial function, its flags beyond the
-# common ones)
-TUTORIALS = {
-    "logreg": ("logistic_sgd", "sgd_optimization_mnist", ()),
-    "mlp": ("mlp", "test_mlp", ("L1_reg", "L2_reg", "n_hidden")),
-    "lenet": ("convolutional_mlp", "evaluate_lenet5", ("nkerns",)),
-}
+# the hyperparameters of every supervised tutorial (early stopping, a best model)
 COMMON = ("learning_rate", "n_epochs", "batch_size", "patience")
-_TYPES = {"L1_reg": float, "L2_reg": float, "learning_rate": float}
+# script name -> (its module in dltut.tutorials, the tutorial function, its hyperparameter flags)
+TUTORIALS = {
+    "logreg": ("logistic_sgd", "sgd_optimization_mnist", COMMON),
+    "mlp": ("mlp", "test_mlp", COMMON + ("L1_reg", "L2_reg", "n_hidden")),
+    "lenet": ("convolutional_mlp", "evaluate_lenet5", COMMON + ("nkerns",)),
+    "dA": ("dA", "test_dA", ("learning_rate", "training_epochs", "batch_size", "output_folder")),
+}
+_TYPES = {"L1_reg": float, "L2_reg": float, "learning_rate": float, "output_folder": str}
+
+
+def supervised(script):
+    """Whether ``script`` trains a classifier with early stopping: a best model (``--out``),
+    checkpoints, pictures of the run and ``predict``; the others write pictures only."""
+    return "patience" in TUTORIALS[script][2]
 
 
 def _flag(name):
@@ -33,15 +42,18 @@ def _flag(name):
 
 
 def build_parser(script):
-    _, function_name, extra = TUTORIALS[script]
+    _, function_name, flags = TUTORIALS[script]
     defaults = _tutorial_defaults(script)
     parser = argparse.ArgumentParser(
         prog=f"{script}.py",
-        description=f"Train the {script} tutorial on MNIST ({function_name}) or predict with it.",
+        description=f"Train the {script} tutorial on MNIST ({function_name})"
+                    + (" or predict with it." if supervised(script) else "."),
     )
-    parser.add_argument("command", nargs="?", choices=("train", "predict"), default="train",
-                        help="train (default) or predict the first test images with --out's model")
-    for name in COMMON + extra:
+    if supervised(script):
+        parser.add_argument("command", nargs="?", choices=("train", "predict"), default="train",
+                            help="train (default) or predict the first test images with --out's "
+                                 "model")
+    for name in flags:
         parser.add_argument(_flag(name), type=_TYPES.get(name, int), default=defaults[name],
                             metavar=name.upper(), help=f"default {defaults[name]}",
                             nargs=len(defaults[name]) if name == "nkerns" else None)
@@ -62,8 +74,18 @@ def build_parser(script):
                         help="pytensor (default) or theano (theano-pymc in its own environment, "
                              "see README); also DLTUT_ENGINE")
     parser.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None,
-                        help="train each span between validations in one compiled call "
-                             "(default: on in JAX mode, off in the C and Numba modes)")
+                        help="train each span between validations (dA: each epoch) in one "
+                             "compiled call (default: on in JAX mode, off in the C and Numba "
+                             "modes)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also log the seconds spent compiling and training, apart")
+    if supervised(script):
+        _add_model_flags(parser, script)
+    return parser
+
+
+def _add_model_flags(parser, script):
+    """The flags of a supervised tutorial's best model, checkpoints, pictures and predict."""
     parser.add_argument("--out", default=_default_out(script),
                         help="where the best model is written (default %(default)s)")
     parser.add_argument("--checkpoint", default=None,
@@ -77,11 +99,8 @@ def build_parser(script):
                         help="draw the patience plot of the run there (needs matplotlib)")
     parser.add_argument("--filters", default=None, metavar="PNG",
                         help="draw the best model's first-layer weights there (needs matplotlib)")
-    parser.add_argument("--verbose", action="store_true",
-                        help="also log the seconds spent compiling and training, apart")
     parser.add_argument("--count", type=int, default=10,
                         help="predict: how many test images (default %(default)s)")
-    return parser
 
 
 def _tutorial(script):
@@ -104,6 +123,8 @@ def main(script, argv=None):
     try:
         if args.engine is not None:
             engine.use(args.engine)
+        if not supervised(script):
+            return _run_unsupervised(script, args)
         if args.command == "predict":
             return _predict(args)
         return _train(script, args)
@@ -115,9 +136,20 @@ def main(script, argv=None):
         return 2
 
 
+def _hyperparameters(script, args):
+    return {name: getattr(args, name) for name in TUTORIALS[script][2]}
+
+
+def _run_unsupervised(script, args):
+    """Run a tutorial that trains without labels and writes pictures (dA)."""
+    _tutorial(script)(dataset=args.dataset, floatX=args.floatX, mode=args.mode,
+                      device=args.device, tf32=args.tf32, fused=args.fused,
+                      **_hyperparameters(script, args))
+    return 0
+
+
 def _train(script, args):
-    _, _, extra = TUTORIALS[script]
-    kwargs = {name: getattr(args, name) for name in COMMON + extra}
+    kwargs = _hyperparameters(script, args)
     if args.out == _default_out(script):
         os.makedirs(os.path.dirname(args.out), exist_ok=True)
     pictures = [(path, draw) for path, draw in ((args.plot, "save_patience_plot"),

@@ -1,4 +1,5 @@
-"""The tutorials' ``train_model``, ``validate_model`` and ``test_model``, compiled once for any model.
+"""The tutorials' ``train_model``, ``validate_model`` and ``test_model``, compiled once for any
+model (``CompiledModel``), and the training function of a cost without labels (``CompiledCost``).
 
 The data sets live in shared variables and each compiled function takes a minibatch index, so
 minibatches are cut inside the compiled graph, as in the tutorials. The tutorials' cut,
@@ -53,7 +54,45 @@ def minibatch(shared_data, index, batch_size, n_batch):
     return rows.reshape(shape)[index]
 
 
-class CompiledModel:
+class _Training:
+    """Minibatch updates, one ``train_model`` call each or fused into spans (one ``scan`` a span).
+
+    A subclass sets ``cost``, ``updates``, ``fused``, ``train_model`` (unfused) or
+    ``_train_spans = {}`` (fused), and ``_train_givens(index)``: the training minibatch
+    ``index`` for the graph's inputs.
+    """
+
+    def _compile_span(self, count):
+        """One call that does ``count`` updates from minibatch ``first`` and returns their costs."""
+        first = T.lscalar("first")
+        # the parameters' updates, and those of the random streams the cost draws from (each
+        # step draws anew, as each call of train_model does)
+        updates = self.updates + random.default_updates([self.cost])
+        shared_vars = [variable for variable, _ in updates]
+
+        def step(index):
+            cost, *new_values = engine.clone_replace(
+                [self.cost] + [value for _, value in updates], self._train_givens(index)
+            )
+            return cost, dict(zip(shared_vars, new_values))
+
+        costs, updates = engine.scan(step, sequences=[first + T.arange(count)])
+        return engine.function([first], costs, updates=updates, name=f"train_{count}_minibatches")
+
+    def train_minibatches(self, first, count):
+        """One update per minibatch ``first .. first + count - 1``; their costs."""
+        if not self.fused:
+            return numpy.array([self.train_model(i) for i in range(first, first + count)])
+        return numpy.asarray(self._span(count)(first))
+
+    def _span(self, count):
+        """The compiled span of ``count`` minibatches, compiled at the first use of that length."""
+        if count not in self._train_spans:
+            self._train_spans[count] = self._compile_span(count)
+        return self._train_spans[count]
+
+
+class CompiledModel(_Training):
     """Compiled functions of one model over the three shared data sets.
 
     ``x`` and ``y`` are the symbolic minibatch the model was built on; ``cost`` is minimised by
@@ -108,22 +147,8 @@ class CompiledModel:
             self.y: minibatch(data_y, index, self.batch_size, n_batch),
         }
 
-    def _compile_span(self, count):
-        """One call that does ``count`` updates from minibatch ``first`` and returns their costs."""
-        first = T.lscalar("first")
-        # the parameters' updates, and those of the random streams the cost draws from (each
-        # step draws anew, as each call of train_model does)
-        updates = self.updates + random.default_updates([self.cost])
-        shared_vars = [variable for variable, _ in updates]
-
-        def step(index):
-            cost, *new_values = engine.clone_replace(
-                [self.cost] + [value for _, value in updates], self._givens("training", index)
-            )
-            return cost, dict(zip(shared_vars, new_values))
-
-        costs, updates = engine.scan(step, sequences=[first + T.arange(count)])
-        return engine.function([first], costs, updates=updates, name=f"train_{count}_minibatches")
+    def _train_givens(self, index):
+        return self._givens("training", index)
 
     def _compile_errors(self, split):
         """One call that returns the zero-one loss of every minibatch of ``split``."""
@@ -134,14 +159,6 @@ class CompiledModel:
 
         errors, _ = engine.scan(step, sequences=[T.arange(n_batch)])
         return engine.function([], errors, name=f"{split}_errors")
-
-    def train_minibatches(self, first, count):
-        """One update per minibatch ``first .. first + count - 1``; their costs."""
-        if not self.fused:
-            return numpy.array([self.train_model(i) for i in range(first, first + count)])
-        if count not in self._train_spans:
-            self._train_spans[count] = self._compile_span(count)
-        return numpy.asarray(self._train_spans[count](first))
 
     def validation_loss(self):
         """Mean of the per-minibatch zero-one losses over the validation set."""
@@ -173,10 +190,7 @@ class CompiledModel:
         if engine.mode() != "jax":
             return
         if self.fused:
-            for count in span_lengths:
-                if count not in self._train_spans:
-                    self._train_spans[count] = self._compile_span(count)
-            functions = [self._train_spans[count] for count in span_lengths]
+            functions = [self._span(count) for count in span_lengths]
             functions += list(self._all_errors.values())
         else:
             functions = [self.train_model, self.validate_model, self.test_model]
@@ -189,3 +203,49 @@ class CompiledModel:
     def set_params(self, values):
         for param, value in zip(self.params, values):
             param.set_value(value)
+
+
+class CompiledCost(_Training):
+    """The training function of an unsupervised cost (the autoencoders'): a cost of ``x`` alone.
+
+    ``cost`` of the symbolic minibatch ``x`` is minimised by ``updates`` over the shared
+    ``train_x``, one call per minibatch (``fused=False``, the tutorials' ``train_da``) or a span
+    of minibatches per call (``fused=True``, the default in JAX mode; an epoch is
+    ``train_minibatches(0, n_train_batches)``). The random streams the cost draws from advance
+    at each minibatch either way.
+
+    In JAX mode ``train_x`` is placed on JAX's device, and each minibatch has the static shape
+    ``(batch_size, n_in)``, so that a draw of size ``x.shape`` (the corruption) has a size known
+    when XLA compiles, as JAX needs.
+    """
+
+    def __init__(self, x, cost, updates, train_x, batch_size, fused=None):
+        self.fused = engine.mode() == "jax" if fused is None else fused
+        engine.place_data([train_x])
+        self.x, self.cost, self.updates, self.batch_size = x, cost, updates, batch_size
+        self.train_x = train_x
+        self.n_train_batches = n_batches(train_x, batch_size, "training")
+        if self.fused:
+            self._train_spans = {}
+        else:
+            index = T.lscalar("index")
+            self.train_model = engine.function([index], cost, updates=updates,
+                                               givens=self._train_givens(index),
+                                               name="train_model")
+
+    def _train_givens(self, index):
+        rows = minibatch(self.train_x, index, self.batch_size, self.n_train_batches)
+        if engine.mode() == "jax":
+            n_in = self.train_x.get_value(borrow=True).shape[1]
+            rows = T.specify_shape(rows, (self.batch_size, n_in))
+        return {self.x: rows}
+
+    def prepare(self, span_lengths=()):
+        """In JAX mode, compile the spans of ``span_lengths`` (or ``train_model``) now, without
+        running them, so that a run's clock times training only (see CompiledModel.prepare)."""
+        if engine.mode() != "jax":
+            return
+        functions = ([self._span(count) for count in span_lengths] if self.fused
+                     else [self.train_model])
+        for function in functions:
+            engine.compile_ahead(function)

@@ -56,8 +56,15 @@ class Options:
     callbacks: tuple = ()  # called with each Validation as it happens
 
 
-def prepare(options):
-    """``Options`` from keyword arguments, configured and checked before any data or compiling."""
+def prepare(options, only=None):
+    """``Options`` from keyword arguments, configured and checked before any data or compiling.
+
+    ``only`` names the fields an entry point uses (``test_dA`` saves no model: no ``out``); any
+    other is an error rather than silently ignored.
+    """
+    if only is not None and set(options) - set(only):
+        raise TypeError(f"unexpected options {sorted(set(options) - set(only))}: this tutorial "
+                        f"takes {', '.join(only)}")
     options = Options(**options)
     engine.backend()  # a missing engine fails here, before any data is read
     configure(options.floatX, options.mode, options.device, options.tf32)
@@ -124,12 +131,16 @@ def fit(arch, rng, datasets, hyperparameters, stopping, options, regularize=None
 
 def _check_hyperparameters(hyperparameters, datasets):
     """The learning rate and batch size, checked before anything is built."""
-    learning_rate, batch_size = hyperparameters["learning_rate"], hyperparameters["batch_size"]
+    check_sgd_settings(hyperparameters["learning_rate"], hyperparameters["batch_size"])
+    batch_counts(datasets, hyperparameters["batch_size"])
+
+
+def check_sgd_settings(learning_rate, batch_size):
+    """A positive learning rate and a positive integer batch size, or a ValueError naming it."""
     if not (isinstance(learning_rate, (int, float)) and 0 < learning_rate < math.inf):
         raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    batch_counts(datasets, batch_size)
 
 
 def _resume(path, arch, hyperparameters, classifier):

@@ -6,17 +6,22 @@ what LeNet's layers make of a digit.
 * ``tile_raster_images(X, img_shape, tile_shape)``: the tutorials' helper (utils.py), rewritten:
   rows of flattened images become one grey ``uint8`` picture of tiles.
 * ``plot_filters(model)``: the weight images of the first layer, found by parameter name
-  (``W_conv0`` for LeNet, ``W_hidden`` for the MLP, ``W_logreg`` for logistic regression).
+  (``W_conv0`` for LeNet, ``W_hidden`` for the MLP, ``W_dA`` for the denoising autoencoder,
+  ``W_logreg`` for logistic regression).
+* ``write_png(path, pixels)``: a ``uint8`` picture (such as ``tile_raster_images`` makes) as a
+  greyscale PNG, with no imaging library: the file the tutorials saved with PIL.
 * ``plot_feature_maps(image, maps)``: one digit and LeNet's feature maps of it after each
   convolution + pooling layer.
 
 Everything draws on a ``matplotlib.figure.Figure`` made directly, never through ``pyplot``: no
 global figure state, no GUI backend needed (so no ``matplotlib.use``), and PNGs are written by Agg
 whatever backend is chosen.
-Matplotlib is an optional dependency (``pip install -e .[plot]``).
+Matplotlib is an optional dependency (``pip install -e .[plot]``); ``write_png`` does not need it.
 """
 
 import math
+import struct
+import zlib
 
 import numpy
 
@@ -27,6 +32,7 @@ from dltut.atomic import atomic_write
 FILTER_PARAMS = {
     "W_conv0": "LeNet's first-layer filters",
     "W_hidden": "the MLP's hidden units",
+    "W_dA": "the denoising autoencoder's hidden units",
     "W_logreg": "logistic regression's class weights",
 }
 IMG_SHAPE = (28, 28)  # an MNIST image
@@ -207,6 +213,30 @@ def tile_raster_images(X, img_shape, tile_shape, tile_spacing=(1, 1)):
         top, left = _tile_origin(index, img_shape, tile_shape, tile_spacing)
         out[top:top + img_h, left:left + img_w] = tile.astype(numpy.uint8)
     return out
+
+
+def write_png(path, pixels):
+    """Write ``pixels``, a 2-D ``uint8`` array, as an 8-bit greyscale PNG to ``path``, atomically.
+
+    The PNG is built here (a signature, then the IHDR, IDAT and IEND chunks, each with its length
+    and CRC-32; the rows zlib-compressed, each behind filter byte 0), so that no imaging library
+    is needed: the tutorials' ``Image.fromarray(tiles).save(path)``.
+    """
+    pixels = numpy.asarray(pixels)
+    if pixels.ndim != 2 or pixels.dtype != numpy.uint8 or 0 in pixels.shape:
+        raise ValueError(f"write_png writes a non-empty 2-D uint8 array, got {pixels.dtype} of "
+                         f"shape {pixels.shape}")
+    height, width = pixels.shape
+
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body)))
+
+    rows = numpy.hstack([numpy.zeros((height, 1), numpy.uint8), pixels])  # filter 0: none
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey, no interlace
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+           + chunk(b"IDAT", zlib.compress(rows.tobytes(), 9)) + chunk(b"IEND", b""))
+    atomic_write(path, lambda file: file.write(png))
 
 
 def _tiled_shape(img_shape, tile_shape, tile_spacing):

@@ -115,3 +115,27 @@ class ScriptedModel:
 
     def get_params(self):
         return []
+
+
+def read_grey_png(path):
+    """The pixels of an 8-bit greyscale PNG without filters (what ``plots.write_png`` writes),
+    decoded here with zlib and struct: (uint8 array, PNG chunk types in order)."""
+    import struct
+    import zlib
+
+    raw = open(path, "rb").read()
+    assert raw[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG signature"
+    chunks, position = [], 8
+    while position < len(raw):
+        (length,) = struct.unpack(">I", raw[position:position + 4])
+        kind, body = raw[position + 4:position + 8], raw[position + 8:position + 8 + length]
+        (crc,) = struct.unpack(">I", raw[position + 8 + length:position + 12 + length])
+        assert crc == zlib.crc32(kind + body), f"bad CRC in chunk {kind}"
+        chunks.append((kind, body))
+        position += 12 + length
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", chunks[0][1])
+    assert (depth, colour, interlace) == (8, 0, 0), "not 8-bit greyscale, non-interlaced"
+    data = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
+    rows = numpy.frombuffer(data, dtype=numpy.uint8).reshape(height, width + 1)
+    assert not rows[:, 0].any(), "a row with a filter"
+    return rows[:, 1:], [kind for kind, _ in chunks]

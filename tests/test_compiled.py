@@ -5,7 +5,7 @@ import pytest
 
 from conftest import available_modes, in_mode
 from dltut import data, engine, registry
-from dltut.compiled import CompiledModel, minibatch
+from dltut.compiled import CompiledCost, CompiledModel, minibatch
 from dltut.engine import T
 from dltut.trainer import EarlyStopping, train
 from dltut.updates import sgd
@@ -116,3 +116,36 @@ def test_fused_draws_as_one_call_per_minibatch(floatX64, mode):
     _assert_same(fused_costs, costs)
     for got, expected in zip(fused_params, params):
         _assert_same(got, expected)
+
+
+def _run_cost(fused, epochs=2):
+    """An unsupervised cost of x alone that draws a corruption of size x.shape (as the denoising
+    autoencoder's), trained ``epochs`` epochs of 10 minibatches; the costs and the parameter."""
+    from dltut.random import RandomStreams
+
+    train_x = _datasets(numpy.random.RandomState(0))[0][0]
+    x = T.matrix("x")
+    W = engine.shared(numpy.random.RandomState(1).uniform(-0.5, 0.5, (12, 4)), "W")
+    mask = RandomStreams(7).binomial(size=x.shape, n=1, p=0.7, dtype=engine.floatX())
+    cost = T.mean(T.sum((T.dot(T.dot(mask * x, W), W.T) - x) ** 2, axis=1))
+    compiled = CompiledCost(x, cost, sgd(cost, [W], 0.1), train_x, batch_size=5, fused=fused)
+    compiled.prepare([compiled.n_train_batches])
+    costs = [compiled.train_minibatches(0, compiled.n_train_batches) for _ in range(epochs)]
+    return numpy.concatenate(costs), W.get_value(), compiled
+
+
+def test_fused_epoch_of_a_cost_equals_one_call_per_minibatch(floatX64, mode):
+    if mode == "numba":
+        pytest.skip("numba: fused scans take minutes to compile (fusing is off there by default)")
+    costs, W, compiled = _run_cost(False)
+    fused_costs, fused_W, fused = _run_cost(True)
+    assert (compiled.fused, fused.fused, compiled.n_train_batches) == (False, True, 10)
+    assert list(fused._train_spans) == [10]  # one compiled call an epoch
+    assert len(set(costs)) == len(costs)  # each minibatch draws anew
+    _assert_same(fused_costs, costs)
+    _assert_same(fused_W, W)
+
+
+def test_cost_fused_by_default_only_in_jax(floatX64, mode):
+    _, _, compiled = _run_cost(None, epochs=1)
+    assert compiled.fused == (mode == "jax")

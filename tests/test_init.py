@@ -4,13 +4,14 @@ import pytest
 
 import dltut
 from dltut import data, saving, trainer
-from dltut.tutorials import convolutional_mlp, logistic_sgd, mlp
+from dltut.tutorials import convolutional_mlp, dA, logistic_sgd, mlp
 
 
 @pytest.mark.parametrize("module, names", [
     (logistic_sgd, ["sgd_optimization_mnist", "LogisticRegression"]),
     (mlp, ["test_mlp", "HiddenLayer", "MLP"]),
     (convolutional_mlp, ["evaluate_lenet5", "LeNetConvPoolLayer", "LeNet5"]),
+    (dA, ["test_dA", "dA"]),
     (data, ["load_data"]),
     (saving, ["load_model"]),
     (trainer, ["EarlyStopping", "train"]),

@@ -21,14 +21,18 @@ from nbclient import NotebookClient  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL = "dltut-test"
-# notebook -> (the entry point its training cell calls, the calls that each show one picture)
+STOPPED = "'n_epochs'"  # a supervised run of 2 epochs shows that it stopped on n_epochs
+# notebook -> (the entry point its training cell calls, what that cell shows, the calls that
+# each show one picture)
 NOTEBOOKS = {
-    "logistic_regression.ipynb": ("sgd_optimization_mnist",
+    "logistic_regression.ipynb": ("sgd_optimization_mnist", STOPPED,
                                   ("plot_patience(result)", "plot_filters(result.model)")),
-    "mlp.ipynb": ("test_mlp", ("plot_patience(result)", "plot_filters(result.model)")),
-    "convolutional_mlp.ipynb": ("evaluate_lenet5", ("plot_patience(result)",
-                                                    "plot_filters(result.model)",
-                                                    "plot_feature_maps(")),
+    "mlp.ipynb": ("test_mlp", STOPPED, ("plot_patience(result)", "plot_filters(result.model)")),
+    "convolutional_mlp.ipynb": ("evaluate_lenet5", STOPPED, ("plot_patience(result)",
+                                                             "plot_filters(result.model)",
+                                                             "plot_feature_maps(")),
+    "dA.ipynb": ("test_dA", "'30% corruption'", ("plot_filters(clean.da)",
+                                                 "plot_filters(noisy.da)")),
 }
 
 
@@ -70,7 +74,7 @@ def test_notebook_is_stored_without_outputs(name):
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_and_shows_its_plots(name, tmp_path, small_mnist, monkeypatch):
-    entry_point, pictures = NOTEBOOKS[name]
+    entry_point, shown_text, pictures = NOTEBOOKS[name]
     monkeypatch.setenv("DLTUT_EXAMPLE_EPOCHS", "2")
     monkeypatch.setenv("DLTUT_DATA", str(small_mnist))
     monkeypatch.setenv("MPLBACKEND", "Agg")  # %matplotlib inline overrides it; no GUI either way
@@ -86,7 +90,7 @@ def test_notebook_runs_and_shows_its_plots(name, tmp_path, small_mnist, monkeypa
         assert all(output.output_type != "error" for output in cell.outputs), cell.source
     run = next(cell for cell in code if entry_point in cell.source)
     shown = "".join(output.get("data", {}).get("text/plain", "") for output in run.outputs)
-    assert "'n_epochs'" in shown  # 2 epochs end on n_epochs
+    assert shown_text in shown
     for call in pictures:
         cell = next(cell for cell in code if call in cell.source)
         images = [output for output in cell.outputs if "image/png" in output.get("data", {})]

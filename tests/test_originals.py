@@ -1,11 +1,13 @@
-"""The first epoch of the MLP and LeNet tutorials on the full MNIST split prints, in every mode, the
-numbers the original code prints.
+"""The first epoch of the MLP, LeNet and dA tutorials on the full MNIST split prints, in every mode,
+the numbers the original code prints.
 
 The originals were run on theano-pymc 1.1.2 (.ci/theano-env.sh's environment, six added) from
 lisa-lab/DeepLearningTutorials' code/mlp.py and code/convolutional_mlp.py as they are, on the
 tutorial's mnist.pkl.gz rebuilt from the shipped IDX files (dltut.data.load_data, float32 x,
 int64 y, pickled), with THEANO_FLAGS=floatX=float32 or floatX=float64 and
-``test_mlp(n_epochs=1)`` / ``evaluate_lenet5(n_epochs=1)``.
+``test_mlp(n_epochs=1)`` / ``evaluate_lenet5(n_epochs=1)``. dA.py ran there as it is but for its
+import of ``MRG_RandomStreams``, which theano-pymc names ``MRG_RandomStream``, with floatX=float64
+and ``test_dA(training_epochs=2, dataset=mnist.pkl.gz)``.
 """
 
 import logging
@@ -39,3 +41,15 @@ def test_first_epoch_prints_the_original_numbers(floatX, tutorial, mode, caplog)
     lines = [record.getMessage() for record in caplog.records]
     assert f"epoch 1, minibatch {n}/{n}, validation error {valid} %" in lines
     assert f"     epoch 1, minibatch {n}/{n}, test error of best model {test} %" in lines
+
+
+# dA.py, floatX=float64: the mean cost of epoch 0 without and with 30 % corruption, as printed
+ORIGINAL_DA_COSTS = (63.28916942011223, 81.76498578165103)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", available_modes())
+def test_dA_first_epoch_costs_are_the_original_ones(mode, keep_floatX, tmp_path):
+    runs = dltut.test_dA(training_epochs=1, floatX="float64", mode=mode, output_folder=tmp_path)
+    for run, original in zip(runs, ORIGINAL_DA_COSTS):
+        assert run.costs[0] == pytest.approx(original, rel=1e-12, abs=0)

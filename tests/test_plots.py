@@ -336,3 +336,41 @@ def test_pictures_of_a_real_tiny_run(tiny_mnist, tmp_path):
     plots.save_patience_plot(result, tmp_path / "p.png")
     plots.save_filters(result.model, tmp_path / "f.png")
     assert (tmp_path / "p.png").stat().st_size > 0 and (tmp_path / "f.png").stat().st_size > 0
+
+
+# ----------------------------------------------------------------------------------------------
+# PNG files without an imaging library
+
+
+def test_write_png_reads_back(tmp_path):
+    from conftest import read_grey_png
+
+    pixels = numpy.random.RandomState(0).randint(0, 256, (7, 13)).astype(numpy.uint8)
+    path = tmp_path / "tiles.png"
+    plots.write_png(path, pixels)
+    got, chunks = read_grey_png(path)
+    numpy.testing.assert_array_equal(got, pixels)
+    assert chunks == [b"IHDR", b"IDAT", b"IEND"]
+    assert [p.name for p in tmp_path.iterdir()] == ["tiles.png"]  # no temporary left
+    Image = pytest.importorskip("PIL.Image", reason="read back by an imaging library too")
+    with Image.open(path) as image:
+        assert image.mode == "L" and image.size == (13, 7)
+        numpy.testing.assert_array_equal(numpy.asarray(image), pixels)
+
+
+@pytest.mark.parametrize("pixels, match", [
+    (numpy.zeros((2, 3), numpy.float64), "float64 of shape"),
+    (numpy.zeros((2, 3, 1), numpy.uint8), r"shape \(2, 3, 1\)"),
+    (numpy.zeros((0, 3), numpy.uint8), r"shape \(0, 3\)"),
+])
+def test_write_png_errors_name_the_bad_array(tmp_path, pixels, match):
+    with pytest.raises(ValueError, match=match):
+        plots.write_png(tmp_path / "bad.png", pixels)
+    assert not list(tmp_path.iterdir())
+
+
+def test_dA_weights_are_filters():
+    W = numpy.random.RandomState(1).rand(784, 500)
+    name, X, img_shape = plots.filter_images({"W_dA": W, "b_dA": numpy.zeros(500)})
+    assert name == "W_dA" and img_shape == (28, 28)
+    numpy.testing.assert_array_equal(X, W.T[:100])
