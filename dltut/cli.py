@@ -58,12 +58,13 @@ def build_parser(script):
                             metavar=name.upper(), help=f"default {defaults[name]}",
                             nargs=len(defaults[name]) if name == "nkerns" else None)
     parser.add_argument("--dataset", default=None,
-                        help="MNIST as a folder of IDX files, the tutorial's mnist.pkl.gz or an .npz "
-                             "(default: the copy shipped with dltut, dltut/mnist)")
+                        help="MNIST as a folder of IDX files, the tutorial's mnist.pkl.gz or an "
+                             ".npz (default: the copy shipped with dltut, dltut/mnist)")
     parser.add_argument("--floatX", choices=engine.FLOATX, default=None,
                         help="float dtype (default: the engine's config, float64 unless set)")
     parser.add_argument("--mode", choices=engine.MODES, default=None,
-                        help="compile mode (default: numba on PyTensor, c on Theano)")
+                        help="compile mode (default: jax on PyTensor where JAX is installed, "
+                             "else c; c on Theano)")
     parser.add_argument("--device", choices=engine.DEVICES, default=None,
                         help="gpu: JAX mode on the GPU (pip install -e .[gpu]); auto: the GPU if "
                              "there is one, else the CPU; cpu (default)")
