@@ -14,7 +14,8 @@ variable, and is loaded on first use. Everything else in dltut imports its symbo
 Compile modes (``set_mode``): ``c`` (C code with Theano's virtual machine), ``numba`` and ``jax``
 (PyTensor only; on the GPU with JAX's CUDA build). dltut's default is not PyTensor's (numba): it is
 ``jax`` wherever JAX is installed (a core dependency), the fastest faithful mode measured on the
-CPU for all three tutorials (README, "Speed"); ``default_mode()`` says which and why.
+CPU for the logistic regression, the MLP and LeNet (README, "Speed"); ``default_mode()`` says
+which and why.
 
 JAX's compiled programs are kept on disk (``cache_dir()``), so a second run of a script skips
 XLA's compile.
@@ -117,7 +118,7 @@ def default_mode():
     if _engine_name == "theano":
         return "c", "theano-pymc has only the C mode"
     if importlib.util.find_spec("jax") is not None:
-        return "jax", "dltut's default: the fastest mode measured for every tutorial"
+        return "jax", "dltut's default, the fastest mode measured for LR, MLP and LeNet"
     return "c", "JAX is not installed (pip install jax), so the next fastest mode"
 
 
