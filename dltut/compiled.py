@@ -91,6 +91,26 @@ class _Training:
             self._train_spans[count] = self._compile_span(count)
         return self._train_spans[count]
 
+    def prepare(self, span_lengths=()):
+        """Compile now what a run will call, so that the run's clock times training only.
+
+        In JAX mode XLA compiles a function at its first call; here each function (the fused
+        spans of ``span_lengths`` or ``train_model``, and ``_evaluation_functions()``) is compiled
+        ahead of time instead, without running it (no parameter changes). Elsewhere this does
+        nothing: the C mode compiled already, and numba compiles at the first call (PyTensor keeps
+        numba's code on disk between runs).
+        """
+        if engine.mode() != "jax":
+            return
+        functions = ([self._span(count) for count in span_lengths] if self.fused
+                     else [self.train_model])
+        for function in functions + self._evaluation_functions():
+            engine.compile_ahead(function)
+
+    def _evaluation_functions(self):
+        """What else a run calls besides training (none for a cost without labels)."""
+        return []
+
 
 class CompiledModel(_Training):
     """Compiled functions of one model over the three shared data sets.
@@ -178,24 +198,11 @@ class CompiledModel(_Training):
             counts = [model(i) for i in range(self.splits[split][2])]
         return numpy.mean(numpy.asarray(counts, dtype=numpy.float64) / self.batch_size)
 
-    def prepare(self, span_lengths=()):
-        """Compile now what a run will call, so that the run's clock times training only.
-
-        In JAX mode XLA compiles a function at its first call; here each function (the fused
-        spans of ``span_lengths``, the error counts, or the per-minibatch functions) is compiled
-        ahead of time instead, without running it (no parameter changes). Elsewhere this does
-        nothing: the C mode compiled already, and numba compiles at the first call (PyTensor keeps
-        numba's code on disk between runs).
-        """
-        if engine.mode() != "jax":
-            return
+    def _evaluation_functions(self):
+        """The error counts of the validation and test sets, for ``prepare``."""
         if self.fused:
-            functions = [self._span(count) for count in span_lengths]
-            functions += list(self._all_errors.values())
-        else:
-            functions = [self.train_model, self.validate_model, self.test_model]
-        for function in functions:
-            engine.compile_ahead(function)
+            return list(self._all_errors.values())
+        return [self.validate_model, self.test_model]
 
     def get_params(self):
         return [param.get_value(borrow=False) for param in self.params]
@@ -240,12 +247,3 @@ class CompiledCost(_Training):
             rows = T.specify_shape(rows, (self.batch_size, n_in))
         return {self.x: rows}
 
-    def prepare(self, span_lengths=()):
-        """In JAX mode, compile the spans of ``span_lengths`` (or ``train_model``) now, without
-        running them, so that a run's clock times training only (see CompiledModel.prepare)."""
-        if engine.mode() != "jax":
-            return
-        functions = ([self._span(count) for count in span_lengths] if self.fused
-                     else [self.train_model])
-        for function in functions:
-            engine.compile_ahead(function)
