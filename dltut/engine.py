@@ -78,7 +78,7 @@ def name():
 
 
 def _load():
-    global _backend, _engine_name, _mode
+    global _backend, _engine_name, _mode, _mode_reason
     if _backend is not None:
         return _backend
     if _engine_name is None:
@@ -102,7 +102,6 @@ def _load():
     if os.environ.get("DLTUT_MODE"):
         chosen, why = os.environ["DLTUT_MODE"], "DLTUT_MODE is set"
     set_mode(chosen)
-    global _mode_reason
     _mode_reason = why
     return _backend
 

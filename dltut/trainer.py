@@ -260,15 +260,13 @@ def _span_end(first, frequency, patience, n_train_batches):
 def _epoch_spans(state, frequency, n_train_batches):
     """The lengths of the fused spans from where ``state`` is to the end of that epoch, as the
     current patience cuts them (the spans of later epochs are mostly the same lengths)."""
-    first, lengths = state.iteration + 1, []
-    epoch_end = (first // n_train_batches + 1) * n_train_batches - 1
-    while first <= epoch_end:
+    first, lengths = state.iteration + 1, set()
+    while True:  # _span_end stops every span at the epoch's end at the latest
         last = _span_end(first, frequency, state.patience, n_train_batches)
-        lengths.append(last - first + 1)
-        if state.patience <= last:
-            break
+        lengths.add(last - first + 1)
+        if state.patience <= last or (last + 1) % n_train_batches == 0:
+            return sorted(lengths)
         first = last + 1
-    return sorted(set(lengths))
 
 
 def _validate(model, state, stopping, epoch, minibatch, n_train_batches, callbacks):
