@@ -1,10 +1,11 @@
-"""The command line shared by ``scripts/logreg.py``, ``scripts/mlp.py``, ``scripts/lenet.py`` and
-``scripts/dA.py``.
+"""The command line shared by the scripts: ``scripts/logreg.py``, ``mlp.py``, ``lenet.py``,
+``dA.py`` and ``SdA.py``.
 
 ``python scripts/logreg.py [train] [--learning-rate ...]`` runs the tutorial and writes its best
 model to ``--out``; ``python scripts/logreg.py predict`` prints the predicted labels of the first
 test images with that model, like the tutorial's ``predict()``. The unsupervised ``dA.py`` trains
-and writes its pictures to ``--output-folder``: it has no model file, checkpoints or predict.
+and writes its pictures to ``--output-folder``: it has no model file or predict. Every script
+takes ``--checkpoint``/``--resume`` (the SdA's and dA's cover their unsupervised epochs too).
 Defaults come from the tutorial functions' signatures, so the two cannot disagree.
 """
 
@@ -17,6 +18,7 @@ import sys
 
 from dltut import engine
 from dltut.progress import ProgressBar
+from dltut.epochs import Interrupted
 from dltut.trainer import Diverged
 
 # the hyperparameters of every supervised tutorial (early stopping, a best model)
@@ -27,14 +29,19 @@ TUTORIALS = {
     "mlp": ("mlp", "test_mlp", COMMON + ("L1_reg", "L2_reg", "n_hidden")),
     "lenet": ("convolutional_mlp", "evaluate_lenet5", COMMON + ("nkerns",)),
     "dA": ("dA", "test_dA", ("learning_rate", "training_epochs", "batch_size", "output_folder")),
+    "SdA": ("SdA", "test_SdA", ("finetune_lr", "pretraining_epochs", "pretrain_lr",
+                                "training_epochs", "batch_size")),
 }
-_TYPES = {"L1_reg": float, "L2_reg": float, "learning_rate": float, "output_folder": str}
+# the scripts that train a classifier with early stopping: a best model (--out), pictures of the
+# run and predict; the others write pictures only
+SUPERVISED = ("logreg", "mlp", "lenet", "SdA")
+_TYPES = {"L1_reg": float, "L2_reg": float, "learning_rate": float, "output_folder": str,
+          "finetune_lr": float, "pretrain_lr": float}
 
 
 def supervised(script):
-    """Whether ``script`` trains a classifier with early stopping: a best model (``--out``),
-    checkpoints, pictures of the run and ``predict``; the others write pictures only."""
-    return "patience" in TUTORIALS[script][2]
+    """Whether ``script`` trains a classifier with early stopping (see ``SUPERVISED``)."""
+    return script in SUPERVISED
 
 
 def _flag(name):
@@ -80,15 +87,13 @@ def build_parser(script):
                              "modes)")
     parser.add_argument("--verbose", action="store_true",
                         help="also log the seconds spent compiling and training, apart")
+    _add_checkpoint_flags(parser)
     if supervised(script):
         _add_model_flags(parser, script)
     return parser
 
 
-def _add_model_flags(parser, script):
-    """The flags of a supervised tutorial's best model, checkpoints, pictures and predict."""
-    parser.add_argument("--out", default=_default_out(script),
-                        help="where the best model is written (default %(default)s)")
+def _add_checkpoint_flags(parser):
     parser.add_argument("--checkpoint", default=None,
                         help="write the training state there every --checkpoint-every epochs and "
                              "at the end (also on Ctrl-C/SIGTERM)")
@@ -96,6 +101,12 @@ def _add_model_flags(parser, script):
                         help="epochs between checkpoints (default %(default)s)")
     parser.add_argument("--resume", default=None,
                         help="go on from this checkpoint (same settings as the run that wrote it)")
+
+
+def _add_model_flags(parser, script):
+    """The flags of a supervised tutorial's best model, pictures and predict."""
+    parser.add_argument("--out", default=_default_out(script),
+                        help="where the best model is written (default %(default)s)")
     parser.add_argument("--plot", default=None, metavar="PNG",
                         help="draw the patience plot of the run there (needs matplotlib)")
     parser.add_argument("--filters", default=None, metavar="PNG",
@@ -132,6 +143,9 @@ def main(script, argv=None):
     except Diverged as error:
         print(f"{script}.py: error: {error}", file=sys.stderr)
         return 1
+    except Interrupted as stopped:
+        print(f"{script}.py: {stopped}", file=sys.stderr)
+        return 130  # as a shell reports a command stopped by Ctrl-C
     except (ValueError, OSError, ImportError, RuntimeError) as error:
         print(f"{script}.py: error: {error}", file=sys.stderr)
         return 2
@@ -145,7 +159,8 @@ def _run_unsupervised(script, args):
     """Run a tutorial that trains without labels and writes pictures (dA)."""
     _tutorial(script)(dataset=args.dataset, floatX=args.floatX, mode=args.mode,
                       device=args.device, tf32=args.tf32, fused=args.fused,
-                      **_hyperparameters(script, args))
+                      checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+                      resume=args.resume, **_hyperparameters(script, args))
     return 0
 
 
@@ -167,7 +182,8 @@ def _train(script, args):
 
         for path, _ in pictures:
             check_writable(path, "picture")
-    with ProgressBar(args.n_epochs) as bar:
+    n_epochs = args.training_epochs if script == "SdA" else args.n_epochs
+    with ProgressBar(n_epochs) as bar:
         result = _tutorial(script)(
             dataset=args.dataset, out=args.out, floatX=args.floatX, mode=args.mode,
             device=args.device, tf32=args.tf32, fused=args.fused, checkpoint=args.checkpoint,
