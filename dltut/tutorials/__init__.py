@@ -5,6 +5,9 @@ its entry function:
 * ``mlp``: ``HiddenLayer``, ``MLP``, ``test_mlp``
 * ``convolutional_mlp``: ``LeNetConvPoolLayer``, ``LeNet5``, ``evaluate_lenet5``
 * ``dA``: ``dA``, ``test_dA`` (unsupervised: no early stopping, pictures instead of a model file)
+* ``logistic_cg``: ``LogisticRegression`` on one flat ``theta``, ``cg_optimization_mnist``
+  (``scipy.optimize.fmin_cg`` instead of SGD: no early stopping, no model file)
+* ``cA``: ``cA``, ``test_cA`` (the contractive autoencoder; unsupervised, like ``dA``)
 
 What they share (options, the training run, the best model) is in ``dltut.fitting``.
 """
