@@ -94,8 +94,10 @@ class TrainingObjective:
             self.theta.set_value(numpy.asarray(theta_value, dtype=engine.floatX()))
             cost, gradient = self.function()
             self.calls += 1
-            self._last = (numpy.array(theta_value), cost, numpy.asarray(gradient))
-        return cost, gradient
+            # NumPy values for scipy, whatever the mode computed them in (JAX gives its arrays)
+            self._last = (numpy.array(theta_value), numpy.asarray(cost)[()],
+                          numpy.asarray(gradient))
+        return self._last[1:]
 
     def cost(self, theta_value):
         return self.evaluate(theta_value)[0]
