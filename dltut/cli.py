@@ -1,15 +1,19 @@
 """The command line shared by the scripts: ``scripts/logreg.py``, ``mlp.py``, ``lenet.py``,
-``dA.py`` and ``SdA.py``.
+``dA.py``, ``SdA.py``, ``logistic_cg.py`` and ``cA.py``.
 
 ``python scripts/logreg.py [train] [--learning-rate ...]`` runs the tutorial and writes its best
 model to ``--out``; ``python scripts/logreg.py predict`` prints the predicted labels of the first
-test images with that model, like the tutorial's ``predict()``. The unsupervised ``dA.py`` trains
-and writes its pictures to ``--output-folder``: it has no model file or predict. Every script
-takes ``--checkpoint``/``--resume`` (the SdA's and dA's cover their unsupervised epochs too).
+test images with that model, like the tutorial's ``predict()``; so do ``mlp.py``, ``lenet.py``
+and ``SdA.py``. The unsupervised ``dA.py`` and ``cA.py`` train and write their pictures to
+``--output-folder``; ``logistic_cg.py`` runs ``scipy.optimize.fmin_cg`` for at most
+``--n-epochs`` iterations: none of the three has a model file, patience or predict. Each script
+has the flags its tutorial function takes: ``--checkpoint``/``--resume`` where it takes them (the
+SdA's and dA's cover their unsupervised epochs too).
 Defaults come from the tutorial functions' signatures, so the two cannot disagree.
 """
 
 import argparse
+import dataclasses
 import importlib
 import inspect
 import logging
@@ -17,8 +21,8 @@ import os
 import sys
 
 from dltut import engine
-from dltut.progress import ProgressBar
 from dltut.epochs import Interrupted
+from dltut.progress import ProgressBar
 from dltut.trainer import Diverged
 
 # the hyperparameters of every supervised tutorial (early stopping, a best model)
@@ -31,12 +35,19 @@ TUTORIALS = {
     "dA": ("dA", "test_dA", ("learning_rate", "training_epochs", "batch_size", "output_folder")),
     "SdA": ("SdA", "test_SdA", ("finetune_lr", "pretraining_epochs", "pretrain_lr",
                                 "training_epochs", "batch_size")),
+    "logistic_cg": ("logistic_cg", "cg_optimization_mnist", ("n_epochs", "batch_size")),
+    "cA": ("cA", "test_cA", ("learning_rate", "training_epochs", "batch_size", "output_folder",
+                             "contraction_level", "fixed_penalty")),
 }
 # the scripts that train a classifier with early stopping: a best model (--out), pictures of the
-# run and predict; the others write pictures only
+# run and predict
 SUPERVISED = ("logreg", "mlp", "lenet", "SdA")
 _TYPES = {"L1_reg": float, "L2_reg": float, "learning_rate": float, "output_folder": str,
-          "finetune_lr": float, "pretrain_lr": float}
+          "contraction_level": float, "finetune_lr": float, "pretrain_lr": float}
+_SWITCHES = {  # hyperparameters that are on/off flags, off by default
+    "fixed_penalty": "divide the Jacobian penalty with / instead of the tutorial's // (whose "
+                     "gradient is zero: the contraction never trains) and log the epoch's means",
+}
 
 
 def supervised(script):
@@ -61,6 +72,9 @@ def build_parser(script):
                             help="train (default) or predict the first test images with --out's "
                                  "model")
     for name in flags:
+        if name in _SWITCHES:
+            parser.add_argument(_flag(name), action="store_true", help=_SWITCHES[name])
+            continue
         parser.add_argument(_flag(name), type=_TYPES.get(name, int), default=defaults[name],
                             metavar=name.upper(), help=f"default {defaults[name]}",
                             nargs=len(defaults[name]) if name == "nkerns" else None)
@@ -81,13 +95,15 @@ def build_parser(script):
     parser.add_argument("--engine", choices=engine.ENGINES, default=None,
                         help="pytensor (default) or theano (theano-pymc in its own environment, "
                              "see README); also DLTUT_ENGINE")
-    parser.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None,
-                        help="train each span between validations (dA: each epoch) in one "
-                             "compiled call (default: on in JAX mode, off in the C and Numba "
-                             "modes)")
+    if "fused" in _run_options(script):
+        parser.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None,
+                            help="train each span between validations (dA, cA: each epoch) in "
+                                 "one compiled call (default: on in JAX mode, off in the C and "
+                                 "Numba modes)")
     parser.add_argument("--verbose", action="store_true",
                         help="also log the seconds spent compiling and training, apart")
-    _add_checkpoint_flags(parser)
+    if "checkpoint" in _run_options(script):
+        _add_checkpoint_flags(parser)
     if supervised(script):
         _add_model_flags(parser, script)
     return parser
@@ -119,6 +135,15 @@ def _tutorial(script):
     """The tutorial function that ``script`` runs, from its module in ``dltut.tutorials``."""
     module, function_name, _ = TUTORIALS[script]
     return getattr(importlib.import_module(f"dltut.tutorials.{module}"), function_name)
+
+
+def _run_options(script):
+    """The ``fitting.Options`` fields the tutorial takes: its module's ``RUN_OPTIONS``, else all."""
+    from dltut.fitting import Options
+
+    module = importlib.import_module(f"dltut.tutorials.{TUTORIALS[script][0]}")
+    return getattr(module, "RUN_OPTIONS", tuple(field.name for field in
+                                                dataclasses.fields(Options)))
 
 
 def _tutorial_defaults(script):
@@ -156,11 +181,9 @@ def _hyperparameters(script, args):
 
 
 def _run_unsupervised(script, args):
-    """Run a tutorial that trains without labels and writes pictures (dA)."""
-    _tutorial(script)(dataset=args.dataset, floatX=args.floatX, mode=args.mode,
-                      device=args.device, tf32=args.tf32, fused=args.fused,
-                      checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
-                      resume=args.resume, **_hyperparameters(script, args))
+    """Run a tutorial without early stopping or a model file (dA, cA, logistic_cg)."""
+    options = {name: getattr(args, name) for name in _run_options(script)}
+    _tutorial(script)(dataset=args.dataset, **options, **_hyperparameters(script, args))
     return 0
 
 

@@ -1,6 +1,6 @@
 """The common command line, through scripts/logreg.py: bad settings and a missing model file are
 one line on stderr and exit status 2, before any model file is written; scripts/dA.py: its own
-flags, the tutorial's lines and pictures."""
+flags, the tutorial's lines and pictures; logistic_cg.py and cA.py: theirs."""
 
 import re
 
@@ -58,3 +58,31 @@ def test_dA_script_prints_the_tutorial_lines(tiny_mnist, tmp_path):
         ["filters_corruption_0.png", "filters_corruption_30.png"]
     bad = run_script("dA.py", "--training-epochs", "0", "--dataset", tiny_mnist, cwd=tmp_path)
     assert bad.returncode == 2 and "training_epochs must be a positive integer, got 0" in bad.stderr
+
+
+def test_logistic_cg_and_cA_scripts_take_their_own_flags():
+    from dltut.cli import build_parser
+
+    words = set(re.findall(r"--[\w-]+|\w+", build_parser("logistic_cg").format_help()))
+    assert {"--n-epochs", "--batch-size", "--dataset", "--floatX", "--mode", "--device"} <= words
+    for flag in ("--learning-rate", "--patience", "--fused", "--out", "--checkpoint", "predict"):
+        assert flag not in words
+    assert build_parser("logistic_cg").parse_args([]).n_epochs == 50
+    args = build_parser("cA").parse_args([])
+    assert (args.learning_rate, args.training_epochs, args.batch_size, args.output_folder,
+            args.contraction_level, args.fixed_penalty) == (0.01, 20, 10, "cA_plots", 0.1, False)
+    assert build_parser("cA").parse_args(["--fixed-penalty", "--no-fused"]).fixed_penalty
+
+
+def test_logistic_cg_script_prints_the_tutorial_lines(tiny_mnist, tmp_path):
+    run = run_script("logistic_cg.py", "--n-epochs", "2", "--batch-size", "100", "--dataset",
+                     tiny_mnist, "--mode", "c", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert "Optimizing using scipy.optimize.fmin_cg..." in lines
+    assert len([line for line in lines if line.startswith("validation error ")]) == 2
+    assert any(line.startswith("Optimization complete with best validation score of ")
+               for line in lines)
+    bad = run_script("cA.py", "--contraction-level", "-1", "--dataset", tiny_mnist, cwd=tmp_path)
+    assert bad.returncode == 2 and "contraction_level must be a number >= 0" in bad.stderr
+    assert "Traceback" not in bad.stderr

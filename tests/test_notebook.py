@@ -33,6 +33,8 @@ NOTEBOOKS = {
                                                              "plot_feature_maps(")),
     "dA.ipynb": ("test_dA", "'30% corruption'", ("plot_filters(clean.da)",
                                                  "plot_filters(noisy.da)")),
+    "logistic_cg.ipynb": ("cg_optimization_mnist", "'conjugate gradients'",
+                          ("plot_validation(cg, sgd)",)),
 }
 
 
