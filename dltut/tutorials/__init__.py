@@ -5,6 +5,8 @@ its entry function:
 * ``mlp``: ``HiddenLayer``, ``MLP``, ``test_mlp``
 * ``convolutional_mlp``: ``LeNetConvPoolLayer``, ``LeNet5``, ``evaluate_lenet5``
 * ``dA``: ``dA``, ``test_dA`` (unsupervised: no early stopping, pictures instead of a model file)
+* ``hmc``: ``HMC_sampler``, ``sampler_on_nd_gaussian``, ``test_hmc`` (a sampler: no data, no
+  training)
 
 What they share (options, the training run, the best model) is in ``dltut.fitting``.
 """
