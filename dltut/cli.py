@@ -1,11 +1,13 @@
-"""The command line shared by ``scripts/logreg.py``, ``scripts/mlp.py``, ``scripts/lenet.py`` and
-``scripts/dA.py``.
+"""The command line shared by ``scripts/logreg.py``, ``scripts/mlp.py``, ``scripts/lenet.py``,
+``scripts/dA.py`` and ``scripts/hmc.py``.
 
 ``python scripts/logreg.py [train] [--learning-rate ...]`` runs the tutorial and writes its best
 model to ``--out``; ``python scripts/logreg.py predict`` prints the predicted labels of the first
 test images with that model, like the tutorial's ``predict()``. The unsupervised ``dA.py`` trains
 and writes its pictures to ``--output-folder``: it has no model file, checkpoints or predict.
-Defaults come from the tutorial functions' signatures, so the two cannot disagree.
+``hmc.py`` samples a Gaussian: no data, no training, only ``--floatX``, ``--mode`` and
+``--engine`` beside its own flags. Defaults come from the tutorial functions' signatures, and the
+run options a tutorial takes from its module's ``RUN_OPTIONS``, so the two cannot disagree.
 """
 
 import argparse
@@ -27,7 +29,10 @@ TUTORIALS = {
     "mlp": ("mlp", "test_mlp", COMMON + ("L1_reg", "L2_reg", "n_hidden")),
     "lenet": ("convolutional_mlp", "evaluate_lenet5", COMMON + ("nkerns",)),
     "dA": ("dA", "test_dA", ("learning_rate", "training_epochs", "batch_size", "output_folder")),
+    "hmc": ("hmc", "test_hmc", ("burnin", "n_samples", "dim")),
 }
+# the run options (fitting.Options) of a tutorial whose module does not list its RUN_OPTIONS
+RUN_OPTIONS = ("floatX", "mode", "device", "tf32", "fused")
 _TYPES = {"L1_reg": float, "L2_reg": float, "learning_rate": float, "output_folder": str}
 
 
@@ -37,6 +42,16 @@ def supervised(script):
     return "patience" in TUTORIALS[script][2]
 
 
+def run_options(script):
+    """The run options ``script``'s tutorial takes (its module's ``RUN_OPTIONS``)."""
+    return getattr(_module(script), "RUN_OPTIONS", RUN_OPTIONS)
+
+
+def uses_data(script):
+    """Whether ``script``'s tutorial reads MNIST (takes ``dataset``)."""
+    return "dataset" in _tutorial_defaults(script)
+
+
 def _flag(name):
     return "--" + name.replace("_", "-")
 
@@ -44,11 +59,13 @@ def _flag(name):
 def build_parser(script):
     _, function_name, flags = TUTORIALS[script]
     defaults = _tutorial_defaults(script)
-    parser = argparse.ArgumentParser(
-        prog=f"{script}.py",
-        description=f"Train the {script} tutorial on MNIST ({function_name})"
-                    + (" or predict with it." if supervised(script) else "."),
-    )
+    if uses_data(script):
+        description = (f"Train the {script} tutorial on MNIST ({function_name})"
+                       + (" or predict with it." if supervised(script) else "."))
+    else:
+        description = f"Run the {script} tutorial ({function_name}): " \
+            + _module(script).__doc__.splitlines()[0]
+    parser = argparse.ArgumentParser(prog=f"{script}.py", description=description)
     if supervised(script):
         parser.add_argument("command", nargs="?", choices=("train", "predict"), default="train",
                             help="train (default) or predict the first test images with --out's "
@@ -57,27 +74,32 @@ def build_parser(script):
         parser.add_argument(_flag(name), type=_TYPES.get(name, int), default=defaults[name],
                             metavar=name.upper(), help=f"default {defaults[name]}",
                             nargs=len(defaults[name]) if name == "nkerns" else None)
-    parser.add_argument("--dataset", default=None,
-                        help="MNIST as a folder of IDX files, the tutorial's mnist.pkl.gz or an "
-                             ".npz (default: the copy shipped with dltut, dltut/mnist)")
+    if uses_data(script):
+        parser.add_argument("--dataset", default=None,
+                            help="MNIST as a folder of IDX files, the tutorial's mnist.pkl.gz or "
+                                 "an .npz (default: the copy shipped with dltut, dltut/mnist)")
+    options = run_options(script)
     parser.add_argument("--floatX", choices=engine.FLOATX, default=None,
                         help="float dtype (default: the engine's config, float64 unless set)")
     parser.add_argument("--mode", choices=engine.MODES, default=None,
                         help="compile mode (default: jax on PyTensor where JAX is installed, "
                              "else c; c on Theano)")
-    parser.add_argument("--device", choices=engine.DEVICES, default=None,
-                        help="gpu: JAX mode on the GPU (pip install -e .[gpu]); auto: the GPU if "
-                             "there is one, else the CPU; cpu (default)")
-    parser.add_argument("--tf32", action="store_true",
-                        help="on the GPU, allow TensorFloat-32 matrix products (faster, not the "
-                             "tutorials' numbers)")
+    if "device" in options:
+        parser.add_argument("--device", choices=engine.DEVICES, default=None,
+                            help="gpu: JAX mode on the GPU (pip install -e .[gpu]); auto: the GPU "
+                                 "if there is one, else the CPU; cpu (default)")
+    if "tf32" in options:
+        parser.add_argument("--tf32", action="store_true",
+                            help="on the GPU, allow TensorFloat-32 matrix products (faster, not "
+                                 "the tutorials' numbers)")
     parser.add_argument("--engine", choices=engine.ENGINES, default=None,
                         help="pytensor (default) or theano (theano-pymc in its own environment, "
                              "see README); also DLTUT_ENGINE")
-    parser.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None,
-                        help="train each span between validations (dA: each epoch) in one "
-                             "compiled call (default: on in JAX mode, off in the C and Numba "
-                             "modes)")
+    if "fused" in options:
+        parser.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None,
+                            help="train each span between validations (dA: each epoch) in one "
+                                 "compiled call (default: on in JAX mode, off in the C and Numba "
+                                 "modes)")
     parser.add_argument("--verbose", action="store_true",
                         help="also log the seconds spent compiling and training, apart")
     if supervised(script):
@@ -104,10 +126,14 @@ def _add_model_flags(parser, script):
                         help="predict: how many test images (default %(default)s)")
 
 
+def _module(script):
+    """``script``'s module in ``dltut.tutorials``."""
+    return importlib.import_module(f"dltut.tutorials.{TUTORIALS[script][0]}")
+
+
 def _tutorial(script):
     """The tutorial function that ``script`` runs, from its module in ``dltut.tutorials``."""
-    module, function_name, _ = TUTORIALS[script]
-    return getattr(importlib.import_module(f"dltut.tutorials.{module}"), function_name)
+    return getattr(_module(script), TUTORIALS[script][1])
 
 
 def _tutorial_defaults(script):
@@ -142,10 +168,11 @@ def _hyperparameters(script, args):
 
 
 def _run_unsupervised(script, args):
-    """Run a tutorial that trains without labels and writes pictures (dA)."""
-    _tutorial(script)(dataset=args.dataset, floatX=args.floatX, mode=args.mode,
-                      device=args.device, tf32=args.tf32, fused=args.fused,
-                      **_hyperparameters(script, args))
+    """Run a tutorial that trains without labels and writes pictures (dA), or samples (hmc)."""
+    options = {name: getattr(args, name) for name in run_options(script)}
+    if uses_data(script):
+        options["dataset"] = args.dataset
+    _tutorial(script)(**options, **_hyperparameters(script, args))
     return 0
 
 

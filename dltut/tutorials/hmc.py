@@ -30,6 +30,7 @@ import dataclasses
 import logging
 import math
 import numbers
+import timeit
 
 import numpy
 
@@ -304,7 +305,10 @@ def sampler_on_nd_gaussian(sampler_cls, burnin, n_samples, dim=10):
         return 0.5 * (T.dot((x - mu), cov_inv) * (x - mu)).sum(axis=1)
 
     position = engine.shared(rng.randn(BATCHSIZE, dim).astype(floatX), "position")
+    compile_start = timeit.default_timer()
     sampler = sampler_cls(position, gaussian_energy, initial_stepsize=1e-3, stepsize_max=0.5)
+    start_time = timeit.default_timer()
+    log.debug("sampler built and compiled in %.3fs", start_time - compile_start)
 
     stepsizes, acceptance_rates = [], []
     draws = []
@@ -314,6 +318,7 @@ def sampler_on_nd_gaussian(sampler_cls, burnin, n_samples, dim=10):
             draws.append(sample)
         stepsizes.append(sampler.stepsize.get_value().item())
         acceptance_rates.append(sampler.avg_acceptance_rate.get_value().item())
+    log.debug("%i draws in %.3fs", burnin + n_samples, timeit.default_timer() - start_time)
     # (n_samples, batchsize, dim) -> (batchsize * n_samples, dim), chain after chain
     samples = numpy.asarray(draws).T.reshape(dim, -1).T
 
