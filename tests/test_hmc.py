@@ -191,7 +191,8 @@ def test_draws_against_numpy_hmc(floatX64, mode):
     n = 4
     run = hmc.sampler_on_nd_gaussian(HMC_sampler.new_from_shared_positions, burnin=0,
                                      n_samples=n, dim=DIM)
-    draws = run.samples.T.reshape(DIM, hmc.BATCHSIZE, n).T  # back to (n, batch, dim)
+    draws = run.draws
+    numpy.testing.assert_array_equal(run.samples.T.reshape(DIM, hmc.BATCHSIZE, n).T, draws)
     expected, stepsizes, rates = _numpy_draws(n)
     numpy.testing.assert_allclose(draws, expected, rtol=1e-12, atol=1e-14)
     numpy.testing.assert_allclose(run.stepsizes, stepsizes, rtol=1e-15)
@@ -254,6 +255,7 @@ def test_samples_have_the_target_mean_and_covariance():
     # test_hmc as the tutorial runs it, in float32: 1,000 draws of burn-in, 3 x 1,000 kept
     run = hmc.test_hmc(floatX="float32")
     assert run.samples.shape == (3000, DIM) and run.samples.dtype == numpy.float32
+    assert run.draws.shape == (2000, 3, DIM)
     numpy.testing.assert_allclose(run.samples.mean(axis=0), run.mu, atol=0.1)
     numpy.testing.assert_allclose(numpy.cov(run.samples.T), run.cov, atol=0.15)
     # the tutorial's own test

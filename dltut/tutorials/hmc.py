@@ -268,6 +268,7 @@ class GaussianRun:
 
     mu: numpy.ndarray  # the target's mean (dim,)
     cov: numpy.ndarray  # the target's covariance (dim, dim)
+    draws: numpy.ndarray  # (burnin + n_samples, 3, dim): every draw, burn-in included
     samples: numpy.ndarray  # (n_samples * 3, dim): the draws after the burn-in, chain by chain
     stepsizes: numpy.ndarray  # the step size after each draw, burn-in included
     acceptance_rates: numpy.ndarray  # the average acceptance rate after each draw
@@ -310,17 +311,15 @@ def sampler_on_nd_gaussian(sampler_cls, burnin, n_samples, dim=10):
     start_time = timeit.default_timer()
     log.debug("sampler built and compiled in %.3fs", start_time - compile_start)
 
-    stepsizes, acceptance_rates = [], []
-    draws = []
-    for r in range(burnin + n_samples):
-        sample = sampler.draw()
-        if r >= burnin:
-            draws.append(sample)
+    draws, stepsizes, acceptance_rates = [], [], []
+    for _ in range(burnin + n_samples):
+        draws.append(sampler.draw())
         stepsizes.append(sampler.stepsize.get_value().item())
         acceptance_rates.append(sampler.avg_acceptance_rate.get_value().item())
     log.debug("%i draws in %.3fs", burnin + n_samples, timeit.default_timer() - start_time)
+    draws = numpy.asarray(draws)
     # (n_samples, batchsize, dim) -> (batchsize * n_samples, dim), chain after chain
-    samples = numpy.asarray(draws).T.reshape(dim, -1).T
+    samples = draws[burnin:].T.reshape(dim, -1).T
 
     log.info("****** TARGET VALUES ******")
     log.info("target mean: %s", mu)
@@ -331,8 +330,8 @@ def sampler_on_nd_gaussian(sampler_cls, burnin, n_samples, dim=10):
     log.info("****** HMC INTERNALS ******")
     log.info("final stepsize %s", sampler.stepsize.get_value())
     log.info("final acceptance_rate %s", sampler.avg_acceptance_rate.get_value())
-    return GaussianRun(mu, cov, samples, numpy.array(stepsizes), numpy.array(acceptance_rates),
-                       sampler)
+    return GaussianRun(mu, cov, draws, samples, numpy.array(stepsizes),
+                       numpy.array(acceptance_rates), sampler)
 
 
 def test_hmc(burnin=1000, n_samples=1000, dim=5, **options):
