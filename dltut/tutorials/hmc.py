@@ -37,7 +37,7 @@ import numpy
 from dltut import engine
 from dltut.engine import T
 from dltut.fitting import prepare
-from dltut.random import MAX_STREAMS, RandomStreams
+from dltut.random import MAX_STREAMS, RandomStreams, seed_state
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ def hmc_updates(positions, stepsize, avg_acceptance_rate, final_pos, accept,
 
 
 def check_hmc_settings(initial_stepsize, target_acceptance_rate, n_steps, stepsize_dec,
-                       stepsize_min, stepsize_max, stepsize_inc, avg_acceptance_slowness):
+                       stepsize_min, stepsize_max, stepsize_inc, avg_acceptance_slowness, seed):
     """The sampler's settings, each checked before anything is built: a ValueError naming the
     first bad one, its value and what would do."""
     def number(value):
@@ -197,6 +197,7 @@ def check_hmc_settings(initial_stepsize, target_acceptance_rate, n_steps, stepsi
     if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral) or n_steps < 1:
         raise ValueError(f"n_steps must be an integer >= 1 (leapfrog steps a move; the tutorial's "
                          f"is 20), got {n_steps!r}")
+    seed_state(seed)  # dltut's message on either engine (Theano's own names no fix)
 
 
 class HMC_sampler:
@@ -227,7 +228,7 @@ class HMC_sampler:
         ``seed``.
         """
         check_hmc_settings(initial_stepsize, target_acceptance_rate, n_steps, stepsize_dec,
-                           stepsize_min, stepsize_max, stepsize_inc, avg_acceptance_slowness)
+                           stepsize_min, stepsize_max, stepsize_inc, avg_acceptance_slowness, seed)
         if getattr(shared_positions, "ndim", None) != 2 or not hasattr(shared_positions,
                                                                        "get_value"):
             raise ValueError(f"shared_positions must be a shared matrix (one particle a row), "
