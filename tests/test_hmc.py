@@ -215,6 +215,12 @@ def test_draws_against_numpy_hmc(floatX64, mode):
     assert sorted(state) == ["hmc_rstate_0", "hmc_rstate_1", "rstate"]
     numpy.testing.assert_array_equal(state["rstate"], streams.rstate)
 
+    if engine.name() == "pytensor":  # compiled for 3 particles
+        sampler.positions.set_value(numpy.zeros((4, DIM)))
+        with pytest.raises(ValueError, match=r"^position: positions of shape \(4, 5\), but this "
+                                             r"sampler was compiled for \(3, 5\)"):
+            sampler.draw()
+
 
 @pytest.mark.parametrize("setting, value, message", [
     ("initial_stepsize", 0.0, "initial_stepsize must be a positive number (the tutorial's is "

@@ -46,7 +46,13 @@ BATCHSIZE = 3  # test_hmc's particles: 3 chains sampled side by side
 
 
 def _shape(x):
-    """``x``'s shape as Python ints where its type knows them, else symbolic."""
+    """``x``'s shape as Python ints where its type knows them, else symbolic.
+
+    The tutorial draws with the symbolic ``x.shape``, for which Theano takes 15360 streams
+    (``MAX_STREAMS``). dltut draws the same streams, asked for by number, with the size as
+    Python ints where it can: such a draw is a few elementwise operations instead of a ``scan``
+    (and JAX compiles only those).
+    """
     static = getattr(x.type, "shape", (None,))
     return x.shape if None in static else tuple(int(d) for d in static)
 
@@ -79,7 +85,8 @@ def simulate_dynamics(initial_pos, initial_vel, stepsize, n_steps, energy_fn):
 
         s(t + \\epsilon) = s(t) + \\epsilon \\, \\phi(t + \\epsilon/2)
 
-        \\phi(t + \\epsilon) = \\phi(t + \\epsilon/2) - \\frac{\\epsilon}{2} \\nabla E(s(t + \\epsilon))
+        \\phi(t + \\epsilon) = \\phi(t + \\epsilon/2)
+        - \\frac{\\epsilon}{2} \\nabla E(s(t + \\epsilon))
 
     Consecutive steps merge the half steps of the velocity in between into one full step, so the
     trajectory is a half step, ``n_steps - 1`` pairs of full steps (a ``scan``) and a last half
@@ -197,7 +204,7 @@ def check_hmc_settings(initial_stepsize, target_acceptance_rate, n_steps, stepsi
     if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral) or n_steps < 1:
         raise ValueError(f"n_steps must be an integer >= 1 (leapfrog steps a move; the tutorial's "
                          f"is 20), got {n_steps!r}")
-    seed_state(seed)  # dltut's message on either engine (Theano's own names no fix)
+    seed_state(seed)  # a bad seed fails here, with dltut's message on either engine
 
 
 class HMC_sampler:
@@ -226,6 +233,9 @@ class HMC_sampler:
         stepsize_max]``, the acceptance rate averaged with weight ``avg_acceptance_slowness``
         on the old average (it starts at ``target_acceptance_rate``), the streams seeded
         ``seed``.
+
+        On PyTensor the move is compiled for the shape of the batch ``shared_positions`` holds
+        now; ``draw()`` refuses another (build a new sampler for it).
         """
         check_hmc_settings(initial_stepsize, target_acceptance_rate, n_steps, stepsize_dec,
                            stepsize_min, stepsize_max, stepsize_inc, avg_acceptance_slowness, seed)
@@ -240,11 +250,11 @@ class HMC_sampler:
             numpy.asarray(target_acceptance_rate, dtype=engine.floatX()), "avg_acceptance_rate")
         s_rng = RandomStreams(seed, name="hmc")
 
-        positions = shared_positions
+        positions, shape = shared_positions, None
         if engine.name() == "pytensor":
             # the batch's shape, known when compiling: the draws unroll (and JAX compiles them)
-            positions = T.specify_shape(shared_positions,
-                                        shared_positions.get_value(borrow=True).shape)
+            shape = shared_positions.get_value(borrow=True).shape
+            positions = T.specify_shape(shared_positions, shape)
         accept, final_pos = hmc_move(s_rng, positions, energy_fn, stepsize, n_steps)
         simulate_updates = hmc_updates(
             shared_positions, stepsize, avg_acceptance_rate, final_pos=final_pos, accept=accept,
@@ -255,10 +265,15 @@ class HMC_sampler:
         return cls(positions=shared_positions, stepsize=stepsize, stepsize_min=stepsize_min,
                    stepsize_max=stepsize_max, avg_acceptance_rate=avg_acceptance_rate,
                    target_acceptance_rate=target_acceptance_rate, n_steps=n_steps, s_rng=s_rng,
-                   _updates=simulate_updates, simulate=simulate)
+                   shape=shape, _updates=simulate_updates, simulate=simulate)
 
     def draw(self, **kwargs):
         """One move; a copy of the new positions (``kwargs`` go to ``get_value``)."""
+        shape = self.positions.get_value(borrow=True).shape
+        if self.shape is not None and shape != self.shape:
+            raise ValueError(f"{self.positions.name}: positions of shape {shape}, but this sampler "
+                             f"was compiled for {self.shape}: build a new one with "
+                             f"HMC_sampler.new_from_shared_positions")
         self.simulate()
         return self.positions.get_value(**{"borrow": False, **kwargs})
 
