@@ -1,5 +1,5 @@
 """The command line shared by the scripts: ``scripts/logreg.py``, ``mlp.py``, ``lenet.py``,
-``dA.py``, ``SdA.py``, ``logistic_cg.py`` and ``cA.py``.
+``dA.py``, ``SdA.py``, ``logistic_cg.py``, ``cA.py`` and ``hmc.py``.
 
 ``python scripts/logreg.py [train] [--learning-rate ...]`` runs the tutorial and writes its best
 model to ``--out``; ``python scripts/logreg.py predict`` prints the predicted labels of the first
@@ -8,8 +8,10 @@ and ``SdA.py``. The unsupervised ``dA.py`` and ``cA.py`` train and write their p
 ``--output-folder``; ``logistic_cg.py`` runs ``scipy.optimize.fmin_cg`` for at most
 ``--n-epochs`` iterations: none of the three has a model file, patience or predict. Each script
 has the flags its tutorial function takes: ``--checkpoint``/``--resume`` where it takes them (the
-SdA's and dA's cover their unsupervised epochs too).
-Defaults come from the tutorial functions' signatures, so the two cannot disagree.
+SdA's and dA's cover their unsupervised epochs too). ``hmc.py`` samples a Gaussian: no data, no
+training, only ``--floatX``, ``--mode`` and ``--engine`` beside its own flags. Defaults come from
+the tutorial functions' signatures, and the run options a tutorial takes from its module's
+``RUN_OPTIONS``, so the two cannot disagree.
 """
 
 import argparse
@@ -38,6 +40,7 @@ TUTORIALS = {
     "logistic_cg": ("logistic_cg", "cg_optimization_mnist", ("n_epochs", "batch_size")),
     "cA": ("cA", "test_cA", ("learning_rate", "training_epochs", "batch_size", "output_folder",
                              "contraction_level", "fixed_penalty")),
+    "hmc": ("hmc", "test_hmc", ("burnin", "n_samples", "dim")),
 }
 # the scripts that train a classifier with early stopping: a best model (--out), pictures of the
 # run and predict
@@ -55,6 +58,20 @@ def supervised(script):
     return script in SUPERVISED
 
 
+def run_options(script):
+    """The ``fitting.Options`` fields ``script``'s tutorial takes: its module's ``RUN_OPTIONS``,
+    else all of them (the supervised tutorials)."""
+    from dltut.fitting import Options
+
+    return getattr(_module(script), "RUN_OPTIONS",
+                   tuple(field.name for field in dataclasses.fields(Options)))
+
+
+def uses_data(script):
+    """Whether ``script``'s tutorial reads MNIST (takes ``dataset``)."""
+    return "dataset" in _tutorial_defaults(script)
+
+
 def _flag(name):
     return "--" + name.replace("_", "-")
 
@@ -62,11 +79,13 @@ def _flag(name):
 def build_parser(script):
     _, function_name, flags = TUTORIALS[script]
     defaults = _tutorial_defaults(script)
-    parser = argparse.ArgumentParser(
-        prog=f"{script}.py",
-        description=f"Train the {script} tutorial on MNIST ({function_name})"
-                    + (" or predict with it." if supervised(script) else "."),
-    )
+    if uses_data(script):
+        description = (f"Train the {script} tutorial on MNIST ({function_name})"
+                       + (" or predict with it." if supervised(script) else "."))
+    else:
+        description = f"Run the {script} tutorial ({function_name}): " \
+            + _module(script).__doc__.splitlines()[0]
+    parser = argparse.ArgumentParser(prog=f"{script}.py", description=description)
     if supervised(script):
         parser.add_argument("command", nargs="?", choices=("train", "predict"), default="train",
                             help="train (default) or predict the first test images with --out's "
@@ -78,31 +97,35 @@ def build_parser(script):
         parser.add_argument(_flag(name), type=_TYPES.get(name, int), default=defaults[name],
                             metavar=name.upper(), help=f"default {defaults[name]}",
                             nargs=len(defaults[name]) if name == "nkerns" else None)
-    parser.add_argument("--dataset", default=None,
-                        help="MNIST as a folder of IDX files, the tutorial's mnist.pkl.gz or an "
-                             ".npz (default: the copy shipped with dltut, dltut/mnist)")
+    if uses_data(script):
+        parser.add_argument("--dataset", default=None,
+                            help="MNIST as a folder of IDX files, the tutorial's mnist.pkl.gz or "
+                                 "an .npz (default: the copy shipped with dltut, dltut/mnist)")
+    options = run_options(script)
     parser.add_argument("--floatX", choices=engine.FLOATX, default=None,
                         help="float dtype (default: the engine's config, float64 unless set)")
     parser.add_argument("--mode", choices=engine.MODES, default=None,
                         help="compile mode (default: jax on PyTensor where JAX is installed, "
                              "else c; c on Theano)")
-    parser.add_argument("--device", choices=engine.DEVICES, default=None,
-                        help="gpu: JAX mode on the GPU (pip install -e .[gpu]); auto: the GPU if "
-                             "there is one, else the CPU; cpu (default)")
-    parser.add_argument("--tf32", action="store_true",
-                        help="on the GPU, allow TensorFloat-32 matrix products (faster, not the "
-                             "tutorials' numbers)")
+    if "device" in options:
+        parser.add_argument("--device", choices=engine.DEVICES, default=None,
+                            help="gpu: JAX mode on the GPU (pip install -e .[gpu]); auto: the GPU "
+                                 "if there is one, else the CPU; cpu (default)")
+    if "tf32" in options:
+        parser.add_argument("--tf32", action="store_true",
+                            help="on the GPU, allow TensorFloat-32 matrix products (faster, not "
+                                 "the tutorials' numbers)")
     parser.add_argument("--engine", choices=engine.ENGINES, default=None,
                         help="pytensor (default) or theano (theano-pymc in its own environment, "
                              "see README); also DLTUT_ENGINE")
-    if "fused" in _run_options(script):
+    if "fused" in options:
         parser.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None,
                             help="train each span between validations (dA, cA: each epoch) in "
                                  "one compiled call (default: on in JAX mode, off in the C and "
                                  "Numba modes)")
     parser.add_argument("--verbose", action="store_true",
                         help="also log the seconds spent compiling and training, apart")
-    if "checkpoint" in _run_options(script):
+    if "checkpoint" in options:
         _add_checkpoint_flags(parser)
     if supervised(script):
         _add_model_flags(parser, script)
@@ -131,19 +154,14 @@ def _add_model_flags(parser, script):
                         help="predict: how many test images (default %(default)s)")
 
 
+def _module(script):
+    """``script``'s module in ``dltut.tutorials``."""
+    return importlib.import_module(f"dltut.tutorials.{TUTORIALS[script][0]}")
+
+
 def _tutorial(script):
     """The tutorial function that ``script`` runs, from its module in ``dltut.tutorials``."""
-    module, function_name, _ = TUTORIALS[script]
-    return getattr(importlib.import_module(f"dltut.tutorials.{module}"), function_name)
-
-
-def _run_options(script):
-    """The ``fitting.Options`` fields the tutorial takes: its module's ``RUN_OPTIONS``, else all."""
-    from dltut.fitting import Options
-
-    module = importlib.import_module(f"dltut.tutorials.{TUTORIALS[script][0]}")
-    return getattr(module, "RUN_OPTIONS", tuple(field.name for field in
-                                                dataclasses.fields(Options)))
+    return getattr(_module(script), TUTORIALS[script][1])
 
 
 def _tutorial_defaults(script):
@@ -181,9 +199,11 @@ def _hyperparameters(script, args):
 
 
 def _run_unsupervised(script, args):
-    """Run a tutorial without early stopping or a model file (dA, cA, logistic_cg)."""
-    options = {name: getattr(args, name) for name in _run_options(script)}
-    _tutorial(script)(dataset=args.dataset, **options, **_hyperparameters(script, args))
+    """Run a tutorial that trains without labels and writes pictures (dA), or samples (hmc)."""
+    options = {name: getattr(args, name) for name in run_options(script)}
+    if uses_data(script):
+        options["dataset"] = args.dataset
+    _tutorial(script)(**options, **_hyperparameters(script, args))
     return 0
 
 

@@ -1,6 +1,6 @@
 """The common command line, through scripts/logreg.py: bad settings and a missing model file are
 one line on stderr and exit status 2, before any model file is written; scripts/dA.py: its own
-flags, the tutorial's lines and pictures; logistic_cg.py and cA.py: theirs."""
+flags, the tutorial's lines and pictures; logistic_cg.py, cA.py and hmc.py: theirs."""
 
 import re
 
@@ -86,3 +86,38 @@ def test_logistic_cg_script_prints_the_tutorial_lines(tiny_mnist, tmp_path):
     bad = run_script("cA.py", "--contraction-level", "-1", "--dataset", tiny_mnist, cwd=tmp_path)
     assert bad.returncode == 2 and "contraction_level must be a number >= 0" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_hmc_script_takes_its_own_flags():
+    from dltut.cli import build_parser
+
+    words = set(re.findall(r"--[\w-]+|\w+", build_parser("hmc").format_help()))
+    for flag in ("--burnin", "--n-samples", "--dim", "--floatX", "--mode", "--engine"):
+        assert flag in words
+    # no data, no training, no GPU
+    for flag in ("--dataset", "--learning-rate", "--out", "--device", "--tf32", "--fused",
+                 "predict"):
+        assert flag not in words
+    args = build_parser("hmc").parse_args([])
+    assert (args.burnin, args.n_samples, args.dim) == (1000, 1000, 5)
+
+
+def test_hmc_script_prints_the_tutorial_lines(tmp_path):
+    run = run_script("hmc.py", "--burnin", "2", "--n-samples", "3", "--mode", "c",
+                     "--floatX", "float64", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == "****** TARGET VALUES ******"
+    assert lines[1].startswith("target mean: [6.96469186 2.86139335 ")  # RandomState(123)
+    for start in ("empirical mean:  [", "empirical_cov:", "final stepsize 0.00",
+                  "final acceptance_rate 0."):
+        assert any(line.startswith(start) for line in lines), start
+    assert not list(tmp_path.iterdir())  # it writes nothing
+
+
+def test_hmc_script_bad_settings(capsys):
+    from dltut.cli import main
+
+    assert main("hmc", ["--n-samples", "1"]) == 2
+    assert capsys.readouterr().err == ("hmc.py: error: n_samples must be an integer >= 2 (draws "
+                                       "kept, to estimate a covariance), got 1\n")

@@ -9,6 +9,8 @@ its entry function:
 * ``logistic_cg``: ``LogisticRegression`` on one flat ``theta``, ``cg_optimization_mnist``
   (``scipy.optimize.fmin_cg`` instead of SGD: no early stopping, no model file)
 * ``cA``: ``cA``, ``test_cA`` (the contractive autoencoder; unsupervised, like ``dA``)
+* ``hmc``: ``HMC_sampler``, ``sampler_on_nd_gaussian``, ``test_hmc`` (a sampler: no data, no
+  training)
 
 What they share (options, the training run, the best model) is in ``dltut.fitting``; the
 unsupervised epochs (with checkpoints) are ``dltut.epochs``.
