@@ -36,7 +36,8 @@ TUTORIALS = {
     "lenet": ("convolutional_mlp", "evaluate_lenet5", COMMON + ("nkerns",)),
     "dA": ("dA", "test_dA", ("learning_rate", "training_epochs", "batch_size", "output_folder")),
     "SdA": ("SdA", "test_SdA", ("finetune_lr", "pretraining_epochs", "pretrain_lr",
-                                "training_epochs", "batch_size")),
+                                "training_epochs", "batch_size", "hidden_layers_sizes",
+                                "corruption_levels")),
     "logistic_cg": ("logistic_cg", "cg_optimization_mnist", ("n_epochs", "batch_size")),
     "cA": ("cA", "test_cA", ("learning_rate", "training_epochs", "batch_size", "output_folder",
                              "contraction_level", "fixed_penalty")),
@@ -46,7 +47,9 @@ TUTORIALS = {
 # run and predict
 SUPERVISED = ("logreg", "mlp", "lenet", "SdA")
 _TYPES = {"L1_reg": float, "L2_reg": float, "learning_rate": float, "output_folder": str,
-          "contraction_level": float, "finetune_lr": float, "pretrain_lr": float}
+          "contraction_level": float, "finetune_lr": float, "pretrain_lr": float,
+          "corruption_levels": float}
+_LISTS = {"nkerns": 2, "hidden_layers_sizes": "+", "corruption_levels": "+"}  # flags' nargs
 _SWITCHES = {  # hyperparameters that are on/off flags, off by default
     "fixed_penalty": "divide the Jacobian penalty with / instead of the tutorial's // (whose "
                      "gradient is zero: the contraction never trains) and log the epoch's means",
@@ -96,7 +99,7 @@ def build_parser(script):
             continue
         parser.add_argument(_flag(name), type=_TYPES.get(name, int), default=defaults[name],
                             metavar=name.upper(), help=f"default {defaults[name]}",
-                            nargs=len(defaults[name]) if name == "nkerns" else None)
+                            nargs=_LISTS.get(name))
     if uses_data(script):
         parser.add_argument("--dataset", default=None,
                             help="MNIST as a folder of IDX files, the tutorial's mnist.pkl.gz or "

@@ -37,8 +37,9 @@ def test_dA_script_takes_its_own_flags():
     for flag in ("--learning-rate", "--training-epochs", "--batch-size", "--dataset",
                  "--output-folder", "--floatX", "--mode", "--device", "--fused"):
         assert flag in words
-    for flag in ("--out", "--checkpoint", "--resume", "--patience", "--n-epochs", "predict"):
+    for flag in ("--out", "--patience", "--n-epochs", "predict"):
         assert flag not in words
+    assert {"--checkpoint", "--checkpoint-every", "--resume"} <= words  # its epochs'
     args = build_parser("dA").parse_args([])
     assert (args.learning_rate, args.training_epochs, args.batch_size, args.output_folder) == \
         (0.1, 15, 20, "dA_plots")
@@ -121,3 +122,42 @@ def test_hmc_script_bad_settings(capsys):
     assert main("hmc", ["--n-samples", "1"]) == 2
     assert capsys.readouterr().err == ("hmc.py: error: n_samples must be an integer >= 2 (draws "
                                        "kept, to estimate a covariance), got 1\n")
+
+
+def test_SdA_script_takes_the_tutorial_settings_and_a_smaller_network():
+    from dltut.cli import build_parser
+
+    args = build_parser("SdA").parse_args([])
+    assert (args.finetune_lr, args.pretraining_epochs, args.pretrain_lr, args.training_epochs,
+            args.batch_size) == (0.1, 15, 0.001, 1000, 1)
+    assert list(args.hidden_layers_sizes) == [1000, 1000, 1000]
+    assert list(args.corruption_levels) == [0.1, 0.2, 0.3]
+    args = build_parser("SdA").parse_args(["predict", "--hidden-layers-sizes", "30", "20",
+                                           "--corruption-levels", "0.1", "0.25"])
+    assert (args.hidden_layers_sizes, args.corruption_levels, args.command) == \
+        ([30, 20], [0.1, 0.25], "predict")
+
+
+def test_SdA_script_pretrains_finetunes_and_resumes(tiny_mnist, tmp_path):
+    small = ["--pretraining-epochs", "1", "--training-epochs", "1", "--batch-size", "100",
+             "--hidden-layers-sizes", "30", "20", "--corruption-levels", "0.1", "0.2",
+             "--dataset", str(tiny_mnist), "--floatX", "float64", "--mode", "jax"]
+    run = run_script("SdA.py", *small, "--checkpoint", "ck.npz", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert [line.split(", cost")[0] for line in lines if line.startswith("Pre-training")] == \
+        ["Pre-training layer 0, epoch 0", "Pre-training layer 1, epoch 0"]
+    assert "... finetunning the model" in lines
+    assert any(line.startswith("Optimization complete with best validation score of ")
+               for line in lines)
+    assert (tmp_path / "out" / "SdA.npz").exists() and (tmp_path / "ck.npz").exists()
+    predicted = run_script("SdA.py", "predict", "--count", "3", "--dataset", str(tiny_mnist),
+                           cwd=tmp_path)
+    assert predicted.returncode == 0, predicted.stderr
+    assert "Predicted values for the first 3 examples in test set:" in predicted.stdout
+    # the checkpoint of a finished run: resuming it with more epochs fine-tunes further
+    more = run_script("SdA.py", *[a if a != "1" or i != 3 else "2" for i, a in enumerate(small)],
+                      "--resume", "ck.npz", cwd=tmp_path)
+    assert more.returncode == 0, more.stderr
+    assert "Pre-training layer" not in more.stdout
+    assert "epoch 2, minibatch 6/6, validation error " in more.stdout
