@@ -33,6 +33,8 @@ NOTEBOOKS = {
     "convolutional_mlp.ipynb": ("evaluate_lenet5", STOPPED, ("plot_patience(result)",
                                                              "plot_filters(result.model)",
                                                              "plot_feature_maps(")),
+    "SdA.ipynb": ("test_SdA", "'layer 2'", ("plot_filters(result.model)",
+                                            "plot_patience(result)")),
     "dA.ipynb": ("test_dA", "'30% corruption'", ("plot_filters(clean.da)",
                                                  "plot_filters(noisy.da)")),
     "logistic_cg.ipynb": ("cg_optimization_mnist", "'conjugate gradients'",

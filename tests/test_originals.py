@@ -11,7 +11,11 @@ and ``test_dA(training_epochs=2, dataset=mnist.pkl.gz)``. logistic_cg.py and cA.
 they are (from a copy of code/, beside its logistic_sgd.py and utils.py; scipy 1.11.4, where dltut
 has scipy 1.17), with THEANO_FLAGS=floatX=float64 OPENBLAS_NUM_THREADS=1 and
 ``cg_optimization_mnist(n_epochs=10, mnist_pkl_gz=mnist.pkl.gz)`` /
-``test_cA(training_epochs=1, dataset=mnist.pkl.gz)``.
+``test_cA(training_epochs=1, dataset=mnist.pkl.gz)``. SdA.py ran there beside dA.py, mlp.py and
+logistic_sgd.py, their imports of ``MRG_RandomStreams`` renamed, with floatX=float64,
+OPENBLAS_NUM_THREADS=1 and the original test's settings ``test_SdA(pretraining_epochs=1,
+training_epochs=1, batch_size=300, dataset=mnist.pkl.gz)``; a copy of it that also printed the
+``repr`` of each mean it prints gave the full digits below.
 """
 
 import logging
@@ -144,3 +148,25 @@ def test_hmc_draws_are_the_original_ones(mode):
                                   ORIGINAL_HMC_EMPIRICAL_COV_DIAGONAL, rtol=1e-11)
     assert (run.stepsizes[-1], run.acceptance_rates[-1]) == \
         pytest.approx(ORIGINAL_HMC_FINAL, rel=1e-12, abs=0)
+
+
+# SdA.py, floatX=float64, pretraining_epochs=1, training_epochs=1, batch_size=300: each layer's
+# mean pretraining cost, then the validation and test errors after the one fine-tuning epoch
+ORIGINAL_SDA_COSTS = (194.5161492026235, 695.4876343305924, 529.058439830087)
+ORIGINAL_SDA_ERRORS = (0.1484848484848485, 0.15727272727272726)
+
+
+@pytest.mark.slow
+def test_SdA_small_run_is_the_original_one(caplog):
+    # the default mode only (the others agree with it on small data, in test_SdA): a run of the
+    # full three 1000-unit layers takes minutes in each mode
+    with caplog.at_level(logging.INFO, logger="dltut"):
+        result = dltut.test_SdA(pretraining_epochs=1, training_epochs=1, batch_size=300,
+                                floatX="float64")
+    for layer, original in zip(result.pretraining_costs, ORIGINAL_SDA_COSTS):
+        assert layer[0] == pytest.approx(original, rel=1e-12, abs=0)
+    assert (result.best_validation_loss, result.test_score) == \
+        pytest.approx(ORIGINAL_SDA_ERRORS, rel=1e-12, abs=0)
+    lines = [record.getMessage() for record in caplog.records]
+    assert "Pre-training layer 2, epoch 0, cost 529.058440" in lines
+    assert "     epoch 1, minibatch 166/166, test error of best model 15.727273 %" in lines
