@@ -74,9 +74,11 @@ class SdA:
             self.dA_layers.append(dA(numpy_rng=numpy_rng, theano_rng=theano_rng,
                                      input=layer_input, n_visible=n_in, n_hidden=n_hidden,
                                      W=layer.W, bhid=layer.b, name=f"dA{i}"))
-            # the codes' width, known to the graph: in JAX mode the next dA's corruption draws
-            # a mask of this shape, and JAX needs it when it compiles
-            layer_input, n_in = T.specify_shape(layer.output, (None, n_hidden)), n_hidden
+            layer_input, n_in = layer.output, n_hidden
+            if engine.name() == "pytensor":
+                # the codes' width, known to the graph: in JAX mode the next dA's corruption
+                # draws a mask of this shape, and JAX needs it when it compiles
+                layer_input = T.specify_shape(layer_input, (None, n_hidden))
         self.logLayer = LogisticRegression(input=layer_input, n_in=n_in, n_out=n_outs,
                                            name="logreg")
         self.params.extend(self.logLayer.params)
@@ -203,7 +205,6 @@ def _pretrain(sda, train_set_x, batch_size, settings, options):
                     [sda.theano_rng], options.checkpoint, options.checkpoint_every,
                     options.resume)
     log.info("... pre-training the model")
-    costs, elapsed = [], 0.0
     costs = []
     for i, (fn, corruption) in enumerate(zip(pretraining_fns, settings["corruption_levels"])):
         fn.set(corruption, settings["pretrain_lr"])

@@ -31,11 +31,12 @@ import timeit
 
 import numpy
 
-from dltut import data, engine
+from dltut import data
 from dltut.compiled import CompiledCost, n_batches
 from dltut.engine import T
 from dltut.fitting import check_sgd_settings, prepare
 from dltut.plots import tile_raster_images, write_png
+from dltut.tutorials.dA import tied_weights
 from dltut.tutorials.mlp import sigmoid
 from dltut.updates import sgd
 
@@ -73,17 +74,8 @@ class cA:
         self.n_visible = n_visible
         self.n_hidden = n_hidden
         self.n_batchsize = n_batchsize
-        if W is None:
-            bound = 4 * numpy.sqrt(6.0 / (n_hidden + n_visible))
-            initial_W = numpy.asarray(
-                numpy_rng.uniform(low=-bound, high=bound, size=(n_visible, n_hidden)),
-                dtype=engine.floatX(),
-            )
-            W = engine.shared(initial_W, name=f"W_{name}")
-        self.W = W
-        self.b = bhid if bhid is not None else engine.shared_zeros((n_hidden,), f"b_{name}")
-        self.b_prime = (bvis if bvis is not None
-                        else engine.shared_zeros((n_visible,), f"b_prime_{name}"))
+        self.W, self.b, self.b_prime = tied_weights(numpy_rng, n_visible, n_hidden, W, bhid, bvis,
+                                                    name)
         self.W_prime = self.W.T  # tied weights
         self.x = input if input is not None else T.matrix("input")
         self.params = [self.W, self.b, self.b_prime]

@@ -39,6 +39,24 @@ CORRUPTION_LEVELS = (0.0, 0.3)  # test_dA's two runs
 RUN_NAMES = ("no corruption", "30% corruption")  # as its closing lines name them
 
 
+def tied_weights(numpy_rng, n_visible, n_hidden, W=None, bhid=None, bvis=None, name="dA"):
+    """An autoencoder's ``(W, b, b_prime)`` (the dA's and the cA's), those given kept.
+
+    ``W`` (n_visible, n_hidden) is drawn uniform in :math:`\\pm 4 \\sqrt{6 / (n_{hidden} +
+    n_{visible})}` by one ``numpy_rng.uniform`` call; the biases start at zero.
+    """
+    if W is None:
+        bound = 4 * numpy.sqrt(6.0 / (n_hidden + n_visible))
+        initial_W = numpy.asarray(
+            numpy_rng.uniform(low=-bound, high=bound, size=(n_visible, n_hidden)),
+            dtype=engine.floatX(),
+        )
+        W = engine.shared(initial_W, name=f"W_{name}")
+    b = bhid if bhid is not None else engine.shared_zeros((n_hidden,), f"b_{name}")
+    b_prime = bvis if bvis is not None else engine.shared_zeros((n_visible,), f"b_prime_{name}")
+    return W, b, b_prime
+
+
 class dA:
     """A denoising autoencoder with tied weights.
 
@@ -67,17 +85,8 @@ class dA:
         self.n_hidden = n_hidden
         if theano_rng is None:
             theano_rng = RandomStreams(numpy_rng.randint(2 ** 30))
-        if W is None:
-            bound = 4 * numpy.sqrt(6.0 / (n_hidden + n_visible))
-            initial_W = numpy.asarray(
-                numpy_rng.uniform(low=-bound, high=bound, size=(n_visible, n_hidden)),
-                dtype=engine.floatX(),
-            )
-            W = engine.shared(initial_W, name=f"W_{name}")
-        self.W = W
-        self.b = bhid if bhid is not None else engine.shared_zeros((n_hidden,), f"b_{name}")
-        self.b_prime = (bvis if bvis is not None
-                        else engine.shared_zeros((n_visible,), f"b_prime_{name}"))
+        self.W, self.b, self.b_prime = tied_weights(numpy_rng, n_visible, n_hidden, W, bhid, bvis,
+                                                    name)
         self.W_prime = self.W.T  # tied weights
         self.theano_rng = theano_rng
         self.x = input if input is not None else T.matrix("input")
