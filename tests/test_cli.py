@@ -141,7 +141,7 @@ def test_SdA_script_takes_the_tutorial_settings_and_a_smaller_network():
 def test_SdA_script_pretrains_finetunes_and_resumes(tiny_mnist, tmp_path):
     small = ["--pretraining-epochs", "1", "--training-epochs", "1", "--batch-size", "100",
              "--hidden-layers-sizes", "30", "20", "--corruption-levels", "0.1", "0.2",
-             "--dataset", str(tiny_mnist), "--floatX", "float64", "--mode", "jax"]
+             "--dataset", str(tiny_mnist), "--floatX", "float64"]
     run = run_script("SdA.py", *small, "--checkpoint", "ck.npz", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
