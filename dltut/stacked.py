@@ -1,0 +1,188 @@
+"""Deep networks pretrained greedily, layer by layer, then fine-tuned: the SdA's and the DBN's
+shared machinery.
+
+``StackedNetwork`` is an MLP of sigmoid ``HiddenLayer``\\ s under a ``LogisticRegression``, each
+hidden layer sharing its ``W`` and ``b`` with an unsupervised model (a ``dA`` in the SdA, an
+``RBM`` in the DBN) that pretrains it on the codes of the layer below. ``pretrain_and_finetune``
+runs the two phases as both tutorials do: each layer's pretraining epochs in turn (with
+``dltut.epochs``' checkpoints), then fine-tuning of the whole network on dltut's one
+early-stopping trainer (``fitting.fit``), with patience a multiple of ``n_train_batches``.
+"""
+
+import dataclasses
+import logging
+import math
+
+import numpy
+
+from dltut import engine, saving
+from dltut.compiled import CompiledCost, n_batches
+from dltut.engine import T
+from dltut.epochs import Epochs, Interrupted
+from dltut.fitting import fit
+from dltut.trainer import EarlyStopping, TrainResult
+from dltut.tutorials.logistic_sgd import LogisticRegression
+from dltut.tutorials.mlp import HiddenLayer, sigmoid
+
+log = logging.getLogger(__name__)
+
+
+class StackedNetwork:
+    """Sigmoid layers, each sharing ``W`` and ``b`` with a model that pretrains it, under a
+    logistic layer.
+
+    ``make_layer(numpy_rng, theano_rng, layer_input, n_in, n_hidden, sigmoid_layer, i)`` builds
+    layer ``i``'s unsupervised model (it draws nothing: it is given ``W``, ``b`` and the one
+    ``theano_rng`` all share). Draw order, as in the tutorials: the seed of ``theano_rng`` (if
+    None) by ``numpy_rng.randint(2 ** 30)``, then each layer's ``W`` by one ``numpy_rng.uniform``
+    call (the sigmoid bound, 4 times the tanh one); the logistic layer starts at zero. ``params``
+    are the sigmoid and logistic layers' (what fine-tuning trains); ``pretrained_layers`` the
+    unsupervised models, in layer order.
+    """
+
+    def __init__(self, numpy_rng, theano_rng, input, n_ins, hidden_layers_sizes, n_outs,
+                 make_layer):
+        if len(hidden_layers_sizes) < 1:
+            raise ValueError(f"hidden_layers_sizes {hidden_layers_sizes!r}: give at least one layer")
+        self.n_layers = len(hidden_layers_sizes)
+        if theano_rng is None:
+            from dltut.random import RandomStreams
+
+            theano_rng = RandomStreams(numpy_rng.randint(2 ** 30))
+        self.theano_rng = theano_rng
+        self.x = self.input = input if input is not None else T.matrix("x")  # rasterized images
+        self.y = T.ivector("y")  # the labels of the tutorials' finetune_cost and errors
+        self.sigmoid_layers, self.pretrained_layers, self.params = [], [], []
+        layer_input, n_in = self.x, n_ins
+        for i, n_hidden in enumerate(hidden_layers_sizes):
+            layer = HiddenLayer(rng=numpy_rng, input=layer_input, n_in=n_in, n_out=n_hidden,
+                                activation=sigmoid, name=f"sigmoid{i}")
+            self.sigmoid_layers.append(layer)
+            self.params.extend(layer.params)
+            self.pretrained_layers.append(
+                make_layer(numpy_rng, theano_rng, layer_input, n_in, n_hidden, layer, i))
+            layer_input, n_in = layer.output, n_hidden
+            if engine.name() == "pytensor":
+                # the codes' width, known to the graph: in JAX mode the next layer's draws have
+                # this shape, and JAX needs it when it compiles
+                layer_input = T.specify_shape(layer_input, (None, n_hidden))
+        self.logLayer = LogisticRegression(input=layer_input, n_in=n_in, n_out=n_outs,
+                                           name="logreg")
+        self.params.extend(self.logLayer.params)
+        self.negative_log_likelihood = self.logLayer.negative_log_likelihood
+        self.errors = self.logLayer.errors
+        self.p_y_given_x = self.logLayer.p_y_given_x
+        self.y_pred = self.logLayer.y_pred
+        self.finetune_cost = self.negative_log_likelihood(self.y)
+
+    def _pretraining_functions(self, train_set_x, batch_size, cost_updates, defaults, fused):
+        """One ``PretrainingFunction`` per layer: ``cost_updates(layer, inputs)`` gives the
+        layer's ``(cost, updates)`` with its settings ``inputs`` (shared scalars named as
+        ``defaults``' keys, set per call)."""
+        inputs = {name: engine.shared(numpy.asarray(value, dtype=engine.floatX()), name)
+                  for name, value in defaults.items()}
+        functions = []
+        for layer in self.pretrained_layers:
+            cost, updates = cost_updates(layer, inputs)
+            compiled = CompiledCost(self.x, cost, updates, train_set_x, batch_size, fused=fused)
+            functions.append(PretrainingFunction(compiled, inputs, defaults))
+        return functions
+
+
+class PretrainingFunction:
+    """One layer's pretraining on minibatches, called as the tutorials' were:
+    ``fn(index, lr=0.1)`` (and ``corruption=0.2`` in the SdA) makes one update on minibatch
+    ``index`` and returns its cost. The settings are shared scalars, so one compiled function
+    serves every value; ``compiled`` is the ``CompiledCost`` (fused spans in JAX mode)."""
+
+    def __init__(self, compiled, inputs, defaults):
+        self.compiled, self._inputs, self._defaults = compiled, inputs, defaults
+
+    def set(self, **values):
+        """Use these settings from the next update on."""
+        for name, value in values.items():
+            self._inputs[name].set_value(numpy.asarray(value, dtype=engine.floatX()))
+
+    def __call__(self, index, **values):
+        self.set(**{**self._defaults, **values})
+        return self.compiled.train_minibatches(index, 1)[0]
+
+
+@dataclasses.dataclass
+class Phases:
+    """What a stacked network's tutorial logs and how it fine-tunes."""
+
+    kind: str  # "SdA", "DBN": the run its pretraining checkpoints record
+    file: str  # the tutorial's file, as its "ran for" lines name it
+    pretraining_line: str  # logged with (layer, epoch, mean cost) after each epoch
+    finetuning_message: str  # logged when fine-tuning starts
+    patience_epochs: int  # fine-tuning's patience, in epochs (patience = this * n_train_batches)
+
+
+def check_epochs(pretraining_epochs, training_epochs):
+    """At least 0 pretraining epochs (0: fine-tune the first draw) and 1 fine-tuning epoch."""
+    for name, value, minimum in (("pretraining_epochs", pretraining_epochs, 0),
+                                 ("training_epochs", training_epochs, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def pretrain_and_finetune(network, arch, datasets, functions, layer_settings, settings,
+                          finetune_lr, training_epochs, options, phases):
+    """Pretrain each layer of ``network`` with ``functions`` (one ``PretrainingFunction`` each,
+    set to ``layer_settings[i]``) for ``settings["pretraining_epochs"]`` epochs, then fine-tune
+    it; the fine-tuning's ``TrainResult`` with ``pretraining_costs`` (one list per layer) and
+    ``pretraining_time``.
+
+    The caller has checked the settings. ``settings`` (the pretraining's hyperparameters,
+    ``batch_size`` included) must match a checkpoint's to resume it. A
+    checkpoint written in pretraining goes on with pretraining, one written in fine-tuning with
+    fine-tuning. A run stopped by SIGINT/SIGTERM in pretraining returns a result with
+    ``stop_reason == "interrupted"`` and no fine-tuning.
+    """
+    n_train_batches = n_batches(datasets[0][0], settings["batch_size"], "training")
+    finetuning_checkpoint = (options.resume is not None
+                             and "checkpoint" in saving.load_model(options.resume).meta)
+    costs, elapsed = [], 0.0
+    if not finetuning_checkpoint:
+        try:
+            costs, elapsed = _pretrain(network, functions, layer_settings, settings, options,
+                                       phases)
+        except Interrupted as stopped:
+            log.warning("%s", stopped)
+            return _interrupted(network, n_train_batches)
+        options.resume = None  # the fine-tuning's own checkpoints replace the pretraining's
+    log.info("... getting the finetuning functions")
+    hyperparameters = {"learning_rate": finetune_lr, **settings}
+    stopping = EarlyStopping(n_epochs=training_epochs,
+                             patience=phases.patience_epochs * n_train_batches)
+    result = fit(arch, None, datasets, hyperparameters, stopping, options, model=network,
+                 training_message=phases.finetuning_message)
+    result.pretraining_costs, result.pretraining_time = costs, elapsed
+    return result
+
+
+def _pretrain(network, functions, layer_settings, settings, options, phases):
+    """Each layer's epochs in turn; ``(costs per layer, seconds)``."""
+    extra = [p for layer in network.pretrained_layers for p in layer.params
+             if all(p is not q for q in network.params)]  # the visible biases
+    epochs = Epochs(phases.kind, settings, network.params + extra, [network.theano_rng],
+                    options.checkpoint, options.checkpoint_every, options.resume)
+    log.info("... pre-training the model")
+    costs = []
+    for i, (fn, values) in enumerate(zip(functions, layer_settings)):
+        fn.set(**values)
+        costs.append(epochs.run(f"layer {i}", fn.compiled, settings["pretraining_epochs"],
+                                phases.pretraining_line, i))
+    log.info("The pretraining code for file %s ran for %.2fm", phases.file, epochs.elapsed / 60.0)
+    return costs, epochs.elapsed
+
+
+def _interrupted(network, n_train_batches):
+    """The result of a run stopped in pretraining: no fine-tuning, no best model."""
+    result = TrainResult(best_validation_loss=math.inf, best_iter=0, test_score=0.0, epochs=0,
+                         iterations=0, stop_reason="interrupted", patience=0,
+                         validation_frequency=n_train_batches, n_train_batches=n_train_batches,
+                         history=[], costs=numpy.zeros(0), elapsed=0.0)
+    result.model = network
+    return result
