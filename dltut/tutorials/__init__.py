@@ -5,6 +5,7 @@ its entry function:
 * ``mlp``: ``HiddenLayer``, ``MLP``, ``test_mlp``
 * ``convolutional_mlp``: ``LeNetConvPoolLayer``, ``LeNet5``, ``evaluate_lenet5``
 * ``dA``: ``dA``, ``test_dA`` (unsupervised: no early stopping, pictures instead of a model file)
+* ``rbm``: ``RBM``, ``test_rbm`` (unsupervised, as dA; then samples from persistent Gibbs chains)
 
 What they share (options, the training run, the best model) is in ``dltut.fitting``.
 """
