@@ -1,10 +1,11 @@
-"""The command line shared by ``scripts/logreg.py``, ``scripts/mlp.py``, ``scripts/lenet.py`` and
-``scripts/dA.py``.
+"""The command line shared by ``scripts/logreg.py``, ``scripts/mlp.py``, ``scripts/lenet.py``,
+``scripts/dA.py`` and ``scripts/rbm.py``.
 
 ``python scripts/logreg.py [train] [--learning-rate ...]`` runs the tutorial and writes its best
 model to ``--out``; ``python scripts/logreg.py predict`` prints the predicted labels of the first
-test images with that model, like the tutorial's ``predict()``. The unsupervised ``dA.py`` trains
-and writes its pictures to ``--output-folder``: it has no model file, checkpoints or predict.
+test images with that model, like the tutorial's ``predict()``. The unsupervised ``dA.py`` and
+``rbm.py`` train and write their pictures to ``--output-folder``: they have no model file,
+checkpoints or predict.
 Defaults come from the tutorial functions' signatures, so the two cannot disagree.
 """
 
@@ -27,6 +28,8 @@ TUTORIALS = {
     "mlp": ("mlp", "test_mlp", COMMON + ("L1_reg", "L2_reg", "n_hidden")),
     "lenet": ("convolutional_mlp", "evaluate_lenet5", COMMON + ("nkerns",)),
     "dA": ("dA", "test_dA", ("learning_rate", "training_epochs", "batch_size", "output_folder")),
+    "rbm": ("rbm", "test_rbm", ("learning_rate", "training_epochs", "batch_size", "n_chains",
+                                "n_samples", "output_folder", "n_hidden")),
 }
 _TYPES = {"L1_reg": float, "L2_reg": float, "learning_rate": float, "output_folder": str}
 
@@ -75,7 +78,7 @@ def build_parser(script):
                         help="pytensor (default) or theano (theano-pymc in its own environment, "
                              "see README); also DLTUT_ENGINE")
     parser.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None,
-                        help="train each span between validations (dA: each epoch) in one "
+                        help="train each span between validations (dA, rbm: each epoch) in one "
                              "compiled call (default: on in JAX mode, off in the C and Numba "
                              "modes)")
     parser.add_argument("--verbose", action="store_true",
@@ -142,7 +145,7 @@ def _hyperparameters(script, args):
 
 
 def _run_unsupervised(script, args):
-    """Run a tutorial that trains without labels and writes pictures (dA)."""
+    """Run a tutorial that trains without labels and writes pictures (dA, rbm)."""
     _tutorial(script)(dataset=args.dataset, floatX=args.floatX, mode=args.mode,
                       device=args.device, tf32=args.tf32, fused=args.fused,
                       **_hyperparameters(script, args))

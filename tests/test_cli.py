@@ -1,6 +1,6 @@
 """The common command line, through scripts/logreg.py: bad settings and a missing model file are
 one line on stderr and exit status 2, before any model file is written; scripts/dA.py: its own
-flags, the tutorial's lines and pictures."""
+flags, the tutorial's lines and pictures; scripts/rbm.py: its flags, one line for bad settings."""
 
 import re
 
@@ -58,3 +58,25 @@ def test_dA_script_prints_the_tutorial_lines(tiny_mnist, tmp_path):
         ["filters_corruption_0.png", "filters_corruption_30.png"]
     bad = run_script("dA.py", "--training-epochs", "0", "--dataset", tiny_mnist, cwd=tmp_path)
     assert bad.returncode == 2 and "training_epochs must be a positive integer, got 0" in bad.stderr
+
+
+def test_rbm_script_takes_its_own_flags():
+    from dltut.cli import build_parser
+
+    words = set(re.findall(r"--[\w-]+|\w+", build_parser("rbm").format_help()))
+    for flag in ("--learning-rate", "--training-epochs", "--batch-size", "--n-chains",
+                 "--n-samples", "--n-hidden", "--output-folder", "--dataset", "--mode", "--fused"):
+        assert flag in words
+    for flag in ("--out", "--checkpoint", "--patience", "--n-epochs", "predict"):
+        assert flag not in words
+    args = build_parser("rbm").parse_args([])
+    assert (args.learning_rate, args.training_epochs, args.batch_size, args.n_chains,
+            args.n_samples, args.output_folder, args.n_hidden) == \
+        (0.1, 15, 20, 20, 10, "rbm_plots", 500)
+
+
+def test_rbm_script_refuses_bad_settings_in_one_line(tiny_mnist, tmp_path):
+    bad = run_script("rbm.py", "--n-chains", "500", "--dataset", tiny_mnist, cwd=tmp_path)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "n_chains 500 is not smaller than the test set (200 images)" in bad.stderr
+    assert not list(tmp_path.iterdir())

@@ -211,6 +211,7 @@ def test_tiny_runs_agree_in_every_mode_fused_or_not(tiny_mnist, tmp_path, floatX
     # the default in each mode: one call per minibatch in the C and Numba modes, fused in JAX's
     runs = in_every_mode(lambda mode: _tiny_test_rbm(tiny_mnist, folder / mode))
     reference = runs["c"]
+    assert plots.filter_images(reference.rbm)[0] == "W_rbm"  # plot_filters finds the weights
     for mode, run in runs.items():
         assert len(run.costs) == 1
         numpy.testing.assert_allclose(run.costs, reference.costs, rtol=1e-9, err_msg=mode)
