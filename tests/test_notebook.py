@@ -33,6 +33,7 @@ NOTEBOOKS = {
                                                              "plot_feature_maps(")),
     "dA.ipynb": ("test_dA", "'30% corruption'", ("plot_filters(clean.da)",
                                                  "plot_filters(noisy.da)")),
+    "rbm.ipynb": ("test_rbm", "'epoch 1'", ("run.filters", "run.samples")),
 }
 
 

@@ -160,23 +160,29 @@ def test_pcd_k_chain_and_pseudo_likelihood_against_numpy(floatX64):
 
 
 @pytest.mark.parametrize("floatX", ["float64", "float32"])
-def test_reconstruction_cost_is_finite_for_saturated_units(floatX):
-    # a sigmoid of +-800 is 1 or 0, whose logs are -inf; the cost must be -softplus of them
+def test_costs_are_finite_for_saturated_units(floatX):
+    # a sigmoid of +-800 is 1 or 0, whose logs are -inf, and e^800 is inf: the reconstruction
+    # cost must come out as -softplus, the free energy's log(1 + e^a) as softplus
     engine.set_floatX(floatX)
     x, pre = T.matrix("x"), T.matrix("pre_sigmoid_nv")
-    rbm = RBM(input=x, n_visible=4, n_hidden=2, numpy_rng=numpy.random.RandomState(1))
-    cost = rbm.get_reconstruction_cost({}, pre)
+    rbm = RBM(input=x, n_visible=4, n_hidden=4, numpy_rng=numpy.random.RandomState(1))
+    rbm.W.set_value(numpy.diag([800.0, -800.0, 50.0, 1.0]).astype(floatX))
+    costs = [rbm.get_reconstruction_cost({}, pre), rbm.free_energy(x)]
     xs = numpy.array([[1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.5, 0.5]], dtype=floatX)
     pres = numpy.array([[-800.0, 800.0, 50.0, -50.0], [-30.0, 0.0, 2.0, -3.0]], dtype=floatX)
     softplus = numpy.logaddexp(0.0, pres.astype("float64"))  # log(1 + e^a)
-    expected = numpy.mean(numpy.sum(-xs * (softplus - pres) - (1 - xs) * softplus, axis=1))
+    expected = [numpy.mean(numpy.sum(-xs * (softplus - pres) - (1 - xs) * softplus, axis=1)),
+                -numpy.logaddexp(0.0, xs.astype("float64") @ numpy.diag([800, -800, 50, 1.0]))
+                .sum(axis=1)]
 
     def run(mode):
-        return float(engine.function([x, pre], cost)(xs, pres))
+        return engine.function([x, pre], costs)(xs, pres)
 
     for mode, got in in_every_mode(run).items():
-        assert numpy.isfinite(got), mode
-        assert got == pytest.approx(expected, rel=1e-6 if floatX == "float32" else 1e-13), mode
+        for value, want in zip(got, expected):
+            assert numpy.isfinite(value).all(), mode
+            numpy.testing.assert_allclose(value, want, rtol=1e-6 if floatX == "float32" else 1e-13,
+                                          err_msg=mode)
 
 
 def test_bad_k_is_a_value_error():
