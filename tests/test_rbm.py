@@ -29,7 +29,8 @@ def _free_energy(v, W, hbias, vbias):
 def _small_rbm(x=None, seed=42):
     """An RBM of 6 visible and 4 hidden units with nonzero biases, on ``x`` (a new matrix of the
     minibatch's static shape if None: JAX compiles a draw only when its size is known)."""
-    x = T.matrix("x", shape=(N, N_VISIBLE)) if x is None else x
+    if x is None:  # Theano's matrices have no static shape (nor need one)
+        x = T.matrix("x", shape=(N, N_VISIBLE)) if engine.name() == "pytensor" else T.matrix("x")
     rbm = RBM(input=x, n_visible=N_VISIBLE, n_hidden=N_HIDDEN,
               numpy_rng=numpy.random.RandomState(1), theano_rng=RandomStreams(seed))
     rbm.hbias.set_value(numpy.random.RandomState(2).uniform(-0.5, 0.5, N_HIDDEN))
