@@ -1,15 +1,21 @@
-"""The command line shared by ``scripts/logreg.py``, ``scripts/mlp.py``, ``scripts/lenet.py``,
-``scripts/dA.py`` and ``scripts/rbm.py``.
+"""The command line shared by the scripts: ``scripts/logreg.py``, ``mlp.py``, ``lenet.py``,
+``dA.py``, ``SdA.py``, ``logistic_cg.py``, ``cA.py``, ``rbm.py`` and ``hmc.py``.
 
 ``python scripts/logreg.py [train] [--learning-rate ...]`` runs the tutorial and writes its best
 model to ``--out``; ``python scripts/logreg.py predict`` prints the predicted labels of the first
-test images with that model, like the tutorial's ``predict()``. The unsupervised ``dA.py`` and
-``rbm.py`` train and write their pictures to ``--output-folder``: they have no model file,
-checkpoints or predict.
-Defaults come from the tutorial functions' signatures, so the two cannot disagree.
+test images with that model, like the tutorial's ``predict()``; so do ``mlp.py``, ``lenet.py``
+and ``SdA.py``. The unsupervised ``dA.py``, ``cA.py`` and ``rbm.py`` train and write their
+pictures to ``--output-folder`` (``rbm.py`` then samples); ``logistic_cg.py`` runs
+``scipy.optimize.fmin_cg`` for at most ``--n-epochs`` iterations: none of the four has a model
+file, patience or predict. Each script has the flags its tutorial function takes:
+``--checkpoint``/``--resume`` where it takes them (the SdA's and dA's cover their unsupervised
+epochs too). ``hmc.py`` samples a Gaussian: no data, no training, only ``--floatX``, ``--mode``
+and ``--engine`` beside its own flags. Defaults come from the tutorial functions' signatures, and
+the run options a tutorial takes from its module's ``RUN_OPTIONS``, so the two cannot disagree.
 """
 
 import argparse
+import dataclasses
 import importlib
 import inspect
 import logging
@@ -17,6 +23,7 @@ import os
 import sys
 
 from dltut import engine
+from dltut.epochs import Interrupted
 from dltut.progress import ProgressBar
 from dltut.trainer import Diverged
 
@@ -28,16 +35,46 @@ TUTORIALS = {
     "mlp": ("mlp", "test_mlp", COMMON + ("L1_reg", "L2_reg", "n_hidden")),
     "lenet": ("convolutional_mlp", "evaluate_lenet5", COMMON + ("nkerns",)),
     "dA": ("dA", "test_dA", ("learning_rate", "training_epochs", "batch_size", "output_folder")),
+    "SdA": ("SdA", "test_SdA", ("finetune_lr", "pretraining_epochs", "pretrain_lr",
+                                "training_epochs", "batch_size", "hidden_layers_sizes",
+                                "corruption_levels")),
+    "logistic_cg": ("logistic_cg", "cg_optimization_mnist", ("n_epochs", "batch_size")),
+    "cA": ("cA", "test_cA", ("learning_rate", "training_epochs", "batch_size", "output_folder",
+                             "contraction_level", "fixed_penalty")),
+    "hmc": ("hmc", "test_hmc", ("burnin", "n_samples", "dim")),
     "rbm": ("rbm", "test_rbm", ("learning_rate", "training_epochs", "batch_size", "n_chains",
                                 "n_samples", "output_folder", "n_hidden")),
 }
-_TYPES = {"L1_reg": float, "L2_reg": float, "learning_rate": float, "output_folder": str}
+# the scripts that train a classifier with early stopping: a best model (--out), pictures of the
+# run and predict
+SUPERVISED = ("logreg", "mlp", "lenet", "SdA")
+_TYPES = {"L1_reg": float, "L2_reg": float, "learning_rate": float, "output_folder": str,
+          "contraction_level": float, "finetune_lr": float, "pretrain_lr": float,
+          "corruption_levels": float}
+_LISTS = {"nkerns": 2, "hidden_layers_sizes": "+", "corruption_levels": "+"}  # flags' nargs
+_SWITCHES = {  # hyperparameters that are on/off flags, off by default
+    "fixed_penalty": "divide the Jacobian penalty with / instead of the tutorial's // (whose "
+                     "gradient is zero: the contraction never trains) and log the epoch's means",
+}
 
 
 def supervised(script):
-    """Whether ``script`` trains a classifier with early stopping: a best model (``--out``),
-    checkpoints, pictures of the run and ``predict``; the others write pictures only."""
-    return "patience" in TUTORIALS[script][2]
+    """Whether ``script`` trains a classifier with early stopping (see ``SUPERVISED``)."""
+    return script in SUPERVISED
+
+
+def run_options(script):
+    """The ``fitting.Options`` fields ``script``'s tutorial takes: its module's ``RUN_OPTIONS``,
+    else all of them (the supervised tutorials)."""
+    from dltut.fitting import Options
+
+    return getattr(_module(script), "RUN_OPTIONS",
+                   tuple(field.name for field in dataclasses.fields(Options)))
+
+
+def uses_data(script):
+    """Whether ``script``'s tutorial reads MNIST (takes ``dataset``)."""
+    return "dataset" in _tutorial_defaults(script)
 
 
 def _flag(name):
@@ -47,51 +84,60 @@ def _flag(name):
 def build_parser(script):
     _, function_name, flags = TUTORIALS[script]
     defaults = _tutorial_defaults(script)
-    parser = argparse.ArgumentParser(
-        prog=f"{script}.py",
-        description=f"Train the {script} tutorial on MNIST ({function_name})"
-                    + (" or predict with it." if supervised(script) else "."),
-    )
+    if uses_data(script):
+        description = (f"Train the {script} tutorial on MNIST ({function_name})"
+                       + (" or predict with it." if supervised(script) else "."))
+    else:
+        description = f"Run the {script} tutorial ({function_name}): " \
+            + _module(script).__doc__.splitlines()[0]
+    parser = argparse.ArgumentParser(prog=f"{script}.py", description=description)
     if supervised(script):
         parser.add_argument("command", nargs="?", choices=("train", "predict"), default="train",
                             help="train (default) or predict the first test images with --out's "
                                  "model")
     for name in flags:
+        if name in _SWITCHES:
+            parser.add_argument(_flag(name), action="store_true", help=_SWITCHES[name])
+            continue
         parser.add_argument(_flag(name), type=_TYPES.get(name, int), default=defaults[name],
                             metavar=name.upper(), help=f"default {defaults[name]}",
-                            nargs=len(defaults[name]) if name == "nkerns" else None)
-    parser.add_argument("--dataset", default=None,
-                        help="MNIST as a folder of IDX files, the tutorial's mnist.pkl.gz or an "
-                             ".npz (default: the copy shipped with dltut, dltut/mnist)")
+                            nargs=_LISTS.get(name))
+    if uses_data(script):
+        parser.add_argument("--dataset", default=None,
+                            help="MNIST as a folder of IDX files, the tutorial's mnist.pkl.gz or "
+                                 "an .npz (default: the copy shipped with dltut, dltut/mnist)")
+    options = run_options(script)
     parser.add_argument("--floatX", choices=engine.FLOATX, default=None,
                         help="float dtype (default: the engine's config, float64 unless set)")
     parser.add_argument("--mode", choices=engine.MODES, default=None,
                         help="compile mode (default: jax on PyTensor where JAX is installed, "
                              "else c; c on Theano)")
-    parser.add_argument("--device", choices=engine.DEVICES, default=None,
-                        help="gpu: JAX mode on the GPU (pip install -e .[gpu]); auto: the GPU if "
-                             "there is one, else the CPU; cpu (default)")
-    parser.add_argument("--tf32", action="store_true",
-                        help="on the GPU, allow TensorFloat-32 matrix products (faster, not the "
-                             "tutorials' numbers)")
+    if "device" in options:
+        parser.add_argument("--device", choices=engine.DEVICES, default=None,
+                            help="gpu: JAX mode on the GPU (pip install -e .[gpu]); auto: the GPU "
+                                 "if there is one, else the CPU; cpu (default)")
+    if "tf32" in options:
+        parser.add_argument("--tf32", action="store_true",
+                            help="on the GPU, allow TensorFloat-32 matrix products (faster, not "
+                                 "the tutorials' numbers)")
     parser.add_argument("--engine", choices=engine.ENGINES, default=None,
                         help="pytensor (default) or theano (theano-pymc in its own environment, "
                              "see README); also DLTUT_ENGINE")
-    parser.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None,
-                        help="train each span between validations (dA, rbm: each epoch) in one "
-                             "compiled call (default: on in JAX mode, off in the C and Numba "
-                             "modes)")
+    if "fused" in options:
+        parser.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None,
+                            help="train each span between validations (dA, cA, rbm: each "
+                                 "epoch) in one compiled call (default: on in JAX mode, off in "
+                                 "the C and Numba modes)")
     parser.add_argument("--verbose", action="store_true",
                         help="also log the seconds spent compiling and training, apart")
+    if "checkpoint" in options:
+        _add_checkpoint_flags(parser)
     if supervised(script):
         _add_model_flags(parser, script)
     return parser
 
 
-def _add_model_flags(parser, script):
-    """The flags of a supervised tutorial's best model, checkpoints, pictures and predict."""
-    parser.add_argument("--out", default=_default_out(script),
-                        help="where the best model is written (default %(default)s)")
+def _add_checkpoint_flags(parser):
     parser.add_argument("--checkpoint", default=None,
                         help="write the training state there every --checkpoint-every epochs and "
                              "at the end (also on Ctrl-C/SIGTERM)")
@@ -99,6 +145,12 @@ def _add_model_flags(parser, script):
                         help="epochs between checkpoints (default %(default)s)")
     parser.add_argument("--resume", default=None,
                         help="go on from this checkpoint (same settings as the run that wrote it)")
+
+
+def _add_model_flags(parser, script):
+    """The flags of a supervised tutorial's best model, pictures and predict."""
+    parser.add_argument("--out", default=_default_out(script),
+                        help="where the best model is written (default %(default)s)")
     parser.add_argument("--plot", default=None, metavar="PNG",
                         help="draw the patience plot of the run there (needs matplotlib)")
     parser.add_argument("--filters", default=None, metavar="PNG",
@@ -107,10 +159,14 @@ def _add_model_flags(parser, script):
                         help="predict: how many test images (default %(default)s)")
 
 
+def _module(script):
+    """``script``'s module in ``dltut.tutorials``."""
+    return importlib.import_module(f"dltut.tutorials.{TUTORIALS[script][0]}")
+
+
 def _tutorial(script):
     """The tutorial function that ``script`` runs, from its module in ``dltut.tutorials``."""
-    module, function_name, _ = TUTORIALS[script]
-    return getattr(importlib.import_module(f"dltut.tutorials.{module}"), function_name)
+    return getattr(_module(script), TUTORIALS[script][1])
 
 
 def _tutorial_defaults(script):
@@ -135,6 +191,9 @@ def main(script, argv=None):
     except Diverged as error:
         print(f"{script}.py: error: {error}", file=sys.stderr)
         return 1
+    except Interrupted as stopped:
+        print(f"{script}.py: {stopped}", file=sys.stderr)
+        return 130  # as a shell reports a command stopped by Ctrl-C
     except (ValueError, OSError, ImportError, RuntimeError) as error:
         print(f"{script}.py: error: {error}", file=sys.stderr)
         return 2
@@ -145,10 +204,12 @@ def _hyperparameters(script, args):
 
 
 def _run_unsupervised(script, args):
-    """Run a tutorial that trains without labels and writes pictures (dA, rbm)."""
-    _tutorial(script)(dataset=args.dataset, floatX=args.floatX, mode=args.mode,
-                      device=args.device, tf32=args.tf32, fused=args.fused,
-                      **_hyperparameters(script, args))
+    """Run a tutorial that trains without labels and writes pictures (dA, cA, rbm), or samples
+    (hmc)."""
+    options = {name: getattr(args, name) for name in run_options(script)}
+    if uses_data(script):
+        options["dataset"] = args.dataset
+    _tutorial(script)(**options, **_hyperparameters(script, args))
     return 0
 
 
@@ -170,7 +231,8 @@ def _train(script, args):
 
         for path, _ in pictures:
             check_writable(path, "picture")
-    with ProgressBar(args.n_epochs) as bar:
+    n_epochs = args.training_epochs if script == "SdA" else args.n_epochs
+    with ProgressBar(n_epochs) as bar:
         result = _tutorial(script)(
             dataset=args.dataset, out=args.out, floatX=args.floatX, mode=args.mode,
             device=args.device, tf32=args.tf32, fused=args.fused, checkpoint=args.checkpoint,

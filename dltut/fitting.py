@@ -82,8 +82,11 @@ def input_size(datasets):
 
 
 def fit(arch, rng, datasets, hyperparameters, stopping, options, regularize=None, log_every=None,
-        training_message="... training"):
+        training_message="... training", model=None):
     """Build the model ``arch``, train it with SGD and early stopping, save the best model.
+
+    ``model``, if given, is the model ``arch`` already built (on its symbolic ``model.input``)
+    and trained some other way before (the SdA after pretraining): it is fine-tuned as it is.
 
     ``hyperparameters`` holds ``learning_rate`` and ``batch_size`` (and whatever else defines the
     run, such as the MLP's ``L1_reg``: a checkpoint resumes only a run with the same ones).
@@ -94,10 +97,13 @@ def fit(arch, rng, datasets, hyperparameters, stopping, options, regularize=None
     """
     _check_hyperparameters(hyperparameters, datasets)
     hyperparameters = {**hyperparameters, **dataclasses.asdict(stopping)}
-    log.info("... building the model")
-    x = T.matrix("x")  # the data, presented as rasterized images
+    if model is None:
+        log.info("... building the model")
+        x = T.matrix("x")  # the data, presented as rasterized images
+        classifier = registry.build(arch, rng, x)
+    else:
+        x, classifier = model.input, model
     y = T.ivector("y")  # the labels, presented as a vector of int labels
-    classifier = registry.build(arch, rng, x)
     cost = classifier.negative_log_likelihood(y)
     if regularize is not None:
         cost = regularize(classifier, cost)

@@ -33,6 +33,7 @@ FILTER_PARAMS = {
     "W_conv0": "LeNet's first-layer filters",
     "W_hidden": "the MLP's hidden units",
     "W_dA": "the denoising autoencoder's hidden units",
+    "W_sigmoid0": "the SdA's first hidden layer (its first dA's)",
     "W_rbm": "the RBM's hidden units",
     "W_logreg": "logistic regression's class weights",
 }
@@ -279,11 +280,12 @@ def filter_images(model, which=None, count=100):
     ``X`` holds one flattened image per row: the 10 columns of ``W_logreg`` (784, 10), the first
     ``count`` columns of ``W_hidden`` (784, n_hidden), or the first ``count`` kernels of ``W_conv0``
     (nkerns, 1, h, w). ``which`` names the parameter; by default the first of ``FILTER_PARAMS``
-    the model has.
+    the model has (``W_dA`` also as ``W_dA_<suffix>``: test_dA names each run's).
     """
     params = param_arrays(model)
     if which is None:
-        which = next((name for name in FILTER_PARAMS if name in params), None)
+        which = next((name for key in FILTER_PARAMS for name in params
+                      if name == key or name.startswith(key + "_")), None)
         if which is None:
             raise ValueError(
                 f"no first-layer weights among parameters {sorted(params)}: expected one of "
@@ -340,7 +342,8 @@ def plot_filters(model, ax=None, *, which=None, count=100, tile_spacing=(1, 1)):
     width = 9 if len(X) == 10 else 7
     fig, ax = _new_axes(ax, figsize=(width, width * tiles.shape[0] / tiles.shape[1] + 0.6))
     _show_tiles(ax, tiles, len(X), img_shape, tile_shape, tile_spacing)
-    what = FILTER_PARAMS.get(name, name)
+    what = next((what for key, what in FILTER_PARAMS.items()
+                 if name == key or name.startswith(key + "_")), name)
     if name == "W_logreg" and len(X) == 10:
         for digit in range(10):
             top, left = _tile_origin(digit, img_shape, tile_shape, tile_spacing)

@@ -9,12 +9,14 @@ import importlib
 
 import numpy
 
-# architecture "model" -> the tutorial module and the class that builds it. The class is imported
-# on first use: the tutorial modules import the core (fitting, saving), which imports this.
+# architecture "model" -> the tutorial module, the class that builds it and the keyword it takes
+# its numpy rng by (None: it draws nothing). The class is imported on first use: the tutorial
+# modules import the core (fitting, saving), which imports this.
 ARCHITECTURES = {
-    "logistic_regression": ("dltut.tutorials.logistic_sgd", "LogisticRegression"),
-    "mlp": ("dltut.tutorials.mlp", "MLP"),
-    "lenet5": ("dltut.tutorials.convolutional_mlp", "LeNet5"),
+    "logistic_regression": ("dltut.tutorials.logistic_sgd", "LogisticRegression", None),
+    "mlp": ("dltut.tutorials.mlp", "MLP", "rng"),
+    "lenet5": ("dltut.tutorials.convolutional_mlp", "LeNet5", "rng"),
+    "sda": ("dltut.tutorials.SdA", "SdA", "numpy_rng"),
 }
 
 
@@ -26,11 +28,11 @@ def build(arch, rng, input):
         raise ValueError(
             f"unknown model {kind!r} in architecture {arch!r}: one of {', '.join(ARCHITECTURES)}"
         )
-    module, name = ARCHITECTURES[kind]
+    module, name, rng_keyword = ARCHITECTURES[kind]
     model = getattr(importlib.import_module(module), name)
-    if kind == "logistic_regression":  # starts at zero: draws nothing, takes no rng
+    if rng_keyword is None:  # the logistic regression starts at zero: it draws nothing
         return model(input=input, name="logreg", **arch)
-    return model(rng=rng, input=input, **arch)
+    return model(input=input, **{rng_keyword: rng}, **arch)
 
 
 def param_values(model):

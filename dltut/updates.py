@@ -10,9 +10,10 @@ def sgd(cost, params, learning_rate):
         \\theta := \\theta - \\eta \\, \\partial \\ell / \\partial \\theta
 
     Returns the list of ``(param, param - learning_rate * gradient)`` pairs for ``updates=``, in the
-    order of ``params``.
+    order of ``params``. ``learning_rate`` is a number, or a symbolic scalar (the SdA's
+    pretraining sets its value per layer).
     """
-    if not learning_rate > 0:
+    if isinstance(learning_rate, (int, float)) and not learning_rate > 0:
         raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
     gparams = engine.grad(cost, params)
     return [(param, param - learning_rate * gparam) for param, gparam in zip(params, gparams)]

@@ -1,6 +1,6 @@
 """The common command line, through scripts/logreg.py: bad settings and a missing model file are
 one line on stderr and exit status 2, before any model file is written; scripts/dA.py: its own
-flags, the tutorial's lines and pictures; scripts/rbm.py: its flags, one line for bad settings."""
+flags, the tutorial's lines and pictures; logistic_cg.py, cA.py, rbm.py and hmc.py: theirs."""
 
 import re
 
@@ -37,8 +37,9 @@ def test_dA_script_takes_its_own_flags():
     for flag in ("--learning-rate", "--training-epochs", "--batch-size", "--dataset",
                  "--output-folder", "--floatX", "--mode", "--device", "--fused"):
         assert flag in words
-    for flag in ("--out", "--checkpoint", "--resume", "--patience", "--n-epochs", "predict"):
+    for flag in ("--out", "--patience", "--n-epochs", "predict"):
         assert flag not in words
+    assert {"--checkpoint", "--checkpoint-every", "--resume"} <= words  # its epochs'
     args = build_parser("dA").parse_args([])
     assert (args.learning_rate, args.training_epochs, args.batch_size, args.output_folder) == \
         (0.1, 15, 20, "dA_plots")
@@ -58,6 +59,108 @@ def test_dA_script_prints_the_tutorial_lines(tiny_mnist, tmp_path):
         ["filters_corruption_0.png", "filters_corruption_30.png"]
     bad = run_script("dA.py", "--training-epochs", "0", "--dataset", tiny_mnist, cwd=tmp_path)
     assert bad.returncode == 2 and "training_epochs must be a positive integer, got 0" in bad.stderr
+
+
+def test_logistic_cg_and_cA_scripts_take_their_own_flags():
+    from dltut.cli import build_parser
+
+    words = set(re.findall(r"--[\w-]+|\w+", build_parser("logistic_cg").format_help()))
+    assert {"--n-epochs", "--batch-size", "--dataset", "--floatX", "--mode", "--device"} <= words
+    for flag in ("--learning-rate", "--patience", "--fused", "--out", "--checkpoint", "predict"):
+        assert flag not in words
+    assert build_parser("logistic_cg").parse_args([]).n_epochs == 50
+    args = build_parser("cA").parse_args([])
+    assert (args.learning_rate, args.training_epochs, args.batch_size, args.output_folder,
+            args.contraction_level, args.fixed_penalty) == (0.01, 20, 10, "cA_plots", 0.1, False)
+    assert build_parser("cA").parse_args(["--fixed-penalty", "--no-fused"]).fixed_penalty
+
+
+def test_logistic_cg_script_prints_the_tutorial_lines(tiny_mnist, tmp_path):
+    run = run_script("logistic_cg.py", "--n-epochs", "2", "--batch-size", "100", "--dataset",
+                     tiny_mnist, "--mode", "c", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert "Optimizing using scipy.optimize.fmin_cg..." in lines
+    assert len([line for line in lines if line.startswith("validation error ")]) == 2
+    assert any(line.startswith("Optimization complete with best validation score of ")
+               for line in lines)
+    bad = run_script("cA.py", "--contraction-level", "-1", "--dataset", tiny_mnist, cwd=tmp_path)
+    assert bad.returncode == 2 and "contraction_level must be a number >= 0" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_hmc_script_takes_its_own_flags():
+    from dltut.cli import build_parser
+
+    words = set(re.findall(r"--[\w-]+|\w+", build_parser("hmc").format_help()))
+    for flag in ("--burnin", "--n-samples", "--dim", "--floatX", "--mode", "--engine"):
+        assert flag in words
+    # no data, no training, no GPU
+    for flag in ("--dataset", "--learning-rate", "--out", "--device", "--tf32", "--fused",
+                 "predict"):
+        assert flag not in words
+    args = build_parser("hmc").parse_args([])
+    assert (args.burnin, args.n_samples, args.dim) == (1000, 1000, 5)
+
+
+def test_hmc_script_prints_the_tutorial_lines(tmp_path):
+    run = run_script("hmc.py", "--burnin", "2", "--n-samples", "3", "--mode", "c",
+                     "--floatX", "float64", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == "****** TARGET VALUES ******"
+    assert lines[1].startswith("target mean: [6.96469186 2.86139335 ")  # RandomState(123)
+    for start in ("empirical mean:  [", "empirical_cov:", "final stepsize 0.00",
+                  "final acceptance_rate 0."):
+        assert any(line.startswith(start) for line in lines), start
+    assert not list(tmp_path.iterdir())  # it writes nothing
+
+
+def test_hmc_script_bad_settings(capsys):
+    from dltut.cli import main
+
+    assert main("hmc", ["--n-samples", "1"]) == 2
+    assert capsys.readouterr().err == ("hmc.py: error: n_samples must be an integer >= 2 (draws "
+                                       "kept, to estimate a covariance), got 1\n")
+
+
+def test_SdA_script_takes_the_tutorial_settings_and_a_smaller_network():
+    from dltut.cli import build_parser
+
+    args = build_parser("SdA").parse_args([])
+    assert (args.finetune_lr, args.pretraining_epochs, args.pretrain_lr, args.training_epochs,
+            args.batch_size) == (0.1, 15, 0.001, 1000, 1)
+    assert list(args.hidden_layers_sizes) == [1000, 1000, 1000]
+    assert list(args.corruption_levels) == [0.1, 0.2, 0.3]
+    args = build_parser("SdA").parse_args(["predict", "--hidden-layers-sizes", "30", "20",
+                                           "--corruption-levels", "0.1", "0.25"])
+    assert (args.hidden_layers_sizes, args.corruption_levels, args.command) == \
+        ([30, 20], [0.1, 0.25], "predict")
+
+
+def test_SdA_script_pretrains_finetunes_and_resumes(tiny_mnist, tmp_path):
+    small = ["--pretraining-epochs", "1", "--training-epochs", "1", "--batch-size", "100",
+             "--hidden-layers-sizes", "30", "20", "--corruption-levels", "0.1", "0.2",
+             "--dataset", str(tiny_mnist), "--floatX", "float64", "--mode", "jax"]
+    run = run_script("SdA.py", *small, "--checkpoint", "ck.npz", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert [line.split(", cost")[0] for line in lines if line.startswith("Pre-training")] == \
+        ["Pre-training layer 0, epoch 0", "Pre-training layer 1, epoch 0"]
+    assert "... finetunning the model" in lines
+    assert any(line.startswith("Optimization complete with best validation score of ")
+               for line in lines)
+    assert (tmp_path / "out" / "SdA.npz").exists() and (tmp_path / "ck.npz").exists()
+    predicted = run_script("SdA.py", "predict", "--count", "3", "--dataset", str(tiny_mnist),
+                           cwd=tmp_path)
+    assert predicted.returncode == 0, predicted.stderr
+    assert "Predicted values for the first 3 examples in test set:" in predicted.stdout
+    # the checkpoint of a finished run: resuming it with more epochs fine-tunes further
+    more = run_script("SdA.py", *[a if a != "1" or i != 3 else "2" for i, a in enumerate(small)],
+                      "--resume", "ck.npz", cwd=tmp_path)
+    assert more.returncode == 0, more.stderr
+    assert "Pre-training layer" not in more.stdout
+    assert "epoch 2, minibatch 6/6, validation error " in more.stdout
 
 
 def test_rbm_script_takes_its_own_flags():

@@ -4,7 +4,7 @@ import pytest
 
 import dltut
 from dltut import data, saving, trainer
-from dltut.tutorials import convolutional_mlp, dA, logistic_sgd, mlp, rbm
+from dltut.tutorials import convolutional_mlp, dA, hmc, logistic_sgd, mlp, rbm
 
 
 @pytest.mark.parametrize("module, names", [
@@ -12,6 +12,7 @@ from dltut.tutorials import convolutional_mlp, dA, logistic_sgd, mlp, rbm
     (mlp, ["test_mlp", "HiddenLayer", "MLP"]),
     (convolutional_mlp, ["evaluate_lenet5", "LeNetConvPoolLayer", "LeNet5"]),
     (dA, ["test_dA", "dA"]),
+    (hmc, ["test_hmc", "sampler_on_nd_gaussian", "HMC_sampler"]),
     (rbm, ["test_rbm", "RBM"]),
     (data, ["load_data"]),
     (saving, ["load_model"]),

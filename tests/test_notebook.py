@@ -3,11 +3,13 @@
 The kernel is this Python (``sys.executable``), through a kernel spec written to a temporary
 folder, so the test needs no ``ipykernel install`` and cannot pick up another environment's
 ``python3`` kernel. Each notebook trains 2 epochs (``DLTUT_EXAMPLE_EPOCHS``) on a small cut of the
-shipped MNIST (``DLTUT_DATA``).
+shipped MNIST (``DLTUT_DATA``); the HMC notebook, which reads no data, draws 200 times for its
+burn-in and 200 more (``DLTUT_EXAMPLE_DRAWS``).
 """
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -31,10 +33,18 @@ NOTEBOOKS = {
     "convolutional_mlp.ipynb": ("evaluate_lenet5", STOPPED, ("plot_patience(result)",
                                                              "plot_filters(result.model)",
                                                              "plot_feature_maps(")),
+    "SdA.ipynb": ("test_SdA", "'layer 2'", ("plot_filters(result.model)",
+                                            "plot_patience(result)")),
     "dA.ipynb": ("test_dA", "'30% corruption'", ("plot_filters(clean.da)",
                                                  "plot_filters(noisy.da)")),
+    "logistic_cg.ipynb": ("cg_optimization_mnist", "'conjugate gradients'",
+                          ("plot_validation(cg, sgd)",)),
+    "hmc.ipynb": ("test_hmc", "'final acceptance rate'", ("plot_samples(run)",
+                                                          "plot_adaptation(run, burnin)")),
     "rbm.ipynb": ("test_rbm", "'epoch 1'", ("run.filters", "run.samples")),
 }
+# what a notebook reads to run small in the tests
+SMALL_RUN = re.compile(r"DLTUT_EXAMPLE_(EPOCHS|DRAWS)")
 
 
 @pytest.fixture
@@ -70,13 +80,14 @@ def test_notebook_is_stored_without_outputs(name):
     nbformat.validate(notebook)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert code and all(not cell.outputs and cell.execution_count is None for cell in code)
-    assert any("DLTUT_EXAMPLE_EPOCHS" in cell.source for cell in code)
+    assert any(SMALL_RUN.search(cell.source) for cell in code)
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_and_shows_its_plots(name, tmp_path, small_mnist, monkeypatch):
     entry_point, shown_text, pictures = NOTEBOOKS[name]
     monkeypatch.setenv("DLTUT_EXAMPLE_EPOCHS", "2")
+    monkeypatch.setenv("DLTUT_EXAMPLE_DRAWS", "200")
     monkeypatch.setenv("DLTUT_DATA", str(small_mnist))
     monkeypatch.setenv("MPLBACKEND", "Agg")  # %matplotlib inline overrides it; no GUI either way
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(

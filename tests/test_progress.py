@@ -3,7 +3,6 @@
 import io
 import logging
 
-import numpy
 import pytest
 
 from conftest import ScriptedModel

@@ -15,12 +15,12 @@ H. Larochelle, Greedy Layer-Wise Training of Deep Networks, NIPS 2006.
 import dataclasses
 import logging
 import os
-import timeit
 
 import numpy
 
 from dltut import data, engine
 from dltut.compiled import CompiledCost, n_batches
+from dltut.epochs import Epochs
 from dltut.engine import T
 from dltut.fitting import check_sgd_settings, prepare
 from dltut.plots import tile_raster_images, write_png
@@ -32,7 +32,29 @@ log = logging.getLogger(__name__)
 
 IMAGE_SHAPE = (28, 28)  # an MNIST digit
 FILTER_TILES = (10, 10)  # the pictures show the first 100 hidden units
-RUN_OPTIONS = ("floatX", "mode", "device", "tf32", "fused")  # the fitting.Options test_dA takes
+# the fitting.Options test_dA takes
+RUN_OPTIONS = ("floatX", "mode", "device", "tf32", "fused", "checkpoint", "checkpoint_every",
+               "resume")
+CORRUPTION_LEVELS = (0.0, 0.3)  # test_dA's two runs
+RUN_NAMES = ("no corruption", "30% corruption")  # as its closing lines name them
+
+
+def tied_weights(numpy_rng, n_visible, n_hidden, W=None, bhid=None, bvis=None, name="dA"):
+    """An autoencoder's ``(W, b, b_prime)`` (the dA's and the cA's), those given kept.
+
+    ``W`` (n_visible, n_hidden) is drawn uniform in :math:`\\pm 4 \\sqrt{6 / (n_{hidden} +
+    n_{visible})}` by one ``numpy_rng.uniform`` call; the biases start at zero.
+    """
+    if W is None:
+        bound = 4 * numpy.sqrt(6.0 / (n_hidden + n_visible))
+        initial_W = numpy.asarray(
+            numpy_rng.uniform(low=-bound, high=bound, size=(n_visible, n_hidden)),
+            dtype=engine.floatX(),
+        )
+        W = engine.shared(initial_W, name=f"W_{name}")
+    b = bhid if bhid is not None else engine.shared_zeros((n_hidden,), f"b_{name}")
+    b_prime = bvis if bvis is not None else engine.shared_zeros((n_visible,), f"b_prime_{name}")
+    return W, b, b_prime
 
 
 class dA:
@@ -63,17 +85,8 @@ class dA:
         self.n_hidden = n_hidden
         if theano_rng is None:
             theano_rng = RandomStreams(numpy_rng.randint(2 ** 30))
-        if W is None:
-            bound = 4 * numpy.sqrt(6.0 / (n_hidden + n_visible))
-            initial_W = numpy.asarray(
-                numpy_rng.uniform(low=-bound, high=bound, size=(n_visible, n_hidden)),
-                dtype=engine.floatX(),
-            )
-            W = engine.shared(initial_W, name=f"W_{name}")
-        self.W = W
-        self.b = bhid if bhid is not None else engine.shared_zeros((n_hidden,), f"b_{name}")
-        self.b_prime = (bvis if bvis is not None
-                        else engine.shared_zeros((n_visible,), f"b_prime_{name}"))
+        self.W, self.b, self.b_prime = tied_weights(numpy_rng, n_visible, n_hidden, W, bhid, bvis,
+                                                    name)
         self.W_prime = self.W.T  # tied weights
         self.theano_rng = theano_rng
         self.x = input if input is not None else T.matrix("input")
@@ -131,9 +144,11 @@ def test_dA(learning_rate=0.1, training_epochs=15, dataset=None, batch_size=20,
     ``RandomStreams(rng.randint(2 ** 30))`` as in the tutorial, with plain SGD on minibatches of
     ``batch_size``. Logs ``Training epoch %d, cost`` and the mean cost of each epoch, and writes
     ``filters_corruption_0.png`` and ``filters_corruption_30.png`` into ``output_folder`` (made
-    if missing). ``options`` are ``floatX``, ``mode``, ``device``, ``tf32`` and ``fused`` (of
-    ``fitting.Options``; fused, the default in JAX mode, runs each epoch as one compiled call).
-    Returns the two ``DARun``.
+    if missing). ``options`` are ``floatX``, ``mode``, ``device``, ``tf32``, ``fused`` (of
+    ``fitting.Options``; fused, the default in JAX mode, runs each epoch as one compiled call)
+    and ``checkpoint``, ``checkpoint_every``, ``resume`` (both runs' state, see
+    ``dltut.epochs``). Returns the two ``DARun``; a run stopped by SIGINT/SIGTERM raises
+    ``dltut.epochs.Interrupted``.
     """
     options = prepare(options, only=RUN_OPTIONS)
     check_sgd_settings(learning_rate, batch_size)
@@ -144,36 +159,38 @@ def test_dA(learning_rate=0.1, training_epochs=15, dataset=None, batch_size=20,
     n_batches(train_set_x, batch_size, "training")  # a batch larger than the set fails here
     os.makedirs(output_folder, exist_ok=True)
     x = T.matrix("x")  # the data, presented as rasterized images
-    runs = []
-    for corruption_level, what in ((0.0, "no corruption"), (0.3, "30% corruption")):
+    runs = {}  # corruption level -> (its dA, its compiled training)
+    for corruption_level in CORRUPTION_LEVELS:
         rng = numpy.random.RandomState(123)
-        theano_rng = RandomStreams(rng.randint(2 ** 30))
+        percent = round(corruption_level * 100)
+        theano_rng = RandomStreams(rng.randint(2 ** 30), name=f"mrg_corruption_{percent}")
         da = dA(numpy_rng=rng, theano_rng=theano_rng, input=x,
-                n_visible=IMAGE_SHAPE[0] * IMAGE_SHAPE[1], n_hidden=500)
+                n_visible=IMAGE_SHAPE[0] * IMAGE_SHAPE[1], n_hidden=500,
+                name=f"dA_corruption_{percent}")
         cost, updates = da.get_cost_updates(corruption_level=corruption_level,
                                             learning_rate=learning_rate)
-        compile_start = timeit.default_timer()
-        train_da = CompiledCost(x, cost, updates, train_set_x, batch_size, fused=options.fused)
-        n_train_batches = train_da.n_train_batches
-        train_da.prepare([n_train_batches])  # compiled before the clock starts, as the tutorial
-        start_time = timeit.default_timer()
-        log.debug("compiled before training in %.3fs", start_time - compile_start)
-        costs = []
-        for epoch in range(training_epochs):
-            c = train_da.train_minibatches(0, n_train_batches)
-            costs.append(float(numpy.mean(c, dtype="float64")))
-            # the tutorial prints the mean's repr after a "cost " and print's own space
-            log.info("Training epoch %d, cost  %r", epoch, costs[-1])
-        training_time = timeit.default_timer() - start_time
+        runs[corruption_level] = da, CompiledCost(x, cost, updates, train_set_x, batch_size,
+                                                  fused=options.fused)
+    settings = {"learning_rate": learning_rate, "batch_size": batch_size}
+    epochs = Epochs("dA", settings, [p for da, _ in runs.values() for p in da.params],
+                    [da.theano_rng for da, _ in runs.values()], options.checkpoint,
+                    options.checkpoint_every, options.resume)
+    results = []
+    for (corruption_level, (da, train_da)), what in zip(runs.items(), RUN_NAMES):
+        percent = round(corruption_level * 100)
+        before = epochs.elapsed
+        # the tutorial prints the mean's repr after a "cost " and print's own space
+        costs = epochs.run(f"corruption {percent}", train_da, training_epochs,
+                           "Training epoch %d, cost  %r")
+        training_time = epochs.elapsed - before
         log.info("The %s code for file %s ran for %.2fm", what, os.path.basename(__file__),
                  training_time / 60.0)
-        filters = os.path.join(output_folder,
-                               f"filters_corruption_{round(corruption_level * 100)}.png")
+        filters = os.path.join(output_folder, f"filters_corruption_{percent}.png")
         write_png(filters, tile_raster_images(
             X=da.W.get_value(borrow=True).T[:FILTER_TILES[0] * FILTER_TILES[1]],
             img_shape=IMAGE_SHAPE, tile_shape=FILTER_TILES, tile_spacing=(1, 1)))
-        runs.append(DARun(corruption_level, costs, da, filters, training_time))
-    return runs
+        results.append(DARun(corruption_level, costs, da, filters, training_time))
+    return results
 
 
 test_dA.__test__ = False  # the tutorial's name, not a pytest test

@@ -1,0 +1,133 @@
+"""Unsupervised training by epochs, with checkpoints: test_dA's two runs, the SdA's layer-wise
+pretraining.
+
+These tutorials train a cost without labels for a fixed number of epochs and log the mean cost of
+each (``Training epoch %d, cost ...``, ``Pre-training layer %i, epoch %d, cost %f``); there is no
+validation and no early stopping. A run is made of named *stages* (``"corruption 0"``,
+``"layer 2"``), each a number of epochs of one compiled cost (``dltut.compiled.CompiledCost``).
+
+``Epochs`` runs them. With ``checkpoint`` it writes, after every ``checkpoint_every`` epochs and
+at each stage's end, every value the run changes (the parameters and the random streams'
+states) with the costs logged so far; ``resume`` sets them back, skips the finished stages and
+epochs (returning their logged costs) and goes on: the rest of the run is the unbroken run's.
+SIGINT/SIGTERM (``trainer.StopRequest``) stop it at the next minibatch (the next span when
+fused); the checkpoint then holds the run up to the last whole epoch it wrote.
+"""
+
+import dataclasses
+import logging
+import os
+import timeit
+
+import numpy
+
+from dltut import saving
+from dltut.trainer import StopRequest
+
+log = logging.getLogger(__name__)
+
+MAX_SPAN = 10_000  # fused: most minibatches per compiled call (a stop waits for one call at most)
+_STATE = "rstate/"  # arrays of the random streams' states in a checkpoint
+
+
+class Interrupted(Exception):
+    """SIGINT/SIGTERM stopped the run between minibatches; ``stage`` and ``epoch`` say where."""
+
+    def __init__(self, stage, epoch, checkpoint):
+        kept = f"; checkpoint in {checkpoint}" if checkpoint and os.path.exists(checkpoint) else ""
+        super().__init__(f"interrupted in {stage}, epoch {epoch}{kept}")
+        self.stage, self.epoch = stage, epoch
+
+
+@dataclasses.dataclass
+class Epochs:
+    """The epochs of a run's stages, with checkpoints and resume (see the module's docstring).
+
+    ``kind`` names the run (``"dA"``, ``"SdA"``) and ``settings`` its hyperparameters: a
+    checkpoint resumes only a run of the same kind and settings. ``params`` are the shared
+    variables the stages train and ``streams`` the ``RandomStreams`` they draw from.
+    """
+
+    kind: str
+    settings: dict
+    params: list
+    streams: list = dataclasses.field(default_factory=list)
+    checkpoint: str | None = None
+    checkpoint_every: int = 1
+    resume: str | None = None
+    finished: dict = dataclasses.field(default_factory=dict)  # stage -> its epochs' mean costs
+    elapsed: float = 0.0  # seconds spent training in this process (compiling excluded)
+
+    def __post_init__(self):
+        if self.resume is not None:
+            self._load(self.resume)
+
+    def run(self, stage, train, n_epochs, message, *args):
+        """Train ``n_epochs`` epochs of the ``CompiledCost`` ``train`` as ``stage``; logs
+        ``message % (*args, epoch, cost)`` after each and returns the mean costs of all epochs
+        (those of a resumed checkpoint first). Raises ``Interrupted`` on SIGINT/SIGTERM."""
+        costs = self.finished.setdefault(stage, [])
+        n = train.n_train_batches
+        span = min(n, MAX_SPAN) if train.fused else 1
+        train.prepare(sorted({span, n % span} - {0}))  # compiled before the clock starts
+        start_time = timeit.default_timer()
+        try:
+            self._epochs(stage, costs, train, n_epochs, span, message, args)
+        finally:
+            self.elapsed += timeit.default_timer() - start_time
+        return list(costs)
+
+    def _epochs(self, stage, costs, train, n_epochs, span, message, args):
+        n = train.n_train_batches
+        with StopRequest() as stop:
+            for epoch in range(len(costs), n_epochs):
+                epoch_costs = []
+                for first in range(0, n, span):
+                    epoch_costs.extend(train.train_minibatches(first, min(span, n - first)))
+                    if stop():
+                        raise Interrupted(stage, epoch, self.checkpoint)
+                costs.append(float(numpy.mean(epoch_costs, dtype="float64")))
+                log.info(message, *args, epoch, costs[-1])
+                if self.checkpoint and ((epoch + 1) % self.checkpoint_every == 0
+                                        or epoch + 1 == n_epochs):
+                    self._save(self.checkpoint)
+
+    def _values(self):
+        values = {param.name: param.get_value() for param in self.params}
+        for streams in self.streams:
+            values.update({_STATE + f"{streams.name}/{key}": value
+                           for key, value in streams.state().items()})
+        return values
+
+    def _save(self, path):
+        meta = {"epochs": {"kind": self.kind, "settings": self.settings,
+                           "finished": self.finished}}
+        saving.save_model(path, {"model": self.kind}, self._values(), extra=({}, meta))
+
+    def _load(self, path):
+        saved = saving.load_model(path)
+        if "epochs" not in saved.meta:
+            raise saving.ModelFileError(f"{path}: not a checkpoint of {self.kind}'s epochs; "
+                                        "resume needs the file that --checkpoint wrote")
+        epochs = saved.meta["epochs"]
+        if (epochs["kind"], epochs["settings"]) != (self.kind, self.settings):
+            differ = {key: epochs["settings"].get(key) for key in
+                      sorted(set(epochs["settings"]) | set(self.settings))
+                      if epochs["settings"].get(key) != self.settings.get(key)}
+            raise ValueError(f"{path}: checkpoint of another run ({epochs['kind']}, differing "
+                             f"settings {differ}); resume with the same settings or start a new "
+                             "run")
+        expected = set(self._values())
+        if set(saved.params) != expected:
+            raise saving.ModelFileError(f"{path}: holds {sorted(saved.params)}, this run has "
+                                        f"{sorted(expected)} (a checkpoint of another model?)")
+        for param in self.params:
+            param.set_value(numpy.asarray(saved.params[param.name],
+                                          dtype=param.get_value(borrow=True).dtype))
+        for streams in self.streams:
+            prefix = _STATE + f"{streams.name}/"
+            streams.set_state({key[len(prefix):]: value for key, value in saved.params.items()
+                               if key.startswith(prefix)})
+        self.finished = {stage: list(costs) for stage, costs in epochs["finished"].items()}
+        done = ", ".join(f"{stage}: {len(costs)} epochs" for stage, costs in self.finished.items())
+        log.info("... resuming from %s (%s)", path, done)
