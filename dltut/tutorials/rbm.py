@@ -56,6 +56,11 @@ class RBM:
     ``numpy_rng.randint(2 ** 30)``, drawn before ``W``. ``input`` is the symbolic minibatch, one
     example per row (a new floatX matrix if None). ``params`` is ``[W, hbias, vbias]``, named
     ``W_{name}``, ``hbias_{name}``, ``vbias_{name}``.
+
+    In JAX mode a sample's size (the means' shape) must be a constant when XLA compiles: the
+    ``W`` made here has a static shape, a ``W`` given needs one too
+    (``engine.shared(..., static_shape=True)``), and so do the input (``CompiledCost`` gives the
+    minibatch its shape) and a persistent chain.
     """
 
     def __init__(self, input=None, n_visible=784, n_hidden=500, W=None, hbias=None, vbias=None,
