@@ -1,17 +1,17 @@
 """The command line shared by the scripts: ``scripts/logreg.py``, ``mlp.py``, ``lenet.py``,
-``dA.py``, ``SdA.py``, ``logistic_cg.py``, ``cA.py`` and ``hmc.py``.
+``dA.py``, ``SdA.py``, ``logistic_cg.py``, ``cA.py``, ``rbm.py`` and ``hmc.py``.
 
 ``python scripts/logreg.py [train] [--learning-rate ...]`` runs the tutorial and writes its best
 model to ``--out``; ``python scripts/logreg.py predict`` prints the predicted labels of the first
 test images with that model, like the tutorial's ``predict()``; so do ``mlp.py``, ``lenet.py``
-and ``SdA.py``. The unsupervised ``dA.py`` and ``cA.py`` train and write their pictures to
-``--output-folder``; ``logistic_cg.py`` runs ``scipy.optimize.fmin_cg`` for at most
-``--n-epochs`` iterations: none of the three has a model file, patience or predict. Each script
-has the flags its tutorial function takes: ``--checkpoint``/``--resume`` where it takes them (the
-SdA's and dA's cover their unsupervised epochs too). ``hmc.py`` samples a Gaussian: no data, no
-training, only ``--floatX``, ``--mode`` and ``--engine`` beside its own flags. Defaults come from
-the tutorial functions' signatures, and the run options a tutorial takes from its module's
-``RUN_OPTIONS``, so the two cannot disagree.
+and ``SdA.py``. The unsupervised ``dA.py``, ``cA.py`` and ``rbm.py`` train and write their
+pictures to ``--output-folder`` (``rbm.py`` then samples); ``logistic_cg.py`` runs
+``scipy.optimize.fmin_cg`` for at most ``--n-epochs`` iterations: none of the four has a model
+file, patience or predict. Each script has the flags its tutorial function takes:
+``--checkpoint``/``--resume`` where it takes them (the SdA's and dA's cover their unsupervised
+epochs too). ``hmc.py`` samples a Gaussian: no data, no training, only ``--floatX``, ``--mode``
+and ``--engine`` beside its own flags. Defaults come from the tutorial functions' signatures, and
+the run options a tutorial takes from its module's ``RUN_OPTIONS``, so the two cannot disagree.
 """
 
 import argparse
@@ -42,6 +42,8 @@ TUTORIALS = {
     "cA": ("cA", "test_cA", ("learning_rate", "training_epochs", "batch_size", "output_folder",
                              "contraction_level", "fixed_penalty")),
     "hmc": ("hmc", "test_hmc", ("burnin", "n_samples", "dim")),
+    "rbm": ("rbm", "test_rbm", ("learning_rate", "training_epochs", "batch_size", "n_chains",
+                                "n_samples", "output_folder", "n_hidden")),
 }
 # the scripts that train a classifier with early stopping: a best model (--out), pictures of the
 # run and predict
@@ -123,9 +125,9 @@ def build_parser(script):
                              "see README); also DLTUT_ENGINE")
     if "fused" in options:
         parser.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None,
-                            help="train each span between validations (dA, cA: each epoch) in "
-                                 "one compiled call (default: on in JAX mode, off in the C and "
-                                 "Numba modes)")
+                            help="train each span between validations (dA, cA, rbm: each "
+                                 "epoch) in one compiled call (default: on in JAX mode, off in "
+                                 "the C and Numba modes)")
     parser.add_argument("--verbose", action="store_true",
                         help="also log the seconds spent compiling and training, apart")
     if "checkpoint" in options:
@@ -202,7 +204,8 @@ def _hyperparameters(script, args):
 
 
 def _run_unsupervised(script, args):
-    """Run a tutorial that trains without labels and writes pictures (dA), or samples (hmc)."""
+    """Run a tutorial that trains without labels and writes pictures (dA, cA, rbm), or samples
+    (hmc)."""
     options = {name: getattr(args, name) for name in run_options(script)}
     if uses_data(script):
         options["dataset"] = args.dataset

@@ -397,9 +397,18 @@ def compile_ahead(compiled):
     jit_fn.lower(*args).compile()
 
 
-def shared(value, name, borrow=True):
-    """A named shared variable holding ``value`` (already cast by the caller)."""
-    return backend().shared(value, name=name, borrow=borrow)
+def shared(value, name, borrow=True, static_shape=False):
+    """A named shared variable holding ``value`` (already cast by the caller).
+
+    ``static_shape`` fixes the value's shape in the variable's type (on PyTensor; Theano's types
+    have none), so that shapes computed from it are constants when the graph is compiled: JAX mode
+    needs that where a random draw's size is such a shape (the RBM's samples). Its value can then
+    only be set to arrays of that shape.
+    """
+    module = backend()
+    if static_shape and _engine_name == "pytensor":
+        return module.shared(value, name=name, borrow=borrow, shape=numpy.shape(value))
+    return module.shared(value, name=name, borrow=borrow)
 
 
 def shared_zeros(shape, name):

@@ -7,7 +7,7 @@ what LeNet's layers make of a digit.
   rows of flattened images become one grey ``uint8`` picture of tiles.
 * ``plot_filters(model)``: the weight images of the first layer, found by parameter name
   (``W_conv0`` for LeNet, ``W_hidden`` for the MLP, ``W_dA`` for the denoising autoencoder,
-  ``W_logreg`` for logistic regression).
+  ``W_rbm`` for the RBM, ``W_logreg`` for logistic regression).
 * ``write_png(path, pixels)``: a ``uint8`` picture (such as ``tile_raster_images`` makes) as a
   greyscale PNG, with no imaging library: the file the tutorials saved with PIL.
 * ``plot_feature_maps(image, maps)``: one digit and LeNet's feature maps of it after each
@@ -34,6 +34,7 @@ FILTER_PARAMS = {
     "W_hidden": "the MLP's hidden units",
     "W_dA": "the denoising autoencoder's hidden units",
     "W_sigmoid0": "the SdA's first hidden layer (its first dA's)",
+    "W_rbm": "the RBM's hidden units",
     "W_logreg": "logistic regression's class weights",
 }
 IMG_SHAPE = (28, 28)  # an MNIST image

@@ -1,6 +1,6 @@
 """The common command line, through scripts/logreg.py: bad settings and a missing model file are
 one line on stderr and exit status 2, before any model file is written; scripts/dA.py: its own
-flags, the tutorial's lines and pictures; logistic_cg.py, cA.py and hmc.py: theirs."""
+flags, the tutorial's lines and pictures; logistic_cg.py, cA.py, rbm.py and hmc.py: theirs."""
 
 import re
 
@@ -161,3 +161,25 @@ def test_SdA_script_pretrains_finetunes_and_resumes(tiny_mnist, tmp_path):
     assert more.returncode == 0, more.stderr
     assert "Pre-training layer" not in more.stdout
     assert "epoch 2, minibatch 6/6, validation error " in more.stdout
+
+
+def test_rbm_script_takes_its_own_flags():
+    from dltut.cli import build_parser
+
+    words = set(re.findall(r"--[\w-]+|\w+", build_parser("rbm").format_help()))
+    for flag in ("--learning-rate", "--training-epochs", "--batch-size", "--n-chains",
+                 "--n-samples", "--n-hidden", "--output-folder", "--dataset", "--mode", "--fused"):
+        assert flag in words
+    for flag in ("--out", "--checkpoint", "--patience", "--n-epochs", "predict"):
+        assert flag not in words
+    args = build_parser("rbm").parse_args([])
+    assert (args.learning_rate, args.training_epochs, args.batch_size, args.n_chains,
+            args.n_samples, args.output_folder, args.n_hidden) == \
+        (0.1, 15, 20, 20, 10, "rbm_plots", 500)
+
+
+def test_rbm_script_refuses_bad_settings_in_one_line(tiny_mnist, tmp_path):
+    bad = run_script("rbm.py", "--n-chains", "500", "--dataset", tiny_mnist, cwd=tmp_path)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "n_chains 500 is not smaller than the test set (200 images)" in bad.stderr
+    assert not list(tmp_path.iterdir())

@@ -4,7 +4,7 @@ import pytest
 
 import dltut
 from dltut import data, saving, trainer
-from dltut.tutorials import convolutional_mlp, dA, hmc, logistic_sgd, mlp
+from dltut.tutorials import convolutional_mlp, dA, hmc, logistic_sgd, mlp, rbm
 
 
 @pytest.mark.parametrize("module, names", [
@@ -13,6 +13,7 @@ from dltut.tutorials import convolutional_mlp, dA, hmc, logistic_sgd, mlp
     (convolutional_mlp, ["evaluate_lenet5", "LeNetConvPoolLayer", "LeNet5"]),
     (dA, ["test_dA", "dA"]),
     (hmc, ["test_hmc", "sampler_on_nd_gaussian", "HMC_sampler"]),
+    (rbm, ["test_rbm", "RBM"]),
     (data, ["load_data"]),
     (saving, ["load_model"]),
     (trainer, ["EarlyStopping", "train"]),

@@ -41,6 +41,7 @@ NOTEBOOKS = {
                           ("plot_validation(cg, sgd)",)),
     "hmc.ipynb": ("test_hmc", "'final acceptance rate'", ("plot_samples(run)",
                                                           "plot_adaptation(run, burnin)")),
+    "rbm.ipynb": ("test_rbm", "'epoch 1'", ("run.filters", "run.samples")),
 }
 # what a notebook reads to run small in the tests
 SMALL_RUN = re.compile(r"DLTUT_EXAMPLE_(EPOCHS|DRAWS)")

@@ -1,5 +1,6 @@
-"""The first epoch of the MLP, LeNet and dA tutorials on the full MNIST split prints, in every mode,
-the numbers the original code prints; the HMC sampler draws what the original's test_hmc draws.
+"""The first epoch of the MLP, LeNet, dA and RBM tutorials on the full MNIST split prints, in
+every mode, the numbers the original code prints; the HMC sampler draws what the original's
+test_hmc draws.
 
 The originals were run on theano-pymc 1.1.2 (.ci/theano-env.sh's environment, six added) from
 lisa-lab/DeepLearningTutorials' code/mlp.py and code/convolutional_mlp.py as they are, on the
@@ -15,9 +16,14 @@ has scipy 1.17), with THEANO_FLAGS=floatX=float64 OPENBLAS_NUM_THREADS=1 and
 logistic_sgd.py, their imports of ``MRG_RandomStreams`` renamed, with floatX=float64,
 OPENBLAS_NUM_THREADS=1 and the original test's settings ``test_SdA(pretraining_epochs=1,
 training_epochs=1, batch_size=300, dataset=mnist.pkl.gz)``; a copy of it that also printed the
-``repr`` of each mean it prints gave the full digits below.
+``repr`` of each mean it prints gave the full digits below. rbm.py ran as dA.py did (the same
+import changed; theano-pymc's Python scan, as its Cython scan does not build on Python 3.11),
+with floatX=float64 and the original test's small settings, ``test_rbm(training_epochs=1,
+batch_size=300, n_chains=1, n_samples=1, n_hidden=20, dataset=mnist.pkl.gz)``; its two pictures
+were read back with PIL and hashed.
 """
 
+import hashlib
 import logging
 
 import numpy
@@ -170,3 +176,43 @@ def test_SdA_small_run_is_the_original_one(caplog):
     lines = [record.getMessage() for record in caplog.records]
     assert "Pre-training layer 2, epoch 0, cost 529.058440" in lines
     assert "     epoch 1, minibatch 166/166, test error of best model 15.727273 %" in lines
+
+
+# rbm.py, floatX=float64, the original test's small settings: the mean cost of epoch 0, as
+# printed, and the sha256 of the pixels of filters_at_epoch_0.png and samples.png
+ORIGINAL_RBM_COST = -88.7215017688042
+ORIGINAL_RBM_PICTURES = {
+    "filters": "243cbc2389c03790d682c3ce58a5cb6797d3e14bbf17def3dd51a002e7bad86d",
+    "samples": "84e8c8796a60d4e49ffe266f323d28a6257f7cdc27340942ff8c446967655c49",
+}
+
+
+def _original_tiles(X, tile_shape):
+    """The original utils.tile_raster_images for 28x28 images: each tile scaled by the reciprocal
+    of its range and truncated to uint8 (dltut.plots rounds, so its pixels differ by up to 1)."""
+    out = numpy.zeros((29 * tile_shape[0] - 1, 29 * tile_shape[1] - 1), dtype=numpy.uint8)
+    for index, row in enumerate(X[:tile_shape[0] * tile_shape[1]]):
+        tile = row.reshape(28, 28) - row.min()
+        tile *= 1.0 / (tile.max() + 1e-8)
+        top, left = 29 * (index // tile_shape[1]), 29 * (index % tile_shape[1])
+        out[top:top + 28, left:left + 28] = tile * 255
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", available_modes())
+def test_rbm_small_run_prints_the_original_cost_and_draws_its_pictures(mode, tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="dltut"):
+        run = dltut.test_rbm(training_epochs=1, batch_size=300, n_chains=1, n_samples=1,
+                             n_hidden=20, floatX="float64", mode=mode, output_folder=tmp_path)
+    assert run.costs[0] == pytest.approx(ORIGINAL_RBM_COST, rel=1e-9, abs=0)
+    assert any(m.startswith("Training epoch 0, cost is  -88.72150176880")
+               for m in (record.getMessage() for record in caplog.records))
+    # the same pictures: the weights after 166 minibatches of PCD-15, and the visible means after
+    # the 1000 Gibbs steps of a chain started at the same test image
+    samples = numpy.zeros((30, 28), dtype=numpy.uint8)
+    samples[:28] = _original_tiles(run.sample_means[0], (1, 1))
+    pictures = {"filters": _original_tiles(numpy.asarray(run.rbm.W.get_value()).T, (10, 10)),
+                "samples": samples}
+    for name, pixels in pictures.items():
+        assert hashlib.sha256(pixels.tobytes()).hexdigest() == ORIGINAL_RBM_PICTURES[name], name

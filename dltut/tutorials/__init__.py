@@ -11,6 +11,7 @@ its entry function:
 * ``cA``: ``cA``, ``test_cA`` (the contractive autoencoder; unsupervised, like ``dA``)
 * ``hmc``: ``HMC_sampler``, ``sampler_on_nd_gaussian``, ``test_hmc`` (a sampler: no data, no
   training)
+* ``rbm``: ``RBM``, ``test_rbm`` (unsupervised, as dA; then samples from persistent Gibbs chains)
 
 What they share (options, the training run, the best model) is in ``dltut.fitting``; the
 unsupervised epochs (with checkpoints) are ``dltut.epochs``.
