@@ -1,17 +1,18 @@
 """The command line shared by the scripts: ``scripts/logreg.py``, ``mlp.py``, ``lenet.py``,
-``dA.py``, ``SdA.py``, ``logistic_cg.py``, ``cA.py``, ``rbm.py`` and ``hmc.py``.
+``dA.py``, ``SdA.py``, ``rbm.py``, ``DBN.py``, ``logistic_cg.py``, ``cA.py`` and ``hmc.py``.
 
 ``python scripts/logreg.py [train] [--learning-rate ...]`` runs the tutorial and writes its best
 model to ``--out``; ``python scripts/logreg.py predict`` prints the predicted labels of the first
-test images with that model, like the tutorial's ``predict()``; so do ``mlp.py``, ``lenet.py``
-and ``SdA.py``. The unsupervised ``dA.py``, ``cA.py`` and ``rbm.py`` train and write their
-pictures to ``--output-folder`` (``rbm.py`` then samples); ``logistic_cg.py`` runs
+test images with that model, like the tutorial's ``predict()``; so do ``mlp.py``, ``lenet.py``,
+``SdA.py`` and ``DBN.py``. The unsupervised ``dA.py``, ``cA.py`` and ``rbm.py`` train and write
+their pictures to ``--output-folder`` (``rbm.py`` then samples); ``logistic_cg.py`` runs
 ``scipy.optimize.fmin_cg`` for at most ``--n-epochs`` iterations: none of the four has a model
 file, patience or predict. Each script has the flags its tutorial function takes:
-``--checkpoint``/``--resume`` where it takes them (the SdA's and dA's cover their unsupervised
-epochs too). ``hmc.py`` samples a Gaussian: no data, no training, only ``--floatX``, ``--mode``
-and ``--engine`` beside its own flags. Defaults come from the tutorial functions' signatures, and
-the run options a tutorial takes from its module's ``RUN_OPTIONS``, so the two cannot disagree.
+``--checkpoint``/``--resume`` where it takes them (the SdA's, DBN's and dA's cover their
+unsupervised epochs too). ``hmc.py`` samples a Gaussian: no data, no training, only
+``--floatX``, ``--mode`` and ``--engine`` beside its own flags. Defaults come from the tutorial
+functions' signatures, and the run options a tutorial takes from its module's ``RUN_OPTIONS``,
+so the two cannot disagree.
 """
 
 import argparse
@@ -38,6 +39,8 @@ TUTORIALS = {
     "SdA": ("SdA", "test_SdA", ("finetune_lr", "pretraining_epochs", "pretrain_lr",
                                 "training_epochs", "batch_size", "hidden_layers_sizes",
                                 "corruption_levels")),
+    "DBN": ("DBN", "test_DBN", ("finetune_lr", "pretraining_epochs", "pretrain_lr", "k",
+                                "training_epochs", "batch_size", "hidden_layers_sizes")),
     "logistic_cg": ("logistic_cg", "cg_optimization_mnist", ("n_epochs", "batch_size")),
     "cA": ("cA", "test_cA", ("learning_rate", "training_epochs", "batch_size", "output_folder",
                              "contraction_level", "fixed_penalty")),
@@ -47,7 +50,7 @@ TUTORIALS = {
 }
 # the scripts that train a classifier with early stopping: a best model (--out), pictures of the
 # run and predict
-SUPERVISED = ("logreg", "mlp", "lenet", "SdA")
+SUPERVISED = ("logreg", "mlp", "lenet", "SdA", "DBN")
 _TYPES = {"L1_reg": float, "L2_reg": float, "learning_rate": float, "output_folder": str,
           "contraction_level": float, "finetune_lr": float, "pretrain_lr": float,
           "corruption_levels": float}
@@ -231,7 +234,7 @@ def _train(script, args):
 
         for path, _ in pictures:
             check_writable(path, "picture")
-    n_epochs = args.training_epochs if script == "SdA" else args.n_epochs
+    n_epochs = args.training_epochs if script in ("SdA", "DBN") else args.n_epochs
     with ProgressBar(n_epochs) as bar:
         result = _tutorial(script)(
             dataset=args.dataset, out=args.out, floatX=args.floatX, mode=args.mode,

@@ -65,9 +65,14 @@ class _Training:
     def _compile_span(self, count):
         """One call that does ``count`` updates from minibatch ``first`` and returns their costs."""
         first = T.lscalar("first")
-        # the parameters' updates, and those of the random streams the cost draws from (each
-        # step draws anew, as each call of train_model does)
-        updates = self.updates + random.default_updates([self.cost])
+        # the parameters' updates, and those of the random streams the cost and the updates draw
+        # from (each step draws anew, as each call of train_model does; the RBM's Gibbs chain
+        # draws in the gradient only)
+        updated = {variable for variable, _ in self.updates}
+        updates = self.updates + [
+            (variable, value) for variable, value in
+            random.default_updates([self.cost] + [value for _, value in self.updates])
+            if variable not in updated]
         shared_vars = [variable for variable, _ in updates]
 
         def step(index):
@@ -229,7 +234,9 @@ class CompiledCost(_Training):
     def __init__(self, x, cost, updates, train_x, batch_size, fused=None):
         self.fused = engine.mode() == "jax" if fused is None else fused
         engine.place_data([train_x])
-        self.x, self.cost, self.updates, self.batch_size = x, cost, updates, batch_size
+        self.x, self.cost, self.batch_size = x, cost, batch_size
+        # pairs, or a dict as scan-built costs give them (the RBM's)
+        self.updates = list(updates.items()) if isinstance(updates, dict) else list(updates)
         self.train_x = train_x
         self.n_train_batches = n_batches(train_x, batch_size, "training")
         if self.fused:

@@ -17,6 +17,7 @@ ARCHITECTURES = {
     "mlp": ("dltut.tutorials.mlp", "MLP", "rng"),
     "lenet5": ("dltut.tutorials.convolutional_mlp", "LeNet5", "rng"),
     "sda": ("dltut.tutorials.SdA", "SdA", "numpy_rng"),
+    "dbn": ("dltut.tutorials.DBN", "DBN", "numpy_rng"),
 }
 
 

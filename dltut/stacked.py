@@ -61,11 +61,7 @@ class StackedNetwork:
             self.params.extend(layer.params)
             self.pretrained_layers.append(
                 make_layer(numpy_rng, theano_rng, layer_input, n_in, n_hidden, layer, i))
-            layer_input, n_in = layer.output, n_hidden
-            if engine.name() == "pytensor":
-                # the codes' width, known to the graph: in JAX mode the next layer's draws have
-                # this shape, and JAX needs it when it compiles
-                layer_input = T.specify_shape(layer_input, (None, n_hidden))
+            layer_input, n_in = layer.output, n_hidden  # of static width: W's shape is
         self.logLayer = LogisticRegression(input=layer_input, n_in=n_in, n_out=n_outs,
                                            name="logreg")
         self.params.extend(self.logLayer.params)

@@ -1,17 +1,15 @@
 """SdA: the tutorial's draws, a pretraining step of a stacked dA against NumPy with the masks of
-the NumPy MRG reference, small test_SdA runs in every mode (fused and not), checkpoints through
-pretraining and fine-tuning, bad settings."""
+the NumPy MRG reference, small test_SdA runs in every mode (fused and not), bad settings
+(checkpoints and model files: test_stacked.py)."""
 
 import logging
-import os
-import signal
 
 import numpy
 import pytest
 
 import dltut
 from conftest import available_modes, in_every_mode, in_mode
-from dltut import engine, saving
+from dltut import engine
 from dltut.random import NumpyStreams, seed_state
 from dltut.tutorials.SdA import SdA
 from test_dA import _numpy_cost_and_grads, _sigmoid
@@ -109,55 +107,6 @@ def test_fused_pretraining_and_finetuning_equal_one_call_per_minibatch(tiny_mnis
     assert fused.pretraining_costs[0][1] < fused.pretraining_costs[0][0]  # the first dA learns
     for got, expected in zip(fused.model.params, unfused.model.params):
         numpy.testing.assert_array_equal(got.get_value(), expected.get_value())
-
-
-class _InterruptAt(logging.Handler):
-    """Sends this process SIGINT when a log line starts with ``prefix``, as Ctrl-C would."""
-
-    def __init__(self, prefix):
-        super().__init__()
-        self.prefix = prefix
-
-    def emit(self, record):
-        if record.getMessage().startswith(self.prefix):
-            os.kill(os.getpid(), signal.SIGINT)
-
-
-@pytest.mark.parametrize("stop_at", ["Pre-training layer 1, epoch 0", "epoch 1, minibatch 6/6"])
-def test_interrupted_run_resumes_to_the_unbroken_run(tiny_mnist, tmp_path, floatX64, stop_at,
-                                                     caplog):
-    caplog.set_level(logging.INFO, logger="dltut")  # the lines that the interrupt waits for
-    modes = [mode for mode in ("jax", "c") if mode in available_modes()]
-    with in_mode(modes[0]):
-        unbroken = _tiny_test_SdA(tiny_mnist)
-        checkpoint = tmp_path / "ck.npz"
-        handler = _InterruptAt(stop_at)
-        logging.getLogger("dltut").addHandler(handler)
-        try:
-            stopped = _tiny_test_SdA(tiny_mnist, checkpoint=str(checkpoint))
-        finally:
-            logging.getLogger("dltut").removeHandler(handler)
-        assert stopped.stop_reason == "interrupted"
-        resumed = _tiny_test_SdA(tiny_mnist, checkpoint=str(checkpoint), resume=str(checkpoint))
-    assert [v.validation_loss for v in resumed.history] == \
-        [v.validation_loss for v in unbroken.history]
-    assert resumed.test_score == unbroken.test_score
-    if stop_at.startswith("Pre-training"):  # the whole pretraining is the unbroken one's
-        assert resumed.pretraining_costs == unbroken.pretraining_costs
-    for got, expected in zip(resumed.model.params, unbroken.model.params):
-        numpy.testing.assert_array_equal(got.get_value(), expected.get_value())
-    with pytest.raises(ValueError, match="checkpoint of another run"):
-        _tiny_test_SdA(tiny_mnist, pretrain_lr=0.5, resume=str(checkpoint))
-
-
-def test_best_model_file_predicts(tiny_mnist, tmp_path, floatX64):
-    result = dltut.test_SdA(pretraining_epochs=0, training_epochs=1, dataset=tiny_mnist,
-                            out=str(tmp_path / "sda.npz"), **SMALL)
-    model = saving.load_model(tmp_path / "sda.npz")
-    assert model.arch["model"] == "sda" and model.arch["hidden_layers_sizes"] == [30, 20, 10]
-    images = numpy.random.RandomState(0).uniform(0, 1, (5, 784))
-    expected = engine.function([result.model.input], result.model.y_pred)(images)
-    numpy.testing.assert_array_equal(model.predict(images), expected)
 
 
 @pytest.mark.parametrize("settings, message", [

@@ -48,7 +48,9 @@ class HiddenLayer:
             )
             if activation is sigmoid:
                 W_values *= 4
-            W = engine.shared(W_values, name=f"W_{name}")
+            # of static shape: JAX mode needs the shapes of samples drawn from the layer's
+            # codes as constants (the stacked networks' dAs and RBMs)
+            W = engine.shared(W_values, name=f"W_{name}", static_shape=True)
         self.W = W
         self.b = b if b is not None else engine.shared_zeros((n_out,), f"b_{name}")
         lin_output = T.dot(input, self.W) + self.b

@@ -294,7 +294,7 @@ test_rbm.__test__ = False  # the tutorial's name, not a pytest test
 def _train(rbm, x, cost, updates, train_set_x, batch_size, training_epochs, output_folder, fused):
     """``training_epochs`` epochs of updates; ``(costs, filter pictures, seconds training)``."""
     compile_start = timeit.default_timer()
-    train_rbm = CompiledCost(x, cost, list(updates.items()), train_set_x, batch_size, fused=fused)
+    train_rbm = CompiledCost(x, cost, updates, train_set_x, batch_size, fused=fused)
     n_train_batches = train_rbm.n_train_batches
     train_rbm.prepare([n_train_batches])  # compiled before the clock starts, as the tutorial
     plotting_time = 0.0

@@ -1,0 +1,77 @@
+"""The stacked networks' two phases (dltut.stacked), for the SdA and the DBN: a run interrupted in
+pretraining or in fine-tuning resumes to the unbroken run's numbers, a checkpoint resumes only its
+own run, and the best model file predicts what the network predicts."""
+
+import logging
+import os
+import signal
+
+import numpy
+import pytest
+
+import dltut
+from conftest import available_modes, in_mode
+from dltut import engine, saving
+
+# tutorial -> small settings: two layers, two epochs of each phase, minibatches of 100
+SMALL = {
+    "SdA": {"hidden_layers_sizes": (30, 20), "corruption_levels": (0.1, 0.2)},
+    "DBN": {"hidden_layers_sizes": (30, 20)},
+}
+RUN = {"SdA": dltut.test_SdA, "DBN": dltut.test_DBN}
+
+
+def _small_run(tutorial, tiny_mnist, **options):
+    return RUN[tutorial](**{"pretraining_epochs": 2, "training_epochs": 2, "dataset": tiny_mnist,
+                            "batch_size": 100, **SMALL[tutorial], **options})
+
+
+class _InterruptAt(logging.Handler):
+    """Sends this process SIGINT when a log line starts with ``prefix``, as Ctrl-C would."""
+
+    def __init__(self, prefix):
+        super().__init__()
+        self.prefix = prefix
+
+    def emit(self, record):
+        if record.getMessage().startswith(self.prefix):
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.mark.parametrize("tutorial", sorted(RUN))
+@pytest.mark.parametrize("stop_at", ["Pre-training layer 1, epoch 0", "epoch 1, minibatch 6/6"])
+def test_interrupted_run_resumes_to_the_unbroken_run(tutorial, tiny_mnist, tmp_path, floatX64,
+                                                     stop_at, caplog):
+    caplog.set_level(logging.INFO, logger="dltut")  # the lines that the interrupt waits for
+    modes = [mode for mode in ("jax", "c") if mode in available_modes()]
+    with in_mode(modes[0]):
+        unbroken = _small_run(tutorial, tiny_mnist)
+        checkpoint = str(tmp_path / "ck.npz")
+        handler = _InterruptAt(stop_at)
+        logging.getLogger("dltut").addHandler(handler)
+        try:
+            stopped = _small_run(tutorial, tiny_mnist, checkpoint=checkpoint)
+        finally:
+            logging.getLogger("dltut").removeHandler(handler)
+        assert stopped.stop_reason == "interrupted"
+        resumed = _small_run(tutorial, tiny_mnist, checkpoint=checkpoint, resume=checkpoint)
+    assert [v.validation_loss for v in resumed.history] == \
+        [v.validation_loss for v in unbroken.history]
+    assert resumed.test_score == unbroken.test_score
+    if stop_at.startswith("Pre-training"):  # the whole pretraining is the unbroken one's
+        assert resumed.pretraining_costs == unbroken.pretraining_costs
+    for got, expected in zip(resumed.model.params, unbroken.model.params):
+        numpy.testing.assert_array_equal(got.get_value(), expected.get_value())
+    with pytest.raises(ValueError, match="checkpoint of another run"):
+        _small_run(tutorial, tiny_mnist, pretrain_lr=0.5, resume=checkpoint)
+
+
+@pytest.mark.parametrize("tutorial", sorted(RUN))
+def test_best_model_file_predicts(tutorial, tiny_mnist, tmp_path, floatX64):
+    result = _small_run(tutorial, tiny_mnist, pretraining_epochs=0, training_epochs=1,
+                        out=str(tmp_path / "model.npz"))
+    model = saving.load_model(tmp_path / "model.npz")
+    assert model.arch["model"] == tutorial.lower() and model.arch["hidden_layers_sizes"] == [30, 20]
+    images = numpy.random.RandomState(0).uniform(0, 1, (5, 784))
+    expected = engine.function([result.model.input], result.model.y_pred)(images)
+    numpy.testing.assert_array_equal(model.predict(images), expected)
