@@ -183,3 +183,14 @@ def test_rbm_script_refuses_bad_settings_in_one_line(tiny_mnist, tmp_path):
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert "n_chains 500 is not smaller than the test set (200 images)" in bad.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_DBN_script_takes_the_tutorial_settings():
+    from dltut.cli import build_parser
+
+    args = build_parser("DBN").parse_args([])
+    assert (args.finetune_lr, args.pretraining_epochs, args.pretrain_lr, args.k,
+            args.training_epochs, args.batch_size) == (0.1, 100, 0.01, 1, 1000, 10)
+    assert list(args.hidden_layers_sizes) == [1000, 1000, 1000]
+    words = set(re.findall(r"--[\w-]+|\w+", build_parser("DBN").format_help()))
+    assert {"--checkpoint", "--resume", "--out", "--plot", "--filters", "predict"} <= words

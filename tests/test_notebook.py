@@ -33,6 +33,8 @@ NOTEBOOKS = {
     "convolutional_mlp.ipynb": ("evaluate_lenet5", STOPPED, ("plot_patience(result)",
                                                              "plot_filters(result.model)",
                                                              "plot_feature_maps(")),
+    "DBN.ipynb": ("test_DBN", "'layer 2'", ("plot_filters(result.model)",
+                                            "plot_patience(result)")),
     "SdA.ipynb": ("test_SdA", "'layer 2'", ("plot_filters(result.model)",
                                             "plot_patience(result)")),
     "dA.ipynb": ("test_dA", "'30% corruption'", ("plot_filters(clean.da)",

@@ -20,7 +20,8 @@ training_epochs=1, batch_size=300, dataset=mnist.pkl.gz)``; a copy of it that al
 import changed; theano-pymc's Python scan, as its Cython scan does not build on Python 3.11),
 with floatX=float64 and the original test's small settings, ``test_rbm(training_epochs=1,
 batch_size=300, n_chains=1, n_samples=1, n_hidden=20, dataset=mnist.pkl.gz)``; its two pictures
-were read back with PIL and hashed.
+were read back with PIL and hashed. DBN.py ran as SdA.py did, beside rbm.py, with
+``test_DBN(pretraining_epochs=1, training_epochs=1, batch_size=300, dataset=mnist.pkl.gz)``.
 """
 
 import hashlib
@@ -216,3 +217,24 @@ def test_rbm_small_run_prints_the_original_cost_and_draws_its_pictures(mode, tmp
                 "samples": samples}
     for name, pixels in pictures.items():
         assert hashlib.sha256(pixels.tobytes()).hexdigest() == ORIGINAL_RBM_PICTURES[name], name
+
+
+# DBN.py, floatX=float64, pretraining_epochs=1, training_epochs=1, batch_size=300: each layer's
+# mean pretraining cost as printed (numpy's str of the float64), then the validation and test
+# errors after the one fine-tuning epoch (their repr, from a copy printing them)
+ORIGINAL_DBN_COSTS = (-165.613036644063, -620.4213006128427, -134.3891835013716)
+ORIGINAL_DBN_ERRORS = (0.28181818181818186, 0.30090909090909096)
+
+
+@pytest.mark.slow
+def test_DBN_small_run_is_the_original_one(caplog):
+    # the default mode only, as for the SdA (the modes agree on small data in test_DBN)
+    with caplog.at_level(logging.INFO, logger="dltut"):
+        result = dltut.test_DBN(pretraining_epochs=1, training_epochs=1, batch_size=300,
+                                floatX="float64")
+    for layer, original in zip(result.pretraining_costs, ORIGINAL_DBN_COSTS):
+        assert layer[0] == pytest.approx(original, rel=1e-12, abs=0)
+    assert (result.best_validation_loss, result.test_score) == \
+        pytest.approx(ORIGINAL_DBN_ERRORS, rel=1e-12, abs=0)
+    lines = [record.getMessage() for record in caplog.records]
+    assert "epoch 1, minibatch 166/166, validation error 28.181818 %" in lines
