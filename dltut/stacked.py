@@ -113,6 +113,8 @@ class Phases:
     pretraining_line: str  # logged with (layer, epoch, mean cost) after each epoch
     finetuning_message: str  # logged when fine-tuning starts
     patience_epochs: int  # fine-tuning's patience, in epochs (patience = this * n_train_batches)
+    optimization_line: str  # logged with (best validation %, best iter + 1, its test %) at the end
+    finetuning_time_line: str  # logged with (file, minutes of fine-tuning) at the end
 
 
 def check_epochs(pretraining_epochs, training_epochs):
@@ -154,6 +156,9 @@ def pretrain_and_finetune(network, arch, datasets, functions, layer_settings, se
                              patience=phases.patience_epochs * n_train_batches)
     result = fit(arch, None, datasets, hyperparameters, stopping, options, model=network,
                  training_message=phases.finetuning_message)
+    log.info(phases.optimization_line, result.best_validation_loss * 100.0, result.best_iter + 1,
+             result.test_score * 100.0)
+    log.info(phases.finetuning_time_line, phases.file, result.elapsed / 60.0)
     result.pretraining_costs, result.pretraining_time = costs, elapsed
     return result
 

@@ -157,28 +157,6 @@ def test_hmc_draws_are_the_original_ones(mode):
         pytest.approx(ORIGINAL_HMC_FINAL, rel=1e-12, abs=0)
 
 
-# SdA.py, floatX=float64, pretraining_epochs=1, training_epochs=1, batch_size=300: each layer's
-# mean pretraining cost, then the validation and test errors after the one fine-tuning epoch
-ORIGINAL_SDA_COSTS = (194.5161492026235, 695.4876343305924, 529.058439830087)
-ORIGINAL_SDA_ERRORS = (0.1484848484848485, 0.15727272727272726)
-
-
-@pytest.mark.slow
-def test_SdA_small_run_is_the_original_one(caplog):
-    # the default mode only (the others agree with it on small data, in test_SdA): a run of the
-    # full three 1000-unit layers takes minutes in each mode
-    with caplog.at_level(logging.INFO, logger="dltut"):
-        result = dltut.test_SdA(pretraining_epochs=1, training_epochs=1, batch_size=300,
-                                floatX="float64")
-    for layer, original in zip(result.pretraining_costs, ORIGINAL_SDA_COSTS):
-        assert layer[0] == pytest.approx(original, rel=1e-12, abs=0)
-    assert (result.best_validation_loss, result.test_score) == \
-        pytest.approx(ORIGINAL_SDA_ERRORS, rel=1e-12, abs=0)
-    lines = [record.getMessage() for record in caplog.records]
-    assert "Pre-training layer 2, epoch 0, cost 529.058440" in lines
-    assert "     epoch 1, minibatch 166/166, test error of best model 15.727273 %" in lines
-
-
 # rbm.py, floatX=float64, the original test's small settings: the mean cost of epoch 0, as
 # printed, and the sha256 of the pixels of filters_at_epoch_0.png and samples.png
 ORIGINAL_RBM_COST = -88.7215017688042
@@ -219,22 +197,33 @@ def test_rbm_small_run_prints_the_original_cost_and_draws_its_pictures(mode, tmp
         assert hashlib.sha256(pixels.tobytes()).hexdigest() == ORIGINAL_RBM_PICTURES[name], name
 
 
-# DBN.py, floatX=float64, pretraining_epochs=1, training_epochs=1, batch_size=300: each layer's
-# mean pretraining cost as printed (numpy's str of the float64), then the validation and test
-# errors after the one fine-tuning epoch (their repr, from a copy printing them)
-ORIGINAL_DBN_COSTS = (-165.613036644063, -620.4213006128427, -134.3891835013716)
-ORIGINAL_DBN_ERRORS = (0.28181818181818186, 0.30090909090909096)
+# SdA.py and DBN.py, floatX=float64, pretraining_epochs=1, training_epochs=1, batch_size=300: each
+# layer's mean pretraining cost, then the validation and test errors after the one fine-tuning
+# epoch (their repr, from a copy of each printing them)
+ORIGINAL_STACKED = {
+    "SdA": ((194.5161492026235, 695.4876343305924, 529.058439830087),
+            (0.1484848484848485, 0.15727272727272726),
+            ("Pre-training layer 2, epoch 0, cost 529.058440",
+             "     epoch 1, minibatch 166/166, test error of best model 15.727273 %")),
+    "DBN": ((-165.613036644063, -620.4213006128427, -134.3891835013716),
+            (0.28181818181818186, 0.30090909090909096),
+            ("epoch 1, minibatch 166/166, validation error 28.181818 %",)),
+}
 
 
 @pytest.mark.slow
-def test_DBN_small_run_is_the_original_one(caplog):
-    # the default mode only, as for the SdA (the modes agree on small data in test_DBN)
+@pytest.mark.parametrize("tutorial", sorted(ORIGINAL_STACKED))
+def test_stacked_small_run_is_the_original_one(tutorial, caplog):
+    # the default mode only (the modes agree on small data in test_SdA and test_DBN): a run of
+    # the three 1000-unit layers takes minutes in each mode
+    run = dltut.test_SdA if tutorial == "SdA" else dltut.test_DBN
     with caplog.at_level(logging.INFO, logger="dltut"):
-        result = dltut.test_DBN(pretraining_epochs=1, training_epochs=1, batch_size=300,
-                                floatX="float64")
-    for layer, original in zip(result.pretraining_costs, ORIGINAL_DBN_COSTS):
+        result = run(pretraining_epochs=1, training_epochs=1, batch_size=300, floatX="float64")
+    costs, errors, printed = ORIGINAL_STACKED[tutorial]
+    for layer, original in zip(result.pretraining_costs, costs):
         assert layer[0] == pytest.approx(original, rel=1e-12, abs=0)
     assert (result.best_validation_loss, result.test_score) == \
-        pytest.approx(ORIGINAL_DBN_ERRORS, rel=1e-12, abs=0)
+        pytest.approx(errors, rel=1e-12, abs=0)
     lines = [record.getMessage() for record in caplog.records]
-    assert "epoch 1, minibatch 166/166, validation error 28.181818 %" in lines
+    for line in printed:
+        assert line in lines

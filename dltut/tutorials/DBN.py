@@ -67,7 +67,10 @@ class DBN(StackedNetwork):
 
 PHASES = Phases(kind="DBN", file="DBN.py",
                 pretraining_line="Pre-training layer %i, epoch %d, cost  %r",
-                finetuning_message="... finetuning the model", patience_epochs=4)
+                finetuning_message="... finetuning the model", patience_epochs=4,
+                optimization_line="Optimization complete with best validation score of %f %%, "
+                                  "obtained at iteration %i, with test performance %f %%",
+                finetuning_time_line="The fine tuning code for file %s ran for %.2fm")
 
 
 def test_DBN(finetune_lr=0.1, pretraining_epochs=100, pretrain_lr=0.01, k=1, training_epochs=1000,
@@ -102,16 +105,9 @@ def test_DBN(finetune_lr=0.1, pretraining_epochs=100, pretrain_lr=0.01, k=1, tra
     functions = dbn.pretraining_functions(datasets[0][0], batch_size, k, fused=options.fused)
     settings = {"pretraining_epochs": pretraining_epochs, "pretrain_lr": pretrain_lr, "k": k,
                 "batch_size": batch_size}
-    result = pretrain_and_finetune(dbn, arch, datasets, functions,
-                                   [{"lr": pretrain_lr}] * len(hidden_layers_sizes), settings,
-                                   finetune_lr, training_epochs, options, PHASES)
-    if result.stop_reason == "interrupted" and not result.history:
-        return result
-    log.info("Optimization complete with best validation score of %f %%, obtained at iteration "
-             "%i, with test performance %f %%", result.best_validation_loss * 100.0,
-             result.best_iter + 1, result.test_score * 100.0)
-    log.info("The fine tuning code for file %s ran for %.2fm", PHASES.file, result.elapsed / 60.0)
-    return result
+    return pretrain_and_finetune(dbn, arch, datasets, functions,
+                                 [{"lr": pretrain_lr}] * len(hidden_layers_sizes), settings,
+                                 finetune_lr, training_epochs, options, PHASES)
 
 
 test_DBN.__test__ = False  # the tutorial's name, not a pytest test

@@ -70,7 +70,10 @@ class SdA(StackedNetwork):
 
 PHASES = Phases(kind="SdA", file="SdA.py",
                 pretraining_line="Pre-training layer %i, epoch %d, cost %f",
-                finetuning_message="... finetunning the model", patience_epochs=10)
+                finetuning_message="... finetunning the model", patience_epochs=10,
+                optimization_line="Optimization complete with best validation score of %f %%, "
+                                  "on iteration %i, with test performance %f %%",
+                finetuning_time_line="The training code for file %s ran for %.2fm")
 
 
 def test_SdA(finetune_lr=0.1, pretraining_epochs=15, pretrain_lr=0.001, training_epochs=1000,
@@ -112,17 +115,10 @@ def test_SdA(finetune_lr=0.1, pretraining_epochs=15, pretrain_lr=0.001, training
     functions = sda.pretraining_functions(datasets[0][0], batch_size, fused=options.fused)
     settings = {"pretraining_epochs": pretraining_epochs, "pretrain_lr": pretrain_lr,
                 "batch_size": batch_size, "corruption_levels": corruption_levels}
-    result = pretrain_and_finetune(
+    return pretrain_and_finetune(
         sda, arch, datasets, functions,
         [{"corruption": level, "lr": pretrain_lr} for level in corruption_levels], settings,
         finetune_lr, training_epochs, options, PHASES)
-    if result.stop_reason == "interrupted" and not result.history:
-        return result
-    log.info("Optimization complete with best validation score of %f %%, on iteration %i, "
-             "with test performance %f %%", result.best_validation_loss * 100.0,
-             result.best_iter + 1, result.test_score * 100.0)
-    log.info("The training code for file %s ran for %.2fm", PHASES.file, result.elapsed / 60.0)
-    return result
 
 
 test_SdA.__test__ = False  # the tutorial's name, not a pytest test
