@@ -45,10 +45,11 @@ def in_mode(mode):
         engine.set_mode(previous)
 
 
-def in_every_mode(run):
-    """``{mode: run(mode)}`` for each available compile mode in turn; the mode is restored."""
+def in_every_mode(run, modes=None):
+    """``{mode: run(mode)}`` for each available compile mode (of ``modes``, if given) in turn; the
+    mode is restored."""
     results = {}
-    for mode in available_modes():
+    for mode in [m for m in available_modes() if modes is None or m in modes]:
         with in_mode(mode):
             results[mode] = run(mode)
     return results

@@ -36,6 +36,9 @@ def test_initial_weights_are_the_tutorial_draws(floatX64):
 
 
 def test_second_layer_pretraining_step_against_numpy(floatX64, mode):
+    if mode == "numba":
+        pytest.skip("numba compiles it for half a minute; the dA's step is tested in it in "
+                    "test_dA.py")
     # the second dA reconstructs the first layer's codes from a corrupted copy; its mask is the
     # second call site of the streams the dAs share (the first is the first dA's)
     n, sizes, corruption, lr = 4, (6, 5, 4), 0.3, 0.1
@@ -71,10 +74,11 @@ def _numbers(result):
 
 def test_tiny_runs_agree_in_every_mode_and_log_the_tutorial_lines(tiny_mnist, floatX64, caplog):
     caplog.set_level(logging.INFO, logger="dltut")
-    # two layers, an epoch of each phase: compiling in the C and Numba modes takes the time
+    # two layers, an epoch of each phase: compiling takes the time. Not in Numba mode, whose
+    # compiling of the four graphs takes longest: the dA is tested in it in test_dA.py
     results = in_every_mode(lambda mode: _tiny_test_SdA(
         tiny_mnist, hidden_layers_sizes=(30, 20), corruption_levels=(0.1, 0.2),
-        pretraining_epochs=1, training_epochs=1))
+        pretraining_epochs=1, training_epochs=1), modes=("c", "jax"))
     reference = results["c"]
     for mode, result in results.items():
         numpy.testing.assert_allclose(result.pretraining_costs, reference.pretraining_costs,

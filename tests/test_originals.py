@@ -50,6 +50,9 @@ N_BATCHES = {"mlp": 2500, "lenet": 100}
 @pytest.mark.parametrize("mode", available_modes())
 @pytest.mark.parametrize("floatX, tutorial", sorted(ORIGINAL))
 def test_first_epoch_prints_the_original_numbers(floatX, tutorial, mode, caplog):
+    if (tutorial, mode) == ("lenet", "numba"):
+        pytest.skip("two minutes in Numba mode; LeNet's small run there is the other modes' "
+                    "(test_convolutional_mlp.py)")
     with caplog.at_level(logging.INFO, logger="dltut"):
         RUN[tutorial](floatX=floatX, mode=mode)
     valid, test = ORIGINAL[floatX, tutorial]
@@ -66,6 +69,9 @@ ORIGINAL_DA_COSTS = (63.28916942011223, 81.76498578165103)
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", available_modes())
 def test_dA_first_epoch_costs_are_the_original_ones(mode, tmp_path):
+    if mode == "numba":
+        pytest.skip("a minute in Numba mode; the dA's small runs there are the other modes' "
+                    "(test_dA.py)")
     runs = dltut.test_dA(training_epochs=1, floatX="float64", mode=mode, output_folder=tmp_path)
     for run, original in zip(runs, ORIGINAL_DA_COSTS):
         assert run.costs[0] == pytest.approx(original, rel=1e-12, abs=0)
@@ -179,11 +185,11 @@ def _original_tiles(X, tile_shape):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", available_modes())
-def test_rbm_small_run_prints_the_original_cost_and_draws_its_pictures(mode, tmp_path, caplog):
+def test_rbm_small_run_prints_the_original_cost_and_draws_its_pictures(tmp_path, caplog):
+    # the default mode only: the modes agree with one another in test_rbm.py
     with caplog.at_level(logging.INFO, logger="dltut"):
         run = dltut.test_rbm(training_epochs=1, batch_size=300, n_chains=1, n_samples=1,
-                             n_hidden=20, floatX="float64", mode=mode, output_folder=tmp_path)
+                             n_hidden=20, floatX="float64", output_folder=tmp_path)
     assert run.costs[0] == pytest.approx(ORIGINAL_RBM_COST, rel=1e-9, abs=0)
     assert any(m.startswith("Training epoch 0, cost is  -88.72150176880")
                for m in (record.getMessage() for record in caplog.records))
