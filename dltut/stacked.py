@@ -15,11 +15,11 @@ import math
 
 import numpy
 
-from dltut import engine, saving
+from dltut import data, engine, saving
 from dltut.compiled import CompiledCost, n_batches
 from dltut.engine import T
 from dltut.epochs import Epochs, Interrupted
-from dltut.fitting import fit
+from dltut.fitting import N_OUT, fit, input_size
 from dltut.trainer import EarlyStopping, TrainResult
 from dltut.tutorials.logistic_sgd import LogisticRegression
 from dltut.tutorials.mlp import HiddenLayer, sigmoid
@@ -115,6 +115,22 @@ class Phases:
     patience_epochs: int  # fine-tuning's patience, in epochs (patience = this * n_train_batches)
     optimization_line: str  # logged with (best validation %, best iter + 1, its test %) at the end
     finetuning_time_line: str  # logged with (file, minutes of fine-tuning) at the end
+
+
+def build(network_class, model, seed, dataset, batch_size, hidden_layers_sizes):
+    """``(datasets, arch, network)``: MNIST in shared variables, the architecture a model file
+    records (``model`` names it) and the network, drawn from ``RandomState(seed)``. A batch
+    larger than the training set fails here, before any drawing."""
+    datasets = data.load_shared(dataset)
+    n_batches(datasets[0][0], batch_size, "training")
+    log.info("... building the model")
+    arch = {"model": model, "n_ins": input_size(datasets),
+            "hidden_layers_sizes": list(hidden_layers_sizes), "n_outs": N_OUT}
+    network = network_class(numpy_rng=numpy.random.RandomState(seed), input=T.matrix("x"),
+                            n_ins=arch["n_ins"], hidden_layers_sizes=arch["hidden_layers_sizes"],
+                            n_outs=N_OUT)
+    log.info("... getting the pretraining functions")
+    return datasets, arch, network
 
 
 def check_epochs(pretraining_epochs, training_epochs):

@@ -15,13 +15,8 @@ Layer-Wise Training of Deep Networks, NIPS 2006.
 
 import logging
 
-import numpy
-
-from dltut import data
-from dltut.compiled import n_batches
-from dltut.engine import T
-from dltut.fitting import N_OUT, check_sgd_settings, input_size, prepare
-from dltut.stacked import Phases, StackedNetwork, check_epochs, pretrain_and_finetune
+from dltut.fitting import check_sgd_settings, prepare
+from dltut.stacked import Phases, StackedNetwork, build, check_epochs, pretrain_and_finetune
 from dltut.tutorials.rbm import RBM
 
 log = logging.getLogger(__name__)
@@ -93,20 +88,12 @@ def test_DBN(finetune_lr=0.1, pretraining_epochs=100, pretrain_lr=0.01, k=1, tra
     check_epochs(pretraining_epochs, training_epochs)
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive integer (the Gibbs steps of CD-k), got {k!r}")
-    hidden_layers_sizes = list(hidden_layers_sizes)
-    datasets = data.load_shared(dataset)
-    n_batches(datasets[0][0], batch_size, "training")  # a batch larger than the set fails here
-    log.info("... building the model")
-    arch = {"model": "dbn", "n_ins": input_size(datasets),
-            "hidden_layers_sizes": hidden_layers_sizes, "n_outs": N_OUT}
-    dbn = DBN(numpy_rng=numpy.random.RandomState(123), input=T.matrix("x"), n_ins=arch["n_ins"],
-              hidden_layers_sizes=hidden_layers_sizes, n_outs=N_OUT)
-    log.info("... getting the pretraining functions")
+    datasets, arch, dbn = build(DBN, "dbn", 123, dataset, batch_size, hidden_layers_sizes)
     functions = dbn.pretraining_functions(datasets[0][0], batch_size, k, fused=options.fused)
     settings = {"pretraining_epochs": pretraining_epochs, "pretrain_lr": pretrain_lr, "k": k,
                 "batch_size": batch_size}
     return pretrain_and_finetune(dbn, arch, datasets, functions,
-                                 [{"lr": pretrain_lr}] * len(hidden_layers_sizes), settings,
+                                 [{"lr": pretrain_lr}] * dbn.n_layers, settings,
                                  finetune_lr, training_epochs, options, PHASES)
 
 

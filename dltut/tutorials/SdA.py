@@ -15,13 +15,8 @@ H. Larochelle, Greedy Layer-Wise Training of Deep Networks, NIPS 2006.
 
 import logging
 
-import numpy
-
-from dltut import data
-from dltut.compiled import n_batches
-from dltut.engine import T
-from dltut.fitting import N_OUT, check_sgd_settings, input_size, prepare
-from dltut.stacked import Phases, StackedNetwork, check_epochs, pretrain_and_finetune
+from dltut.fitting import check_sgd_settings, prepare
+from dltut.stacked import Phases, StackedNetwork, build, check_epochs, pretrain_and_finetune
 from dltut.tutorials.dA import dA
 
 log = logging.getLogger(__name__)
@@ -104,14 +99,7 @@ def test_SdA(finetune_lr=0.1, pretraining_epochs=15, pretrain_lr=0.001, training
         if not 0 <= level < 1:
             raise ValueError(f"corruption level {level!r} must be in [0, 1): the fraction of "
                              "inputs zeroed")
-    datasets = data.load_shared(dataset)
-    n_batches(datasets[0][0], batch_size, "training")  # a batch larger than the set fails here
-    log.info("... building the model")
-    arch = {"model": "sda", "n_ins": input_size(datasets),
-            "hidden_layers_sizes": hidden_layers_sizes, "n_outs": N_OUT}
-    sda = SdA(numpy_rng=numpy.random.RandomState(89677), input=T.matrix("x"), n_ins=arch["n_ins"],
-              hidden_layers_sizes=hidden_layers_sizes, n_outs=N_OUT)
-    log.info("... getting the pretraining functions")
+    datasets, arch, sda = build(SdA, "sda", 89677, dataset, batch_size, hidden_layers_sizes)
     functions = sda.pretraining_functions(datasets[0][0], batch_size, fused=options.fused)
     settings = {"pretraining_epochs": pretraining_epochs, "pretrain_lr": pretrain_lr,
                 "batch_size": batch_size, "corruption_levels": corruption_levels}
