@@ -20,6 +20,7 @@ from dltut.compiled import CompiledCost, n_batches
 from dltut.engine import T
 from dltut.epochs import Epochs, Interrupted
 from dltut.fitting import N_OUT, fit, input_size
+from dltut.random import RandomStreams
 from dltut.trainer import EarlyStopping, TrainResult
 from dltut.tutorials.logistic_sgd import LogisticRegression
 from dltut.tutorials.mlp import HiddenLayer, sigmoid
@@ -46,8 +47,6 @@ class StackedNetwork:
             raise ValueError(f"hidden_layers_sizes {hidden_layers_sizes!r}: give at least one layer")
         self.n_layers = len(hidden_layers_sizes)
         if theano_rng is None:
-            from dltut.random import RandomStreams
-
             theano_rng = RandomStreams(numpy_rng.randint(2 ** 30))
         self.theano_rng = theano_rng
         self.x = self.input = input if input is not None else T.matrix("x")  # rasterized images

@@ -13,13 +13,9 @@ Neural Computation 18, 2006; Y. Bengio, P. Lamblin, D. Popovici, H. Larochelle, 
 Layer-Wise Training of Deep Networks, NIPS 2006.
 """
 
-import logging
-
 from dltut.fitting import check_sgd_settings, prepare
 from dltut.stacked import Phases, StackedNetwork, build, check_epochs, pretrain_and_finetune
 from dltut.tutorials.rbm import RBM
-
-log = logging.getLogger(__name__)
 
 HIDDEN_LAYERS_SIZES = (1000, 1000, 1000)  # test_DBN's network
 

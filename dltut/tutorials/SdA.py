@@ -13,13 +13,9 @@ Features with Denoising Autoencoders, ICML 2008; Y. Bengio, P. Lamblin, D. Popov
 H. Larochelle, Greedy Layer-Wise Training of Deep Networks, NIPS 2006.
 """
 
-import logging
-
 from dltut.fitting import check_sgd_settings, prepare
 from dltut.stacked import Phases, StackedNetwork, build, check_epochs, pretrain_and_finetune
 from dltut.tutorials.dA import dA
-
-log = logging.getLogger(__name__)
 
 HIDDEN_LAYERS_SIZES = (1000, 1000, 1000)  # test_SdA's network
 CORRUPTION_LEVELS = (0.1, 0.2, 0.3)  # test_SdA's corruption of each layer's input in pretraining
