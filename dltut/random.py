@@ -348,14 +348,14 @@ def _graph_draw(rstate, n, n_streams):
         x = [state[:, c] for c in range(6)]
         rows = []
         for start in range(0, n, n_streams):
-            stepped = _graph_step(*x)
-            rows.append(_graph_integers(stepped))
             if n - start >= n_streams:
-                x = list(stepped)
-            else:  # the last, partial row: only the first streams draw
-                active = numpy.arange(n_streams) < n - start
-                x = [T.switch(active, new, old) for new, old in zip(stepped, x)]
-                rows[-1] = rows[-1][: n - start]
+                x = list(_graph_step(*x))
+                rows.append(_graph_integers(x))
+            else:  # the last, partial row: only the first streams draw (and step)
+                active = n - start
+                stepped = _graph_step(*[column[:active] for column in x])
+                rows.append(_graph_integers(stepped))
+                x = [T.concatenate([new, old[active:]]) for new, old in zip(stepped, x)]
         return T.cast(T.stack(x, axis=1), "int32"), T.concatenate(rows)
 
     n_steps = (n + (n_streams - 1)) // n_streams
@@ -376,8 +376,9 @@ def _graph_uniform(rstate, size, ndim, dtype, n_streams):
     """``(new_rstate, u)``: uniforms of ``dtype`` and shape ``size`` (Python ints, or scalar
     variables, or one vector variable) from the state ``rstate``."""
     T = engine.T
-    if isinstance(size, tuple) and all(isinstance(s, numbers.Integral) for s in size):
-        shape = tuple(int(s) for s in size)
+    static = _static_size(size)
+    if static is not None:  # n_streams stays what the caller's (maybe symbolic) size gave
+        shape = static
         n = math.prod(shape)
     else:
         shape = T.as_tensor_variable(size if not isinstance(size, tuple) else list(size), ndim=1)
@@ -393,12 +394,32 @@ def _graph_uniform(rstate, size, ndim, dtype, n_streams):
         # constant as an 8-digit double literal (4.6566126e-10) and multiplies in double by that
         # other number; JAX without x64 computes float64 in float32, and XLA fuses the product
         # into the multiply-add of uniform()'s low and high (one rounding instead of two).
-        f = T.cast(T.cast(k, "float32"), "float64")
-        u = T.cast(f * T.constant(numpy.float64(2.0 ** -31))
-                   - f * T.constant(numpy.float64(2.0 ** -55)), "float32")
+        # JAX without 64-bit types (floatX float32) computes it in float32, where both terms are
+        # exact too: written so, it does not warn that float64 is not available
+        wide = "float32" if engine.mode() == "jax" and engine.floatX() == "float32" else "float64"
+        f = T.cast(T.cast(k, "float32"), wide)
+        u = T.cast(f * T.constant(numpy.dtype(wide).type(2.0 ** -31))
+                   - f * T.constant(numpy.dtype(wide).type(2.0 ** -55)), "float32")
     else:
         u = T.cast(k, "float64") * T.constant(numpy.float64(NORM64))
     return new_rstate, T.reshape(u, shape, ndim=ndim)
+
+
+def _static_size(size):
+    """``size`` as a tuple of Python ints when the graph fixes its value (ints, or the shape of
+    a variable whose type has a static shape, such as a product of static-shaped shared
+    variables), else None. A draw of a known size steps only the streams that draw."""
+    from pytensor.tensor.exceptions import NotScalarConstantError  # the graph is PyTensor's
+
+    T = engine.T
+    if isinstance(size, tuple) and all(isinstance(s, numbers.Integral) for s in size):
+        return tuple(int(s) for s in size)
+    try:
+        entries = list(size) if isinstance(size, tuple) else [
+            size[i] for i in range(T.get_vector_length(size))]
+        return tuple(int(T.get_underlying_scalar_constant_value(s)) for s in entries)
+    except (NotScalarConstantError, ValueError):  # a value or a length the graph leaves open
+        return None
 
 
 def _check_size(size):

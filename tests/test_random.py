@@ -196,6 +196,24 @@ def test_theano_mrg_random_stream_matches_the_reference(restore_floatX, floatX):
         _check_against_reference(MRG_RandomStream(seed), seed, "c")
 
 
+def test_a_symbolic_size_the_graph_fixes_steps_only_the_drawing_streams():
+    """``x.shape`` of a static-shaped ``x`` keeps Theano's 15,360 streams for a symbolic size,
+    but is drawn without a scan, stepping only the streams that draw (15,680 elements: the
+    second round is 320 streams): the draws and every stream's state are Theano's."""
+    if engine.name() != "pytensor":
+        pytest.skip("static shapes and dltut's own draw graph are PyTensor's")
+    x = T.matrix("x", shape=(20, 784))
+    s = RandomStreams(7)
+    u = s.uniform(x.shape, dtype="float64")
+    f = engine.function([x], u)
+    assert not any("Scan" in type(node.op).__name__ for node in f.maker.fgraph.toposort())
+    reference = NumpyStreams(7)
+    expected = reference.uniform((20, 784), dtype="float64", nstreams=15360, draws=2)
+    for call in range(2):
+        numpy.testing.assert_array_equal(f(numpy.zeros((20, 784))), expected[call])
+    numpy.testing.assert_array_equal(s.state_updates[0][0].get_value(), reference.site_states[0])
+
+
 # ----------------------------------------------------------------------------------------------
 # Updates, scan, checkpoints
 
