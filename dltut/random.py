@@ -394,12 +394,9 @@ def _graph_uniform(rstate, size, ndim, dtype, n_streams):
         # constant as an 8-digit double literal (4.6566126e-10) and multiplies in double by that
         # other number; JAX without x64 computes float64 in float32, and XLA fuses the product
         # into the multiply-add of uniform()'s low and high (one rounding instead of two).
-        # JAX without 64-bit types (floatX float32) computes it in float32, where both terms are
-        # exact too: written so, it does not warn that float64 is not available
-        wide = "float32" if engine.mode() == "jax" and engine.floatX() == "float32" else "float64"
-        f = T.cast(T.cast(k, "float32"), wide)
-        u = T.cast(f * T.constant(numpy.dtype(wide).type(2.0 ** -31))
-                   - f * T.constant(numpy.dtype(wide).type(2.0 ** -55)), "float32")
+        f = T.cast(T.cast(k, "float32"), "float64")
+        u = T.cast(f * T.constant(numpy.float64(2.0 ** -31))
+                   - f * T.constant(numpy.float64(2.0 ** -55)), "float32")
     else:
         u = T.cast(k, "float64") * T.constant(numpy.float64(NORM64))
     return new_rstate, T.reshape(u, shape, ndim=ndim)

@@ -95,3 +95,25 @@ def test_compile_ahead_compiles_without_running(caplog):
             assert compiles() == 0  # the call ran the program compiled ahead
     finally:
         jax.config.update("jax_log_compiles", previous)
+
+
+def test_float32_jax_runs_do_not_warn_of_float64():
+    """A float32 sum's float64 accumulator (PyTensor's acc_dtype) is float32 in JAX without
+    64-bit types; that is no news to a user, and no warning reaches them."""
+    if "jax" not in available_modes():
+        pytest.skip("JAX mode not available")
+    import warnings
+
+    previous = engine.floatX()
+    engine.set_floatX("float32")
+    try:
+        with in_mode("jax"), warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            engine._prepare_jax()  # its filters come after catch_warnings' reset
+            x = engine.backend().tensor.matrix("x", dtype="float32")
+            b = engine.shared(numpy.zeros(2, dtype="float32"), "b")
+            # the bias's gradient sums the rows: Sum{axis=0, acc=float64}
+            f = engine.function([x], engine.grad(((x + b) ** 2).sum(), b))
+            assert f(numpy.ones((3, 2), dtype="float32")).tolist() == [6.0, 6.0]
+    finally:
+        engine.set_floatX(previous)
