@@ -33,21 +33,23 @@ COMMON = ("learning_rate", "n_epochs", "batch_size", "patience")
 # script name -> (its module in dltut.tutorials, the tutorial function, its hyperparameter flags)
 TUTORIALS = {
     "logreg": ("logistic_sgd", "sgd_optimization_mnist", COMMON),
-    "mlp": ("mlp", "test_mlp", COMMON + ("L1_reg", "L2_reg", "n_hidden")),
-    "lenet": ("convolutional_mlp", "evaluate_lenet5", COMMON + ("nkerns",)),
-    "dA": ("dA", "test_dA", ("learning_rate", "training_epochs", "batch_size", "output_folder")),
+    "mlp": ("mlp", "test_mlp", COMMON + ("L1_reg", "L2_reg", "n_hidden", "seed")),
+    "lenet": ("convolutional_mlp", "evaluate_lenet5", COMMON + ("nkerns", "seed")),
+    "dA": ("dA", "test_dA", ("learning_rate", "training_epochs", "batch_size", "output_folder",
+                             "seed")),
     "SdA": ("SdA", "test_SdA", ("finetune_lr", "pretraining_epochs", "pretrain_lr",
                                 "training_epochs", "batch_size", "hidden_layers_sizes",
-                                "corruption_levels")),
+                                "corruption_levels", "seed")),
     "DBN": ("DBN", "test_DBN", ("finetune_lr", "pretraining_epochs", "pretrain_lr", "k",
-                                "training_epochs", "batch_size", "hidden_layers_sizes")),
+                                "training_epochs", "batch_size", "hidden_layers_sizes", "seed")),
     "logistic_cg": ("logistic_cg", "cg_optimization_mnist", ("n_epochs", "batch_size")),
     "cA": ("cA", "test_cA", ("learning_rate", "training_epochs", "batch_size", "output_folder",
-                             "contraction_level", "fixed_penalty")),
-    "hmc": ("hmc", "test_hmc", ("burnin", "n_samples", "dim")),
+                             "contraction_level", "fixed_penalty", "seed")),
+    "hmc": ("hmc", "test_hmc", ("burnin", "n_samples", "dim", "seed")),
     "rbm": ("rbm", "test_rbm", ("learning_rate", "training_epochs", "batch_size", "n_chains",
-                                "n_samples", "output_folder", "n_hidden")),
+                                "n_samples", "output_folder", "n_hidden", "seed")),
 }
+# (logreg and logistic_cg draw nothing, their weights start at zero: they have no --seed)
 # the scripts that train a classifier with early stopping: a best model (--out), pictures of the
 # run and predict
 SUPERVISED = ("logreg", "mlp", "lenet", "SdA", "DBN")
