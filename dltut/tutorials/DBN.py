@@ -69,15 +69,15 @@ def test_DBN(finetune_lr=0.1, pretraining_epochs=100, pretrain_lr=0.01, k=1, tra
              **options):
     """Pretrain and fine-tune the tutorial's deep belief network on MNIST (DBN.py).
 
-    ``numpy.random.RandomState(seed)`` seeds the network (the tutorial's 123 by default); each of the three 1000-unit layers is
-    pretrained for ``pretraining_epochs`` epochs as an RBM by CD-``k`` with learning rate
-    ``pretrain_lr``, logging ``Pre-training layer %i, epoch %d, cost`` and the epoch's mean
-    reconstruction cost; then the network is fine-tuned with learning rate ``finetune_lr`` for at
-    most ``training_epochs`` epochs, with patience ``4 * n_train_batches`` (the tutorial's).
-    ``hidden_layers_sizes`` changes the network, for quicker experiments. ``options`` are the
-    fields of ``fitting.Options``: ``checkpoint``/``resume`` cover pretraining too. Returns the
-    fine-tuning's ``TrainResult`` with ``pretraining_costs`` (one list per layer) and
-    ``pretraining_time`` (see ``dltut.stacked.pretrain_and_finetune``).
+    ``numpy.random.RandomState(seed)`` seeds the network (the tutorial's 123 by default); each of
+    the three 1000-unit layers is pretrained for ``pretraining_epochs`` epochs as an RBM by CD-``k``
+    with learning rate ``pretrain_lr``, logging ``Pre-training layer %i, epoch %d, cost`` and the
+    epoch's mean reconstruction cost; then the network is fine-tuned with learning rate
+    ``finetune_lr`` for at most ``training_epochs`` epochs, with patience ``4 * n_train_batches``
+    (the tutorial's). ``hidden_layers_sizes`` changes the network, for quicker experiments.
+    ``options`` are the fields of ``fitting.Options``: ``checkpoint``/``resume`` cover pretraining
+    too. Returns the fine-tuning's ``TrainResult`` with ``pretraining_costs`` (one list per layer)
+    and ``pretraining_time`` (see ``dltut.stacked.pretrain_and_finetune``).
     """
     check_seed(seed)
     options = prepare(options)

@@ -72,15 +72,15 @@ def test_SdA(finetune_lr=0.1, pretraining_epochs=15, pretrain_lr=0.001, training
              corruption_levels=CORRUPTION_LEVELS, seed=89677, **options):
     """Pretrain and fine-tune the tutorial's stacked denoising autoencoder on MNIST (SdA.py).
 
-    ``numpy.random.RandomState(seed)`` seeds the network (the tutorial's 89677 by default); each of the three 1000-unit layers is
-    pretrained for ``pretraining_epochs`` epochs as a dA (corruption 0.1, 0.2, 0.3; learning
-    rate ``pretrain_lr``), logging ``Pre-training layer %i, epoch %d, cost %f``; then the
-    network is fine-tuned with learning rate ``finetune_lr`` for at most ``training_epochs``
-    epochs, with patience ``10 * n_train_batches`` (the tutorial's). ``hidden_layers_sizes``
-    and ``corruption_levels`` (one per layer) change the network, for quicker experiments; the
-    defaults are the tutorial's. ``options`` are the fields of ``fitting.Options``:
-    ``checkpoint``/``resume`` cover pretraining too. Returns the fine-tuning's ``TrainResult``
-    with ``pretraining_costs`` (one list per layer) and ``pretraining_time`` (see
+    ``numpy.random.RandomState(seed)`` seeds the network (the tutorial's 89677 by default); each of
+    the three 1000-unit layers is pretrained for ``pretraining_epochs`` epochs as a dA (corruption
+    0.1, 0.2, 0.3; learning rate ``pretrain_lr``), logging ``Pre-training layer %i, epoch %d, cost
+    %f``; then the network is fine-tuned with learning rate ``finetune_lr`` for at most
+    ``training_epochs`` epochs, with patience ``10 * n_train_batches`` (the tutorial's).
+    ``hidden_layers_sizes`` and ``corruption_levels`` (one per layer) change the network, for
+    quicker experiments; the defaults are the tutorial's. ``options`` are the fields of
+    ``fitting.Options``: ``checkpoint``/``resume`` cover pretraining too. Returns the fine-tuning's
+    ``TrainResult`` with ``pretraining_costs`` (one list per layer) and ``pretraining_time`` (see
     ``dltut.stacked.pretrain_and_finetune``).
     """
     check_seed(seed)

@@ -133,7 +133,8 @@ def test_cA(learning_rate=0.01, training_epochs=20, dataset=None, batch_size=10,
             **options):
     """Train a contractive autoencoder of 500 hidden units on MNIST (cA.py).
 
-    From ``RandomState(seed)`` (the tutorial's 123 by default), with plain SGD on minibatches of ``batch_size``.
+    From ``RandomState(seed)`` (the tutorial's 123 by default), with plain SGD on minibatches of
+    ``batch_size``.
     Logs ``Training epoch %d, reconstruction cost ... jacobian norm ...`` for each epoch and writes
     ``cae_filters.png`` into ``output_folder`` (made if missing). By default this is the tutorial
     as it ran, floored penalty and epoch line included (see the module's docstring);

@@ -141,12 +141,12 @@ def test_dA(learning_rate=0.1, training_epochs=15, dataset=None, batch_size=20,
     """Train a denoising autoencoder of 500 hidden units on MNIST twice (dA.py).
 
     First without corruption, then with 30 % corruption, each from ``RandomState(seed)`` (the
-    tutorial's 123 by default) and ``RandomStreams(rng.randint(2 ** 30))`` as in the tutorial, with plain SGD on minibatches of
-    ``batch_size``. Logs ``Training epoch %d, cost`` and the mean cost of each epoch, and writes
-    ``filters_corruption_0.png`` and ``filters_corruption_30.png`` into ``output_folder`` (made
-    if missing). ``options`` are ``floatX``, ``mode``, ``device``, ``tf32``, ``fused`` (of
-    ``fitting.Options``; fused, the default in JAX mode, runs each epoch as one compiled call)
-    and ``checkpoint``, ``checkpoint_every``, ``resume`` (both runs' state, see
+    tutorial's 123 by default) and ``RandomStreams(rng.randint(2 ** 30))`` as in the tutorial, with
+    plain SGD on minibatches of ``batch_size``. Logs ``Training epoch %d, cost`` and the mean cost
+    of each epoch, and writes ``filters_corruption_0.png`` and ``filters_corruption_30.png`` into
+    ``output_folder`` (made if missing). ``options`` are ``floatX``, ``mode``, ``device``, ``tf32``,
+    ``fused`` (of ``fitting.Options``; fused, the default in JAX mode, runs each epoch as one
+    compiled call) and ``checkpoint``, ``checkpoint_every``, ``resume`` (both runs' state, see
     ``dltut.epochs``). Returns the two ``DARun``; a run stopped by SIGINT/SIGTERM raises
     ``dltut.epochs.Interrupted``.
     """
