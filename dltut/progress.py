@@ -18,6 +18,8 @@ lifts the bar off the line, writes the record and draws the bar again: the log l
 
     with ProgressBar(n_epochs, n_train_batches) as bar:
         result = dltut.sgd_optimization_mnist(n_epochs=n_epochs, callbacks=[bar])
+
+A sweep (``dltut.sweep``) draws one bar over its runs the same way.
 """
 
 import contextlib
@@ -104,6 +106,54 @@ class ProgressBar:
 
     def close(self):
         """Erase the line and give the console handlers back. Safe to call more than once."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        self._logs.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+class SweepBar:
+    """One bar over a sweep's runs (``dltut.sweep``), on a terminal only, with the console log
+    lines kept whole around it like ``ProgressBar``'s.
+
+    ``finished(record)`` moves it one run on and shows that run's settings and errors after it;
+    ``watch(run_id)`` is a trainer callback showing a run's last validation meanwhile (runs in
+    this process: the serial backend). ``done`` runs were finished before.
+    """
+
+    def __init__(self, total, done, tutorial, enabled=True, stream=None):
+        self.stream = sys.stderr if stream is None else stream
+        self.enabled = enabled and _isatty(self.stream)
+        self._logs = contextlib.ExitStack()
+        self._bar = None
+        if self.enabled:
+            self._logs.enter_context(redirect_console_logs())
+            self._bar = tqdm(total=total, initial=done, desc=f"sweep {tutorial}", unit="run",
+                             file=self.stream, ncols=terminal_width(), leave=False)
+
+    def watch(self, run_id):
+        def show(validation):
+            self._show(f"{run_id}: epoch {validation.epoch}, valid "
+                       f"{validation.validation_loss * 100:.2f} %")
+        return show
+
+    def finished(self, record):
+        if self._bar is not None:
+            self._bar.update(1)
+        self._show(f"{record['run']}: valid {record['best_validation_loss'] * 100:.2f} %, test "
+                   f"{record['test_score'] * 100:.2f} %, {record['stop_reason']}")
+
+    def _show(self, text):
+        if self._bar is not None:
+            self._bar.set_postfix_str(text)
+
+    def close(self):
         if self._bar is not None:
             self._bar.close()
             self._bar = None

@@ -1,5 +1,5 @@
 """dltut.progress: silent off a terminal; on one, tqdm's \\r-lines that leave the log lines
-whole."""
+whole; the sweep's bar over its runs."""
 
 import io
 import logging
@@ -10,7 +10,7 @@ import pytest
 from conftest import ScriptedModel
 
 from dltut import progress
-from dltut.progress import ProgressBar
+from dltut.progress import ProgressBar, SweepBar
 from dltut.trainer import EarlyStopping, Validation, train
 
 
@@ -164,3 +164,23 @@ def test_bad_sizes_are_named(n_epochs, n_train_batches):
     with pytest.raises(ValueError, match="must be an integer >= 1"):
         ProgressBar(n_epochs, n_train_batches, stream=io.StringIO())
 
+
+def test_the_sweep_bar_counts_runs_and_shows_the_last(monkeypatch):
+    stream = FakeTTY()
+    record = {"run": "batch_size=300", "best_validation_loss": 0.075, "test_score": 0.0749,
+              "stop_reason": "patience"}
+    with SweepBar(4, 1, "logreg", stream=stream) as bar:
+        bar.watch("batch_size=600")(SECOND)
+        assert "sweep logreg" in stream.getvalue() and "1/4" in stream.getvalue()
+        assert "batch_size=600: epoch 2, valid 35.00 %" in screen(stream.getvalue())[0]
+        bar.finished(record)
+        assert "2/4" in screen(stream.getvalue())[0]
+        assert "batch_size=300: valid 7.50 %, test 7.49 %, patience" in \
+            screen(stream.getvalue())[0]
+    assert screen(stream.getvalue()) == [""]
+    quiet = io.StringIO()
+    with SweepBar(4, 0, "logreg", stream=quiet) as bar:
+        bar.finished(record)
+    assert quiet.getvalue() == ""
+    with SweepBar(4, 0, "logreg", enabled=False, stream=FakeTTY()) as bar:
+        assert not bar.enabled
