@@ -170,14 +170,15 @@ def plan(tutorial, grid, *, out_dir=None, backend="pool", workers=None, address=
         if not values:
             raise ValueError(f"grid[{name!r}] is empty: give at least one value (the tutorial's "
                              f"default is {defaults[name]!r})")
-        _check_values(tutorial, name, list(values), defaults[name])
+        grid[name] = [_plain(value) for value in values]
+        _check_values(tutorial, name, grid[name], defaults[name])
     run_options = {}
     for name, value in options.items():
         if name in grid:
             raise ValueError(f"{name} is both in the grid and fixed ({name}={value!r}): give it "
                              "in one place")
         if name in defaults:
-            _check_values(tutorial, name, [value], defaults[name])
+            _check_values(tutorial, name, [_plain(value)], defaults[name])
         elif name in SET_PER_RUN:
             raise ValueError(f"{name}: a sweep sets each run's {', '.join(SET_PER_RUN)} itself "
                              "(under out_dir); leave it out")
@@ -213,8 +214,9 @@ def hyperparameters(tutorial):
     """``{name: default}`` of what ``tutorial``'s entry point takes besides its data and
     options: what a grid may sweep."""
     entry = cli._tutorial(tutorial)
-    return {name: p.default for name, p in inspect.signature(entry).parameters.items()
-            if p.kind is not p.VAR_KEYWORD and name != "dataset"}
+    return {name: parameter.default
+            for name, parameter in inspect.signature(entry).parameters.items()
+            if parameter.kind is not parameter.VAR_KEYWORD and name != "dataset"}
 
 
 def _order(defaults):
@@ -242,12 +244,11 @@ def _check_values(tutorial, name, values, default):
         if problem:
             raise TypeError(f"{name}={value!r} ({type(value).__name__}): {name} takes "
                             f"{problem}, like its default {default!r}")
-        for number in (value if isinstance(value, (list, tuple)) else [value]):
-            low = 0 if name in MAY_BE_ZERO else None
-            if (low == 0 and number < 0) or (low is None and not number > 0) \
-                    or not math.isfinite(number):
-                bound = ">= 0" if low == 0 else "> 0"
-                raise ValueError(f"{name}={value!r}: {name} must be {bound}")
+        for number in (value if isinstance(value, list) else [value]):
+            in_range = number >= 0 if name in MAY_BE_ZERO else number > 0
+            if not (in_range and math.isfinite(number)):
+                bound = ">= 0" if name in MAY_BE_ZERO else "> 0"
+                raise ValueError(f"{name}={value!r}: {name} must be a finite number {bound}")
         length = cli._LISTS.get(name)
         if isinstance(length, int) and len(value) != length:
             raise ValueError(f"{name}={value!r}: {name} takes {length} values, like its default "
@@ -341,24 +342,24 @@ def _check_previous(each, call):
 # Running the plan
 
 
-def run(p, progress=True):
-    """Carry out the ``Plan`` ``p``: run what is not done yet, write the table; the results in
-    run order. Raises ``SweepInterrupted`` if a run was stopped by Ctrl-C/SIGTERM."""
+def run(sweep_plan, progress=True):
+    """Carry out ``sweep_plan`` (a ``Plan``): run what is not done yet, write the table; the
+    results in run order. Raises ``SweepInterrupted`` if a run was stopped by Ctrl-C/SIGTERM."""
     from dltut.progress import SweepBar
 
-    os.makedirs(p.out_dir, exist_ok=True)
+    os.makedirs(sweep_plan.out_dir, exist_ok=True)
     records = {}
-    for each in p.runs:
+    for each in sweep_plan.runs:
         if os.path.isfile(each.path("result.json")):
             records[each.id] = _read_json(each.path("result.json"))
             log.info("%s: done before (its result.json is there), not run again", each.id)
-    todo = [each for each in p.runs if each.id not in records]
-    log.info("sweep of %s: %i runs, %i done before, %i to run (%s backend)", p.tutorial,
-             len(p.runs), len(records), len(todo), p.backend)
+    todo = [each for each in sweep_plan.runs if each.id not in records]
+    log.info("sweep of %s: %i runs, %i done before, %i to run (%s backend)", sweep_plan.tutorial,
+             len(sweep_plan.runs), len(records), len(todo), sweep_plan.backend)
     interrupted = False
-    with SweepBar(len(p.runs), len(records), p.tutorial, enabled=progress) as bar:
+    with SweepBar(len(sweep_plan.runs), len(records), sweep_plan.tutorial, enabled=progress) as bar:
         try:
-            for finished in _execute(p, todo, bar):
+            for finished in _execute(sweep_plan, todo, bar):
                 for record in finished:
                     if record is None:
                         interrupted = True
@@ -366,21 +367,21 @@ def run(p, progress=True):
                     records[record["run"]] = record
                     bar.finished(record)
                     log.info("%s: %s", record["run"], summary(record))
-                write_table(p, records)
+                write_table(sweep_plan, records)
                 if interrupted:
                     break
         except KeyboardInterrupt:  # in this process; the runs of a pool stop on their own
             interrupted = True
     if interrupted:
-        raise SweepInterrupted(f"sweep interrupted: {len(records)} of {len(p.runs)} runs done, "
-                               f"the others keep their checkpoints; run the same sweep again to "
-                               f"go on")
-    write_table(p, records)
-    results = [result_of(records[each.id], each) for each in p.runs]
-    if p.plot:
+        raise SweepInterrupted(f"sweep interrupted: {len(records)} of {len(sweep_plan.runs)} runs "
+                               f"done, the others keep their checkpoints; run the same sweep "
+                               f"again to go on")
+    write_table(sweep_plan, records)
+    results = [result_of(records[each.id], each) for each in sweep_plan.runs]
+    if sweep_plan.plot:
         from dltut.plots import save_sweep_plot
 
-        save_sweep_plot(results, os.path.join(p.out_dir, "sweep.png"))
+        save_sweep_plot(results, os.path.join(sweep_plan.out_dir, "sweep.png"))
     return results
 
 
@@ -407,23 +408,24 @@ def _hashable(value):
     return tuple(value) if isinstance(value, list) else value
 
 
-def _execute(p, todo, bar):
+def _execute(sweep_plan, todo, bar):
     """Yield, for each group as it finishes, its runs' records (None for a run interrupted)."""
     if not todo:
         return
-    if p.backend == "batched":
+    if sweep_plan.backend == "batched":
         by_settings = {id(each.settings): each for each in todo}
-        for group in groups(p.tutorial, [each.settings for each in todo]):
-            yield _run_batched(p.tutorial, [by_settings[id(s)] for s in group], p.call)
+        for group in groups(sweep_plan.tutorial, [each.settings for each in todo]):
+            yield _run_batched(sweep_plan.tutorial, [by_settings[id(s)] for s in group],
+                               sweep_plan.call)
         return
-    work = [(p.tutorial, [each], p.call) for each in todo]  # one run a group
-    if p.backend == "serial":
+    work = [(sweep_plan.tutorial, [each], sweep_plan.call) for each in todo]  # one run a group
+    if sweep_plan.backend == "serial":
         for args in work:
             yield run_group(*args, callback=bar.watch(args[1][0].id))
-    elif p.backend == "pool":
-        yield from _pool(work, p.workers)
+    elif sweep_plan.backend == "pool":
+        yield from _pool(work, sweep_plan.workers)
     else:
-        yield from _ray(work, p.workers, p.address)
+        yield from _ray(work, sweep_plan.workers, sweep_plan.address)
 
 
 def _pool(work, workers):
@@ -489,7 +491,7 @@ def run_one(tutorial, each, call, callback=None):
                                         "settings": each.settings, "call": _jsonable(kwargs)})
     del kwargs["engine"]  # chosen for the process (run_group)
     checkpoint = each.path("checkpoint.npz")
-    resume = checkpoint if os.path.isfile(checkpoint) else None
+    resume = checkpoint if _unfinished(checkpoint) else None
     start = timeit.default_timer()
     with _log_to(each.path("log.txt")):
         try:
@@ -504,6 +506,22 @@ def run_one(tutorial, each, call, callback=None):
     record = _record(tutorial, each, result, timeit.default_timer() - start)
     _write_json(each.path("result.json"), record)
     return record
+
+
+def _unfinished(checkpoint):
+    """Whether ``checkpoint`` exists and holds a run to go on with. One written when the run had
+    already ended by patience or diverged (killed before its result.json) is not: the trainer
+    would train on from it, past the end of the unbroken run; that run is done again from the
+    start instead, which gives the same numbers."""
+    from dltut.saving import load_checkpoint, load_model
+
+    if not os.path.isfile(checkpoint):
+        return False
+    if "checkpoint" not in load_model(checkpoint).meta:  # written in pretraining (SdA, DBN)
+        return True
+    _, _, state = load_checkpoint(checkpoint)
+    diverged = len(state.costs) > 0 and not math.isfinite(state.costs[-1])
+    return not (diverged or 0 <= state.iteration and state.patience <= state.iteration)
 
 
 def _run_batched(tutorial, runs, call):
@@ -588,30 +606,39 @@ def result_of(record, each):
     return result
 
 
-def write_table(p, records):
+def write_table(sweep_plan, records):
     """``results.csv`` and ``results.json``: one row per finished run, in run order."""
     rows = [{"run": each.id, **each.settings,
              **{column: records[each.id][column] for column in COLUMNS}}
-            for each in p.runs if each.id in records]
+            for each in sweep_plan.runs if each.id in records]
     text = io.StringIO()
-    writer = csv.DictWriter(text, ["run", *p.grid, *COLUMNS], lineterminator="\n")
+    writer = csv.DictWriter(text, ["run", *sweep_plan.grid, *COLUMNS], lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({key: _text(value) if key in p.grid else value
+        writer.writerow({key: _text(value) if key in sweep_plan.grid else value
                          for key, value in row.items()})
-    atomic_write(os.path.join(p.out_dir, "results.csv"),
+    atomic_write(os.path.join(sweep_plan.out_dir, "results.csv"),
                  lambda file: file.write(text.getvalue().encode()))
-    _write_json(os.path.join(p.out_dir, "results.json"),
-                {"tutorial": p.tutorial, "grid": p.grid, "call": p.call, "runs": rows})
+    _write_json(os.path.join(sweep_plan.out_dir, "results.json"),
+                {"tutorial": sweep_plan.tutorial, "grid": sweep_plan.grid,
+                 "call": sweep_plan.call, "runs": rows})
+
+
+def _plain(value):
+    """``value`` as JSON holds it: a tuple as a list, a NumPy scalar or array as Python's."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(item) for item in value]
+    return value.tolist() if isinstance(value, (numpy.generic, numpy.ndarray)) else value
 
 
 def _jsonable(value):
-    """``value`` with tuples as lists, as JSON gives them back."""
-    return json.loads(json.dumps(value))
+    """``value`` as JSON gives it back (tuples as lists, NumPy numbers as Python's)."""
+    return json.loads(json.dumps(value, default=_plain))
 
 
 def _write_json(path, value):
-    atomic_write(path, lambda file: file.write(json.dumps(value, indent=1).encode() + b"\n"))
+    text = json.dumps(value, indent=1, default=_plain)
+    atomic_write(path, lambda file: file.write(text.encode() + b"\n"))
 
 
 def _read_json(path):

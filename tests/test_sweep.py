@@ -88,6 +88,13 @@ def test_a_finished_sweep_started_again_runs_nothing(lr_sweep, tiny_mnist):
         before
     for first, second in zip(results, again):
         assert [getattr(first, n) for n in NUMBERS] == [getattr(second, n) for n in NUMBERS]
+    # killed after its last checkpoint, before its result.json: done again, to the same end
+    (ended,) = [r for r in results if r.stop_reason == "patience"]
+    (out_dir / ended.run_id / "result.json").unlink()
+    (redone,) = [r for r in dltut.sweep("logreg", GRID, out_dir=out_dir, backend="serial",
+                                        dataset=tiny_mnist, **FIXED) if r.run_id == ended.run_id]
+    assert [getattr(redone, n) for n in NUMBERS] == [getattr(ended, n) for n in NUMBERS]
+    assert redone.history == ended.history
     with pytest.raises(ValueError, match="was started with other settings.*n_epochs"):
         sweep.plan("logreg", GRID, out_dir=out_dir, dataset=tiny_mnist, **{**FIXED, "n_epochs": 9})
 
@@ -105,14 +112,17 @@ def _bad(tutorial, grid, **options):
      r"batch_size='300' \(str\): batch_size takes an integer, like its default 600"),
     (*_bad("logreg", {"batch_size": 300}), TypeError, r"must be a list of values, got 300"),
     (*_bad("logreg", {"learning_rate": [0.1, True]}), TypeError, "takes a number"),
-    (*_bad("logreg", {"learning_rate": [-0.1]}), ValueError, "learning_rate must be > 0"),
+    (*_bad("logreg", {"learning_rate": [-0.1]}), ValueError,
+     "learning_rate must be a finite number > 0"),
     (*_bad("logreg", {"batch_size": [50, 50]}), ValueError, "batch_size lists 50 twice"),
     (*_bad("logreg", {"batch_size": [500]}), ValueError,
      "batch_size 500 is larger than a split of the data"),
     (*_bad("logreg", {"seed": [1, 2]}), ValueError, "logreg draws nothing"),
     (*_bad("logreg", {"mode": ["c"]}), ValueError, "mode is a setting of the whole sweep"),
     (*_bad("lenet", {"nkerns": [[20]]}), ValueError, "nkerns takes 2 values"),
-    (*_bad("mlp", {"seed": [1, -2]}), ValueError, "seed must be >= 0"),
+    (*_bad("lenet", {"nkerns": [[20, 50], (20, 50)]}), ValueError,
+     r"nkerns lists \[20, 50\] twice"),
+    (*_bad("mlp", {"seed": [1, -2]}), ValueError, "seed must be a finite number >= 0"),
     (*_bad("dA", {"seed": [1]}), ValueError, "cannot sweep 'dA'"),
     (*_bad("logreg", {"batch_size": [50]}, batch_size=100), ValueError,
      "batch_size is both in the grid and fixed"),
@@ -223,7 +233,10 @@ def test_the_sweep_picture(lr_sweep, tmp_path):
     from dltut.plots import plot_sweep, save_sweep_plot
 
     _, results = lr_sweep
-    fig = plot_sweep(results)
+    # as if the batch sizes were seeds: two columns (the learning rates), two dots each
+    settings = [{"learning_rate": r.settings["learning_rate"], "seed": r.settings["batch_size"]}
+                for r in results]
+    fig = plot_sweep(results, settings)
     curves, strip = fig.axes
     assert [line.get_gid() for line in curves.lines if line.get_gid().startswith("valid")] == \
         [f"validation_{i}" for i in range(4)]
@@ -231,20 +244,18 @@ def test_the_sweep_picture(lr_sweep, tmp_path):
         (line,) = [line for line in curves.lines if line.get_gid() == f"validation_{i}"]
         numpy.testing.assert_allclose(line.get_ydata(),
                                       [v.validation_loss * 100 for v in result.history])
-        assert result.run_id in line.get_label() and result.stop_reason in line.get_label()
+        assert result.stop_reason in line.get_label()
+        assert f"patience {result.patience}" in line.get_label()
         (stop,) = [line for line in curves.lines if line.get_gid() == f"stop_{i}"]
         assert stop.get_xdata()[0] == result.iterations - 1
-    # as if the batch sizes were seeds: two columns (the learning rates), two dots each
-    settings = [{"learning_rate": r.settings["learning_rate"], "seed": r.settings["batch_size"]}
-                for r in results]
-    fig = plot_sweep(results, settings)
-    strip = fig.axes[1]
+        (best,) = [line for line in curves.lines if line.get_gid() == f"best_{i}"]
+        assert best.get_xdata()[0] == result.best_iter
     assert [label.get_text() for label in strip.get_xticklabels()] == \
         ["learning_rate=0.13", "learning_rate=0.5"]
     spread = [c for c in strip.collections if str(c.get_gid()).startswith("spread")]
     assert len(spread) == 2
     path = tmp_path / "sweep.png"
-    save_sweep_plot(results, path, settings)
+    save_sweep_plot(results, path)
     raw = path.read_bytes()
     assert raw[:8] == b"\x89PNG\r\n\x1a\n" and len(raw) > 20_000
 
