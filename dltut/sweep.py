@@ -86,6 +86,7 @@ SET_PER_RUN = ("out", "checkpoint", "resume", "callbacks")  # the Options a swee
 SHAPES = {"logreg": ("batch_size",), "mlp": ("batch_size", "n_hidden"),
           "lenet": ("batch_size", "nkerns"), "SdA": ("batch_size", "hidden_layers_sizes"),
           "DBN": ("batch_size", "hidden_layers_sizes")}
+BATCHED_OPTIONS = ("floatX", "mode", "device", "tf32", "fused")  # the run options fit_group takes
 COLUMNS = ("best_validation_loss", "test_score", "best_iter", "epochs", "iterations",
            "stop_reason", "seconds")  # what results.csv holds of each run, after its settings
 MAY_BE_ZERO = ("L1_reg", "L2_reg", "pretraining_epochs", "seed", "corruption_levels")
@@ -485,11 +486,9 @@ def run_group(tutorial, runs, call, callback=None):
 def run_one(tutorial, each, call, callback=None):
     """One run: the entry point called with the run's settings and files; its record, written
     to ``result.json`` (None, and no result.json, if Ctrl-C/SIGTERM stopped it)."""
-    os.makedirs(each.directory, exist_ok=True)
-    kwargs = {**call, **each.settings}
-    _write_json(each.path("run.json"), {"tutorial": tutorial, "run": each.id,
-                                        "settings": each.settings, "call": _jsonable(kwargs)})
-    del kwargs["engine"]  # chosen for the process (run_group)
+    _started(tutorial, each, call)
+    kwargs = {name: value for name, value in {**call, **each.settings}.items()
+              if name != "engine"}  # the engine is chosen for the process (run_group)
     checkpoint = each.path("checkpoint.npz")
     resume = checkpoint if _unfinished(checkpoint) else None
     start = timeit.default_timer()
@@ -501,11 +500,7 @@ def run_one(tutorial, each, call, callback=None):
         except Diverged as error:  # a finding of the sweep, not a failure of it
             log.warning("%s: %s", each.id, error)
             result = error.result
-    if result.stop_reason == "interrupted":
-        return None
-    record = _record(tutorial, each, result, timeit.default_timer() - start)
-    _write_json(each.path("result.json"), record)
-    return record
+    return _finished(tutorial, each, result, timeit.default_timer() - start)
 
 
 def _unfinished(checkpoint):
@@ -525,38 +520,56 @@ def _unfinished(checkpoint):
 
 
 def _run_batched(tutorial, runs, call):
-    """A group of runs sharing their shapes, trained together by ``dltut.batched.fit_group``."""
+    """A group of runs sharing their shapes, trained together by ``dltut.batched.fit_group``
+    (without checkpoints: a group stopped midway is run again whole); their records, None for a
+    run stopped by Ctrl-C/SIGTERM. Each run's log.txt gets the group's lines and its own (the
+    records ``fit_group`` marks with ``record.run``, the run's index)."""
     from dltut import batched
 
     engine.use(call["engine"])
-    hyperparameter_names = hyperparameters(tutorial)
-    options = {name: value for name, value in call.items()
-               if name not in hyperparameter_names and name not in ("dataset", "engine")}
-    settings = [{**{k: v for k, v in call.items() if k in hyperparameter_names}, **each.settings}
-                for each in runs]
+    names = hyperparameters(tutorial)
+    shared = {name: value for name, value in call.items() if name in names}
+    options = {name: call[name] for name in BATCHED_OPTIONS if name in call}
     for each in runs:
-        os.makedirs(each.directory, exist_ok=True)
-        _write_json(each.path("run.json"), {"tutorial": tutorial, "run": each.id,
-                                            "settings": each.settings,
-                                            "call": _jsonable({**call, **each.settings})})
+        _started(tutorial, each, call)
     start = timeit.default_timer()
-    results = batched.fit_group(tutorial, settings, dataset=call["dataset"],
-                                outs=[each.path("model.npz") for each in runs], **options)
-    seconds = timeit.default_timer() - start  # the group's, shared by its runs
-    records = []
-    for each, result in zip(runs, results):
-        record = _record(tutorial, each, result, seconds)
-        _write_json(each.path("result.json"), record)
-        records.append(record)
-    return records
+    with contextlib.ExitStack() as logs:
+        for index, each in enumerate(runs):
+            logs.enter_context(_log_to(each.path("log.txt"), run=index))
+        results = batched.fit_group(tutorial, [{**shared, **each.settings} for each in runs],
+                                    dataset=call["dataset"],
+                                    outs=[each.path("model.npz") for each in runs], **options)
+    seconds = timeit.default_timer() - start  # the group's, the same for each of its runs
+    return [_finished(tutorial, each, result, seconds) for each, result in zip(runs, results)]
+
+
+def _started(tutorial, each, call):
+    """The run's folder and its run.json, the call it is started with."""
+    os.makedirs(each.directory, exist_ok=True)
+    _write_json(each.path("run.json"), {"tutorial": tutorial, "run": each.id,
+                                        "settings": each.settings,
+                                        "call": _jsonable({**call, **each.settings})})
+
+
+def _finished(tutorial, each, result, seconds):
+    """The run's record, written to its result.json; None (and no result.json) if Ctrl-C or
+    SIGTERM stopped it."""
+    if result.stop_reason == "interrupted":
+        return None
+    record = _record(tutorial, each, result, seconds)
+    _write_json(each.path("result.json"), record)
+    return record
 
 
 @contextlib.contextmanager
-def _log_to(path):
-    """The ``dltut`` loggers' records, INFO and up, also go to ``path`` (appended) meanwhile."""
+def _log_to(path, run=None):
+    """The ``dltut`` loggers' records, INFO and up, also go to ``path`` (appended) meanwhile;
+    with ``run``, those of a batched group that are the group's or that run's."""
     logger = logging.getLogger("dltut")
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(message)s"))
+    if run is not None:
+        handler.addFilter(lambda record: getattr(record, "run", run) == run)
     level = logger.level
     logger.addHandler(handler)
     if logger.getEffectiveLevel() > logging.INFO:

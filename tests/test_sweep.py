@@ -3,6 +3,7 @@ killed midway and started again runs only what is unfinished and ends with the s
 process pool and a local Ray give the serial numbers; the seed of the entry points."""
 
 import csv
+import importlib.machinery
 import json
 import logging
 import os
@@ -10,12 +11,13 @@ import signal
 import subprocess
 import sys
 import time
+import types
 
 import numpy
 import pytest
 
 import dltut
-from dltut import sweep
+from dltut import engine, sweep
 from dltut.__main__ import main
 
 from conftest import ROOT
@@ -146,6 +148,34 @@ def test_batched_backend_says_what_works(tiny_mnist, tmp_path):
         dltut.sweep("logreg", GRID, out_dir=tmp_path / "sweep", backend="batched",
                     dataset=tiny_mnist)
     assert not (tmp_path / "sweep").exists()
+
+
+def test_the_batched_backend_hands_groups_of_equal_shapes_to_fit_group(lr_sweep, tiny_mnist,
+                                                                         tmp_path, monkeypatch):
+    """Each group of runs of one batch size goes to ``dltut.batched.fit_group`` (here a stand-in
+    running them one by one), and what it returns is recorded as the runs' results."""
+    calls = []
+
+    def fit_group(tutorial, runs, dataset=None, outs=None, **options):
+        calls.append((tutorial, runs, options))
+        return [dltut.sgd_optimization_mnist(dataset=dataset, out=out, **run, **options)
+                for run, out in zip(runs, outs)]
+
+    stand_in = types.ModuleType("dltut.batched")
+    stand_in.fit_group = fit_group
+    stand_in.__spec__ = importlib.machinery.ModuleSpec("dltut.batched", None)
+    monkeypatch.setitem(sys.modules, "dltut.batched", stand_in)
+    monkeypatch.setattr(dltut, "batched", stand_in, raising=False)
+    _, serial = lr_sweep
+    results = dltut.sweep("logreg", GRID, out_dir=tmp_path / "batched", backend="batched",
+                          dataset=tiny_mnist, **FIXED)
+    assert [[run["batch_size"] for run in runs] for _, runs, _ in calls] == [[50, 50], [100, 100]]
+    assert calls[0][2] == {"floatX": engine.floatX(), "mode": "c"}
+    assert all((run["n_epochs"], run["patience"]) == (8, 30)
+               for _, runs, _ in calls for run in runs)
+    for result, same in zip(results, serial):
+        assert result.run_id == same.run_id
+        assert [getattr(result, n) for n in NUMBERS] == [getattr(same, n) for n in NUMBERS]
 
 
 def test_command_line_bad_grid_exits_2(tiny_mnist, tmp_path, capsys):
