@@ -432,19 +432,28 @@ def _execute(sweep_plan, todo, bar):
 def _pool(work, workers):
     workers = min(workers or os.cpu_count() or 1, len(work))
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_sigint) as pool:
+    stop = context.Event()  # set when the sweep ends early: the workers start no more runs
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                             initargs=(stop,)) as pool:
         futures = [pool.submit(run_group, *args) for args in work]
         try:
             for future in as_completed(futures):
                 yield future.result()
-        finally:
+        finally:  # ended early (Ctrl-C, an error): what is queued must not start
+            stop.set()
             for future in futures:
                 future.cancel()
 
 
-def _ignore_sigint():
+_stop = None  # in a pool worker, the parent's event saying to start no more runs
+
+
+def _start_worker(stop):
     """A pool worker leaves Ctrl-C to its runs (``StopRequest``: they stop at the next minibatch
-    and write their checkpoints) and to the parent; between runs it ignores it."""
+    and write their checkpoints) and to the parent; between runs it ignores it. It starts no
+    run once ``stop`` is set (the executor may have handed it one more than it runs)."""
+    global _stop
+    _stop = stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
@@ -476,6 +485,9 @@ def run_group(tutorial, runs, call, callback=None):
     engine.use(call["engine"])
     records = []
     for each in runs:
+        if _stop is not None and _stop.is_set():
+            records.append(None)
+            break
         record = run_one(tutorial, each, call, callback)
         records.append(record)
         if record is None:
