@@ -26,6 +26,9 @@ from conftest import ROOT
 # the runs come in the entry point's order of arguments: learning_rate, then batch_size
 GRID = {"batch_size": [50, 100], "learning_rate": [0.13, 0.5]}
 FIXED = {"n_epochs": 8, "patience": 30, "mode": "c"}  # C: its compiled ops serve every run
+# The runs of a sweep are the tutorials' own on either engine: their cost (most of this file's
+# time) is paid once, on the default engine; the grid's checks and the seeds run on both.
+pytensor_only = pytest.mark.skipif(engine.name() == "theano", reason="sweep runs: on PyTensor")
 NUMBERS = ("best_validation_loss", "test_score", "best_iter", "epochs", "iterations",
            "stop_reason", "patience")
 
@@ -34,6 +37,8 @@ NUMBERS = ("best_validation_loss", "test_score", "best_iter", "epochs", "iterati
 def lr_sweep(tiny_mnist, tmp_path_factory):
     """The logistic regression over two batch sizes and two learning rates, in a pool of two
     processes (the default backend)."""
+    if engine.name() == "theano":
+        pytest.skip("sweep runs: on PyTensor")
     out_dir = tmp_path_factory.mktemp("sweep")
     results = dltut.sweep("logreg", GRID, out_dir=out_dir, backend="pool", workers=2,
                           dataset=tiny_mnist, **FIXED)
@@ -212,6 +217,7 @@ def test_a_local_ray_with_two_cpus(lr_sweep, tiny_mnist, tmp_path):
     assert run["call"]["engine"] == "pytensor"
 
 
+@pytensor_only
 def test_a_sweep_killed_midway_goes_on_with_only_the_unfinished_runs(tiny_mnist, tmp_path,
                                                                      caplog):
     """Killed (SIGKILL) while its second run trains (after its first checkpoint, 10 epochs in);
