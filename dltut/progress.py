@@ -36,7 +36,32 @@ BAR_WIDTH = 12  # characters of the bar itself
 BAR_FORMAT = "{desc} [{bar:%d}]{postfix}" % BAR_WIDTH  # tqdm writes ", " before the postfix
 
 
-class ProgressBar:
+class _Bar:
+    """A tqdm bar, once made, and the console handlers redirected while it is shown; closing
+    erases the line and gives the handlers back (safe more than once; ``with`` closes it)."""
+
+    def __init__(self):
+        self._bar = None
+        self._logs = contextlib.ExitStack()
+
+    def _make(self, **kwargs):
+        self._logs.enter_context(redirect_console_logs())
+        self._bar = tqdm(leave=False, **kwargs)
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        self._logs.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+class ProgressBar(_Bar):
     """Trainer callback drawing epoch progress, validation error and patience on a terminal.
 
     ``n_train_batches`` is the number of minibatches per epoch (``n_train // batch_size``); ``None``
@@ -50,13 +75,12 @@ class ProgressBar:
                 continue
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        super().__init__()
         self.n_epochs = int(n_epochs)
         self.n_train_batches = None if n_train_batches is None else int(n_train_batches)
         self.stream = sys.stderr if stream is None else stream
         self.enabled = _isatty(self.stream)
-        self.best = math.inf
-        self._bar = None  # the tqdm bar, made at the first validation drawn
-        self._logs = contextlib.ExitStack()  # the console handlers redirected meanwhile
+        self.best = math.inf  # the bar is made at the first validation drawn
 
     def __call__(self, validation):
         """Take the ``Validation`` just made and redraw the line (on a terminal only)."""
@@ -71,9 +95,8 @@ class ProgressBar:
                      desc=f"epoch {validation.epoch}/{self.n_epochs}",
                      postfix=self.status(validation, horizon, limit))
         if self._bar is None:  # drawn as it is made
-            self._logs.enter_context(redirect_console_logs())
-            self._bar = tqdm(initial=validation.iter + 1, file=self.stream, leave=False,
-                             bar_format=BAR_FORMAT, ascii="-#", **shown)
+            self._make(initial=validation.iter + 1, file=self.stream, bar_format=BAR_FORMAT,
+                       ascii="-#", **shown)
             return
         bar = self._bar
         bar.n, bar.total, bar.ncols = validation.iter + 1, shown["total"], shown["ncols"]
@@ -104,21 +127,8 @@ class ProgressBar:
                                  prefix=f"epoch {v.epoch}/{self.n_epochs}", ascii="-#",
                                  bar_format=BAR_FORMAT, postfix=self.status(v, horizon, limit))
 
-    def close(self):
-        """Erase the line and give the console handlers back. Safe to call more than once."""
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
-        self._logs.close()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-
-class SweepBar:
+class SweepBar(_Bar):
     """One bar over a sweep's runs (``dltut.sweep``), on a terminal only, with the console log
     lines kept whole around it like ``ProgressBar``'s.
 
@@ -128,14 +138,12 @@ class SweepBar:
     """
 
     def __init__(self, total, done, tutorial, enabled=True, stream=None):
+        super().__init__()
         self.stream = sys.stderr if stream is None else stream
         self.enabled = enabled and _isatty(self.stream)
-        self._logs = contextlib.ExitStack()
-        self._bar = None
         if self.enabled:
-            self._logs.enter_context(redirect_console_logs())
-            self._bar = tqdm(total=total, initial=done, desc=f"sweep {tutorial}", unit="run",
-                             file=self.stream, ncols=terminal_width(), leave=False)
+            self._make(total=total, initial=done, desc=f"sweep {tutorial}", unit="run",
+                       file=self.stream, ncols=terminal_width())
 
     def watch(self, run_id):
         def show(validation):
@@ -152,18 +160,6 @@ class SweepBar:
     def _show(self, text):
         if self._bar is not None:
             self._bar.set_postfix_str(text)
-
-    def close(self):
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
-        self._logs.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
 
 
 def terminal_width():
