@@ -33,21 +33,23 @@ COMMON = ("learning_rate", "n_epochs", "batch_size", "patience")
 # script name -> (its module in dltut.tutorials, the tutorial function, its hyperparameter flags)
 TUTORIALS = {
     "logreg": ("logistic_sgd", "sgd_optimization_mnist", COMMON),
-    "mlp": ("mlp", "test_mlp", COMMON + ("L1_reg", "L2_reg", "n_hidden")),
-    "lenet": ("convolutional_mlp", "evaluate_lenet5", COMMON + ("nkerns",)),
-    "dA": ("dA", "test_dA", ("learning_rate", "training_epochs", "batch_size", "output_folder")),
+    "mlp": ("mlp", "test_mlp", COMMON + ("L1_reg", "L2_reg", "n_hidden", "seed")),
+    "lenet": ("convolutional_mlp", "evaluate_lenet5", COMMON + ("nkerns", "seed")),
+    "dA": ("dA", "test_dA", ("learning_rate", "training_epochs", "batch_size", "output_folder",
+                             "seed")),
     "SdA": ("SdA", "test_SdA", ("finetune_lr", "pretraining_epochs", "pretrain_lr",
                                 "training_epochs", "batch_size", "hidden_layers_sizes",
-                                "corruption_levels")),
+                                "corruption_levels", "seed")),
     "DBN": ("DBN", "test_DBN", ("finetune_lr", "pretraining_epochs", "pretrain_lr", "k",
-                                "training_epochs", "batch_size", "hidden_layers_sizes")),
+                                "training_epochs", "batch_size", "hidden_layers_sizes", "seed")),
     "logistic_cg": ("logistic_cg", "cg_optimization_mnist", ("n_epochs", "batch_size")),
     "cA": ("cA", "test_cA", ("learning_rate", "training_epochs", "batch_size", "output_folder",
-                             "contraction_level", "fixed_penalty")),
-    "hmc": ("hmc", "test_hmc", ("burnin", "n_samples", "dim")),
+                             "contraction_level", "fixed_penalty", "seed")),
+    "hmc": ("hmc", "test_hmc", ("burnin", "n_samples", "dim", "seed")),
     "rbm": ("rbm", "test_rbm", ("learning_rate", "training_epochs", "batch_size", "n_chains",
-                                "n_samples", "output_folder", "n_hidden")),
+                                "n_samples", "output_folder", "n_hidden", "seed")),
 }
+# (logreg and logistic_cg draw nothing, their weights start at zero: they have no --seed)
 # the scripts that train a classifier with early stopping: a best model (--out), pictures of the
 # run and predict
 SUPERVISED = ("logreg", "mlp", "lenet", "SdA", "DBN")
@@ -105,11 +107,22 @@ def build_parser(script):
         parser.add_argument(_flag(name), type=_TYPES.get(name, int), default=defaults[name],
                             metavar=name.upper(), help=f"default {defaults[name]}",
                             nargs=_LISTS.get(name))
-    if uses_data(script):
+    options = run_options(script)
+    _add_run_flags(parser, options, uses_data(script))
+    if "checkpoint" in options:
+        _add_checkpoint_flags(parser)
+    if supervised(script):
+        _add_model_flags(parser, script)
+    return parser
+
+
+def _add_run_flags(parser, options, data):
+    """The flags of how a run runs: its data (if ``data``), floatX, mode, engine and those of the
+    ``options`` (``fitting.Options`` fields) the tutorial takes."""
+    if data:
         parser.add_argument("--dataset", default=None,
                             help="MNIST as a folder of IDX files, the tutorial's mnist.pkl.gz or "
                                  "an .npz (default: the copy shipped with dltut, dltut/mnist)")
-    options = run_options(script)
     parser.add_argument("--floatX", choices=engine.FLOATX, default=None,
                         help="float dtype (default: the engine's config, float64 unless set)")
     parser.add_argument("--mode", choices=engine.MODES, default=None,
@@ -133,11 +146,6 @@ def build_parser(script):
                                  "the C and Numba modes)")
     parser.add_argument("--verbose", action="store_true",
                         help="also log the seconds spent compiling and training, apart")
-    if "checkpoint" in options:
-        _add_checkpoint_flags(parser)
-    if supervised(script):
-        _add_model_flags(parser, script)
-    return parser
 
 
 def _add_checkpoint_flags(parser):
@@ -226,12 +234,7 @@ def _train(script, args):
         from dltut import plots
         from dltut.saving import check_writable
 
-        try:  # before training: a missing matplotlib fails now, not after the run
-            import matplotlib  # noqa: F401
-        except ImportError as error:
-            raise ImportError(f"--plot and --filters need matplotlib ({error}): "
-                              "pip install -e .[plot]") from error
-
+        plots.check_matplotlib("--plot and --filters")  # before training, not after it
         for path, _ in pictures:
             check_writable(path, "picture")
     n_epochs = args.training_epochs if script in ("SdA", "DBN") else args.n_epochs
@@ -263,3 +266,104 @@ def _predict(args):
     print(f"Predicted values for the first {args.count} examples in test set:")
     print(predicted)
     return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# python -m dltut sweep TUTORIAL
+
+
+def build_sweep_parser(tutorial):
+    """The flags of ``python -m dltut sweep TUTORIAL``: each hyperparameter flag takes the values
+    to sweep (``--batch-size 300 600``; a list-valued one as ``--nkerns 20,50 10,20``), or one
+    value that every run shares (``--n-epochs 50``)."""
+    from dltut import sweep
+
+    defaults = sweep.hyperparameters(tutorial)
+    parser = argparse.ArgumentParser(
+        prog=f"python -m dltut sweep {tutorial}",
+        description=f"Run the {tutorial} tutorial ({TUTORIALS[tutorial][1]}) once per point of a "
+                    "grid: a hyperparameter flag given several values sweeps them, one value is "
+                    "shared by every run; the runs are every combination. A sweep started again "
+                    "runs only what is unfinished.")
+    for name, default in defaults.items():
+        kind = _TYPES.get(name, int)
+        shown = f"the tutorial's default: {default!r}" if default is not None \
+            else f"{tutorial} draws nothing: no seed to sweep"
+        parser.add_argument(_flag(name), nargs="+", default=None, metavar=name.upper(),
+                            type=_comma_list(kind) if name in _LISTS else kind,
+                            help=f"value(s) ({shown})")
+    parser.add_argument("--backend", choices=sweep.BACKENDS, default="pool",
+                        help="pool: a process per core (default); serial: one run after the "
+                             "other; ray: Ray tasks (pip install 'dltut[ray]'); batched: runs "
+                             "of equal shapes trained together")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="processes (pool) or CPUs of the local Ray (default: the cores)")
+    parser.add_argument("--address", default=None,
+                        help="ray: the address of a running Ray cluster (default: start one)")
+    parser.add_argument("--out-dir", default=os.path.join("out", f"sweep_{tutorial}"),
+                        help="where each run's files and the results table go (default "
+                             "%(default)s)")
+    parser.add_argument("--plot", action="store_true",
+                        help="draw all runs in OUT_DIR/sweep.png (needs matplotlib)")
+    parser.add_argument("--checkpoint-every", type=int, default=None, metavar="EPOCHS",
+                        help="epochs between each run's checkpoints (default 1)")
+    _add_run_flags(parser, run_options(tutorial), data=True)
+    return parser
+
+
+def _comma_list(kind):
+    def parse(text):
+        return [kind(part) for part in text.split(",")]
+
+    parse.__name__ = f"comma-separated {kind.__name__}"  # what argparse names in an error
+    return parse
+
+
+def sweep_main(tutorial, argv=None):
+    """Run ``python -m dltut sweep TUTORIAL ARGV``; returns the exit status."""
+    from dltut import sweep
+
+    parser = build_sweep_parser(tutorial)
+    args = parser.parse_args(argv)
+    root = logging.getLogger()
+    if not root.handlers:  # as basicConfig, with the runs' lines left to their log.txt
+        console = logging.StreamHandler(sys.stdout)
+        console.setFormatter(logging.Formatter("%(message)s"))
+        if not args.verbose:
+            console.addFilter(_sweep_lines)
+        root.addHandler(console)
+    logging.getLogger("dltut").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    given = {name: getattr(args, name) for name in sweep.hyperparameters(tutorial)
+             if getattr(args, name) is not None}
+    grid = {name: values for name, values in given.items() if len(values) > 1}
+    options = {name: values[0] for name, values in given.items() if len(values) == 1}
+    for name in ("floatX", "mode", "device", "fused", "checkpoint_every"):
+        if getattr(args, name, None) is not None:
+            options[name] = getattr(args, name)
+    if getattr(args, "tf32", False):
+        options["tf32"] = True
+    try:
+        if args.engine is not None:
+            engine.use(args.engine)
+        checked = sweep.plan(tutorial, grid, out_dir=args.out_dir, backend=args.backend,
+                             workers=args.workers, address=args.address, plot=args.plot,
+                             dataset=args.dataset, **options)
+    except (ValueError, TypeError, ImportError, NotImplementedError, RuntimeError) as error:
+        parser.error(str(error))  # exits with status 2
+    try:
+        sweep.run(checked)
+    except sweep.SweepInterrupted as stopped:
+        print(f"sweep: {stopped}", file=sys.stderr)
+        return 130  # as a shell reports a command stopped by Ctrl-C
+    except (ValueError, OSError, ImportError, RuntimeError) as error:
+        print(f"sweep: error: {error}", file=sys.stderr)
+        return 2
+    print(f"results table: {os.path.join(checked.out_dir, 'results.csv')} (and results.json)")
+    if args.plot:
+        print(f"sweep plot saved to {os.path.join(checked.out_dir, 'sweep.png')}")
+    return 0
+
+
+def _sweep_lines(record):
+    """The console of a sweep: the sweep's own lines, and warnings from anywhere."""
+    return record.name.startswith("dltut.sweep") or record.levelno >= logging.WARNING

@@ -149,6 +149,21 @@ def check_sgd_settings(learning_rate, batch_size):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
 
 
+def check_seed(seed):
+    """A seed ``numpy.random.RandomState`` takes: an integer in [0, 2 ** 32), or a ValueError."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
+        raise ValueError(f"seed must be an integer in [0, 2 ** 32), got {seed!r}")
+    return seed
+
+
+def check_draws_nothing(seed, tutorial):
+    """``seed`` of a tutorial whose weights start at zero: None, or a ValueError (any seed would
+    give the same run)."""
+    if seed is not None:
+        raise ValueError(f"seed {seed!r}: {tutorial} draws nothing (its weights start at zero), "
+                         "so every seed gives the same run; leave seed out")
+
+
 def _resume(path, arch, hyperparameters, classifier):
     """Set the model's parameters from a checkpoint and return its TrainState."""
     saved, saved_hyperparameters, state = saving.load_checkpoint(path)

@@ -19,6 +19,7 @@ whatever backend is chosen.
 Matplotlib is an optional dependency (``pip install -e .[plot]``); ``write_png`` does not need it.
 """
 
+import importlib
 import math
 import struct
 import zlib
@@ -41,13 +42,19 @@ IMG_SHAPE = (28, 28)  # an MNIST image
 SPACING_COLOUR = "#4a7ab5"  # between tiles in plot_filters: a blue no weight image contains
 
 
-def _figure(**kwargs):
+def check_matplotlib(what="dltut.plots"):
+    """An ImportError saying how to install matplotlib if it is missing (before a long run)."""
     try:
-        from matplotlib.figure import Figure
+        importlib.import_module("matplotlib")
     except ImportError as error:
-        raise ImportError(
-            f"dltut.plots needs matplotlib ({error}): pip install -e .[plot]"
-        ) from error
+        raise ImportError(f"{what}: matplotlib is missing ({error}); pip install -e .[plot]") \
+            from error
+
+
+def _figure(**kwargs):
+    check_matplotlib()
+    from matplotlib.figure import Figure
+
     return Figure(**kwargs)
 
 
@@ -170,6 +177,104 @@ def _plot_horizon(horizon, result):
 def save_patience_plot(result, path):
     """Write ``plot_patience(result)`` as a PNG to ``path``, atomically."""
     save_figure(plot_patience(result), path)
+
+
+# ----------------------------------------------------------------------------------------------
+# Sweeps
+
+
+def plot_sweep(results, settings=None):
+    """All the runs of a sweep in one picture; returns the Figure.
+
+    ``results`` are ``TrainResult`` objects (what ``dltut.sweep`` returns), ``settings`` each run's
+    swept settings (default: each result's ``settings``). One colour per run. Left: each run's
+    validation error (%) against ``iter``, a star at its best, a cross where it stopped, and its
+    patience horizon at the end as a dotted vertical line of its colour (where a run stopped by
+    patience stops; beyond the cross for a run whose epochs ran out, drawn if it is near); the
+    legend gives each run's settings, its stop and its patience. Right: the test error of each
+    run's best model, one column per setting apart from the seed, each run a dot of its colour,
+    the seeds' mean a black dash and their spread (lowest to highest) a grey bar.
+    """
+    from matplotlib import colormaps
+    from matplotlib.lines import Line2D
+
+    from dltut.sweep import run_id
+
+    results = list(results)
+    if not results:
+        raise ValueError("plot_sweep needs at least one result")
+    settings = [r.settings for r in results] if settings is None else list(settings)
+    if len(settings) != len(results):
+        raise ValueError(f"{len(settings)} settings for {len(results)} results: give one each")
+    colours = colormaps["tab10" if len(results) <= 10 else "tab20"]
+    fig = _figure(figsize=(13, 6.5), layout="constrained")
+    curves, strip = fig.subplots(1, 2, width_ratios=(3, 1))
+    last = max(max(r.iterations - 1 for r in results), 1)
+    for i, (result, setting) in enumerate(zip(results, settings)):
+        colour = colours(i % colours.N)
+        stop = result.iterations - 1
+        errors = [v.validation_loss * 100.0 for v in result.history]
+        curves.plot([v.iter for v in result.history], errors, color=colour, linewidth=1.4,
+                    gid=f"validation_{i}",
+                    label=f"{run_id(setting)}: stopped by {result.stop_reason} at iter {stop} "
+                          f"(epoch {result.epochs}), patience {result.patience}")
+        if result.history:
+            curves.plot(result.best_iter, result.best_validation_loss * 100.0, marker="*",
+                        markersize=13, color=colour, markeredgecolor="black",
+                        markeredgewidth=0.5, linestyle="none", gid=f"best_{i}")
+            curves.plot(stop, errors[-1], marker="X", markersize=9, color=colour,
+                        markeredgecolor="black", markeredgewidth=0.5, linestyle="none",
+                        gid=f"stop_{i}")
+        if result.patience <= 1.5 * last:
+            curves.axvline(result.patience, color=colour, linestyle=":", linewidth=1.2,
+                           gid=f"patience_{i}")
+    markers = [Line2D([], [], color="grey", marker="*", markersize=11, linestyle="none",
+                      label="best validation"),
+               Line2D([], [], color="grey", marker="X", markersize=8, linestyle="none",
+                      label="stop"),
+               Line2D([], [], color="grey", linestyle=":", label="patience at the end")]
+    handles, _ = curves.get_legend_handles_labels()
+    curves.legend(handles=handles + markers, fontsize=8, loc="upper right")
+    curves.set_xlabel("iter (minibatch updates, counted from 0)")
+    curves.set_ylabel("validation error (%)")
+    curves.set_title("validation error of each run, its best, its stop and its patience",
+                     fontsize=10)
+    curves.grid(True, alpha=0.3)
+    _plot_final_errors(strip, results, settings, colours)
+    return fig
+
+
+def _plot_final_errors(ax, results, settings, colours):
+    """Test error of each run's best model, one column per setting apart from the seed."""
+    from dltut.sweep import run_id
+
+    columns = {}  # setting without its seed -> indices of its runs
+    for i, setting in enumerate(settings):
+        key = run_id({k: v for k, v in setting.items() if k != "seed"})
+        columns.setdefault(key, []).append(i)
+    for x, indices in enumerate(columns.values()):
+        errors = numpy.array([results[i].test_score * 100.0 for i in indices])
+        ax.vlines(x, errors.min(), errors.max(), color="grey", linewidth=6, alpha=0.35,
+                  gid=f"spread_{x}")
+        ax.hlines(errors.mean(), x - 0.25, x + 0.25, color="black", linewidth=1.5,
+                  gid=f"mean_{x}")
+        offsets = numpy.linspace(-0.12, 0.12, len(indices)) if len(indices) > 1 else [0.0]
+        for offset, i, error in zip(offsets, indices, errors):
+            ax.plot(x + offset, error, marker="o", markersize=7, color=colours(i % colours.N),
+                    markeredgecolor="black", markeredgewidth=0.5, linestyle="none")
+    ax.set_xticks(range(len(columns)), [key.replace(",", "\n") for key in columns],
+                  fontsize=8)
+    ax.set_xlim(-0.6, len(columns) - 0.4)
+    ax.set_ylabel("test error of the best model (%)")
+    seeds = any("seed" in setting for setting in settings)
+    ax.set_title("test error per setting: each seed a dot, their mean and spread" if seeds
+                 else "test error per setting", fontsize=10)
+    ax.grid(True, axis="y", alpha=0.3)
+
+
+def save_sweep_plot(results, path, settings=None):
+    """Write ``plot_sweep(results, settings)`` as a PNG to ``path``, atomically."""
+    save_figure(plot_sweep(results, settings), path)
 
 
 # ----------------------------------------------------------------------------------------------

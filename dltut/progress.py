@@ -1,33 +1,67 @@
-"""A one-line progress bar for a terminal, fed by the trainer's callbacks.
+"""Progress on a terminal with tqdm: a run's bar, fed by the trainer's callbacks, and the console
+log lines kept whole around it.
 
-``ProgressBar`` is a trainer callback: it is called with each ``Validation`` and redraws one line on
-stderr, with ``\\r``: the epoch, a bar of how far ``iter`` is towards the update where the run will
-stop (patience, or the last update of the last epoch if that comes first; the bar jumps back when a
-new best extends patience), the validation error, ``iter`` against that stop with whether this
+``ProgressBar`` is a trainer callback: it is called with each ``Validation`` and redraws one tqdm
+line on stderr: the epoch, a bar of how far ``iter`` is towards the update where the run will stop
+(patience, or the last update of the last epoch if that comes first; the bar jumps back when a new
+best extends patience), the validation error, ``iter`` against that stop with whether this
 validation extended patience, and the best error so far::
 
-    epoch 12/1000 [######------] valid 8.58 % | iter 995/1990 patience extended | best 8.58 %
+    epoch 12/1000 [######------], valid 8.58 % | iter 995/1990 patience extended | best 8.58 %
 
 It draws only when its stream is a terminal (``isatty()``); into a file, a pipe or a notebook it
 writes nothing. The tutorial's log lines go to stdout through ``logging``; on a terminal both end on
-the same screen, so while the bar is shown it clears itself before any log record is written by a
-terminal handler of the root or ``dltut`` logger (a handler filter), and the log lines stay whole.
-``close()`` clears the line and removes those filters; a ``with`` block makes sure it runs::
+the same screen, so while the bar is shown the console handlers of the root and ``dltut`` loggers
+write through ``tqdm.write`` (``redirect_console_logs``, tqdm's ``logging_redirect_tqdm``), which
+lifts the bar off the line, writes the record and draws the bar again: the log lines stay whole.
+``close()`` clears the line and gives the handlers back; a ``with`` block makes sure it runs::
 
     with ProgressBar(n_epochs, n_train_batches) as bar:
         result = dltut.sgd_optimization_mnist(n_epochs=n_epochs, callbacks=[bar])
+
+A sweep (``dltut.sweep``) draws one bar over its runs the same way.
 """
 
+import contextlib
 import logging
 import math
 import numbers
 import shutil
 import sys
 
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
 BAR_WIDTH = 12  # characters of the bar itself
+BAR_FORMAT = "{desc} [{bar:%d}]{postfix}" % BAR_WIDTH  # tqdm writes ", " before the postfix
 
 
-class ProgressBar:
+class _Bar:
+    """A tqdm bar, once made, and the console handlers redirected while it is shown; closing
+    erases the line and gives the handlers back (safe more than once; ``with`` closes it)."""
+
+    def __init__(self):
+        self._bar = None
+        self._logs = contextlib.ExitStack()
+
+    def _make(self, **kwargs):
+        self._logs.enter_context(redirect_console_logs())
+        self._bar = tqdm(leave=False, **kwargs)
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        self._logs.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+class ProgressBar(_Bar):
     """Trainer callback drawing epoch progress, validation error and patience on a terminal.
 
     ``n_train_batches`` is the number of minibatches per epoch (``n_train // batch_size``); ``None``
@@ -41,14 +75,12 @@ class ProgressBar:
                 continue
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        super().__init__()
         self.n_epochs = int(n_epochs)
         self.n_train_batches = None if n_train_batches is None else int(n_train_batches)
         self.stream = sys.stderr if stream is None else stream
         self.enabled = _isatty(self.stream)
-        self.best = math.inf
-        self._shown = 0  # length of the line on screen, 0 when none
-        self._filter = _ClearBeforeLog(self)
-        self._filtered = []  # handlers carrying the filter
+        self.best = math.inf  # the bar is made at the first validation drawn
 
     def __call__(self, validation):
         """Take the ``Validation`` just made and redraw the line (on a terminal only)."""
@@ -58,68 +90,95 @@ class ProgressBar:
             self.n_train_batches = (v.iter + 1 - v.minibatch) // (v.epoch - 1)
         if not self.enabled:
             return
-        self._watch_log_handlers()
-        self._draw(self.line(validation))
+        horizon, limit = self.horizon(validation)
+        shown = dict(total=horizon + 1, ncols=terminal_width(),
+                     desc=f"epoch {validation.epoch}/{self.n_epochs}",
+                     postfix=self.status(validation, horizon, limit))
+        if self._bar is None:  # drawn as it is made
+            self._make(initial=validation.iter + 1, file=self.stream, bar_format=BAR_FORMAT,
+                       ascii="-#", **shown)
+            return
+        bar = self._bar
+        bar.n, bar.total, bar.ncols = validation.iter + 1, shown["total"], shown["ncols"]
+        bar.set_description_str(shown["desc"], refresh=False)
+        bar.set_postfix_str(shown["postfix"], refresh=False)
+        bar.refresh()
 
-    def line(self, v):
-        """The text shown for validation ``v``, without ``\\r``; the least needed part last."""
+    def horizon(self, v):
+        """``(update, why)``: the last update of the run as ``v`` leaves it, ``"patience"`` or
+        ``"n_epochs"``."""
         if self.n_train_batches is None:  # not known yet
             last = math.inf
         else:  # the last update of the last epoch
             last = self.n_epochs * self.n_train_batches - 1
         # The trainer stops after update iter once patience <= iter, or after update ``last``.
-        horizon, limit = (v.patience, "patience") if v.patience < last else (last, "n_epochs")
-        filled = min(BAR_WIDTH, BAR_WIDTH * (v.iter + 1) // (horizon + 1))
-        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+        return (v.patience, "patience") if v.patience < last else (last, "n_epochs")
+
+    def status(self, v, horizon, limit):
+        """The text after the bar for validation ``v``; the least needed part last."""
         note = " extended" if v.extended else " not extended" if v.new_best else ""
-        return (f"epoch {v.epoch}/{self.n_epochs} [{bar}] valid {v.validation_loss * 100:.2f} %"
-                f" | iter {v.iter}/{horizon} {limit}{note} | best {self.best * 100:.2f} %")
+        return (f"valid {v.validation_loss * 100:.2f} % | iter {v.iter}/{horizon} {limit}{note}"
+                f" | best {self.best * 100:.2f} %")
 
-    def _draw(self, text):
-        width = shutil.get_terminal_size(fallback=(80, 24)).columns - 1  # never wrap
-        text = text[:width]
-        pad = " " * max(0, self._shown - len(text))
-        self.stream.write("\r" + text + pad)
-        self.stream.flush()
-        self._shown = len(text)
-
-    def clear(self):
-        """Erase the line if one is shown; the next validation draws it again."""
-        if self._shown:
-            self.stream.write("\r" + " " * self._shown + "\r")
-            self.stream.flush()
-            self._shown = 0
-
-    def close(self):
-        """Erase the line and stop watching the log handlers. Safe to call more than once."""
-        self.clear()
-        for handler in self._filtered:
-            handler.removeFilter(self._filter)
-        self._filtered = []
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def _watch_log_handlers(self):
-        for handler in logging.getLogger().handlers + logging.getLogger("dltut").handlers:
-            if handler not in self._filtered and _isatty(getattr(handler, "stream", None)):
-                handler.addFilter(self._filter)
-                self._filtered.append(handler)
+    def line(self, v):
+        """The whole line shown for validation ``v`` (as long as the terminal allows)."""
+        horizon, limit = self.horizon(v)
+        return tqdm.format_meter(v.iter + 1, horizon + 1, 0, ncols=terminal_width(),
+                                 prefix=f"epoch {v.epoch}/{self.n_epochs}", ascii="-#",
+                                 bar_format=BAR_FORMAT, postfix=self.status(v, horizon, limit))
 
 
-class _ClearBeforeLog(logging.Filter):
-    """A handler filter that erases the bar before the handler writes a record; it drops nothing."""
+class SweepBar(_Bar):
+    """One bar over a sweep's runs (``dltut.sweep``), on a terminal only, with the console log
+    lines kept whole around it like ``ProgressBar``'s.
 
-    def __init__(self, bar):
+    ``finished(record)`` moves it one run on and shows that run's settings and errors after it;
+    ``watch(run_id)`` is a trainer callback showing a run's last validation meanwhile (runs in
+    this process: the serial backend). ``done`` runs were finished before.
+    """
+
+    def __init__(self, total, done, tutorial, enabled=True, stream=None):
         super().__init__()
-        self.bar = bar
+        self.stream = sys.stderr if stream is None else stream
+        self.enabled = enabled and _isatty(self.stream)
+        if self.enabled:
+            self._make(total=total, initial=done, desc=f"sweep {tutorial}", unit="run",
+                       file=self.stream, ncols=terminal_width())
 
-    def filter(self, record):
-        self.bar.clear()
-        return True
+    def watch(self, run_id):
+        def show(validation):
+            self._show(f"{run_id}: epoch {validation.epoch}, valid "
+                       f"{validation.validation_loss * 100:.2f} %")
+        return show
+
+    def finished(self, record):
+        if self._bar is not None:
+            self._bar.update(1)
+        self._show(f"{record['run']}: valid {record['best_validation_loss'] * 100:.2f} %, test "
+                   f"{record['test_score'] * 100:.2f} %, {record['stop_reason']}")
+
+    def _show(self, text):
+        if self._bar is not None:
+            self._bar.set_postfix_str(text)
+
+
+def terminal_width():
+    """Columns a line may take without wrapping."""
+    return shutil.get_terminal_size(fallback=(80, 24)).columns - 1
+
+
+def redirect_console_logs():
+    """A context in which the console handlers (stdout or stderr) of the root and ``dltut``
+    loggers write through ``tqdm.write``, so that the records do not cut a bar's line; only
+    loggers that have such a handler are touched (tqdm would give the others one)."""
+    loggers = [logger for logger in (logging.getLogger(), logging.getLogger("dltut"))
+               if any(_is_console(handler) for handler in logger.handlers)]
+    return logging_redirect_tqdm(loggers=loggers, tqdm_class=tqdm)
+
+
+def _is_console(handler):
+    return isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stdout,
+                                                                            sys.stderr)
 
 
 def _isatty(stream):

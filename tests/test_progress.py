@@ -1,14 +1,16 @@
-"""dltut.progress: silent off a terminal; on one, \\r-lines that leave the log lines whole."""
+"""dltut.progress: silent off a terminal; on one, tqdm's \\r-lines that leave the log lines
+whole; the sweep's bar over its runs."""
 
 import io
 import logging
+import sys
 
 import pytest
 
 from conftest import ScriptedModel
 
 from dltut import progress
-from dltut.progress import ProgressBar
+from dltut.progress import ProgressBar, SweepBar
 from dltut.trainer import EarlyStopping, Validation, train
 
 
@@ -62,8 +64,8 @@ def test_draws_carriage_return_lines_on_a_terminal_and_clears_at_close():
     assert first.startswith("\r") and "\n" not in first
     assert first[1:] == bar.line(FIRST)
     # patience 50 outlasts the last update, iter 49: the bar runs to n_epochs
-    assert first[1:] == ("epoch 1/5 [##----------] valid 30.00 % | iter 9/49 n_epochs extended"
-                         " | best 30.00 %")
+    assert first[1:] == ("epoch 1/5 [##----------], valid 30.00 % | iter 9/49 n_epochs "
+                         "extended | best 30.00 %")
     bar(SECOND)
     second = stream.getvalue()[len(first):]
     assert second.startswith("\r") and "\n" not in second
@@ -105,14 +107,16 @@ def test_line_never_wider_than_the_terminal(monkeypatch):
     monkeypatch.setattr(progress.shutil, "get_terminal_size",
                         lambda fallback=None: __import__("os").terminal_size((40, 24)))
     stream = FakeTTY()
-    ProgressBar(5, 10, stream=stream)(FIRST)
-    assert len(stream.getvalue()) == 1 + 39
+    with ProgressBar(5, 10, stream=stream) as bar:
+        bar(FIRST)
+        assert len(stream.getvalue()) == 1 + 39
 
 
-def test_log_lines_on_the_same_terminal_stay_whole():
-    """The trainer logs to a terminal handler while the bar draws on the same terminal."""
+def test_log_lines_on_the_same_terminal_stay_whole(monkeypatch):
+    """The trainer logs to a console handler while the bar draws on the same terminal."""
     terminal = FakeTTY()
-    handler = logging.StreamHandler(terminal)
+    monkeypatch.setattr(sys, "stdout", terminal)
+    handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger()
     old_level = root.level
@@ -123,8 +127,8 @@ def test_log_lines_on_the_same_terminal_stay_whole():
     try:
         with ProgressBar(3, 4, stream=terminal) as bar:
             train(ScriptedModel(losses), 4, EarlyStopping(n_epochs=3, patience=1000), callbacks=[bar])
-            assert handler.filters  # watching the handler while the bar is up
-        assert not handler.filters
+            assert handler not in root.handlers  # tqdm's writes its records meanwhile
+        assert handler in root.handlers
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)
@@ -159,3 +163,24 @@ def test_a_closed_or_odd_stream_is_not_a_terminal():
 def test_bad_sizes_are_named(n_epochs, n_train_batches):
     with pytest.raises(ValueError, match="must be an integer >= 1"):
         ProgressBar(n_epochs, n_train_batches, stream=io.StringIO())
+
+
+def test_the_sweep_bar_counts_runs_and_shows_the_last(monkeypatch):
+    stream = FakeTTY()
+    record = {"run": "batch_size=300", "best_validation_loss": 0.075, "test_score": 0.0749,
+              "stop_reason": "patience"}
+    with SweepBar(4, 1, "logreg", stream=stream) as bar:
+        bar.watch("batch_size=600")(SECOND)
+        assert "sweep logreg" in stream.getvalue() and "1/4" in stream.getvalue()
+        assert "batch_size=600: epoch 2, valid 35.00 %" in screen(stream.getvalue())[0]
+        bar.finished(record)
+        assert "2/4" in screen(stream.getvalue())[0]
+        assert "batch_size=300: valid 7.50 %, test 7.49 %, patience" in \
+            screen(stream.getvalue())[0]
+    assert screen(stream.getvalue()) == [""]
+    quiet = io.StringIO()
+    with SweepBar(4, 0, "logreg", stream=quiet) as bar:
+        bar.finished(record)
+    assert quiet.getvalue() == ""
+    with SweepBar(4, 0, "logreg", enabled=False, stream=FakeTTY()) as bar:
+        assert not bar.enabled

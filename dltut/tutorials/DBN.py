@@ -13,7 +13,7 @@ Neural Computation 18, 2006; Y. Bengio, P. Lamblin, D. Popovici, H. Larochelle, 
 Layer-Wise Training of Deep Networks, NIPS 2006.
 """
 
-from dltut.fitting import check_sgd_settings, prepare
+from dltut.fitting import check_seed, check_sgd_settings, prepare
 from dltut.stacked import Phases, StackedNetwork, build, check_epochs, pretrain_and_finetune
 from dltut.tutorials.rbm import RBM
 
@@ -65,29 +65,31 @@ PHASES = Phases(kind="DBN", file="DBN.py",
 
 
 def test_DBN(finetune_lr=0.1, pretraining_epochs=100, pretrain_lr=0.01, k=1, training_epochs=1000,
-             dataset=None, batch_size=10, *, hidden_layers_sizes=HIDDEN_LAYERS_SIZES, **options):
+             dataset=None, batch_size=10, *, hidden_layers_sizes=HIDDEN_LAYERS_SIZES, seed=123,
+             **options):
     """Pretrain and fine-tune the tutorial's deep belief network on MNIST (DBN.py).
 
-    ``numpy.random.RandomState(123)`` seeds the network; each of the three 1000-unit layers is
-    pretrained for ``pretraining_epochs`` epochs as an RBM by CD-``k`` with learning rate
-    ``pretrain_lr``, logging ``Pre-training layer %i, epoch %d, cost`` and the epoch's mean
-    reconstruction cost; then the network is fine-tuned with learning rate ``finetune_lr`` for at
-    most ``training_epochs`` epochs, with patience ``4 * n_train_batches`` (the tutorial's).
-    ``hidden_layers_sizes`` changes the network, for quicker experiments. ``options`` are the
-    fields of ``fitting.Options``: ``checkpoint``/``resume`` cover pretraining too. Returns the
-    fine-tuning's ``TrainResult`` with ``pretraining_costs`` (one list per layer) and
-    ``pretraining_time`` (see ``dltut.stacked.pretrain_and_finetune``).
+    ``numpy.random.RandomState(seed)`` seeds the network (the tutorial's 123 by default); each of
+    the three 1000-unit layers is pretrained for ``pretraining_epochs`` epochs as an RBM by CD-``k``
+    with learning rate ``pretrain_lr``, logging ``Pre-training layer %i, epoch %d, cost`` and the
+    epoch's mean reconstruction cost; then the network is fine-tuned with learning rate
+    ``finetune_lr`` for at most ``training_epochs`` epochs, with patience ``4 * n_train_batches``
+    (the tutorial's). ``hidden_layers_sizes`` changes the network, for quicker experiments.
+    ``options`` are the fields of ``fitting.Options``: ``checkpoint``/``resume`` cover pretraining
+    too. Returns the fine-tuning's ``TrainResult`` with ``pretraining_costs`` (one list per layer)
+    and ``pretraining_time`` (see ``dltut.stacked.pretrain_and_finetune``).
     """
+    check_seed(seed)
     options = prepare(options)
     check_sgd_settings(finetune_lr, batch_size)
     check_sgd_settings(pretrain_lr, batch_size)
     check_epochs(pretraining_epochs, training_epochs)
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive integer (the Gibbs steps of CD-k), got {k!r}")
-    datasets, arch, dbn = build(DBN, "dbn", 123, dataset, batch_size, hidden_layers_sizes)
+    datasets, arch, dbn = build(DBN, "dbn", seed, dataset, batch_size, hidden_layers_sizes)
     functions = dbn.pretraining_functions(datasets[0][0], batch_size, k, fused=options.fused)
     settings = {"pretraining_epochs": pretraining_epochs, "pretrain_lr": pretrain_lr, "k": k,
-                "batch_size": batch_size}
+                "batch_size": batch_size, "seed": seed}
     return pretrain_and_finetune(dbn, arch, datasets, functions,
                                  [{"lr": pretrain_lr}] * dbn.n_layers, settings,
                                  finetune_lr, training_epochs, options, PHASES)

@@ -13,7 +13,7 @@ Features with Denoising Autoencoders, ICML 2008; Y. Bengio, P. Lamblin, D. Popov
 H. Larochelle, Greedy Layer-Wise Training of Deep Networks, NIPS 2006.
 """
 
-from dltut.fitting import check_sgd_settings, prepare
+from dltut.fitting import check_seed, check_sgd_settings, prepare
 from dltut.stacked import Phases, StackedNetwork, build, check_epochs, pretrain_and_finetune
 from dltut.tutorials.dA import dA
 
@@ -69,20 +69,21 @@ PHASES = Phases(kind="SdA", file="SdA.py",
 
 def test_SdA(finetune_lr=0.1, pretraining_epochs=15, pretrain_lr=0.001, training_epochs=1000,
              dataset=None, batch_size=1, *, hidden_layers_sizes=HIDDEN_LAYERS_SIZES,
-             corruption_levels=CORRUPTION_LEVELS, **options):
+             corruption_levels=CORRUPTION_LEVELS, seed=89677, **options):
     """Pretrain and fine-tune the tutorial's stacked denoising autoencoder on MNIST (SdA.py).
 
-    ``numpy.random.RandomState(89677)`` seeds the network; each of the three 1000-unit layers is
-    pretrained for ``pretraining_epochs`` epochs as a dA (corruption 0.1, 0.2, 0.3; learning
-    rate ``pretrain_lr``), logging ``Pre-training layer %i, epoch %d, cost %f``; then the
-    network is fine-tuned with learning rate ``finetune_lr`` for at most ``training_epochs``
-    epochs, with patience ``10 * n_train_batches`` (the tutorial's). ``hidden_layers_sizes``
-    and ``corruption_levels`` (one per layer) change the network, for quicker experiments; the
-    defaults are the tutorial's. ``options`` are the fields of ``fitting.Options``:
-    ``checkpoint``/``resume`` cover pretraining too. Returns the fine-tuning's ``TrainResult``
-    with ``pretraining_costs`` (one list per layer) and ``pretraining_time`` (see
+    ``numpy.random.RandomState(seed)`` seeds the network (the tutorial's 89677 by default); each of
+    the three 1000-unit layers is pretrained for ``pretraining_epochs`` epochs as a dA (corruption
+    0.1, 0.2, 0.3; learning rate ``pretrain_lr``), logging ``Pre-training layer %i, epoch %d, cost
+    %f``; then the network is fine-tuned with learning rate ``finetune_lr`` for at most
+    ``training_epochs`` epochs, with patience ``10 * n_train_batches`` (the tutorial's).
+    ``hidden_layers_sizes`` and ``corruption_levels`` (one per layer) change the network, for
+    quicker experiments; the defaults are the tutorial's. ``options`` are the fields of
+    ``fitting.Options``: ``checkpoint``/``resume`` cover pretraining too. Returns the fine-tuning's
+    ``TrainResult`` with ``pretraining_costs`` (one list per layer) and ``pretraining_time`` (see
     ``dltut.stacked.pretrain_and_finetune``).
     """
+    check_seed(seed)
     options = prepare(options)
     check_sgd_settings(finetune_lr, batch_size)
     check_sgd_settings(pretrain_lr, batch_size)
@@ -95,10 +96,10 @@ def test_SdA(finetune_lr=0.1, pretraining_epochs=15, pretrain_lr=0.001, training
         if not 0 <= level < 1:
             raise ValueError(f"corruption level {level!r} must be in [0, 1): the fraction of "
                              "inputs zeroed")
-    datasets, arch, sda = build(SdA, "sda", 89677, dataset, batch_size, hidden_layers_sizes)
+    datasets, arch, sda = build(SdA, "sda", seed, dataset, batch_size, hidden_layers_sizes)
     functions = sda.pretraining_functions(datasets[0][0], batch_size, fused=options.fused)
     settings = {"pretraining_epochs": pretraining_epochs, "pretrain_lr": pretrain_lr,
-                "batch_size": batch_size, "corruption_levels": corruption_levels}
+                "batch_size": batch_size, "corruption_levels": corruption_levels, "seed": seed}
     return pretrain_and_finetune(
         sda, arch, datasets, functions,
         [{"corruption": level, "lr": pretrain_lr} for level in corruption_levels], settings,

@@ -34,7 +34,7 @@ import numpy
 from dltut import data
 from dltut.compiled import CompiledCost, n_batches
 from dltut.engine import T
-from dltut.fitting import check_sgd_settings, prepare
+from dltut.fitting import check_seed, check_sgd_settings, prepare
 from dltut.plots import tile_raster_images, write_png
 from dltut.tutorials.dA import tied_weights
 from dltut.tutorials.mlp import sigmoid
@@ -129,10 +129,12 @@ class CARun:
 
 
 def test_cA(learning_rate=0.01, training_epochs=20, dataset=None, batch_size=10,
-            output_folder="cA_plots", contraction_level=0.1, fixed_penalty=False, **options):
+            output_folder="cA_plots", contraction_level=0.1, fixed_penalty=False, *, seed=123,
+            **options):
     """Train a contractive autoencoder of 500 hidden units on MNIST (cA.py).
 
-    From ``RandomState(123)`` as in the tutorial, with plain SGD on minibatches of ``batch_size``.
+    From ``RandomState(seed)`` (the tutorial's 123 by default), with plain SGD on minibatches of
+    ``batch_size``.
     Logs ``Training epoch %d, reconstruction cost ... jacobian norm ...`` for each epoch and writes
     ``cae_filters.png`` into ``output_folder`` (made if missing). By default this is the tutorial
     as it ran, floored penalty and epoch line included (see the module's docstring);
@@ -140,6 +142,7 @@ def test_cA(learning_rate=0.01, training_epochs=20, dataset=None, batch_size=10,
     ``floatX``, ``mode``, ``device``, ``tf32`` and ``fused`` (of ``fitting.Options``; fused, the
     default in JAX mode, runs each epoch as one compiled call). Returns a ``CARun``.
     """
+    check_seed(seed)
     options = prepare(options, only=RUN_OPTIONS)
     check_sgd_settings(learning_rate, batch_size)
     if isinstance(training_epochs, bool) or not isinstance(training_epochs, int) \
@@ -152,7 +155,7 @@ def test_cA(learning_rate=0.01, training_epochs=20, dataset=None, batch_size=10,
     n_batches(train_set_x, batch_size, "training")  # a batch larger than the set fails here
     os.makedirs(output_folder, exist_ok=True)
     x = T.matrix("x")  # the data, presented as rasterized images
-    rng = numpy.random.RandomState(123)
+    rng = numpy.random.RandomState(seed)
     ca = cA(numpy_rng=rng, input=x, n_visible=IMAGE_SHAPE[0] * IMAGE_SHAPE[1], n_hidden=500,
             n_batchsize=batch_size)
     cost, updates = ca.get_cost_updates(contraction_level=contraction_level,

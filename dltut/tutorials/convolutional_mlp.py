@@ -11,7 +11,7 @@ import numpy
 
 from dltut import data, engine, ops
 from dltut.engine import T
-from dltut.fitting import N_OUT, fit, prepare
+from dltut.fitting import N_OUT, check_seed, fit, prepare
 from dltut.trainer import EarlyStopping
 from dltut.tutorials.logistic_sgd import LogisticRegression
 from dltut.tutorials.mlp import HiddenLayer, tanh
@@ -93,19 +93,22 @@ class LeNet5:
 
 
 def evaluate_lenet5(learning_rate=0.1, n_epochs=200, dataset=None, nkerns=(20, 50), batch_size=500,
-                    *, patience=10000, **options):
-    """LeNet5 on MNIST (convolutional_mlp.py), seeded with ``RandomState(23455)``.
+                    *, patience=10000, seed=23455, **options):
+    """LeNet5 on MNIST (convolutional_mlp.py), seeded with ``RandomState(seed)``: the tutorial's
+    23455 by default.
 
     Two convolution + max-pooling layers with ``nkerns`` filters each, a 500-unit tanh layer and a
     logistic layer; logs ``training @ iter = %i`` every 100 updates as the tutorial does.
     ``options`` are the fields of ``fitting.Options``.
     """
+    check_seed(seed)
     options = prepare(options)
-    rng = numpy.random.RandomState(23455)
+    rng = numpy.random.RandomState(seed)
     datasets = data.load_shared(dataset)
     arch = {"model": "lenet5", "batch_size": batch_size, "nkerns": [int(n) for n in nkerns],
             "n_hidden": 500, "n_out": N_OUT}
-    result = fit(arch, rng, datasets, {"learning_rate": learning_rate, "batch_size": batch_size},
+    hyperparameters = {"learning_rate": learning_rate, "batch_size": batch_size, "seed": seed}
+    result = fit(arch, rng, datasets, hyperparameters,
                  EarlyStopping(n_epochs=n_epochs, patience=patience), options, log_every=100)
     log.info("Optimization complete.")
     log.info("Best validation score of %f %% obtained at iteration %i, with test performance %f %%",

@@ -22,7 +22,7 @@ from dltut import data, engine
 from dltut.compiled import CompiledCost, n_batches
 from dltut.epochs import Epochs
 from dltut.engine import T
-from dltut.fitting import check_sgd_settings, prepare
+from dltut.fitting import check_seed, check_sgd_settings, prepare
 from dltut.plots import tile_raster_images, write_png
 from dltut.random import RandomStreams
 from dltut.tutorials.mlp import sigmoid
@@ -137,19 +137,20 @@ class DARun:
 
 
 def test_dA(learning_rate=0.1, training_epochs=15, dataset=None, batch_size=20,
-            output_folder="dA_plots", **options):
+            output_folder="dA_plots", *, seed=123, **options):
     """Train a denoising autoencoder of 500 hidden units on MNIST twice (dA.py).
 
-    First without corruption, then with 30 % corruption, each from ``RandomState(123)`` and
-    ``RandomStreams(rng.randint(2 ** 30))`` as in the tutorial, with plain SGD on minibatches of
-    ``batch_size``. Logs ``Training epoch %d, cost`` and the mean cost of each epoch, and writes
-    ``filters_corruption_0.png`` and ``filters_corruption_30.png`` into ``output_folder`` (made
-    if missing). ``options`` are ``floatX``, ``mode``, ``device``, ``tf32``, ``fused`` (of
-    ``fitting.Options``; fused, the default in JAX mode, runs each epoch as one compiled call)
-    and ``checkpoint``, ``checkpoint_every``, ``resume`` (both runs' state, see
+    First without corruption, then with 30 % corruption, each from ``RandomState(seed)`` (the
+    tutorial's 123 by default) and ``RandomStreams(rng.randint(2 ** 30))`` as in the tutorial, with
+    plain SGD on minibatches of ``batch_size``. Logs ``Training epoch %d, cost`` and the mean cost
+    of each epoch, and writes ``filters_corruption_0.png`` and ``filters_corruption_30.png`` into
+    ``output_folder`` (made if missing). ``options`` are ``floatX``, ``mode``, ``device``, ``tf32``,
+    ``fused`` (of ``fitting.Options``; fused, the default in JAX mode, runs each epoch as one
+    compiled call) and ``checkpoint``, ``checkpoint_every``, ``resume`` (both runs' state, see
     ``dltut.epochs``). Returns the two ``DARun``; a run stopped by SIGINT/SIGTERM raises
     ``dltut.epochs.Interrupted``.
     """
+    check_seed(seed)
     options = prepare(options, only=RUN_OPTIONS)
     check_sgd_settings(learning_rate, batch_size)
     if isinstance(training_epochs, bool) or not isinstance(training_epochs, int) \
@@ -161,7 +162,7 @@ def test_dA(learning_rate=0.1, training_epochs=15, dataset=None, batch_size=20,
     x = T.matrix("x")  # the data, presented as rasterized images
     runs = {}  # corruption level -> (its dA, its compiled training)
     for corruption_level in CORRUPTION_LEVELS:
-        rng = numpy.random.RandomState(123)
+        rng = numpy.random.RandomState(seed)
         percent = round(corruption_level * 100)
         theano_rng = RandomStreams(rng.randint(2 ** 30), name=f"mrg_corruption_{percent}")
         da = dA(numpy_rng=rng, theano_rng=theano_rng, input=x,
@@ -171,7 +172,7 @@ def test_dA(learning_rate=0.1, training_epochs=15, dataset=None, batch_size=20,
                                             learning_rate=learning_rate)
         runs[corruption_level] = da, CompiledCost(x, cost, updates, train_set_x, batch_size,
                                                   fused=options.fused)
-    settings = {"learning_rate": learning_rate, "batch_size": batch_size}
+    settings = {"learning_rate": learning_rate, "batch_size": batch_size, "seed": seed}
     epochs = Epochs("dA", settings, [p for da, _ in runs.values() for p in da.params],
                     [da.theano_rng for da, _ in runs.values()], options.checkpoint,
                     options.checkpoint_every, options.resume)

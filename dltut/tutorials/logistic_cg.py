@@ -21,7 +21,7 @@ import scipy.optimize
 from dltut import data, engine
 from dltut.compiled import CompiledModel, n_batches
 from dltut.engine import T
-from dltut.fitting import N_OUT, input_size, prepare
+from dltut.fitting import N_OUT, check_draws_nothing, input_size, prepare
 from dltut.tutorials import logistic_sgd
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,8 @@ class CGResult:
     model: LogisticRegression  # the classifier, with the best iterate's theta set
 
 
-def cg_optimization_mnist(n_epochs=50, dataset=None, *, batch_size=BATCH_SIZE, **options):
+def cg_optimization_mnist(n_epochs=50, dataset=None, *, batch_size=BATCH_SIZE, seed=None,
+                          **options):
     """Logistic regression on MNIST by ``scipy.optimize.fmin_cg`` (logistic_cg.py).
 
     Runs at most ``n_epochs`` conjugate-gradient iterations from ``theta = 0`` on the objective of
@@ -130,8 +131,10 @@ def cg_optimization_mnist(n_epochs=50, dataset=None, *, batch_size=BATCH_SIZE, *
     iterate and its test error; logs the tutorial's closing lines. Unlike the tutorial, the best
     iterate's ``theta`` is set into the returned model (the tutorial computed its test error, then
     dropped it). ``options`` are ``floatX``, ``mode``, ``device`` and ``tf32`` (of
-    ``fitting.Options``). Returns a ``CGResult``.
+    ``fitting.Options``). ``seed`` is None: it draws nothing (``theta`` starts at zero). Returns a
+    ``CGResult``.
     """
+    check_draws_nothing(seed, "the conjugate-gradient logistic regression")
     options = prepare(options, only=RUN_OPTIONS)
     if isinstance(n_epochs, bool) or not isinstance(n_epochs, int) or n_epochs < 1:
         raise ValueError(f"n_epochs must be a positive integer (the most fmin_cg iterations), "

@@ -8,7 +8,7 @@ import logging
 
 from dltut import data, engine
 from dltut.engine import T
-from dltut.fitting import N_OUT, fit, input_size, prepare
+from dltut.fitting import N_OUT, check_draws_nothing, fit, input_size, prepare
 from dltut.trainer import EarlyStopping
 
 log = logging.getLogger(__name__)
@@ -58,12 +58,15 @@ class LogisticRegression:
 
 
 def sgd_optimization_mnist(learning_rate=0.13, n_epochs=1000, dataset=None, batch_size=600, *,
-                           patience=5000, **options):
+                           patience=5000, seed=None, **options):
     """Logistic regression on MNIST by minibatch SGD with early stopping (logistic_sgd.py).
 
     With the defaults this reproduces the tutorial's published run: best validation error 7.5 %
-    and test error 7.489583 % after 74 epochs. ``options`` are the fields of ``fitting.Options``.
+    and test error 7.489583 % after 74 epochs. ``seed`` is None: the logistic regression draws
+    nothing (its weights start at zero), so there is no seed to choose. ``options`` are the fields
+    of ``fitting.Options``.
     """
+    check_draws_nothing(seed, "the logistic regression")
     options = prepare(options)
     datasets = data.load_shared(dataset)
     arch = {"model": "logistic_regression", "n_in": input_size(datasets), "n_out": N_OUT}

@@ -11,7 +11,7 @@ import numpy
 
 from dltut import data, engine
 from dltut.engine import T
-from dltut.fitting import N_OUT, fit, input_size, prepare
+from dltut.fitting import N_OUT, check_seed, fit, input_size, prepare
 from dltut.trainer import EarlyStopping
 from dltut.tutorials.logistic_sgd import LogisticRegression
 
@@ -106,18 +106,20 @@ def mlp_regularizer(L1_reg, L2_reg):
 
 
 def test_mlp(learning_rate=0.01, L1_reg=0.00, L2_reg=0.0001, n_epochs=1000, dataset=None,
-             batch_size=20, n_hidden=500, *, patience=10000, **options):
-    """A one-hidden-layer perceptron on MNIST (mlp.py), seeded with ``RandomState(1234)``.
+             batch_size=20, n_hidden=500, *, patience=10000, seed=1234, **options):
+    """A one-hidden-layer perceptron on MNIST (mlp.py), seeded with ``RandomState(seed)``: the
+    tutorial's 1234 by default.
 
     The cost is the negative log-likelihood plus ``L1_reg * L1 + L2_reg * L2_sqr``.
     ``options`` are the fields of ``fitting.Options``.
     """
+    check_seed(seed)
     options = prepare(options)
     datasets = data.load_shared(dataset)
-    rng = numpy.random.RandomState(1234)
+    rng = numpy.random.RandomState(seed)
     arch = {"model": "mlp", "n_in": input_size(datasets), "n_hidden": n_hidden, "n_out": N_OUT}
     hyperparameters = {"learning_rate": learning_rate, "batch_size": batch_size,
-                       "L1_reg": L1_reg, "L2_reg": L2_reg}
+                       "L1_reg": L1_reg, "L2_reg": L2_reg, "seed": seed}
     result = fit(arch, rng, datasets, hyperparameters,
                  EarlyStopping(n_epochs=n_epochs, patience=patience), options,
                  regularize=mlp_regularizer(L1_reg, L2_reg))

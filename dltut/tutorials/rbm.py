@@ -24,7 +24,7 @@ import numpy
 from dltut import data, engine
 from dltut.compiled import CompiledCost, n_batches
 from dltut.engine import T
-from dltut.fitting import check_sgd_settings, prepare
+from dltut.fitting import check_seed, check_sgd_settings, prepare
 from dltut.plots import tile_raster_images, write_png
 from dltut.random import RandomStreams
 from dltut.tutorials.mlp import sigmoid
@@ -235,10 +235,11 @@ class RBMRun:
 
 
 def test_rbm(learning_rate=0.1, training_epochs=15, dataset=None, batch_size=20, n_chains=20,
-             n_samples=10, output_folder="rbm_plots", n_hidden=500, **options):
+             n_samples=10, output_folder="rbm_plots", n_hidden=500, *, seed=123, **options):
     """Train an RBM on MNIST with PCD-15, then sample from it (rbm.py).
 
-    Training: ``RandomState(123)`` and ``RandomStreams(rng.randint(2 ** 30))`` as in the tutorial,
+    Training: ``RandomState(seed)`` (the tutorial's 123 by default) and
+    ``RandomStreams(rng.randint(2 ** 30))`` as in the tutorial,
     ``training_epochs`` epochs over minibatches of ``batch_size``, each update running the
     persistent chain 15 Gibbs steps on; logs ``Training epoch %d, cost is`` and the mean
     pseudo-likelihood cost of each epoch and writes ``filters_at_epoch_%i.png`` after each.
@@ -249,6 +250,7 @@ def test_rbm(learning_rate=0.1, training_epochs=15, dataset=None, batch_size=20,
     ``tf32`` and ``fused`` (of ``fitting.Options``; fused, the default in JAX mode, runs each
     epoch as one compiled call). Returns an ``RBMRun``.
     """
+    check_seed(seed)
     options = prepare(options, only=RUN_OPTIONS)
     check_sgd_settings(learning_rate, batch_size)
     for what, value in (("training_epochs", training_epochs), ("n_chains", n_chains),
@@ -266,7 +268,7 @@ def test_rbm(learning_rate=0.1, training_epochs=15, dataset=None, batch_size=20,
     os.makedirs(output_folder, exist_ok=True)
 
     x = T.matrix("x")  # the data, presented as rasterized images
-    rng = numpy.random.RandomState(123)
+    rng = numpy.random.RandomState(seed)
     theano_rng = RandomStreams(rng.randint(2 ** 30))
     # the persistent chain's hidden state, one row per example of a minibatch
     persistent_chain = engine.shared(numpy.zeros((batch_size, n_hidden), dtype=engine.floatX()),

@@ -1,0 +1,684 @@
+"""Many runs of one tutorial: a grid of its hyperparameters and seeds, each run exactly as the
+tutorial runs alone, and one table of what they found.
+
+>>> results = dltut.sweep("logreg", {"batch_size": [300, 600]}, out_dir="out/sweep_logreg")
+
+or ``python -m dltut sweep logreg --batch-size 300 600``. The supervised tutorials are swept
+(``cli.SUPERVISED``: logreg, mlp, lenet, SdA, DBN, whose entry points return a ``TrainResult``).
+
+The grid maps hyperparameters (the keyword arguments of the tutorial's entry point, ``seed``
+among them) to lists of values. The runs are the cartesian product, in the order of the entry
+point's signature and of each list; a run's id is made of its settings
+(``batch_size=300,learning_rate=0.13``), so that a sweep started again finds its runs. The whole
+grid is checked before anything runs or any file is written: an unknown name, an empty list, a
+value of the wrong type (against the entry point's default), a value out of range, a seed for a
+tutorial that draws nothing, a batch larger than the data each give one ValueError or TypeError
+that names the value and the fix.
+
+A run is one call of the entry point, so its log lines and numbers are those of the solo run with
+the same settings. Everything it writes lies in ``out_dir/<run id>/``:
+
+* ``run.json``: the call (its settings, the fixed hyperparameters, floatX, mode, engine, data),
+  written when it starts; a sweep started again with other fixed settings in the same ``out_dir``
+  is refused.
+* ``log.txt``: its log lines (appended to when it goes on from a checkpoint).
+* ``checkpoint.npz``: its training state after every epoch (``checkpoint_every``) and at the end.
+* ``model.npz``: its best model.
+* ``result.json``: what it found, written when it has ended: the numbers of its ``TrainResult``,
+  its validation history and the seconds it took.
+
+After each run ``out_dir/results.csv`` and ``results.json`` hold one row per finished run, in run
+order: its settings, best validation and test error, best iteration, epochs, updates, stop reason
+and seconds; ``plot=True`` draws ``sweep.png`` at the end (``dltut.plots.plot_sweep``). Every
+file is written atomically (``dltut.atomic``).
+
+A sweep that was killed and is started again runs only what is unfinished: a run with a
+``result.json`` is done and not run again; one without goes on from its checkpoint (its log and
+numbers are those of an unbroken run). A run whose training diverged is done, with stop reason
+``"diverged"``; one stopped by Ctrl-C/SIGTERM is not: the sweep stops (``SweepInterrupted``).
+
+Backends (``groups`` says which runs go together; each group is one task):
+
+* ``"pool"`` (default): a process pool, one worker per core (``workers``), ``spawn``ed; each
+  worker loads the same engine and runs with the parent's floatX and mode (BLAS on one thread,
+  dltut's default).
+* ``"serial"``: one run after the other in this process.
+* ``"ray"``: each group a Ray task (``pip install 'dltut[ray]'``), on a local Ray started for the
+  sweep with ``workers`` CPUs, or on the cluster at ``address`` (whose workers need dltut and
+  ``out_dir``); a task whose worker is lost is retried (``RAY_RETRIES``) and its run goes on from
+  its checkpoint.
+* ``"batched"``: the runs that share their shapes (tutorial, architecture, batch size) form a
+  group trained together by ``dltut.batched.fit_group`` on one device, group after group.
+"""
+
+import contextlib
+import csv
+import dataclasses
+import importlib.util
+import inspect
+import io
+import itertools
+import json
+import logging
+import math
+import multiprocessing
+import numbers
+import os
+import signal
+import sys
+import timeit
+import types
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+import numpy
+
+from dltut import cli, engine
+from dltut.atomic import atomic_write
+from dltut.fitting import Options, prepare
+from dltut.trainer import Diverged, TrainResult, Validation
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("pool", "serial", "ray", "batched")
+RAY_RETRIES = 3  # times a Ray task is run again when its worker dies
+SET_PER_RUN = ("out", "checkpoint", "resume", "callbacks")  # the Options a sweep sets itself
+# the settings that fix a run's shapes: runs equal in these can be trained as one batch
+SHAPES = {"logreg": ("batch_size",), "mlp": ("batch_size", "n_hidden"),
+          "lenet": ("batch_size", "nkerns"), "SdA": ("batch_size", "hidden_layers_sizes"),
+          "DBN": ("batch_size", "hidden_layers_sizes")}
+BATCHED_OPTIONS = ("floatX", "mode", "device", "tf32", "fused")  # the run options fit_group takes
+COLUMNS = ("best_validation_loss", "test_score", "best_iter", "epochs", "iterations",
+           "stop_reason", "seconds")  # what results.csv holds of each run, after its settings
+MAY_BE_ZERO = ("L1_reg", "L2_reg", "pretraining_epochs", "seed", "corruption_levels")
+
+
+class SweepInterrupted(Exception):
+    """Ctrl-C or SIGTERM stopped a run; the runs done keep their results, the others their
+    checkpoints: the same sweep started again goes on."""
+
+
+@dataclasses.dataclass
+class Run:
+    """One point of the grid."""
+
+    id: str  # its settings as text: its folder's name
+    settings: dict  # the grid's value of each swept hyperparameter
+    directory: str  # out_dir/id
+
+    def path(self, name):
+        return os.path.join(self.directory, name)
+
+
+@dataclasses.dataclass
+class Plan:
+    """A checked sweep: what ``run`` does. ``plan`` makes one, ``run`` carries it out."""
+
+    tutorial: str
+    grid: dict  # hyperparameter -> values, in the entry point's order
+    runs: list  # of Run, in run order
+    call: dict  # what every run's call holds beside its settings (run.json's "call")
+    out_dir: str
+    backend: str
+    workers: int | None
+    address: str | None
+    plot: bool
+
+
+def sweep(tutorial, grid, *, out_dir=None, backend="pool", workers=None, address=None,
+          plot=False, progress=True, dataset=None, **options):
+    """Run ``tutorial`` (``"logreg"``, ``"mlp"``, ``"lenet"``, ``"SdA"``, ``"DBN"``) once per
+    point of ``grid`` and return one ``TrainResult`` per run, in run order (see the module's
+    docstring for the files, the backends and restarts).
+
+    ``grid`` maps hyperparameters of the tutorial's entry point (and ``seed``) to non-empty lists
+    of values. ``options`` are the hyperparameters every run shares (``n_epochs=5``) and the run
+    options of ``fitting.Options`` (``floatX``, ``mode``, ``device``, ``tf32``, ``fused``,
+    ``checkpoint_every``); ``out``, ``checkpoint`` and ``resume`` are each run's own. ``out_dir``
+    defaults to ``out/sweep_<tutorial>``; ``progress`` shows a bar on a terminal.
+
+    The results are read back from each run's ``result.json``, the same for every backend and for
+    runs done before a restart: the numbers, the ``history`` and the stop of the ``TrainResult``;
+    ``costs`` is empty and ``best_params`` and ``state`` are None (the checkpoint holds them).
+    Each also has ``run_id``, ``settings``, ``seconds`` (the run's wall time, in the process that
+    finished it), ``model_path`` and ``model`` (its best model, ``dltut.load_model``'s
+    ``SavedModel``, or None if no validation ran), and for the SdA and DBN ``pretraining_costs``.
+    """
+    return run(plan(tutorial, grid, out_dir=out_dir, backend=backend, workers=workers,
+                    address=address, plot=plot, dataset=dataset, **options), progress=progress)
+
+
+# ----------------------------------------------------------------------------------------------
+# The plan: the grid checked, the runs named
+
+
+def plan(tutorial, grid, *, out_dir=None, backend="pool", workers=None, address=None, plot=False,
+         dataset=None, **options):
+    """The checked ``Plan`` of ``sweep``'s arguments: one ValueError or TypeError, naming the
+    value and the fix, for the first thing wrong. Writes nothing."""
+    if tutorial not in cli.SUPERVISED:
+        raise ValueError(f"cannot sweep {tutorial!r}: choose one of {', '.join(cli.SUPERVISED)} "
+                         "(the tutorials with early stopping)")
+    defaults = hyperparameters(tutorial)
+    if not isinstance(grid, dict):
+        raise TypeError(f"grid must be a dict of hyperparameter -> list of values, got "
+                        f"{grid!r}: e.g. {{'batch_size': [300, 600]}}")
+    grid = {name: grid[name] for name in sorted(grid, key=_order(defaults))}
+    for name, values in grid.items():
+        _check_name(tutorial, name, defaults, "the grid")
+        if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
+            raise TypeError(f"grid[{name!r}] must be a list of values, got {values!r}: write "
+                            f"[{values!r}]")
+        if not values:
+            raise ValueError(f"grid[{name!r}] is empty: give at least one value (the tutorial's "
+                             f"default is {defaults[name]!r})")
+        grid[name] = [_plain(value) for value in values]
+        _check_values(tutorial, name, grid[name], defaults[name])
+    run_options = {}
+    for name, value in options.items():
+        if name in grid:
+            raise ValueError(f"{name} is both in the grid and fixed ({name}={value!r}): give it "
+                             "in one place")
+        if name in defaults:
+            _check_values(tutorial, name, [_plain(value)], defaults[name])
+        elif name in SET_PER_RUN:
+            raise ValueError(f"{name}: a sweep sets each run's {', '.join(SET_PER_RUN)} itself "
+                             "(under out_dir); leave it out")
+        elif name in {field.name for field in dataclasses.fields(Options)}:
+            run_options[name] = value
+        else:
+            _check_name(tutorial, name, defaults, "the fixed settings")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    _check_backend(backend, workers, address)
+    if plot:
+        from dltut.plots import check_matplotlib
+
+        check_matplotlib("plot")
+    dataset = None if dataset is None else os.path.abspath(os.fspath(dataset))
+    _check_batch_sizes(grid, options, defaults, dataset)
+    prepare(dict(run_options))  # checks them and sets floatX and mode, as an entry point does
+    fixed = {name: value for name, value in options.items() if name in defaults}
+    call = {**fixed, "dataset": dataset, **run_options, "floatX": engine.floatX(),
+            "mode": engine.mode(), "engine": engine.name()}
+    out_dir = os.path.abspath(out_dir if out_dir is not None else f"out/sweep_{tutorial}")
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(f"out_dir {out_dir} is a file: give a folder for the runs")
+    runs = [Run(run_id(settings), settings, os.path.join(out_dir, run_id(settings)))
+            for settings in (dict(zip(grid, values))
+                             for values in itertools.product(*grid.values()))]
+    for each in runs:
+        _check_previous(each, call)
+    return Plan(tutorial, grid, runs, call, out_dir, backend, workers, address, plot)
+
+
+def hyperparameters(tutorial):
+    """``{name: default}`` of what ``tutorial``'s entry point takes besides its data and
+    options: what a grid may sweep."""
+    entry = cli._tutorial(tutorial)
+    return {name: parameter.default
+            for name, parameter in inspect.signature(entry).parameters.items()
+            if parameter.kind is not parameter.VAR_KEYWORD and name != "dataset"}
+
+
+def _order(defaults):
+    names = list(defaults)
+    return lambda name: (names.index(name) if name in names else len(names), name)
+
+
+def _check_name(tutorial, name, defaults, where):
+    if name in defaults:
+        return
+    hint = ""
+    if name in {field.name for field in dataclasses.fields(Options)} or name == "dataset":
+        hint = f" ({name} is a setting of the whole sweep: pass it as {name}=..., not in a grid)"
+    raise ValueError(f"unknown hyperparameter {name!r} in {where} of {tutorial} "
+                     f"({cli.TUTORIALS[tutorial][1]}): choose among {', '.join(defaults)}{hint}")
+
+
+def _check_values(tutorial, name, values, default):
+    """Each value of the same kind as the entry point's ``default`` and in range; no repeats."""
+    if default is None and name == "seed":
+        raise ValueError(f"seed {values[0]!r}: {tutorial} draws nothing (its weights start at "
+                         "zero), so every seed gives the same run; drop seed from the sweep")
+    for value in values:
+        problem = _kind_problem(value, default)
+        if problem:
+            raise TypeError(f"{name}={value!r} ({type(value).__name__}): {name} takes "
+                            f"{problem}, like its default {default!r}")
+        for number in (value if isinstance(value, list) else [value]):
+            in_range = number >= 0 if name in MAY_BE_ZERO else number > 0
+            if not (in_range and math.isfinite(number)):
+                bound = ">= 0" if name in MAY_BE_ZERO else "> 0"
+                raise ValueError(f"{name}={value!r}: {name} must be a finite number {bound}")
+        length = cli._LISTS.get(name)
+        if isinstance(length, int) and len(value) != length:
+            raise ValueError(f"{name}={value!r}: {name} takes {length} values, like its default "
+                             f"{default!r}")
+        if name == "seed" and value >= 2 ** 32:
+            raise ValueError(f"seed={value!r}: a seed must be below 2 ** 32")
+        if name == "corruption_levels" and max(value) >= 1:
+            raise ValueError(f"{name}={value!r}: a corruption level is a fraction in [0, 1)")
+    for a, b in itertools.combinations(values, 2):
+        if a == b:
+            raise ValueError(f"{name} lists {a!r} twice: give each value once")
+
+
+def _kind_problem(value, default):
+    """What kind of value ``default`` asks for, if ``value`` is not one; else None."""
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else "True or False"
+    if isinstance(default, numbers.Integral):
+        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        return None if ok else "an integer"
+    if isinstance(default, numbers.Real):
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        return None if ok else "a number"
+    if isinstance(default, (list, tuple)):
+        if not isinstance(value, (list, tuple)) or not value:
+            return "a non-empty list"
+        for item in value:
+            problem = _kind_problem(item, default[0])
+            if problem:
+                return f"a list, each item {problem}"
+        return None
+    return None
+
+
+def _check_batch_sizes(grid, options, defaults, dataset):
+    """Every batch size fits every split of the data (read once here)."""
+    from dltut import data
+
+    sizes = grid.get("batch_size", [options.get("batch_size", defaults.get("batch_size"))])
+    splits = data.load_data(dataset)
+    smallest = min(len(y) for _, y in splits)
+    for size in sizes:
+        if size > smallest:
+            raise ValueError(f"batch_size {size} is larger than a split of the data ({smallest} "
+                             f"examples): use batch sizes of at most {smallest}")
+
+
+def _check_backend(backend, workers, address):
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise ValueError(f"workers must be a positive integer (processes or Ray CPUs), got "
+                         f"{workers!r}")
+    if address is not None and backend != "ray":
+        raise ValueError(f"address {address!r} is a Ray cluster's: use it with backend 'ray'")
+    if backend == "ray" and importlib.util.find_spec("ray") is None:
+        raise ImportError("backend 'ray' needs Ray, which is not installed: "
+                          "pip install 'dltut[ray]'")
+    if backend == "batched" and importlib.util.find_spec("dltut.batched") is None:
+        raise NotImplementedError("backend 'batched' needs dltut.batched, which this version of "
+                                  "dltut does not have yet: use backend 'pool', 'serial' or "
+                                  "'ray'")
+
+
+def run_id(settings):
+    """A run's id: its settings as ``name=value`` joined by commas (``"default"`` if none)."""
+    return ",".join(f"{name}={_text(value)}" for name, value in settings.items()) or "default"
+
+
+def _text(value):
+    if isinstance(value, (list, tuple)):
+        return "-".join(_text(item) for item in value)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _check_previous(each, call):
+    """A run already started in this folder must have been started with the same call."""
+    path = each.path("run.json")
+    if not os.path.isfile(path):
+        return
+    with open(path, encoding="utf-8") as file:
+        before = json.load(file)["call"]
+    now = _jsonable({**call, **each.settings})
+    if before != now:
+        differ = {key: (before.get(key), now.get(key))
+                  for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key)}
+        raise ValueError(f"{path}: run {each.id} was started with other settings (before, now: "
+                         f"{differ}); use another out_dir, or the same settings to go on")
+
+
+# ----------------------------------------------------------------------------------------------
+# Running the plan
+
+
+def run(sweep_plan, progress=True):
+    """Carry out ``sweep_plan`` (a ``Plan``): run what is not done yet, write the table; the
+    results in run order. Raises ``SweepInterrupted`` if a run was stopped by Ctrl-C/SIGTERM."""
+    from dltut.progress import SweepBar
+
+    os.makedirs(sweep_plan.out_dir, exist_ok=True)
+    records = {}
+    for each in sweep_plan.runs:
+        if os.path.isfile(each.path("result.json")):
+            records[each.id] = _read_json(each.path("result.json"))
+            log.info("%s: done before (its result.json is there), not run again", each.id)
+    todo = [each for each in sweep_plan.runs if each.id not in records]
+    log.info("sweep of %s: %i runs, %i done before, %i to run (%s backend)", sweep_plan.tutorial,
+             len(sweep_plan.runs), len(records), len(todo), sweep_plan.backend)
+    interrupted = False
+    with SweepBar(len(sweep_plan.runs), len(records), sweep_plan.tutorial, enabled=progress) as bar:
+        try:
+            for finished in _execute(sweep_plan, todo, bar):
+                for record in finished:
+                    if record is None:
+                        interrupted = True
+                        continue
+                    records[record["run"]] = record
+                    bar.finished(record)
+                    log.info("%s: %s", record["run"], summary(record))
+                write_table(sweep_plan, records)
+                if interrupted:
+                    break
+        except KeyboardInterrupt:  # in this process; the runs of a pool stop on their own
+            interrupted = True
+    if interrupted:
+        raise SweepInterrupted(f"sweep interrupted: {len(records)} of {len(sweep_plan.runs)} runs "
+                               f"done, the others keep their checkpoints; run the same sweep "
+                               f"again to go on")
+    write_table(sweep_plan, records)
+    results = [result_of(records[each.id], each) for each in sweep_plan.runs]
+    if sweep_plan.plot:
+        from dltut.plots import save_sweep_plot
+
+        save_sweep_plot(results, os.path.join(sweep_plan.out_dir, "sweep.png"))
+    return results
+
+
+def summary(record):
+    """One line of what a run found."""
+    return (f"best validation {record['best_validation_loss'] * 100:f} %, test "
+            f"{record['test_score'] * 100:f} % at iter {record['best_iter']}; stopped by "
+            f"{record['stop_reason']} after {record['epochs']} epochs ({record['seconds']:.1f}s)")
+
+
+def groups(tutorial, runs):
+    """The runs (dicts of the entry point's hyperparameters) that can be trained together, as
+    lists in first-appearance order: those equal in ``SHAPES[tutorial]`` (architecture and batch
+    size; what a setting leaves out is the tutorial's default)."""
+    defaults = hyperparameters(tutorial)
+    grouped = {}
+    for each in runs:
+        key = tuple(_hashable(each.get(name, defaults[name])) for name in SHAPES[tutorial])
+        grouped.setdefault(key, []).append(each)
+    return list(grouped.values())
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _execute(sweep_plan, todo, bar):
+    """Yield, for each group as it finishes, its runs' records (None for a run interrupted)."""
+    if not todo:
+        return
+    if sweep_plan.backend == "batched":
+        by_settings = {id(each.settings): each for each in todo}
+        for group in groups(sweep_plan.tutorial, [each.settings for each in todo]):
+            yield _run_batched(sweep_plan.tutorial, [by_settings[id(s)] for s in group],
+                               sweep_plan.call)
+        return
+    work = [(sweep_plan.tutorial, [each], sweep_plan.call) for each in todo]  # one run a group
+    if sweep_plan.backend == "serial":
+        for args in work:
+            yield run_group(*args, callback=bar.watch(args[1][0].id))
+    elif sweep_plan.backend == "pool":
+        yield from _pool(work, sweep_plan.workers)
+    else:
+        yield from _ray(work, sweep_plan.workers, sweep_plan.address)
+
+
+def _pool(work, workers):
+    workers = min(workers or os.cpu_count() or 1, len(work))
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()  # set when the sweep ends early: the workers start no more runs
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                             initargs=(stop,)) as pool:
+        futures = [pool.submit(run_group, *args) for args in work]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:  # ended early (Ctrl-C, an error): what is queued must not start
+            stop.set()
+            for future in futures:
+                future.cancel()
+
+
+_stop = None  # in a pool worker, the parent's event saying to start no more runs
+
+
+def _start_worker(stop):
+    """A pool worker leaves Ctrl-C to its runs (``StopRequest``: they stop at the next minibatch
+    and write their checkpoints) and to the parent; between runs it ignores it. It starts no
+    run once ``stop`` is set (the executor may have handed it one more than it runs)."""
+    global _stop
+    _stop = stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _ray(work, workers, address):
+    import ray
+
+    started = not ray.is_initialized()
+    if started and address is not None:
+        ray.init(address=address)
+    elif started:
+        ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False)
+    task = ray.remote(num_cpus=1, max_retries=RAY_RETRIES)(run_group)
+    pending = [task.remote(*args) for args in work]
+    try:
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(ready[0])
+    finally:
+        for ref in pending:
+            ray.cancel(ref)
+        if started:
+            ray.shutdown()
+
+
+def run_group(tutorial, runs, call, callback=None):
+    """Run each of ``runs`` in this process, one after the other; their records (None for one
+    stopped by Ctrl-C/SIGTERM, and the runs after it are not started). What a pool worker or a
+    Ray task does; ``callback(validation)`` watches the runs (this process only)."""
+    engine.use(call["engine"])
+    records = []
+    for each in runs:
+        if _stop is not None and _stop.is_set():
+            records.append(None)
+            break
+        record = run_one(tutorial, each, call, callback)
+        records.append(record)
+        if record is None:
+            break
+    return records
+
+
+def run_one(tutorial, each, call, callback=None):
+    """One run: the entry point called with the run's settings and files; its record, written
+    to ``result.json`` (None, and no result.json, if Ctrl-C/SIGTERM stopped it)."""
+    _started(tutorial, each, call)
+    kwargs = {name: value for name, value in {**call, **each.settings}.items()
+              if name != "engine"}  # the engine is chosen for the process (run_group)
+    checkpoint = each.path("checkpoint.npz")
+    resume = checkpoint if _unfinished(checkpoint) else None
+    start = timeit.default_timer()
+    with _log_to(each.path("log.txt")):
+        try:
+            result = cli._tutorial(tutorial)(
+                **kwargs, out=each.path("model.npz"), checkpoint=checkpoint, resume=resume,
+                callbacks=[callback] if callback else ())
+        except Diverged as error:  # a finding of the sweep, not a failure of it
+            log.warning("%s: %s", each.id, error)
+            result = error.result
+    return _finished(tutorial, each, result, timeit.default_timer() - start)
+
+
+def _unfinished(checkpoint):
+    """Whether ``checkpoint`` exists and holds a run to go on with. One written when the run had
+    already ended by patience or diverged (killed before its result.json) is not: the trainer
+    would train on from it, past the end of the unbroken run; that run is done again from the
+    start instead, which gives the same numbers."""
+    from dltut.saving import load_checkpoint, load_model
+
+    if not os.path.isfile(checkpoint):
+        return False
+    if "checkpoint" not in load_model(checkpoint).meta:  # written in pretraining (SdA, DBN)
+        return True
+    _, _, state = load_checkpoint(checkpoint)
+    diverged = len(state.costs) > 0 and not math.isfinite(state.costs[-1])
+    return not (diverged or 0 <= state.iteration and state.patience <= state.iteration)
+
+
+def _run_batched(tutorial, runs, call):
+    """A group of runs sharing their shapes, trained together by ``dltut.batched.fit_group``
+    (without checkpoints: a group stopped midway is run again whole); their records, None for a
+    run stopped by Ctrl-C/SIGTERM. Each run's log.txt gets the group's lines and its own (the
+    records ``fit_group`` marks with ``record.run``, the run's index)."""
+    from dltut import batched
+
+    engine.use(call["engine"])
+    names = hyperparameters(tutorial)
+    shared = {name: value for name, value in call.items() if name in names}
+    options = {name: call[name] for name in BATCHED_OPTIONS if name in call}
+    for each in runs:
+        _started(tutorial, each, call)
+    start = timeit.default_timer()
+    with contextlib.ExitStack() as logs:
+        for index, each in enumerate(runs):
+            logs.enter_context(_log_to(each.path("log.txt"), run=index))
+        results = batched.fit_group(tutorial, [{**shared, **each.settings} for each in runs],
+                                    dataset=call["dataset"],
+                                    outs=[each.path("model.npz") for each in runs], **options)
+    seconds = timeit.default_timer() - start  # the group's, the same for each of its runs
+    return [_finished(tutorial, each, result, seconds) for each, result in zip(runs, results)]
+
+
+def _started(tutorial, each, call):
+    """The run's folder and its run.json, the call it is started with."""
+    os.makedirs(each.directory, exist_ok=True)
+    _write_json(each.path("run.json"), {"tutorial": tutorial, "run": each.id,
+                                        "settings": each.settings,
+                                        "call": _jsonable({**call, **each.settings})})
+
+
+def _finished(tutorial, each, result, seconds):
+    """The run's record, written to its result.json; None (and no result.json) if Ctrl-C or
+    SIGTERM stopped it."""
+    if result.stop_reason == "interrupted":
+        return None
+    record = _record(tutorial, each, result, seconds)
+    _write_json(each.path("result.json"), record)
+    return record
+
+
+@contextlib.contextmanager
+def _log_to(path, run=None):
+    """The ``dltut`` loggers' records, INFO and up, also go to ``path`` (appended) meanwhile;
+    with ``run``, those of a batched group that are the group's or that run's."""
+    logger = logging.getLogger("dltut")
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    if run is not None:
+        handler.addFilter(lambda record: getattr(record, "run", run) == run)
+    level = logger.level
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        logger.setLevel(level)
+
+
+# ----------------------------------------------------------------------------------------------
+# Records and the table
+
+
+def _record(tutorial, each, result, seconds):
+    """What ``result.json`` holds of a run's ``TrainResult`` (its call is in ``run.json``)."""
+    record = {"run": each.id, "tutorial": tutorial, "settings": each.settings, "seconds": seconds}
+    for field in ("best_validation_loss", "best_iter", "test_score", "epochs", "iterations",
+                  "stop_reason", "patience", "validation_frequency", "n_train_batches",
+                  "elapsed"):
+        record[field] = getattr(result, field)
+    record["history"] = [dataclasses.asdict(v) for v in result.history]
+    for extra in ("pretraining_costs", "pretraining_time"):  # the SdA's and the DBN's
+        if hasattr(result, extra):
+            record[extra] = getattr(result, extra)
+    return _jsonable(record)
+
+
+def result_of(record, each):
+    """The ``TrainResult`` of a run's record (see ``sweep`` for what it holds)."""
+    from dltut.saving import load_model
+
+    fields = {name: record[name] for name in ("best_validation_loss", "best_iter", "test_score",
+                                                "epochs", "iterations", "stop_reason",
+                                                "patience", "validation_frequency",
+                                                "n_train_batches", "elapsed")}
+    result = TrainResult(**fields, history=[Validation(**v) for v in record["history"]],
+                         costs=numpy.zeros(0))
+    result.run_id, result.settings, result.seconds = each.id, each.settings, record["seconds"]
+    result.model_path = each.path("model.npz")
+    result.model = load_model(result.model_path) if os.path.isfile(result.model_path) else None
+    for extra in ("pretraining_costs", "pretraining_time"):
+        if extra in record:
+            setattr(result, extra, record[extra])
+    return result
+
+
+def write_table(sweep_plan, records):
+    """``results.csv`` and ``results.json``: one row per finished run, in run order."""
+    rows = [{"run": each.id, **each.settings,
+             **{column: records[each.id][column] for column in COLUMNS}}
+            for each in sweep_plan.runs if each.id in records]
+    text = io.StringIO()
+    writer = csv.DictWriter(text, ["run", *sweep_plan.grid, *COLUMNS], lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _text(value) if key in sweep_plan.grid else value
+                         for key, value in row.items()})
+    atomic_write(os.path.join(sweep_plan.out_dir, "results.csv"),
+                 lambda file: file.write(text.getvalue().encode()))
+    _write_json(os.path.join(sweep_plan.out_dir, "results.json"),
+                {"tutorial": sweep_plan.tutorial, "grid": sweep_plan.grid,
+                 "call": sweep_plan.call, "runs": rows})
+
+
+def _plain(value):
+    """``value`` as JSON holds it: a tuple as a list, a NumPy scalar or array as Python's."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(item) for item in value]
+    return value.tolist() if isinstance(value, (numpy.generic, numpy.ndarray)) else value
+
+
+def _jsonable(value):
+    """``value`` as JSON gives it back (tuples as lists, NumPy numbers as Python's)."""
+    return json.loads(json.dumps(value, default=_plain))
+
+
+def _write_json(path, value):
+    text = json.dumps(value, indent=1, default=_plain)
+    atomic_write(path, lambda file: file.write(text.encode() + b"\n"))
+
+
+def _read_json(path):
+    with open(path, encoding="utf-8") as file:
+        return json.load(file)
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as its ``sweep`` function: ``dltut.sweep(...)`` is the function
+    whether ``dltut.sweep`` resolved to it (``dltut``'s lazy names) or, once anything imported
+    the module ``dltut.sweep``, to the module itself (Python sets a package's attribute to its
+    submodule of that name)."""
+
+    def __call__(self, *args, **kwargs):
+        return sweep(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

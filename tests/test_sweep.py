@@ -1,0 +1,362 @@
+"""dltut.sweep: every run of a grid is its solo run; bad grids fail before anything runs; a sweep
+killed midway and started again runs only what is unfinished and ends with the same table; the
+process pool and a local Ray give the serial numbers; the seed of the entry points."""
+
+import csv
+import importlib.machinery
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import types
+
+import numpy
+import pytest
+
+import dltut
+from dltut import engine, sweep
+from dltut.__main__ import main
+
+from conftest import ROOT
+
+# small and quick on the 600/200/200 set: 12 or 6 updates an epoch, patience cutting some runs;
+# the runs come in the entry point's order of arguments: learning_rate, then batch_size
+GRID = {"batch_size": [50, 100], "learning_rate": [0.13, 0.5]}
+FIXED = {"n_epochs": 8, "patience": 30, "mode": "c"}  # C: its compiled ops serve every run
+# The runs of a sweep are the tutorials' own on either engine: their cost (most of this file's
+# time) is paid once, on the default engine; the grid's checks and the seeds run on both.
+pytensor_only = pytest.mark.skipif(engine.name() == "theano", reason="sweep runs: on PyTensor")
+NUMBERS = ("best_validation_loss", "test_score", "best_iter", "epochs", "iterations",
+           "stop_reason", "patience")
+
+
+@pytest.fixture(scope="module")
+def lr_sweep(tiny_mnist, tmp_path_factory):
+    """The logistic regression over two batch sizes and two learning rates, in a pool of two
+    processes (the default backend)."""
+    if engine.name() == "theano":
+        pytest.skip("sweep runs: on PyTensor")
+    out_dir = tmp_path_factory.mktemp("sweep")
+    results = dltut.sweep("logreg", GRID, out_dir=out_dir, backend="pool", workers=2,
+                          dataset=tiny_mnist, **FIXED)
+    return out_dir, results
+
+
+def test_every_run_is_its_solo_run(lr_sweep, tiny_mnist):
+    out_dir, results = lr_sweep
+    assert [r.settings for r in results] == [
+        {"learning_rate": 0.13, "batch_size": 50}, {"learning_rate": 0.13, "batch_size": 100},
+        {"learning_rate": 0.5, "batch_size": 50}, {"learning_rate": 0.5, "batch_size": 100}]
+    for result in results:
+        solo = dltut.sgd_optimization_mnist(dataset=tiny_mnist, **FIXED, **result.settings)
+        for name in NUMBERS:
+            assert getattr(result, name) == getattr(solo, name), (result.run_id, name)
+        assert result.history == solo.history
+        numpy.testing.assert_array_equal(result.model.params["W_logreg"],
+                                         solo.model.W.get_value())
+    assert {r.stop_reason for r in results} == {"patience", "n_epochs"}  # the grid shows both
+
+
+def test_the_files_of_a_sweep(lr_sweep):
+    out_dir, results = lr_sweep
+    ids = ["learning_rate=0.13,batch_size=50", "learning_rate=0.13,batch_size=100",
+           "learning_rate=0.5,batch_size=50", "learning_rate=0.5,batch_size=100"]
+    assert [r.run_id for r in results] == ids
+    for run_id in ids:
+        names = set(os.listdir(out_dir / run_id))
+        assert {"run.json", "log.txt", "checkpoint.npz", "model.npz", "result.json"} <= names
+        log = (out_dir / run_id / "log.txt").read_text()
+        assert "validation error" in log and "Optimization complete" in log
+    with open(out_dir / "results.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [row["run"] for row in rows] == ids
+    assert list(rows[0]) == ["run", "learning_rate", "batch_size", *sweep.COLUMNS]
+    for row, result in zip(rows, results):
+        assert (int(row["batch_size"]), float(row["learning_rate"])) == \
+            (result.settings["batch_size"], result.settings["learning_rate"])
+        assert float(row["best_validation_loss"]) == result.best_validation_loss
+        assert float(row["test_score"]) == result.test_score
+        assert (int(row["best_iter"]), int(row["epochs"]), row["stop_reason"]) == \
+            (result.best_iter, result.epochs, result.stop_reason)
+        assert float(row["seconds"]) > 0
+    table = json.loads((out_dir / "results.json").read_text())
+    assert table["grid"] == GRID and [row["run"] for row in table["runs"]] == ids
+
+
+def test_a_finished_sweep_started_again_runs_nothing(lr_sweep, tiny_mnist):
+    out_dir, results = lr_sweep
+    before = {r.run_id: os.path.getmtime(out_dir / r.run_id / "result.json") for r in results}
+    again = dltut.sweep("logreg", GRID, out_dir=out_dir, backend="serial", dataset=tiny_mnist,
+                        **FIXED)
+    assert {r.run_id: os.path.getmtime(out_dir / r.run_id / "result.json") for r in again} == \
+        before
+    for first, second in zip(results, again):
+        assert [getattr(first, n) for n in NUMBERS] == [getattr(second, n) for n in NUMBERS]
+    # killed after its last checkpoint, before its result.json: done again, to the same end
+    (ended,) = [r for r in results if r.stop_reason == "patience"]
+    (out_dir / ended.run_id / "result.json").unlink()
+    (redone,) = [r for r in dltut.sweep("logreg", GRID, out_dir=out_dir, backend="serial",
+                                        dataset=tiny_mnist, **FIXED) if r.run_id == ended.run_id]
+    assert [getattr(redone, n) for n in NUMBERS] == [getattr(ended, n) for n in NUMBERS]
+    assert redone.history == ended.history
+    with pytest.raises(ValueError, match="was started with other settings.*n_epochs"):
+        sweep.plan("logreg", GRID, out_dir=out_dir, dataset=tiny_mnist, **{**FIXED, "n_epochs": 9})
+
+
+def _bad(tutorial, grid, **options):
+    return tutorial, grid, options
+
+
+@pytest.mark.parametrize("tutorial, grid, options, error, message", [
+    (*_bad("logreg", {"batch_szie": [50]}), ValueError,
+     "unknown hyperparameter 'batch_szie' in the grid of logreg .* choose among learning_rate, "
+     "n_epochs, batch_size, patience, seed"),
+    (*_bad("logreg", {"batch_size": []}), ValueError, r"grid\['batch_size'\] is empty"),
+    (*_bad("logreg", {"batch_size": ["300"]}), TypeError,
+     r"batch_size='300' \(str\): batch_size takes an integer, like its default 600"),
+    (*_bad("logreg", {"batch_size": 300}), TypeError, r"must be a list of values, got 300"),
+    (*_bad("logreg", {"learning_rate": [0.1, True]}), TypeError, "takes a number"),
+    (*_bad("logreg", {"learning_rate": [-0.1]}), ValueError,
+     "learning_rate must be a finite number > 0"),
+    (*_bad("logreg", {"batch_size": [50, 50]}), ValueError, "batch_size lists 50 twice"),
+    (*_bad("logreg", {"batch_size": [500]}), ValueError,
+     "batch_size 500 is larger than a split of the data"),
+    (*_bad("logreg", {"seed": [1, 2]}), ValueError, "logreg draws nothing"),
+    (*_bad("logreg", {"mode": ["c"]}), ValueError, "mode is a setting of the whole sweep"),
+    (*_bad("lenet", {"nkerns": [[20]]}), ValueError, "nkerns takes 2 values"),
+    (*_bad("lenet", {"nkerns": [[20, 50], (20, 50)]}), ValueError,
+     r"nkerns lists \[20, 50\] twice"),
+    (*_bad("mlp", {"seed": [1, -2]}), ValueError, "seed must be a finite number >= 0"),
+    (*_bad("dA", {"seed": [1]}), ValueError, "cannot sweep 'dA'"),
+    (*_bad("logreg", {"batch_size": [50]}, batch_size=100), ValueError,
+     "batch_size is both in the grid and fixed"),
+    (*_bad("logreg", {}, out="model.npz"), ValueError, "a sweep sets each run's out"),
+    (*_bad("logreg", {}, n_epoch=3), ValueError, "unknown hyperparameter 'n_epoch'"),
+    (*_bad("logreg", {}, n_epochs="3"), TypeError, "n_epochs takes an integer"),
+    (*_bad("logreg", {}, backend="gpu"), ValueError, "unknown backend 'gpu'"),
+])
+def test_a_bad_grid_is_one_clear_error_before_anything(tiny_mnist, tmp_path, tutorial, grid,
+                                                        options, error, message):
+    out_dir = tmp_path / "sweep"
+    with pytest.raises(error, match=message):
+        dltut.sweep(tutorial, grid, out_dir=out_dir, dataset=tiny_mnist, **options)
+    assert not out_dir.exists()
+
+
+def test_batched_backend_says_what_works(tiny_mnist, tmp_path):
+    if sweep.importlib.util.find_spec("dltut.batched") is not None:
+        pytest.skip("dltut.batched is there")
+    with pytest.raises(NotImplementedError, match="use backend 'pool', 'serial' or 'ray'"):
+        dltut.sweep("logreg", GRID, out_dir=tmp_path / "sweep", backend="batched",
+                    dataset=tiny_mnist)
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_the_batched_backend_hands_groups_of_equal_shapes_to_fit_group(lr_sweep, tiny_mnist,
+                                                                         tmp_path, monkeypatch):
+    """Each group of runs of one batch size goes to ``dltut.batched.fit_group`` (here a stand-in
+    running them one by one), and what it returns is recorded as the runs' results."""
+    calls = []
+
+    def fit_group(tutorial, runs, dataset=None, outs=None, **options):
+        calls.append((tutorial, runs, options))
+        return [dltut.sgd_optimization_mnist(dataset=dataset, out=out, **run, **options)
+                for run, out in zip(runs, outs)]
+
+    stand_in = types.ModuleType("dltut.batched")
+    stand_in.fit_group = fit_group
+    stand_in.__spec__ = importlib.machinery.ModuleSpec("dltut.batched", None)
+    monkeypatch.setitem(sys.modules, "dltut.batched", stand_in)
+    monkeypatch.setattr(dltut, "batched", stand_in, raising=False)
+    _, serial = lr_sweep
+    results = dltut.sweep("logreg", GRID, out_dir=tmp_path / "batched", backend="batched",
+                          dataset=tiny_mnist, **FIXED)
+    assert [[run["batch_size"] for run in runs] for _, runs, _ in calls] == [[50, 50], [100, 100]]
+    assert calls[0][2] == {"floatX": engine.floatX(), "mode": "c"}
+    assert all((run["n_epochs"], run["patience"]) == (8, 30)
+               for _, runs, _ in calls for run in runs)
+    for result, same in zip(results, serial):
+        assert result.run_id == same.run_id
+        assert [getattr(result, n) for n in NUMBERS] == [getattr(same, n) for n in NUMBERS]
+
+
+def test_command_line_bad_grid_exits_2(tiny_mnist, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["sweep", "logreg", "--seed", "1", "2", "--dataset", str(tiny_mnist),
+              "--out-dir", str(tmp_path / "sweep")])
+    assert exited.value.code == 2
+    assert "error: seed 1: logreg draws nothing" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["sweep", "logreg", "--batch-size", "abc"])
+    assert exited.value.code == 2
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_groups_of_equal_shapes():
+    runs = [{"batch_size": 50, "learning_rate": 0.1}, {"batch_size": 100, "learning_rate": 0.1},
+            {"batch_size": 50, "learning_rate": 0.5}, {"learning_rate": 0.2}]
+    assert sweep.groups("logreg", runs) == [[runs[0], runs[2]], [runs[1]], [runs[3]]]
+    mlp = [{"n_hidden": 10}, {"n_hidden": 20, "seed": 1}, {"n_hidden": 10, "seed": 2}]
+    assert sweep.groups("mlp", mlp) == [[mlp[0], mlp[2]], [mlp[1]]]
+
+
+def test_a_local_ray_with_two_cpus(lr_sweep, tiny_mnist, tmp_path):
+    ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'dltut[ray]'")
+    _, serial = lr_sweep
+    grid = {"learning_rate": [0.13], "batch_size": [50, 100]}
+    results = dltut.sweep("logreg", grid, out_dir=tmp_path / "ray", backend="ray", workers=2,
+                          dataset=tiny_mnist, **FIXED)
+    assert not ray.is_initialized()  # the Ray started for the sweep is shut down
+    for result, same in zip(results, serial[:2]):
+        assert result.settings == same.settings
+        assert [getattr(result, n) for n in NUMBERS] == [getattr(same, n) for n in NUMBERS]
+    run = json.loads((tmp_path / "ray" / results[0].run_id / "run.json").read_text())
+    assert run["call"]["engine"] == "pytensor"
+
+
+@pytensor_only
+def test_a_sweep_killed_midway_goes_on_with_only_the_unfinished_runs(tiny_mnist, tmp_path,
+                                                                     caplog):
+    """Killed (SIGKILL) while its second run trains (after its first checkpoint, 10 epochs in);
+    started again, it leaves the first run alone, resumes the second from its checkpoint, and
+    its table is that of a sweep never killed."""
+    args = ["sweep", "logreg", "--learning-rate", "0.05", "0.1", "--batch-size", "50",
+            "--n-epochs", "100", "--patience", "100000", "--checkpoint-every", "10",
+            "--mode", "c", "--backend", "serial", "--dataset", str(tiny_mnist)]
+    out_dir = tmp_path / "killed"
+    first, second = (out_dir / f"learning_rate={lr}" for lr in ("0.05", "0.1"))
+    process = subprocess.Popen([sys.executable, "-m", "dltut", *args, "--out-dir", str(out_dir)],
+                               env=dict(os.environ, PYTHONPATH=ROOT), cwd=tmp_path,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (second / "checkpoint.npz").exists() and process.poll() is None:
+            assert time.monotonic() < deadline, "the second run wrote no checkpoint"
+            time.sleep(0.01)
+        os.killpg(process.pid, signal.SIGKILL)
+    finally:
+        stderr = process.communicate()[1]
+    assert process.returncode == -signal.SIGKILL, stderr
+    assert (first / "result.json").exists() and not (second / "result.json").exists()
+    kept = {path: path.stat().st_mtime_ns for path in (first / "result.json", first / "log.txt")}
+
+    caplog.set_level(logging.INFO, logger="dltut.sweep")
+    assert main([*args, "--out-dir", str(out_dir)]) == 0  # started again
+    assert f"{first.name}: done before" in caplog.text
+    assert f"{second.name}: done before" not in caplog.text
+    assert {path: path.stat().st_mtime_ns for path in kept} == kept
+    assert "... resuming from" in (second / "log.txt").read_text()
+    assert (second / "result.json").exists()
+
+    whole = tmp_path / "whole"
+    assert main([*args, "--out-dir", str(whole)]) == 0
+    assert _table(out_dir) == _table(whole)
+
+
+def _table(out_dir):
+    """results.csv without the seconds (a resumed run's are its second process's)."""
+    with open(out_dir / "results.csv", newline="") as file:
+        return [{key: value for key, value in row.items() if key != "seconds"}
+                for row in csv.DictReader(file)]
+
+
+def test_the_sweep_picture(lr_sweep, tmp_path):
+    pytest.importorskip("matplotlib", reason="dltut.plots needs matplotlib")
+    from dltut.plots import plot_sweep, save_sweep_plot
+
+    _, results = lr_sweep
+    # as if the batch sizes were seeds: two columns (the learning rates), two dots each
+    settings = [{"learning_rate": r.settings["learning_rate"], "seed": r.settings["batch_size"]}
+                for r in results]
+    fig = plot_sweep(results, settings)
+    curves, strip = fig.axes
+    assert [line.get_gid() for line in curves.lines if line.get_gid().startswith("valid")] == \
+        [f"validation_{i}" for i in range(4)]
+    for i, result in enumerate(results):
+        (line,) = [line for line in curves.lines if line.get_gid() == f"validation_{i}"]
+        numpy.testing.assert_allclose(line.get_ydata(),
+                                      [v.validation_loss * 100 for v in result.history])
+        assert result.stop_reason in line.get_label()
+        assert f"patience {result.patience}" in line.get_label()
+        (stop,) = [line for line in curves.lines if line.get_gid() == f"stop_{i}"]
+        assert stop.get_xdata()[0] == result.iterations - 1
+        (best,) = [line for line in curves.lines if line.get_gid() == f"best_{i}"]
+        assert best.get_xdata()[0] == result.best_iter
+    assert [label.get_text() for label in strip.get_xticklabels()] == \
+        ["learning_rate=0.13", "learning_rate=0.5"]
+    spread = [c for c in strip.collections if str(c.get_gid()).startswith("spread")]
+    assert len(spread) == 2
+    path = tmp_path / "sweep.png"
+    save_sweep_plot(results, path)
+    raw = path.read_bytes()
+    assert raw[:8] == b"\x89PNG\r\n\x1a\n" and len(raw) > 20_000
+
+
+def test_the_seed_draws_the_mlp_weights(tiny_mnist, monkeypatch):
+    """test_mlp's hidden weights are RandomState(seed)'s draw: 1234's by default."""
+    from dltut import fitting
+
+    class Built(Exception):
+        pass
+
+    real_build = fitting.registry.build
+
+    def stop_when_built(arch, rng, x):
+        raise Built(real_build(arch, rng, x))
+
+    monkeypatch.setattr(fitting.registry, "build", stop_when_built)
+
+    def initial_W(**seed):
+        with pytest.raises(Built) as built:
+            dltut.test_mlp(dataset=tiny_mnist, n_hidden=20, batch_size=100, **seed)
+        return built.value.args[0].hiddenLayer.W.get_value()
+
+    def drawn(seed):
+        bound = numpy.sqrt(6.0 / (784 + 20))
+        return numpy.random.RandomState(seed).uniform(-bound, bound, (784, 20))
+
+    default, other = initial_W(), initial_W(seed=5)
+    numpy.testing.assert_allclose(default, drawn(1234), rtol=1e-6)
+    numpy.testing.assert_allclose(other, drawn(5), rtol=1e-6)
+    assert not numpy.allclose(default, other)
+
+
+@pytest.mark.parametrize("entry, tutorial_seed", [
+    ("evaluate_lenet5", 23455), ("test_SdA", 89677), ("test_DBN", 123), ("test_dA", 123),
+    ("test_cA", 123), ("test_rbm", 123)])
+def test_every_entry_point_seeds_its_draws(entry, tutorial_seed, tiny_mnist, tmp_path,
+                                           monkeypatch):
+    """The first RandomState of each entry point is seeded with ``seed``, by default the
+    tutorial's own."""
+    class Seeded(Exception):
+        pass
+
+    def first_state(seed):
+        raise Seeded(seed)
+
+    def seed_used(**seed):
+        monkeypatch.setattr(numpy.random, "RandomState", first_state)
+        try:
+            with pytest.raises(Seeded) as seeded:
+                getattr(dltut, entry)(dataset=tiny_mnist, batch_size=100, **seed, **folder)
+        finally:
+            monkeypatch.undo()
+        return seeded.value.args[0]
+
+    folder = {"output_folder": str(tmp_path)} if entry in ("test_dA", "test_cA", "test_rbm") \
+        else {}
+    assert seed_used() == tutorial_seed
+    assert seed_used(seed=7) == 7
+    with pytest.raises(ValueError, match="seed must be an integer in"):
+        getattr(dltut, entry)(dataset=tiny_mnist, seed=-1)
+
+
+def test_the_logistic_regressions_draw_nothing(tiny_mnist):
+    with pytest.raises(ValueError, match="draws nothing"):
+        dltut.sgd_optimization_mnist(dataset=tiny_mnist, seed=1)
+    with pytest.raises(ValueError, match="draws nothing"):
+        dltut.cg_optimization_mnist(dataset=tiny_mnist, seed=1)
