@@ -140,7 +140,9 @@ class CompiledModel(_Training):
         if fused is None:
             fused = engine.mode() == "jax"
         engine.place_data([variable for pair in datasets for variable in pair])
-        errors = T.sum(T.neq(y_pred, y))  # misclassified examples of the minibatch, an integer
+        # misclassified examples of the minibatch, an integer (one per run for a group's
+        # stacked predictions)
+        errors = T.sum(T.neq(y_pred, y), axis=y_pred.ndim - 1)
         self.x, self.y, self.cost, self.errors = x, y, cost, errors
         self.params, self.updates, self.batch_size, self.fused = params, updates, batch_size, fused
         counts = batch_counts(datasets, batch_size)
@@ -254,3 +256,53 @@ class CompiledCost(_Training):
             rows = T.specify_shape(rows, (self.batch_size, n_in))
         return {self.x: rows}
 
+
+
+class CompiledGroup(CompiledModel):
+    """Several models of the same shapes, trained in lockstep on the same minibatches: one
+    compiled call per span advances all of them (``dltut.trainer.train_lockstep``).
+
+    Each run's ``costs[i]``, ``y_preds[i]``, ``run_params[i]`` and ``run_updates[i]`` are those
+    of a model built, as for ``CompiledModel``, on the same symbolic minibatch ``x``, ``y``. The
+    group is one graph holding every run's own copy of the model, so that each run's arithmetic
+    is its solo run's, operation for operation. Each run's updates are masked by the ``active``
+    vector a span is given: a stopped run's parameters are carried through unchanged (its costs
+    are still computed, and ignored). Always fused (JAX mode); the validation and test errors of
+    all runs are one compiled call per split.
+    """
+
+    def __init__(self, x, y, costs, y_preds, run_params, run_updates, datasets, batch_size):
+        self.n_runs = len(costs)
+        self.active = engine.shared(numpy.ones(self.n_runs, dtype="int8"), "active")
+        updates = [(param, T.switch(self.active[index], value, param))
+                   for index, pairs in enumerate(run_updates) for param, value in pairs]
+        self.run_params = [list(params) for params in run_params]
+        super().__init__(x, y, T.stack(costs), T.stack(y_preds),
+                         [param for params in self.run_params for param in params], updates,
+                         datasets, batch_size, fused=True)
+
+    def train_minibatches(self, first, count, active=None):
+        """Update the runs whose ``active`` entry is true (default: all) on minibatches ``first ..
+        first + count - 1``; their costs, a ``(count, n_runs)`` array."""
+        active = numpy.ones(self.n_runs, dtype="int8") if active is None else active
+        self.active.set_value(numpy.asarray(active, dtype="int8"))
+        return super().train_minibatches(first, count)
+
+    def _mean_error(self, split):
+        """Each run's mean zero-one loss, computed as ``CompiledModel`` computes one run's."""
+        counts = numpy.asarray(self._all_errors[split](), dtype=numpy.float64)
+        return [numpy.mean(numpy.ascontiguousarray(counts[:, index]) / self.batch_size)
+                for index in range(self.n_runs)]
+
+    def validation_losses(self):
+        return self._mean_error("validation")
+
+    def test_scores(self):
+        return self._mean_error("test")
+
+    def get_run_params(self, index):
+        return [param.get_value(borrow=False) for param in self.run_params[index]]
+
+    def set_run_params(self, index, values):
+        for param, value in zip(self.run_params[index], values):
+            param.set_value(value)
