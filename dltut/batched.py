@@ -117,7 +117,6 @@ def fit_group(tutorial, runs, dataset=None, outs=None, **options):
     outs = _check_outs(outs, len(runs))
     options = _check_options(options)
     datasets = data.load_shared(dataset)
-    batch_counts(datasets, settings[0]["batch_size"])  # a batch size too large for a split
     arch = _architecture(tutorial, settings[0], datasets)
     log.info("... building %i %s models", len(runs), tutorial)
     x, y = T.matrix("x"), T.ivector("y")
@@ -131,16 +130,19 @@ def fit_group(tutorial, runs, dataset=None, outs=None, **options):
         models.append(model)
         costs.append(cost)
         updates.append(sgd(cost, model.params, run["learning_rate"]))
+    stoppings = [_stopping(run) for run in settings]
+    n_train_batches = batch_counts(datasets, settings[0]["batch_size"])["training"]
+    # the spans between the validations of the most often validating run: the usual span
+    span_length = min(stopping.frequency(n_train_batches) for stopping in stoppings)
     group = CompiledGroup(x, y, costs, [model.y_pred for model in models],
                           [model.params for model in models], updates, datasets,
-                          settings[0]["batch_size"])
+                          settings[0]["batch_size"], span_length=min(span_length, n_train_batches))
     loggers = [logging.LoggerAdapter(trainer.log, {"run": index}) for index in range(len(runs))]
     callbacks = [tuple(_for_run(callback, index) for callback in options.callbacks)
                  for index in range(len(runs))]
     log.info("... training %i runs together", len(runs))
     with StopRequest() as stop:
-        results = train_lockstep(group, group.n_train_batches,
-                                 [_stopping(run) for run in settings], callbacks, loggers,
+        results = train_lockstep(group, n_train_batches, stoppings, callbacks, loggers,
                                  log_every=LOG_EVERY.get(tutorial), stop_requested=stop)
     for index, (result, model, run, out) in enumerate(zip(results, models, settings, outs)):
         _keep_best(index, result, group, model, arch, _saved_hyperparameters(tutorial, run), out)

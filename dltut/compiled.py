@@ -265,28 +265,65 @@ class CompiledGroup(CompiledModel):
     Each run's ``costs[i]``, ``y_preds[i]``, ``run_params[i]`` and ``run_updates[i]`` are those
     of a model built, as for ``CompiledModel``, on the same symbolic minibatch ``x``, ``y``. The
     group is one graph holding every run's own copy of the model, so that each run's arithmetic
-    is its solo run's, operation for operation. Each run's updates are masked by the ``active``
-    vector a span is given: a stopped run's parameters are carried through unchanged (its costs
-    are still computed, and ignored). Always fused (JAX mode); the validation and test errors of
-    all runs are one compiled call per split.
+    is its solo run's, operation for operation. Always fused (JAX mode); the validation and test
+    errors of all runs are one compiled call per split.
+
+    Each minibatch step of a span has an ``active`` row, one flag per run: a run not active in
+    a step keeps its parameters (its updates are masked; its cost is still computed, and
+    ignored). A group compiles one span, of ``span_length`` steps (default: an epoch), because
+    compiling the whole group is what takes long: a shorter span runs the compiled one with its
+    last steps inactive for every run, a longer one as several calls. So a group's spans, which
+    its runs' validations and stops cut into many lengths, cost one compile.
     """
 
-    def __init__(self, x, y, costs, y_preds, run_params, run_updates, datasets, batch_size):
+    def __init__(self, x, y, costs, y_preds, run_params, run_updates, datasets, batch_size,
+                 span_length=None):
         self.n_runs = len(costs)
-        self.active = engine.shared(numpy.ones(self.n_runs, dtype="int8"), "active")
+        self.active = T.bvector("active")  # one step's flags, a row of _steps_active in a span
         updates = [(param, T.switch(self.active[index], value, param))
                    for index, pairs in enumerate(run_updates) for param, value in pairs]
         self.run_params = [list(params) for params in run_params]
         super().__init__(x, y, T.stack(costs), T.stack(y_preds),
                          [param for params in self.run_params for param in params], updates,
                          datasets, batch_size, fused=True)
+        self.span_length = span_length or self.n_train_batches
+        self._steps_active = engine.shared(
+            numpy.ones((self.span_length, self.n_runs), dtype="int8"), "steps_active",
+            static_shape=True)  # scan's length then is a constant, as JAX needs
+
+    def _compile_span(self, count):
+        """One call of ``count`` steps from minibatch ``first``, step ``t`` updating the runs
+        flagged in row ``t`` of ``_steps_active``; the costs, ``(count, n_runs)``."""
+        first = T.lscalar("first")
+        last_batch = self.n_train_batches - 1  # the index of an inactive step past the epoch
+        shared_vars = [variable for variable, _ in self.updates]
+
+        def step(index, active):
+            givens = {**self._train_givens(index), self.active: active}
+            cost, *new_values = engine.clone_replace(
+                [self.cost] + [value for _, value in self.updates], givens)
+            return cost, dict(zip(shared_vars, new_values))
+
+        costs, updates = engine.scan(step, sequences=[
+            T.minimum(first + T.arange(count), last_batch), self._steps_active])
+        return engine.function([first], costs, updates=updates, name=f"train_{count}_minibatches")
 
     def train_minibatches(self, first, count, active=None):
         """Update the runs whose ``active`` entry is true (default: all) on minibatches ``first ..
         first + count - 1``; their costs, a ``(count, n_runs)`` array."""
         active = numpy.ones(self.n_runs, dtype="int8") if active is None else active
-        self.active.set_value(numpy.asarray(active, dtype="int8"))
-        return super().train_minibatches(first, count)
+        costs = []
+        for start in range(0, count, self.span_length):
+            steps = min(self.span_length, count - start)
+            flags = numpy.zeros((self.span_length, self.n_runs), dtype="int8")
+            flags[:steps] = numpy.asarray(active, dtype="int8")
+            self._steps_active.set_value(flags)
+            costs.append(numpy.asarray(self._span(self.span_length)(first + start))[:steps])
+        return numpy.concatenate(costs)
+
+    def prepare(self, span_lengths=()):
+        """Compile the group's one span and its evaluations (``span_lengths`` need no other)."""
+        super().prepare([self.span_length])
 
     def _mean_error(self, split):
         """Each run's mean zero-one loss, computed as ``CompiledModel`` computes one run's."""
