@@ -106,23 +106,25 @@ def main():
     for tutorial in args.tutorials:
         epochs = args.epochs_logreg if tutorial == "logreg" else args.epochs_mlp
         runs = make_runs(tutorial, args.runs, epochs)
-        rows = {"one run": solo(tutorial, runs[0], args.floatX, args.device),
-                "batched": batched(tutorial, runs, args.floatX, args.device)}
+        one_wall, one_train = solo(tutorial, runs[0], args.floatX, args.device)
+
+        def row(way, wall, train):
+            print(f"{tutorial:8} {way:8} {wall:8.1f} {train:8.1f} {wall / one_wall:6.1f}x "
+                  f"{train / one_train:7.1f}x", flush=True)
+
+        row("one run", one_wall, one_train)
+        row("batched", *batched(tutorial, runs, args.floatX, args.device))
         if not args.no_serial:
             start = timeit.default_timer()
             train_s = sum(solo(tutorial, run, args.floatX, args.device)[1] for run in runs)
-            rows["serial"] = (timeit.default_timer() - start, train_s)
+            row("serial", timeit.default_timer() - start, train_s)
         if not args.no_pool:
             start = timeit.default_timer()
             with concurrent.futures.ProcessPoolExecutor(
                     args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
                 times = list(pool.map(_solo_in_worker, [(tutorial, run, args.floatX, args.device)
                                                         for run in runs]))
-            rows["pool"] = (timeit.default_timer() - start, sum(train for _, train in times))
-        one_wall, one_train = rows["one run"]
-        for way, (wall, train) in rows.items():
-            print(f"{tutorial:8} {way:8} {wall:8.1f} {train:8.1f} {wall / one_wall:6.1f}x "
-                  f"{train / one_train:7.1f}x", flush=True)
+            row("pool", timeit.default_timer() - start, sum(train for _, train in times))
 
 
 if __name__ == "__main__":

@@ -8,9 +8,9 @@ early-stopping settings may differ from run to run.
 
 How (see ``dltut.compiled.CompiledGroup`` and ``dltut.trainer.train_lockstep``):
 
-* One graph holds a copy of the model per run, each built by ``registry.build`` from its own
-  ``numpy.random.RandomState(seed)`` as the tutorial builds it, on the same symbolic minibatch;
-  each copy's cost and SGD updates are its solo run's (its own learning rate and L1/L2 as
+* One graph holds a copy of the model per run (any of the three tutorials' models), each built
+  by ``registry.build`` from its own ``numpy.random.RandomState(seed)`` as the tutorial builds
+  it, on the same symbolic minibatch; each copy's cost and SGD updates are its solo run's (its own learning rate and L1/L2 as
   constants). So every run computes, operation for operation, what its solo run computes, and in
   CPU float64 its numbers are its solo run's exactly (``tests/test_batched.py``). A span of
   minibatch updates is one ``scan`` over the copies together, and the validation (test) errors of
@@ -22,8 +22,15 @@ How (see ``dltut.compiled.CompiledGroup`` and ``dltut.trainer.train_lockstep``):
 * A run whose cost diverges stops there with ``stop_reason == "diverged"`` and the others go on
   (a solo run raises ``Diverged``).
 
-Speed: see ``benchmarks/bench_sweep.py``. The copies share the gathered minibatch and the
-per-call overhead, and XLA may run the copies' independent products on several cores.
+Speed (``benchmarks/bench_sweep.py``): the copies share the gathered minibatch, the Python
+and per-call overhead, the data loading and one compile per group, but each copy still does its
+own products. On the project's 2-core CPU that saves wall time against the runs one by one, not
+training time: XLA runs the copies one after the other. Faster forms were measured and are not
+exact: stacking the runs' weights (PyTensor's ``vectorize_graph``, what ``vmap`` does) or
+concatenating them (one ``X @ [W_1 .. W_R]``) changes XLA's products and sums in the last bits
+(1e-16 relative after 30 updates); a batched product of per-run operands (``rbk,rkn->rbn``) is
+bit-equal to the solo products, but the stacked graph's reductions (the cost's mean, ``sum(W**2)``)
+are not. Exactness comes first here, so the copies stay until a stacked form is shown bit-equal.
 
 Log lines: each run logs the trainer's lines of its solo run (``epoch %i, minibatch %i/%i,
 validation error %f %%``, the test error of a new best, LeNet's ``training @ iter = %i``) with
@@ -50,7 +57,6 @@ from dltut.trainer import EarlyStopping, StopRequest, train_lockstep
 from dltut.tutorials.convolutional_mlp import evaluate_lenet5
 from dltut.tutorials.logistic_sgd import sgd_optimization_mnist
 from dltut.tutorials.mlp import mlp_regularizer, test_mlp
-from dltut.updates import sgd
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +126,7 @@ def fit_group(tutorial, runs, dataset=None, outs=None, **options):
     arch = _architecture(tutorial, settings[0], datasets)
     log.info("... building %i %s models", len(runs), tutorial)
     x, y = T.matrix("x"), T.ivector("y")
-    models, costs, updates = [], [], []
+    models, costs = [], []
     for run in settings:
         rng = numpy.random.RandomState(run["seed"]) if run["seed"] is not None else None
         model = registry.build(arch, rng, x)
@@ -129,13 +135,13 @@ def fit_group(tutorial, runs, dataset=None, outs=None, **options):
             cost = mlp_regularizer(run["L1_reg"], run["L2_reg"])(model, cost)
         models.append(model)
         costs.append(cost)
-        updates.append(sgd(cost, model.params, run["learning_rate"]))
     stoppings = [_stopping(run) for run in settings]
     n_train_batches = batch_counts(datasets, settings[0]["batch_size"])["training"]
     # the spans between the validations of the most often validating run: the usual span
     span_length = min(stopping.frequency(n_train_batches) for stopping in stoppings)
     group = CompiledGroup(x, y, costs, [model.y_pred for model in models],
-                          [model.params for model in models], updates, datasets,
+                          [model.params for model in models],
+                          [run["learning_rate"] for run in settings], datasets,
                           settings[0]["batch_size"], span_length=min(span_length, n_train_batches))
     loggers = [logging.LoggerAdapter(trainer.log, {"run": index}) for index in range(len(runs))]
     callbacks = [tuple(_for_run(callback, index) for callback in options.callbacks)

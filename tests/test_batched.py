@@ -15,7 +15,6 @@ from dltut.compiled import CompiledGroup
 from dltut.engine import T
 from dltut.trainer import EarlyStopping
 from dltut.tutorials.mlp import mlp_regularizer
-from dltut.updates import sgd
 
 pytest.importorskip("jax")
 
@@ -106,7 +105,7 @@ def test_a_stopped_run_is_frozen(tiny_mnist, floatX64):
         costs = [model.negative_log_likelihood(y) for model in models]
         group = CompiledGroup(x, y, costs, [model.y_pred for model in models],
                               [model.params for model in models],
-                              [sgd(cost, model.params, 0.1) for cost, model in zip(costs, models)],
+                              [0.1, 0.1],
                               datasets, batch_size=50, span_length=4)
         before = [group.get_run_params(index) for index in range(2)]
         span_costs = group.train_minibatches(0, 6, numpy.array([True, False]))  # 4 + 2 steps
