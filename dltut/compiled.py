@@ -258,7 +258,6 @@ class CompiledCost(_Training):
         return {self.x: rows}
 
 
-
 class CompiledGroup(CompiledModel):
     """Several models of the same shapes, trained in lockstep on the same minibatches: one
     compiled call per span advances all of them (``dltut.trainer.train_lockstep``).
@@ -273,9 +272,8 @@ class CompiledGroup(CompiledModel):
     Each minibatch step of a span has an ``active`` row, one flag (0 or 1) per run: a run not
     active in a step keeps its parameters (its cost is still computed, and ignored). The flag
     masks the learning rate, ``param - (learning_rate * active) * gradient``: times 1 that is
-    the solo update bit for bit, times 0 the parameter unchanged (measured: masking the new
-    values with a ``switch`` instead doubled the MLP group's time per update, 24 against 11 ms
-    for 8 runs). A group compiles one span, of ``span_length`` steps (default: an epoch), because
+    the solo update bit for bit, times 0 the parameter unchanged (a ``switch`` between the new
+    and old values, measured too, adds a pass over every parameter at every step). A group compiles one span, of ``span_length`` steps (default: an epoch), because
     compiling the whole group is what takes long: a shorter span runs the compiled one with its
     last steps inactive for every run, a longer one as several calls. So a group's spans, which
     its runs' validations and stops cut into many lengths, cost one compile.
