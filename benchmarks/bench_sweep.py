@@ -24,8 +24,8 @@ Not part of the tests.
 Measured (one run, 2-core AMD EPYC shared with other jobs, load average 4-5, float32, 8 runs;
 wall x / training x against one run): logistic regression, 10 epochs: batched 2.9x / 5.5x,
 serial 4.7x / 7.6x, pool 5.7x; MLP, 1 epoch: batched 11.0x / 18.4x, serial 7.1x / 8.5x, pool
-9.4x. The MLP group costs about twice a solo run per run and update (CPU time per update: 1.0 ms
-for one run, 3.9 for 2, 9.1 for 4, 22 for 8), a cost not explained yet (see dltut/batched.py).
+9.4x. The MLP group costs up to twice a solo run per run and update (CPU time per update:
+1.0-1.5 ms for one run, 2.9-3.9 for 2, 9.1 for 4, 21-22 for 8; see dltut/batched.py).
 """
 
 import argparse

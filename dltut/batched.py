@@ -27,8 +27,10 @@ and per-call overhead, the data loading and one compile per group, but each copy
 own products, one after the other (XLA runs them on one core). Measured on the project's
 2-core CPU (float32, 8 runs, a busy machine): 8 logistic regressions batched took 2.9x the wall
 time of one run (the runs one by one 4.7x, a pool of 2 processes 5.7x), but 8 MLPs 11x (one by
-one 7.1x): per run and update the MLP group costs about twice a solo run, from 2 runs on (CPU
-time per update 1.0 ms for one run, 3.9 for 2, 22 for 8), which is not explained yet. Faster forms were measured and are not
+one 7.1x): per run and update the MLP group costs up to twice a solo run (CPU time per update
+1.0-1.5 ms for one run, 2.9-3.9 for 2, 9.1 for 4, 21-22 for 8), growing with the group, as if
+memory-bound (8 hidden layers' weights are 12.5 MB in float32, more than the caches); not
+verified. A pool of processes, each training a group, would use the other cores. Faster forms were measured and are not
 exact: stacking the runs' weights (PyTensor's ``vectorize_graph``, what ``vmap`` does) or
 concatenating them (one ``X @ [W_1 .. W_R]``) changes XLA's products and sums in the last bits
 (1e-16 relative after 30 updates); a batched product of per-run operands (``rbk,rkn->rbn``) is
