@@ -12,7 +12,8 @@ too large to stop them), validating once an epoch, on the full MNIST, in JAX mod
 * batched: ``dltut.batched.fit_group`` of all the runs, one model on one device;
 * serial: each run's entry point, one after the other, in this process;
 * pool: each run's entry point in a ``concurrent.futures`` pool of ``--workers`` spawned
-  processes (default: one per core).
+  processes (default: one per core);
+* groups: the runs split into ``--workers`` groups, each batched in a process of such a pool.
 
 Printed per way: wall seconds of the call(s), data loading and compiling included, and the
 training seconds (``TrainResult.elapsed``, compiling excluded: for several runs the longest of
@@ -24,7 +25,9 @@ Not part of the tests.
 Measured (one run, 2-core AMD EPYC shared with other jobs, load average 4-5, float32, 8 runs;
 wall x / training x against one run): logistic regression, 10 epochs: batched 2.9x / 5.5x,
 serial 4.7x / 7.6x, pool 5.7x; MLP, 1 epoch: batched 11.0x / 18.4x, serial 7.1x / 8.5x, pool
-9.4x. The MLP group costs up to twice a solo run per run and update (CPU time per update:
+9.4x. A second run (groups: 2 processes of 4 batched runs): logistic regression batched 3.6x /
+6.3x, groups 6.3x / 5.0x, pool 7.8x; MLP (one run 13.0 s wall, twice the first run's: the
+machine was busier) batched 6.1x / 9.0x, groups 6.8x / 8.3x, pool 5.2x. The MLP group costs up to twice a solo run per run and update (CPU time per update:
 1.0-1.5 ms for one run, 2.9-3.9 for 2, 9.1 for 4, 21-22 for 8; see dltut/batched.py).
 """
 
@@ -94,6 +97,10 @@ def batched(tutorial, runs, floatX, device):
     return timeit.default_timer() - start, max(result.elapsed for result in results)
 
 
+def _batched_in_worker(args):
+    return batched(*args)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tutorials", nargs="+", default=["logreg", "mlp"],
@@ -120,6 +127,14 @@ def main():
 
         row("one run", one_wall, one_train)
         row("batched", *batched(tutorial, runs, args.floatX, args.device))
+        if args.workers > 1 and not args.no_pool:  # the runs in one group per worker process
+            start = timeit.default_timer()
+            groups = [runs[index::args.workers] for index in range(args.workers)]
+            with concurrent.futures.ProcessPoolExecutor(
+                    args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                times = list(pool.map(_batched_in_worker, [
+                    (tutorial, group, args.floatX, args.device) for group in groups]))
+            row("groups", timeit.default_timer() - start, max(train for _, train in times))
         if not args.no_serial:
             start = timeit.default_timer()
             train_s = sum(solo(tutorial, run, args.floatX, args.device)[1] for run in runs)
