@@ -23,6 +23,7 @@ import numpy
 
 from dltut import engine, random
 from dltut.engine import T
+from dltut.updates import sgd
 
 SPLITS = ("training", "validation", "test")  # as error messages name them
 
@@ -140,7 +141,9 @@ class CompiledModel(_Training):
         if fused is None:
             fused = engine.mode() == "jax"
         engine.place_data([variable for pair in datasets for variable in pair])
-        errors = T.sum(T.neq(y_pred, y))  # misclassified examples of the minibatch, an integer
+        # misclassified examples of the minibatch, an integer (one per run for a group's
+        # stacked predictions)
+        errors = T.sum(T.neq(y_pred, y), axis=y_pred.ndim - 1)
         self.x, self.y, self.cost, self.errors = x, y, cost, errors
         self.params, self.updates, self.batch_size, self.fused = params, updates, batch_size, fused
         counts = batch_counts(datasets, batch_size)
@@ -254,3 +257,94 @@ class CompiledCost(_Training):
             rows = T.specify_shape(rows, (self.batch_size, n_in))
         return {self.x: rows}
 
+
+class CompiledGroup(CompiledModel):
+    """Several models of the same shapes, trained in lockstep on the same minibatches: one
+    compiled call per span advances all of them (``dltut.trainer.train_lockstep``).
+
+    Each run's ``costs[i]``, ``y_preds[i]`` and ``run_params[i]`` are those of a model built, as
+    for ``CompiledModel``, on the same symbolic minibatch ``x``, ``y``, and minimised by SGD
+    (``dltut.updates.sgd``) with ``learning_rates[i]``. The group is one graph holding every
+    run's own copy of the model, so that each run's arithmetic is its solo run's, operation for
+    operation. Always fused (JAX mode); the validation and test errors of all runs are one
+    compiled call per split.
+
+    Each minibatch step of a span has an ``active`` row, one flag (0 or 1) per run: a run not
+    active in a step keeps its parameters (its cost is still computed, and ignored). The flag
+    masks the learning rate, ``param - (learning_rate * active) * gradient``: times 1 that is
+    the solo update bit for bit, times 0 the parameter unchanged (a ``switch`` between the new
+    and old values, measured too, adds a pass over every parameter at every step). A group compiles one span, of ``span_length`` steps (default: an epoch), because
+    compiling the whole group is what takes long: a shorter span runs the compiled one with its
+    last steps inactive for every run, a longer one as several calls. So a group's spans, which
+    its runs' validations and stops cut into many lengths, cost one compile.
+    """
+
+    def __init__(self, x, y, costs, y_preds, run_params, learning_rates, datasets, batch_size,
+                 span_length=None):
+        self.n_runs = len(costs)
+        # one step's flags, a row of _steps_active in a span, in floatX: learning_rate * 1.0
+        self.active = T.vector("active")
+        updates = [pair for index, (cost, params, learning_rate)
+                   in enumerate(zip(costs, run_params, learning_rates))
+                   for pair in sgd(cost, params, learning_rate * self.active[index])]
+        self.run_params = [list(params) for params in run_params]
+        super().__init__(x, y, T.stack(costs), T.stack(y_preds),
+                         [param for params in self.run_params for param in params], updates,
+                         datasets, batch_size, fused=True)
+        self.span_length = span_length or self.n_train_batches
+        self._steps_active = engine.shared(
+            numpy.ones((self.span_length, self.n_runs), dtype=engine.floatX()), "steps_active",
+            static_shape=True)  # scan's length then is a constant, as JAX needs
+
+    def _compile_span(self, count):
+        """One call of ``count`` steps from minibatch ``first``, step ``t`` updating the runs
+        flagged in row ``t`` of ``_steps_active``; the costs, ``(count, n_runs)``."""
+        first = T.lscalar("first")
+        last_batch = self.n_train_batches - 1  # the index of an inactive step past the epoch
+        shared_vars = [variable for variable, _ in self.updates]
+
+        def step(index, active):
+            givens = {**self._train_givens(index), self.active: active}
+            cost, *new_values = engine.clone_replace(
+                [self.cost] + [value for _, value in self.updates], givens)
+            return cost, dict(zip(shared_vars, new_values))
+
+        costs, updates = engine.scan(step, sequences=[
+            T.minimum(first + T.arange(count), last_batch), self._steps_active])
+        return engine.function([first], costs, updates=updates, name=f"train_{count}_minibatches")
+
+    def train_minibatches(self, first, count, active=None):
+        """Update the runs whose ``active`` entry is true (default: all) on minibatches ``first ..
+        first + count - 1``; their costs, a ``(count, n_runs)`` array."""
+        active = numpy.ones(self.n_runs) if active is None else active
+        costs = []
+        for start in range(0, count, self.span_length):
+            steps = min(self.span_length, count - start)
+            flags = numpy.zeros((self.span_length, self.n_runs), dtype=engine.floatX())
+            flags[:steps] = numpy.asarray(active, dtype=bool)
+            self._steps_active.set_value(flags)
+            costs.append(numpy.asarray(self._span(self.span_length)(first + start))[:steps])
+        return numpy.concatenate(costs)
+
+    def prepare(self, span_lengths=()):
+        """Compile the group's one span and its evaluations (``span_lengths`` need no other)."""
+        super().prepare([self.span_length])
+
+    def _mean_error(self, split):
+        """Each run's mean zero-one loss, computed as ``CompiledModel`` computes one run's."""
+        counts = numpy.asarray(self._all_errors[split](), dtype=numpy.float64)
+        return [numpy.mean(numpy.ascontiguousarray(counts[:, index]) / self.batch_size)
+                for index in range(self.n_runs)]
+
+    def validation_losses(self):
+        return self._mean_error("validation")
+
+    def test_scores(self):
+        return self._mean_error("test")
+
+    def get_run_params(self, index):
+        return [param.get_value(borrow=False) for param in self.run_params[index]]
+
+    def set_run_params(self, index, values):
+        for param, value in zip(self.run_params[index], values):
+            param.set_value(value)

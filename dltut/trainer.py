@@ -14,7 +14,9 @@ The rules, exactly as in the tutorials (``iter`` counts minibatch updates from 0
   epochs run out ("n_epochs" stop).
 
 ``train`` returns a ``TrainResult`` holding the best model's numbers and the whole history of
-validations and patience, so the stop can be explained after the fact.
+validations and patience, so the stop can be explained after the fact. ``train_lockstep`` trains
+several runs fed the same minibatches (``dltut.batched``), each by the same rules: ``Run`` holds
+them for one run, and both loops use it.
 """
 
 import dataclasses
@@ -197,56 +199,195 @@ def train(model, n_train_batches, stopping=EarlyStopping(), callbacks=(), log_ev
     A NaN or infinite training cost raises ``Diverged`` after the checkpoint is written.
     """
     _require_int("n_train_batches", n_train_batches, 1)
-    frequency = stopping.frequency(n_train_batches)
     state = state if state is not None else TrainState(patience=stopping.patience)
+    run = Run(state, stopping, n_train_batches, callbacks)
     fused = getattr(model, "fused", False)
-    if hasattr(model, "prepare"):  # compile before the clock starts: it times training only
-        start_time = timeit.default_timer()
-        model.prepare(_epoch_spans(state, frequency, n_train_batches) if fused else ())
-        log.debug("compiled before training in %.3fs", timeit.default_timer() - start_time)
+    _prepare(model, [run] if fused else [])
     start_time = timeit.default_timer()
-    stop_reason, diverged = None, None
-    while stop_reason is None:
+    while run.stop_reason is None:
         first = state.iteration + 1
-        epoch, minibatch_index = divmod(first, n_train_batches)
-        epoch += 1
-        if epoch > stopping.n_epochs:
-            stop_reason = "n_epochs"
+        if run.out_of_epochs(first):
             break
-        last = _span_end(first, frequency, state.patience, n_train_batches) if fused else first
-        if log_every:
-            for i in range(first, last + 1):
-                if i % log_every == 0:
-                    log.info("training @ iter = %i", i)
-        costs = numpy.asarray(model.train_minibatches(minibatch_index, last - first + 1))
+        last = run.span_end(first) if fused else first
+        _log_iterations([run], log_every, first, last)
+        run.record(model, first, last, model.train_minibatches(first % n_train_batches,
+                                                               last - first + 1))
+        if run.stop_reason is None:
+            if stop_requested is not None and stop_requested():
+                run.stop_reason = "interrupted"
+            elif checkpoint is not None and _checkpoint_due(last, n_train_batches,
+                                                            checkpoint_every):
+                checkpoint(state)
+    if checkpoint is not None:
+        checkpoint(state)
+    result = run.result(timeit.default_timer() - start_time)
+    log.debug("trained for %.3fs: %i updates, %i validations", result.elapsed,
+              len(state.costs), len(state.history))
+    if run.diverged is not None:
+        raise Diverged(*run.diverged, result)
+    return result
+
+
+def train_lockstep(group, n_train_batches, stoppings, callbacks=None, loggers=None, log_every=None,
+                   stop_requested=None):
+    """Train several runs in lockstep, each by ``train``'s rules; a ``TrainResult`` per run.
+
+    ``group`` holds the runs' models, all fed the same minibatches (``dltut.compiled.
+    CompiledGroup`` or anything alike), offering:
+
+    * ``train_minibatches(first, count, active)``: update the runs whose ``active`` entry is true
+      on minibatches ``first .. first + count - 1`` of the epoch, leaving the others' parameters
+      as they are; return the costs as a ``(count, n_runs)`` array (the inactive runs' ignored).
+    * ``validation_losses()`` and ``test_scores()``: each run's mean zero-one loss over that split.
+    * ``get_run_params(index)``: copies of that run's parameter values.
+    * optionally ``prepare(span_lengths)``, as in ``train``.
+
+    ``stoppings`` (one ``EarlyStopping`` per run), ``callbacks`` and ``loggers`` (one sequence of
+    callbacks and one logger per run; by default none and this module's logger) may differ
+    between runs. The active runs are always at the same update: each span ends at the earliest
+    event (validation, patience stop, epoch end) of any active run, so every run validates, tests,
+    keeps its best and stops exactly where its solo run does. A stopped run is left out of later
+    spans. A run whose cost becomes NaN or infinite stops with ``stop_reason == "diverged"`` (no
+    ``Diverged`` is raised: the other runs go on); when ``stop_requested()`` says yes after a span
+    every active run stops with ``"interrupted"``. ``elapsed`` is each run's time until its stop.
+    """
+    _require_int("n_train_batches", n_train_batches, 1)
+    n_runs = len(stoppings)
+    callbacks = callbacks if callbacks is not None else [()] * n_runs
+    loggers = loggers if loggers is not None else [log] * n_runs
+    runs = [Run(TrainState(patience=stopping.patience), stopping, n_train_batches, run_callbacks,
+                logger)
+            for stopping, run_callbacks, logger in zip(stoppings, callbacks, loggers)]
+    _prepare(group, runs)
+    start_time = timeit.default_timer()
+    elapsed = [None] * n_runs
+
+    def clock_stopped_runs():
+        for index, run in enumerate(runs):
+            if run.stop_reason is not None and elapsed[index] is None:
+                elapsed[index] = timeit.default_timer() - start_time
+
+    first = 0
+    while True:
+        for run in runs:
+            if run.stop_reason is None:
+                run.out_of_epochs(first)
+        clock_stopped_runs()
+        active = [run.stop_reason is None for run in runs]
+        if not any(active):
+            break
+        last = min(run.span_end(first) for run, on in zip(runs, active) if on)
+        _log_iterations([run for run, on in zip(runs, active) if on], log_every, first, last)
+        costs = numpy.asarray(group.train_minibatches(first % n_train_batches, last - first + 1,
+                                                      numpy.array(active)))
+        scores = _GroupScores(group)
+        for index, run in enumerate(runs):
+            if active[index]:
+                run.record(_RunInGroup(group, index, scores), first, last, costs[:, index])
+        if stop_requested is not None and stop_requested():
+            for run in runs:
+                if run.stop_reason is None:
+                    run.stop_reason = "interrupted"
+        clock_stopped_runs()
+        first = last + 1
+    return [run.result(seconds) for run, seconds in zip(runs, elapsed)]
+
+
+class Run:
+    """One run's rules, shared by ``train`` and ``train_lockstep``: where its next span ends,
+    when its epochs run out, and what happens after a span of updates (divergence, validation,
+    patience stop). ``stop_reason`` is None until the run stops."""
+
+    def __init__(self, state, stopping, n_train_batches, callbacks=(), logger=log):
+        self.state, self.stopping, self.n_train_batches = state, stopping, n_train_batches
+        self.frequency = stopping.frequency(n_train_batches)
+        self.callbacks, self.log = callbacks, logger
+        self.stop_reason, self.diverged = None, None
+
+    def out_of_epochs(self, first):
+        """Whether update ``first`` would start an epoch past ``n_epochs`` (the run then stops)."""
+        if first // self.n_train_batches + 1 > self.stopping.n_epochs:
+            self.stop_reason = "n_epochs"
+        return self.stop_reason == "n_epochs"
+
+    def span_end(self, first):
+        """The last update of the longest span from ``first`` without an event of this run."""
+        return _span_end(first, self.frequency, self.state.patience, self.n_train_batches)
+
+    def record(self, model, first, last, costs):
+        """Take the costs of updates ``first .. last``; validate and stop as the rules say."""
+        state, n_train_batches = self.state, self.n_train_batches
+        costs = numpy.asarray(costs)
         bad = numpy.flatnonzero(~numpy.isfinite(costs))
         if bad.size:  # keep the costs up to the first bad one, the iteration that diverged
             state.costs.extend(costs[: bad[0] + 1].tolist())
             state.iteration = first + int(bad[0])
-            diverged = (state.iteration, float(costs[bad[0]]))
-            stop_reason = "diverged"
-            break
+            self.diverged = (state.iteration, float(costs[bad[0]]))
+            self.stop_reason = "diverged"
+            return
         state.costs.extend(costs.tolist())
         state.iteration = last
-        if (last + 1) % frequency == 0:
-            _validate(model, state, stopping, epoch, last % n_train_batches + 1, n_train_batches,
-                      callbacks)
+        if (last + 1) % self.frequency == 0:
+            _validate(model, state, self.stopping, last // n_train_batches + 1,
+                      last % n_train_batches + 1, n_train_batches, self.callbacks, self.log)
         if state.patience <= last:
-            stop_reason = "patience"
-        elif stop_requested is not None and stop_requested():
-            stop_reason = "interrupted"
-        elif checkpoint is not None and checkpoint_every and (last + 1) % n_train_batches == 0 \
-                and epoch % checkpoint_every == 0:
-            checkpoint(state)
-    if checkpoint is not None:
-        checkpoint(state)
-    result = _result(state, stop_reason, frequency, n_train_batches,
-                     timeit.default_timer() - start_time)
-    log.debug("trained for %.3fs: %i updates, %i validations", result.elapsed,
-              len(state.costs), len(state.history))
-    if diverged is not None:
-        raise Diverged(*diverged, result)
-    return result
+            self.stop_reason = "patience"
+
+    def result(self, elapsed):
+        return _result(self.state, self.stop_reason, self.frequency, self.n_train_batches, elapsed)
+
+
+class _GroupScores:
+    """Every run's validation and test losses after a span, each computed at most once (one
+    compiled call for all runs) and only if some run asks."""
+
+    def __init__(self, group):
+        self.group, self.losses = group, {}
+
+    def get(self, split):
+        if split not in self.losses:
+            self.losses[split] = (self.group.validation_losses() if split == "validation"
+                                  else self.group.test_scores())
+        return self.losses[split]
+
+
+class _RunInGroup:
+    """One run of a group, seen as the single model ``Run.record`` validates."""
+
+    def __init__(self, group, index, scores):
+        self.group, self.index, self.scores = group, index, scores
+
+    def validation_loss(self):
+        return self.scores.get("validation")[self.index]
+
+    def test_score(self):
+        return self.scores.get("test")[self.index]
+
+    def get_params(self):
+        return self.group.get_run_params(self.index)
+
+
+def _prepare(model, runs):
+    """Compile, before the clock starts, what the runs will call (``prepare`` of the model)."""
+    if hasattr(model, "prepare"):
+        start_time = timeit.default_timer()
+        model.prepare(_epoch_spans(runs) if runs else ())
+        log.debug("compiled before training in %.3fs", timeit.default_timer() - start_time)
+
+
+def _log_iterations(runs, log_every, first, last):
+    """``training @ iter = %i`` before every ``log_every``-th update of ``first .. last``."""
+    if log_every:
+        for i in range(first, last + 1):
+            if i % log_every == 0:
+                for run in runs:
+                    run.log.info("training @ iter = %i", i)
+
+
+def _checkpoint_due(last, n_train_batches, checkpoint_every):
+    """Whether update ``last`` ends an epoch after which a checkpoint is written."""
+    return bool(checkpoint_every) and (last + 1) % n_train_batches == 0 \
+        and ((last + 1) // n_train_batches) % checkpoint_every == 0
 
 
 def _span_end(first, frequency, patience, n_train_batches):
@@ -257,23 +398,25 @@ def _span_end(first, frequency, patience, n_train_batches):
     return min(next_validation, max(patience, first), epoch_end)
 
 
-def _epoch_spans(state, frequency, n_train_batches):
-    """The lengths of the fused spans from where ``state`` is to the end of that epoch, as the
-    current patience cuts them (the spans of later epochs are mostly the same lengths)."""
-    first, lengths = state.iteration + 1, set()
+def _epoch_spans(runs):
+    """The lengths of the fused spans of ``runs`` in lockstep (one run: alone) from where they
+    are to the end of that epoch, as their current patience cuts them (the spans of later epochs
+    are mostly the same lengths)."""
+    first, lengths = runs[0].state.iteration + 1, set()
+    n_train_batches = runs[0].n_train_batches
     while True:  # _span_end stops every span at the epoch's end at the latest
-        last = _span_end(first, frequency, state.patience, n_train_batches)
+        last = min(run.span_end(first) for run in runs)
         lengths.add(last - first + 1)
-        if state.patience <= last or (last + 1) % n_train_batches == 0:
+        if all(run.state.patience <= last for run in runs) or (last + 1) % n_train_batches == 0:
             return sorted(lengths)
         first = last + 1
 
 
-def _validate(model, state, stopping, epoch, minibatch, n_train_batches, callbacks):
+def _validate(model, state, stopping, epoch, minibatch, n_train_batches, callbacks, logger=log):
     """Validate after update ``state.iteration``; on a new best, test it and keep its parameters."""
     loss = float(model.validation_loss())
-    log.info("epoch %i, minibatch %i/%i, validation error %f %%",
-             epoch, minibatch, n_train_batches, loss * 100.0)
+    logger.info("epoch %i, minibatch %i/%i, validation error %f %%",
+                epoch, minibatch, n_train_batches, loss * 100.0)
     new_best = loss < state.best_validation_loss
     extended = new_best and loss < state.best_validation_loss * stopping.improvement_threshold
     if extended:
@@ -283,8 +426,8 @@ def _validate(model, state, stopping, epoch, minibatch, n_train_batches, callbac
         state.best_validation_loss, state.best_iter = loss, state.iteration
         state.test_score = test_score = float(model.test_score())
         state.best_params = model.get_params()
-        log.info("     epoch %i, minibatch %i/%i, test error of best model %f %%",
-                 epoch, minibatch, n_train_batches, test_score * 100.0)
+        logger.info("     epoch %i, minibatch %i/%i, test error of best model %f %%",
+                    epoch, minibatch, n_train_batches, test_score * 100.0)
     record = Validation(state.iteration, epoch, minibatch, loss, state.patience, new_best, extended,
                         test_score)
     state.history.append(record)

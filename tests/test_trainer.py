@@ -6,7 +6,7 @@ import math
 import numpy
 import pytest
 
-from dltut.trainer import EarlyStopping, train
+from dltut.trainer import Diverged, EarlyStopping, train, train_lockstep
 
 
 class FakeModel:
@@ -254,3 +254,69 @@ def test_divergence_stops_with_the_iteration(fused):
     assert result.stop_reason == "diverged" and result.iterations == 26 == len(result.costs)
     assert result.best_iter == 19 and result.best_params == [numpy.array(20)]
     assert len(saved) == 1
+
+
+class FakeGroup:
+    """``FakeModel``s in lockstep: a run not active in a span is not updated (its update count,
+    which its params and costs show, stays), and only the runs that validate draw a loss."""
+
+    def __init__(self, models):
+        self.models, self.spans, self.updates = models, [], 0
+
+    def train_minibatches(self, first, count, active):
+        self.spans.append((self.updates, count, list(active)))  # from update, count, active
+        self.updates += count
+        costs = numpy.full((count, len(self.models)), -1.0)
+        for index, model in enumerate(self.models):
+            if active[index]:
+                costs[:, index] = model.train_minibatches(first, count)
+        return costs
+
+    def validation_losses(self):
+        return _Lazy(lambda index: self.models[index].validation_loss())
+
+    def test_scores(self):
+        return _Lazy(lambda index: self.models[index].test_score())
+
+    def get_run_params(self, index):
+        return self.models[index].get_params()
+
+
+class _Lazy:
+    def __init__(self, get):
+        self.get = get
+
+    def __getitem__(self, index):
+        return self.get(index)
+
+
+def test_lockstep_runs_equal_their_solo_runs():
+    rng = numpy.random.RandomState(3)
+    n_train_batches = 5
+    stoppings = [EarlyStopping(n_epochs=6, patience=4), EarlyStopping(n_epochs=6, patience=10),
+                 EarlyStopping(n_epochs=2, patience=100, validation_frequency=3),
+                 EarlyStopping(n_epochs=8, patience=6, improvement_threshold=0.9)]
+    losses = [list(0.5 - 0.3 * rng.rand(40)) for _ in stoppings]
+    costs = [None, None, None, [1.0] * 7 + [float("inf")] + [1.0] * 50]  # the last diverges
+    group = FakeGroup([FakeModel(run_losses, n_train_batches, costs=run_costs)
+                       for run_losses, run_costs in zip(losses, costs)])
+    results = train_lockstep(group, n_train_batches, stoppings)
+    for index, (result, stopping) in enumerate(zip(results, stoppings)):
+        model = FakeModel(losses[index], n_train_batches, costs=costs[index])
+        try:
+            expected = train(model, n_train_batches, stopping)
+        except Diverged as error:
+            expected = error.result
+        for field in ("best_validation_loss", "best_iter", "test_score", "epochs", "iterations",
+                      "stop_reason", "patience", "history", "best_params"):
+            assert getattr(result, field) == getattr(expected, field), (index, field)
+        numpy.testing.assert_array_equal(result.costs, expected.costs)
+        # a stopped run is in no later span; a span ends at its stop (a divergence is found
+        # in the span's costs, after it)
+        stop = result.iterations - 1
+        assert all(not active[index] for first, _, active in group.spans if first > stop)
+        assert any(first + count - 1 == stop and active[index]
+                   for first, count, active in group.spans) != (result.stop_reason == "diverged")
+    assert len({result.iterations for result in results}) == len(results)
+    assert [result.stop_reason for result in results] == ["patience", "patience", "n_epochs",
+                                                          "diverged"]

@@ -1,0 +1,275 @@
+"""Runs that share shapes, trained together on one device (issue #15, the batched part of sweeps).
+
+``fit_group("mlp", [{"learning_rate": 0.01, "seed": 1}, {"learning_rate": 0.02, "seed": 2}])``
+trains both runs as one model: one compiled call per span of minibatches advances all of them,
+where one run alone would take a call each. ``shape_key`` says which runs can go together: the
+same tutorial, architecture and batch size. Learning rate, regularization, seed and the
+early-stopping settings may differ from run to run.
+
+How (see ``dltut.compiled.CompiledGroup`` and ``dltut.trainer.train_lockstep``):
+
+* One graph holds a copy of the model per run (any of the three tutorials' models), each built
+  by ``registry.build`` from its own ``numpy.random.RandomState(seed)`` as the tutorial builds
+  it, on the same symbolic minibatch; each copy's cost and SGD updates are its solo run's (its own learning rate and L1/L2 as
+  constants). So every run computes, operation for operation, what its solo run computes, and in
+  CPU float64 its numbers are its solo run's exactly (``tests/test_batched.py``). A span of
+  minibatch updates is one ``scan`` over the copies together, and the validation (test) errors of
+  all runs are one call.
+* Each run keeps its own early-stopping state (patience, best model, history) under the
+  trainer's rules. The runs still training move in lockstep: a span ends at the first event
+  (validation, patience stop, epoch end) of any of them. A stopped run is frozen: its updates are
+  masked (its parameters stay as they were at its stop) while the others go on.
+* A run whose cost diverges stops there with ``stop_reason == "diverged"`` and the others go on
+  (a solo run raises ``Diverged``).
+
+Speed (``benchmarks/bench_sweep.py``): the copies share the gathered minibatch, the Python
+and per-call overhead, the data loading and one compile per group, but each copy still does its
+own products, one after the other (XLA runs them on one core). Measured on the project's
+2-core CPU (float32, 8 runs, a busy machine): 8 logistic regressions batched took 2.9x the wall
+time of one run (the runs one by one 4.7x, a pool of 2 processes 5.7x), but 8 MLPs 11x (one by
+one 7.1x): per run and update the MLP group costs up to twice a solo run (CPU time per update
+1.0-1.5 ms for one run, 2.9-3.9 for 2, 9.1 for 4, 21-22 for 8), growing with the group, as if
+memory-bound (8 hidden layers' weights are 12.5 MB in float32, more than the caches); not
+verified. A pool of processes, each training a group, would use the other cores. Faster forms were measured and are not
+exact: stacking the runs' weights (PyTensor's ``vectorize_graph``, what ``vmap`` does) or
+concatenating them (one ``X @ [W_1 .. W_R]``) changes XLA's products and sums in the last bits
+(1e-16 relative after 30 updates); a batched product of per-run operands (``rbk,rkn->rbn``) is
+bit-equal to the solo products, but the stacked graph's reductions (the cost's mean, ``sum(W**2)``)
+are not. Exactness comes first here, so the copies stay until a stacked form is shown bit-equal.
+
+Log lines: each run logs the trainer's lines of its solo run (``epoch %i, minibatch %i/%i,
+validation error %f %%``, the test error of a new best, LeNet's ``training @ iter = %i``) with
+the same text, through the ``dltut.trainer`` logger; each record carries ``record.run``, the
+run's index in ``runs``, for a handler or filter to tell the runs apart. The entry points' own
+closing lines ("Optimization complete ...") are not logged: the caller reports the results.
+
+Batching needs JAX mode (dltut's default): in another mode ``fit_group`` raises a ValueError
+(run the runs one by one with the tutorial's entry point instead). Checkpoints and resuming a
+group are not supported.
+"""
+
+import dataclasses
+import inspect
+import logging
+
+import numpy
+
+from dltut import data, engine, registry, saving, trainer
+from dltut.compiled import CompiledGroup, batch_counts
+from dltut.engine import T
+from dltut.fitting import N_OUT, _counters, check_sgd_settings, input_size, prepare
+from dltut.trainer import EarlyStopping, StopRequest, train_lockstep
+from dltut.tutorials.convolutional_mlp import evaluate_lenet5
+from dltut.tutorials.logistic_sgd import sgd_optimization_mnist
+from dltut.tutorials.mlp import mlp_regularizer, test_mlp
+
+log = logging.getLogger(__name__)
+
+# tutorial -> its entry point, whose keyword arguments are a run's hyperparameters
+ENTRY_POINTS = {"logreg": sgd_optimization_mnist, "mlp": test_mlp, "lenet": evaluate_lenet5}
+# the seed of a run without one: the tutorial's own (the logistic regression draws nothing)
+DEFAULT_SEEDS = {"logreg": None, "mlp": 1234, "lenet": 23455}
+# the settings that shape a tutorial's model: runs that differ in one cannot go together
+SHAPE_SETTINGS = {"logreg": ("batch_size",), "mlp": ("batch_size", "n_hidden"),
+                  "lenet": ("batch_size", "nkerns")}
+STOPPING_SETTINGS = tuple(field.name for field in EarlyStopping.__dataclass_fields__.values())
+OPTIONS = ("floatX", "mode", "device", "tf32", "fused", "callbacks")  # of fitting.Options
+LOG_EVERY = {"lenet": 100}  # "training @ iter = %i" every that many updates, as the tutorial
+
+
+def hyperparameters(tutorial, run):
+    """The run's whole set of hyperparameters: its entry point's defaults updated by ``run``
+    (and ``seed``); a ValueError names an unknown tutorial or key."""
+    if tutorial not in ENTRY_POINTS:
+        raise ValueError(f"unknown tutorial {tutorial!r}: batched runs are one of "
+                         f"{', '.join(ENTRY_POINTS)}")
+    if not isinstance(run, dict):
+        raise ValueError(f"a run is a dict of {tutorial} hyperparameters, got {run!r}")
+    parameters = inspect.signature(ENTRY_POINTS[tutorial]).parameters
+    defaults = {name: parameter.default for name, parameter in parameters.items()
+                if parameter.kind is not parameter.VAR_KEYWORD and name != "dataset"}
+    defaults.setdefault("seed", DEFAULT_SEEDS[tutorial])
+    unknown = sorted(set(run) - set(defaults))
+    if unknown:
+        raise ValueError(f"unknown {tutorial} hyperparameters {unknown} in run {run!r}: use "
+                         f"{', '.join(sorted(defaults))} (the data set and options are "
+                         "fit_group's own arguments)")
+    return {**defaults, **run}
+
+
+def shape_key(tutorial, run):
+    """What runs must share to be trained together: ``(tutorial, (setting, value), ...)``.
+
+    Runs with equal keys can go into one ``fit_group`` call; the learning rate, regularization,
+    seed and early-stopping settings are not part of it.
+    """
+    settings = hyperparameters(tutorial, run)
+    return (tutorial,) + tuple((name, _hashable(settings[name]))
+                               for name in SHAPE_SETTINGS[tutorial])
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
+def fit_group(tutorial, runs, dataset=None, outs=None, **options):
+    """Train ``runs`` (dicts of the tutorial's hyperparameters) together; one ``TrainResult``
+    per run, in order, each equal to its solo run's.
+
+    ``tutorial`` is "logreg", "mlp" or "lenet"; a run's missing keys take the entry point's
+    defaults (``seed``: the tutorial's). ``dataset`` is shared by all runs. ``outs`` (a path or
+    None per run) is where each run's best model is written, as the entry points' ``out``.
+    ``options`` are ``fitting.Options`` fields: ``floatX``, ``mode`` (must be, or default to,
+    "jax"), ``device``, ``tf32``, ``fused`` (None or True) and ``callbacks``, each called as
+    ``callback(index, validation)``. ``result.model`` is each run's model with its best
+    parameters set.
+    """
+    settings = _check_runs(tutorial, runs)
+    outs = _check_outs(outs, len(runs))
+    options = _check_options(options)
+    datasets = data.load_shared(dataset)
+    arch = _architecture(tutorial, settings[0], datasets)
+    log.info("... building %i %s models", len(runs), tutorial)
+    x, y = T.matrix("x"), T.ivector("y")
+    models, costs = [], []
+    for run in settings:
+        rng = numpy.random.RandomState(run["seed"]) if run["seed"] is not None else None
+        model = registry.build(arch, rng, x)
+        cost = model.negative_log_likelihood(y)
+        if tutorial == "mlp":
+            cost = mlp_regularizer(run["L1_reg"], run["L2_reg"])(model, cost)
+        models.append(model)
+        costs.append(cost)
+    stoppings = [_stopping(run) for run in settings]
+    n_train_batches = batch_counts(datasets, settings[0]["batch_size"])["training"]
+    # the spans between the validations of the most often validating run: the usual span
+    span_length = min(stopping.frequency(n_train_batches) for stopping in stoppings)
+    group = CompiledGroup(x, y, costs, [model.y_pred for model in models],
+                          [model.params for model in models],
+                          [run["learning_rate"] for run in settings], datasets,
+                          settings[0]["batch_size"], span_length=min(span_length, n_train_batches))
+    loggers = [logging.LoggerAdapter(trainer.log, {"run": index}) for index in range(len(runs))]
+    callbacks = [tuple(_for_run(callback, index) for callback in options.callbacks)
+                 for index in range(len(runs))]
+    log.info("... training %i runs together", len(runs))
+    with StopRequest() as stop:
+        results = train_lockstep(group, n_train_batches, stoppings, callbacks, loggers,
+                                 log_every=LOG_EVERY.get(tutorial), stop_requested=stop)
+    for index, (result, model, run, out) in enumerate(zip(results, models, settings, outs)):
+        _keep_best(index, result, group, model, arch, _saved_hyperparameters(tutorial, run), out)
+    return results
+
+
+def _check_runs(tutorial, runs):
+    """Each run's whole settings, checked, and all of one shape; a ValueError otherwise."""
+    if not isinstance(runs, (list, tuple)) or not runs:
+        raise ValueError(f"runs must be a non-empty list of dicts of hyperparameters, got {runs!r}")
+    settings = [hyperparameters(tutorial, run) for run in runs]
+    for index, run in enumerate(settings):
+        check_sgd_settings(run["learning_rate"], run["batch_size"])
+        _stopping(run)  # EarlyStopping checks its fields
+        for name in ("n_hidden",) if tutorial == "mlp" else ():
+            _require_positive_int(index, name, run[name])
+        if tutorial == "lenet":
+            if not isinstance(run["nkerns"], (list, tuple)) or len(run["nkerns"]) != 2:
+                raise ValueError(f"run {index}: nkerns must be two numbers of filters, got "
+                                 f"{run['nkerns']!r}")
+            for n in run["nkerns"]:
+                _require_positive_int(index, "nkerns", n)
+        seed = run["seed"]
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
+                                 or not 0 <= seed < 2**32):
+            raise ValueError(f"run {index}: seed must be an integer in [0, 2**32), got {seed!r}")
+    keys = [shape_key(tutorial, run) for run in runs]
+    for index, key in enumerate(keys):
+        if key != keys[0]:
+            name, first, other = next((a[0], a[1], b[1]) for a, b in zip(keys[0][1:], key[1:])
+                                      if a != b)
+            raise ValueError(
+                f"runs 0 and {index} differ in {name} ({first!r} vs {other!r}): runs trained "
+                "together must share their shapes; group them by dltut.batched.shape_key and call "
+                "fit_group once per group"
+            )
+    return settings
+
+
+def _require_positive_int(index, name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value < 1:
+        raise ValueError(f"run {index}: {name} must be a positive integer, got {value!r}")
+
+
+def _check_outs(outs, n_runs):
+    if outs is None:
+        return [None] * n_runs
+    outs = list(outs)
+    if len(outs) != n_runs:
+        raise ValueError(f"outs has {len(outs)} paths for {n_runs} runs: give one (or None) per run")
+    for out in outs:
+        if out is not None:
+            saving.check_writable(out, "out")
+    return outs
+
+
+def _check_options(options):
+    """``fitting.Options`` of a group, configured; only the options a group takes."""
+    unsupported = sorted(set(options) - set(OPTIONS))
+    if unsupported:
+        raise ValueError(f"fit_group does not take options {unsupported}: it takes "
+                         f"{', '.join(OPTIONS)} (outs= for the best models; checkpoints and "
+                         "resuming are for solo runs)")
+    if options.get("fused") is False:
+        raise ValueError("fit_group trains fused spans only: drop fused=False (or run the runs "
+                         "one by one with the tutorial's entry point)")
+    options = prepare(options)
+    if engine.mode() != "jax":
+        raise ValueError(
+            f"fit_group trains runs together in JAX mode only, this is mode {engine.mode()!r}: "
+            "use mode='jax' (dltut's default), or run the runs one by one with the tutorial's "
+            "entry point"
+        )
+    return options
+
+
+def _architecture(tutorial, run, datasets):
+    """The model the entry point builds for these hyperparameters."""
+    if tutorial == "logreg":
+        return {"model": "logistic_regression", "n_in": input_size(datasets), "n_out": N_OUT}
+    if tutorial == "mlp":
+        return {"model": "mlp", "n_in": input_size(datasets), "n_hidden": run["n_hidden"],
+                "n_out": N_OUT}
+    return {"model": "lenet5", "batch_size": run["batch_size"],
+            "nkerns": [int(n) for n in run["nkerns"]], "n_hidden": 500, "n_out": N_OUT}
+
+
+def _stopping(run):
+    return EarlyStopping(**{name: run[name] for name in STOPPING_SETTINGS if name in run})
+
+
+def _saved_hyperparameters(tutorial, run):
+    """What the entry point records as the run's hyperparameters in its model file."""
+    saved = {"learning_rate": run["learning_rate"], "batch_size": run["batch_size"]}
+    if tutorial == "mlp":
+        saved.update(L1_reg=run["L1_reg"], L2_reg=run["L2_reg"])
+    return {**saved, **dataclasses.asdict(_stopping(run))}
+
+
+def _for_run(callback, index):
+    return lambda validation: callback(index, validation)
+
+
+def _keep_best(index, result, group, model, arch, saved_hyperparameters, out):
+    """As ``fitting.fit`` does for a solo run: the best parameters set, and written to ``out``."""
+    result.model = model
+    if result.stop_reason == "diverged":
+        log.warning("run %i diverged at iteration %i: lower its learning rate (learning_rate=%s)",
+                    index, result.iterations - 1, saved_hyperparameters["learning_rate"])
+    elif result.stop_reason == "interrupted":
+        log.warning("run %i interrupted at iteration %i", index, result.iterations - 1)
+    if result.best_params is None:
+        log.warning("run %i: no validation was run: no best model to keep", index)
+        return
+    group.set_run_params(index, result.best_params)
+    if out is not None:
+        info = {**_counters(result), "hyperparameters": saved_hyperparameters}
+        saving.save_model(out, arch, registry.param_values(model), info)
+        log.info("run %i: best model saved to %s", index, out)

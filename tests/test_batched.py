@@ -1,0 +1,149 @@
+"""Batched runs: a group trained in lockstep gives each run its solo run's numbers and log lines,
+exactly (CPU float64, JAX mode); a stopped run is frozen; runs of other shapes are refused."""
+
+import inspect
+import logging
+
+import numpy
+import pytest
+
+import dltut
+from conftest import in_mode
+from dltut import data, fitting, registry
+from dltut.batched import fit_group, shape_key
+from dltut.compiled import CompiledGroup
+from dltut.engine import T
+from dltut.trainer import EarlyStopping
+from dltut.tutorials.mlp import mlp_regularizer
+
+pytest.importorskip("jax")
+
+# small MLP runs on tiny_mnist (30 minibatches of 20 an epoch) whose patience of 20 updates
+# validates every 10: a run stops at update 20 unless its second validation is a significant
+# gain, and later ones at other updates (checked below: the stops differ). Spans of 10 updates,
+# and of 9 before a stop, keep the solo runs' compiles few.
+MLP = {"batch_size": 20, "n_hidden": 12, "n_epochs": 4, "patience": 20}
+MLP_RUNS = [{**MLP, "learning_rate": learning_rate, "seed": seed}
+            for learning_rate in (0.01, 0.1) for seed in (1234, 1, 2, 3)]
+
+
+def _solo_mlp(run, dataset):
+    """The run alone, as ``test_mlp`` trains it with ``RandomState(seed)``."""
+    if "seed" in inspect.signature(dltut.test_mlp).parameters:
+        return dltut.test_mlp(dataset=dataset, **run)
+    if run["seed"] == 1234:  # the tutorial's own seed
+        return dltut.test_mlp(dataset=dataset, **{k: v for k, v in run.items() if k != "seed"})
+    # until the entry point takes a seed: what test_mlp does, with the run's seed
+    datasets = data.load_shared(dataset)
+    arch = {"model": "mlp", "n_in": 784, "n_hidden": run["n_hidden"], "n_out": 10}
+    hyperparameters = {"learning_rate": run["learning_rate"], "batch_size": run["batch_size"],
+                       "L1_reg": 0.0, "L2_reg": 0.0001}
+    return fitting.fit(arch, numpy.random.RandomState(run["seed"]), datasets, hyperparameters,
+                       EarlyStopping(n_epochs=run["n_epochs"], patience=run["patience"]),
+                       fitting.Options(), regularize=mlp_regularizer(0.0, 0.0001))
+
+
+def _trainer_lines(caplog, run=None):
+    """The trainer's log lines (of group run ``run``, or of a solo run)."""
+    return [record.getMessage() for record in caplog.records
+            if record.name == "dltut.trainer" and getattr(record, "run", None) == run]
+
+
+def _assert_same_run(got, expected, what):
+    for field in ("best_validation_loss", "best_iter", "test_score", "epochs", "iterations",
+                  "stop_reason", "patience", "validation_frequency", "n_train_batches"):
+        assert getattr(got, field) == getattr(expected, field), f"{what}: {field}"
+    assert got.history == expected.history, what
+    numpy.testing.assert_array_equal(got.costs, expected.costs, err_msg=what)
+    for got_param, expected_param in zip(got.best_params, expected.best_params, strict=True):
+        numpy.testing.assert_array_equal(got_param, expected_param, err_msg=what)
+
+
+def test_mlp_group_equals_the_solo_runs(tiny_mnist, floatX64, caplog, tmp_path):
+    caplog.set_level(logging.INFO, logger="dltut")
+    with in_mode("jax"):
+        solo = []
+        for run in MLP_RUNS:
+            caplog.clear()
+            solo.append((_solo_mlp(run, tiny_mnist), _trainer_lines(caplog)))
+        caplog.clear()
+        outs = [tmp_path / f"run{index}.npz" for index in range(len(MLP_RUNS))]
+        group = fit_group("mlp", MLP_RUNS, dataset=tiny_mnist, outs=outs)
+    assert len({result.iterations for result, _ in solo}) > 1, "the runs should stop apart"
+    for index, (result, (expected, lines)) in enumerate(zip(group, solo)):
+        _assert_same_run(result, expected, f"run {index}")
+        assert _trainer_lines(caplog, index) == lines, f"run {index}"
+        saved = dltut.load_model(outs[index])
+        numpy.testing.assert_array_equal(saved.params["W_hidden"], expected.best_params[0])
+        assert saved.info["best_iter"] == expected.best_iter
+
+
+def test_logistic_regression_group_equals_the_solo_runs(tiny_mnist, floatX64, caplog):
+    caplog.set_level(logging.INFO, logger="dltut")
+    # validated once an epoch (12 minibatches of 50), no patience stop: one span length
+    runs = [{"learning_rate": rate, "batch_size": 50, "n_epochs": 3, "patience": 1000}
+            for rate in (0.13, 0.5)]
+    with in_mode("jax"):
+        solo = []
+        for run in runs:
+            caplog.clear()
+            solo.append((dltut.sgd_optimization_mnist(dataset=tiny_mnist, **run),
+                         _trainer_lines(caplog)))
+        caplog.clear()
+        group = fit_group("logreg", runs, dataset=tiny_mnist)
+    for index, (result, (expected, lines)) in enumerate(zip(group, solo)):
+        _assert_same_run(result, expected, f"run {index}")
+        assert _trainer_lines(caplog, index) == lines
+
+
+def test_a_stopped_run_is_frozen(tiny_mnist, floatX64):
+    with in_mode("jax"):
+        datasets = data.load_shared(tiny_mnist)
+        x, y = T.matrix("x"), T.ivector("y")
+        models = [registry.build({"model": "logistic_regression", "n_in": 784, "n_out": 10},
+                                 None, x) for _ in range(2)]
+        costs = [model.negative_log_likelihood(y) for model in models]
+        group = CompiledGroup(x, y, costs, [model.y_pred for model in models],
+                              [model.params for model in models],
+                              [0.1, 0.1],
+                              datasets, batch_size=50, span_length=4)
+        before = [group.get_run_params(index) for index in range(2)]
+        span_costs = group.train_minibatches(0, 6, numpy.array([True, False]))  # 4 + 2 steps
+        after = [group.get_run_params(index) for index in range(2)]
+    assert span_costs.shape == (6, 2)
+    for frozen, kept in zip(after[1], before[1]):
+        numpy.testing.assert_array_equal(frozen, kept)
+    assert not numpy.array_equal(after[0][0], before[0][0])  # the active run trained
+
+
+def test_shape_key_groups_runs_of_one_shape():
+    base = shape_key("mlp", {"learning_rate": 0.1, "seed": 5, "L2_reg": 0.0, "patience": 7})
+    assert base == shape_key("mlp", {})
+    assert base != shape_key("mlp", {"n_hidden": 100})
+    assert base != shape_key("mlp", {"batch_size": 10})
+    assert shape_key("lenet", {"nkerns": [4, 6]}) == shape_key("lenet", {"nkerns": (4, 6)})
+
+
+@pytest.mark.parametrize("tutorial, runs, options, fragment", [
+    ("mlp", [{"n_hidden": 10}, {"n_hidden": 20}], {}, "differ in n_hidden (10 vs 20)"),
+    ("logreg", [{"batch_size": 10}, {"batch_size": 20}], {}, "differ in batch_size"),
+    ("mlp", [{"learning_rate": 0.1, "momentum": 0.9}], {}, "unknown mlp hyperparameters"),
+    ("svm", [{}], {}, "unknown tutorial 'svm'"),
+    ("mlp", [], {}, "non-empty list"),
+    ("mlp", [{"learning_rate": -1.0}], {}, "learning_rate must be positive"),
+    ("mlp", [{"seed": -3}], {}, "seed must be an integer"),
+    ("mlp", [{"n_hidden": 0}], {}, "n_hidden must be a positive integer"),
+    ("mlp", [{}], {"checkpoint": "c.npz"}, "does not take options ['checkpoint']"),
+    ("mlp", [{}], {"fused": False}, "drop fused=False"),
+    ("mlp", [{}], {"mode": "c"}, "JAX mode only, this is mode 'c'"),
+])
+def test_bad_groups_are_refused_before_anything_runs(tmp_path, tutorial, runs, options, fragment):
+    missing = tmp_path / "no-such-data"  # loading it would be another error
+    with pytest.raises(ValueError) as error:
+        fit_group(tutorial, runs, dataset=missing, **options)
+    assert fragment in str(error.value)
+
+
+def test_outs_must_match_the_runs(tmp_path):
+    with pytest.raises(ValueError, match="outs has 1 paths for 2 runs"):
+        fit_group("mlp", [{}, {}], dataset=tmp_path / "none", outs=[tmp_path / "a.npz"])
