@@ -57,7 +57,8 @@ import numpy
 from dltut import data, engine, registry, saving, trainer
 from dltut.compiled import CompiledGroup, batch_counts
 from dltut.engine import T
-from dltut.fitting import N_OUT, _counters, check_sgd_settings, input_size, prepare
+from dltut.fitting import (N_OUT, _counters, check_draws_nothing, check_seed, check_sgd_settings,
+                           input_size, prepare)
 from dltut.trainer import EarlyStopping, StopRequest, train_lockstep
 from dltut.tutorials.convolutional_mlp import evaluate_lenet5
 from dltut.tutorials.logistic_sgd import sgd_optimization_mnist
@@ -67,8 +68,6 @@ log = logging.getLogger(__name__)
 
 # tutorial -> its entry point, whose keyword arguments are a run's hyperparameters
 ENTRY_POINTS = {"logreg": sgd_optimization_mnist, "mlp": test_mlp, "lenet": evaluate_lenet5}
-# the seed of a run without one: the tutorial's own (the logistic regression draws nothing)
-DEFAULT_SEEDS = {"logreg": None, "mlp": 1234, "lenet": 23455}
 # the settings that shape a tutorial's model: runs that differ in one cannot go together
 SHAPE_SETTINGS = {"logreg": ("batch_size",), "mlp": ("batch_size", "n_hidden"),
                   "lenet": ("batch_size", "nkerns")}
@@ -88,7 +87,6 @@ def hyperparameters(tutorial, run):
     parameters = inspect.signature(ENTRY_POINTS[tutorial]).parameters
     defaults = {name: parameter.default for name, parameter in parameters.items()
                 if parameter.kind is not parameter.VAR_KEYWORD and name != "dataset"}
-    defaults.setdefault("seed", DEFAULT_SEEDS[tutorial])
     unknown = sorted(set(run) - set(defaults))
     if unknown:
         raise ValueError(f"unknown {tutorial} hyperparameters {unknown} in run {run!r}: use "
@@ -176,10 +174,10 @@ def _check_runs(tutorial, runs):
                                  f"{run['nkerns']!r}")
             for n in run["nkerns"]:
                 _require_positive_int(index, "nkerns", n)
-        seed = run["seed"]
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
-                                 or not 0 <= seed < 2**32):
-            raise ValueError(f"run {index}: seed must be an integer in [0, 2**32), got {seed!r}")
+        if tutorial == "logreg":
+            check_draws_nothing(run["seed"], "the logistic regression")
+        else:
+            check_seed(run["seed"])
     keys = [shape_key(tutorial, run) for run in runs]
     for index, key in enumerate(keys):
         if key != keys[0]:
@@ -250,6 +248,8 @@ def _saved_hyperparameters(tutorial, run):
     saved = {"learning_rate": run["learning_rate"], "batch_size": run["batch_size"]}
     if tutorial == "mlp":
         saved.update(L1_reg=run["L1_reg"], L2_reg=run["L2_reg"])
+    if run["seed"] is not None:  # the logistic regression draws nothing: no seed
+        saved["seed"] = run["seed"]
     return {**saved, **dataclasses.asdict(_stopping(run))}
 
 

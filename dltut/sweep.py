@@ -82,10 +82,6 @@ log = logging.getLogger(__name__)
 BACKENDS = ("pool", "serial", "ray", "batched")
 RAY_RETRIES = 3  # times a Ray task is run again when its worker dies
 SET_PER_RUN = ("out", "checkpoint", "resume", "callbacks")  # the Options a sweep sets itself
-# the settings that fix a run's shapes: runs equal in these can be trained as one batch
-SHAPES = {"logreg": ("batch_size",), "mlp": ("batch_size", "n_hidden"),
-          "lenet": ("batch_size", "nkerns"), "SdA": ("batch_size", "hidden_layers_sizes"),
-          "DBN": ("batch_size", "hidden_layers_sizes")}
 BATCHED_OPTIONS = ("floatX", "mode", "device", "tf32", "fused")  # the run options fit_group takes
 COLUMNS = ("best_validation_loss", "test_score", "best_iter", "epochs", "iterations",
            "stop_reason", "seconds")  # what results.csv holds of each run, after its settings
@@ -189,7 +185,7 @@ def plan(tutorial, grid, *, out_dir=None, backend="pool", workers=None, address=
             _check_name(tutorial, name, defaults, "the fixed settings")
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
-    _check_backend(backend, workers, address)
+    _check_backend(tutorial, backend, workers, address)
     if plot:
         from dltut.plots import check_matplotlib
 
@@ -297,7 +293,7 @@ def _check_batch_sizes(grid, options, defaults, dataset):
                              f"examples): use batch sizes of at most {smallest}")
 
 
-def _check_backend(backend, workers, address):
+def _check_backend(tutorial, backend, workers, address):
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or workers < 1):
         raise ValueError(f"workers must be a positive integer (processes or Ray CPUs), got "
@@ -307,10 +303,11 @@ def _check_backend(backend, workers, address):
     if backend == "ray" and importlib.util.find_spec("ray") is None:
         raise ImportError("backend 'ray' needs Ray, which is not installed: "
                           "pip install 'dltut[ray]'")
-    if backend == "batched" and importlib.util.find_spec("dltut.batched") is None:
-        raise NotImplementedError("backend 'batched' needs dltut.batched, which this version of "
-                                  "dltut does not have yet: use backend 'pool', 'serial' or "
-                                  "'ray'")
+    from dltut import batched
+
+    if backend == "batched" and tutorial not in batched.ENTRY_POINTS:
+        raise ValueError(f"backend 'batched' trains {', '.join(batched.ENTRY_POINTS)} runs "
+                         f"together, not {tutorial}'s: use backend 'pool', 'serial' or 'ray'")
 
 
 def run_id(settings):
@@ -395,18 +392,14 @@ def summary(record):
 
 def groups(tutorial, runs):
     """The runs (dicts of the entry point's hyperparameters) that can be trained together, as
-    lists in first-appearance order: those equal in ``SHAPES[tutorial]`` (architecture and batch
-    size; what a setting leaves out is the tutorial's default)."""
-    defaults = hyperparameters(tutorial)
+    lists in first-appearance order: those of equal ``dltut.batched.shape_key`` (architecture
+    and batch size; what a setting leaves out is the tutorial's default)."""
+    from dltut import batched
+
     grouped = {}
     for each in runs:
-        key = tuple(_hashable(each.get(name, defaults[name])) for name in SHAPES[tutorial])
-        grouped.setdefault(key, []).append(each)
+        grouped.setdefault(batched.shape_key(tutorial, each), []).append(each)
     return list(grouped.values())
-
-
-def _hashable(value):
-    return tuple(value) if isinstance(value, list) else value
 
 
 def _execute(sweep_plan, todo, bar):
@@ -502,7 +495,8 @@ def run_one(tutorial, each, call, callback=None):
     kwargs = {name: value for name, value in {**call, **each.settings}.items()
               if name != "engine"}  # the engine is chosen for the process (run_group)
     checkpoint = each.path("checkpoint.npz")
-    resume = checkpoint if _unfinished(checkpoint) else None
+    # a run killed after its last checkpoint goes on from there (one that had ended, ends)
+    resume = checkpoint if os.path.isfile(checkpoint) else None
     start = timeit.default_timer()
     with _log_to(each.path("log.txt")):
         try:
@@ -513,22 +507,6 @@ def run_one(tutorial, each, call, callback=None):
             log.warning("%s: %s", each.id, error)
             result = error.result
     return _finished(tutorial, each, result, timeit.default_timer() - start)
-
-
-def _unfinished(checkpoint):
-    """Whether ``checkpoint`` exists and holds a run to go on with. One written when the run had
-    already ended by patience or diverged (killed before its result.json) is not: the trainer
-    would train on from it, past the end of the unbroken run; that run is done again from the
-    start instead, which gives the same numbers."""
-    from dltut.saving import load_checkpoint, load_model
-
-    if not os.path.isfile(checkpoint):
-        return False
-    if "checkpoint" not in load_model(checkpoint).meta:  # written in pretraining (SdA, DBN)
-        return True
-    _, _, state = load_checkpoint(checkpoint)
-    diverged = len(state.costs) > 0 and not math.isfinite(state.costs[-1])
-    return not (diverged or 0 <= state.iteration and state.patience <= state.iteration)
 
 
 def _run_batched(tutorial, runs, call):

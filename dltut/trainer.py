@@ -202,7 +202,7 @@ def train(model, n_train_batches, stopping=EarlyStopping(), callbacks=(), log_ev
     state = state if state is not None else TrainState(patience=stopping.patience)
     run = Run(state, stopping, n_train_batches, callbacks)
     fused = getattr(model, "fused", False)
-    _prepare(model, [run] if fused else [])
+    _prepare(model, [run] if fused and run.stop_reason is None else [])
     start_time = timeit.default_timer()
     while run.stop_reason is None:
         first = state.iteration + 1
@@ -303,6 +303,11 @@ class Run:
         self.frequency = stopping.frequency(n_train_batches)
         self.callbacks, self.log = callbacks, logger
         self.stop_reason, self.diverged = None, None
+        # a run resumed from the checkpoint written at its end ends there again
+        if state.costs and not math.isfinite(state.costs[-1]):
+            self.diverged, self.stop_reason = (state.iteration, state.costs[-1]), "diverged"
+        elif 0 <= state.iteration and state.patience <= state.iteration:
+            self.stop_reason = "patience"
 
     def out_of_epochs(self, first):
         """Whether update ``first`` would start an epoch past ``n_epochs`` (the run then stops)."""

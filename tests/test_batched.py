@@ -1,7 +1,6 @@
 """Batched runs: a group trained in lockstep gives each run its solo run's numbers and log lines,
 exactly (CPU float64, JAX mode); a stopped run is frozen; runs of other shapes are refused."""
 
-import inspect
 import logging
 
 import numpy
@@ -9,12 +8,10 @@ import pytest
 
 import dltut
 from conftest import in_mode
-from dltut import data, fitting, registry
+from dltut import data, registry
 from dltut.batched import fit_group, shape_key
 from dltut.compiled import CompiledGroup
 from dltut.engine import T
-from dltut.trainer import EarlyStopping
-from dltut.tutorials.mlp import mlp_regularizer
 
 pytest.importorskip("jax")
 
@@ -28,19 +25,8 @@ MLP_RUNS = [{**MLP, "learning_rate": learning_rate, "seed": seed}
 
 
 def _solo_mlp(run, dataset):
-    """The run alone, as ``test_mlp`` trains it with ``RandomState(seed)``."""
-    if "seed" in inspect.signature(dltut.test_mlp).parameters:
-        return dltut.test_mlp(dataset=dataset, **run)
-    if run["seed"] == 1234:  # the tutorial's own seed
-        return dltut.test_mlp(dataset=dataset, **{k: v for k, v in run.items() if k != "seed"})
-    # until the entry point takes a seed: what test_mlp does, with the run's seed
-    datasets = data.load_shared(dataset)
-    arch = {"model": "mlp", "n_in": 784, "n_hidden": run["n_hidden"], "n_out": 10}
-    hyperparameters = {"learning_rate": run["learning_rate"], "batch_size": run["batch_size"],
-                       "L1_reg": 0.0, "L2_reg": 0.0001}
-    return fitting.fit(arch, numpy.random.RandomState(run["seed"]), datasets, hyperparameters,
-                       EarlyStopping(n_epochs=run["n_epochs"], patience=run["patience"]),
-                       fitting.Options(), regularize=mlp_regularizer(0.0, 0.0001))
+    """The run alone: ``test_mlp`` with the run's seed."""
+    return dltut.test_mlp(dataset=dataset, **run)
 
 
 def _trainer_lines(caplog, run=None):

@@ -17,7 +17,7 @@ import numpy
 import pytest
 
 import dltut
-from dltut import engine, sweep
+from dltut import batched, engine, sweep
 from dltut.__main__ import main
 
 from conftest import ROOT
@@ -146,12 +146,10 @@ def test_a_bad_grid_is_one_clear_error_before_anything(tiny_mnist, tmp_path, tut
     assert not out_dir.exists()
 
 
-def test_batched_backend_says_what_works(tiny_mnist, tmp_path):
-    if sweep.importlib.util.find_spec("dltut.batched") is not None:
-        pytest.skip("dltut.batched is there")
-    with pytest.raises(NotImplementedError, match="use backend 'pool', 'serial' or 'ray'"):
-        dltut.sweep("logreg", GRID, out_dir=tmp_path / "sweep", backend="batched",
-                    dataset=tiny_mnist)
+def test_batched_backend_takes_the_tutorials_batched_trains(tiny_mnist, tmp_path):
+    with pytest.raises(ValueError, match="not SdA's: use backend 'pool', 'serial' or 'ray'"):
+        dltut.sweep("SdA", {"finetune_lr": [0.1, 0.2]}, out_dir=tmp_path / "sweep",
+                    backend="batched", dataset=tiny_mnist)
     assert not (tmp_path / "sweep").exists()
 
 
@@ -167,7 +165,8 @@ def test_the_batched_backend_hands_groups_of_equal_shapes_to_fit_group(lr_sweep,
                 for run, out in zip(runs, outs)]
 
     stand_in = types.ModuleType("dltut.batched")
-    stand_in.fit_group = fit_group
+    stand_in.fit_group, stand_in.shape_key = fit_group, batched.shape_key
+    stand_in.ENTRY_POINTS = batched.ENTRY_POINTS
     stand_in.__spec__ = importlib.machinery.ModuleSpec("dltut.batched", None)
     monkeypatch.setitem(sys.modules, "dltut.batched", stand_in)
     monkeypatch.setattr(dltut, "batched", stand_in, raising=False)

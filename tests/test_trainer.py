@@ -225,6 +225,30 @@ def test_interrupt_and_resume_equals_an_unbroken_run(fused, stop_after):
     assert list(resumed.costs) == list(unbroken.costs)
 
 
+@pytest.mark.parametrize("costs, stop_reason", [(None, "patience"),
+                                                 ([1.0] * 25 + [math.nan], "diverged")])
+def test_resuming_the_checkpoint_of_a_run_that_ended_trains_no_more(costs, stop_reason):
+    """A run killed after its last checkpoint (its end) but before anything else was written is
+    resumed from that checkpoint: it ends where it ended, with the same numbers."""
+    stopping = EarlyStopping(n_epochs=100, patience=6)
+    checkpoints = []
+    try:
+        ended = train(FakeModel(LOSSES, 10, costs=costs), 10, stopping,
+                      checkpoint=checkpoints.append)
+    except Diverged as error:
+        ended = error.result
+    assert ended.stop_reason == stop_reason
+    model = FakeModel(LOSSES[len(ended.history):], 10)
+    try:
+        resumed = train(model, 10, stopping, state=checkpoints[-1])
+    except Diverged as error:
+        resumed = error.result
+    assert model.spans == [] and model.validations == 0
+    for key in ("best_validation_loss", "best_iter", "test_score", "epochs", "iterations",
+                "stop_reason", "patience", "history"):
+        assert getattr(resumed, key) == getattr(ended, key), key
+
+
 def test_checkpoint_every_epochs_and_at_the_end():
     seen = []
     result = train(FakeModel([0.5 - 0.01 * k for k in range(10)], 4), 4,
