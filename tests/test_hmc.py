@@ -109,6 +109,8 @@ def test_energy_error_is_second_order_in_the_step(floatX64):
 
 
 def test_metropolis_accept_against_numpy_uniforms(floatX64, mode):
+    if mode == "numba":
+        pytest.skip("CI time: Numba mode draws test_hmc's 2,000 draws (test_originals.py)")
     n = 8
     # of a known length on PyTensor, as the sampler's energies (JAX compiles only such draws)
     static = {"shape": (n,)} if engine.name() == "pytensor" else {}
@@ -190,6 +192,8 @@ ORIGINAL_FIRST_DRAW = [
 
 
 def test_draws_against_numpy_hmc(floatX64, mode):
+    if mode == "numba":
+        pytest.skip("CI time: Numba mode draws test_hmc's 2,000 draws (test_originals.py)")
     n = 4
     run = hmc.sampler_on_nd_gaussian(HMC_sampler.new_from_shared_positions, burnin=0,
                                      n_samples=n, dim=DIM)
