@@ -76,14 +76,22 @@ class _Training:
             if variable not in updated]
         shared_vars = [variable for variable, _ in updates]
 
-        def step(index):
+        def step(index, *per_step):
             cost, *new_values = engine.clone_replace(
-                [self.cost] + [value for _, value in updates], self._train_givens(index)
+                [self.cost] + [value for _, value in updates], self._step_givens(index, *per_step)
             )
             return cost, dict(zip(shared_vars, new_values))
 
-        costs, updates = engine.scan(step, sequences=[first + T.arange(count)])
+        costs, updates = engine.scan(step, sequences=self._span_sequences(first, count))
         return engine.function([first], costs, updates=updates, name=f"train_{count}_minibatches")
+
+    def _span_sequences(self, first, count):
+        """What a span's ``scan`` steps over: the minibatch indices (and, in a subclass, more)."""
+        return [first + T.arange(count)]
+
+    def _step_givens(self, index):
+        """The graph's inputs at one step of a span: the training minibatch ``index``."""
+        return self._train_givens(index)
 
     def train_minibatches(self, first, count):
         """One update per minibatch ``first .. first + count - 1``; their costs."""
@@ -296,22 +304,14 @@ class CompiledGroup(CompiledModel):
             numpy.ones((self.span_length, self.n_runs), dtype=engine.floatX()), "steps_active",
             static_shape=True)  # scan's length then is a constant, as JAX needs
 
-    def _compile_span(self, count):
-        """One call of ``count`` steps from minibatch ``first``, step ``t`` updating the runs
-        flagged in row ``t`` of ``_steps_active``; the costs, ``(count, n_runs)``."""
-        first = T.lscalar("first")
-        last_batch = self.n_train_batches - 1  # the index of an inactive step past the epoch
-        shared_vars = [variable for variable, _ in self.updates]
+    def _span_sequences(self, first, count):
+        """Step ``t`` of a span trains minibatch ``first + t`` (an inactive step past the epoch
+        its last one) and updates the runs flagged in row ``t`` of ``_steps_active``."""
+        last_batch = self.n_train_batches - 1
+        return [T.minimum(first + T.arange(count), last_batch), self._steps_active]
 
-        def step(index, active):
-            givens = {**self._train_givens(index), self.active: active}
-            cost, *new_values = engine.clone_replace(
-                [self.cost] + [value for _, value in self.updates], givens)
-            return cost, dict(zip(shared_vars, new_values))
-
-        costs, updates = engine.scan(step, sequences=[
-            T.minimum(first + T.arange(count), last_batch), self._steps_active])
-        return engine.function([first], costs, updates=updates, name=f"train_{count}_minibatches")
+    def _step_givens(self, index, active):
+        return {**self._train_givens(index), self.active: active}
 
     def train_minibatches(self, first, count, active=None):
         """Update the runs whose ``active`` entry is true (default: all) on minibatches ``first ..
