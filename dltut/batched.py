@@ -49,25 +49,23 @@ group are not supported.
 """
 
 import dataclasses
-import inspect
 import logging
 
 import numpy
 
-from dltut import data, engine, registry, saving, trainer
+from dltut import cli, data, engine, registry, saving, trainer
 from dltut.compiled import CompiledGroup, batch_counts
 from dltut.engine import T
 from dltut.fitting import (N_OUT, _counters, check_draws_nothing, check_seed, check_sgd_settings,
                            input_size, prepare)
 from dltut.trainer import EarlyStopping, StopRequest, train_lockstep
-from dltut.tutorials.convolutional_mlp import evaluate_lenet5
-from dltut.tutorials.logistic_sgd import sgd_optimization_mnist
-from dltut.tutorials.mlp import mlp_regularizer, test_mlp
+from dltut.tutorials.mlp import mlp_regularizer
 
 log = logging.getLogger(__name__)
 
-# tutorial -> its entry point, whose keyword arguments are a run's hyperparameters
-ENTRY_POINTS = {"logreg": sgd_optimization_mnist, "mlp": test_mlp, "lenet": evaluate_lenet5}
+# the tutorials trained in groups (cli.TUTORIALS' names); their entry points' keyword arguments
+# are a run's hyperparameters
+TUTORIALS = ("logreg", "mlp", "lenet")
 # the settings that shape a tutorial's model: runs that differ in one cannot go together
 SHAPE_SETTINGS = {"logreg": ("batch_size",), "mlp": ("batch_size", "n_hidden"),
                   "lenet": ("batch_size", "nkerns")}
@@ -79,14 +77,12 @@ LOG_EVERY = {"lenet": 100}  # "training @ iter = %i" every that many updates, as
 def hyperparameters(tutorial, run):
     """The run's whole set of hyperparameters: its entry point's defaults updated by ``run``
     (and ``seed``); a ValueError names an unknown tutorial or key."""
-    if tutorial not in ENTRY_POINTS:
+    if tutorial not in TUTORIALS:
         raise ValueError(f"unknown tutorial {tutorial!r}: batched runs are one of "
-                         f"{', '.join(ENTRY_POINTS)}")
+                         f"{', '.join(TUTORIALS)}")
     if not isinstance(run, dict):
         raise ValueError(f"a run is a dict of {tutorial} hyperparameters, got {run!r}")
-    parameters = inspect.signature(ENTRY_POINTS[tutorial]).parameters
-    defaults = {name: parameter.default for name, parameter in parameters.items()
-                if parameter.kind is not parameter.VAR_KEYWORD and name != "dataset"}
+    defaults = cli.hyperparameters(tutorial)
     unknown = sorted(set(run) - set(defaults))
     if unknown:
         raise ValueError(f"unknown {tutorial} hyperparameters {unknown} in run {run!r}: use "

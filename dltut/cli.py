@@ -180,6 +180,14 @@ def _tutorial(script):
     return getattr(_module(script), TUTORIALS[script][1])
 
 
+def hyperparameters(script):
+    """``{name: default}`` of what ``script``'s tutorial function takes besides its data and run
+    options: what a sweep may vary, and a run of ``dltut.batched`` may set."""
+    return {name: parameter.default
+            for name, parameter in inspect.signature(_tutorial(script)).parameters.items()
+            if parameter.kind is not parameter.VAR_KEYWORD and name != "dataset"}
+
+
 def _tutorial_defaults(script):
     signature = inspect.signature(_tutorial(script))
     return {name: p.default for name, p in signature.parameters.items()}
@@ -278,7 +286,7 @@ def build_sweep_parser(tutorial):
     value that every run shares (``--n-epochs 50``)."""
     from dltut import sweep
 
-    defaults = sweep.hyperparameters(tutorial)
+    defaults = hyperparameters(tutorial)
     parser = argparse.ArgumentParser(
         prog=f"python -m dltut sweep {tutorial}",
         description=f"Run the {tutorial} tutorial ({TUTORIALS[tutorial][1]}) once per point of a "
@@ -333,7 +341,7 @@ def sweep_main(tutorial, argv=None):
             console.addFilter(_sweep_lines)
         root.addHandler(console)
     logging.getLogger("dltut").setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    given = {name: getattr(args, name) for name in sweep.hyperparameters(tutorial)
+    given = {name: getattr(args, name) for name in hyperparameters(tutorial)
              if getattr(args, name) is not None}
     grid = {name: values for name, values in given.items() if len(values) > 1}
     options = {name: values[0] for name, values in given.items() if len(values) == 1}

@@ -55,7 +55,6 @@ import contextlib
 import csv
 import dataclasses
 import importlib.util
-import inspect
 import io
 import itertools
 import json
@@ -154,7 +153,7 @@ def plan(tutorial, grid, *, out_dir=None, backend="pool", workers=None, address=
     if tutorial not in cli.SUPERVISED:
         raise ValueError(f"cannot sweep {tutorial!r}: choose one of {', '.join(cli.SUPERVISED)} "
                          "(the tutorials with early stopping)")
-    defaults = hyperparameters(tutorial)
+    defaults = cli.hyperparameters(tutorial)
     if not isinstance(grid, dict):
         raise TypeError(f"grid must be a dict of hyperparameter -> list of values, got "
                         f"{grid!r}: e.g. {{'batch_size': [300, 600]}}")
@@ -205,15 +204,6 @@ def plan(tutorial, grid, *, out_dir=None, backend="pool", workers=None, address=
     for each in runs:
         _check_previous(each, call)
     return Plan(tutorial, grid, runs, call, out_dir, backend, workers, address, plot)
-
-
-def hyperparameters(tutorial):
-    """``{name: default}`` of what ``tutorial``'s entry point takes besides its data and
-    options: what a grid may sweep."""
-    entry = cli._tutorial(tutorial)
-    return {name: parameter.default
-            for name, parameter in inspect.signature(entry).parameters.items()
-            if parameter.kind is not parameter.VAR_KEYWORD and name != "dataset"}
 
 
 def _order(defaults):
@@ -305,8 +295,8 @@ def _check_backend(tutorial, backend, workers, address):
                           "pip install 'dltut[ray]'")
     from dltut import batched
 
-    if backend == "batched" and tutorial not in batched.ENTRY_POINTS:
-        raise ValueError(f"backend 'batched' trains {', '.join(batched.ENTRY_POINTS)} runs "
+    if backend == "batched" and tutorial not in batched.TUTORIALS:
+        raise ValueError(f"backend 'batched' trains {', '.join(batched.TUTORIALS)} runs "
                          f"together, not {tutorial}'s: use backend 'pool', 'serial' or 'ray'")
 
 
@@ -517,7 +507,7 @@ def _run_batched(tutorial, runs, call):
     from dltut import batched
 
     engine.use(call["engine"])
-    names = hyperparameters(tutorial)
+    names = cli.hyperparameters(tutorial)
     shared = {name: value for name, value in call.items() if name in names}
     options = {name: call[name] for name in BATCHED_OPTIONS if name in call}
     for each in runs:

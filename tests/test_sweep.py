@@ -166,7 +166,7 @@ def test_the_batched_backend_hands_groups_of_equal_shapes_to_fit_group(lr_sweep,
 
     stand_in = types.ModuleType("dltut.batched")
     stand_in.fit_group, stand_in.shape_key = fit_group, batched.shape_key
-    stand_in.ENTRY_POINTS = batched.ENTRY_POINTS
+    stand_in.TUTORIALS = batched.TUTORIALS
     stand_in.__spec__ = importlib.machinery.ModuleSpec("dltut.batched", None)
     monkeypatch.setitem(sys.modules, "dltut.batched", stand_in)
     monkeypatch.setattr(dltut, "batched", stand_in, raising=False)
