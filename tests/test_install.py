@@ -2,6 +2,7 @@
 package, so the default dataset is there and a run works from any folder."""
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -20,10 +21,17 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
-    """The wheel pip builds from this checkout."""
+    """The wheel pip builds from this checkout's package files, copied to a folder of their own
+    (setuptools builds in the source folder: two test workers building in the checkout at once
+    would write the same build/)."""
+    source = tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(Path(ROOT, name), source)
+    shutil.copytree(Path(ROOT, "dltut"), source / "dltut",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out),
-                    ROOT], check=True, capture_output=True, timeout=600)
+                    source], check=True, capture_output=True, timeout=600)
     [path] = out.glob("dltut-*.whl")
     return path
 
