@@ -44,20 +44,25 @@ run's index in ``runs``, for a handler or filter to tell the runs apart. The ent
 closing lines ("Optimization complete ...") are not logged: the caller reports the results.
 
 Batching needs JAX mode (dltut's default): in another mode ``fit_group`` raises a ValueError
-(run the runs one by one with the tutorial's entry point instead). Checkpoints and resuming a
-group are not supported.
+(run the runs one by one with the tutorial's entry point instead).
+
+Checkpoints: with ``checkpoints=`` each run writes its own checkpoint file, the one its solo run
+writes (after every ``checkpoint_every`` epochs and at the end), and with ``resume=`` a run goes
+on from such a file, whichever wrote it: a group stopped midway goes on where its runs were. Runs
+resumed at different updates catch up with each other first (``train_lockstep``).
 """
 
 import dataclasses
 import logging
+import os
 
 import numpy
 
 from dltut import cli, data, engine, registry, saving, trainer
 from dltut.compiled import CompiledGroup, batch_counts
 from dltut.engine import T
-from dltut.fitting import (N_OUT, _counters, check_draws_nothing, check_seed, check_sgd_settings,
-                           input_size, prepare)
+from dltut.fitting import (N_OUT, _counters, _resume, check_draws_nothing, check_seed,
+                           check_sgd_settings, input_size, prepare)
 from dltut.trainer import EarlyStopping, StopRequest, train_lockstep
 from dltut.tutorials.mlp import mlp_regularizer
 
@@ -70,7 +75,8 @@ TUTORIALS = ("logreg", "mlp", "lenet")
 SHAPE_SETTINGS = {"logreg": ("batch_size",), "mlp": ("batch_size", "n_hidden"),
                   "lenet": ("batch_size", "nkerns")}
 STOPPING_SETTINGS = tuple(field.name for field in EarlyStopping.__dataclass_fields__.values())
-OPTIONS = ("floatX", "mode", "device", "tf32", "fused", "callbacks")  # of fitting.Options
+OPTIONS = ("floatX", "mode", "device", "tf32", "fused", "callbacks",  # of fitting.Options
+           "checkpoint_every")
 LOG_EVERY = {"lenet": 100}  # "training @ iter = %i" every that many updates, as the tutorial
 
 
@@ -106,7 +112,7 @@ def _hashable(value):
     return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
-def fit_group(tutorial, runs, dataset=None, outs=None, **options):
+def fit_group(tutorial, runs, dataset=None, outs=None, checkpoints=None, resume=None, **options):
     """Train ``runs`` (dicts of the tutorial's hyperparameters) together; one ``TrainResult``
     per run, in order, each equal to its solo run's.
 
@@ -115,11 +121,18 @@ def fit_group(tutorial, runs, dataset=None, outs=None, **options):
     None per run) is where each run's best model is written, as the entry points' ``out``.
     ``options`` are ``fitting.Options`` fields: ``floatX``, ``mode`` (must be, or default to,
     "jax"), ``device``, ``tf32``, ``fused`` (None or True) and ``callbacks``, each called as
-    ``callback(index, validation)``. ``result.model`` is each run's model with its best
-    parameters set.
+    ``callback(index, validation)``, and ``checkpoint_every``. ``result.model`` is each run's
+    model with its best parameters set.
+
+    ``checkpoints`` (a path or None per run) is where each run's training state is written, and
+    ``resume`` (a checkpoint file or None per run) what each run goes on from, as the entry
+    points' ``checkpoint`` and ``resume``; a run's checkpoint may come from its solo run or from
+    a group.
     """
     settings = _check_runs(tutorial, runs)
-    outs = _check_outs(outs, len(runs))
+    outs = _check_paths(outs, len(runs), "outs", "out")
+    checkpoints = _check_paths(checkpoints, len(runs), "checkpoints", "checkpoint")
+    resume = _check_resume(resume, len(runs))
     options = _check_options(options)
     datasets = data.load_shared(dataset)
     arch = _architecture(tutorial, settings[0], datasets)
@@ -145,13 +158,27 @@ def fit_group(tutorial, runs, dataset=None, outs=None, **options):
     loggers = [logging.LoggerAdapter(trainer.log, {"run": index}) for index in range(len(runs))]
     callbacks = [tuple(_for_run(callback, index) for callback in options.callbacks)
                  for index in range(len(runs))]
+    saved = [_saved_hyperparameters(tutorial, run) for run in settings]
+    states = [_resume(path, arch, hyperparameters, model) if path is not None else None
+              for path, hyperparameters, model in zip(resume, saved, models)]
+    writers = [_checkpoint_writer(path, arch, hyperparameters, model) if path is not None else None
+               for path, hyperparameters, model in zip(checkpoints, saved, models)]
     log.info("... training %i runs together", len(runs))
     with StopRequest() as stop:
         results = train_lockstep(group, n_train_batches, stoppings, callbacks, loggers,
-                                 log_every=LOG_EVERY.get(tutorial), stop_requested=stop)
-    for index, (result, model, run, out) in enumerate(zip(results, models, settings, outs)):
-        _keep_best(index, result, group, model, arch, _saved_hyperparameters(tutorial, run), out)
+                                 log_every=LOG_EVERY.get(tutorial), stop_requested=stop,
+                                 states=states, checkpoints=writers,
+                                 checkpoint_every=options.checkpoint_every)
+    for index, (result, model, out, hyperparameters) in enumerate(zip(results, models, outs,
+                                                                      saved)):
+        _keep_best(index, result, group, model, arch, hyperparameters, out)
     return results
+
+
+def _checkpoint_writer(path, arch, hyperparameters, model):
+    """``write(state)``: the run's checkpoint, as its solo run writes it."""
+    return lambda state: saving.save_checkpoint(path, arch, registry.param_values(model),
+                                                hyperparameters, state)
 
 
 def _check_runs(tutorial, runs):
@@ -192,16 +219,33 @@ def _require_positive_int(index, name, value):
         raise ValueError(f"run {index}: {name} must be a positive integer, got {value!r}")
 
 
-def _check_outs(outs, n_runs):
-    if outs is None:
+def _per_run(paths, n_runs, name):
+    """``paths``, one (or None) per run; None: none for every run."""
+    if paths is None:
         return [None] * n_runs
-    outs = list(outs)
-    if len(outs) != n_runs:
-        raise ValueError(f"outs has {len(outs)} paths for {n_runs} runs: give one (or None) per run")
-    for out in outs:
-        if out is not None:
-            saving.check_writable(out, "out")
-    return outs
+    paths = list(paths)
+    if len(paths) != n_runs:
+        raise ValueError(f"{name} has {len(paths)} paths for {n_runs} runs: give one (or None) "
+                         "per run")
+    return paths
+
+
+def _check_paths(paths, n_runs, name, what):
+    """One path (or None) per run to write, each writable."""
+    paths = _per_run(paths, n_runs, name)
+    for path in paths:
+        if path is not None:
+            saving.check_writable(path, what)
+    return paths
+
+
+def _check_resume(paths, n_runs):
+    """One existing checkpoint file (or None) per run."""
+    paths = _per_run(paths, n_runs, "resume")
+    for path in paths:
+        if path is not None and not os.path.isfile(path):
+            raise ValueError(f"resume {path}: no such checkpoint file")
+    return paths
 
 
 def _check_options(options):
@@ -209,8 +253,8 @@ def _check_options(options):
     unsupported = sorted(set(options) - set(OPTIONS))
     if unsupported:
         raise ValueError(f"fit_group does not take options {unsupported}: it takes "
-                         f"{', '.join(OPTIONS)} (outs= for the best models; checkpoints and "
-                         "resuming are for solo runs)")
+                         f"{', '.join(OPTIONS)} (outs=, checkpoints= and resume=: one path per "
+                         "run)")
     if options.get("fused") is False:
         raise ValueError("fit_group trains fused spans only: drop fused=False (or run the runs "
                          "one by one with the tutorial's entry point)")

@@ -48,7 +48,8 @@ Backends (``groups`` says which runs go together; each group is one task):
   ``out_dir``); a task whose worker is lost is retried (``RAY_RETRIES``) and its run goes on from
   its checkpoint.
 * ``"batched"``: the runs that share their shapes (tutorial, architecture, batch size) form a
-  group trained together by ``dltut.batched.fit_group`` on one device, group after group.
+  group trained together by ``dltut.batched.fit_group`` on one device, group after group. Each
+  run writes its checkpoint.npz as a solo run does, so a group stopped midway goes on from there.
 """
 
 import contextlib
@@ -81,7 +82,7 @@ log = logging.getLogger(__name__)
 BACKENDS = ("pool", "serial", "ray", "batched")
 RAY_RETRIES = 3  # times a Ray task is run again when its worker dies
 SET_PER_RUN = ("out", "checkpoint", "resume", "callbacks")  # the Options a sweep sets itself
-BATCHED_OPTIONS = ("floatX", "mode", "device", "tf32", "fused")  # the run options fit_group takes
+BATCHED_OPTIONS = ("floatX", "mode", "device", "tf32", "fused", "checkpoint_every")  # fit_group's
 COLUMNS = ("best_validation_loss", "test_score", "best_iter", "epochs", "iterations",
            "stop_reason", "seconds")  # what results.csv holds of each run, after its settings
 MAY_BE_ZERO = ("L1_reg", "L2_reg", "pretraining_epochs", "seed", "corruption_levels")
@@ -500,9 +501,9 @@ def run_one(tutorial, each, call, callback=None):
 
 
 def _run_batched(tutorial, runs, call):
-    """A group of runs sharing their shapes, trained together by ``dltut.batched.fit_group``
-    (without checkpoints: a group stopped midway is run again whole); their records, None for a
-    run stopped by Ctrl-C/SIGTERM. Each run's log.txt gets the group's lines and its own (the
+    """A group of runs sharing their shapes, trained together by ``dltut.batched.fit_group``,
+    each run with its checkpoint.npz (a group stopped midway goes on from its runs'
+    checkpoints); their records, None for a run stopped by Ctrl-C/SIGTERM. Each run's log.txt gets the group's lines and its own (the
     records ``fit_group`` marks with ``record.run``, the run's index)."""
     from dltut import batched
 
@@ -516,9 +517,11 @@ def _run_batched(tutorial, runs, call):
     with contextlib.ExitStack() as logs:
         for index, each in enumerate(runs):
             logs.enter_context(_log_to(each.path("log.txt"), run=index))
-        results = batched.fit_group(tutorial, [{**shared, **each.settings} for each in runs],
-                                    dataset=call["dataset"],
-                                    outs=[each.path("model.npz") for each in runs], **options)
+        checkpoints = [each.path("checkpoint.npz") for each in runs]
+        results = batched.fit_group(
+            tutorial, [{**shared, **each.settings} for each in runs], dataset=call["dataset"],
+            outs=[each.path("model.npz") for each in runs], checkpoints=checkpoints,
+            resume=[path if os.path.isfile(path) else None for path in checkpoints], **options)
     seconds = timeit.default_timer() - start  # the group's, the same for each of its runs
     return [_finished(tutorial, each, result, seconds) for each, result in zip(runs, results)]
 

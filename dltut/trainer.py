@@ -229,7 +229,7 @@ def train(model, n_train_batches, stopping=EarlyStopping(), callbacks=(), log_ev
 
 
 def train_lockstep(group, n_train_batches, stoppings, callbacks=None, loggers=None, log_every=None,
-                   stop_requested=None):
+                   stop_requested=None, states=None, checkpoints=None, checkpoint_every=None):
     """Train several runs in lockstep, each by ``train``'s rules; a ``TrainResult`` per run.
 
     ``group`` holds the runs' models, all fed the same minibatches (``dltut.compiled.
@@ -250,15 +250,23 @@ def train_lockstep(group, n_train_batches, stoppings, callbacks=None, loggers=No
     spans. A run whose cost becomes NaN or infinite stops with ``stop_reason == "diverged"`` (no
     ``Diverged`` is raised: the other runs go on); when ``stop_requested()`` says yes after a span
     every active run stops with ``"interrupted"``. ``elapsed`` is each run's time until its stop.
+
+    ``states`` (a ``TrainState`` or None per run, the run's parameters already set in ``group``)
+    resume runs, as ``train``'s ``state``; ``checkpoints`` (a ``checkpoint(state)`` or None per
+    run) are called for each run training at the end of every ``checkpoint_every`` epochs, and
+    for every run when all have ended. Resumed runs need not be at the same update: the runs
+    behind train, the others waiting (frozen), until they are; then all go on together.
     """
     _require_int("n_train_batches", n_train_batches, 1)
     n_runs = len(stoppings)
     callbacks = callbacks if callbacks is not None else [()] * n_runs
     loggers = loggers if loggers is not None else [log] * n_runs
-    runs = [Run(TrainState(patience=stopping.patience), stopping, n_train_batches, run_callbacks,
-                logger)
-            for stopping, run_callbacks, logger in zip(stoppings, callbacks, loggers)]
-    _prepare(group, runs)
+    states = states if states is not None else [None] * n_runs
+    checkpoints = checkpoints if checkpoints is not None else [None] * n_runs
+    runs = [Run(state if state is not None else TrainState(patience=stopping.patience), stopping,
+                n_train_batches, run_callbacks, logger)
+            for state, stopping, run_callbacks, logger in zip(states, stoppings, callbacks, loggers)]
+    _prepare(group, [run for run in runs if run.stop_reason is None])
     start_time = timeit.default_timer()
     elapsed = [None] * n_runs
 
@@ -267,16 +275,20 @@ def train_lockstep(group, n_train_batches, stoppings, callbacks=None, loggers=No
             if run.stop_reason is not None and elapsed[index] is None:
                 elapsed[index] = timeit.default_timer() - start_time
 
-    first = 0
     while True:
         for run in runs:
             if run.stop_reason is None:
-                run.out_of_epochs(first)
+                run.out_of_epochs(run.state.iteration + 1)
         clock_stopped_runs()
-        active = [run.stop_reason is None for run in runs]
-        if not any(active):
+        going = [run for run in runs if run.stop_reason is None]
+        if not going:
             break
-        last = min(run.span_end(first) for run, on in zip(runs, active) if on)
+        first = min(run.state.iteration + 1 for run in going)
+        active = [run.stop_reason is None and run.state.iteration + 1 == first for run in runs]
+        # a span ends at the first event of a run training, or where a waiting run joins
+        last = min([run.span_end(first) for run, on in zip(runs, active) if on]
+                   + [run.state.iteration for run, on in zip(runs, active) if not on
+                      and run.stop_reason is None])
         _log_iterations([run for run, on in zip(runs, active) if on], log_every, first, last)
         costs = numpy.asarray(group.train_minibatches(first % n_train_batches, last - first + 1,
                                                       numpy.array(active)))
@@ -284,12 +296,17 @@ def train_lockstep(group, n_train_batches, stoppings, callbacks=None, loggers=No
         for index, run in enumerate(runs):
             if active[index]:
                 run.record(_RunInGroup(group, index, scores), first, last, costs[:, index])
+                if run.stop_reason is None and checkpoints[index] is not None \
+                        and _checkpoint_due(last, n_train_batches, checkpoint_every):
+                    checkpoints[index](run.state)
         if stop_requested is not None and stop_requested():
             for run in runs:
                 if run.stop_reason is None:
                     run.stop_reason = "interrupted"
         clock_stopped_runs()
-        first = last + 1
+    for run, checkpoint in zip(runs, checkpoints):
+        if checkpoint is not None:
+            checkpoint(run.state)
     return [run.result(seconds) for run, seconds in zip(runs, elapsed)]
 
 

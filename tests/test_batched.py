@@ -2,6 +2,8 @@
 exactly (CPU float64, JAX mode); a stopped run is frozen; runs of other shapes are refused."""
 
 import logging
+import os
+import signal
 
 import numpy
 import pytest
@@ -122,6 +124,8 @@ def test_shape_key_groups_runs_of_one_shape():
     ("mlp", [{}], {"checkpoint": "c.npz"}, "does not take options ['checkpoint']"),
     ("mlp", [{}], {"fused": False}, "drop fused=False"),
     ("mlp", [{}], {"mode": "c"}, "JAX mode only, this is mode 'c'"),
+    ("mlp", [{}, {}], {"checkpoints": ["c.npz"]}, "checkpoints has 1 paths for 2 runs"),
+    ("mlp", [{}], {"resume": ["gone.npz"]}, "resume gone.npz: no such checkpoint file"),
 ])
 def test_bad_groups_are_refused_before_anything_runs(tmp_path, tutorial, runs, options, fragment):
     missing = tmp_path / "no-such-data"  # loading it would be another error
@@ -133,3 +137,28 @@ def test_bad_groups_are_refused_before_anything_runs(tmp_path, tutorial, runs, o
 def test_outs_must_match_the_runs(tmp_path):
     with pytest.raises(ValueError, match="outs has 1 paths for 2 runs"):
         fit_group("mlp", [{}, {}], dataset=tmp_path / "none", outs=[tmp_path / "a.npz"])
+
+
+def test_a_group_goes_on_from_its_runs_checkpoints(tiny_mnist, floatX64, tmp_path):
+    """A group stopped by SIGINT after its first validation, then resumed with one run's
+    checkpoint left out (that run starts over and catches up while the others wait): every run
+    ends as in the unbroken group, and each checkpoint is one its solo run resumes from."""
+    runs = [MLP_RUNS[1], MLP_RUNS[5], MLP_RUNS[6]]
+
+    def interrupt(index, validation):
+        if index == 0 and validation.iter == 9:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    paths = [tmp_path / f"run{index}.npz" for index in range(len(runs))]
+    with in_mode("jax"):
+        unbroken = fit_group("mlp", runs, dataset=tiny_mnist)
+        partial = fit_group("mlp", runs, dataset=tiny_mnist, checkpoints=paths,
+                            callbacks=[interrupt])
+        assert {result.stop_reason for result in partial} == {"interrupted"}
+        resumed = fit_group("mlp", runs, dataset=tiny_mnist, checkpoints=paths,
+                            resume=[None] + paths[1:])
+        solo = dltut.test_mlp(dataset=tiny_mnist, **runs[2], resume=paths[2])
+    assert len({result.iterations for result in unbroken}) > 1
+    for index, (got, expected) in enumerate(zip(resumed, unbroken)):
+        _assert_same_run(got, expected, f"run {index}")
+    _assert_same_run(solo, unbroken[2], "run 2 resumed alone")

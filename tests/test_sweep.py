@@ -159,10 +159,13 @@ def test_the_batched_backend_hands_groups_of_equal_shapes_to_fit_group(lr_sweep,
     running them one by one), and what it returns is recorded as the runs' results."""
     calls = []
 
-    def fit_group(tutorial, runs, dataset=None, outs=None, **options):
+    def fit_group(tutorial, runs, dataset=None, outs=None, checkpoints=None, resume=None,
+                  **options):
         calls.append((tutorial, runs, options))
-        return [dltut.sgd_optimization_mnist(dataset=dataset, out=out, **run, **options)
-                for run, out in zip(runs, outs)]
+        assert resume == [None] * len(runs)  # a new sweep: no checkpoints yet
+        return [dltut.sgd_optimization_mnist(dataset=dataset, out=out, checkpoint=checkpoint,
+                                             **run, **options)
+                for run, out, checkpoint in zip(runs, outs, checkpoints)]
 
     stand_in = types.ModuleType("dltut.batched")
     stand_in.fit_group, stand_in.shape_key = fit_group, batched.shape_key

@@ -1,5 +1,6 @@
 """The early-stopping trainer against hand-computed traces and a literal transcription of the tutorial loop."""
 
+import copy
 import logging
 import math
 
@@ -344,3 +345,43 @@ def test_lockstep_runs_equal_their_solo_runs():
     assert len({result.iterations for result in results}) == len(results)
     assert [result.stop_reason for result in results] == ["patience", "patience", "n_epochs",
                                                           "diverged"]
+
+
+def test_lockstep_runs_resumed_at_different_updates_equal_their_unbroken_runs():
+    """Runs checkpointed in a group, then resumed from checkpoints of different updates (one an
+    epoch behind, one stopped): the runs behind catch up, the others wait, and every run ends
+    as in the unbroken group."""
+    rng = numpy.random.RandomState(5)
+    n_train_batches = 5
+    stoppings = [EarlyStopping(n_epochs=6, patience=10),
+                 EarlyStopping(n_epochs=4, patience=100, validation_frequency=3),
+                 EarlyStopping(n_epochs=8, patience=6, improvement_threshold=0.9)]
+    losses = [list(0.5 - 0.3 * rng.rand(40)) for _ in stoppings]
+    unbroken = train_lockstep(FakeGroup([FakeModel(run_losses, n_train_batches)
+                                         for run_losses in losses]), n_train_batches, stoppings)
+    saved = [[] for _ in stoppings]
+    spans = iter(range(10**6))
+    partial = train_lockstep(
+        FakeGroup([FakeModel(run_losses, n_train_batches) for run_losses in losses]),
+        n_train_batches, stoppings, stop_requested=lambda: next(spans) >= 6,
+        checkpoints=[lambda state, kept=kept: kept.append(copy.deepcopy(state)) for kept in saved],
+        checkpoint_every=1)
+    assert [result.stop_reason for result in partial] == ["interrupted", "interrupted", "patience"]
+    # every run checkpoints at the end of each epoch it trains through, and all at the end
+    assert [state.iteration for state in saved[0]] == [4, 9, partial[0].iterations - 1]
+    states = [saved[0][0], saved[1][-1], saved[2][-1]]
+    assert states[0].iteration < states[1].iteration
+    models = []
+    for run_losses, state in zip(losses, states):
+        models.append(FakeModel(run_losses[len(state.history):], n_train_batches))
+        models[-1].updates = state.iteration + 1
+    group = FakeGroup(models)
+    resumed = train_lockstep(group, n_train_batches, stoppings, states=states)
+    for index, (got, expected) in enumerate(zip(resumed, unbroken)):
+        for field in ("best_validation_loss", "best_iter", "test_score", "epochs", "iterations",
+                      "stop_reason", "patience", "history", "best_params"):
+            assert getattr(got, field) == getattr(expected, field), (index, field)
+        numpy.testing.assert_array_equal(got.costs, expected.costs)
+    # the first run trained alone until it reached the second; the stopped one never again
+    assert group.spans[0][2] == [True, False, False]
+    assert not any(active[2] for _, _, active in group.spans)
