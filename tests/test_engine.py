@@ -3,6 +3,7 @@ compiling a JAX function ahead of its first call."""
 
 import importlib.util
 import logging
+import os
 
 import numpy
 import pytest
@@ -117,3 +118,24 @@ def test_float32_jax_runs_do_not_warn_of_float64():
             assert f(numpy.ones((3, 2), dtype="float32")).tolist() == [6.0, 6.0]
     finally:
         engine.set_floatX(previous)
+
+
+@pytest.mark.parametrize("before, after", [
+    (None, "--xla_cpu_copy_insertion_use_region_analysis=true"),
+    ("--xla_dump_to=/tmp/x", "--xla_dump_to=/tmp/x --xla_cpu_copy_insertion_use_region_analysis=true"),
+    ("--xla_cpu_copy_insertion_use_region_analysis=false",
+     "--xla_cpu_copy_insertion_use_region_analysis=false"),  # the user's choice stands
+])
+def test_xla_flags_are_added_unless_set(monkeypatch, before, after):
+    pytest.importorskip("jaxlib")
+    if before is None:
+        monkeypatch.delenv("XLA_FLAGS", raising=False)
+    else:
+        monkeypatch.setenv("XLA_FLAGS", before)
+    monkeypatch.setattr(engine, "_XLA_FLAGS_SINCE", (0, 0))
+    engine.set_xla_flags()
+    assert os.environ["XLA_FLAGS"] == after
+    monkeypatch.setattr(engine, "_XLA_FLAGS_SINCE", (10**6, 0))  # a jaxlib too old: nothing added
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+    engine.set_xla_flags()
+    assert os.environ["XLA_FLAGS"] == "--xla_dump_to=/tmp/x"
