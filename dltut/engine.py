@@ -288,9 +288,10 @@ def _prepare_jax():
     warnings.filterwarnings("ignore", message=r"Skipping Assert.*Could not broadcast dimensions",
                             category=UserWarning)
     # In float32 JAX runs without 64-bit types: PyTensor's sums of float32 gradients accumulate
-    # in float64 (acc_dtype), which JAX then does in float32, warning at each compile.
-    warnings.filterwarnings("ignore", message=r"Explicitly requested dtype float64 requested in "
-                            r"astype is not available", category=UserWarning)
+    # in float64 (acc_dtype), and its indices are int64, which JAX then makes float32 and int32,
+    # warning at each compile.
+    warnings.filterwarnings("ignore", message=r"Explicitly requested dtype (float|int)64 "
+                            r"requested in \w+ is not available", category=UserWarning)
     _sync_jax_x64()
     _use_jax_cache()
 

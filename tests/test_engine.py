@@ -116,6 +116,11 @@ def test_float32_jax_runs_do_not_warn_of_float64():
             # the bias's gradient sums the rows: Sum{axis=0, acc=float64}
             f = engine.function([x], engine.grad(((x + b) ** 2).sum(), b))
             assert f(numpy.ones((3, 2), dtype="float32")).tolist() == [6.0, 6.0]
+            # an int64 index vector (the negative log-likelihood's) is int32 there
+            y = engine.backend().tensor.ivector("y")
+            g = engine.function([x, y], x[engine.backend().tensor.arange(y.shape[0]), y])
+            assert g(numpy.eye(2, dtype="float32"), numpy.array([1, 1], dtype="int32")).tolist() \
+                == [0.0, 1.0]
     finally:
         engine.set_floatX(previous)
 
