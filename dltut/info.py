@@ -61,6 +61,8 @@ def engine_lines():
 
         lines.append(("JAX compile cache", f"{jax.config.jax_compilation_cache_dir} (set "
                                            "DLTUT_CACHE or JAX_COMPILATION_CACHE_DIR to move it)"))
+        lines.append(("XLA_FLAGS", f"{os.environ.get('XLA_FLAGS') or '(none)'} (dltut adds "
+                                   f"{', '.join(engine.XLA_CPU_FLAGS)} unless set there)"))
     threads, why = engine.blas_threads()
     lines.append(("BLAS threads", f"{threads if threads else 'left as set'}: {why}"))
     config = backend.config

@@ -1,6 +1,7 @@
 """``python -m dltut info``: the facts it prints, and a plain line for each missing piece."""
 
 import io
+import os
 import runpy
 import sys
 import types
@@ -53,6 +54,8 @@ def test_reports_jax_and_its_devices():
     _, lines = run_info()
     assert lines["JAX"].startswith(f"{jax.__version__}, devices: ")
     assert str(jax.devices()[0]) in lines["JAX"]
+    if engine.mode() == "jax":  # the flags XLA runs with
+        assert lines["XLA_FLAGS"].startswith(os.environ.get("XLA_FLAGS") or "(none)")
 
 
 @pytest.mark.parametrize("module, label, expected", [
