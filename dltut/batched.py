@@ -54,15 +54,15 @@ resumed at different updates catch up with each other first (``train_lockstep``)
 
 import dataclasses
 import logging
-import os
 
 import numpy
 
 from dltut import cli, data, engine, registry, saving, trainer
 from dltut.compiled import CompiledGroup, batch_counts
 from dltut.engine import T
-from dltut.fitting import (N_OUT, _counters, _resume, check_draws_nothing, check_seed,
-                           check_sgd_settings, input_size, prepare)
+from dltut.fitting import (N_OUT, _counters, _resume, check_draws_nothing, check_resume,
+                           check_seed, check_sgd_settings, checkpoint_writer, input_size,
+                           prepare)
 from dltut.trainer import EarlyStopping, StopRequest, train_lockstep
 from dltut.tutorials.mlp import mlp_regularizer
 
@@ -161,7 +161,7 @@ def fit_group(tutorial, runs, dataset=None, outs=None, checkpoints=None, resume=
     saved = [_saved_hyperparameters(tutorial, run) for run in settings]
     states = [_resume(path, arch, hyperparameters, model) if path is not None else None
               for path, hyperparameters, model in zip(resume, saved, models)]
-    writers = [_checkpoint_writer(path, arch, hyperparameters, model) if path is not None else None
+    writers = [checkpoint_writer(path, arch, hyperparameters, model) if path is not None else None
                for path, hyperparameters, model in zip(checkpoints, saved, models)]
     log.info("... training %i runs together", len(runs))
     with StopRequest() as stop:
@@ -173,12 +173,6 @@ def fit_group(tutorial, runs, dataset=None, outs=None, checkpoints=None, resume=
                                                                       saved)):
         _keep_best(index, result, group, model, arch, hyperparameters, out)
     return results
-
-
-def _checkpoint_writer(path, arch, hyperparameters, model):
-    """``write(state)``: the run's checkpoint, as its solo run writes it."""
-    return lambda state: saving.save_checkpoint(path, arch, registry.param_values(model),
-                                                hyperparameters, state)
 
 
 def _check_runs(tutorial, runs):
@@ -243,8 +237,7 @@ def _check_resume(paths, n_runs):
     """One existing checkpoint file (or None) per run."""
     paths = _per_run(paths, n_runs, "resume")
     for path in paths:
-        if path is not None and not os.path.isfile(path):
-            raise ValueError(f"resume {path}: no such checkpoint file")
+        check_resume(path)
     return paths
 
 

@@ -71,9 +71,21 @@ def prepare(options, only=None):
     for what, path in (("out", options.out), ("checkpoint", options.checkpoint)):
         if path is not None:
             saving.check_writable(path, what)
-    if options.resume is not None and not os.path.isfile(options.resume):
-        raise ValueError(f"resume {options.resume}: no such checkpoint file")
+    check_resume(options.resume)
     return options
+
+
+def check_resume(path):
+    """``path`` (a checkpoint to go on from, or None) is a file; a ValueError otherwise."""
+    if path is not None and not os.path.isfile(path):
+        raise ValueError(f"resume {path}: no such checkpoint file")
+
+
+def checkpoint_writer(path, arch, hyperparameters, model):
+    """``write(state)``: the checkpoint of ``model``'s run at ``path`` (its parameters, the
+    run's hyperparameters and its ``TrainState``)."""
+    return lambda state: saving.save_checkpoint(path, arch, registry.param_values(model),
+                                                hyperparameters, state)
 
 
 def input_size(datasets):
@@ -111,11 +123,8 @@ def fit(arch, rng, datasets, hyperparameters, stopping, options, regularize=None
     compiled = CompiledModel(x, y, cost, classifier.y_pred, classifier.params, updates, datasets,
                              hyperparameters["batch_size"], fused=options.fused)
     state = _resume(options.resume, arch, hyperparameters, classifier) if options.resume else None
-    write_checkpoint = None
-    if options.checkpoint is not None:
-        def write_checkpoint(state):
-            saving.save_checkpoint(options.checkpoint, arch, registry.param_values(classifier),
-                                   hyperparameters, state)
+    write_checkpoint = (checkpoint_writer(options.checkpoint, arch, hyperparameters, classifier)
+                        if options.checkpoint is not None else None)
 
     log.info(training_message)
     try:
