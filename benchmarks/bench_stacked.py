@@ -67,7 +67,7 @@ def measure(tutorial, count):
         settings = [{}] * len(functions)
     for i, (fn, values) in enumerate(zip(functions, settings)):
         fn.set(lr=defaults["pretrain_lr"], **values)
-        times[f"pretraining layer {i}"] = seconds_per_update(fn.compiled, count)
+        times[f"pretraining layer {i}"] = seconds_per_update(fn.training(), count)
     y = T.ivector("y")
     cost = network.negative_log_likelihood(y)
     model = CompiledModel(x, y, cost, network.y_pred, network.params,

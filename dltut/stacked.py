@@ -52,8 +52,10 @@ class StackedNetwork:
         self.x = self.input = input if input is not None else T.matrix("x")  # rasterized images
         self.y = T.ivector("y")  # the labels of the tutorials' finetune_cost and errors
         self.sigmoid_layers, self.pretrained_layers, self.params = [], [], []
+        self.layer_inputs = []  # what each layer (and the model pretraining it) reads
         layer_input, n_in = self.x, n_ins
         for i, n_hidden in enumerate(hidden_layers_sizes):
+            self.layer_inputs.append(layer_input)
             layer = HiddenLayer(rng=numpy_rng, input=layer_input, n_in=n_in, n_out=n_hidden,
                                 activation=sigmoid, name=f"sigmoid{i}")
             self.sigmoid_layers.append(layer)
@@ -76,22 +78,33 @@ class StackedNetwork:
         ``defaults``' keys, set per call)."""
         inputs = {name: engine.shared(numpy.asarray(value, dtype=engine.floatX()), name)
                   for name, value in defaults.items()}
-        functions = []
-        for layer in self.pretrained_layers:
-            cost, updates = cost_updates(layer, inputs)
-            compiled = CompiledCost(self.x, cost, updates, train_set_x, batch_size, fused=fused)
-            functions.append(PretrainingFunction(compiled, inputs, defaults))
-        return functions
+        return [PretrainingFunction(self.x, layer_input, *cost_updates(layer, inputs),
+                                    train_set_x, batch_size, inputs, defaults, fused,
+                                    name=f"codes{i}")
+                for i, (layer, layer_input)
+                in enumerate(zip(self.pretrained_layers, self.layer_inputs))]
 
 
 class PretrainingFunction:
     """One layer's pretraining on minibatches, called as the tutorials' were:
     ``fn(index, lr=0.1)`` (and ``corruption=0.2`` in the SdA) makes one update on minibatch
     ``index`` and returns its cost. The settings are shared scalars, so one compiled function
-    serves every value; ``compiled`` is the ``CompiledCost`` (fused spans in JAX mode)."""
+    serves every value.
 
-    def __init__(self, compiled, inputs, defaults):
-        self.compiled, self._inputs, self._defaults = compiled, inputs, defaults
+    ``training()`` is what a run of the layer's epochs uses instead: a ``CompiledCost`` (fused
+    spans in JAX mode) over the layer's input for every training example, its *codes*, computed
+    by the layers below when it is called. Those layers do not change while this one trains, so
+    an update no longer passes its minibatch through them, as ``fn(index)`` does (and the
+    tutorials did): the same arithmetic, less of it. The codes, computed a whole split per
+    product, may differ from a minibatch's in the last bit.
+    """
+
+    def __init__(self, x, layer_input, cost, updates, train_set_x, batch_size, inputs, defaults,
+                 fused, name):
+        self._x, self._layer_input, self._train_set_x = x, layer_input, train_set_x
+        self._cost, self._updates, self._batch_size, self._fused = cost, updates, batch_size, fused
+        self._inputs, self._defaults, self._name = inputs, defaults, name
+        self._per_call = None  # the tutorial's train function, compiled at the first call
 
     def set(self, **values):
         """Use these settings from the next update on."""
@@ -100,7 +113,21 @@ class PretrainingFunction:
 
     def __call__(self, index, **values):
         self.set(**{**self._defaults, **values})
-        return self.compiled.train_minibatches(index, 1)[0]
+        if self._per_call is None:
+            self._per_call = CompiledCost(self._x, self._cost, self._updates, self._train_set_x,
+                                          self._batch_size, fused=False)
+        return self._per_call.train_minibatches(index, 1)[0]
+
+    def training(self):
+        """A ``CompiledCost`` of this layer on the codes of the training set, as the layers below
+        compute them now."""
+        codes = self._train_set_x
+        if self._layer_input is not self._x:
+            encode = engine.function([], self._layer_input, givens={self._x: self._train_set_x},
+                                     name=f"encode_{self._name}")
+            codes = engine.shared(numpy.asarray(encode()), self._name)
+        return CompiledCost(self._layer_input, self._cost, self._updates, codes,
+                            self._batch_size, fused=self._fused)
 
 
 @dataclasses.dataclass
@@ -188,7 +215,7 @@ def _pretrain(network, functions, layer_settings, settings, options, phases):
     costs = []
     for i, (fn, values) in enumerate(zip(functions, layer_settings)):
         fn.set(**values)
-        costs.append(epochs.run(f"layer {i}", fn.compiled, settings["pretraining_epochs"],
+        costs.append(epochs.run(f"layer {i}", fn.training(), settings["pretraining_epochs"],
                                 phases.pretraining_line, i))
     log.info("The pretraining code for file %s ran for %.2fm", phases.file, epochs.elapsed / 60.0)
     return costs, epochs.elapsed

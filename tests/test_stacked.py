@@ -79,3 +79,41 @@ def test_best_model_file_predicts(tutorial, tiny_mnist, tmp_path, floatX64):
     images = numpy.random.RandomState(0).uniform(0, 1, (5, 784))
     expected = engine.function([result.model.input], result.model.y_pred)(images)
     numpy.testing.assert_array_equal(model.predict(images), expected)
+
+
+@pytest.mark.parametrize("tutorial", ["SdA", "DBN"])
+def test_training_on_codes_is_the_tutorials_update_on_minibatches(tutorial, floatX64, mode):
+    # a run's epochs of the second layer train on the codes of the first layer, computed once
+    # (PretrainingFunction.training); the tutorial's fn(index) passes each minibatch through the
+    # first layer instead: the same updates, up to the rounding of the codes
+    if mode == "numba":
+        pytest.skip("numba compiles the graphs for minutes; the two paths share their graph")
+    n, sizes = 4, (6, 5, 4)
+    network = (dltut.SdA if tutorial == "SdA" else dltut.DBN)(
+        numpy.random.RandomState(3), n_ins=sizes[0], hidden_layers_sizes=sizes[1:], n_outs=2)
+    data = numpy.random.RandomState(4).uniform(0.05, 0.95, (3 * n, sizes[0]))
+    k = {} if tutorial == "SdA" else {"k": 1}
+    settings = {"lr": 0.1, **({"corruption": 0.3} if tutorial == "SdA" else {})}
+    fns = network.pretraining_functions(engine.shared(data, "train_x"), batch_size=n, **k)
+    for index in range(3):  # the first layer away from its initial draw
+        fns[0](index)
+    trained = [p for p in network.pretrained_layers[1].params]
+    before = [p.get_value() for p in trained], network.theano_rng.state()
+    lower = [p.get_value() for p in network.sigmoid_layers[0].params]
+
+    per_minibatch = [fns[1](index, **settings) for index in (0, 1, 2, 0)]
+    expected = [p.get_value() for p in trained]
+    for param, value in zip(trained, before[0]):
+        param.set_value(value)
+    network.theano_rng.set_state(before[1])
+    fns[1].set(**settings)
+    training = fns[1].training()
+    on_codes = list(training.train_minibatches(0, 3)) + list(training.train_minibatches(0, 1))
+
+    numpy.testing.assert_allclose(on_codes, per_minibatch, rtol=1e-12)
+    for param, value in zip(trained, expected):
+        numpy.testing.assert_allclose(param.get_value(), value, rtol=1e-12, atol=1e-15,
+                                      err_msg=param.name)
+    assert per_minibatch[0] != per_minibatch[3]  # the updates changed the layer
+    for param, value in zip(network.sigmoid_layers[0].params, lower):
+        numpy.testing.assert_array_equal(param.get_value(), value)  # neither path trains it
