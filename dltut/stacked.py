@@ -52,10 +52,8 @@ class StackedNetwork:
         self.x = self.input = input if input is not None else T.matrix("x")  # rasterized images
         self.y = T.ivector("y")  # the labels of the tutorials' finetune_cost and errors
         self.sigmoid_layers, self.pretrained_layers, self.params = [], [], []
-        self.layer_inputs = []  # what each layer (and the model pretraining it) reads
         layer_input, n_in = self.x, n_ins
         for i, n_hidden in enumerate(hidden_layers_sizes):
-            self.layer_inputs.append(layer_input)
             layer = HiddenLayer(rng=numpy_rng, input=layer_input, n_in=n_in, n_out=n_hidden,
                                 activation=sigmoid, name=f"sigmoid{i}")
             self.sigmoid_layers.append(layer)
@@ -78,11 +76,11 @@ class StackedNetwork:
         ``defaults``' keys, set per call)."""
         inputs = {name: engine.shared(numpy.asarray(value, dtype=engine.floatX()), name)
                   for name, value in defaults.items()}
-        return [PretrainingFunction(self.x, layer_input, *cost_updates(layer, inputs),
+        return [PretrainingFunction(self.x, sigmoid_layer.input, *cost_updates(layer, inputs),
                                     train_set_x, batch_size, inputs, defaults, fused,
                                     name=f"codes{i}")
-                for i, (layer, layer_input)
-                in enumerate(zip(self.pretrained_layers, self.layer_inputs))]
+                for i, (layer, sigmoid_layer)
+                in enumerate(zip(self.pretrained_layers, self.sigmoid_layers))]
 
 
 class PretrainingFunction:
