@@ -302,7 +302,8 @@ def _prepare_jax():
 # the SdA and DBN fine-tuning. Its region analysis shows these copies are not needed and drops
 # them. The arithmetic is unchanged (the same numbers to the bit, checked on the MLP and SdA); the
 # SdA's fine-tuning update (batch_size=1) took 0.70 ms instead of 1.22 in one measurement (README,
-# "Engines, modes and devices"). It is off by default in XLA; JAX reads XLA_FLAGS when it first starts its CPU backend.
+# "Engines, modes and devices"). It is off by default in XLA; JAX reads XLA_FLAGS when it first
+# starts its CPU backend.
 XLA_CPU_FLAGS = {"xla_cpu_copy_insertion_use_region_analysis": "true"}
 _XLA_FLAGS_SINCE = (0, 5)  # the jaxlib releases known to have them (an unknown flag aborts XLA)
 

@@ -97,7 +97,7 @@ def test_training_on_codes_is_the_tutorials_update_on_minibatches(tutorial, floa
     fns = network.pretraining_functions(engine.shared(data, "train_x"), batch_size=n, **k)
     for index in range(3):  # the first layer away from its initial draw
         fns[0](index)
-    trained = [p for p in network.pretrained_layers[1].params]
+    trained = list(network.pretrained_layers[1].params)
     before = [p.get_value() for p in trained], network.theano_rng.state()
     lower = [p.get_value() for p in network.sigmoid_layers[0].params]
 
