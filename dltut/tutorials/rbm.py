@@ -172,7 +172,11 @@ class RBM:
                         n_steps=k, name="gibbs_hvh")
         updates = dict(updates)
         chain_end = nv_samples[-1]
-        cost = T.mean(self.free_energy(self.input)) - T.mean(self.free_energy(chain_end))
+        # the free energies of the minibatch and of the chain's end as one matrix's rows, so that
+        # the gradient of W is one product of both phases' rows, not two added (the same sum)
+        free_energies = self.free_energy(T.concatenate([self.input, chain_end]))
+        n_data = self.input.shape[0]
+        cost = T.mean(free_energies[:n_data]) - T.mean(free_energies[n_data:])
         gparams = T.grad(cost, self.params, consider_constant=[chain_end])
         for gparam, param in zip(gparams, self.params):
             updates[param] = param - gparam * T.cast(lr, dtype=engine.floatX())
