@@ -301,9 +301,12 @@ def build_sweep_parser(tutorial):
                             type=_comma_list(kind) if name in _LISTS else kind,
                             help=f"value(s) ({shown})")
     parser.add_argument("--backend", choices=sweep.BACKENDS, default="pool",
-                        help="pool: a process per core (default); serial: one run after the "
-                             "other; ray: Ray tasks (pip install 'dltut[ray]'); batched: runs "
-                             "of equal shapes trained together")
+                        help="pool: a process per core (default); serial: one run (or "
+                             "group) after the other; ray: Ray tasks (pip install "
+                             "'dltut[ray]')")
+    parser.add_argument("--batched", action="store_true",
+                        help="train the runs of equal shapes together, one group a task "
+                             "(logreg, mlp, lenet; JAX mode)")
     parser.add_argument("--workers", type=int, default=None,
                         help="processes (pool) or CPUs of the local Ray (default: the cores)")
     parser.add_argument("--address", default=None,
@@ -354,8 +357,8 @@ def sweep_main(tutorial, argv=None):
         if args.engine is not None:
             engine.use(args.engine)
         checked = sweep.plan(tutorial, grid, out_dir=args.out_dir, backend=args.backend,
-                             workers=args.workers, address=args.address, plot=args.plot,
-                             dataset=args.dataset, **options)
+                             batched=args.batched, workers=args.workers, address=args.address,
+                             plot=args.plot, dataset=args.dataset, **options)
     except (ValueError, TypeError, ImportError, NotImplementedError, RuntimeError) as error:
         parser.error(str(error))  # exits with status 2
     try:

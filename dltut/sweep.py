@@ -37,19 +37,20 @@ A sweep that was killed and is started again runs only what is unfinished: a run
 numbers are those of an unbroken run). A run whose training diverged is done, with stop reason
 ``"diverged"``; one stopped by Ctrl-C/SIGTERM is not: the sweep stops (``SweepInterrupted``).
 
-Backends (``groups`` says which runs go together; each group is one task):
+The runs go to the backend in groups, one task a group: each run alone, or with
+``batched=True`` (logreg, mlp, lenet; JAX mode) the runs that share their shapes (``groups``:
+tutorial, architecture, batch size), trained together by ``dltut.batched.fit_group`` on one
+device. Each run of a group writes its checkpoint.npz as a solo run does, so a group stopped
+midway goes on from there. Backends:
 
 * ``"pool"`` (default): a process pool, one worker per core (``workers``), ``spawn``ed; each
   worker loads the same engine and runs with the parent's floatX and mode (BLAS on one thread,
   dltut's default).
-* ``"serial"``: one run after the other in this process.
+* ``"serial"``: one group after the other in this process.
 * ``"ray"``: each group a Ray task (``pip install 'dltut[ray]'``), on a local Ray started for the
   sweep with ``workers`` CPUs, or on the cluster at ``address`` (whose workers need dltut and
-  ``out_dir``); a task whose worker is lost is retried (``RAY_RETRIES``) and its run goes on from
-  its checkpoint.
-* ``"batched"``: the runs that share their shapes (tutorial, architecture, batch size) form a
-  group trained together by ``dltut.batched.fit_group`` on one device, group after group. Each
-  run writes its checkpoint.npz as a solo run does, so a group stopped midway goes on from there.
+  ``out_dir``); a task whose worker is lost is retried (``RAY_RETRIES``) and its runs go on from
+  their checkpoints.
 """
 
 import contextlib
@@ -79,7 +80,7 @@ from dltut.trainer import Diverged, TrainResult, Validation
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("pool", "serial", "ray", "batched")
+BACKENDS = ("pool", "serial", "ray")
 RAY_RETRIES = 3  # times a Ray task is run again when its worker dies
 SET_PER_RUN = ("out", "checkpoint", "resume", "callbacks")  # the Options a sweep sets itself
 BATCHED_OPTIONS = ("floatX", "mode", "device", "tf32", "fused", "checkpoint_every")  # fit_group's
@@ -115,13 +116,14 @@ class Plan:
     call: dict  # what every run's call holds beside its settings (run.json's "call")
     out_dir: str
     backend: str
+    batched: bool  # groups of runs of equal shapes trained together (else one run a group)
     workers: int | None
     address: str | None
     plot: bool
 
 
-def sweep(tutorial, grid, *, out_dir=None, backend="pool", workers=None, address=None,
-          plot=False, progress=True, dataset=None, **options):
+def sweep(tutorial, grid, *, out_dir=None, backend="pool", batched=False, workers=None,
+          address=None, plot=False, progress=True, dataset=None, **options):
     """Run ``tutorial`` (``"logreg"``, ``"mlp"``, ``"lenet"``, ``"SdA"``, ``"DBN"``) once per
     point of ``grid`` and return one ``TrainResult`` per run, in run order (see the module's
     docstring for the files, the backends and restarts).
@@ -139,16 +141,17 @@ def sweep(tutorial, grid, *, out_dir=None, backend="pool", workers=None, address
     finished it), ``model_path`` and ``model`` (its best model, ``dltut.load_model``'s
     ``SavedModel``, or None if no validation ran), and for the SdA and DBN ``pretraining_costs``.
     """
-    return run(plan(tutorial, grid, out_dir=out_dir, backend=backend, workers=workers,
-                    address=address, plot=plot, dataset=dataset, **options), progress=progress)
+    return run(plan(tutorial, grid, out_dir=out_dir, backend=backend, batched=batched,
+                    workers=workers, address=address, plot=plot, dataset=dataset, **options),
+               progress=progress)
 
 
 # ----------------------------------------------------------------------------------------------
 # The plan: the grid checked, the runs named
 
 
-def plan(tutorial, grid, *, out_dir=None, backend="pool", workers=None, address=None, plot=False,
-         dataset=None, **options):
+def plan(tutorial, grid, *, out_dir=None, backend="pool", batched=False, workers=None,
+         address=None, plot=False, dataset=None, **options):
     """The checked ``Plan`` of ``sweep``'s arguments: one ValueError or TypeError, naming the
     value and the fix, for the first thing wrong. Writes nothing."""
     if tutorial not in cli.SUPERVISED:
@@ -185,7 +188,7 @@ def plan(tutorial, grid, *, out_dir=None, backend="pool", workers=None, address=
             _check_name(tutorial, name, defaults, "the fixed settings")
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
-    _check_backend(tutorial, backend, workers, address)
+    _check_backend(tutorial, backend, batched, workers, address)
     if plot:
         from dltut.plots import check_matplotlib
 
@@ -193,6 +196,13 @@ def plan(tutorial, grid, *, out_dir=None, backend="pool", workers=None, address=
     dataset = None if dataset is None else os.path.abspath(os.fspath(dataset))
     _check_batch_sizes(grid, options, defaults, dataset)
     prepare(dict(run_options))  # checks them and sets floatX and mode, as an entry point does
+    if batched and engine.mode() != "jax":
+        raise ValueError(f"batched=True trains runs together in JAX mode only, this is mode "
+                         f"{engine.mode()!r}: use mode='jax' (dltut's default), or leave "
+                         "batched out")
+    if batched and run_options.get("fused") is False:
+        raise ValueError("batched=True trains fused spans only: leave fused out, or leave "
+                         "batched out")
     fixed = {name: value for name, value in options.items() if name in defaults}
     call = {**fixed, "dataset": dataset, **run_options, "floatX": engine.floatX(),
             "mode": engine.mode(), "engine": engine.name()}
@@ -204,7 +214,7 @@ def plan(tutorial, grid, *, out_dir=None, backend="pool", workers=None, address=
                              for values in itertools.product(*grid.values()))]
     for each in runs:
         _check_previous(each, call)
-    return Plan(tutorial, grid, runs, call, out_dir, backend, workers, address, plot)
+    return Plan(tutorial, grid, runs, call, out_dir, backend, batched, workers, address, plot)
 
 
 def _order(defaults):
@@ -284,7 +294,7 @@ def _check_batch_sizes(grid, options, defaults, dataset):
                              f"examples): use batch sizes of at most {smallest}")
 
 
-def _check_backend(tutorial, backend, workers, address):
+def _check_backend(tutorial, backend, batched, workers, address):
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or workers < 1):
         raise ValueError(f"workers must be a positive integer (processes or Ray CPUs), got "
@@ -294,11 +304,13 @@ def _check_backend(tutorial, backend, workers, address):
     if backend == "ray" and importlib.util.find_spec("ray") is None:
         raise ImportError("backend 'ray' needs Ray, which is not installed: "
                           "pip install 'dltut[ray]'")
-    from dltut import batched
+    from dltut import batched as group_training
 
-    if backend == "batched" and tutorial not in batched.TUTORIALS:
-        raise ValueError(f"backend 'batched' trains {', '.join(batched.TUTORIALS)} runs "
-                         f"together, not {tutorial}'s: use backend 'pool', 'serial' or 'ray'")
+    if not isinstance(batched, bool):
+        raise TypeError(f"batched must be True or False, got {batched!r}")
+    if batched and tutorial not in group_training.TUTORIALS:
+        raise ValueError(f"batched=True trains {', '.join(group_training.TUTORIALS)} runs "
+                         f"together, not {tutorial}'s: leave batched out")
 
 
 def run_id(settings):
@@ -343,8 +355,9 @@ def run(sweep_plan, progress=True):
             records[each.id] = _read_json(each.path("result.json"))
             log.info("%s: done before (its result.json is there), not run again", each.id)
     todo = [each for each in sweep_plan.runs if each.id not in records]
-    log.info("sweep of %s: %i runs, %i done before, %i to run (%s backend)", sweep_plan.tutorial,
-             len(sweep_plan.runs), len(records), len(todo), sweep_plan.backend)
+    log.info("sweep of %s: %i runs, %i done before, %i to run (%s backend%s)",
+             sweep_plan.tutorial, len(sweep_plan.runs), len(records), len(todo),
+             sweep_plan.backend, ", batched" if sweep_plan.batched else "")
     interrupted = False
     with SweepBar(len(sweep_plan.runs), len(records), sweep_plan.tutorial, enabled=progress) as bar:
         try:
@@ -397,29 +410,31 @@ def _execute(sweep_plan, todo, bar):
     """Yield, for each group as it finishes, its runs' records (None for a run interrupted)."""
     if not todo:
         return
-    if sweep_plan.backend == "batched":
+    if sweep_plan.batched:
         by_settings = {id(each.settings): each for each in todo}
-        for group in groups(sweep_plan.tutorial, [each.settings for each in todo]):
-            yield _run_batched(sweep_plan.tutorial, [by_settings[id(s)] for s in group],
-                               sweep_plan.call)
-        return
-    work = [(sweep_plan.tutorial, [each], sweep_plan.call) for each in todo]  # one run a group
+        task = run_batched
+        work = [(sweep_plan.tutorial, [by_settings[id(s)] for s in group], sweep_plan.call)
+                for group in groups(sweep_plan.tutorial, [each.settings for each in todo])]
+    else:
+        task = run_group
+        work = [(sweep_plan.tutorial, [each], sweep_plan.call) for each in todo]
     if sweep_plan.backend == "serial":
         for args in work:
-            yield run_group(*args, callback=bar.watch(args[1][0].id))
+            watch = {} if sweep_plan.batched else {"callback": bar.watch(args[1][0].id)}
+            yield task(*args, **watch)
     elif sweep_plan.backend == "pool":
-        yield from _pool(work, sweep_plan.workers)
+        yield from _pool(task, work, sweep_plan.workers)
     else:
-        yield from _ray(work, sweep_plan.workers, sweep_plan.address)
+        yield from _ray(task, work, sweep_plan.workers, sweep_plan.address)
 
 
-def _pool(work, workers):
+def _pool(task, work, workers):
     workers = min(workers or os.cpu_count() or 1, len(work))
     context = multiprocessing.get_context("spawn")
     stop = context.Event()  # set when the sweep ends early: the workers start no more runs
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                              initargs=(stop,)) as pool:
-        futures = [pool.submit(run_group, *args) for args in work]
+        futures = [pool.submit(task, *args) for args in work]
         try:
             for future in as_completed(futures):
                 yield future.result()
@@ -441,7 +456,7 @@ def _start_worker(stop):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _ray(work, workers, address):
+def _ray(task, work, workers, address):
     import ray
 
     started = not ray.is_initialized()
@@ -449,8 +464,8 @@ def _ray(work, workers, address):
         ray.init(address=address)
     elif started:
         ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False)
-    task = ray.remote(num_cpus=1, max_retries=RAY_RETRIES)(run_group)
-    pending = [task.remote(*args) for args in work]
+    remote = ray.remote(num_cpus=1, max_retries=RAY_RETRIES)(task)
+    pending = [remote.remote(*args) for args in work]
     try:
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
@@ -500,13 +515,17 @@ def run_one(tutorial, each, call, callback=None):
     return _finished(tutorial, each, result, timeit.default_timer() - start)
 
 
-def _run_batched(tutorial, runs, call):
+def run_batched(tutorial, runs, call):
     """A group of runs sharing their shapes, trained together by ``dltut.batched.fit_group``,
     each run with its checkpoint.npz (a group stopped midway goes on from its runs'
-    checkpoints); their records, None for a run stopped by Ctrl-C/SIGTERM. Each run's log.txt gets the group's lines and its own (the
-    records ``fit_group`` marks with ``record.run``, the run's index)."""
+    checkpoints); their records, None for a run stopped by Ctrl-C/SIGTERM (all None if the sweep
+    ended before the group started). Each run's log.txt gets the group's lines and its own (the
+    records ``fit_group`` marks with ``record.run``, the run's index). What a pool worker or a
+    Ray task does with ``batched=True``."""
     from dltut import batched
 
+    if _stop is not None and _stop.is_set():
+        return [None] * len(runs)
     engine.use(call["engine"])
     names = cli.hyperparameters(tutorial)
     shared = {name: value for name, value in call.items() if name in names}

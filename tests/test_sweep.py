@@ -146,17 +146,27 @@ def test_a_bad_grid_is_one_clear_error_before_anything(tiny_mnist, tmp_path, tut
     assert not out_dir.exists()
 
 
-def test_batched_backend_takes_the_tutorials_batched_trains(tiny_mnist, tmp_path):
-    with pytest.raises(ValueError, match="not SdA's: use backend 'pool', 'serial' or 'ray'"):
-        dltut.sweep("SdA", {"finetune_lr": [0.1, 0.2]}, out_dir=tmp_path / "sweep",
-                    backend="batched", dataset=tiny_mnist)
+@pytensor_only  # the JAX mode
+@pytest.mark.parametrize("tutorial, grid, options, message", [
+    ("SdA", {"finetune_lr": [0.1, 0.2]}, {}, "not SdA's: leave batched out"),
+    ("logreg", {"learning_rate": [0.1, 0.2]}, {"batch_size": 50, "mode": "c"},
+     "in JAX mode only, this is mode 'c': use mode='jax'"),
+    ("logreg", {"learning_rate": [0.1, 0.2]}, {"batch_size": 50, "mode": "jax", "fused": False},
+     "fused spans only"),
+])
+def test_batched_takes_the_tutorials_fit_group_trains(tiny_mnist, tmp_path, tutorial, grid,
+                                                      options, message):
+    with pytest.raises(ValueError, match=message):
+        dltut.sweep(tutorial, grid, out_dir=tmp_path / "sweep", batched=True, dataset=tiny_mnist,
+                    **options)
     assert not (tmp_path / "sweep").exists()
 
 
-def test_the_batched_backend_hands_groups_of_equal_shapes_to_fit_group(lr_sweep, tiny_mnist,
-                                                                         tmp_path, monkeypatch):
+def test_batched_hands_groups_of_equal_shapes_to_fit_group(lr_sweep, tiny_mnist, tmp_path,
+                                                           monkeypatch):
     """Each group of runs of one batch size goes to ``dltut.batched.fit_group`` (here a stand-in
-    running them one by one), and what it returns is recorded as the runs' results."""
+    running them one by one, in the C mode of ``lr_sweep``), and what it returns is recorded as
+    the runs' results."""
     calls = []
 
     def fit_group(tutorial, runs, dataset=None, outs=None, checkpoints=None, resume=None,
@@ -164,7 +174,7 @@ def test_the_batched_backend_hands_groups_of_equal_shapes_to_fit_group(lr_sweep,
         calls.append((tutorial, runs, options))
         assert resume == [None] * len(runs)  # a new sweep: no checkpoints yet
         return [dltut.sgd_optimization_mnist(dataset=dataset, out=out, checkpoint=checkpoint,
-                                             **run, **options)
+                                             **run, **{**options, "mode": "c"})
                 for run, out, checkpoint in zip(runs, outs, checkpoints)]
 
     stand_in = types.ModuleType("dltut.batched")
@@ -174,10 +184,10 @@ def test_the_batched_backend_hands_groups_of_equal_shapes_to_fit_group(lr_sweep,
     monkeypatch.setitem(sys.modules, "dltut.batched", stand_in)
     monkeypatch.setattr(dltut, "batched", stand_in, raising=False)
     _, serial = lr_sweep
-    results = dltut.sweep("logreg", GRID, out_dir=tmp_path / "batched", backend="batched",
-                          dataset=tiny_mnist, **FIXED)
+    results = dltut.sweep("logreg", GRID, out_dir=tmp_path / "batched", backend="serial",
+                          batched=True, dataset=tiny_mnist, **{**FIXED, "mode": "jax"})
     assert [[run["batch_size"] for run in runs] for _, runs, _ in calls] == [[50, 50], [100, 100]]
-    assert calls[0][2] == {"floatX": engine.floatX(), "mode": "c"}
+    assert calls[0][2] == {"floatX": engine.floatX(), "mode": "jax"}
     assert all((run["n_epochs"], run["patience"]) == (8, 30)
                for _, runs, _ in calls for run in runs)
     for result, same in zip(results, serial):
@@ -217,6 +227,24 @@ def test_a_local_ray_with_two_cpus(lr_sweep, tiny_mnist, tmp_path):
         assert [getattr(result, n) for n in NUMBERS] == [getattr(same, n) for n in NUMBERS]
     run = json.loads((tmp_path / "ray" / results[0].run_id / "run.json").read_text())
     assert run["call"]["engine"] == "pytensor"
+
+
+@pytensor_only
+def test_batched_groups_as_ray_tasks(tiny_mnist, tmp_path):
+    """With ``batched=True`` each group of equal shapes is one Ray task training its runs
+    together (``fit_group``'s line in each run's log), and each run's numbers are its solo
+    run's."""
+    ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'dltut[ray]'")
+    fixed = {**FIXED, "mode": "jax"}
+    results = dltut.sweep("logreg", GRID, out_dir=tmp_path / "ray", backend="ray", batched=True,
+                          workers=2, dataset=tiny_mnist, **fixed)
+    assert not ray.is_initialized()
+    for result in results:
+        log_text = (tmp_path / "ray" / result.run_id / "log.txt").read_text()
+        assert "... building 2 logreg models" in log_text
+        solo = dltut.sgd_optimization_mnist(dataset=tiny_mnist, **fixed, **result.settings)
+        assert [getattr(result, n) for n in NUMBERS] == [getattr(solo, n) for n in NUMBERS]
+        assert result.history == solo.history
 
 
 @pytensor_only
