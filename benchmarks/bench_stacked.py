@@ -2,7 +2,7 @@
 
     python benchmarks/bench_stacked.py [--tutorial SdA|DBN] [--mode jax] [--floatX float32]
                                        [--batches 2000]
-    python benchmarks/bench_stacked.py --tutorial SdA --whole   # the whole run: 52 min (DBN: 1.6 h)
+    python benchmarks/bench_stacked.py --tutorial SdA --whole   # the whole run: 52 min (DBN: 2 h)
 
 The default SdA run (``test_SdA()``: batch_size=1, 15 pretraining epochs per layer, patience
 ``10 * n_train_batches``) makes 50,000 updates an epoch; the default DBN run (``test_DBN()``:
