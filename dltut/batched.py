@@ -133,7 +133,7 @@ def fit_group(tutorial, runs, dataset=None, outs=None, checkpoints=None, resume=
     outs = _check_paths(outs, len(runs), "outs", "out")
     checkpoints = _check_paths(checkpoints, len(runs), "checkpoints", "checkpoint")
     resume = _check_resume(resume, len(runs))
-    options = _check_options(options)
+    options = check_options(options)
     datasets = data.load_shared(dataset)
     arch = _architecture(tutorial, settings[0], datasets)
     log.info("... building %i %s models", len(runs), tutorial)
@@ -241,7 +241,7 @@ def _check_resume(paths, n_runs):
     return paths
 
 
-def _check_options(options):
+def check_options(options):
     """``fitting.Options`` of a group, configured; only the options a group takes."""
     unsupported = sorted(set(options) - set(OPTIONS))
     if unsupported:

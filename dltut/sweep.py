@@ -196,13 +196,11 @@ def plan(tutorial, grid, *, out_dir=None, backend="pool", batched=False, workers
     dataset = None if dataset is None else os.path.abspath(os.fspath(dataset))
     _check_batch_sizes(grid, options, defaults, dataset)
     prepare(dict(run_options))  # checks them and sets floatX and mode, as an entry point does
-    if batched and engine.mode() != "jax":
-        raise ValueError(f"batched=True trains runs together in JAX mode only, this is mode "
-                         f"{engine.mode()!r}: use mode='jax' (dltut's default), or leave "
-                         "batched out")
-    if batched and run_options.get("fused") is False:
-        raise ValueError("batched=True trains fused spans only: leave fused out, or leave "
-                         "batched out")
+    if batched:  # fit_group's own checks (JAX mode, fused), before anything runs
+        from dltut import batched as group_training
+
+        group_training.check_options({name: value for name, value in run_options.items()
+                                      if name in BATCHED_OPTIONS})
     fixed = {name: value for name, value in options.items() if name in defaults}
     call = {**fixed, "dataset": dataset, **run_options, "floatX": engine.floatX(),
             "mode": engine.mode(), "engine": engine.name()}

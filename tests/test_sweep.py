@@ -179,7 +179,7 @@ def test_batched_hands_groups_of_equal_shapes_to_fit_group(lr_sweep, tiny_mnist,
 
     stand_in = types.ModuleType("dltut.batched")
     stand_in.fit_group, stand_in.shape_key = fit_group, batched.shape_key
-    stand_in.TUTORIALS = batched.TUTORIALS
+    stand_in.TUTORIALS, stand_in.check_options = batched.TUTORIALS, batched.check_options
     stand_in.__spec__ = importlib.machinery.ModuleSpec("dltut.batched", None)
     monkeypatch.setitem(sys.modules, "dltut.batched", stand_in)
     monkeypatch.setattr(dltut, "batched", stand_in, raising=False)
