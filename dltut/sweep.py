@@ -83,7 +83,9 @@ log = logging.getLogger(__name__)
 BACKENDS = ("pool", "serial", "ray")
 RAY_RETRIES = 3  # times a Ray task is run again when its worker dies
 SET_PER_RUN = ("out", "checkpoint", "resume", "callbacks")  # the Options a sweep sets itself
-BATCHED_OPTIONS = ("floatX", "mode", "device", "tf32", "fused", "checkpoint_every")  # fit_group's
+# the Options a sweep passes on to every run (and to fit_group): all the others
+RUN_OPTIONS = tuple(field.name for field in dataclasses.fields(Options)
+                    if field.name not in SET_PER_RUN)
 COLUMNS = ("best_validation_loss", "test_score", "best_iter", "epochs", "iterations",
            "stop_reason", "seconds")  # what results.csv holds of each run, after its settings
 MAY_BE_ZERO = ("L1_reg", "L2_reg", "pretraining_epochs", "seed", "corruption_levels")
@@ -182,7 +184,7 @@ def plan(tutorial, grid, *, out_dir=None, backend="pool", batched=False, workers
         elif name in SET_PER_RUN:
             raise ValueError(f"{name}: a sweep sets each run's {', '.join(SET_PER_RUN)} itself "
                              "(under out_dir); leave it out")
-        elif name in {field.name for field in dataclasses.fields(Options)}:
+        elif name in RUN_OPTIONS:
             run_options[name] = value
         else:
             _check_name(tutorial, name, defaults, "the fixed settings")
@@ -199,8 +201,7 @@ def plan(tutorial, grid, *, out_dir=None, backend="pool", batched=False, workers
     if batched:  # fit_group's own checks (JAX mode, fused), before anything runs
         from dltut import batched as group_training
 
-        group_training.check_options({name: value for name, value in run_options.items()
-                                      if name in BATCHED_OPTIONS})
+        group_training.check_options(dict(run_options))
     fixed = {name: value for name, value in options.items() if name in defaults}
     call = {**fixed, "dataset": dataset, **run_options, "floatX": engine.floatX(),
             "mode": engine.mode(), "engine": engine.name()}
@@ -527,7 +528,7 @@ def run_batched(tutorial, runs, call):
     engine.use(call["engine"])
     names = cli.hyperparameters(tutorial)
     shared = {name: value for name, value in call.items() if name in names}
-    options = {name: call[name] for name in BATCHED_OPTIONS if name in call}
+    options = {name: call[name] for name in RUN_OPTIONS if name in call}
     for each in runs:
         _started(tutorial, each, call)
     start = timeit.default_timer()

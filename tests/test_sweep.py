@@ -3,6 +3,7 @@ killed midway and started again runs only what is unfinished and ends with the s
 process pool and a local Ray give the serial numbers; the seed of the entry points."""
 
 import csv
+import dataclasses
 import importlib.machinery
 import json
 import logging
@@ -17,7 +18,7 @@ import numpy
 import pytest
 
 import dltut
-from dltut import batched, engine, sweep
+from dltut import batched, engine, fitting, sweep
 from dltut.__main__ import main
 
 from conftest import ROOT
@@ -230,21 +231,32 @@ def test_a_local_ray_with_two_cpus(lr_sweep, tiny_mnist, tmp_path):
 
 
 @pytensor_only
-def test_batched_groups_as_ray_tasks(tiny_mnist, tmp_path):
-    """With ``batched=True`` each group of equal shapes is one Ray task training its runs
-    together (``fit_group``'s line in each run's log), and each run's numbers are its solo
-    run's."""
-    ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'dltut[ray]'")
+@pytest.mark.parametrize("backend", ["pool", "ray"])
+def test_batched_groups_as_pool_or_ray_tasks(backend, tiny_mnist, tmp_path):
+    """With ``batched=True`` each group of equal shapes is one task (a pool process, a Ray task)
+    training its runs together (``fit_group``'s line in each run's log), and each run's numbers
+    are its solo run's."""
+    if backend == "ray":
+        ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'dltut[ray]'")
     fixed = {**FIXED, "mode": "jax"}
-    results = dltut.sweep("logreg", GRID, out_dir=tmp_path / "ray", backend="ray", batched=True,
-                          workers=2, dataset=tiny_mnist, **fixed)
-    assert not ray.is_initialized()
+    results = dltut.sweep("logreg", GRID, out_dir=tmp_path / backend, backend=backend,
+                          batched=True, workers=2, dataset=tiny_mnist, **fixed)
+    if backend == "ray":
+        assert not ray.is_initialized()
     for result in results:
-        log_text = (tmp_path / "ray" / result.run_id / "log.txt").read_text()
+        log_text = (tmp_path / backend / result.run_id / "log.txt").read_text()
         assert "... building 2 logreg models" in log_text
         solo = dltut.sgd_optimization_mnist(dataset=tiny_mnist, **fixed, **result.settings)
         assert [getattr(result, n) for n in NUMBERS] == [getattr(solo, n) for n in NUMBERS]
         assert result.history == solo.history
+
+
+def test_a_group_takes_every_option_a_sweep_passes_on():
+    """What a sweep passes on to its runs (``fitting.Options`` less what it sets per run),
+    ``fit_group`` takes too: a batched sweep drops none of them."""
+    assert set(sweep.RUN_OPTIONS) <= set(batched.OPTIONS)
+    assert set(sweep.RUN_OPTIONS) | set(sweep.SET_PER_RUN) == {
+        field.name for field in dataclasses.fields(fitting.Options)}
 
 
 @pytensor_only
