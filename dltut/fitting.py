@@ -154,8 +154,15 @@ def check_sgd_settings(learning_rate, batch_size):
     """A positive learning rate and a positive integer batch size, or a ValueError naming it."""
     if not (isinstance(learning_rate, (int, float)) and 0 < learning_rate < math.inf):
         raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    check_positive_integers(batch_size=batch_size)
+
+
+def check_positive_integers(**values):
+    """Each ``name=value`` an int >= 1 (not a bool), or a ValueError naming the first that is
+    not."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def check_seed(seed):

@@ -34,7 +34,7 @@ import numpy
 from dltut import data
 from dltut.compiled import CompiledCost, n_batches
 from dltut.engine import T
-from dltut.fitting import check_seed, check_sgd_settings, prepare
+from dltut.fitting import check_positive_integers, check_seed, check_sgd_settings, prepare
 from dltut.plots import tile_raster_images, write_png
 from dltut.tutorials.dA import tied_weights
 from dltut.tutorials.mlp import sigmoid
@@ -145,9 +145,7 @@ def test_cA(learning_rate=0.01, training_epochs=20, dataset=None, batch_size=10,
     check_seed(seed)
     options = prepare(options, only=RUN_OPTIONS)
     check_sgd_settings(learning_rate, batch_size)
-    if isinstance(training_epochs, bool) or not isinstance(training_epochs, int) \
-            or training_epochs < 1:
-        raise ValueError(f"training_epochs must be a positive integer, got {training_epochs!r}")
+    check_positive_integers(training_epochs=training_epochs)
     if not (isinstance(contraction_level, (int, float)) and 0 <= contraction_level < math.inf):
         raise ValueError(f"contraction_level must be a number >= 0 (0: a plain autoencoder), "
                          f"got {contraction_level!r}")

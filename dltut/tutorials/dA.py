@@ -22,7 +22,7 @@ from dltut import data, engine
 from dltut.compiled import CompiledCost, n_batches
 from dltut.epochs import Epochs
 from dltut.engine import T
-from dltut.fitting import check_seed, check_sgd_settings, prepare
+from dltut.fitting import check_positive_integers, check_seed, check_sgd_settings, prepare
 from dltut.plots import tile_raster_images, write_png
 from dltut.random import RandomStreams
 from dltut.tutorials.mlp import sigmoid
@@ -153,9 +153,7 @@ def test_dA(learning_rate=0.1, training_epochs=15, dataset=None, batch_size=20,
     check_seed(seed)
     options = prepare(options, only=RUN_OPTIONS)
     check_sgd_settings(learning_rate, batch_size)
-    if isinstance(training_epochs, bool) or not isinstance(training_epochs, int) \
-            or training_epochs < 1:
-        raise ValueError(f"training_epochs must be a positive integer, got {training_epochs!r}")
+    check_positive_integers(training_epochs=training_epochs)
     train_set_x = data.load_shared(dataset)[0][0]
     n_batches(train_set_x, batch_size, "training")  # a batch larger than the set fails here
     os.makedirs(output_folder, exist_ok=True)

@@ -21,7 +21,8 @@ import scipy.optimize
 from dltut import data, engine
 from dltut.compiled import CompiledModel, n_batches
 from dltut.engine import T
-from dltut.fitting import N_OUT, check_draws_nothing, input_size, prepare
+from dltut.fitting import (N_OUT, check_draws_nothing, check_positive_integers, input_size,
+                           prepare)
 from dltut.tutorials import logistic_sgd
 
 log = logging.getLogger(__name__)
@@ -139,8 +140,7 @@ def cg_optimization_mnist(n_epochs=50, dataset=None, *, batch_size=BATCH_SIZE, s
     if isinstance(n_epochs, bool) or not isinstance(n_epochs, int) or n_epochs < 1:
         raise ValueError(f"n_epochs must be a positive integer (the most fmin_cg iterations), "
                          f"got {n_epochs!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    check_positive_integers(batch_size=batch_size)
     datasets = data.load_shared(dataset)
     log.info("... building the model")
     x = T.matrix("x")  # the data, presented as rasterized images

@@ -24,7 +24,7 @@ import numpy
 from dltut import data, engine
 from dltut.compiled import CompiledCost, n_batches
 from dltut.engine import T
-from dltut.fitting import check_seed, check_sgd_settings, prepare
+from dltut.fitting import check_positive_integers, check_seed, check_sgd_settings, prepare
 from dltut.plots import tile_raster_images, write_png
 from dltut.random import RandomStreams
 from dltut.tutorials.mlp import sigmoid
@@ -65,9 +65,7 @@ class RBM:
 
     def __init__(self, input=None, n_visible=784, n_hidden=500, W=None, hbias=None, vbias=None,
                  numpy_rng=None, theano_rng=None, name="rbm"):
-        for what, value in (("n_visible", n_visible), ("n_hidden", n_hidden)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{what} must be a positive integer, got {value!r}")
+        check_positive_integers(n_visible=n_visible, n_hidden=n_hidden)
         self.n_visible = n_visible
         self.n_hidden = n_hidden
         if numpy_rng is None:
@@ -257,10 +255,8 @@ def test_rbm(learning_rate=0.1, training_epochs=15, dataset=None, batch_size=20,
     check_seed(seed)
     options = prepare(options, only=RUN_OPTIONS)
     check_sgd_settings(learning_rate, batch_size)
-    for what, value in (("training_epochs", training_epochs), ("n_chains", n_chains),
-                        ("n_samples", n_samples), ("n_hidden", n_hidden)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    check_positive_integers(training_epochs=training_epochs, n_chains=n_chains,
+                            n_samples=n_samples, n_hidden=n_hidden)
     datasets = data.load_shared(dataset)
     train_set_x, test_set_x = datasets[0][0], datasets[2][0]
     n_batches(train_set_x, batch_size, "training")  # a batch larger than the set fails here
