@@ -108,18 +108,20 @@ class _Training:
     def prepare(self, span_lengths=()):
         """Compile now what a run will call, so that the run's clock times training only.
 
-        In JAX mode XLA compiles a function at its first call; here each function (the fused
-        spans of ``span_lengths`` or ``train_model``, and ``_evaluation_functions()``) is compiled
-        ahead of time instead, without running it (no parameter changes). Elsewhere this does
-        nothing: the C mode compiled already, and numba compiles at the first call (PyTensor keeps
-        numba's code on disk between runs).
+        The fused spans of ``span_lengths`` not met before are built. In JAX mode XLA compiles a
+        function at its first call; here each function (those spans or ``train_model``, and
+        ``_evaluation_functions()``) is compiled ahead of time instead, once, without running it
+        (no parameter changes). Elsewhere nothing more is done: the C mode compiles as it
+        builds, and numba at the first call (PyTensor keeps numba's code on disk between runs).
         """
-        if engine.mode() != "jax":
-            return
         functions = ([self._span(count) for count in span_lengths] if self.fused
                      else [self.train_model])
+        if engine.mode() != "jax":
+            return
         for function in functions + self._evaluation_functions():
-            engine.compile_ahead(function)
+            if function not in self._prepared:
+                engine.compile_ahead(function)
+                self._prepared.add(function)
 
     def _evaluation_functions(self):
         """What else a run calls besides training (none for a cost without labels)."""
@@ -161,6 +163,7 @@ class CompiledModel(_Training):
         self.n_valid_batches = self.splits["validation"][2]
         self.n_test_batches = self.splits["test"][2]
         index = T.lscalar("index")
+        self._prepared = set()  # the functions prepare() compiled
         if fused:
             self._train_spans = {}
             self._all_errors = {split: self._compile_errors(split)
@@ -250,6 +253,7 @@ class CompiledCost(_Training):
         self.updates = list(updates.items()) if isinstance(updates, dict) else list(updates)
         self.train_x = train_x
         self.n_train_batches = n_batches(train_x, batch_size, "training")
+        self._prepared = set()  # the functions prepare() compiled
         if self.fused:
             self._train_spans = {}
         else:

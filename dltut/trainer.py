@@ -185,7 +185,9 @@ def train(model, n_train_batches, stopping=EarlyStopping(), callbacks=(), log_ev
     * ``validation_loss()`` and ``test_score()``: mean zero-one loss over that split's minibatches.
     * ``get_params()``: copies of the parameter values.
     * optionally ``prepare(span_lengths)``: compile what the run will call, before the clock
-      starts (``TrainResult.elapsed`` times training, as the tutorials' "The code ran for").
+      starts (``TrainResult.elapsed`` times training, as the tutorials' "The code ran for"). It
+      is asked again, off the clock, for a span length the run meets that was not foreseen (a
+      span that a raised patience cuts short), and must compile only what is new.
 
     ``callbacks`` are called with each ``Validation`` as it happens. ``log_every`` logs
     ``training @ iter = %i`` before every that-many-th update, as the LeNet tutorial prints.
@@ -204,11 +206,14 @@ def train(model, n_train_batches, stopping=EarlyStopping(), callbacks=(), log_ev
     fused = getattr(model, "fused", False)
     _prepare(model, [run] if fused and run.stop_reason is None else [])
     start_time = timeit.default_timer()
+    compiling = 0.0  # seconds of the loop spent compiling, not training
     while run.stop_reason is None:
         first = state.iteration + 1
         if run.out_of_epochs(first):
             break
         last = run.span_end(first) if fused else first
+        if fused:
+            compiling += _prepare_span(model, last - first + 1)
         _log_iterations([run], log_every, first, last)
         run.record(model, first, last, model.train_minibatches(first % n_train_batches,
                                                                last - first + 1))
@@ -220,7 +225,9 @@ def train(model, n_train_batches, stopping=EarlyStopping(), callbacks=(), log_ev
                 checkpoint(state)
     if checkpoint is not None:
         checkpoint(state)
-    result = run.result(timeit.default_timer() - start_time)
+    result = run.result(timeit.default_timer() - start_time - compiling)
+    if compiling:
+        log.debug("compiled during training (not timed as training) in %.3fs", compiling)
     log.debug("trained for %.3fs: %i updates, %i validations", result.elapsed,
               len(state.costs), len(state.history))
     if run.diverged is not None:
@@ -395,6 +402,16 @@ def _prepare(model, runs):
         start_time = timeit.default_timer()
         model.prepare(_epoch_spans(runs) if runs else ())
         log.debug("compiled before training in %.3fs", timeit.default_timer() - start_time)
+
+
+def _prepare_span(model, count):
+    """Seconds spent having ``model`` compile its span of ``count`` updates (nothing if it has
+    it already): the last span of a run, cut short by patience, may be a length not foreseen."""
+    if not hasattr(model, "prepare"):
+        return 0.0
+    start_time = timeit.default_timer()
+    model.prepare([count])
+    return timeit.default_timer() - start_time
 
 
 def _log_iterations(runs, log_every, first, last):

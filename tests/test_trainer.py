@@ -3,6 +3,7 @@
 import copy
 import logging
 import math
+import time
 
 import numpy
 import pytest
@@ -130,6 +131,37 @@ def test_patience_stop_on_a_validation_update():
     model, result = run([0.5, 0.6], 10, n_epochs=10, patience=20)
     assert (result.iterations, result.epochs) == (21, 3)
     assert model.spans[-1] == (0, 1)
+
+
+class CompilingModel(FakeModel):
+    """A fused model whose ``prepare`` takes ``delay`` seconds for each span length it has not
+    compiled yet, and whose span of a length it was not prepared for fails."""
+
+    def __init__(self, *args, delay, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.delay, self.compiled, self.prepared = delay, set(), []
+
+    def prepare(self, span_lengths=()):
+        self.prepared.append(list(span_lengths))
+        for count in set(span_lengths) - self.compiled:
+            time.sleep(self.delay)
+            self.compiled.add(count)
+
+    def train_minibatches(self, first, count):
+        assert count in self.compiled, f"a span of {count} was not compiled before it ran"
+        return super().train_minibatches(first, count)
+
+
+def test_a_span_length_met_late_is_compiled_off_the_clock():
+    """Patience raised to 18 at the second validation (every 5 updates) cuts the last span
+    after 4 updates, a length the first preparation (spans of 5) could not foresee: that length
+    is compiled before it runs, and the compiling is not in ``elapsed``."""
+    model = CompilingModel([0.5, 0.4, 0.45, 0.45], 10, delay=0.3)
+    result = train(model, 10, EarlyStopping(n_epochs=100, patience=10))
+    assert model.spans == [(0, 5), (5, 5), (0, 5), (5, 4)]
+    assert model.prepared[0] == [5] and sorted(model.compiled) == [4, 5]
+    assert result.stop_reason == "patience" and result.iterations == 19
+    assert result.elapsed < 0.3  # the training of a fake model: no compile in it
 
 
 def test_unfused_model_is_asked_one_minibatch_at_a_time():
