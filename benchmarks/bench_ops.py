@@ -12,6 +12,8 @@ after a first call that is counted as compile time. Formulations:
   then one ``dot``.
 * ``gather``: ``dltut.ops.conv2d(..., method="gather")``: the same matrix by one gather of
   input rows with a constant per-image index, then one ``dot``.
+* ``patches``: ``dltut.ops.conv2d(..., method="patches")``: the transposed matrix, a row per
+  output pixel, by one gather from each image as it lies, then one ``dot``.
 * ``gather_flat``: one gather from the flattened input, with a batch-sized index.
 * ``slices_cbhw``: the shifted slices of the input laid out ``(channels, batch, rows, cols)``.
 * ``slices_tensordot``: the shifted slices stacked on a new axis 2, one ``tensordot``.
@@ -32,6 +34,13 @@ Best ms per forward + backward, PyTensor 3.0.7 on a shared 2-core CPU (noisy: me
     20x12x12 -> 50 float32        228     314           318     292        305-764
     1x28x28 -> 20  float64        136     196           492     501        257-689
     20x12x12 -> 50 float64        403     374           633     588        529-652
+
+A later run with ``patches`` (float32, one run, the same machine), from which JAX mode takes
+patches:
+
+    layer          c: slices  gather  patches   jax: slices  gather  patches
+    1x28x28 -> 20          64     134      164           159     148       93
+    20x12x12 -> 50        219     294      402           183     212      193
 """
 
 import argparse
@@ -116,6 +125,7 @@ def conv2d_taps(input, filters, input_shape, filter_shape):
 IMPLS = {
     "slices": functools.partial(conv2d, method="slices"),
     "gather": functools.partial(conv2d, method="gather"),
+    "patches": functools.partial(conv2d, method="patches"),
     "gather_flat": conv2d_gather_flat,
     "slices_cbhw": conv2d_slices_cbhw,
     "slices_tensordot": conv2d_slices_tensordot,

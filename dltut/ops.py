@@ -108,9 +108,12 @@ def conv2d(input, filters, input_shape, filter_shape, *, method=None):
     entry meets there; ``filters`` reshaped to ``(n_filters, channels * f_rows * f_cols)``
     multiplies all columns at once. The gradients are the engine's.
 
-    ``method`` chooses how that matrix is built, ``"slices"`` or ``"gather"``, or ``"xla"``: for
-    PyTensor's JAX mode, JAX's own convolution (``dltut.xla_conv``; cuDNN on NVIDIA GPUs) instead
-    of im2col. By default, ``default_method()``: slices in PyTensor's C mode, the gather elsewhere.
+    ``method`` chooses how that matrix is built, ``"slices"`` or ``"gather"``; ``"patches"``
+    builds its transpose, a row per output pixel ``(b, i, j)`` gathered from each image as it
+    lies, and multiplies it by the filters' transpose; ``"xla"``, for PyTensor's JAX mode, is JAX's
+    own convolution (``dltut.xla_conv``; cuDNN on NVIDIA GPUs) instead of im2col. By default,
+    ``default_method()``: slices in PyTensor's C mode, patches in its JAX mode, the gather
+    elsewhere.
     """
     batch, n_filters, out_rows, out_cols = conv_output_shape(input_shape, filter_shape)
     _, channels, f_rows, f_cols = filter_shape
@@ -122,10 +125,14 @@ def conv2d(input, filters, input_shape, filter_shape, *, method=None):
         from dltut import xla_conv
 
         return xla_conv.conv2d(input.reshape(input_shape), filters.reshape(filter_shape))
+    kernel = filters.reshape((n_filters, channels * f_rows * f_cols))
+    if method == "patches":
+        patches = _patches(input, input_shape, filter_shape)
+        out = T.dot(patches, kernel.T)  # (batch * out_rows * out_cols, n_filters)
+        return out.reshape((batch, out_rows, out_cols, n_filters)).dimshuffle(0, 3, 1, 2)
     # (channels, rows, cols, batch): an image pixel's values over the batch lie side by side.
     pixels = input.reshape(input_shape).dimshuffle(1, 2, 3, 0)
     columns = IM2COL[method](pixels, input_shape, filter_shape)
-    kernel = filters.reshape((n_filters, channels * f_rows * f_cols))
     out = T.dot(kernel, columns)  # (n_filters, out_rows * out_cols * batch)
     return out.reshape((n_filters, out_rows, out_cols, batch)).dimshuffle(3, 0, 1, 2)
 
@@ -136,8 +143,11 @@ def conv2d(input, filters, input_shape, filter_shape, *, method=None):
 # are and their gradient is a plain reshape. Measured forward + backward on LeNet's layers
 # (benchmarks/bench_ops.py): slices are about 1.5x faster than the gather in PyTensor's C mode,
 # where the gather's gradient (a scatter-add of rows) is slow, but 1.3-1.6x slower on theano-pymc;
-# JAX runs both alike and compiles the gather faster; numba compiles the gradient of the slices
-# (one IncSubtensor per tap) for many minutes.
+# JAX runs both alike, reading the pixels transposed, and compiles the gather faster; numba
+# compiles the gradient of the slices (one IncSubtensor per tap) for many minutes. In JAX mode
+# ``_patches`` (below), which reads each image as it lies, took LeNet's first layer from 148 to 93
+# ms (forward and both gradients, float32) and a whole LeNet epoch's training from 29-31 to 20-21
+# s; in the C mode it is the slowest of the three.
 
 
 def _im2col_by_slices(pixels, input_shape, filter_shape):
@@ -167,8 +177,25 @@ def _im2col_by_gather(pixels, input_shape, filter_shape):
     return columns.reshape((channels * f_rows * f_cols, out_rows * out_cols * batch))
 
 
+def _patches(input, input_shape, filter_shape):
+    """The transposed im2col matrix, ``(batch * out_rows * out_cols, channels * f_rows *
+    f_cols)``: row ``(b, i, j)``, column ``(c, u, v)`` holds ``input[b, c, i + f_rows - 1 - u,
+    j + f_cols - 1 - v]``, gathered by one constant index from each image's own pixels. Its reads
+    stay within an image, where the others' read the images' pixels transposed: measured in JAX
+    on the CPU (benchmarks/bench_ops.py), LeNet's first layer trains twice as fast with it."""
+    batch, channels, rows, cols = input_shape
+    _, _, f_rows, f_cols = filter_shape
+    out_rows, out_cols = rows - f_rows + 1, cols - f_cols + 1
+    i, j, c, u, v = numpy.ix_(
+        range(out_rows), range(out_cols), range(channels), range(f_rows), range(f_cols)
+    )
+    pixel = (c * rows + i + f_rows - 1 - u) * cols + j + f_cols - 1 - v  # flat (c, row, col)
+    gathered = input.reshape((batch, channels * rows * cols))[:, pixel.reshape(-1)]
+    return gathered.reshape((batch * out_rows * out_cols, channels * f_rows * f_cols))
+
+
 IM2COL = {"slices": _im2col_by_slices, "gather": _im2col_by_gather}
-METHODS = (*IM2COL, "xla")
+METHODS = (*IM2COL, "patches", "xla")
 _default_method = None  # set_default_method's choice; None: by engine and mode
 
 
@@ -176,7 +203,9 @@ def default_method():
     """The method ``conv2d`` uses by default in the current engine and mode."""
     if _default_method is not None:
         return _default_method
-    return "slices" if (engine.name(), engine.mode()) == ("pytensor", "c") else "gather"
+    if engine.name() == "pytensor" and engine.mode() in ("c", "jax"):
+        return {"c": "slices", "jax": "patches"}[engine.mode()]
+    return "gather"
 
 
 def set_default_method(method):

@@ -192,15 +192,17 @@ def test_conv2d_gradients_match_finite_differences(mode, input_shape, filter_sha
             assert numeric == pytest.approx(analytic[index], rel=1e-5, abs=1e-6)
 
 
-def test_conv2d_im2col_by_slices_and_by_gather_agree(mode):
-    """The formulation the mode does not pick by default gives the same values and gradients."""
-    if mode == "numba":
+@pytest.mark.parametrize("method", ["slices", "gather", "patches"])
+def test_conv2d_im2col_formulations_agree(mode, method):
+    """Each formulation the mode does not pick by default gives the same values and gradients."""
+    if method == default_method():
+        pytest.skip(f"{method} is the default in mode {mode}: the tests above check it")
+    if mode == "numba" and method == "slices":
         pytest.skip("numba compiles the gradient of the slices for many minutes")
-    other = {"slices": "gather", "gather": "slices"}[default_method()]
     input_shape, filter_shape = CONV_SHAPES[0]
     values = _random_conv_values(input_shape, filter_shape)
     default = conv_step(mode, input_shape, filter_shape)(*values)
-    for got, expected in zip(conv_step(mode, input_shape, filter_shape, other)(*values), default):
+    for got, expected in zip(conv_step(mode, input_shape, filter_shape, method)(*values), default):
         numpy.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
@@ -331,7 +333,7 @@ def test_set_default_method():
 
 def test_conv2d_rejects_unknown_method():
     with pytest.raises(ValueError, match="unknown conv2d method 'fft': choose one of slices, "
-                                         "gather, xla"):
+                                         "gather, patches, xla"):
         conv2d(T.tensor4("image"), T.tensor4("filters"), (1, 1, 4, 4), (1, 1, 2, 2), method="fft")
 
 
