@@ -169,11 +169,8 @@ def _im2col_by_gather(pixels, input_shape, filter_shape):
     batch, channels, rows, cols = input_shape
     _, _, f_rows, f_cols = filter_shape
     out_rows, out_cols = rows - f_rows + 1, cols - f_cols + 1
-    c, u, v, i, j = numpy.ix_(
-        range(channels), range(f_rows), range(f_cols), range(out_rows), range(out_cols)
-    )
-    pixel = (c * rows + i + f_rows - 1 - u) * cols + j + f_cols - 1 - v  # flat (c, row, col)
-    columns = pixels.reshape((channels * rows * cols, batch))[pixel.reshape(-1)]
+    pixel = _pixel_index(input_shape, filter_shape, "cuvij")
+    columns = pixels.reshape((channels * rows * cols, batch))[pixel]
     return columns.reshape((channels * f_rows * f_cols, out_rows * out_cols * batch))
 
 
@@ -186,12 +183,22 @@ def _patches(input, input_shape, filter_shape):
     batch, channels, rows, cols = input_shape
     _, _, f_rows, f_cols = filter_shape
     out_rows, out_cols = rows - f_rows + 1, cols - f_cols + 1
-    i, j, c, u, v = numpy.ix_(
-        range(out_rows), range(out_cols), range(channels), range(f_rows), range(f_cols)
-    )
-    pixel = (c * rows + i + f_rows - 1 - u) * cols + j + f_cols - 1 - v  # flat (c, row, col)
-    gathered = input.reshape((batch, channels * rows * cols))[:, pixel.reshape(-1)]
+    pixel = _pixel_index(input_shape, filter_shape, "ijcuv")
+    gathered = input.reshape((batch, channels * rows * cols))[:, pixel]
     return gathered.reshape((batch * out_rows * out_cols, channels * f_rows * f_cols))
+
+
+def _pixel_index(input_shape, filter_shape, axes):
+    """The flat ``(c, row, col)`` pixel that filter entry ``(c, u, v)`` meets at output pixel
+    ``(i, j)``, ``row = i + f_rows - 1 - u`` and ``col = j + f_cols - 1 - v``: an int array
+    over ``axes`` (the letters ``c, u, v, i, j`` in the order wanted), flattened."""
+    _, channels, rows, cols = input_shape
+    _, _, f_rows, f_cols = filter_shape
+    sizes = {"c": channels, "u": f_rows, "v": f_cols, "i": rows - f_rows + 1,
+             "j": cols - f_cols + 1}
+    grids = dict(zip(axes, numpy.ix_(*(range(sizes[axis]) for axis in axes))))
+    c, u, v, i, j = (grids[axis] for axis in "cuvij")
+    return ((c * rows + i + f_rows - 1 - u) * cols + j + f_cols - 1 - v).reshape(-1)
 
 
 IM2COL = {"slices": _im2col_by_slices, "gather": _im2col_by_gather}
