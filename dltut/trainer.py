@@ -213,7 +213,7 @@ def train(model, n_train_batches, stopping=EarlyStopping(), callbacks=(), log_ev
             break
         last = run.span_end(first) if fused else first
         if fused:
-            compiling += _prepare_span(model, last - first + 1)
+            compiling += _prepare_spans(model, [last - first + 1])
         _log_iterations([run], log_every, first, last)
         run.record(model, first, last, model.train_minibatches(first % n_train_batches,
                                                                last - first + 1))
@@ -399,18 +399,18 @@ class _RunInGroup:
 def _prepare(model, runs):
     """Compile, before the clock starts, what the runs will call (``prepare`` of the model)."""
     if hasattr(model, "prepare"):
-        start_time = timeit.default_timer()
-        model.prepare(_epoch_spans(runs) if runs else ())
-        log.debug("compiled before training in %.3fs", timeit.default_timer() - start_time)
+        log.debug("compiled before training in %.3fs",
+                  _prepare_spans(model, _epoch_spans(runs) if runs else ()))
 
 
-def _prepare_span(model, count):
-    """Seconds spent having ``model`` compile its span of ``count`` updates (nothing if it has
-    it already): the last span of a run, cut short by patience, may be a length not foreseen."""
+def _prepare_spans(model, span_lengths):
+    """Seconds spent having ``model`` compile what it calls, with its spans of ``span_lengths``
+    updates (its ``prepare`` compiles only what it has not): also asked during a run, for the
+    last span, which a raised patience may cut to a length not foreseen."""
     if not hasattr(model, "prepare"):
         return 0.0
     start_time = timeit.default_timer()
-    model.prepare([count])
+    model.prepare(span_lengths)
     return timeit.default_timer() - start_time
 
 
