@@ -1,12 +1,13 @@
 """The tutorials' commands as a user runs them on the CPU, timed side by side in one run.
 
-    python benchmarks/bench_cpu.py [--models logreg mlp lenet] [--floatX float32]
+    python benchmarks/bench_cpu.py [--models logreg mlp lenet] [--floatX float64]
                                    [--theano .venv-theano/bin/python] [--no-torch]
 
 For each tutorial it runs, one after the other, each as its own process (``scripts/NAME.py``):
 
-* dltut's default command **cold**: empty compile caches (JAX's, PyTensor's, numba's), as the first
-  run after a fresh install;
+* dltut's default command **cold** (in dltut's floatX, float32, unless ``--floatX`` asks for
+  another): empty compile caches (JAX's, PyTensor's, numba's), as the first run after a fresh
+  install;
 * the same command again, **warm**;
 * the command in each compile mode (``--mode c``, ``numba``, ``jax``): jax compiles before the
   trainer's clock starts, so one run gives its training time; numba compiles at the first calls,
@@ -38,6 +39,8 @@ import timeit
 from pathlib import Path
 
 import numpy
+
+from dltut.engine import DEFAULT_FLOATX
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = ("c", "numba", "jax")
@@ -146,7 +149,7 @@ def torch_seconds(model, floatX):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(ARGS), choices=list(ARGS))
-    parser.add_argument("--floatX", default="float32", choices=("float32", "float64"))
+    parser.add_argument("--floatX", default=DEFAULT_FLOATX, choices=("float32", "float64"))
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     parser.add_argument("--theano", default=str(ROOT / ".venv-theano" / "bin" / "python"),
                         help="the Python of the theano environment (skipped if missing)")
@@ -163,7 +166,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for model in args.models:
-            script_args = ARGS[model] + ["--floatX", args.floatX, "--out", str(tmp / "best.npz")]
+            script_args = ARGS[model] + ["--out", str(tmp / "best.npz")]
+            floatX = ["--floatX", args.floatX]
 
             def timed(label, python, extra, env, runs=1):
                 for _ in range(runs):
@@ -173,15 +177,17 @@ def main():
                 print(f"{model:7} {label:14} wall {wall:7.1f} s   training {train:7.2f} s   "
                       f"({updates} updates)", flush=True)
 
+            # the default command as a user types it, unless another floatX is asked for
+            default = [] if args.floatX == DEFAULT_FLOATX else floatX
             cold = environment(tmp / f"cold-{model}")
-            timed("default cold", sys.executable, [], cold)
-            timed("default warm", sys.executable, [], cold)
+            timed("default cold", sys.executable, default, cold)
+            timed("default warm", sys.executable, default, cold)
             warm = environment(tmp / f"modes-{model}")
             for mode in args.modes:  # jax compiles before the clock; see the docstring
-                timed(f"--mode {mode}", sys.executable, ["--mode", mode], warm,
+                timed(f"--mode {mode}", sys.executable, ["--mode", mode] + floatX, warm,
                       runs=1 if mode == "jax" else 2)
             if has_theano:
-                timed("theano", args.theano, [],
+                timed("theano", args.theano, floatX,
                       theano_environment(tmp / f"theano-{model}", args.theano))
             if has_torch:
                 seconds = torch_seconds(model, args.floatX)

@@ -124,7 +124,7 @@ def _add_run_flags(parser, options, data):
                             help="MNIST as a folder of IDX files, the tutorial's mnist.pkl.gz or "
                                  "an .npz (default: the copy shipped with dltut, dltut/mnist)")
     parser.add_argument("--floatX", choices=engine.FLOATX, default=None,
-                        help="float dtype (default: the engine's config, float64 unless set)")
+                        help="float dtype (default: float32, unless the engine's flags set it)")
     parser.add_argument("--mode", choices=engine.MODES, default=None,
                         help="compile mode (default: jax on PyTensor where JAX is installed, "
                              "else c; c on Theano)")

@@ -45,7 +45,7 @@ class Options:
     """How a tutorial runs, beside its hyperparameters (keyword arguments of every entry point)."""
 
     out: str | None = None  # where the best model is written (.npz)
-    floatX: str | None = None  # "float32" or "float64"; None keeps the engine's
+    floatX: str | None = None  # "float32" or "float64"; None keeps the current one
     mode: str | None = None  # "c", "numba" or "jax"; None keeps the engine's
     device: str | None = None  # "cpu", "gpu" (JAX mode on the GPU) or "auto"; None: as the mode
     tf32: bool = False  # on the GPU, let float32 matrix products use TensorFloat-32

@@ -54,8 +54,8 @@ def engine_lines():
         mode = f"not usable: {error}"
     lines.append(("compile mode", f"{mode}; choose with --mode or DLTUT_MODE: "
                                   f"{', '.join(engine.modes())}"))
-    lines.append(("floatX", f"{engine.floatX()} (choose with --floatX or "
-                            f"PYTENSOR_FLAGS=floatX=float32)"))
+    lines.append(("floatX", f"{engine.floatX()}: {engine.floatX_reason()} (choose with --floatX "
+                            f"or {name.upper()}_FLAGS=floatX=float64)"))
     if engine.mode() == "jax":
         import jax
 

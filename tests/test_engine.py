@@ -4,6 +4,8 @@ compiling a JAX function ahead of its first call."""
 import importlib.util
 import logging
 import os
+import subprocess
+import sys
 
 import numpy
 import pytest
@@ -29,6 +31,27 @@ def test_default_mode_is_jax_where_jax_is_installed(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     mode, why = engine.default_mode()
     assert mode == "c" and "JAX is not installed" in why
+
+
+def _floatX_in_a_new_process(flag=None):
+    """``[floatX, reason]`` as a new process of this engine reports them, with no config file
+    and the engine's flags variable as set here minus any floatX, plus ``flag``."""
+    prefix = engine.name().upper()
+    env = dict(os.environ, DLTUT_ENGINE=engine.name(), **{f"{prefix}RC": os.devnull})
+    flags = [item for item in env.get(f"{prefix}_FLAGS", "").split(",")
+             if item and not item.startswith("floatX")]
+    env[f"{prefix}_FLAGS"] = ",".join(flags + ([flag] if flag else []))
+    code = "from dltut import engine; print(engine.floatX(), '|', engine.floatX_reason())"
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True)
+    return run.stdout.strip().split(" | ")
+
+
+def test_floatX_is_float32_unless_the_engines_flags_say():
+    # the engines' own default is float64
+    assert _floatX_in_a_new_process() == ["float32", "dltut's default"]
+    floatX, why = _floatX_in_a_new_process("floatX=float64")
+    assert floatX == "float64" and "flags" in why
 
 
 def test_one_blas_thread_by_default(fresh_threads):

@@ -30,6 +30,10 @@ POOL_SHAPES = [
 ]
 
 
+# the tests that check values to 1e-10 against NumPy's float64 (JAX computes float64 only then)
+float64 = pytest.mark.usefixtures("floatX64")
+
+
 @pytest.fixture(params=engine.MODES)
 def mode(request):
     """Compile in each mode the engine offers; restore the previous mode afterwards."""
@@ -142,6 +146,7 @@ def _random_conv_values(input_shape, filter_shape, seed=0):
 # conv2d
 
 
+@float64
 @pytest.mark.parametrize("input_shape, filter_shape", CONV_SHAPES, ids=_shape_id)
 def test_conv2d_matches_scipy(mode, input_shape, filter_shape):
     image, filters, out_grad = _random_conv_values(input_shape, filter_shape)
@@ -150,6 +155,7 @@ def test_conv2d_matches_scipy(mode, input_shape, filter_shape):
     numpy.testing.assert_allclose(out, conv_reference(image, filters), rtol=1e-10, atol=1e-10)
 
 
+@float64
 def test_conv2d_flips_the_filter(mode):
     """A true convolution: the filter's bottom-right tap meets the window's top-left pixel."""
     image = numpy.arange(1.0, 10.0).reshape(1, 1, 3, 3)  # [[1 2 3] [4 5 6] [7 8 9]]
@@ -159,6 +165,7 @@ def test_conv2d_flips_the_filter(mode):
     numpy.testing.assert_allclose(out[0, 0], [[19.0, 25.0], [37.0, 43.0]])
 
 
+@float64
 @pytest.mark.parametrize("input_shape, filter_shape", CONV_SHAPES, ids=_shape_id)
 def test_conv2d_gradients_match_numpy(mode, input_shape, filter_shape):
     image, filters, out_grad = _random_conv_values(input_shape, filter_shape)
@@ -168,6 +175,7 @@ def test_conv2d_gradients_match_numpy(mode, input_shape, filter_shape):
     numpy.testing.assert_allclose(filters_grad, expected_filters_grad, rtol=1e-10, atol=1e-10)
 
 
+@float64
 @pytest.mark.parametrize("input_shape, filter_shape", CONV_SHAPES[:1] + CONV_SHAPES[-1:], ids=_shape_id)
 def test_conv2d_gradients_match_finite_differences(mode, input_shape, filter_shape):
     """Central differences of the cost, computed from the compiled forward, at random entries."""
@@ -192,6 +200,7 @@ def test_conv2d_gradients_match_finite_differences(mode, input_shape, filter_sha
             assert numeric == pytest.approx(analytic[index], rel=1e-5, abs=1e-6)
 
 
+@float64
 @pytest.mark.parametrize("method", ["slices", "gather", "patches"])
 def test_conv2d_im2col_formulations_agree(mode, method):
     """Each formulation the mode does not pick by default gives the same values and gradients."""
@@ -223,6 +232,7 @@ def jax_mode():
         yield "jax"
 
 
+@float64
 @pytest.mark.parametrize("input_shape, filter_shape", CONV_SHAPES, ids=_shape_id)
 def test_conv2d_xla_matches_numpy(jax_mode, input_shape, filter_shape):
     """JAX's own convolution (method "xla"): values and both gradients, as the im2col ones."""
@@ -230,6 +240,7 @@ def test_conv2d_xla_matches_numpy(jax_mode, input_shape, filter_shape):
                          filter_shape)
 
 
+@float64
 def test_conv2d_xla_runs_outside_jax_mode():
     """Its ``perform`` runs the same JAX function, so a graph built with it compiles in C mode."""
     if "jax" not in available_modes():
@@ -242,6 +253,7 @@ def test_conv2d_xla_runs_outside_jax_mode():
 # pool_2d
 
 
+@float64
 @pytest.mark.parametrize("shape, ws", POOL_SHAPES, ids=_shape_id)
 def test_pool_2d_matches_numpy(mode, shape, ws):
     rng = numpy.random.default_rng(3)
@@ -253,6 +265,7 @@ def test_pool_2d_matches_numpy(mode, shape, ws):
     numpy.testing.assert_array_equal(image_grad, backward(out_grad))
 
 
+@float64
 def test_pool_2d_gradient_goes_to_every_tied_max(mode):
     """As Theano's MaxPoolGrad: each input equal to its window's max gets the output gradient."""
     image = numpy.zeros((2, 3, 5, 5))

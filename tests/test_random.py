@@ -196,6 +196,7 @@ def test_theano_mrg_random_stream_matches_the_reference(restore_floatX, floatX):
         _check_against_reference(MRG_RandomStream(seed), seed, "c")
 
 
+@pytest.mark.usefixtures("floatX64")
 def test_a_symbolic_size_the_graph_fixes_steps_only_the_drawing_streams():
     """``x.shape`` of a static-shaped ``x`` keeps Theano's 15,360 streams for a symbolic size,
     but is drawn without a scan, stepping only the streams that draw (15,680 elements: the
@@ -218,6 +219,7 @@ def test_a_symbolic_size_the_graph_fixes_steps_only_the_drawing_streams():
 # Updates, scan, checkpoints
 
 
+@pytest.mark.usefixtures("floatX64")
 def test_draws_inside_a_scan_advance_as_calls_do(mode):
     s = RandomStreams(99)
     rows, updates = engine.scan(lambda: s.uniform((4,), dtype="float64"), n_steps=3)
@@ -227,6 +229,7 @@ def test_draws_inside_a_scan_advance_as_calls_do(mode):
     numpy.testing.assert_array_equal(f(), expected[3:])
 
 
+@pytest.mark.usefixtures("floatX64")
 def test_a_draw_cloned_into_a_scan_advances_with_default_updates(mode):
     """A fused training step clones a cost drawn outside the scan (dltut.compiled): with
     default_updates in its updates, n steps draw what n calls of the unfused function draw."""
