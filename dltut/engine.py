@@ -265,6 +265,13 @@ def floatX_reason():
     return _floatX_reason
 
 
+def floatX_is_default():
+    """Whether floatX is dltut's default: neither the engine's configuration nor this process
+    chose it (a tutorial whose original runs in float64 only then picks float64)."""
+    _load()
+    return _floatX_reason == "dltut's default"
+
+
 def set_floatX(dtype):
     global _floatX_reason
     _check_choice("floatX", dtype, FLOATX)

@@ -100,6 +100,16 @@ def test_modes_give_the_same_run(tiny_mnist, floatX64):
         numpy.testing.assert_allclose(run.theta, runs["c"].theta, rtol=1e-9, atol=1e-12)
 
 
+def test_runs_in_float64_unless_a_floatX_is_chosen(tiny_mnist, monkeypatch):
+    """The original runs in float64 only, so dltut's default floatX (float32) gives way."""
+    engine.set_floatX("float32")
+    monkeypatch.setattr(engine, "_floatX_reason", "dltut's default")
+    assert _tiny_run(tiny_mnist, n_epochs=1, mode="c").theta.dtype == numpy.float64
+    assert engine.floatX() == "float64"
+    assert _tiny_run(tiny_mnist, n_epochs=1, mode="c", floatX="float32").theta.dtype == \
+        numpy.float32
+
+
 def test_bad_settings_fail_before_training(tiny_mnist):
     with pytest.raises(ValueError, match=r"n_epochs must be a positive integer \(the most "
                                          r"fmin_cg iterations\), got 0"):
