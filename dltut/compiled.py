@@ -55,25 +55,104 @@ def minibatch(shared_data, index, batch_size, n_batch):
     return rows.reshape(shape)[index]
 
 
+class JaxLoop:
+    """``length`` calls of a compiled JAX-mode function ``step`` as one JAX program.
+
+    ``step`` takes a minibatch index (and, for ``sequences``, one row of each per call) and
+    returns its outputs; its shared variables are its state. The loop is a ``jax.lax.scan``
+    over the indices ``first .. first + length - 1`` (each at most ``last_index`` if given)
+    that carries the values ``step`` updates from call to call, and writes them back into the
+    shared variables at the end: what ``length`` calls of ``step`` leave, the same arithmetic
+    (the step's own compiled graph). It returns the stacked first output of every call.
+
+    Why not PyTensor's ``scan``: PyTensor rewrites the graph of a scan at length (a LeNet
+    update took 3.1 s to build inside a scan, 1.1 s alone), and again for each new length.
+    Here PyTensor builds one update, and a new length costs XLA's compile only.
+    ``examples`` are arrays shaped as ``sequences``, for ``compile_ahead``.
+    """
+
+    def __init__(self, step, length, last_index=None, examples=()):
+        import jax
+        import jax.numpy as jnp
+
+        jit_step = step.vm.jit_fn
+        if not hasattr(jit_step, "lower"):  # PyTensor made some input static (a shape)
+            raise TypeError(f"{step.name}: a step with static inputs cannot be looped in JAX")
+        self.cells = step.vm.inputs  # the step's argument values, each in a one-item list
+        mapping = step.maker.fgraph.update_mapping  # output index -> input index
+        self.updated = sorted(mapping.values())
+        n_explicit = 1 + len(examples)
+        self.fixed = [k for k in range(n_explicit, len(self.cells)) if k not in mapping.values()]
+        new_value = {k: o for o, k in mapping.items()}
+        outputs_of_state = [new_value[k] for k in self.updated]
+        updated, fixed, n_inputs = self.updated, self.fixed, len(self.cells)
+
+        def run(first, sequences, state, others):
+            def body(state, rows):
+                args = [None] * n_inputs
+                args[:n_explicit] = rows
+                for k, value in zip(updated, state):
+                    args[k] = value
+                for k, value in zip(fixed, others):
+                    args[k] = value
+                outputs = jit_step(*args)
+                return tuple(outputs[o] for o in outputs_of_state), outputs[0]
+
+            indices = first + jnp.arange(length)
+            if last_index is not None:
+                indices = jnp.minimum(indices, last_index)
+            state, stacked = jax.lax.scan(body, state, (indices, *sequences))
+            return stacked, state
+
+        self.name, self.examples = f"{length} calls of {step.name}", tuple(examples)
+        self._program = jax.jit(run)
+        self._compiled = None  # XLA's program, once compile_ahead has made it
+
+    def _arguments(self, first, sequences):
+        return (first, tuple(sequences), tuple(self.cells[k][0] for k in self.updated),
+                tuple(self.cells[k][0] for k in self.fixed))
+
+    def __call__(self, first=0, *sequences):
+        program = self._compiled or self._program
+        stacked, state = program(*self._arguments(first, sequences))
+        for k, value in zip(self.updated, state):
+            self.cells[k][0] = value
+        return stacked
+
+    def compile_ahead(self):
+        """Have XLA compile the loop now (for the shared values' current shapes), not at the
+        first call (which then neither traces nor compiles); nothing runs."""
+        self._compiled = self._program.lower(*self._arguments(0, self.examples)).compile()
+
+
 class _Training:
-    """Minibatch updates, one ``train_model`` call each or fused into spans (one ``scan`` a span).
+    """Minibatch updates, one ``train_model`` call each or fused into spans (one loop a span).
 
     A subclass sets ``cost``, ``updates``, ``fused``, ``train_model`` (unfused) or
     ``_train_spans = {}`` (fused), and ``_train_givens(index)``: the training minibatch
     ``index`` for the graph's inputs.
+
+    A fused span in JAX mode is a ``JaxLoop`` of the one-update function: PyTensor builds one
+    update, and JAX loops it (a new span length then costs XLA's compile only). Elsewhere it is
+    a PyTensor ``scan`` of the update.
     """
 
-    def _compile_span(self, count):
-        """One call that does ``count`` updates from minibatch ``first`` and returns their costs."""
-        first = T.lscalar("first")
-        # the parameters' updates, and those of the random streams the cost and the updates draw
-        # from (each step draws anew, as each call of train_model does; the RBM's Gibbs chain
-        # draws in the gradient only)
+    def _step_updates(self):
+        """The parameters' updates, and those of the random streams the cost and the updates draw
+        from (each step draws anew, as each call of train_model does; the RBM's Gibbs chain
+        draws in the gradient only)."""
         updated = {variable for variable, _ in self.updates}
-        updates = self.updates + [
+        return self.updates + [
             (variable, value) for variable, value in
             random.default_updates([self.cost] + [value for _, value in self.updates])
             if variable not in updated]
+
+    def _compile_span(self, count):
+        """One call that does ``count`` updates from minibatch ``first`` and returns their costs."""
+        if engine.mode() == "jax":
+            return JaxLoop(self._step(), count, **self._loop_options(count))
+        first = T.lscalar("first")
+        updates = self._step_updates()
         shared_vars = [variable for variable, _ in updates]
 
         def step(index, *per_step):
@@ -82,15 +161,29 @@ class _Training:
             )
             return cost, dict(zip(shared_vars, new_values))
 
-        costs, updates = engine.scan(step, sequences=self._span_sequences(first, count))
+        costs, updates = engine.scan(step, sequences=[first + T.arange(count)])
         return engine.function([first], costs, updates=updates, name=f"train_{count}_minibatches")
 
-    def _span_sequences(self, first, count):
-        """What a span's ``scan`` steps over: the minibatch indices (and, in a subclass, more)."""
-        return [first + T.arange(count)]
+    def _step(self):
+        """The compiled function of one update: minibatch ``index`` (and the per-step inputs of
+        ``_step_inputs``) in, its cost out; built at the first span."""
+        if self._step_function is None:
+            index, per_step = T.lscalar("index"), self._step_inputs()
+            self._step_function = engine.function(
+                [index, *per_step], self.cost, updates=self._step_updates(),
+                givens=self._step_givens(index, *per_step), name="train_step")
+        return self._step_function
+
+    def _step_inputs(self):
+        """The symbolic inputs of one update besides the minibatch index (a subclass's)."""
+        return []
+
+    def _loop_options(self, count):
+        """``JaxLoop``'s options for a span of ``count`` updates (a subclass's)."""
+        return {}
 
     def _step_givens(self, index):
-        """The graph's inputs at one step of a span: the training minibatch ``index``."""
+        """The graph's inputs at one update: the training minibatch ``index``."""
         return self._train_givens(index)
 
     def train_minibatches(self, first, count):
@@ -120,7 +213,10 @@ class _Training:
             return
         for function in functions + self._evaluation_functions():
             if function not in self._prepared:
-                engine.compile_ahead(function)
+                if isinstance(function, JaxLoop):
+                    function.compile_ahead()
+                else:
+                    engine.compile_ahead(function)
                 self._prepared.add(function)
 
     def _evaluation_functions(self):
@@ -138,8 +234,9 @@ class CompiledModel(_Training):
     ``[(train_x, train_y), (valid_x, valid_y), (test_x, test_y)]`` of shared variables.
 
     ``fused=False`` compiles the tutorial's functions, one call per minibatch. ``fused=True``
-    compiles a span of minibatch updates, or a whole split's errors, into one call: a ``scan`` over
-    minibatch indices that carries the parameters as state. Each span length gets its own compiled
+    compiles a span of minibatch updates, or a whole split's errors, into one call: a loop over
+    minibatch indices that carries the parameters as state (in JAX mode a ``JaxLoop`` of the
+    one-minibatch function, elsewhere a ``scan``). Each span length gets its own compiled
     function (JAX needs static lengths); the trainer asks for few distinct lengths. Fusing pays
     off in JAX mode (the default there); in the C and Numba modes the per-minibatch calls are
     faster (see benchmarks/).
@@ -164,6 +261,7 @@ class CompiledModel(_Training):
         self.n_test_batches = self.splits["test"][2]
         index = T.lscalar("index")
         self._prepared = set()  # the functions prepare() compiled
+        self._step_function = None
         if fused:
             self._train_spans = {}
             self._all_errors = {split: self._compile_errors(split)
@@ -192,6 +290,10 @@ class CompiledModel(_Training):
     def _compile_errors(self, split):
         """One call that returns the zero-one loss of every minibatch of ``split``."""
         n_batch = self.splits[split][2]
+        if engine.mode() == "jax":
+            index = T.lscalar("index")
+            return JaxLoop(engine.function([index], self.errors, givens=self._givens(split, index),
+                                           name=f"{split}_errors_of_one"), n_batch)
 
         def step(index):
             return engine.clone_replace(self.errors, self._givens(split, index))
@@ -254,6 +356,7 @@ class CompiledCost(_Training):
         self.train_x = train_x
         self.n_train_batches = n_batches(train_x, batch_size, "training")
         self._prepared = set()  # the functions prepare() compiled
+        self._step_function = None
         if self.fused:
             self._train_spans = {}
         else:
@@ -293,8 +396,10 @@ class CompiledGroup(CompiledModel):
 
     def __init__(self, x, y, costs, y_preds, run_params, learning_rates, datasets, batch_size,
                  span_length=None):
+        if engine.mode() != "jax":
+            raise ValueError(f"a group of runs trains in JAX mode only, not {engine.mode()!r}")
         self.n_runs = len(costs)
-        # one step's flags, a row of _steps_active in a span, in floatX: learning_rate * 1.0
+        # one step's flags, a row of a span's flags, in floatX: learning_rate * 1.0
         self.active = T.vector("active")
         updates = [pair for index, (cost, params, learning_rate)
                    in enumerate(zip(costs, run_params, learning_rates))
@@ -304,18 +409,18 @@ class CompiledGroup(CompiledModel):
                          [param for params in self.run_params for param in params], updates,
                          datasets, batch_size, fused=True)
         self.span_length = span_length or self.n_train_batches
-        self._steps_active = engine.shared(
-            numpy.ones((self.span_length, self.n_runs), dtype=engine.floatX()), "steps_active",
-            static_shape=True)  # scan's length then is a constant, as JAX needs
 
-    def _span_sequences(self, first, count):
-        """Step ``t`` of a span trains minibatch ``first + t`` (an inactive step past the epoch
-        its last one) and updates the runs flagged in row ``t`` of ``_steps_active``."""
-        last_batch = self.n_train_batches - 1
-        return [T.minimum(first + T.arange(count), last_batch), self._steps_active]
+    def _step_inputs(self):
+        return [self.active.type("active_row")]
 
     def _step_givens(self, index, active):
         return {**self._train_givens(index), self.active: active}
+
+    def _loop_options(self, count):
+        """Step ``t`` of a span trains minibatch ``first + t`` (an inactive step past the epoch
+        its last one) and updates the runs flagged in row ``t`` of the span's flags."""
+        return {"last_index": self.n_train_batches - 1,
+                "examples": [numpy.ones((count, self.n_runs), dtype=engine.floatX())]}
 
     def train_minibatches(self, first, count, active=None):
         """Update the runs whose ``active`` entry is true (default: all) on minibatches ``first ..
@@ -326,8 +431,7 @@ class CompiledGroup(CompiledModel):
             steps = min(self.span_length, count - start)
             flags = numpy.zeros((self.span_length, self.n_runs), dtype=engine.floatX())
             flags[:steps] = numpy.asarray(active, dtype=bool)
-            self._steps_active.set_value(flags)
-            costs.append(numpy.asarray(self._span(self.span_length)(first + start))[:steps])
+            costs.append(numpy.asarray(self._span(self.span_length)(first + start, flags))[:steps])
         return numpy.concatenate(costs)
 
     def prepare(self, span_lengths=()):
