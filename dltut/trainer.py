@@ -204,7 +204,7 @@ def train(model, n_train_batches, stopping=EarlyStopping(), callbacks=(), log_ev
     state = state if state is not None else TrainState(patience=stopping.patience)
     run = Run(state, stopping, n_train_batches, callbacks)
     fused = getattr(model, "fused", False)
-    _prepare(model, [run] if fused and run.stop_reason is None else [])
+    prepared = _prepare(model, [run] if fused and run.stop_reason is None else [])
     start_time = timeit.default_timer()
     compiling = 0.0  # seconds of the loop spent compiling, not training
     while run.stop_reason is None:
@@ -212,8 +212,9 @@ def train(model, n_train_batches, stopping=EarlyStopping(), callbacks=(), log_ev
         if run.out_of_epochs(first):
             break
         last = run.span_end(first) if fused else first
-        if fused:
+        if fused and last - first + 1 not in prepared:
             compiling += _prepare_spans(model, [last - first + 1])
+            prepared.add(last - first + 1)
         _log_iterations([run], log_every, first, last)
         run.record(model, first, last, model.train_minibatches(first % n_train_batches,
                                                                last - first + 1))
@@ -397,10 +398,12 @@ class _RunInGroup:
 
 
 def _prepare(model, runs):
-    """Compile, before the clock starts, what the runs will call (``prepare`` of the model)."""
+    """Compile, before the clock starts, what the runs will call (``prepare`` of the model);
+    the set of span lengths compiled."""
+    lengths = _epoch_spans(runs) if runs else []
     if hasattr(model, "prepare"):
-        log.debug("compiled before training in %.3fs",
-                  _prepare_spans(model, _epoch_spans(runs) if runs else ()))
+        log.debug("compiled before training in %.3fs", _prepare_spans(model, lengths))
+    return set(lengths)
 
 
 def _prepare_spans(model, span_lengths):
