@@ -13,8 +13,8 @@ How (see ``dltut.compiled.CompiledGroup`` and ``dltut.trainer.train_lockstep``):
   it, on the same symbolic minibatch; each copy's cost and SGD updates are its solo run's (its own learning rate and L1/L2 as
   constants). So every run computes, operation for operation, what its solo run computes, and in
   CPU float64 its numbers are its solo run's exactly (``tests/test_batched.py``). A span of
-  minibatch updates is one ``scan`` over the copies together, and the validation (test) errors of
-  all runs are one call.
+  minibatch updates is one compiled loop over the copies together, and the validation (test)
+  errors of all runs are one call.
 * Each run keeps its own early-stopping state (patience, best model, history) under the
   trainer's rules. The runs still training move in lockstep: a span ends at the first event
   (validation, patience stop, epoch end) of any of them. A stopped run is frozen: its updates are
