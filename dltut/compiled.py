@@ -137,6 +137,8 @@ class _Training:
     a PyTensor ``scan`` of the update.
     """
 
+    _step_function = None  # the compiled function of one update, once _step() has built it
+
     def _step_updates(self):
         """The parameters' updates, and those of the random streams the cost and the updates draw
         from (each step draws anew, as each call of train_model does; the RBM's Gibbs chain
@@ -261,7 +263,6 @@ class CompiledModel(_Training):
         self.n_test_batches = self.splits["test"][2]
         index = T.lscalar("index")
         self._prepared = set()  # the functions prepare() compiled
-        self._step_function = None
         if fused:
             self._train_spans = {}
             self._all_errors = {split: self._compile_errors(split)
@@ -356,7 +357,6 @@ class CompiledCost(_Training):
         self.train_x = train_x
         self.n_train_batches = n_batches(train_x, batch_size, "training")
         self._prepared = set()  # the functions prepare() compiled
-        self._step_function = None
         if self.fused:
             self._train_spans = {}
         else:

@@ -57,6 +57,7 @@ _backend = None
 _mode = None
 _mode_reason = None  # why _mode was chosen, for `python -m dltut info`
 _floatX_reason = None  # why floatX is what it is, likewise
+_DEFAULT_FLOATX_REASON = "dltut's default"
 
 
 def _check_choice(what, value, choices):
@@ -248,7 +249,7 @@ def _choose_floatX():
     config.floatX  # reading it first tells whether a flag or the file set it
     if config._config_var_dict["floatX"].is_default:
         config.floatX = DEFAULT_FLOATX
-        _floatX_reason = "dltut's default"
+        _floatX_reason = _DEFAULT_FLOATX_REASON
     else:
         _floatX_reason = f"set in {_engine_name}'s flags or config file"
 
@@ -269,7 +270,7 @@ def floatX_is_default():
     """Whether floatX is dltut's default: neither the engine's configuration nor this process
     chose it (a tutorial whose original runs in float64 only then picks float64)."""
     _load()
-    return _floatX_reason == "dltut's default"
+    return _floatX_reason == _DEFAULT_FLOATX_REASON
 
 
 def set_floatX(dtype):
