@@ -24,6 +24,7 @@ JAX's compiled programs are kept on disk (``cache_dir()``), so a second run of a
 XLA's compile.
 """
 
+import contextlib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -271,6 +272,23 @@ def floatX_is_default():
     chose it (a tutorial whose original runs in float64 only then picks float64)."""
     _load()
     return _floatX_reason == _DEFAULT_FLOATX_REASON
+
+
+@contextlib.contextmanager
+def floatX_unless_chosen(dtype):
+    """Run the block in floatX ``dtype`` if floatX is dltut's default (``floatX_is_default``),
+    then go back to that default: for a tutorial whose original runs in that floatX only, so
+    that the runs after it keep the default."""
+    global _floatX_reason
+    if not floatX_is_default():
+        yield
+        return
+    set_floatX(dtype)
+    try:
+        yield
+    finally:
+        set_floatX(DEFAULT_FLOATX)
+        _floatX_reason = _DEFAULT_FLOATX_REASON
 
 
 def set_floatX(dtype):

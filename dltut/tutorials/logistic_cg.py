@@ -133,15 +133,20 @@ def cg_optimization_mnist(n_epochs=50, dataset=None, *, batch_size=BATCH_SIZE, s
     iterate's ``theta`` is set into the returned model (the tutorial computed its test error, then
     dropped it). ``options`` are ``floatX``, ``mode``, ``device`` and ``tf32`` (of
     ``fitting.Options``); floatX is float64 unless chosen (here, by the engine's flags or in this
-    process), as the original runs in float64 only. ``seed`` is None: it draws nothing (``theta``
+    process), as the original runs in float64 only, and dltut's default again afterwards. ``seed`` is None: it draws nothing (``theta``
     starts at zero). Returns a ``CGResult``.
     """
     check_draws_nothing(seed, "the conjugate-gradient logistic regression")
-    if options.get("floatX") is None and engine.floatX_is_default():
-        # the original runs in float64 only: in float32 its shared theta refuses fmin_cg's
-        # float64 iterates (a TypeError at the first iteration, on theano-pymc)
-        options["floatX"] = "float64"
-        log.debug("floatX float64, as the original logistic_cg.py")
+    if options.get("floatX") is not None:
+        return _cg_optimization_mnist(n_epochs, dataset, batch_size, options)
+    # the original runs in float64 only: in float32 its shared theta refuses fmin_cg's float64
+    # iterates (a TypeError at the first iteration, on theano-pymc)
+    with engine.floatX_unless_chosen("float64"):
+        log.debug("floatX %s (the original logistic_cg.py runs in float64)", engine.floatX())
+        return _cg_optimization_mnist(n_epochs, dataset, batch_size, options)
+
+
+def _cg_optimization_mnist(n_epochs, dataset, batch_size, options):
     options = prepare(options, only=RUN_OPTIONS)
     if isinstance(n_epochs, bool) or not isinstance(n_epochs, int) or n_epochs < 1:
         raise ValueError(f"n_epochs must be a positive integer (the most fmin_cg iterations), "
