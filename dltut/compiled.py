@@ -373,31 +373,94 @@ class CompiledCost(_Training):
         return {self.x: rows}
 
 
-class CompiledGroup(CompiledModel):
+class CompiledGroup:
     """Several models of the same shapes, trained in lockstep on the same minibatches: one
     compiled call per span advances all of them (``dltut.trainer.train_lockstep``).
 
     Each run's ``costs[i]``, ``y_preds[i]`` and ``run_params[i]`` are those of a model built, as
     for ``CompiledModel``, on the same symbolic minibatch ``x``, ``y``, and minimised by SGD
-    (``dltut.updates.sgd``) with ``learning_rates[i]``. The group is one graph holding every
-    run's own copy of the model, so that each run's arithmetic is its solo run's, operation for
-    operation. Always fused (JAX mode); the validation and test errors of all runs are one
-    compiled call per split.
+    (``dltut.updates.sgd``) with ``learning_rates[i]``. Always fused (JAX mode).
+
+    The runs are trained in loops of ``runs_per_loop`` consecutive runs (default: all in one),
+    each a ``_GroupLoop``: one compiled program that holds its runs' own copies of the model, so
+    that each run's arithmetic is its solo run's, operation for operation. A span runs the loops
+    one after the other over the same minibatches, and skips a loop whose runs are all inactive
+    in it. Why loops: on the CPU, the parameters of a few runs stay in the caches over the span's
+    thousands of updates, those of many do not (see ``dltut.batched.runs_per_loop``).
+    """
+
+    def __init__(self, x, y, costs, y_preds, run_params, learning_rates, datasets, batch_size,
+                 span_length=None, runs_per_loop=None):
+        if engine.mode() != "jax":
+            raise ValueError(f"a group of runs trains in JAX mode only, not {engine.mode()!r}")
+        self.n_runs = len(costs)
+        per_loop = runs_per_loop or self.n_runs
+        self.loop_runs = [range(first, min(first + per_loop, self.n_runs))
+                          for first in range(0, self.n_runs, per_loop)]
+        self.loops = [_GroupLoop(x, y, *[values[runs.start:runs.stop] for values in
+                                         (costs, y_preds, run_params, learning_rates)],
+                                 datasets, batch_size, span_length)
+                      for runs in self.loop_runs]
+        self.span_length = self.loops[0].span_length
+
+    def train_minibatches(self, first, count, active=None):
+        """Update the runs whose ``active`` entry is true (default: all) on minibatches ``first ..
+        first + count - 1``; their costs, a ``(count, n_runs)`` array (NaN for a run whose loop
+        did not run)."""
+        active = numpy.ones(self.n_runs, bool) if active is None else numpy.asarray(active, bool)
+        costs = numpy.full((count, self.n_runs), numpy.nan, dtype=engine.floatX())
+        for runs, loop in zip(self.loop_runs, self.loops):
+            if active[runs.start:runs.stop].any():
+                costs[:, runs.start:runs.stop] = loop.train_minibatches(
+                    first, count, active[runs.start:runs.stop])
+        return costs
+
+    def prepare(self, span_lengths=()):
+        """Compile every loop's span and evaluations (``span_lengths`` need no other)."""
+        for loop in self.loops:
+            loop.prepare()
+
+    def validation_losses(self):
+        return [loss for loop in self.loops for loss in loop.mean_errors("validation")]
+
+    def test_scores(self):
+        return [score for loop in self.loops for score in loop.mean_errors("test")]
+
+    def _run(self, index):
+        """The loop holding run ``index``, and the run's index in it."""
+        for runs, loop in zip(self.loop_runs, self.loops):
+            if index in runs:
+                return loop, index - runs.start
+        raise IndexError(f"run {index} of a group of {self.n_runs} runs")
+
+    def get_run_params(self, index):
+        loop, index = self._run(index)
+        return [param.get_value(borrow=False) for param in loop.run_params[index]]
+
+    def set_run_params(self, index, values):
+        loop, index = self._run(index)
+        for param, value in zip(loop.run_params[index], values):
+            param.set_value(value)
+
+
+class _GroupLoop(CompiledModel):
+    """Some runs of a ``CompiledGroup`` in one compiled program: a graph holding every run's own
+    copy of the model; the validation and test errors of all its runs are one compiled call per
+    split.
 
     Each minibatch step of a span has an ``active`` row, one flag (0 or 1) per run: a run not
     active in a step keeps its parameters (its cost is still computed, and ignored). The flag
     masks the learning rate, ``param - (learning_rate * active) * gradient``: times 1 that is
     the solo update bit for bit, times 0 the parameter unchanged (a ``switch`` between the new
-    and old values, measured too, adds a pass over every parameter at every step). A group compiles one span, of ``span_length`` steps (default: an epoch), because
-    compiling the whole group is what takes long: a shorter span runs the compiled one with its
-    last steps inactive for every run, a longer one as several calls. So a group's spans, which
-    its runs' validations and stops cut into many lengths, cost one compile.
+    and old values, measured too, adds a pass over every parameter at every step). A loop
+    compiles one span, of ``span_length`` steps (default: an epoch), because compiling the whole
+    group is what takes long: a shorter span runs the compiled one with its last steps inactive
+    for every run, a longer one as several calls. So a group's spans, which its runs'
+    validations and stops cut into many lengths, cost one compile.
     """
 
     def __init__(self, x, y, costs, y_preds, run_params, learning_rates, datasets, batch_size,
                  span_length=None):
-        if engine.mode() != "jax":
-            raise ValueError(f"a group of runs trains in JAX mode only, not {engine.mode()!r}")
         self.n_runs = len(costs)
         # one step's flags, a row of a span's flags, in floatX: learning_rate * 1.0
         self.active = T.vector("active")
@@ -422,10 +485,9 @@ class CompiledGroup(CompiledModel):
         return {"last_index": self.n_train_batches - 1,
                 "examples": [numpy.ones((count, self.n_runs), dtype=engine.floatX())]}
 
-    def train_minibatches(self, first, count, active=None):
-        """Update the runs whose ``active`` entry is true (default: all) on minibatches ``first ..
-        first + count - 1``; their costs, a ``(count, n_runs)`` array."""
-        active = numpy.ones(self.n_runs) if active is None else active
+    def train_minibatches(self, first, count, active):
+        """Update the runs whose ``active`` entry is true on minibatches ``first .. first + count
+        - 1``; their costs, a ``(count, n_runs)`` array."""
         costs = []
         for start in range(0, count, self.span_length):
             steps = min(self.span_length, count - start)
@@ -435,24 +497,11 @@ class CompiledGroup(CompiledModel):
         return numpy.concatenate(costs)
 
     def prepare(self, span_lengths=()):
-        """Compile the group's one span and its evaluations (``span_lengths`` need no other)."""
+        """Compile the loop's one span and its evaluations."""
         super().prepare([self.span_length])
 
-    def _mean_error(self, split):
+    def mean_errors(self, split):
         """Each run's mean zero-one loss, computed as ``CompiledModel`` computes one run's."""
         counts = numpy.asarray(self._all_errors[split](), dtype=numpy.float64)
         return [numpy.mean(numpy.ascontiguousarray(counts[:, index]) / self.batch_size)
                 for index in range(self.n_runs)]
-
-    def validation_losses(self):
-        return self._mean_error("validation")
-
-    def test_scores(self):
-        return self._mean_error("test")
-
-    def get_run_params(self, index):
-        return [param.get_value(borrow=False) for param in self.run_params[index]]
-
-    def set_run_params(self, index, values):
-        for param, value in zip(self.run_params[index], values):
-            param.set_value(value)

@@ -446,6 +446,14 @@ def set_device(device, tf32=False):
     return "gpu"
 
 
+def jax_platform():
+    """Where JAX mode runs now, "cpu" or "gpu": ``set_device``'s choice, else JAX's default."""
+    import jax
+
+    device = jax.config.jax_default_device
+    return (device if device is not None else jax.devices()[0]).platform
+
+
 def _jax_gpus():
     """JAX's GPU devices; none when JAX or its CUDA build is missing."""
     try:

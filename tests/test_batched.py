@@ -10,7 +10,7 @@ import pytest
 
 import dltut
 from conftest import in_mode
-from dltut import data, registry
+from dltut import batched, data, registry
 from dltut.batched import fit_group, shape_key
 from dltut.compiled import CompiledGroup
 from dltut.engine import T
@@ -84,7 +84,37 @@ def test_logistic_regression_group_equals_the_solo_runs(tiny_mnist, floatX64, ca
         assert _trainer_lines(caplog, index) == lines
 
 
-def test_a_stopped_run_is_frozen(tiny_mnist, floatX64):
+def test_a_group_in_several_loops_equals_one_loop(tiny_mnist, floatX64, monkeypatch):
+    """Runs split into loops of 3 (3 + 3 + 2) give what one loop of all 8 gives, which
+    test_mlp_group_equals_the_solo_runs checks against the solo runs."""
+    runs = [{**run, "n_epochs": 2} for run in MLP_RUNS]
+    with in_mode("jax"):
+        one_loop = fit_group("mlp", runs, dataset=tiny_mnist)
+        model_bytes = sum(param.get_value().nbytes for param in one_loop[0].model.params)
+        monkeypatch.setattr(batched, "CPU_LOOP_BYTES", 3 * model_bytes + 1)
+        assert batched.runs_per_loop([result.model.params for result in one_loop]) == 3
+        loops = fit_group("mlp", runs, dataset=tiny_mnist)
+    for index, (got, expected) in enumerate(zip(loops, one_loop)):
+        _assert_same_run(got, expected, f"run {index}")
+
+
+def test_runs_per_loop_keeps_a_cpu_loops_parameters_within_the_budget(floatX64, monkeypatch):
+    with in_mode("jax"):
+        monkeypatch.setattr(batched.engine, "jax_platform", lambda: "cpu")
+        mlp = registry.build({"model": "mlp", "n_in": 784, "n_hidden": 500, "n_out": 10},
+                             numpy.random.RandomState(1), T.matrix("x"))
+        logreg = registry.build({"model": "logistic_regression", "n_in": 784, "n_out": 10},
+                                None, T.matrix("x"))
+        # float64: 3.2 MB of MLP parameters a run, 63 KB of logistic regression's
+        assert batched.runs_per_loop([mlp.params] * 8) == 1
+        assert batched.runs_per_loop([logreg.params] * 8) == 8
+        assert batched.runs_per_loop([logreg.params] * 100) == 66
+        monkeypatch.setattr(batched.engine, "jax_platform", lambda: "gpu")
+        assert batched.runs_per_loop([mlp.params] * 8) == 8  # a GPU runs them all at once
+
+
+@pytest.mark.parametrize("runs_per_loop", [None, 1])
+def test_a_stopped_run_is_frozen(tiny_mnist, floatX64, runs_per_loop):
     with in_mode("jax"):
         datasets = data.load_shared(tiny_mnist)
         x, y = T.matrix("x"), T.ivector("y")
@@ -94,11 +124,14 @@ def test_a_stopped_run_is_frozen(tiny_mnist, floatX64):
         group = CompiledGroup(x, y, costs, [model.y_pred for model in models],
                               [model.params for model in models],
                               [0.1, 0.1],
-                              datasets, batch_size=50, span_length=4)
+                              datasets, batch_size=50, span_length=4,
+                              runs_per_loop=runs_per_loop)
         before = [group.get_run_params(index) for index in range(2)]
         span_costs = group.train_minibatches(0, 6, numpy.array([True, False]))  # 4 + 2 steps
         after = [group.get_run_params(index) for index in range(2)]
     assert span_costs.shape == (6, 2)
+    # a loop of frozen runs only is not run
+    assert numpy.isnan(span_costs[:, 1]).all() == (runs_per_loop == 1)
     for frozen, kept in zip(after[1], before[1]):
         numpy.testing.assert_array_equal(frozen, kept)
     assert not numpy.array_equal(after[0][0], before[0][0])  # the active run trained
