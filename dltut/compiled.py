@@ -19,6 +19,8 @@ and floatX: JAX with float32 has no 64-bit types, and its float32 means printed 
 where the original prints ``9.230000 %``.
 """
 
+import copy
+
 import numpy
 
 from dltut import engine, random
@@ -106,14 +108,14 @@ class JaxLoop:
 
         self.name, self.examples = f"{length} calls of {step.name}", tuple(examples)
         self._program = jax.jit(run)
-        self._compiled = None  # XLA's program, once compile_ahead has made it
+        self._compiled = [None]  # XLA's program, once compile_ahead has made it (rebound share it)
 
     def _arguments(self, first, sequences):
         return (first, tuple(sequences), tuple(self.cells[k][0] for k in self.updated),
                 tuple(self.cells[k][0] for k in self.fixed))
 
     def __call__(self, first=0, *sequences):
-        program = self._compiled or self._program
+        program = self._compiled[0] or self._program
         stacked, state = program(*self._arguments(first, sequences))
         for k, value in zip(self.updated, state):
             self.cells[k][0] = value
@@ -122,7 +124,16 @@ class JaxLoop:
     def compile_ahead(self):
         """Have XLA compile the loop now (for the shared values' current shapes), not at the
         first call (which then neither traces nor compiles); nothing runs."""
-        self._compiled = self._program.lower(*self._arguments(0, self.examples)).compile()
+        if self._compiled[0] is None:
+            self._compiled[0] = self._program.lower(*self._arguments(0, self.examples)).compile()
+
+    def rebound(self, storages):
+        """The same loop, compiled once for both, over other shared variables of the same types:
+        ``storages`` maps ``id(variable.container.storage)`` of a variable the step reads to the
+        storage of the variable to read (and update) instead."""
+        loop = copy.copy(self)
+        loop.cells = [storages.get(id(cell), cell) for cell in self.cells]
+        return loop
 
 
 class _Training:
@@ -386,7 +397,10 @@ class CompiledGroup:
     that each run's arithmetic is its solo run's, operation for operation. A span runs the loops
     one after the other over the same minibatches, and skips a loop whose runs are all inactive
     in it. Why loops: on the CPU, the parameters of a few runs stay in the caches over the span's
-    thousands of updates, those of many do not (see ``dltut.batched.runs_per_loop``).
+    thousands of updates, those of many do not (see ``dltut.batched.runs_per_loop``). A loop
+    whose graph is the first loop's but for its runs' parameters (the same model and
+    regularization: learning rates and seeds may differ) runs the first loop's compiled
+    programs on its own parameters: the group is built and compiled about once.
     """
 
     def __init__(self, x, y, costs, y_preds, run_params, learning_rates, datasets, batch_size,
@@ -397,10 +411,12 @@ class CompiledGroup:
         per_loop = runs_per_loop or self.n_runs
         self.loop_runs = [range(first, min(first + per_loop, self.n_runs))
                           for first in range(0, self.n_runs, per_loop)]
-        self.loops = [_GroupLoop(x, y, *[values[runs.start:runs.stop] for values in
-                                         (costs, y_preds, run_params, learning_rates)],
-                                 datasets, batch_size, span_length)
-                      for runs in self.loop_runs]
+        self.loops = []
+        for runs in self.loop_runs:
+            self.loops.append(_GroupLoop(
+                x, y, *[values[runs.start:runs.stop] for values in
+                        (costs, y_preds, run_params, learning_rates)],
+                datasets, batch_size, span_length, like=self.loops[0] if self.loops else None))
         self.span_length = self.loops[0].span_length
 
     def train_minibatches(self, first, count, active=None):
@@ -448,11 +464,13 @@ class _GroupLoop(CompiledModel):
     copy of the model; the validation and test errors of all its runs are one compiled call per
     split.
 
-    Each minibatch step of a span has an ``active`` row, one flag (0 or 1) per run: a run not
-    active in a step keeps its parameters (its cost is still computed, and ignored). The flag
-    masks the learning rate, ``param - (learning_rate * active) * gradient``: times 1 that is
-    the solo update bit for bit, times 0 the parameter unchanged (a ``switch`` between the new
-    and old values, measured too, adds a pass over every parameter at every step). A loop
+    Each minibatch step of a span has a ``rates`` row, one learning rate per run, 0 for a run
+    not active in that step: ``param - rate * gradient`` is the solo update bit for bit (the
+    same product with the same value), or for 0 the parameter unchanged (the inactive run's
+    cost is still computed, and ignored; a ``switch`` between the new and old values, measured
+    too, adds a pass over every parameter at every step). The rates are an input, not
+    constants, so that loops of other learning rates can share the compiled programs (``like``:
+    an earlier loop whose graph this one's equals but for the runs' parameters). A loop
     compiles one span, of ``span_length`` steps (default: an epoch), because compiling the whole
     group is what takes long: a shorter span runs the compiled one with its last steps inactive
     for every run, a longer one as several calls. So a group's spans, which its runs'
@@ -460,40 +478,57 @@ class _GroupLoop(CompiledModel):
     """
 
     def __init__(self, x, y, costs, y_preds, run_params, learning_rates, datasets, batch_size,
-                 span_length=None):
-        self.n_runs = len(costs)
-        # one step's flags, a row of a span's flags, in floatX: learning_rate * 1.0
-        self.active = T.vector("active")
-        updates = [pair for index, (cost, params, learning_rate)
-                   in enumerate(zip(costs, run_params, learning_rates))
-                   for pair in sgd(cost, params, learning_rate * self.active[index])]
+                 span_length=None, like=None):
+        self.n_runs, self.learning_rates = len(costs), learning_rates
+        self.rates = T.vector("rates")  # a step's learning rate of each run, 0: not active
+        updates = [pair for index, (cost, params) in enumerate(zip(costs, run_params))
+                   for pair in sgd(cost, params, self.rates[index])]
         self.run_params = [list(params) for params in run_params]
-        super().__init__(x, y, T.stack(costs), T.stack(y_preds),
-                         [param for params in self.run_params for param in params], updates,
-                         datasets, batch_size, fused=True)
+        params = [param for params in self.run_params for param in params]
+        self.graph = [T.stack(costs), T.stack(y_preds)] + [value for _, value in updates]
+        self.like, self.storages = None, {}
+        if like is not None and len(like.graph) == len(self.graph) and engine.equal_computations(
+                like.graph, self.graph, like.params + [like.rates], params + [self.rates]):
+            self.like = like
+            self.storages = {id(theirs.container.storage): mine.container.storage
+                             for theirs, mine in zip(like.params, params)}
+        super().__init__(x, y, self.graph[0], self.graph[1], params, updates, datasets,
+                         batch_size, fused=True)
         self.span_length = span_length or self.n_train_batches
 
-    def _step_inputs(self):
-        return [self.active.type("active_row")]
+    def _compile_span(self, count):
+        if self.like is None:
+            return super()._compile_span(count)
+        return self.like._span(count).rebound(self.storages)
 
-    def _step_givens(self, index, active):
-        return {**self._train_givens(index), self.active: active}
+    def _compile_errors(self, split):
+        if self.like is None:
+            return super()._compile_errors(split)
+        return self.like._all_errors[split].rebound(self.storages)
+
+    def _step_inputs(self):
+        return [self.rates.type("rates_row")]
+
+    def _step_givens(self, index, rates):
+        return {**self._train_givens(index), self.rates: rates}
 
     def _loop_options(self, count):
         """Step ``t`` of a span trains minibatch ``first + t`` (an inactive step past the epoch
-        its last one) and updates the runs flagged in row ``t`` of the span's flags."""
+        its last one) with the learning rates of row ``t`` of the span's rates."""
         return {"last_index": self.n_train_batches - 1,
                 "examples": [numpy.ones((count, self.n_runs), dtype=engine.floatX())]}
 
     def train_minibatches(self, first, count, active):
         """Update the runs whose ``active`` entry is true on minibatches ``first .. first + count
         - 1``; their costs, a ``(count, n_runs)`` array."""
+        rates = numpy.where(numpy.asarray(active, dtype=bool), self.learning_rates, 0)
         costs = []
         for start in range(0, count, self.span_length):
             steps = min(self.span_length, count - start)
-            flags = numpy.zeros((self.span_length, self.n_runs), dtype=engine.floatX())
-            flags[:steps] = numpy.asarray(active, dtype=bool)
-            costs.append(numpy.asarray(self._span(self.span_length)(first + start, flags))[:steps])
+            span_rates = numpy.zeros((self.span_length, self.n_runs), dtype=engine.floatX())
+            span_rates[:steps] = rates
+            span = self._span(self.span_length)
+            costs.append(numpy.asarray(span(first + start, span_rates))[:steps])
         return numpy.concatenate(costs)
 
     def prepare(self, span_lengths=()):

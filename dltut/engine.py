@@ -526,6 +526,15 @@ def scan(*args, **kwargs):
     return backend().scan(*args, **kwargs)
 
 
+def equal_computations(xs, ys, in_xs, in_ys):
+    """Whether the graphs ``xs`` and ``ys`` compute the same, ``in_xs[i]`` read as ``in_ys[i]``."""
+    if name() == "pytensor":
+        from pytensor.graph.basic import equal_computations as _equal
+    else:
+        from theano.graph.basic import equal_computations as _equal
+    return _equal(xs, ys, in_xs, in_ys)
+
+
 def clone_replace(outputs, replace):
     """Copies of ``outputs`` with the variables of ``replace`` substituted."""
     if name() == "pytensor":

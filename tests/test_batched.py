@@ -114,7 +114,11 @@ def test_runs_per_loop_keeps_a_cpu_loops_parameters_within_the_budget(floatX64, 
 
 
 @pytest.mark.parametrize("runs_per_loop", [None, 1])
-def test_a_stopped_run_is_frozen(tiny_mnist, floatX64, runs_per_loop):
+@pytest.mark.parametrize("training", [0, 1])
+def test_a_stopped_run_is_frozen(tiny_mnist, floatX64, runs_per_loop, training):
+    """Of two runs, the one ``training`` trains and the other keeps its parameters, in one loop
+    or in two (the second then runs the first's compiled programs on its own parameters)."""
+    frozen = 1 - training
     with in_mode("jax"):
         datasets = data.load_shared(tiny_mnist)
         x, y = T.matrix("x"), T.ivector("y")
@@ -123,18 +127,22 @@ def test_a_stopped_run_is_frozen(tiny_mnist, floatX64, runs_per_loop):
         costs = [model.negative_log_likelihood(y) for model in models]
         group = CompiledGroup(x, y, costs, [model.y_pred for model in models],
                               [model.params for model in models],
-                              [0.1, 0.1],
+                              [0.1, 0.2],
                               datasets, batch_size=50, span_length=4,
                               runs_per_loop=runs_per_loop)
+        assert len(group.loops) == (2 if runs_per_loop == 1 else 1)
+        assert group.loops[-1].like is (group.loops[0] if runs_per_loop == 1 else None)
         before = [group.get_run_params(index) for index in range(2)]
-        span_costs = group.train_minibatches(0, 6, numpy.array([True, False]))  # 4 + 2 steps
+        active = numpy.arange(2) == training
+        span_costs = group.train_minibatches(0, 6, active)  # 4 + 2 steps
         after = [group.get_run_params(index) for index in range(2)]
     assert span_costs.shape == (6, 2)
     # a loop of frozen runs only is not run
-    assert numpy.isnan(span_costs[:, 1]).all() == (runs_per_loop == 1)
-    for frozen, kept in zip(after[1], before[1]):
-        numpy.testing.assert_array_equal(frozen, kept)
-    assert not numpy.array_equal(after[0][0], before[0][0])  # the active run trained
+    assert numpy.isnan(span_costs[:, frozen]).all() == (runs_per_loop == 1)
+    assert numpy.isfinite(span_costs[:, training]).all()
+    for frozen_param, kept in zip(after[frozen], before[frozen]):
+        numpy.testing.assert_array_equal(frozen_param, kept)
+    assert not numpy.array_equal(after[training][0], before[training][0])
 
 
 def test_shape_key_groups_runs_of_one_shape():
