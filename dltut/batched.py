@@ -158,7 +158,8 @@ def fit_group(tutorial, runs, dataset=None, outs=None, checkpoints=None, resume=
                           [model.params for model in models],
                           [run["learning_rate"] for run in settings], datasets,
                           settings[0]["batch_size"], span_length=min(span_length, n_train_batches),
-                          runs_per_loop=runs_per_loop([model.params for model in models]))
+                          runs_per_loop=runs_per_loop([model.params for model in models]),
+                          vmap=engine.jax_platform() != "cpu")
     loggers = [logging.LoggerAdapter(trainer.log, {"run": index}) for index in range(len(runs))]
     callbacks = [tuple(_for_run(callback, index) for callback in options.callbacks)
                  for index in range(len(runs))]
@@ -180,8 +181,9 @@ def fit_group(tutorial, runs, dataset=None, outs=None, checkpoints=None, resume=
 
 
 def runs_per_loop(run_params):
-    """How many runs one compiled loop of a group trains (``CompiledGroup``): on a GPU all, on
-    the CPU as many as have at most ``CPU_LOOP_BYTES`` of parameters (at least one).
+    """How many runs one compiled loop of a group trains on the CPU (``CompiledGroup``): as many
+    as have at most ``CPU_LOOP_BYTES`` of parameters (at least one). A GPU's group is vmapped
+    instead (``CompiledGroup(vmap=True)``): the runs in one batched program.
 
     Measured on the project's 2-core CPU (float32 MLPs, 784-500-10, one update of every run per
     step): one run alone, or loops of one or two runs, 0.5 ms per run and update; one loop of 4
@@ -189,8 +191,6 @@ def runs_per_loop(run_params):
     weights; 8 MLPs' are 12.5 MB, more than the caches hold, 2 MLPs' (3.2 MB) fit. The logistic
     regression's 31 KB per run put any group in one loop.
     """
-    if engine.jax_platform() != "cpu":
-        return len(run_params)
     nbytes = sum(param.get_value(borrow=True).nbytes for param in run_params[0])
     return max(1, min(len(run_params), CPU_LOOP_BYTES // nbytes))
 

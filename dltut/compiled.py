@@ -107,6 +107,7 @@ class JaxLoop:
             return stacked, state
 
         self.name, self.examples = f"{length} calls of {step.name}", tuple(examples)
+        self.run = run  # the loop as a JAX function (``VmappedLoops`` maps it over runs)
         self._program = jax.jit(run)
         self._compiled = [None]  # XLA's program, once compile_ahead has made it (rebound share it)
 
@@ -134,6 +135,57 @@ class JaxLoop:
         loop = copy.copy(self)
         loop.cells = [storages.get(id(cell), cell) for cell in self.cells]
         return loop
+
+
+class VmappedLoops:
+    """Rebound copies of one ``JaxLoop`` (``loops``, each over its own run's shared values) as
+    one JAX program: the loop ``jax.vmap``-ed over the runs, a leading run axis on every value
+    that differs from run to run. It does what the loops one after the other do, but in batched
+    products, which XLA may round otherwise (on the CPU, measured: in the last bits), and in one
+    program where the loops would be many: what a GPU needs to be busy.
+    """
+
+    def __init__(self, loops):
+        import jax
+
+        head = loops[0]
+        if any(len({id(loop.cells[k]) for loop in loops}) < len(loops) for k in head.updated):
+            raise ValueError(f"{head.name}: the runs do not each update their own shared values")
+        self.loops, self.name = loops, f"{head.name}, vmapped over {len(loops)} runs"
+        self.per_run_fixed = [any(loop.cells[k] is not head.cells[k] for loop in loops)
+                              for k in head.fixed]
+        others = tuple(0 if per_run else None for per_run in self.per_run_fixed)
+        self._program = jax.jit(jax.vmap(head.run, in_axes=(None, 0, 0, others),
+                                         axis_size=len(loops)))
+        self._compiled = None
+
+    def _arguments(self, first, sequences):
+        import jax.numpy as jnp
+
+        head = self.loops[0]
+
+        def values(k):
+            return jnp.stack([loop.cells[k][0] for loop in self.loops])
+
+        return (first, tuple(sequences), tuple(values(k) for k in head.updated),
+                tuple(values(k) if per_run else head.cells[k][0]
+                      for k, per_run in zip(head.fixed, self.per_run_fixed)))
+
+    def __call__(self, first=0, *sequences):
+        """``sequences`` are the loops' sequences stacked, runs first; the outputs likewise."""
+        program = self._compiled or self._program
+        stacked, state = program(*self._arguments(first, sequences))
+        for k, values in zip(self.loops[0].updated, state):
+            for loop, value in zip(self.loops, list(values)):
+                loop.cells[k][0] = value
+        return stacked
+
+    def compile_ahead(self):
+        """As ``JaxLoop.compile_ahead``, for the loops' sequences of their ``examples``."""
+        if self._compiled is None:
+            examples = [numpy.stack([example] * len(self.loops))
+                        for example in self.loops[0].examples]
+            self._compiled = self._program.lower(*self._arguments(0, examples)).compile()
 
 
 class _Training:
@@ -398,17 +450,22 @@ class CompiledGroup:
     one after the other over the same minibatches, and skips a loop whose runs are all inactive
     in it. Why loops: on the CPU, the parameters of a few runs stay in the caches over the span's
     thousands of updates, those of many do not (see ``dltut.batched.runs_per_loop``). A loop
-    whose graph is the first loop's but for its runs' parameters (the same model and
-    regularization: learning rates and seeds may differ) runs the first loop's compiled
-    programs on its own parameters: the group is built and compiled about once.
+    whose graph is an earlier loop's but for its runs' parameters (the same model and
+    regularization: learning rates and seeds may differ) runs that loop's compiled programs on
+    its own parameters: the group is built and compiled about once.
+
+    ``vmap=True`` (a GPU's way) builds a loop per run and runs the loops of one graph as one
+    ``VmappedLoops`` program: the model is built and compiled once, not once per run, and all
+    runs advance in each step's batched products; the numbers equal the solo runs' up to
+    rounding.
     """
 
     def __init__(self, x, y, costs, y_preds, run_params, learning_rates, datasets, batch_size,
-                 span_length=None, runs_per_loop=None):
+                 span_length=None, runs_per_loop=None, vmap=False):
         if engine.mode() != "jax":
             raise ValueError(f"a group of runs trains in JAX mode only, not {engine.mode()!r}")
         self.n_runs = len(costs)
-        per_loop = runs_per_loop or self.n_runs
+        per_loop = 1 if vmap else runs_per_loop or self.n_runs
         self.loop_runs = [range(first, min(first + per_loop, self.n_runs))
                           for first in range(0, self.n_runs, per_loop)]
         self.loops = []
@@ -416,8 +473,19 @@ class CompiledGroup:
             self.loops.append(_GroupLoop(
                 x, y, *[values[runs.start:runs.stop] for values in
                         (costs, y_preds, run_params, learning_rates)],
-                datasets, batch_size, span_length, like=self.loops[0] if self.loops else None))
+                datasets, batch_size, span_length,
+                templates=[loop for loop in self.loops if loop.like is None]))
         self.span_length = self.loops[0].span_length
+        # what a span runs: (the runs' indices, a _GroupLoop or _VmappedRuns)
+        if vmap:
+            families = {}  # template loop -> the runs of the loops like it
+            for runs, loop in zip(self.loop_runs, self.loops):
+                families.setdefault(loop.like or loop, []).append((runs.start, loop))
+            self.units = [([index for index, _ in family],
+                           _VmappedRuns([loop for _, loop in family]))
+                          for family in families.values()]
+        else:
+            self.units = [(list(runs), loop) for runs, loop in zip(self.loop_runs, self.loops)]
 
     def train_minibatches(self, first, count, active=None):
         """Update the runs whose ``active`` entry is true (default: all) on minibatches ``first ..
@@ -425,22 +493,28 @@ class CompiledGroup:
         did not run)."""
         active = numpy.ones(self.n_runs, bool) if active is None else numpy.asarray(active, bool)
         costs = numpy.full((count, self.n_runs), numpy.nan, dtype=engine.floatX())
-        for runs, loop in zip(self.loop_runs, self.loops):
-            if active[runs.start:runs.stop].any():
-                costs[:, runs.start:runs.stop] = loop.train_minibatches(
-                    first, count, active[runs.start:runs.stop])
+        for runs, unit in self.units:
+            if active[runs].any():
+                costs[:, runs] = unit.train_minibatches(first, count, active[runs])
         return costs
 
     def prepare(self, span_lengths=()):
         """Compile every loop's span and evaluations (``span_lengths`` need no other)."""
-        for loop in self.loops:
-            loop.prepare()
+        for _, unit in self.units:
+            unit.prepare()
+
+    def _mean_errors(self, split):
+        losses = [None] * self.n_runs
+        for runs, unit in self.units:
+            for index, loss in zip(runs, unit.mean_errors(split)):
+                losses[index] = loss
+        return losses
 
     def validation_losses(self):
-        return [loss for loop in self.loops for loss in loop.mean_errors("validation")]
+        return self._mean_errors("validation")
 
     def test_scores(self):
-        return [score for loop in self.loops for score in loop.mean_errors("test")]
+        return self._mean_errors("test")
 
     def _run(self, index):
         """The loop holding run ``index``, and the run's index in it."""
@@ -459,6 +533,60 @@ class CompiledGroup:
             param.set_value(value)
 
 
+def _train_in_spans(span, span_length, learning_rates, first, count, active):
+    """``count`` updates from minibatch ``first`` by calls of ``span(first, rates)``, a compiled
+    span of ``span_length`` steps whose step ``t`` has the learning rates ``rates[t]`` (one per
+    run, 0 for a run not active); the updates' costs, a ``(count, n_runs)`` array."""
+    rates = numpy.where(numpy.asarray(active, dtype=bool), learning_rates, 0)
+    costs = []
+    for start in range(0, count, span_length):
+        steps = min(span_length, count - start)
+        span_rates = numpy.zeros((span_length, len(learning_rates)), dtype=engine.floatX())
+        span_rates[:steps] = rates
+        costs.append(numpy.asarray(span(first + start, span_rates))[:steps])
+    return numpy.concatenate(costs)
+
+
+def _mean_errors(counts, batch_size):
+    """Each run's mean zero-one loss from its column of error counts, as ``CompiledModel``
+    computes one run's."""
+    counts = numpy.asarray(counts, dtype=numpy.float64)
+    return [numpy.mean(numpy.ascontiguousarray(counts[:, index]) / batch_size)
+            for index in range(counts.shape[1])]
+
+
+class _VmappedRuns:
+    """Loops of one run each and of one graph (the first loop's, the others rebound to it),
+    trained and evaluated as one vmapped program each (``VmappedLoops``)."""
+
+    def __init__(self, loops):
+        self.loops, self.n_runs = loops, len(loops)
+        self.learning_rates = [loop.learning_rates[0] for loop in loops]
+        self.span_length, self.batch_size = loops[0].span_length, loops[0].batch_size
+        self._programs = {}
+
+    def _program(self, name):
+        """The vmapped span ("training") or errors of a split."""
+        if name not in self._programs:
+            self._programs[name] = VmappedLoops([
+                loop._span(loop.span_length) if name == "training" else loop._all_errors[name]
+                for loop in self.loops])
+        return self._programs[name]
+
+    def train_minibatches(self, first, count, active):
+        def span(first, rates):  # (steps, runs) rates in, (steps, runs) costs out
+            return numpy.asarray(self._program("training")(first, rates.T[:, :, None]))[:, :, 0].T
+
+        return _train_in_spans(span, self.span_length, self.learning_rates, first, count, active)
+
+    def mean_errors(self, split):
+        return _mean_errors(numpy.asarray(self._program(split)())[:, :, 0].T, self.batch_size)
+
+    def prepare(self):
+        for name in ("training", "validation", "test"):
+            self._program(name).compile_ahead()
+
+
 class _GroupLoop(CompiledModel):
     """Some runs of a ``CompiledGroup`` in one compiled program: a graph holding every run's own
     copy of the model; the validation and test errors of all its runs are one compiled call per
@@ -469,8 +597,9 @@ class _GroupLoop(CompiledModel):
     same product with the same value), or for 0 the parameter unchanged (the inactive run's
     cost is still computed, and ignored; a ``switch`` between the new and old values, measured
     too, adds a pass over every parameter at every step). The rates are an input, not
-    constants, so that loops of other learning rates can share the compiled programs (``like``:
-    an earlier loop whose graph this one's equals but for the runs' parameters). A loop
+    constants, so that loops of other learning rates can share the compiled programs: ``like``
+    is the first of ``templates`` (earlier loops) whose graph equals this one's but for the
+    runs' parameters, whose programs this loop runs on its own parameters (None: none). A loop
     compiles one span, of ``span_length`` steps (default: an epoch), because compiling the whole
     group is what takes long: a shorter span runs the compiled one with its last steps inactive
     for every run, a longer one as several calls. So a group's spans, which its runs'
@@ -478,7 +607,7 @@ class _GroupLoop(CompiledModel):
     """
 
     def __init__(self, x, y, costs, y_preds, run_params, learning_rates, datasets, batch_size,
-                 span_length=None, like=None):
+                 span_length=None, templates=()):
         self.n_runs, self.learning_rates = len(costs), learning_rates
         self.rates = T.vector("rates")  # a step's learning rate of each run, 0: not active
         updates = [pair for index, (cost, params) in enumerate(zip(costs, run_params))
@@ -486,15 +615,19 @@ class _GroupLoop(CompiledModel):
         self.run_params = [list(params) for params in run_params]
         params = [param for params in self.run_params for param in params]
         self.graph = [T.stack(costs), T.stack(y_preds)] + [value for _, value in updates]
-        self.like, self.storages = None, {}
-        if like is not None and len(like.graph) == len(self.graph) and engine.equal_computations(
-                like.graph, self.graph, like.params + [like.rates], params + [self.rates]):
-            self.like = like
-            self.storages = {id(theirs.container.storage): mine.container.storage
-                             for theirs, mine in zip(like.params, params)}
+        self.like = next((loop for loop in templates if self._same_graph(loop)), None)
+        self.storages = {} if self.like is None else {
+            id(theirs.container.storage): mine.container.storage
+            for theirs, mine in zip(self.like.params, params)}
         super().__init__(x, y, self.graph[0], self.graph[1], params, updates, datasets,
                          batch_size, fused=True)
         self.span_length = span_length or self.n_train_batches
+
+    def _same_graph(self, loop):
+        """Whether ``loop``'s graph is this one's, its parameters and rates read as ours."""
+        params = [param for params in self.run_params for param in params]
+        return len(loop.graph) == len(self.graph) and engine.equal_computations(
+            loop.graph, self.graph, loop.params + [loop.rates], params + [self.rates])
 
     def _compile_span(self, count):
         if self.like is None:
@@ -521,22 +654,13 @@ class _GroupLoop(CompiledModel):
     def train_minibatches(self, first, count, active):
         """Update the runs whose ``active`` entry is true on minibatches ``first .. first + count
         - 1``; their costs, a ``(count, n_runs)`` array."""
-        rates = numpy.where(numpy.asarray(active, dtype=bool), self.learning_rates, 0)
-        costs = []
-        for start in range(0, count, self.span_length):
-            steps = min(self.span_length, count - start)
-            span_rates = numpy.zeros((self.span_length, self.n_runs), dtype=engine.floatX())
-            span_rates[:steps] = rates
-            span = self._span(self.span_length)
-            costs.append(numpy.asarray(span(first + start, span_rates))[:steps])
-        return numpy.concatenate(costs)
+        return _train_in_spans(self._span(self.span_length), self.span_length,
+                               self.learning_rates, first, count, active)
 
     def prepare(self, span_lengths=()):
         """Compile the loop's one span and its evaluations."""
         super().prepare([self.span_length])
 
     def mean_errors(self, split):
-        """Each run's mean zero-one loss, computed as ``CompiledModel`` computes one run's."""
-        counts = numpy.asarray(self._all_errors[split](), dtype=numpy.float64)
-        return [numpy.mean(numpy.ascontiguousarray(counts[:, index]) / self.batch_size)
-                for index in range(self.n_runs)]
+        """Each run's mean zero-one loss over ``split``."""
+        return _mean_errors(self._all_errors[split](), self.batch_size)

@@ -98,9 +98,34 @@ def test_a_group_in_several_loops_equals_one_loop(tiny_mnist, floatX64, monkeypa
         _assert_same_run(got, expected, f"run {index}")
 
 
-def test_runs_per_loop_keeps_a_cpu_loops_parameters_within_the_budget(floatX64, monkeypatch):
+def test_a_vmapped_group_equals_the_solo_runs_up_to_rounding(tiny_mnist, floatX64, monkeypatch):
+    """A GPU's group (vmap=True: one program of all runs, the model built once), here on the
+    CPU: the same validations, stops and best iterations as one exact loop, the costs and
+    parameters equal to rounding."""
+    runs = [{**run, "n_epochs": 2} for run in MLP_RUNS]
     with in_mode("jax"):
-        monkeypatch.setattr(batched.engine, "jax_platform", lambda: "cpu")
+        exact = fit_group("mlp", runs, dataset=tiny_mnist)
+        monkeypatch.setattr(batched.engine, "jax_platform", lambda: "gpu")
+        built = []
+        monkeypatch.setattr(batched, "CompiledGroup", lambda *args, **kwargs: built.append(
+            CompiledGroup(*args, **kwargs)) or built[-1])
+        vmapped = fit_group("mlp", runs, dataset=tiny_mnist)
+    group, = built
+    assert len(group.units) == 1 and len(group.units[0][0]) == len(runs)  # one program
+    assert [loop.like for loop in group.loops[1:]] == [group.loops[0]] * (len(runs) - 1)
+    assert len({result.iterations for result in exact}) > 1, "the runs should stop apart"
+    for index, (got, expected) in enumerate(zip(vmapped, exact)):
+        for field in ("best_validation_loss", "best_iter", "test_score", "epochs", "iterations",
+                      "stop_reason"):
+            assert getattr(got, field) == getattr(expected, field), f"run {index}: {field}"
+        assert got.history == expected.history
+        numpy.testing.assert_allclose(got.costs, expected.costs, rtol=1e-12)
+        for got_param, expected_param in zip(got.best_params, expected.best_params, strict=True):
+            numpy.testing.assert_allclose(got_param, expected_param, rtol=1e-9, atol=1e-15)
+
+
+def test_runs_per_loop_keeps_a_cpu_loops_parameters_within_the_budget(floatX64):
+    with in_mode("jax"):
         mlp = registry.build({"model": "mlp", "n_in": 784, "n_hidden": 500, "n_out": 10},
                              numpy.random.RandomState(1), T.matrix("x"))
         logreg = registry.build({"model": "logistic_regression", "n_in": 784, "n_out": 10},
@@ -109,15 +134,14 @@ def test_runs_per_loop_keeps_a_cpu_loops_parameters_within_the_budget(floatX64, 
         assert batched.runs_per_loop([mlp.params] * 8) == 1
         assert batched.runs_per_loop([logreg.params] * 8) == 8
         assert batched.runs_per_loop([logreg.params] * 100) == 66
-        monkeypatch.setattr(batched.engine, "jax_platform", lambda: "gpu")
-        assert batched.runs_per_loop([mlp.params] * 8) == 8  # a GPU runs them all at once
 
 
-@pytest.mark.parametrize("runs_per_loop", [None, 1])
+@pytest.mark.parametrize("runs_per_loop", [None, 1, "vmap"])
 @pytest.mark.parametrize("training", [0, 1])
 def test_a_stopped_run_is_frozen(tiny_mnist, floatX64, runs_per_loop, training):
-    """Of two runs, the one ``training`` trains and the other keeps its parameters, in one loop
-    or in two (the second then runs the first's compiled programs on its own parameters)."""
+    """Of two runs, the one ``training`` trains and the other keeps its parameters, in one loop,
+    in two (the second then runs the first's compiled programs on its own parameters) or in two
+    vmapped as one program."""
     frozen = 1 - training
     with in_mode("jax"):
         datasets = data.load_shared(tiny_mnist)
@@ -129,9 +153,11 @@ def test_a_stopped_run_is_frozen(tiny_mnist, floatX64, runs_per_loop, training):
                               [model.params for model in models],
                               [0.1, 0.2],
                               datasets, batch_size=50, span_length=4,
-                              runs_per_loop=runs_per_loop)
-        assert len(group.loops) == (2 if runs_per_loop == 1 else 1)
-        assert group.loops[-1].like is (group.loops[0] if runs_per_loop == 1 else None)
+                              runs_per_loop=None if runs_per_loop == "vmap" else runs_per_loop,
+                              vmap=runs_per_loop == "vmap")
+        assert len(group.loops) == (1 if runs_per_loop is None else 2)
+        assert group.loops[-1].like is (None if runs_per_loop is None else group.loops[0])
+        assert len(group.units) == (2 if runs_per_loop == 1 else 1)
         before = [group.get_run_params(index) for index in range(2)]
         active = numpy.arange(2) == training
         span_costs = group.train_minibatches(0, 6, active)  # 4 + 2 steps
