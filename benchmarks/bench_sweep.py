@@ -22,13 +22,12 @@ The targets of issue #15: on the CPU 8 logistic regressions batched in at most 3
 in at most 6x; on a GPU 64 MLPs in at most 4x (``--runs 64 --device gpu --tutorials mlp``).
 Not part of the tests.
 
-Measured (one run, 2-core AMD EPYC shared with other jobs, load average 4-5, float32, 8 runs;
-wall x / training x against one run): logistic regression, 10 epochs: batched 2.9x / 5.5x,
-serial 4.7x / 7.6x, pool 5.7x; MLP, 1 epoch: batched 11.0x / 18.4x, serial 7.1x / 8.5x, pool
-9.4x. A second run (groups: 2 processes of 4 batched runs): logistic regression batched 3.6x /
-6.3x, groups 6.3x / 5.0x, pool 7.8x; MLP (one run 13.0 s wall, twice the first run's: the
-machine was busier) batched 6.1x / 9.0x, groups 6.8x / 8.3x, pool 5.2x. The MLP group costs up to twice a solo run per run and update (CPU time per update:
-1.0-1.5 ms for one run, 2.9-3.9 for 2, 9.1 for 4, 21-22 for 8; see dltut/batched.py).
+Measured (one run, 2-core AMD EPYC shared with other jobs, float32, 8 runs; wall x / training
+x against one run), with a group's CPU loops of 2 MLPs sharing one build: logistic regression,
+10 epochs: batched 2.3x / 4.2x, groups 2.9x / 4.6x, serial 3.9x / 6.0x, pool 4.0x; MLP, 1
+epoch: batched 5.0x / 8.4x, groups 7.1x / 10.9x, serial 8.0x / 8.7x, pool 7.7x. Before the
+loops (all 8 MLPs in one loop) the MLP batched was 9.7x / 15.9x: an update of each run cost
+twice what it costs alone (see dltut/batched.py).
 """
 
 import argparse

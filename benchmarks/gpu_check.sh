@@ -2,9 +2,10 @@
 # The GPU checks of dltut, prepared for a lent GPU machine (`device` tool). Its image has Python
 # 3.12 with JAX's CUDA build, PyTorch, numpy, scipy and numba, but no PyTensor: PyTensor and its
 # pure-Python helpers travel as wheels, everything else is the image's own. The script installs
-# them, runs the GPU tests, the benchmark (float32 and TF32) and whole default runs of
-# scripts/lenet.py and scripts/logreg.py, and writes two files under $OUT: summary.txt (versions,
-# each step's status and time, the tables and result lines) and logs.txt (every step's output).
+# them, runs the GPU tests, the benchmark (float32 and TF32), whole default runs of
+# scripts/lenet.py and scripts/logreg.py and 64 MLPs batched (bench_sweep.py), and writes two
+# files under $OUT: summary.txt (versions, each step's status and time, the tables and result
+# lines) and logs.txt (every step's output).
 # About 5 minutes on an H100/H200 (compiles included); each step goes on whatever the last did.
 #
 # Prepare the wheels here, once, in the repository root (.whl/ is ignored by git, ~2.4 MB):
@@ -14,7 +15,8 @@
 #       logical-unification==0.4.7 miniKanren==1.0.5
 # then, through the device tool, with `.whl` carried:   bash benchmarks/gpu_check.sh
 # To check the script itself on a machine without a GPU (the GPU tests skip there):
-#   DEVICE=cpu BENCH_ARGS="--train-size 1200" RUN_ARGS="--n-epochs 1" bash benchmarks/gpu_check.sh
+#   DEVICE=cpu BENCH_ARGS="--train-size 1200" RUN_ARGS="--n-epochs 1" SWEEP_ARGS="--runs 2" \
+#       bash benchmarks/gpu_check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/dltut-gpu}"
@@ -23,6 +25,7 @@ SITE="${SITE:-/tmp/dltut-site}"
 LOGS="$(mktemp -d)"
 BENCH_ARGS="${BENCH_ARGS:-}"
 RUN_ARGS="${RUN_ARGS:-}"
+SWEEP_ARGS="${SWEEP_ARGS:-}"
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 
@@ -61,6 +64,9 @@ run() {  # run NAME SCRIPT FLOATX: a whole default run of scripts/SCRIPT.py on $
 run lenet lenet float32
 run logreg logreg float32
 run logreg64 logreg float64
+# issue #15: 64 MLP runs (1 epoch) batched in one vmapped program against one run
+step sweep python3 benchmarks/bench_sweep.py --tutorials mlp --runs 64 --device "$DEVICE" \
+    --no-serial --no-pool $SWEEP_ARGS
 
 {
     grep -h "relative cost difference\|passed\|failed" "$LOGS/tests.log"
@@ -68,5 +74,6 @@ run logreg64 logreg float64
         lenet.log logreg.log logreg64.log
     echo "--- float32, true float32 products"; tail -4 "$LOGS/bench.log"
     echo "--- float32, TF32 allowed"; tail -4 "$LOGS/bench_tf32.log"
+    echo "--- sweep: MLP runs batched"; tail -4 "$LOGS/sweep.log"
 } 2>&1 | tee -a "$OUT/summary.txt"
 tail -n +1 "$LOGS"/*.log > "$OUT/logs.txt"  # one file: the device tool returns at most 8

@@ -8,34 +8,35 @@ early-stopping settings may differ from run to run.
 
 How (see ``dltut.compiled.CompiledGroup`` and ``dltut.trainer.train_lockstep``):
 
-* One graph holds a copy of the model per run (any of the three tutorials' models), each built
-  by ``registry.build`` from its own ``numpy.random.RandomState(seed)`` as the tutorial builds
-  it, on the same symbolic minibatch; each copy's cost and SGD updates are its solo run's (its own learning rate and L1/L2 as
-  constants). So every run computes, operation for operation, what its solo run computes, and in
-  CPU float64 its numbers are its solo run's exactly (``tests/test_batched.py``). A span of
-  minibatch updates is one compiled loop over the copies together, and the validation (test)
-  errors of all runs are one call.
+* Each run has its own copy of the model (any of the three tutorials' models), built by
+  ``registry.build`` from its own ``numpy.random.RandomState(seed)`` as the tutorial builds it,
+  on the same symbolic minibatch; each copy's cost and SGD updates are its solo run's (its own
+  L1/L2 as constants, its learning rate an input of each step). On the CPU the copies train in
+  loops (``runs_per_loop``): a loop is one compiled graph holding some runs' copies, so every
+  run computes, operation for operation, what its solo run computes, and in CPU float64 its
+  numbers are its solo run's exactly (``tests/test_batched.py``). A span of minibatch updates
+  runs each loop over the span, one loop after the other; loops of one graph share one build
+  and one compile. On a GPU the group is one program, the loop of one run ``jax.vmap``-ed over
+  the runs (``CompiledGroup(vmap=True)``): the model is built once however many runs, and
+  every update of all runs is one batched product; its numbers equal the solo runs' up to
+  rounding. The validation (test) errors of the runs of one loop or program are one call.
 * Each run keeps its own early-stopping state (patience, best model, history) under the
   trainer's rules. The runs still training move in lockstep: a span ends at the first event
-  (validation, patience stop, epoch end) of any of them. A stopped run is frozen: its updates are
-  masked (its parameters stay as they were at its stop) while the others go on.
+  (validation, patience stop, epoch end) of any of them. A stopped run is frozen: its learning
+  rate is 0 (its parameters stay as they were at its stop) while the others go on, and a loop
+  whose runs are all frozen is not run.
 * A run whose cost diverges stops there with ``stop_reason == "diverged"`` and the others go on
   (a solo run raises ``Diverged``).
 
-Speed (``benchmarks/bench_sweep.py``): the copies share the gathered minibatch, the Python
-and per-call overhead, the data loading and one compile per group, but each copy still does its
-own products, one after the other (XLA runs them on one core). Measured on the project's
-2-core CPU (float32, 8 runs, a busy machine): 8 logistic regressions batched took 2.9x the wall
-time of one run (the runs one by one 4.7x, a pool of 2 processes 5.7x), but 8 MLPs 11x (one by
-one 7.1x): per run and update the MLP group costs up to twice a solo run (CPU time per update
-1.0-1.5 ms for one run, 2.9-3.9 for 2, 9.1 for 4, 21-22 for 8), growing with the group, as if
-memory-bound (8 hidden layers' weights are 12.5 MB in float32, more than the caches); not
-verified. A pool of processes, each training a group, would use the other cores. Faster forms were measured and are not
-exact: stacking the runs' weights (PyTensor's ``vectorize_graph``, what ``vmap`` does) or
-concatenating them (one ``X @ [W_1 .. W_R]``) changes XLA's products and sums in the last bits
-(1e-16 relative after 30 updates); a batched product of per-run operands (``rbk,rkn->rbn``) is
-bit-equal to the solo products, but the stacked graph's reductions (the cost's mean, ``sum(W**2)``)
-are not. Exactness comes first here, so the copies stay until a stacked form is shown bit-equal.
+Speed (``benchmarks/bench_sweep.py``, float32, 8 runs, the project's 2-core CPU, one run): 8
+logistic regressions batched took 2.3x the wall time of one run (one after the other 3.9x, a
+pool of 2 processes 4.0x), 8 MLPs 5.0x (one after the other 8.0x, the pool 7.7x). The copies
+share the gathered minibatch, the Python and per-call overhead, the data loading and the
+compiles. In one loop of all 8 MLPs an update of a run cost twice what it costs alone (the MLP
+group was 9.7x one run); in loops of 2 it costs the same (see ``runs_per_loop``). Exactness
+comes first on the CPU: a stacked form (``vmap``, or one ``X @ [W_1 .. W_R]``) changes XLA's
+products and sums in the last bits (1e-16 relative after 30 updates), so the CPU keeps the
+copies.
 
 Log lines: each run logs the trainer's lines of its solo run (``epoch %i, minibatch %i/%i,
 validation error %f %%``, the test error of a new best, LeNet's ``training @ iter = %i``) with
