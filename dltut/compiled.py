@@ -448,8 +448,9 @@ class CompiledGroup:
     each a ``_GroupLoop``: one compiled program that holds its runs' own copies of the model, so
     that each run's arithmetic is its solo run's, operation for operation. A span runs the loops
     one after the other over the same minibatches, and skips a loop whose runs are all inactive
-    in it. Why loops: on the CPU, the parameters of a few runs stay in the caches over the span's
-    thousands of updates, those of many do not (see ``dltut.batched.runs_per_loop``). A loop
+    in it. Why loops: on the CPU an update of 8 MLPs in one loop cost twice what it costs in
+    loops of 2, as if their weights no longer fit the caches (``dltut.batched.runs_per_loop``,
+    which picks the loops' size). A loop
     whose graph is an earlier loop's but for its runs' parameters (the same model and
     regularization: learning rates and seeds may differ) runs that loop's compiled programs on
     its own parameters: the group is built and compiled about once.
@@ -475,7 +476,6 @@ class CompiledGroup:
                         (costs, y_preds, run_params, learning_rates)],
                 datasets, batch_size, span_length,
                 templates=[loop for loop in self.loops if loop.like is None]))
-        self.span_length = self.loops[0].span_length
         # what a span runs: (the runs' indices, a _GroupLoop or _VmappedRuns)
         if vmap:
             families = {}  # template loop -> the runs of the loops like it
