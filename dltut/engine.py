@@ -85,7 +85,7 @@ def name():
 
 
 def _load():
-    global _backend, _engine_name, _mode, _mode_reason
+    global _backend, _engine_name, _mode_reason
     if _backend is not None:
         return _backend
     if _engine_name is None:

@@ -83,3 +83,25 @@ def test_logreg_reproduces_the_published_run_on_the_gpu():
     assert "%f" % (result.best_validation_loss * 100) == "7.500000"
     assert "%f" % (result.test_score * 100) == "7.489583"
     assert result.epochs == 74
+
+
+@gpu
+@pytest.mark.parametrize("floatX", ["float64", "float32"])
+def test_a_group_on_the_gpu_equals_its_solo_runs_up_to_rounding(tiny_mnist, floatX):
+    """A batched group on the GPU is vmapped (one program for all runs): the same validations
+    as each solo run on the GPU, costs and best models equal up to rounding."""
+    from dltut.batched import fit_group
+
+    runs = [{"n_epochs": 2, "n_hidden": 30, "learning_rate": rate, "seed": seed}
+            for rate in (0.01, 0.1) for seed in (1, 2)]
+    group = fit_group("mlp", runs, dataset=tiny_mnist, floatX=floatX, device="gpu")
+    for run, got in zip(runs, group):
+        expected = dltut.test_mlp(dataset=tiny_mnist, floatX=floatX, device="gpu", **run)
+        assert [(v.iter, v.validation_loss) for v in got.history] == \
+            [(v.iter, v.validation_loss) for v in expected.history]
+        gap = numpy.max(numpy.abs(got.costs - expected.costs) / numpy.abs(expected.costs))
+        print(f"mlp group {floatX}: largest relative cost difference on the GPU {gap:.2e}")
+        assert gap <= TOLERANCE[floatX]
+        for got_param, expected_param in zip(got.best_params, expected.best_params):
+            numpy.testing.assert_allclose(got_param, expected_param,
+                                          rtol=TOLERANCE[floatX] * 10, atol=TOLERANCE[floatX])
