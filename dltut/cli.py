@@ -304,9 +304,10 @@ def build_sweep_parser(tutorial):
                         help="pool: a process per core (default); serial: one run (or "
                              "group) after the other; ray: Ray tasks (pip install "
                              "'dltut[ray]')")
-    parser.add_argument("--batched", action="store_true",
+    parser.add_argument("--batched", action=argparse.BooleanOptionalAction, default=None,
                         help="train the runs of equal shapes together, one group a task "
-                             "(logreg, mlp, lenet; JAX mode)")
+                             "(logreg, mlp, lenet; JAX mode), or not (--no-batched); default: "
+                             "together where they can be")
     parser.add_argument("--workers", type=int, default=None,
                         help="processes (pool) or CPUs of the local Ray (default: the cores)")
     parser.add_argument("--address", default=None,

@@ -163,6 +163,39 @@ def test_batched_takes_the_tutorials_fit_group_trains(tiny_mnist, tmp_path, tuto
     assert not (tmp_path / "sweep").exists()
 
 
+@pytensor_only  # the JAX mode
+@pytest.mark.parametrize("tutorial, options, expected", [
+    ("logreg", {"mode": "jax"}, True),
+    ("mlp", {"mode": "jax", "batched": False}, False),
+    ("logreg", {"mode": "c"}, False),
+    ("logreg", {"mode": "jax", "fused": False}, False),
+    ("SdA", {"mode": "jax"}, False),
+])
+def test_batched_by_default_where_fit_group_trains(tiny_mnist, tmp_path, tutorial, options,
+                                                   expected):
+    grid = {"finetune_lr" if tutorial == "SdA" else "learning_rate": [0.1, 0.2]}
+    checked = sweep.plan(tutorial, grid, out_dir=tmp_path / "sweep", dataset=tiny_mnist,
+                         batch_size=50, **options)
+    assert checked.batched is expected
+    assert not (tmp_path / "sweep").exists()
+
+
+@pytensor_only  # the JAX mode
+def test_no_batched_and_a_pool_of_one_task_in_this_process(tiny_mnist, tmp_path, caplog,
+                                                           monkeypatch):
+    """``--no-batched`` trains each run alone; a pool of one task runs it here, no process."""
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a process pool for one task")
+
+    monkeypatch.setattr(sweep, "ProcessPoolExecutor", no_pool)
+    caplog.set_level(logging.INFO, logger="dltut.sweep")
+    assert main(["sweep", "logreg", "--learning-rate", "0.1", "--batch-size", "50",
+                 "--n-epochs", "1", "--mode", "jax", "--no-batched", "--dataset", str(tiny_mnist),
+                 "--out-dir", str(tmp_path / "sweep")]) == 0
+    assert "(pool backend)" in caplog.text
+    assert (tmp_path / "sweep" / "default" / "result.json").exists()  # one run: no grid
+
+
 def test_batched_hands_groups_of_equal_shapes_to_fit_group(lr_sweep, tiny_mnist, tmp_path,
                                                            monkeypatch):
     """Each group of runs of one batch size goes to ``dltut.batched.fit_group`` (here a stand-in
