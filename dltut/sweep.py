@@ -427,8 +427,11 @@ def _execute(sweep_plan, todo, bar):
         work = [(sweep_plan.tutorial, [each], sweep_plan.call) for each in todo]
     if sweep_plan.backend == "serial" or (sweep_plan.backend == "pool" and len(work) == 1):
         for args in work:  # one task: a pool would only start a process for it
-            watch = {} if sweep_plan.batched else {"callback": bar.watch(args[1][0].id)}
-            yield task(*args, **watch)
+            watches = [bar.watch(each.id) for each in args[1]]
+            if sweep_plan.batched:  # a group's callback is told the run's index
+                yield task(*args, callback=lambda index, validation: watches[index](validation))
+            else:
+                yield task(*args, callback=watches[0])
     elif sweep_plan.backend == "pool":
         yield from _pool(task, work, sweep_plan.workers)
     else:
@@ -522,13 +525,14 @@ def run_one(tutorial, each, call, callback=None):
     return _finished(tutorial, each, result, timeit.default_timer() - start)
 
 
-def run_batched(tutorial, runs, call):
+def run_batched(tutorial, runs, call, callback=None):
     """A group of runs sharing their shapes, trained together by ``dltut.batched.fit_group``,
     each run with its checkpoint.npz (a group stopped midway goes on from its runs'
     checkpoints); their records, None for a run stopped by Ctrl-C/SIGTERM (all None if the sweep
     ended before the group started). Each run's log.txt gets the group's lines and its own (the
     records ``fit_group`` marks with ``record.run``, the run's index). What a pool worker or a
-    Ray task does with ``batched=True``."""
+    Ray task does with ``batched=True``; ``callback(index, validation)`` watches the runs (this
+    process only)."""
     from dltut import batched
 
     if _stop is not None and _stop.is_set():
@@ -537,6 +541,8 @@ def run_batched(tutorial, runs, call):
     names = cli.hyperparameters(tutorial)
     shared = {name: value for name, value in call.items() if name in names}
     options = {name: call[name] for name in RUN_OPTIONS if name in call}
+    if callback is not None:
+        options["callbacks"] = [callback]
     for each in runs:
         _started(tutorial, each, call)
     start = timeit.default_timer()

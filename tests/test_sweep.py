@@ -18,7 +18,7 @@ import numpy
 import pytest
 
 import dltut
-from dltut import batched, engine, fitting, sweep
+from dltut import batched, engine, fitting, progress, sweep
 from dltut.__main__ import main
 
 from conftest import ROOT
@@ -181,19 +181,29 @@ def test_batched_by_default_where_fit_group_trains(tiny_mnist, tmp_path, tutoria
 
 
 @pytensor_only  # the JAX mode
-def test_no_batched_and_a_pool_of_one_task_in_this_process(tiny_mnist, tmp_path, caplog,
-                                                           monkeypatch):
-    """``--no-batched`` trains each run alone; a pool of one task runs it here, no process."""
+@pytest.mark.parametrize("flag, rates, run_ids", [
+    ("--no-batched", ["0.1"], ["default"]),  # one run: no grid
+    ("--batched", ["0.1", "0.2"], ["learning_rate=0.1", "learning_rate=0.2"]),  # one group
+])
+def test_a_pool_of_one_task_runs_it_in_this_process(tiny_mnist, tmp_path, caplog, monkeypatch,
+                                                    flag, rates, run_ids):
+    """One task (a run alone, or one group) runs here, no process, and the bar watches each
+    run's validations."""
     def no_pool(*args, **kwargs):
         raise AssertionError("a process pool for one task")
 
+    watched = []
     monkeypatch.setattr(sweep, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(progress.SweepBar, "watch", lambda bar, run_id: lambda validation:
+                        watched.append((run_id, validation.epoch)))
     caplog.set_level(logging.INFO, logger="dltut.sweep")
-    assert main(["sweep", "logreg", "--learning-rate", "0.1", "--batch-size", "50",
-                 "--n-epochs", "1", "--mode", "jax", "--no-batched", "--dataset", str(tiny_mnist),
+    assert main(["sweep", "logreg", "--learning-rate", *rates, "--batch-size", "50",
+                 "--n-epochs", "1", "--mode", "jax", flag, "--dataset", str(tiny_mnist),
                  "--out-dir", str(tmp_path / "sweep")]) == 0
-    assert "(pool backend)" in caplog.text
-    assert (tmp_path / "sweep" / "default" / "result.json").exists()  # one run: no grid
+    assert ("(pool backend, batched)" in caplog.text) == (flag == "--batched")
+    assert sorted(watched) == [(run_id, 1) for run_id in run_ids]
+    for run_id in run_ids:
+        assert (tmp_path / "sweep" / run_id / "result.json").exists()
 
 
 def test_batched_hands_groups_of_equal_shapes_to_fit_group(lr_sweep, tiny_mnist, tmp_path,
