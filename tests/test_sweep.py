@@ -4,6 +4,7 @@ process pool and a local Ray give the serial numbers; the seed of the entry poin
 
 import csv
 import dataclasses
+import functools
 import importlib.machinery
 import json
 import logging
@@ -215,11 +216,14 @@ def test_batched_hands_groups_of_equal_shapes_to_fit_group(lr_sweep, tiny_mnist,
 
     def fit_group(tutorial, runs, dataset=None, outs=None, checkpoints=None, resume=None,
                   **options):
+        callbacks = options.pop("callbacks", ())  # each called as callback(run, validation)
         calls.append((tutorial, runs, options))
         assert resume == [None] * len(runs)  # a new sweep: no checkpoints yet
-        return [dltut.sgd_optimization_mnist(dataset=dataset, out=out, checkpoint=checkpoint,
-                                             **run, **{**options, "mode": "c"})
-                for run, out, checkpoint in zip(runs, outs, checkpoints)]
+        return [dltut.sgd_optimization_mnist(
+                    dataset=dataset, out=out, checkpoint=checkpoint, **run,
+                    **{**options, "mode": "c"}, callbacks=[functools.partial(callback, index)
+                                                           for callback in callbacks])
+                for index, (run, out, checkpoint) in enumerate(zip(runs, outs, checkpoints))]
 
     stand_in = types.ModuleType("dltut.batched")
     stand_in.fit_group, stand_in.shape_key = fit_group, batched.shape_key
