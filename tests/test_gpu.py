@@ -46,14 +46,18 @@ def test_fused_equals_one_call_per_minibatch_on_the_gpu(tiny_mnist, floatX, arch
     """
     runs = {fused: RUNS[arch](dataset=tiny_mnist, floatX=floatX, device="gpu", fused=fused)
             for fused in (False, True)}
-    reference, fused = runs[False], runs[True]
-    assert [(v.iter, v.validation_loss) for v in fused.history] == \
-        [(v.iter, v.validation_loss) for v in reference.history]
-    gap = numpy.max(numpy.abs(fused.costs - reference.costs) / numpy.abs(reference.costs))
-    print(f"{arch} {floatX}: fused/unfused largest relative cost difference on the GPU {gap:.2e}")
+    _assert_same_up_to_rounding(runs[True], runs[False], floatX, f"{arch} fused/unfused")
+
+
+def _assert_same_up_to_rounding(got, expected, floatX, what):
+    """The same validations; costs and best model equal within ``TOLERANCE[floatX]``."""
+    assert [(v.iter, v.validation_loss) for v in got.history] == \
+        [(v.iter, v.validation_loss) for v in expected.history]
+    gap = numpy.max(numpy.abs(got.costs - expected.costs) / numpy.abs(expected.costs))
+    print(f"{what} {floatX}: largest relative cost difference on the GPU {gap:.2e}")
     assert gap <= TOLERANCE[floatX]
-    for got, expected in zip(fused.best_params, reference.best_params):
-        numpy.testing.assert_allclose(got, expected, rtol=TOLERANCE[floatX] * 10,
+    for got_param, expected_param in zip(got.best_params, expected.best_params):
+        numpy.testing.assert_allclose(got_param, expected_param, rtol=TOLERANCE[floatX] * 10,
                                       atol=TOLERANCE[floatX])
 
 
@@ -97,11 +101,4 @@ def test_a_group_on_the_gpu_equals_its_solo_runs_up_to_rounding(tiny_mnist, floa
     group = fit_group("mlp", runs, dataset=tiny_mnist, floatX=floatX, device="gpu")
     for run, got in zip(runs, group):
         expected = dltut.test_mlp(dataset=tiny_mnist, floatX=floatX, device="gpu", **run)
-        assert [(v.iter, v.validation_loss) for v in got.history] == \
-            [(v.iter, v.validation_loss) for v in expected.history]
-        gap = numpy.max(numpy.abs(got.costs - expected.costs) / numpy.abs(expected.costs))
-        print(f"mlp group {floatX}: largest relative cost difference on the GPU {gap:.2e}")
-        assert gap <= TOLERANCE[floatX]
-        for got_param, expected_param in zip(got.best_params, expected.best_params):
-            numpy.testing.assert_allclose(got_param, expected_param,
-                                          rtol=TOLERANCE[floatX] * 10, atol=TOLERANCE[floatX])
+        _assert_same_up_to_rounding(got, expected, floatX, "mlp group/solo")
