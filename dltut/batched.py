@@ -189,8 +189,9 @@ def runs_per_loop(run_params):
     Measured on the project's 2-core CPU (float32 MLPs, 784-500-10, one update of every run per
     step): one run alone, or loops of one or two runs, 0.5 ms per run and update; one loop of 4
     runs 0.6-0.7 ms, of 8 runs 1.0-1.1 ms. Each step of a loop reads and writes all its runs'
-    weights; 8 MLPs' are 12.5 MB, more than the caches hold, 2 MLPs' (3.2 MB) fit. The logistic
-    regression's 31 KB per run put any group in one loop.
+    weights: 12.5 MB for 8 MLPs, 3.2 MB for 2, as if the first were more than the caches hold
+    (not checked with counters). The logistic regression's 31 KB per run put any group in one
+    loop.
     """
     nbytes = sum(param.get_value(borrow=True).nbytes for param in run_params[0])
     return max(1, min(len(run_params), CPU_LOOP_BYTES // nbytes))

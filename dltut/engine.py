@@ -450,8 +450,8 @@ def jax_platform():
     """Where JAX mode runs now, "cpu" or "gpu": ``set_device``'s choice, else JAX's default."""
     import jax
 
-    device = jax.config.jax_default_device
-    return (device if device is not None else jax.devices()[0]).platform
+    device = jax.config.jax_default_device or jax.devices()[0]
+    return getattr(device, "platform", device)  # a device, or a platform's name
 
 
 def _jax_gpus():
