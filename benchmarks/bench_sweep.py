@@ -25,7 +25,8 @@ Not part of the tests.
 Measured (one run, 2-core AMD EPYC shared with other jobs, float32, 8 runs; wall x / training
 x against one run), with a group's CPU loops of 2 MLPs sharing one build: logistic regression,
 10 epochs: batched 2.3x / 4.2x, groups 2.9x / 4.6x, serial 3.9x / 6.0x, pool 4.0x; MLP, 1
-epoch: batched 5.0x / 8.4x, groups 7.1x / 10.9x, serial 8.0x / 8.7x, pool 7.7x. Before the
+epoch: batched 5.0x / 8.4x, groups 7.1x / 10.9x, serial 8.0x / 8.7x, pool 7.7x; a second
+run, same code: MLP batched 7.2x / 11.8x, groups 5.4x / 7.0x (the machine is noisy). Before the
 loops (all 8 MLPs in one loop) the MLP batched was 9.7x / 15.9x: an update of each run cost
 twice what it costs alone (see dltut/batched.py).
 """
