@@ -615,7 +615,7 @@ class _GroupLoop(CompiledModel):
         self.run_params = [list(params) for params in run_params]
         params = [param for params in self.run_params for param in params]
         self.graph = [T.stack(costs), T.stack(y_preds)] + [value for _, value in updates]
-        self.like = next((loop for loop in templates if self._same_graph(loop)), None)
+        self.like = next((loop for loop in templates if self._same_graph(loop, params)), None)
         self.storages = {} if self.like is None else {
             id(theirs.container.storage): mine.container.storage
             for theirs, mine in zip(self.like.params, params)}
@@ -623,9 +623,9 @@ class _GroupLoop(CompiledModel):
                          batch_size, fused=True)
         self.span_length = span_length or self.n_train_batches
 
-    def _same_graph(self, loop):
-        """Whether ``loop``'s graph is this one's, its parameters and rates read as ours."""
-        params = [param for params in self.run_params for param in params]
+    def _same_graph(self, loop, params):
+        """Whether ``loop``'s graph is this one's, its parameters and rates read as ours
+        (``params``, in the order of ``loop.params``)."""
         return len(loop.graph) == len(self.graph) and engine.equal_computations(
             loop.graph, self.graph, loop.params + [loop.rates], params + [self.rates])
 
