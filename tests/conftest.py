@@ -23,6 +23,39 @@ def run_script(name, *args, cwd, **env):
                           text=True, timeout=600)
 
 
+# The fast suite (README's test command) leaves out the tests marked slow: full-data runs and the
+# Numba mode's long compiles (20-90 s a graph here, cold). Numba keeps one small case of each path
+# in it: these tests' numba cases; its other cases run with the slow tests (-m slow, or --all).
+NUMBA_IN_FAST_SUITE = {
+    "test_logistic_regression_against_numpy",  # a compiled forward and gradient
+    "test_logreg_small_run",  # a whole small training run, early stopping and model file
+    "test_minibatch_is_the_tutorial_slice",  # the compiled model's minibatch slicing
+    "test_conv2d_flips_the_filter",  # dltut.ops: the convolution
+    "test_pool_2d_gradient_goes_to_every_tied_max",  # dltut.ops: the max-pooling and its gradient
+    "test_leapfrog_against_numpy",  # a scan (HMC's leapfrog)
+    "test_draws_inside_a_scan_advance_as_calls_do",  # the MRG streams, in a scan
+}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--all", action="store_true",
+                     help="run every test, the slow ones too (the same as -m 'slow or not slow')")
+
+
+def pytest_configure(config):
+    if config.getoption("--all"):
+        config.option.markexpr = ""  # pyproject.toml's addopts deselect the slow tests
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects by marker
+def pytest_collection_modifyitems(config, items):
+    """A test's Numba-mode case is slow, unless the test is one of NUMBA_IN_FAST_SUITE."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if params.get("mode") == "numba" and item.originalname not in NUMBA_IN_FAST_SUITE:
+            item.add_marker(pytest.mark.slow)
+
+
 def available_modes():
     modes = ["c", "numba"]
     try:
@@ -74,6 +107,17 @@ def floatX64():
     engine.set_floatX("float64")
     yield
     engine.set_floatX(previous)
+
+
+@pytest.fixture(params=["jax", pytest.param("numba", marks=pytest.mark.slow)])
+def modes(request):
+    """The modes a test compares with the C mode, for ``in_every_mode(run, modes)``: C and JAX
+    in the fast suite (C alone where there is no JAX), C and Numba with the slow tests."""
+    if request.param not in available_modes():
+        if request.param == "numba":
+            pytest.skip(f"no numba mode on engine {engine.name()}")
+        return ("c",)
+    return ("c", request.param)
 
 
 @pytest.fixture(params=available_modes())

@@ -73,12 +73,12 @@ def test_channels_must_match():
                            image_shape=(3, 1, 28, 28))
 
 
-def test_small_training_run_is_the_same_in_every_mode(tiny_mnist, tmp_path, floatX64):
+def test_small_training_run_is_the_same_in_every_mode(tiny_mnist, tmp_path, floatX64, modes):
     import dltut
 
     runs = in_every_mode(lambda mode: dltut.evaluate_lenet5(
         n_epochs=1, dataset=tiny_mnist, nkerns=(2, 3), batch_size=50,
-        out=tmp_path / f"lenet_{mode}.npz"))
+        out=tmp_path / f"lenet_{mode}.npz"), modes)
     reference = runs["c"]
     assert reference.iterations == 12 and len(reference.history) == 1
     for mode, result in runs.items():

@@ -86,10 +86,11 @@ def _tiny_test_dA(tiny_mnist, folder, **options):
                          output_folder=folder, **options)
 
 
-def test_tiny_run_logs_both_runs_and_writes_both_pictures(tiny_mnist, tmp_path, floatX64, caplog):
+def test_tiny_run_logs_both_runs_and_writes_both_pictures(tiny_mnist, tmp_path, floatX64, caplog,
+                                                         modes):
     caplog.set_level(logging.INFO, logger="dltut")
     folder = tmp_path / "new" / "dA_plots"  # made if missing, parents too
-    runs = in_every_mode(lambda mode: _tiny_test_dA(tiny_mnist, folder / mode))
+    runs = in_every_mode(lambda mode: _tiny_test_dA(tiny_mnist, folder / mode), modes)
     reference = runs["c"]
     for mode, (clean, noisy) in runs.items():
         assert (clean.corruption_level, noisy.corruption_level) == (0.0, 0.3)

@@ -76,9 +76,9 @@ def test_mlp_regularizer_is_the_tutorial_cost_without_zero_terms(floatX64, L1_re
     assert engine.function([nll], cost)(1.5) == pytest.approx(expected, rel=1e-12)
 
 
-def test_mlp_small_run_is_the_same_in_every_mode(tiny_mnist, tmp_path, floatX64):
+def test_mlp_small_run_is_the_same_in_every_mode(tiny_mnist, tmp_path, floatX64, modes):
     runs = in_every_mode(lambda mode: dltut.test_mlp(
-        n_epochs=2, dataset=tiny_mnist, batch_size=20, n_hidden=30, out=tmp_path / f"mlp_{mode}.npz"))
+        n_epochs=2, dataset=tiny_mnist, batch_size=20, n_hidden=30, out=tmp_path / f"mlp_{mode}.npz"), modes)
     reference = runs["c"]
     assert reference.iterations == 60 and [v.iter for v in reference.history] == [29, 59]
     for mode, result in runs.items():

@@ -161,7 +161,7 @@ def test_pcd_k_chain_and_pseudo_likelihood_against_numpy(floatX64):
 
 
 @pytest.mark.parametrize("floatX", ["float64", "float32"])
-def test_costs_are_finite_for_saturated_units(floatX):
+def test_costs_are_finite_for_saturated_units(floatX, modes):
     # a sigmoid of +-800 is 1 or 0, whose logs are -inf, and e^800 is inf: the reconstruction
     # cost must come out as -softplus, the free energy's log(1 + e^a) as softplus
     engine.set_floatX(floatX)
@@ -179,7 +179,7 @@ def test_costs_are_finite_for_saturated_units(floatX):
     def run(mode):
         return engine.function([x, pre], costs)(xs, pres)
 
-    for mode, got in in_every_mode(run).items():
+    for mode, got in in_every_mode(run, modes).items():
         for value, want in zip(got, expected):
             assert numpy.isfinite(value).all(), mode
             numpy.testing.assert_allclose(value, want, rtol=1e-6 if floatX == "float32" else 1e-13,
@@ -212,11 +212,11 @@ def _tiny_test_rbm(tiny_mnist, folder, **options):
 
 
 def test_tiny_runs_agree_in_every_mode_fused_or_not(tiny_mnist, tmp_path, floatX64, short_chains,
-                                                    caplog):
+                                                    caplog, modes):
     caplog.set_level(logging.INFO, logger="dltut")
     folder = tmp_path / "new" / "rbm_plots"  # made if missing, parents too
     # the default in each mode: one call per minibatch in the C and Numba modes, fused in JAX's
-    runs = in_every_mode(lambda mode: _tiny_test_rbm(tiny_mnist, folder / mode))
+    runs = in_every_mode(lambda mode: _tiny_test_rbm(tiny_mnist, folder / mode), modes)
     reference = runs["c"]
     assert plots.filter_images(reference.rbm)[0] == "W_rbm"  # plot_filters finds the weights
     for mode, run in runs.items():
