@@ -58,7 +58,7 @@ import logging
 
 import numpy
 
-from dltut import cli, data, engine, registry, saving, trainer
+from dltut import catalogue, data, engine, registry, saving, trainer
 from dltut.compiled import CompiledGroup, batch_counts
 from dltut.engine import T
 from dltut.fitting import (N_OUT, _counters, _resume, check_draws_nothing, check_resume,
@@ -69,7 +69,7 @@ from dltut.tutorials.mlp import mlp_regularizer
 
 log = logging.getLogger(__name__)
 
-# the tutorials trained in groups (cli.TUTORIALS' names); their entry points' keyword arguments
+# the tutorials trained in groups (catalogue.TUTORIALS' names); their entry points' keyword arguments
 # are a run's hyperparameters
 TUTORIALS = ("logreg", "mlp", "lenet")
 # the settings that shape a tutorial's model: runs that differ in one cannot go together
@@ -92,7 +92,7 @@ def hyperparameters(tutorial, run):
                          f"{', '.join(TUTORIALS)}")
     if not isinstance(run, dict):
         raise ValueError(f"a run is a dict of {tutorial} hyperparameters, got {run!r}")
-    defaults = cli.hyperparameters(tutorial)
+    defaults = catalogue.hyperparameters(tutorial)
     unknown = sorted(set(run) - set(defaults))
     if unknown:
         raise ValueError(f"unknown {tutorial} hyperparameters {unknown} in run {run!r}: use "

@@ -1,5 +1,6 @@
-"""The command line shared by the scripts: ``scripts/logreg.py``, ``mlp.py``, ``lenet.py``,
-``dA.py``, ``SdA.py``, ``rbm.py``, ``DBN.py``, ``logistic_cg.py``, ``cA.py`` and ``hmc.py``.
+"""A tutorial from the command line: ``dltut run TUTORIAL`` (``dltut.__main__``) and
+``scripts/TUTORIAL.py``, the same flags, lines and exit codes; the tutorials are
+``dltut.catalogue``'s.
 
 ``python scripts/logreg.py [train] [--learning-rate ...]`` runs the tutorial and writes its best
 model to ``--out``; ``python scripts/logreg.py predict`` prints the predicted labels of the first
@@ -16,99 +17,47 @@ so the two cannot disagree.
 """
 
 import argparse
-import dataclasses
-import importlib
-import inspect
 import logging
 import os
 import sys
 
-from dltut import engine
+from dltut import catalogue, engine
 from dltut.epochs import Interrupted
 from dltut.progress import ProgressBar
 from dltut.trainer import Diverged
 
-# the hyperparameters of every supervised tutorial (early stopping, a best model)
-COMMON = ("learning_rate", "n_epochs", "batch_size", "patience")
-# script name -> (its module in dltut.tutorials, the tutorial function, its hyperparameter flags)
-TUTORIALS = {
-    "logreg": ("logistic_sgd", "sgd_optimization_mnist", COMMON),
-    "mlp": ("mlp", "test_mlp", COMMON + ("L1_reg", "L2_reg", "n_hidden", "seed")),
-    "lenet": ("convolutional_mlp", "evaluate_lenet5", COMMON + ("nkerns", "seed")),
-    "dA": ("dA", "test_dA", ("learning_rate", "training_epochs", "batch_size", "output_folder",
-                             "seed")),
-    "SdA": ("SdA", "test_SdA", ("finetune_lr", "pretraining_epochs", "pretrain_lr",
-                                "training_epochs", "batch_size", "hidden_layers_sizes",
-                                "corruption_levels", "seed")),
-    "DBN": ("DBN", "test_DBN", ("finetune_lr", "pretraining_epochs", "pretrain_lr", "k",
-                                "training_epochs", "batch_size", "hidden_layers_sizes", "seed")),
-    "logistic_cg": ("logistic_cg", "cg_optimization_mnist", ("n_epochs", "batch_size")),
-    "cA": ("cA", "test_cA", ("learning_rate", "training_epochs", "batch_size", "output_folder",
-                             "contraction_level", "fixed_penalty", "seed")),
-    "hmc": ("hmc", "test_hmc", ("burnin", "n_samples", "dim", "seed")),
-    "rbm": ("rbm", "test_rbm", ("learning_rate", "training_epochs", "batch_size", "n_chains",
-                                "n_samples", "output_folder", "n_hidden", "seed")),
-}
-# (logreg and logistic_cg draw nothing, their weights start at zero: they have no --seed)
-# the scripts that train a classifier with early stopping: a best model (--out), pictures of the
-# run and predict
-SUPERVISED = ("logreg", "mlp", "lenet", "SdA", "DBN")
-_TYPES = {"L1_reg": float, "L2_reg": float, "learning_rate": float, "output_folder": str,
-          "contraction_level": float, "finetune_lr": float, "pretrain_lr": float,
-          "corruption_levels": float}
-_LISTS = {"nkerns": 2, "hidden_layers_sizes": "+", "corruption_levels": "+"}  # flags' nargs
-_SWITCHES = {  # hyperparameters that are on/off flags, off by default
-    "fixed_penalty": "divide the Jacobian penalty with / instead of the tutorial's // (whose "
-                     "gradient is zero: the contraction never trains) and log the epoch's means",
-}
-
-
 def supervised(script):
-    """Whether ``script`` trains a classifier with early stopping (see ``SUPERVISED``)."""
-    return script in SUPERVISED
-
-
-def run_options(script):
-    """The ``fitting.Options`` fields ``script``'s tutorial takes: its module's ``RUN_OPTIONS``,
-    else all of them (the supervised tutorials)."""
-    from dltut.fitting import Options
-
-    return getattr(_module(script), "RUN_OPTIONS",
-                   tuple(field.name for field in dataclasses.fields(Options)))
-
-
-def uses_data(script):
-    """Whether ``script``'s tutorial reads MNIST (takes ``dataset``)."""
-    return "dataset" in _tutorial_defaults(script)
+    """Whether ``script`` trains a classifier with early stopping (a best model, predict)."""
+    return catalogue.get(script).supervised
 
 
 def _flag(name):
     return "--" + name.replace("_", "-")
 
 
-def build_parser(script):
-    _, function_name, flags = TUTORIALS[script]
-    defaults = _tutorial_defaults(script)
-    if uses_data(script):
+def build_parser(script, prog=None):
+    tutorial = catalogue.get(script)
+    function_name, flags = tutorial.entry, tutorial.flags
+    defaults = catalogue.defaults(script)
+    if catalogue.uses_data(script):
         description = (f"Train the {script} tutorial on MNIST ({function_name})"
                        + (" or predict with it." if supervised(script) else "."))
     else:
-        description = f"Run the {script} tutorial ({function_name}): " \
-            + _module(script).__doc__.splitlines()[0]
-    parser = argparse.ArgumentParser(prog=f"{script}.py", description=description)
+        description = f"Run the {script} tutorial ({function_name}): {tutorial.summary}."
+    parser = argparse.ArgumentParser(prog=prog or f"{script}.py", description=description)
     if supervised(script):
         parser.add_argument("command", nargs="?", choices=("train", "predict"), default="train",
                             help="train (default) or predict the first test images with --out's "
                                  "model")
     for name in flags:
-        if name in _SWITCHES:
-            parser.add_argument(_flag(name), action="store_true", help=_SWITCHES[name])
+        if name in catalogue.SWITCHES:
+            parser.add_argument(_flag(name), action="store_true", help=catalogue.SWITCHES[name])
             continue
-        parser.add_argument(_flag(name), type=_TYPES.get(name, int), default=defaults[name],
+        parser.add_argument(_flag(name), type=catalogue.TYPES.get(name, int), default=defaults[name],
                             metavar=name.upper(), help=f"default {defaults[name]}",
-                            nargs=_LISTS.get(name))
-    options = run_options(script)
-    _add_run_flags(parser, options, uses_data(script))
+                            nargs=catalogue.LISTS.get(name))
+    options = catalogue.run_options(script)
+    _add_run_flags(parser, options, catalogue.uses_data(script))
     if "checkpoint" in options:
         _add_checkpoint_flags(parser)
     if supervised(script):
@@ -170,32 +119,11 @@ def _add_model_flags(parser, script):
                         help="predict: how many test images (default %(default)s)")
 
 
-def _module(script):
-    """``script``'s module in ``dltut.tutorials``."""
-    return importlib.import_module(f"dltut.tutorials.{TUTORIALS[script][0]}")
-
-
-def _tutorial(script):
-    """The tutorial function that ``script`` runs, from its module in ``dltut.tutorials``."""
-    return getattr(_module(script), TUTORIALS[script][1])
-
-
-def hyperparameters(script):
-    """``{name: default}`` of what ``script``'s tutorial function takes besides its data and run
-    options: what a sweep may vary, and a run of ``dltut.batched`` may set."""
-    return {name: parameter.default
-            for name, parameter in inspect.signature(_tutorial(script)).parameters.items()
-            if parameter.kind is not parameter.VAR_KEYWORD and name != "dataset"}
-
-
-def _tutorial_defaults(script):
-    signature = inspect.signature(_tutorial(script))
-    return {name: p.default for name, p in signature.parameters.items()}
-
-
-def main(script, argv=None):
-    """Run a tutorial script; returns the exit status."""
-    args = build_parser(script).parse_args(argv)
+def main(script, argv=None, prog=None):
+    """Run a tutorial as ``scripts/SCRIPT.py`` (or ``dltut run SCRIPT``, its ``prog``) with the
+    command-line arguments ``argv``; returns the exit status."""
+    prog = prog or f"{script}.py"
+    args = build_parser(script, prog).parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
     # the tutorial's lines (and with --verbose the timings); other libraries' INFO stays out
     logging.getLogger("dltut").setLevel(logging.DEBUG if args.verbose else logging.INFO)
@@ -208,27 +136,27 @@ def main(script, argv=None):
             return _predict(args)
         return _train(script, args)
     except Diverged as error:
-        print(f"{script}.py: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {error}", file=sys.stderr)
         return 1
     except Interrupted as stopped:
-        print(f"{script}.py: {stopped}", file=sys.stderr)
+        print(f"{prog}: {stopped}", file=sys.stderr)
         return 130  # as a shell reports a command stopped by Ctrl-C
     except (ValueError, OSError, ImportError, RuntimeError) as error:
-        print(f"{script}.py: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
 
 
 def _hyperparameters(script, args):
-    return {name: getattr(args, name) for name in TUTORIALS[script][2]}
+    return {name: getattr(args, name) for name in catalogue.get(script).flags}
 
 
 def _run_unsupervised(script, args):
     """Run a tutorial that trains without labels and writes pictures (dA, cA, rbm), or samples
     (hmc)."""
-    options = {name: getattr(args, name) for name in run_options(script)}
-    if uses_data(script):
+    options = {name: getattr(args, name) for name in catalogue.run_options(script)}
+    if catalogue.uses_data(script):
         options["dataset"] = args.dataset
-    _tutorial(script)(**options, **_hyperparameters(script, args))
+    catalogue.function(script)(**options, **_hyperparameters(script, args))
     return 0
 
 
@@ -247,7 +175,7 @@ def _train(script, args):
             check_writable(path, "picture")
     n_epochs = args.training_epochs if script in ("SdA", "DBN") else args.n_epochs
     with ProgressBar(n_epochs) as bar:
-        result = _tutorial(script)(
+        result = catalogue.function(script)(
             dataset=args.dataset, out=args.out, floatX=args.floatX, mode=args.mode,
             device=args.device, tf32=args.tf32, fused=args.fused, checkpoint=args.checkpoint,
             checkpoint_every=args.checkpoint_every, resume=args.resume, callbacks=[bar], **kwargs,
@@ -286,19 +214,19 @@ def build_sweep_parser(tutorial):
     value that every run shares (``--n-epochs 50``)."""
     from dltut import sweep
 
-    defaults = hyperparameters(tutorial)
+    defaults = catalogue.hyperparameters(tutorial)
     parser = argparse.ArgumentParser(
-        prog=f"python -m dltut sweep {tutorial}",
-        description=f"Run the {tutorial} tutorial ({TUTORIALS[tutorial][1]}) once per point of a "
+        prog=f"dltut sweep {tutorial}",
+        description=f"Run the {tutorial} tutorial ({catalogue.get(tutorial).entry}) once per point of a "
                     "grid: a hyperparameter flag given several values sweeps them, one value is "
                     "shared by every run; the runs are every combination. A sweep started again "
                     "runs only what is unfinished.")
     for name, default in defaults.items():
-        kind = _TYPES.get(name, int)
+        kind = catalogue.TYPES.get(name, int)
         shown = f"the tutorial's default: {default!r}" if default is not None \
             else f"{tutorial} draws nothing: no seed to sweep"
         parser.add_argument(_flag(name), nargs="+", default=None, metavar=name.upper(),
-                            type=_comma_list(kind) if name in _LISTS else kind,
+                            type=_comma_list(kind) if name in catalogue.LISTS else kind,
                             help=f"value(s) ({shown})")
     parser.add_argument("--backend", choices=sweep.BACKENDS, default="pool",
                         help="pool: a process per core (default); serial: one run (or "
@@ -319,7 +247,7 @@ def build_sweep_parser(tutorial):
                         help="draw all runs in OUT_DIR/sweep.png (needs matplotlib)")
     parser.add_argument("--checkpoint-every", type=int, default=None, metavar="EPOCHS",
                         help="epochs between each run's checkpoints (default 1)")
-    _add_run_flags(parser, run_options(tutorial), data=True)
+    _add_run_flags(parser, catalogue.run_options(tutorial), data=True)
     return parser
 
 
@@ -345,7 +273,7 @@ def sweep_main(tutorial, argv=None):
             console.addFilter(_sweep_lines)
         root.addHandler(console)
     logging.getLogger("dltut").setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    given = {name: getattr(args, name) for name in hyperparameters(tutorial)
+    given = {name: getattr(args, name) for name in catalogue.hyperparameters(tutorial)
              if getattr(args, name) is not None}
     grid = {name: values for name, values in given.items() if len(values) > 1}
     options = {name: values[0] for name, values in given.items() if len(values) == 1}

@@ -4,7 +4,7 @@ tutorial runs alone, and one table of what they found.
 >>> results = dltut.sweep("logreg", {"batch_size": [300, 600]}, out_dir="out/sweep_logreg")
 
 or ``python -m dltut sweep logreg --batch-size 300 600``. The supervised tutorials are swept
-(``cli.SUPERVISED``: logreg, mlp, lenet, SdA, DBN, whose entry points return a ``TrainResult``).
+(``catalogue.names(supervised=True)``: logreg, mlp, lenet, SdA, DBN, whose entry points return a ``TrainResult``).
 
 The grid maps hyperparameters (the keyword arguments of the tutorial's entry point, ``seed``
 among them) to lists of values. The runs are the cartesian product, in the order of the entry
@@ -78,7 +78,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy
 
-from dltut import cli, engine
+from dltut import catalogue, engine
 from dltut.atomic import atomic_write
 from dltut.fitting import Options, prepare
 from dltut.trainer import Diverged, TrainResult, Validation
@@ -161,10 +161,11 @@ def plan(tutorial, grid, *, out_dir=None, backend="pool", batched=None, workers=
          address=None, plot=False, dataset=None, **options):
     """The checked ``Plan`` of ``sweep``'s arguments: one ValueError or TypeError, naming the
     value and the fix, for the first thing wrong. Writes nothing."""
-    if tutorial not in cli.SUPERVISED:
-        raise ValueError(f"cannot sweep {tutorial!r}: choose one of {', '.join(cli.SUPERVISED)} "
+    supervised = catalogue.names(supervised=True)
+    if tutorial not in supervised:
+        raise ValueError(f"cannot sweep {tutorial!r}: choose one of {', '.join(supervised)} "
                          "(the tutorials with early stopping)")
-    defaults = cli.hyperparameters(tutorial)
+    defaults = catalogue.hyperparameters(tutorial)
     if not isinstance(grid, dict):
         raise TypeError(f"grid must be a dict of hyperparameter -> list of values, got "
                         f"{grid!r}: e.g. {{'batch_size': [300, 600]}}")
@@ -236,7 +237,7 @@ def _check_name(tutorial, name, defaults, where):
     if name in {field.name for field in dataclasses.fields(Options)} or name == "dataset":
         hint = f" ({name} is a setting of the whole sweep: pass it as {name}=..., not in a grid)"
     raise ValueError(f"unknown hyperparameter {name!r} in {where} of {tutorial} "
-                     f"({cli.TUTORIALS[tutorial][1]}): choose among {', '.join(defaults)}{hint}")
+                     f"({catalogue.get(tutorial).entry}): choose among {', '.join(defaults)}{hint}")
 
 
 def _check_values(tutorial, name, values, default):
@@ -254,7 +255,7 @@ def _check_values(tutorial, name, values, default):
             if not (in_range and math.isfinite(number)):
                 bound = ">= 0" if name in MAY_BE_ZERO else "> 0"
                 raise ValueError(f"{name}={value!r}: {name} must be a finite number {bound}")
-        length = cli._LISTS.get(name)
+        length = catalogue.LISTS.get(name)
         if isinstance(length, int) and len(value) != length:
             raise ValueError(f"{name}={value!r}: {name} takes {length} values, like its default "
                              f"{default!r}")
@@ -516,7 +517,7 @@ def run_one(tutorial, each, call, callback=None):
     start = timeit.default_timer()
     with _log_to(each.path("log.txt")):
         try:
-            result = cli._tutorial(tutorial)(
+            result = catalogue.function(tutorial)(
                 **kwargs, out=each.path("model.npz"), checkpoint=checkpoint, resume=resume,
                 callbacks=[callback] if callback else ())
         except Diverged as error:  # a finding of the sweep, not a failure of it
@@ -538,7 +539,7 @@ def run_batched(tutorial, runs, call, callback=None):
     if _stop is not None and _stop.is_set():
         return [None] * len(runs)
     engine.use(call["engine"])
-    names = cli.hyperparameters(tutorial)
+    names = catalogue.hyperparameters(tutorial)
     shared = {name: value for name, value in call.items() if name in names}
     options = {name: call[name] for name in RUN_OPTIONS if name in call}
     if callback is not None:

@@ -1,0 +1,241 @@
+"""The tutorials dltut has, in one place: what the command line, sweeps, batched groups, the
+suite, the docs and the tests read about them.
+
+Each ``Tutorial`` names its script (``scripts/NAME.py``, ``dltut run NAME``), its module in
+``dltut.tutorials`` (named as the original file), the original file in lisa-lab's
+DeepLearningTutorials, its entry point, the hyperparameters that are flags, and what its runs are
+checked against: the original code's printed lines under small settings (``quick``, for
+``dltut suite --quick``) and the published figures (``published``, for ``dltut suite --full``).
+
+Defaults are not written here: they are the entry point's own (``defaults(name)``), so the two
+cannot disagree. This module imports nothing of dltut at import time; a tutorial's module is
+imported when something asks for its entry point.
+"""
+
+import dataclasses
+import importlib
+import inspect
+
+# the hyperparameters of every supervised tutorial (early stopping, a best model)
+COMMON = ("learning_rate", "n_epochs", "batch_size", "patience")
+
+
+@dataclasses.dataclass(frozen=True)
+class Quick:
+    """A small run whose printed lines are the original code's, in float64 on the CPU.
+
+    ``settings`` are the entry point's keyword arguments (code/test.py's where the original's
+    numbers were taken with them); each of ``lines`` must be printed, its numbers equal to
+    ``rel`` (0: the printed digits) and its words exactly. ``source`` says how the original ran.
+    """
+
+    settings: dict
+    lines: tuple
+    source: str
+    rel: float = 0.0  # relative tolerance on the numbers of a line (0: equal as printed)
+
+
+@dataclasses.dataclass(frozen=True)
+class Published:
+    """A published error rate: the best validation error and its test error, in percent."""
+
+    validation: float | None
+    test: float
+    source: str  # the doc page and run that published it
+
+
+@dataclasses.dataclass(frozen=True)
+class Tutorial:
+    name: str  # scripts/NAME.py and `dltut run NAME`
+    module: str  # its module in dltut.tutorials, named as the original file
+    entry: str  # the tutorial function
+    original: str  # the original file in lisa-lab/DeepLearningTutorials
+    flags: tuple  # the hyperparameters that are command-line flags (and a sweep may vary)
+    summary: str  # one line for `dltut list`
+    supervised: bool = False  # a classifier with early stopping: a best model, sweeps, predict
+    quick: Quick | None = None  # the original's lines under small settings
+    published: Published | None = None  # the published figures of a default run
+    speed_2012: tuple | None = None  # code/test.py speed(): float32 seconds (i7-920 CPU, GTX 580)
+
+
+TUTORIALS = {t.name: t for t in (
+    Tutorial(
+        "logreg", "logistic_sgd", "sgd_optimization_mnist", "code/logistic_sgd.py", COMMON,
+        "logistic regression trained by minibatch SGD with early stopping", supervised=True,
+        quick=Quick({"n_epochs": 10}, (
+            "epoch 1, minibatch 83/83, validation error 12.458333 %",
+            "     epoch 1, minibatch 83/83, test error of best model 12.375000 %",
+            "epoch 5, minibatch 83/83, validation error 9.562500 %",
+            "epoch 10, minibatch 83/83, validation error 8.750000 %",
+            "     epoch 10, minibatch 83/83, test error of best model 8.666667 %",
+            "Optimization complete with best validation score of 8.750000 %,with test "
+            "performance 8.666667 %"),
+            "logistic_sgd.py as it is, sgd_optimization_mnist(n_epochs=10) (code/test.py), "
+            "floatX=float64 (float32 prints the same lines)"),
+        published=Published(7.500000, 7.489583, "doc/logreg.txt: 74 epochs"),
+        speed_2012=(6.4, 2.9)),
+    Tutorial(
+        "logistic_cg", "logistic_cg", "cg_optimization_mnist", "code/logistic_cg.py",
+        ("n_epochs", "batch_size"), "logistic regression fitted by scipy's conjugate gradients",
+        quick=Quick({"n_epochs": 10}, (
+            "validation error 29.989583 %", "validation error 14.291667 %",
+            "validation error 11.531250 %",
+            "Optimization complete with best validation score of 11.531250 %, with test "
+            "performance 11.635417 %"),
+            "logistic_cg.py as it is, cg_optimization_mnist(n_epochs=10) (code/test.py), "
+            "floatX=float64, scipy 1.11.4"),
+        speed_2012=(14.7, 7.6)),
+    Tutorial(
+        "mlp", "mlp", "test_mlp", "code/mlp.py", COMMON + ("L1_reg", "L2_reg", "n_hidden", "seed"),
+        "multilayer perceptron: one tanh hidden layer under a logistic regression",
+        supervised=True,
+        quick=Quick({"n_epochs": 1}, (
+            "epoch 1, minibatch 2500/2500, validation error 9.620000 %",
+            "     epoch 1, minibatch 2500/2500, test error of best model 10.090000 %"),
+            "mlp.py as it is, test_mlp(n_epochs=1) (code/test.py), floatX=float64 and float32"),
+        published=Published(1.69, 1.65, "doc/mlp.txt: iteration 2070000"),
+        speed_2012=(42.5, 19.0)),
+    Tutorial(
+        "lenet", "convolutional_mlp", "evaluate_lenet5", "code/convolutional_mlp.py",
+        COMMON + ("nkerns", "seed"),
+        "LeNet5: two convolution + max-pooling layers, a tanh layer, a logistic regression",
+        supervised=True,
+        quick=Quick({"n_epochs": 1, "nkerns": (5, 5)}, (
+            "epoch 1, minibatch 100/100, validation error 13.300000 %",
+            "     epoch 1, minibatch 100/100, test error of best model 13.690000 %"),
+            "convolutional_mlp.py as it is, evaluate_lenet5(n_epochs=1, nkerns=[5, 5]) "
+            "(code/test.py), floatX=float64"),
+        published=Published(0.91, 0.92, "doc/lenet.txt: iteration 17800 (GTX 480)"),
+        speed_2012=(63.1, 5.8)),
+    Tutorial(
+        "dA", "dA", "test_dA", "code/dA.py",
+        ("learning_rate", "training_epochs", "batch_size", "output_folder", "seed"),
+        "denoising autoencoder, without and with 30 % corruption",
+        quick=Quick({"training_epochs": 1}, (
+            "Training epoch 0, cost  63.28916942011223",
+            "Training epoch 0, cost  81.76498578165103"),
+            "dA.py (MRG_RandomStreams renamed MRG_RandomStream), test_dA(training_epochs=1) "
+            "(code/test.py), floatX=float64", rel=1e-12),
+        speed_2012=(71.0, 19.2)),
+    Tutorial(
+        "SdA", "SdA", "test_SdA", "code/SdA.py",
+        ("finetune_lr", "pretraining_epochs", "pretrain_lr", "training_epochs", "batch_size",
+         "hidden_layers_sizes", "corruption_levels", "seed"),
+        "stacked denoising autoencoders, pretrained layer by layer, then fine-tuned",
+        supervised=True,
+        quick=Quick({"pretraining_epochs": 1, "training_epochs": 1, "batch_size": 300}, (
+            "Pre-training layer 0, epoch 0, cost 194.516149",
+            "Pre-training layer 1, epoch 0, cost 695.487634",
+            "Pre-training layer 2, epoch 0, cost 529.058440",
+            "epoch 1, minibatch 166/166, validation error 14.848485 %",
+            "     epoch 1, minibatch 166/166, test error of best model 15.727273 %"),
+            "SdA.py (MRG_RandomStreams renamed), test_SdA(pretraining_epochs=1, "
+            "training_epochs=1, batch_size=300) (code/test.py), floatX=float64"),
+        published=Published(1.39, 1.30, "doc/SdA.txt: 36 epochs of fine-tuning"),
+        speed_2012=(191.2, 11.2)),
+    Tutorial(
+        "DBN", "DBN", "test_DBN", "code/DBN.py",
+        ("finetune_lr", "pretraining_epochs", "pretrain_lr", "k", "training_epochs", "batch_size",
+         "hidden_layers_sizes", "seed"),
+        "deep belief network: stacked RBMs, pretrained layer by layer, then fine-tuned",
+        supervised=True,
+        quick=Quick({"pretraining_epochs": 1, "training_epochs": 1, "batch_size": 300}, (
+            "Pre-training layer 0, epoch 0, cost  -165.613036644063",
+            "Pre-training layer 1, epoch 0, cost  -620.4213006128427",
+            "Pre-training layer 2, epoch 0, cost  -134.3891835013716",
+            "epoch 1, minibatch 166/166, validation error 28.181818 %",
+            "     epoch 1, minibatch 166/166, test error of best model 30.090909 %"),
+            "DBN.py (MRG_RandomStreams renamed), test_DBN(pretraining_epochs=1, "
+            "training_epochs=1, batch_size=300) (code/test.py), floatX=float64", rel=1e-12),
+        published=Published(1.27, 1.34, "doc/DBN.txt: 46 supervised epochs"),
+        speed_2012=(199.0, 7.3)),
+    Tutorial(
+        "rbm", "rbm", "test_rbm", "code/rbm.py",
+        ("learning_rate", "training_epochs", "batch_size", "n_chains", "n_samples",
+         "output_folder", "n_hidden", "seed"),
+        "restricted Boltzmann machine trained with PCD-15, then sampled",
+        quick=Quick({"training_epochs": 1, "batch_size": 300, "n_chains": 1, "n_samples": 1,
+                     "n_hidden": 20}, (
+            "Training epoch 0, cost is  -88.7215017688042",),
+            "rbm.py (MRG_RandomStreams renamed), test_rbm(training_epochs=1, batch_size=300, "
+            "n_chains=1, n_samples=1, n_hidden=20) (code/test.py), floatX=float64", rel=1e-9),
+        speed_2012=(201.9, 122.0)),
+    Tutorial(
+        "cA", "cA", "test_cA", "code/cA.py",
+        ("learning_rate", "training_epochs", "batch_size", "output_folder", "contraction_level",
+         "fixed_penalty", "seed"),
+        "contractive autoencoder (the original's penalty, or --fixed-penalty)",
+        quick=Quick({"training_epochs": 1}, (
+            "Training epoch 0, reconstruction cost 589.3672383224493  jacobian norm  "
+            "20.999259101134292",),
+            "cA.py as it is, test_cA(training_epochs=1), floatX=float64", rel=1e-12)),
+    Tutorial(
+        "hmc", "hmc", "test_hmc", "code/hmc/test_hmc.py", ("burnin", "n_samples", "dim", "seed"),
+        "Hybrid Monte Carlo sampling of a 5-dimensional Gaussian",
+        quick=Quick({}, (
+            "final stepsize 0.43232963747751657",
+            "final acceptance_rate 0.9151492258633982"),
+            "hmc.py (MRG_RandomStreams renamed) and test_hmc.py's sampler_on_nd_gaussian(burnin="
+            "1000, n_samples=1000, dim=5), floatX=float64", rel=1e-12)),
+)}
+# (logreg and logistic_cg draw nothing, their weights start at zero: they have no --seed)
+
+# what a flag's values are, where not int
+TYPES = {"L1_reg": float, "L2_reg": float, "learning_rate": float, "output_folder": str,
+         "contraction_level": float, "finetune_lr": float, "pretrain_lr": float,
+         "corruption_levels": float}
+LISTS = {"nkerns": 2, "hidden_layers_sizes": "+", "corruption_levels": "+"}  # flags' nargs
+SWITCHES = {  # hyperparameters that are on/off flags, off by default
+    "fixed_penalty": "divide the Jacobian penalty with / instead of the tutorial's // (whose "
+                     "gradient is zero: the contraction never trains) and log the epoch's means",
+}
+
+
+def get(name):
+    """The ``Tutorial`` called ``name``; a ValueError naming the choices otherwise."""
+    try:
+        return TUTORIALS[name]
+    except KeyError:
+        raise ValueError(f"no tutorial {name!r}: choose one of {', '.join(TUTORIALS)} "
+                         "(dltut list)") from None
+
+
+def names(supervised=None):
+    """The tutorials' names in catalogue order; only the supervised ones (or only the others)."""
+    return [t.name for t in TUTORIALS.values() if supervised is None or t.supervised == supervised]
+
+
+def module(name):
+    """The tutorial's module in ``dltut.tutorials``."""
+    return importlib.import_module(f"dltut.tutorials.{get(name).module}")
+
+
+def function(name):
+    """The tutorial's entry point."""
+    return getattr(module(name), get(name).entry)
+
+
+def defaults(name):
+    """``{argument: default}`` of the tutorial's entry point."""
+    return {arg: p.default for arg, p in inspect.signature(function(name)).parameters.items()
+            if p.kind is not p.VAR_KEYWORD}
+
+
+def hyperparameters(name):
+    """``{name: default}`` of what the tutorial's entry point takes besides its data and run
+    options: what a sweep may vary, and a run of ``dltut.batched`` may set."""
+    return {arg: default for arg, default in defaults(name).items() if arg != "dataset"}
+
+
+def uses_data(name):
+    """Whether the tutorial reads MNIST (its entry point takes ``dataset``)."""
+    return "dataset" in defaults(name)
+
+
+def run_options(name):
+    """The ``fitting.Options`` fields the tutorial takes: its module's ``RUN_OPTIONS``, else all
+    of them (the supervised tutorials)."""
+    from dltut.fitting import Options
+
+    return getattr(module(name), "RUN_OPTIONS",
+                   tuple(field.name for field in dataclasses.fields(Options)))

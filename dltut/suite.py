@@ -1,0 +1,248 @@
+"""``dltut suite``: run the tutorials and write a reproduction report.
+
+``--quick`` (the default) runs each tutorial with the small settings under which the original
+code's printed lines are known (``catalogue.Quick``: code/test.py's settings, in float64) and
+checks that each of those lines is printed again: the same words, the same numbers (to the printed
+digits, or to a relative tolerance where the original printed a full ``repr``). ``--full`` runs
+the supervised tutorials' default runs and sets their best validation and test errors beside the
+published figures, with the binomial standard error of each (``sqrt(p (1 - p) / n)`` on the
+10,000 validation or test images) to say whether a difference means anything.
+
+The report (Markdown) also gives each run's wall time beside code/test.py's 2012 ``speed()``
+times, which were taken with other settings (``benchmarks/bench_cpu.py`` times both codes with
+those settings on this machine).
+"""
+
+import dataclasses
+import logging
+import math
+import os
+import re
+import sys
+import tempfile
+import timeit
+
+from dltut import catalogue
+from dltut.atomic import atomic_write
+
+N_IMAGES = 10_000  # MNIST's validation and test sets: the n of an error rate's standard error
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+
+
+@dataclasses.dataclass
+class Check:
+    """One expected line and what the run printed for it."""
+
+    expected: str
+    printed: str | None  # the run's line of the same words, nearest in its numbers (None: none)
+    difference: float  # the largest relative difference of their numbers (inf: no such line)
+    agrees: bool
+
+
+@dataclasses.dataclass
+class Outcome:
+    """One tutorial's run in the suite."""
+
+    name: str
+    settings: dict
+    seconds: float
+    checks: list = dataclasses.field(default_factory=list)  # --quick
+    errors: tuple | None = None  # --full: (best validation error, test error), in percent
+    failure: str | None = None  # the run's error, if it raised one
+
+    @property
+    def agrees(self):
+        return self.failure is None and all(check.agrees for check in self.checks)
+
+
+def _words_and_numbers(line):
+    return _NUMBER.sub("#", line), [float(number) for number in _NUMBER.findall(line)]
+
+
+def _relative(a, b):
+    return 0.0 if a == b else abs(a - b) / max(abs(a), abs(b))
+
+
+def check_line(expected, printed_lines, rel=0.0):
+    """The ``Check`` of ``expected`` among ``printed_lines``: the line with the same words whose
+    numbers are nearest; it agrees if each number is within ``rel`` relative (0: equal)."""
+    words, numbers = _words_and_numbers(expected)
+    best = Check(expected, None, math.inf, False)
+    for line in printed_lines:
+        line_words, line_numbers = _words_and_numbers(line)
+        if line_words != words or len(line_numbers) != len(numbers):
+            continue
+        difference = max(map(_relative, numbers, line_numbers), default=0.0)
+        if difference < best.difference:
+            best = Check(expected, line, difference, difference <= rel)
+    return best
+
+
+class _Lines(logging.Handler):
+    """Keeps the messages of the ``dltut`` loggers as a run prints them."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+def _call(name, settings, folder, mode):
+    """Run tutorial ``name`` with ``settings`` (its files into ``folder``); (result, lines,
+    seconds)."""
+    defaults = catalogue.defaults(name)
+    options = dict(settings)
+    if "output_folder" in defaults:
+        options["output_folder"] = os.path.join(folder, f"{name}_plots")
+    if "out" in defaults:
+        options["out"] = os.path.join(folder, f"{name}.npz")
+    if mode is not None:
+        options["mode"] = mode
+    handler, logger = _Lines(), logging.getLogger("dltut")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    start = timeit.default_timer()
+    try:
+        result = catalogue.function(name)(**options)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    return result, handler.lines, timeit.default_timer() - start
+
+
+def run_quick(name, folder, mode=None):
+    """``name``'s quick run in float64, each of the original's lines checked."""
+    quick = catalogue.get(name).quick
+    settings = dict(quick.settings, floatX="float64")
+    try:
+        _, lines, seconds = _call(name, settings, folder, mode)
+    except Exception as error:  # noqa: BLE001 - a failed run is a line of the report
+        return Outcome(name, settings, math.nan, failure=f"{type(error).__name__}: {error}")
+    checks = [check_line(line, lines, quick.rel) for line in quick.lines]
+    return Outcome(name, settings, seconds, checks)
+
+
+def run_full(name, folder, mode=None, floatX=None):
+    """``name``'s default run: its best validation and test errors, in percent."""
+    settings = {} if floatX is None else {"floatX": floatX}
+    try:
+        result, _, seconds = _call(name, settings, folder, mode)
+    except Exception as error:  # noqa: BLE001 - a failed run is a line of the report
+        return Outcome(name, settings, math.nan, failure=f"{type(error).__name__}: {error}")
+    errors = (result.best_validation_loss * 100.0, result.test_score * 100.0)
+    return Outcome(name, settings, seconds, errors=errors)
+
+
+def standard_error(percent, n=N_IMAGES):
+    """The binomial standard error, in percentage points, of an error rate measured on n images."""
+    p = percent / 100.0
+    return 100.0 * math.sqrt(p * (1.0 - p) / n)
+
+
+def report(outcomes, kind, environment=""):
+    """The Markdown report of ``outcomes`` (``kind``: "quick" or "full")."""
+    lines = [f"# dltut suite --{kind}", ""]
+    if environment:
+        lines += [environment, ""]
+    if kind == "quick":
+        lines += ["Each line the original code printed under the same settings (float64, CPU), "
+                  "and whether dltut printed it again: the same words, the same numbers.", "",
+                  "| tutorial | settings | lines agreeing | largest relative difference | "
+                  "seconds | 2012 speed() s, CPU / GPU |", "|---|---|---|---|---|---|"]
+    else:
+        lines += ["Best validation and test errors of the default runs beside the published "
+                  "figures; a difference is given in binomial standard errors (10,000 images).",
+                  "", "| tutorial | validation % (published) | test % (published) | "
+                  "test difference / SE | seconds | source |", "|---|---|---|---|---|---|"]
+    for outcome in outcomes:
+        tutorial = catalogue.get(outcome.name)
+        settings = ", ".join(f"{k}={v}" for k, v in outcome.settings.items()) or "defaults"
+        if outcome.failure:
+            lines.append(f"| {outcome.name} | {settings} | failed: {outcome.failure} | | | |")
+            continue
+        if kind == "quick":
+            agreeing = sum(check.agrees for check in outcome.checks)
+            largest = max((check.difference for check in outcome.checks), default=0.0)
+            speed = " / ".join(map(str, tutorial.speed_2012)) if tutorial.speed_2012 else "-"
+            lines.append(f"| {outcome.name} | {settings} | {agreeing}/{len(outcome.checks)} | "
+                         f"{largest:.1e} | {outcome.seconds:.1f} | {speed} |")
+        else:
+            published = tutorial.published
+            valid, test = outcome.errors
+            se = standard_error(published.test)
+            lines.append(
+                f"| {outcome.name} | {valid:.6f} ({published.validation}) | {test:.6f} "
+                f"({published.test}) | {(test - published.test) / se:+.2f} | "
+                f"{outcome.seconds:.1f} | {published.source} |")
+    disagreeing = [(o.name, c) for o in outcomes for c in o.checks if not c.agrees]
+    if disagreeing:
+        lines += ["", "## Lines that differ", ""]
+        for name, check in disagreeing:
+            lines.append(f"- {name}: expected `{check.expected}`, printed "
+                         f"`{check.printed}`" if check.printed else
+                         f"- {name}: expected `{check.expected}`, printed no such line")
+    lines += ["", "## Where the original's numbers come from", ""]
+    for outcome in outcomes:
+        tutorial = catalogue.get(outcome.name)
+        source = tutorial.quick.source if kind == "quick" else tutorial.published.source
+        lines.append(f"- {outcome.name} ({tutorial.original}): {source}")
+    return "\n".join(lines) + "\n"
+
+
+def add_arguments(parser):
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--quick", dest="kind", action="store_const", const="quick",
+                       help="the original code's small settings, its printed lines checked "
+                            "(default; minutes)")
+    which.add_argument("--full", dest="kind", action="store_const", const="full",
+                       help="the supervised tutorials' default runs beside the published "
+                            "figures (hours: one tutorial at a time with --only)")
+    parser.set_defaults(kind="quick")
+    parser.add_argument("--only", nargs="+", metavar="TUTORIAL", default=None,
+                        help="these tutorials only (default: every one with reference figures)")
+    parser.add_argument("--report", default=os.path.join("out", "suite.md"),
+                        help="where the Markdown report goes (default %(default)s)")
+    parser.add_argument("--mode", default=None, help="compile mode (default: dltut's)")
+    parser.add_argument("--floatX", default=None,
+                        help="--full: float dtype of the runs (default float32; --quick runs "
+                             "in float64, where the original's numbers were printed)")
+
+
+def main(args):
+    """``dltut suite`` with parsed ``args``: 0 if every run agrees, 1 if one differs, 2 for a
+    bad setting."""
+    field = "quick" if args.kind == "quick" else "published"
+    eligible = [t.name for t in catalogue.TUTORIALS.values() if getattr(t, field) is not None]
+    names = args.only or eligible
+    wrong = [name for name in names if name not in eligible]
+    if wrong:
+        print(f"dltut suite: error: no --{args.kind} figures for {', '.join(wrong)}: choose "
+              f"among {', '.join(eligible)}", file=sys.stderr)
+        return 2
+    from dltut import engine
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
+    outcomes = []
+    with tempfile.TemporaryDirectory() as folder:
+        for name in names:
+            print(f"... {name}", flush=True)
+            if args.kind == "quick":
+                outcome = run_quick(name, folder, args.mode)
+            else:
+                outcome = run_full(name, folder, args.mode, args.floatX)
+            outcomes.append(outcome)
+            state = "failed" if outcome.failure else \
+                f"{sum(c.agrees for c in outcome.checks)}/{len(outcome.checks)} lines agree" \
+                if args.kind == "quick" else "errors {:.6f} / {:.6f} %".format(*outcome.errors)
+            print(f"    {state} in {outcome.seconds:.1f} s", flush=True)
+    environment = f"engine {engine.name()} {engine.version()}, mode {engine.mode()}"
+    text = report(outcomes, args.kind, environment)
+    folder = os.path.dirname(args.report)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    atomic_write(args.report, lambda stream: stream.write(text.encode()))
+    print(f"report written to {args.report}")
+    return 0 if all(outcome.agrees for outcome in outcomes) else 1
