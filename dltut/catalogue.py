@@ -166,7 +166,7 @@ TUTORIALS = {t.name: t for t in (
          "fixed_penalty", "seed"),
         "contractive autoencoder (the original's penalty, or --fixed-penalty)",
         quick=Quick({"training_epochs": 1}, (
-            "Training epoch 0, reconstruction cost 589.3672383224493  jacobian norm  "
+            "Training epoch 0, reconstruction cost  589.3672383224493  jacobian norm  "
             "20.999259101134292",),
             "cA.py as it is, test_cA(training_epochs=1), floatX=float64", rel=1e-12)),
     Tutorial(
