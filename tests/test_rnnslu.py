@@ -375,3 +375,25 @@ def test_main_reads_a_fold_file_and_refuses_bad_settings(tmp_path, caplog):
         with pytest.raises(ValueError, match=message):
             rnnslu.main(param, dataset=toy_fold(2, 2, 2), output_folder=str(tmp_path / "x"))
     assert not (tmp_path / "x").exists()
+
+
+def test_script_trains_on_the_toy_fold_and_says_where_atis_came_from(tmp_path):
+    from conftest import run_script
+
+    done = run_script("rnnslu.py", "--toy", "--nhidden", 10, "--emb-dimension", 8, "--win", 3,
+                      "--nepochs", 2, "--floatX", "float64", "--mode", "c", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stdout.splitlines() if line.startswith("NEW BEST")] == \
+        ORIGINAL_SHORT["new_best"][:2]
+    assert sorted(os.listdir(tmp_path / "rnnslu")) == ["best.test.txt", "best.valid.txt"]
+    missing = run_script("rnnslu.py", "--mode", "c", cwd=tmp_path / "rnnslu", ATISDATA="")
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("rnnslu.py: error: data/atis.fold3.pkl.gz: no such file; "
+                                     "the tutorial's ATIS folds came from http://")
+    assert not (tmp_path / "rnnslu" / "rnnslu").exists()
+
+
+def test_public_names():
+    import dltut
+
+    assert dltut.RNNSLU is RNNSLU and dltut.atisfold is rnnslu.atisfold

@@ -421,9 +421,8 @@ main.__test__ = False
 
 def _main(param, dataset, output_folder):
     log.info("%s", str(param))  # formatted now: param gets the run's results later
-    os.makedirs(output_folder, exist_ok=True)
-
     train_set, valid_set, test_set, dic = _load(dataset, param["fold"])
+    os.makedirs(output_folder, exist_ok=True)
 
     idx2label = {k: v for v, k in dic["labels2idx"].items()}
     idx2word = {k: v for v, k in dic["words2idx"].items()}
