@@ -18,14 +18,14 @@ module is a line-by-line port of what that script counts and prints, so no perl 
   recall), computed in that order, as the script computes them in doubles.
 
 Kept from perl as they are, because they change the numbers: a type spelled ``0`` is read as no
-type (``0`` is false in perl), and sentence boundaries count as ``O`` in both columns (the
-script sets only the guessed tag to ``O`` on a ``-X-`` line whose correct tag is not ``O``).
+type (``0`` is false in perl), and a sentence boundary (an empty line, or a first field ``-X-``)
+is ``O`` in both columns, whatever tags its line carries.
 Not ported: the options ``-l`` (LaTeX), ``-r`` (raw tags), ``-d`` and ``-o``.
 
-How this compares with seqeval (``seqeval.metrics`` in its default, conlleval-like mode) on the
-same sentences is in docs/rnnslu.md: the same counts on B/I/O tags, I- without B- included;
-different ones where conlleval knows no ``S-`` prefix (``S-X S-X`` is one chunk here, two in
-seqeval) and on tags without a type. This module follows conlleval.pl, which the tutorial ran.
+How this compares with seqeval (``seqeval.metrics`` in its default, conlleval-like mode) is in
+docs/rnnslu.md: the same chunks on B/I/O tags, I- without B- included; other ones on IOBES tags
+(conlleval knows no ``S-``: ``S-X S-X`` is one chunk here, two in seqeval) and on the brackets
+``[`` and ``]``. This module follows conlleval.pl, which the tutorial ran.
 """
 
 import dataclasses

@@ -57,7 +57,8 @@ ORIGINAL_SHORT = {
               "b": (None, 4.826412855463364),  # its sum is 0 up to rounding (-6.7e-16)
               "h0": (-0.8834791046959678, 1.6359961744551668)},
     "sha256": {"best.test.txt": "6022e5a0400db57ec4cc0d771150e883a2ac48552e1336051f5b7aef51ce5d79",
-               "best.valid.txt": "47b06a5d25d2e02b76342b3201b061928bb12b74f8bf0faad1bb7e4297b5b491"},
+               "best.valid.txt":
+                   "47b06a5d25d2e02b76342b3201b061928bb12b74f8bf0faad1bb7e4297b5b491"},
 }
 # toy_fold(40, 20, 20, seed=1), param SMALL with lr=0.5 and nepochs=60: the best model is that of
 # epoch 16; from epoch 26 the rate halves every epoch (the model set back to epoch 16's once),
@@ -86,7 +87,8 @@ ORIGINAL_DECAY = {
               "b": (None, 8.237988300036186),  # sum 2.6e-15
               "h0": (-0.9741731687301076, 1.852921922278405)},
     "sha256": {"best.test.txt": "3868ae7c941b55e7982bb13a568f158809371c5a0f8ffef88e0bf581a1546534",
-               "best.valid.txt": "c77727c592b9ff518d6e39cfe66268d222123e3fc4871f704d13d13cfc5b38fe"},
+               "best.valid.txt":
+                   "c77727c592b9ff518d6e39cfe66268d222123e3fc4871f704d13d13cfc5b38fe"},
 }
 
 
@@ -397,3 +399,17 @@ def test_public_names():
     import dltut
 
     assert dltut.RNNSLU is RNNSLU and dltut.atisfold is rnnslu.atisfold
+
+
+def test_main_in_float32_gives_the_same_f1_lines(tmp_path, caplog):
+    """float32 (dltut's default) on the short run: the original's F1 lines (float64), and
+    parameters within 1e-5 of its float64 ones (measured: 2e-6)."""
+    caplog.set_level(logging.INFO, logger="dltut")
+    run = rnnslu.main(ORIGINAL_SHORT["param"], dataset=toy_fold(*ORIGINAL_SHORT["fold"]),
+                      output_folder=str(tmp_path / "rnnslu"), floatX="float32", mode="c")
+    lines = [r.getMessage() for r in caplog.records if r.name == "dltut.tutorials.rnnslu"]
+    assert [line for line in lines if line.startswith("NEW BEST")] == ORIGINAL_SHORT["new_best"]
+    for name, value in run.rnn.get_values().items():
+        assert value.dtype == numpy.float32
+        assert numpy.abs(value).sum(dtype="float64") == pytest.approx(
+            ORIGINAL_SHORT["final"][name][1], rel=1e-5), name

@@ -144,7 +144,8 @@ def load_fold(path):
         raise DataError(f"{path}: {error}") from None
     except (EOFError, OSError, zlib.error, pickles.pickle.UnpicklingError, ValueError,
             TypeError, AttributeError, ImportError, IndexError, KeyError) as error:
-        raise DataError(f"{path}: truncated or corrupt pickle ({error}); re-copy the file") from None
+        raise DataError(f"{path}: truncated or corrupt pickle ({error}); "
+                        "re-copy the file") from None
     return check_fold(fold, path)
 
 
