@@ -184,6 +184,10 @@ def test_check_fold_names_what_is_wrong():
         rnnslu.check_fold((train, (valid[0], valid[1], bad_y), test, dicts))
     with pytest.raises(DataError, match="test sentence 0 has .* words and .* labels"):
         rnnslu.check_fold((train, valid, (test[0], test[1], [y[:-1] for y in test[2]]), dicts))
+    with pytest.raises(DataError, match="labels2idx has the index 7; its 7 indexes must be "
+                                        "integers in 0-6"):
+        rnnslu.check_fold((train, valid, test, {**dicts, "labels2idx": {
+            **dicts["labels2idx"], "O": 7}}))
     with pytest.raises(DataError, match="must be a dict of the dicts words2idx"):
         rnnslu.check_fold((train, valid, test, {"words2idx": {}}))
     with pytest.raises(DataError, match="train lex 0: expected a 1-d array of int indexes"):

@@ -153,8 +153,9 @@ def check_fold(fold, where="the fold"):
     """``fold`` as ``atisfold`` returns it, or a DataError saying what in it is wrong.
 
     The sets become lists of int32 arrays (the tutorial's types: its compiled functions take
-    int32); every word index must be one of ``words2idx``'s and every label one of
-    ``labels2idx``'s, numbered from 0 (the network has one output per label).
+    int32); the indexes of ``words2idx`` and ``labels2idx`` must be integers from 0 to their
+    length - 1 (the network has one output per label), and every word and label of the sentences
+    one of them.
     """
     if not isinstance(fold, (tuple, list)) or len(fold) != 4:
         raise DataError(f"{where}: expected (train_set, valid_set, test_set, dicts), got "
@@ -166,9 +167,13 @@ def check_fold(fold, where="the fold"):
                         f"{sorted(dicts) if isinstance(dicts, dict) else type(dicts).__name__}")
     n_words, n_labels = len(dicts["words2idx"]), len(dicts["labels2idx"])
     word_indexes = set(dicts["words2idx"].values())
+    label_indexes = set(dicts["labels2idx"].values())
     for key, n in (("labels2idx", n_labels), ("words2idx", n_words)):
-        if set(dicts[key].values()) != set(range(n)):
-            raise DataError(f"{where}: the indexes of {key} must be 0-{n - 1}, one a name")
+        bad = next((v for v in dicts[key].values() if not isinstance(v, (int, numpy.integer))
+                    or not 0 <= v < n), None)
+        if bad is not None:  # the network has n outputs (labels) or n + 1 embeddings (words)
+            raise DataError(f"{where}: {key} has the index {bad!r}; its {n} indexes must be "
+                            f"integers in 0-{n - 1}")
     checked = []
     for set_name, one_set in zip(("train", "valid", "test"), sets):
         if not isinstance(one_set, (tuple, list)) or len(one_set) != 3:
@@ -187,7 +192,7 @@ def check_fold(fold, where="the fold"):
             if bad_word is not None:
                 raise DataError(f"{where}: {set_name} sentence {i}: word index {bad_word} is not "
                                 f"in words2idx (0-{n_words - 1})")
-            bad_label = next((int(v) for v in labels if not 0 <= v < n_labels), None)
+            bad_label = next((int(v) for v in labels if int(v) not in label_indexes), None)
             if bad_label is not None:
                 raise DataError(f"{where}: {set_name} sentence {i}: label {bad_label} is not in "
                                 f"labels2idx (0-{n_labels - 1})")
