@@ -11,6 +11,7 @@ import logging
 import sys
 
 from dltut import engine
+from dltut.epochs import Interrupted
 
 DEFAULT_PARAM = {  # dltut.tutorials.rnnslu.DEFAULT_PARAM, without importing the engine yet
     "fold": 3, "lr": 0.0970806646812754, "win": 7, "nhidden": 200, "seed": 345,
@@ -47,6 +48,13 @@ def build_parser():
                         help="compile mode (default: c; JAX mode cannot compile the scan)")
     parser.add_argument("--engine", choices=engine.ENGINES, default=None,
                         help="pytensor (default) or theano; also DLTUT_ENGINE")
+    parser.add_argument("--checkpoint", default=None,
+                        help="write the run's state there every --checkpoint-every epochs and "
+                             "at the end")
+    parser.add_argument("--checkpoint-every", type=int, default=1, metavar="EPOCHS",
+                        help="epochs between checkpoints (default %(default)s)")
+    parser.add_argument("--resume", default=None,
+                        help="go on from this checkpoint (same settings; --nepochs may differ)")
     return parser
 
 
@@ -63,7 +71,11 @@ def main(argv=None):
         param.update(decay=args.decay, savemodel=args.savemodel)
         dataset = rnnslu.toy_fold(300, 60, 60) if args.toy else args.dataset
         rnnslu.main(param, dataset=dataset, output_folder=args.output_folder,
-                    floatX=args.floatX, mode=args.mode)
+                    floatX=args.floatX, mode=args.mode, checkpoint=args.checkpoint,
+                    checkpoint_every=args.checkpoint_every, resume=args.resume)
+    except Interrupted as stopped:
+        print(f"rnnslu.py: {stopped}", file=sys.stderr)
+        return 130  # as a shell reports a command stopped by Ctrl-C
     except (ValueError, OSError, ImportError, RuntimeError) as error:
         print(f"rnnslu.py: error: {error}", file=sys.stderr)
         return 2

@@ -387,8 +387,10 @@ def test_script_trains_on_the_toy_fold_and_says_where_atis_came_from(tmp_path):
     from conftest import run_script
 
     done = run_script("rnnslu.py", "--toy", "--nhidden", 10, "--emb-dimension", 8, "--win", 3,
-                      "--nepochs", 2, "--floatX", "float64", "--mode", "c", cwd=tmp_path)
+                      "--nepochs", 2, "--floatX", "float64", "--mode", "c", "--checkpoint",
+                      "checkpoint.npz", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
+    assert os.path.isfile(tmp_path / "checkpoint.npz")
     assert [line for line in done.stdout.splitlines() if line.startswith("NEW BEST")] == \
         ORIGINAL_SHORT["new_best"][:2]
     assert sorted(os.listdir(tmp_path / "rnnslu")) == ["best.test.txt", "best.valid.txt"]
@@ -417,3 +419,58 @@ def test_main_in_float32_gives_the_same_f1_lines(tmp_path, caplog):
         assert value.dtype == numpy.float32
         assert numpy.abs(value).sum(dtype="float64") == pytest.approx(
             ORIGINAL_SHORT["final"][name][1], rel=1e-5), name
+
+
+def test_a_resumed_run_is_the_unbroken_run(tmp_path, caplog):
+    """20 epochs with checkpoints, then a resume to 60: the original's lines, learning rates
+    (the setback to epoch 16's model at epoch 26 comes after the resume) and final values."""
+    checkpoint = str(tmp_path / "checkpoint.npz")
+    first = dict(ORIGINAL_DECAY, param=dict(ORIGINAL_DECAY["param"], nepochs=20))
+    run, lines = _run(first, tmp_path, caplog, mode="c", checkpoint=checkpoint,
+                      checkpoint_every=7)
+    assert len(run.epochs) == 20
+    caplog.clear()
+    run, lines = _run(ORIGINAL_DECAY, tmp_path, caplog, mode="c", resume=checkpoint)
+    assert any(line.startswith(f"... resuming from {checkpoint} (20 epochs done)")
+               for line in lines)
+    # the NEW BEST lines of both parts, from the epochs' record (the checkpoint keeps it)
+    lines = [f"NEW BEST: epoch {e['epoch']} valid F1 {e['valid']['f1']} best test F1 "
+             f"{e['test']['f1']}" for e in run.epochs if e["new_best"]] + \
+        [line for line in lines if not line.startswith("NEW BEST")]
+    _check_against_original(ORIGINAL_DECAY, run, lines)
+    with pytest.raises(ValueError, match="checkpoint of another run \\(settings \\{'lr': 0.5\\}"):
+        _run(ORIGINAL_DECAY | {"param": dict(SMALL, nepochs=60)}, tmp_path, caplog,
+             resume=checkpoint)
+    with pytest.raises(ValueError, match="resume .*: no such checkpoint file"):
+        _run(ORIGINAL_DECAY, tmp_path, caplog, resume=str(tmp_path / "none.npz"))
+
+
+def test_sigint_stops_after_the_sentence_and_the_checkpoint_resumes(tmp_path, caplog,
+                                                                     monkeypatch):
+    import signal
+
+    from dltut.epochs import Interrupted
+
+    checkpoint = str(tmp_path / "checkpoint.npz")
+    calls = []
+    train = RNNSLU.train
+
+    def train_then_interrupt(self, *args):
+        calls.append(1)
+        if len(calls) == 3 * 300 + 5:  # in the 4th epoch
+            os.kill(os.getpid(), signal.SIGINT)
+        return train(self, *args)
+
+    monkeypatch.setattr(RNNSLU, "train", train_then_interrupt)
+    with pytest.raises(Interrupted, match=f"interrupted in training, epoch 3; checkpoint in "
+                                          f"{checkpoint}"):
+        _run(ORIGINAL_SHORT, tmp_path, caplog, mode="c", checkpoint=checkpoint)
+    assert len(calls) == 3 * 300 + 5  # stopped after the sentence it was training on
+    monkeypatch.setattr(RNNSLU, "train", train)
+    run, _ = _run(ORIGINAL_SHORT, tmp_path, caplog, mode="c", resume=checkpoint)
+    assert len(run.epochs) == 6
+    assert [e["valid"]["f1"] for e in run.epochs if e["new_best"]] == [14.17, 43.15, 47.35,
+                                                                       64.71, 68.85]
+    for name, value in run.rnn.get_values().items():
+        assert numpy.abs(value).sum() == pytest.approx(ORIGINAL_SHORT["final"][name][1],
+                                                       rel=1e-9), name

@@ -40,11 +40,13 @@ from pathlib import Path
 import numpy
 
 from dltut import conlleval as _conlleval
-from dltut import engine, pickles
+from dltut import engine, pickles, saving
 from dltut.atomic import atomic_write
 from dltut.data import DataError
+from dltut.epochs import Interrupted
 from dltut.engine import T
 from dltut.fitting import check_positive_integers, check_seed, prepare
+from dltut.trainer import StopRequest
 from dltut.tutorials.mlp import sigmoid
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,7 @@ N_FOLDS = 5  # atis.fold0.pkl.gz ... atis.fold4.pkl.gz
 # where the tutorial's data/download.sh fetched the folds from (dltut downloads nothing)
 ATIS_URL = "http://lisaweb.iro.umontreal.ca/transfert/lisa/users/mesnilgr/atis/"
 DICT_KEYS = ("words2idx", "tables2idx", "labels2idx")
-RUN_OPTIONS = ("floatX", "mode")  # the fitting.Options main takes
+RUN_OPTIONS = ("floatX", "mode", "checkpoint", "checkpoint_every", "resume")  # fitting.Options
 MODEL_FILE = "model.npz"  # what savemodel writes into the output folder
 
 # The tutorial's settings: main()'s param when none is given.
@@ -278,9 +280,10 @@ class RNNSLU:
     log-likelihood and returns it. The tutorial then called ``normalize()``, which scales each
     embedding to unit length; here that scaling is part of ``sentence_train``'s update of the
     embeddings (the same values, one compiled call a sentence instead of two). ``normalize()``
-    is still there, compiled when first called. In JAX mode (dltut's default) the functions are
-    compiled in the C mode: PyTensor's JAX backend cannot trace the gradient of a scan over a
-    sentence of any length.
+    is still there. Each function is compiled when first used (``main`` compiles both before
+    its clock starts, as the tutorial did in the constructor). In JAX mode (dltut's default)
+    they are compiled in the C mode: PyTensor's JAX backend cannot trace the gradient of a scan
+    over a sentence of any length.
     """
 
     def __init__(self, nh, nc, ne, de, cs, rng=None):
@@ -324,20 +327,41 @@ class RNNSLU:
         sentence_updates = {p: p - lr * g for p, g in zip(self.params, sentence_gradients)}
         sentence_updates[self.emb] = _unit_rows(sentence_updates[self.emb])
 
-        with _scan_mode():
-            self.classify = engine.function([idxs], y_pred, name="classify")
-            self.sentence_train = engine.function([idxs, y_sentence, lr], sentence_nll,
-                                                  updates=list(sentence_updates.items()),
-                                                  name="sentence_train")
-        self._normalize = None
+        # the compiled functions, each compiled when first used (see _compiled)
+        self._graphs = {
+            "classify": ([idxs], y_pred, []),
+            "sentence_train": ([idxs, y_sentence, lr], sentence_nll,
+                               list(sentence_updates.items())),
+            "normalize": ([], [], [(self.emb, _unit_rows(self.emb))]),
+        }
+        self._functions = {}
+
+    @property
+    def classify(self):
+        """``classify(idxs)``: the label indexes of a sentence's context-window matrix."""
+        return self._compiled("classify")
+
+    @property
+    def sentence_train(self):
+        """``sentence_train(idxs, y, lr)``: one SGD step; returns the NLL before it."""
+        return self._compiled("sentence_train")
 
     def normalize(self):
         """Scale each embedding (row of ``emb``) to unit length."""
-        if self._normalize is None:
+        self._compiled("normalize")()
+
+    def prepare(self):
+        """Compile ``classify`` and ``sentence_train`` now rather than at their first call."""
+        self._compiled("classify")
+        self._compiled("sentence_train")
+
+    def _compiled(self, name):
+        if name not in self._functions:
+            inputs, outputs, updates = self._graphs[name]
             with _scan_mode():
-                self._normalize = engine.function(
-                    [], [], updates=[(self.emb, _unit_rows(self.emb))], name="normalize")
-        self._normalize()
+                self._functions[name] = engine.function(inputs, outputs, updates=updates,
+                                                        name=name)
+        return self._functions[name]
 
     def train(self, x, y, window_size, learning_rate):
         """One SGD step on the sentence of word indexes ``x`` with labels ``y``, the embeddings
@@ -410,8 +434,12 @@ def main(param=None, dataset=None, output_folder="rnnslu", **options):
     training stops when the rate falls below 1e-5 or after ``nepochs`` epochs. The conlleval
     input files (``current.*.txt``, ``best.*.txt``) go into ``output_folder``, and with
     ``savemodel`` the best model (``model.npz``). ``options``: ``floatX`` and ``mode`` (``c``
-    or ``numba``; where the current mode is JAX, dltut's default, the run compiles in C mode).
-    Returns an ``RNNSLURun``.
+    or ``numba``; where the current mode is JAX, dltut's default, the run compiles in C mode);
+    ``checkpoint`` (a ``.npz`` written every ``checkpoint_every`` epochs and at the end: the
+    model, the best model kept and the run's counters) and ``resume`` (such a file: the run goes
+    on as the unbroken run would, with the same settings; ``nepochs`` may differ). SIGINT or
+    SIGTERM stop the run after the current sentence with ``dltut.epochs.Interrupted``; the
+    checkpoint holds the last epoch it wrote. Returns an ``RNNSLURun``.
     """
     param = _check_param(param)
     if options.get("mode") == "jax":
@@ -419,13 +447,13 @@ def main(param=None, dataset=None, output_folder="rnnslu", **options):
                          "cannot trace the gradient of a scan over sentences of any length); "
                          "use mode 'c' or 'numba'")
     options = prepare(options, only=RUN_OPTIONS)
-    return _main(param, dataset, output_folder)
+    return _main(param, dataset, output_folder, options)
 
 
 main.__test__ = False
 
 
-def _main(param, dataset, output_folder):
+def _main(param, dataset, output_folder, options):
     log.info("%s", str(param))  # formatted now: param gets the run's results later
     train_set, valid_set, test_set, dic = _load(dataset, param["fold"])
     os.makedirs(output_folder, exist_ok=True)
@@ -452,65 +480,138 @@ def _main(param, dataset, output_folder):
                  cs=param["win"], rng=rng)
 
     # train with early stopping on validation set
-    best_f1 = -numpy.inf
-    best_params = None  # None once the model has been set back to them (see below)
-    epochs = []
-    training_time = 0.0
-    param["clr"] = param["lr"]
-    for e in range(param["nepochs"]):
-        # shuffle
-        shuffle([train_lex, train_ne, train_y], param["seed"])
-        param["ce"] = e
-        tic = timeit.default_timer()
-        for x, y in zip(train_lex, train_y):
-            rnn.train(x, y, param["win"], param["clr"])
-        elapsed = timeit.default_timer() - tic
-        training_time += elapsed
-        log.info("[learning] epoch %i >> %2.2f%% completed in %.2f (sec) <<", e, 100.0, elapsed)
+    state = _RunState(param, sizes=[vocsize, nclasses, len(train_lex), len(valid_lex),
+                                    len(test_lex)])
+    if options.resume is not None:
+        state.load(options.resume, rnn)
+        for _ in range(state.epochs_done):  # the training order after those epochs
+            shuffle([train_lex, train_ne, train_y], param["seed"])
+    rnn.prepare()  # compiled now, before the clock starts
+    with StopRequest() as stop:
+        for e in range(state.epochs_done, param["nepochs"]):
+            if state.stopped:
+                break
+            # shuffle
+            shuffle([train_lex, train_ne, train_y], param["seed"])
+            param["ce"] = e
+            tic = timeit.default_timer()
+            for x, y in zip(train_lex, train_y):
+                rnn.train(x, y, param["win"], param["clr"])
+                if stop():
+                    raise Interrupted("training", e, options.checkpoint)
+            elapsed = timeit.default_timer() - tic
+            state.training_time += elapsed
+            log.info("[learning] epoch %i >> %2.2f%% completed in %.2f (sec) <<", e, 100.0,
+                     elapsed)
 
-        # evaluation: the predicted labels' names, scored by conlleval
-        res_test = conlleval([[idx2label[i] for i in rnn.predict(x, param["win"])]
-                              for x in test_lex], groundtruth_test, words_test,
-                             os.path.join(output_folder, "current.test.txt"))
-        res_valid = conlleval([[idx2label[i] for i in rnn.predict(x, param["win"])]
-                               for x in valid_lex], groundtruth_valid, words_valid,
-                              os.path.join(output_folder, "current.valid.txt"))
-        epochs.append({"epoch": e, "clr": param["clr"], "valid": res_valid, "test": res_test,
-                       "new_best": res_valid["f1"] > best_f1})
+            # evaluation: the predicted labels' names, scored by conlleval
+            res_test = conlleval([[idx2label[i] for i in rnn.predict(x, param["win"])]
+                                  for x in test_lex], groundtruth_test, words_test,
+                                 os.path.join(output_folder, "current.test.txt"))
+            res_valid = conlleval([[idx2label[i] for i in rnn.predict(x, param["win"])]
+                                   for x in valid_lex], groundtruth_valid, words_valid,
+                                  os.path.join(output_folder, "current.valid.txt"))
+            state.epochs.append({"epoch": e, "clr": param["clr"], "valid": res_valid,
+                                 "test": res_test, "new_best": res_valid["f1"] > state.best_f1})
 
-        if res_valid["f1"] > best_f1:
-            if param["savemodel"]:
-                rnn.save(output_folder)
-            best_params = rnn.get_values()
-            best_f1 = res_valid["f1"]
-            if param["verbose"]:
-                log.info("NEW BEST: epoch %s valid F1 %s best test F1 %s", e, res_valid["f1"],
-                         res_test["f1"])
-            param["vf1"], param["tf1"] = res_valid["f1"], res_test["f1"]
-            param["vp"], param["tp"] = res_valid["p"], res_test["p"]
-            param["vr"], param["tr"] = res_valid["r"], res_test["r"]
-            param["be"] = e
-            for split in ("test", "valid"):
-                os.replace(os.path.join(output_folder, f"current.{split}.txt"),
-                           os.path.join(output_folder, f"best.{split}.txt"))
+            if res_valid["f1"] > state.best_f1:
+                if param["savemodel"]:
+                    rnn.save(output_folder)
+                state.best_params = rnn.get_values()
+                state.best_f1 = res_valid["f1"]
+                if param["verbose"]:
+                    log.info("NEW BEST: epoch %s valid F1 %s best test F1 %s", e,
+                             res_valid["f1"], res_test["f1"])
+                param["vf1"], param["tf1"] = res_valid["f1"], res_test["f1"]
+                param["vp"], param["tp"] = res_valid["p"], res_test["p"]
+                param["vr"], param["tr"] = res_valid["r"], res_test["r"]
+                param["be"] = e
+                for split in ("test", "valid"):
+                    os.replace(os.path.join(output_folder, f"current.{split}.txt"),
+                               os.path.join(output_folder, f"best.{split}.txt"))
 
-        # learning rate decay if no improvement in 10 epochs
-        if param["decay"] and abs(param["be"] - param["ce"]) >= DECAY_PATIENCE:
-            param["clr"] *= 0.5
-            # The tutorial's `rnn = best_rnn`: the model goes back to the best one's values the
-            # first time; from then on rnn *is* best_rnn, so later halvings (until a new best)
-            # leave the model as it is.
-            if best_params is not None:
-                rnn.set_values(best_params)
-                best_params = None
-        if param["clr"] < MIN_LEARNING_RATE:
-            break
+            # learning rate decay if no improvement in 10 epochs
+            if param["decay"] and abs(param["be"] - param["ce"]) >= DECAY_PATIENCE:
+                param["clr"] *= 0.5
+                # The tutorial's `rnn = best_rnn`: the model goes back to the best one's values
+                # the first time; from then on rnn *is* best_rnn, so later halvings (until a new
+                # best) leave the model as it is.
+                if state.best_params is not None:
+                    rnn.set_values(state.best_params)
+                    state.best_params = None
+            state.epochs_done = e + 1
+            state.stopped = param["clr"] < MIN_LEARNING_RATE
+            if options.checkpoint and (state.epochs_done % options.checkpoint_every == 0
+                                       or state.epochs_done == param["nepochs"]
+                                       or state.stopped):
+                state.save(options.checkpoint, rnn)
+            if state.stopped:
+                break
 
     log.info("BEST RESULT: epoch %s valid F1 %s best test F1 %s with the model %s", param["be"],
              param["vf1"], param["tf1"], output_folder)
     # after a setback without a new best since, the best model is the model itself
-    best = best_params if best_params is not None else rnn.get_values()
-    return RNNSLURun(param, epochs, rnn, best, output_folder, training_time)
+    best = state.best_params if state.best_params is not None else rnn.get_values()
+    return RNNSLURun(param, state.epochs, rnn, best, output_folder, state.training_time)
+
+
+class _RunState:
+    """What ``main`` carries from epoch to epoch, and its checkpoint (a ``.npz`` written by
+    ``dltut.saving``: the model's values, the kept best model's, and the rest as JSON)."""
+
+    # the results the tutorial adds to param as it goes
+    RESULTS = ("clr", "ce", "vf1", "tf1", "vp", "tp", "vr", "tr", "be")
+    # what may differ between a checkpoint's run and the run resuming it
+    FREE = ("nepochs", "verbose", "savemodel")
+
+    def __init__(self, param, sizes):
+        self.param = param
+        self.sizes = sizes  # words, labels, training, validation and test sentences
+        param["clr"] = param["lr"]
+        self.best_f1 = -numpy.inf
+        self.best_params = None  # None once the model has been set back to them
+        self.epochs = []
+        self.epochs_done = 0
+        self.stopped = False  # the learning rate fell below MIN_LEARNING_RATE
+        self.training_time = 0.0
+
+    def _settings(self):
+        return {key: self.param[key] for key in DEFAULT_PARAM if key not in self.FREE}
+
+    def save(self, path, rnn):
+        best = {} if self.best_params is None else {
+            "best/" + name: value for name, value in self.best_params.items()}
+        meta = {"rnnslu": {
+            "settings": self._settings(), "sizes": self.sizes, "best_f1": self.best_f1,
+            "has_best": self.best_params is not None, "epochs": self.epochs,
+            "epochs_done": self.epochs_done, "stopped": self.stopped,
+            "training_time": self.training_time,
+            "results": {key: self.param[key] for key in self.RESULTS if key in self.param}}}
+        saving.save_model(path, {"model": "rnnslu"}, rnn.get_values(), extra=(best, meta))
+
+    def load(self, path, rnn):
+        saved = saving.load_model(path)
+        run = saved.meta.get("rnnslu")
+        if run is None:
+            raise saving.ModelFileError(f"{path}: not a checkpoint of rnnslu; resume needs the "
+                                        "file that checkpoint= wrote")
+        if (run["settings"], run["sizes"]) != (self._settings(), self.sizes):
+            differ = {key: value for key, value in run["settings"].items()
+                      if self.param.get(key) != value}
+            raise ValueError(f"{path}: checkpoint of another run (settings {differ}, data sizes "
+                             f"{run['sizes']} here {self.sizes}); resume with the same settings "
+                             "and data or start a new run")
+        rnn.set_values({name: value.astype(engine.floatX())
+                        for name, value in saved.params.items()})
+        if run["has_best"]:
+            with numpy.load(path, allow_pickle=False) as data:
+                self.best_params = {p.name: data["best/" + p.name].astype(engine.floatX())
+                                    for p in rnn.params}
+        self.param.update(run["results"])
+        self.best_f1, self.epochs = run["best_f1"], run["epochs"]
+        self.epochs_done, self.stopped = run["epochs_done"], run["stopped"]
+        self.training_time = run["training_time"]
+        log.info("... resuming from %s (%d epochs done)", path, self.epochs_done)
 
 
 def _load(dataset, fold):
