@@ -35,6 +35,8 @@ _LAZY = {
     "cA": "dltut.tutorials.cA",
     "HMC_sampler": "dltut.tutorials.hmc",
     "RBM": "dltut.tutorials.rbm",
+    "RNNSLU": "dltut.tutorials.rnnslu",
+    "atisfold": "dltut.tutorials.rnnslu",
     "load_data": "dltut.data",
     "load_model": "dltut.saving",
     "EarlyStopping": "dltut.trainer",

@@ -44,6 +44,7 @@ NOTEBOOKS = {
     "hmc.ipynb": ("test_hmc", "'final acceptance rate'", ("plot_samples(run)",
                                                           "plot_adaptation(run, burnin)")),
     "rbm.ipynb": ("test_rbm", "'epoch 1'", ("run.filters", "run.samples")),
+    "rnnslu.ipynb": ("rnnslu.main", "'vf1'", ("plot_f1(run)",)),
 }
 # what a notebook reads to run small in the tests
 SMALL_RUN = re.compile(r"DLTUT_EXAMPLE_(EPOCHS|DRAWS)")

@@ -12,6 +12,8 @@ its entry function:
 * ``hmc``: ``HMC_sampler``, ``sampler_on_nd_gaussian``, ``test_hmc`` (a sampler: no data, no
   training)
 * ``rbm``: ``RBM``, ``test_rbm`` (unsupervised, as dA; then samples from persistent Gibbs chains)
+* ``rnnslu``: ``RNNSLU``, ``atisfold``, ``contextwin``, ``main`` (slot filling on ATIS: an Elman
+  network over word embeddings, one SGD step a sentence, early stopping on conlleval's F1)
 
 What they share (options, the training run, the best model) is in ``dltut.fitting``; the
 unsupervised epochs (with checkpoints) are ``dltut.epochs``.
