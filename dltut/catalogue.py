@@ -56,6 +56,7 @@ class Tutorial:
     quick: Quick | None = None  # the original's lines under small settings
     published: Published | None = None  # the published figures of a default run
     speed_2012: tuple | None = None  # code/test.py speed(): float32 seconds (i7-920 CPU, GTX 580)
+    command: str | None = None  # a command line of its own in dltut.cli (settings not keywords)
 
 
 TUTORIALS = {t.name: t for t in (
@@ -177,6 +178,10 @@ TUTORIALS = {t.name: t for t in (
             "final acceptance_rate 0.9151492258633982"),
             "hmc.py (MRG_RandomStreams renamed) and test_hmc.py's sampler_on_nd_gaussian(burnin="
             "1000, n_samples=1000, dim=5), floatX=float64", rel=1e-12)),
+    Tutorial(
+        "rnnslu", "rnnslu", "main", "code/rnnslu.py", (),
+        "Elman recurrent network for slot filling on ATIS, scored by conlleval's F1",
+        command="rnnslu_main"),
 )}
 # (logreg and logistic_cg draw nothing, their weights start at zero: they have no --seed)
 
