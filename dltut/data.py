@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy
 
+from dltut import pickles
 from dltut.atomic import atomic_write
 from dltut.engine import floatX, shared
 
@@ -363,12 +364,15 @@ def _describe(value):
 def _load_pickle(path):
     """The tutorial's ``mnist.pkl.gz``: a Python 2 pickle, so its strings are read as latin1.
 
-    Unpickling runs code named in the file: load only pickles you trust.
+    Read by ``dltut.pickles``, which rebuilds containers, numbers and NumPy arrays only: a pickle
+    that names any other global (which could run code) is refused with an error naming it.
     """
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
-            datasets = pickle.load(f, encoding="latin1")
+            datasets = pickles.load(f)
+    except pickles.UnsafePickleError as error:
+        raise DataError(f"{path}: {error}") from error
     except (EOFError, gzip.BadGzipFile, zlib.error, pickle.UnpicklingError) as error:
         message = f"{path}: truncated or corrupt pickle ({error}); re-copy the file"
         raise DataError(message) from error
