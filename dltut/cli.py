@@ -246,13 +246,7 @@ def build_rnnslu_parser(prog="rnnslu.py"):
                         help="compile mode (default: c; JAX mode cannot compile the scan)")
     parser.add_argument("--engine", choices=engine.ENGINES, default=None,
                         help="pytensor (default) or theano; also DLTUT_ENGINE")
-    parser.add_argument("--checkpoint", default=None,
-                        help="write the run's state there every --checkpoint-every epochs and "
-                             "at the end")
-    parser.add_argument("--checkpoint-every", type=int, default=1, metavar="EPOCHS",
-                        help="epochs between checkpoints (default %(default)s)")
-    parser.add_argument("--resume", default=None,
-                        help="go on from this checkpoint (same settings; --nepochs may differ)")
+    _add_checkpoint_flags(parser)
     return parser
 
 
