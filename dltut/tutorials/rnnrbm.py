@@ -62,8 +62,11 @@ NOTTINGHAM_SOURCE = ("the Nottingham Database of folk tunes as MIDI files, "
 
 
 def _xlogy0(x, y):
-    """:math:`x \\log y`, 0 where :math:`x = 0` (Theano's ``T.xlogx.xlogy0``)."""
-    return importlib.import_module(f"{engine.name()}.tensor.xlogx").xlogy0(x, y)
+    """:math:`x \\log y`, 0 where :math:`x = 0` (Theano's ``T.xlogx.xlogy0``; PyTensor, which
+    deprecates that name, has it as ``special.xlogy``)."""
+    if engine.name() == "theano":
+        return importlib.import_module("theano.tensor.xlogx").xlogy0(x, y)
+    return importlib.import_module("pytensor.tensor.special").xlogy(x, y)
 
 
 def build_rbm(v, W, bv, bh, k, theano_rng):
@@ -210,7 +213,10 @@ class RnnRbm:
     are read as piano rolls and generated sequences written. ``seed`` seeds the model's
     ``RandomState``, which seeds the MRG streams (``randint(1 << 30)``), draws the weights and
     shuffles the training set; the default is the tutorial's ``0xbeef``. The training and
-    generating functions are compiled here, in the engine's current floatX and mode.
+    generating functions are compiled here, in the engine's current floatX and mode; where the
+    mode is dltut's default, JAX, in the C mode instead (JAX compiles a random draw only when its
+    size is a constant, and the training sequences vary in length), and in JAX mode chosen, not
+    at all (a ValueError).
     """
 
     def __init__(self, n_hidden=150, n_hidden_recurrent=100, lr=0.001, r=(21, 109), dt=0.3, *,
@@ -221,6 +227,18 @@ class RnnRbm:
         self.r = check_range(r)
         self.dt = check_dt(dt)
         self.rng = numpy.random.RandomState(check_seed(seed))
+        # JAX compiles a draw only when its size is a constant, and a sequence's length is not
+        with engine.mode_unless_chosen("c"):
+            if engine.mode() == "jax":
+                raise ValueError("mode 'jax' cannot compile the RNN-RBM (its training sequences "
+                                 "vary in length, and JAX needs the size of each random draw "
+                                 "fixed): use mode 'c' or 'numba'")
+            self.mode = engine.mode()  # the mode its functions are compiled in
+            log.debug("compiling the RNN-RBM in %s mode", self.mode)
+            self._compile(n_hidden, n_hidden_recurrent, lr)
+        self.costs = []  # the mean monitor of each epoch trained, as logged
+
+    def _compile(self, n_hidden, n_hidden_recurrent, lr):
         # a Python int: as the tutorial's comment says, a long does not do on 32-bit machines
         self.theano_rng = RandomStreams(int(self.rng.randint(1 << 30)), name="rnnrbm")
         graph = build_rnnrbm(self.r[1] - self.r[0], n_hidden, n_hidden_recurrent, self.rng,
@@ -236,7 +254,6 @@ class RnnRbm:
         self.generate_function = engine.function([], graph.v_t,
                                                  updates=list(graph.updates_generate.items()),
                                                  name="generate_function")
-        self.costs = []  # the mean monitor of each epoch trained, as logged
 
     def piano_rolls(self, files):
         """The training sequences: each of ``files`` read by ``midiread(f, r, dt)``, or taken as
