@@ -21,6 +21,7 @@ float64 bytes.
 """
 
 import hashlib
+import importlib.util
 import logging
 import os
 
@@ -28,7 +29,7 @@ import numpy
 import pytest
 
 import dltut
-from conftest import in_mode
+from conftest import in_mode, read_grey_png
 from dltut import engine, midi
 from dltut.tutorials import rnnrbm as rnnrbm_module
 from dltut.tutorials.rnnrbm import RnnRbm, build_rnnrbm
@@ -87,13 +88,20 @@ def _prints_the_original_numbers(tmp_path, caplog):
     numpy.testing.assert_allclose(costs, [float(c) for c in ORIGINAL_COSTS], rtol=1e-12)
     for i, (notes_on, digest) in enumerate(ORIGINAL_SAMPLES):
         path = tmp_path / f"sample{i + 1}.mid"
-        roll = model.generate(path, show=False)
+        show = i == 1 and importlib.util.find_spec("matplotlib") is not None
+        roll = model.generate(path, show=show)
+        if show:  # the tutorial's pylab figure, drawn with pyplot (Agg here: nothing opens)
+            from matplotlib import pyplot
+
+            assert pyplot.gcf().axes[0].get_title() == "generated piano-roll"
+            pyplot.close("all")
         assert roll.shape == (200, 88) and int(roll.sum()) == notes_on
         assert _sha256(roll) == digest
         # the MIDI file holds the roll's notes (read back in frames of 0.2 s: dt 0.3 of 60
         # ticks reads some notes a frame late, see dltut.midi)
         assert len(midi.midiread(path, dt=0.2).notes) == _runs(roll)
-        assert (tmp_path / f"sample{i + 1}.png").stat().st_size > 0
+        pixels, _ = read_grey_png(tmp_path / f"sample{i + 1}.png")  # 3 x 3 pixels a cell
+        numpy.testing.assert_array_equal(pixels[1::3, 1::3], numpy.where(roll.T[::-1], 0, 255))
 
 
 def _c_mode():

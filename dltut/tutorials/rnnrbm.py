@@ -44,6 +44,7 @@ from dltut import engine
 from dltut.engine import T
 from dltut.fitting import check_positive_integers, check_seed, prepare
 from dltut.midi import check_dt, check_range, midiread, midiwrite
+from dltut.plots import check_matplotlib, write_png
 from dltut.random import RandomStreams
 from dltut.trainer import StopRequest
 from dltut.tutorials.mlp import sigmoid
@@ -54,6 +55,7 @@ SEED = 0xbeef  # the tutorial's numpy.random.seed
 TRAIN_GIBBS_STEPS = 15  # CD-15 on the training frames
 GENERATE_GIBBS_STEPS = 25  # Gibbs steps sampling each generated frame
 GENERATE_FRAMES = 200  # frames of a generated sequence
+PICTURE_CELL = 3  # pixels a side of a frame's note in generate's picture
 RUN_OPTIONS = ("floatX", "mode")  # the fitting.Options test_rnnrbm takes
 NOTTINGHAM = os.path.join("data", "Nottingham")  # where the tutorial's data was unzipped
 NOTTINGHAM_SOURCE = ("the Nottingham Database of folk tunes as MIDI files, "
@@ -110,7 +112,7 @@ def build_rbm(v, W, bv, bh, k, theano_rng):
         return -(v * bv).sum() - T.log(1 + T.exp(T.dot(v, W) + bh)).sum()
 
     cost = (free_energy(v) - free_energy(v_sample)) / v.shape[0]
-    return v_sample, cost, monitor, dict(updates)
+    return v_sample, cost, monitor, updates
 
 
 def shared_normal(num_rows, num_cols, scale=1, rng=None, name=None):
@@ -314,30 +316,36 @@ class RnnRbm:
 
     def generate(self, filename, show=True):
         """Sample a sequence of 200 frames, write it as the MIDI file ``filename`` (frames of
-        ``dt``) and its piano roll as a PNG beside it (``filename`` with ``.png``; needs
-        matplotlib); with ``show``, also draw it in a pyplot figure (``pyplot.show()`` shows it,
-        as the tutorial's ``pylab``). Returns the sampled piano roll (frames x notes)."""
+        ``dt``) and its piano roll as a greyscale PNG beside it (``filename`` with ``.png``: a
+        column per frame, a row per note, the highest at the top, notes on black, each cell
+        ``PICTURE_CELL`` pixels square); with ``show``, also draw it in a pyplot figure as the
+        tutorial did with ``pylab`` (needs matplotlib; ``pyplot.show()`` shows it). Returns the
+        sampled piano roll (frames x notes)."""
         piano_roll = numpy.asarray(self.generate_function())
         midiwrite(filename, piano_roll, self.r, self.dt)
-        picture = os.path.splitext(os.fspath(filename))[0] + ".png"
-        from dltut.plots import check_matplotlib, save_figure
-
-        check_matplotlib("RnnRbm.generate's picture")
-        from matplotlib.figure import Figure
-
-        figure = Figure(layout="constrained")
-        plot_piano_roll(piano_roll, self.r, self.dt, figure.add_subplot())
-        save_figure(figure, picture)
+        write_png(os.path.splitext(os.fspath(filename))[0] + ".png",
+                  piano_roll_picture(piano_roll))
         if show:
+            check_matplotlib("RnnRbm.generate(show=True)")
             from matplotlib import pyplot
 
             plot_piano_roll(piano_roll, self.r, self.dt, pyplot.figure().add_subplot())
         return piano_roll
 
 
+def piano_roll_picture(piano_roll, cell=None):
+    """A piano roll as ``uint8`` grey pixels for ``write_png``: time across, the highest note
+    at the top, notes on black (0) on white (255), each cell ``cell`` x ``cell`` pixels
+    (``PICTURE_CELL`` by default)."""
+    cell = PICTURE_CELL if cell is None else cell
+    on = numpy.asarray(piano_roll).T[::-1] != 0
+    pixels = numpy.where(on, 0, 255).astype(numpy.uint8)
+    return numpy.repeat(numpy.repeat(pixels, cell, axis=0), cell, axis=1)
+
+
 def plot_piano_roll(piano_roll, r, dt, ax):
-    """Draw ``piano_roll`` on ``ax`` as the tutorial did: time (s) across, notes up, notes on
-    dark."""
+    """Draw ``piano_roll`` on the matplotlib axes ``ax`` as the tutorial did: time (s) across,
+    MIDI note numbers up, notes on dark."""
     extent = (0, dt * len(piano_roll)) + tuple(r)
     ax.imshow(numpy.asarray(piano_roll).T, origin="lower", aspect="auto",
               interpolation="nearest", cmap="gray_r", extent=extent)
