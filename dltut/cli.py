@@ -48,6 +48,8 @@ TUTORIALS = {
     "hmc": ("hmc", "test_hmc", ("burnin", "n_samples", "dim", "seed")),
     "rbm": ("rbm", "test_rbm", ("learning_rate", "training_epochs", "batch_size", "n_chains",
                                 "n_samples", "output_folder", "n_hidden", "seed")),
+    "rnnrbm": ("rnnrbm", "test_rnnrbm", ("batch_size", "num_epochs", "data_dir", "samples",
+                                         "seed")),
 }
 # (logreg and logistic_cg draw nothing, their weights start at zero: they have no --seed)
 # the scripts that train a classifier with early stopping: a best model (--out), pictures of the
@@ -55,8 +57,9 @@ TUTORIALS = {
 SUPERVISED = ("logreg", "mlp", "lenet", "SdA", "DBN")
 _TYPES = {"L1_reg": float, "L2_reg": float, "learning_rate": float, "output_folder": str,
           "contraction_level": float, "finetune_lr": float, "pretrain_lr": float,
-          "corruption_levels": float}
-_LISTS = {"nkerns": 2, "hidden_layers_sizes": "+", "corruption_levels": "+"}  # flags' nargs
+          "corruption_levels": float, "data_dir": str, "samples": str}
+_LISTS = {"nkerns": 2, "hidden_layers_sizes": "+", "corruption_levels": "+",
+          "samples": "+"}  # flags' nargs
 _SWITCHES = {  # hyperparameters that are on/off flags, off by default
     "fixed_penalty": "divide the Jacobian penalty with / instead of the tutorial's // (whose "
                      "gradient is zero: the contraction never trains) and log the epoch's means",

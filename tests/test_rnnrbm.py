@@ -29,7 +29,7 @@ import numpy
 import pytest
 
 import dltut
-from conftest import in_mode, read_grey_png
+from conftest import in_mode, read_grey_png, run_script
 from dltut import engine, midi
 from dltut.tutorials import rnnrbm as rnnrbm_module
 from dltut.tutorials.rnnrbm import RnnRbm, build_rnnrbm
@@ -250,3 +250,11 @@ def test_rnnrbm_on_a_made_nottingham(tmp_path, caplog, monkeypatch):
     assert lines[0] == "Epoch 1/1" and float(lines[1]) == model.costs[0] < 0
     for name in ("sample1.mid", "sample2.mid", "sample1.png", "sample2.png"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_the_script_without_the_data_says_where_it_came_from(tmp_path):
+    result = run_script("rnnrbm.py", "--num-epochs", "1", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("rnnrbm.py: error: data/Nottingham/train: no *.mid files.")
+    assert "Nottingham.zip" in result.stderr and result.stdout == ""
+    assert list(tmp_path.iterdir()) == []
