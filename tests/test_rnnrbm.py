@@ -5,9 +5,9 @@ line when the data is missing; a small test_rnnrbm end to end (slow).
 
 ORIGINAL: lisa-lab/DeepLearningTutorials' code/rnnrbm.py run on theano-pymc 1.1.2
 (/work/main/.venv-theano: Python 3.11, NumPy 1.23.5), its one change the import of
-``MRG_RandomStreams``, which theano-pymc names ``MRG_RandomStream``, from a folder holding a stand-in
-``midi/utils.py`` whose ``midiread(f, r, dt).piano_roll`` returns the made roll registered for the
-name ``f`` and whose ``midiwrite`` keeps the roll it is given; with
+``MRG_RandomStreams``, which theano-pymc names ``MRG_RandomStream``, from a folder holding a
+stand-in ``midi/utils.py`` whose ``midiread(f, r, dt).piano_roll`` returns the made roll
+registered for the name ``f`` and whose ``midiwrite`` keeps the roll it is given; with
 ``sys.modules["theano.scan.scan_perform_ext"] = None`` before theano is imported (its Cython scan
 does not build on Python 3.11, so the Python scan runs), ``THEANO_FLAGS=floatX=float64,
 blas__ldflags=-lopenblas`` and ``OPENBLAS_NUM_THREADS=1``. The driver made the rolls as
@@ -15,9 +15,10 @@ blas__ldflags=-lopenblas`` and ``OPENBLAS_NUM_THREADS=1``. The driver made the r
 ``a.mid``, ``b.mid``, ``c.mid``, imported rnnrbm (which seeds NumPy with 0xbeef), then ran
 ``model = RnnRbm(n_hidden=20, n_hidden_recurrent=10)``,
 ``model.train(["a.mid", "b.mid", "c.mid"], batch_size=10, num_epochs=2)`` and
-``model.generate(name, show=False)`` twice. It printed the costs below (``print(numpy.mean(costs))``)
-and, for each generated roll (200 x 88 float64), its number of notes on and the SHA-256 of its
-float64 bytes.
+``model.generate(name, show=False)`` twice. It printed the costs below
+(``print(numpy.mean(costs))``) and, for each generated roll (200 x 88 float64), its number of
+notes on and the SHA-256 of its float64 bytes. The same with ``floatX=float32`` gave
+``ORIGINAL_COSTS_FLOAT32`` and the same two sequences.
 """
 
 import hashlib
