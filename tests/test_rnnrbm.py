@@ -25,6 +25,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import signal
 
 import numpy
 import pytest
@@ -144,24 +145,25 @@ def uncompiled(monkeypatch):
     return compiled_in
 
 
-def test_the_jax_default_compiles_in_c_mode(uncompiled):
+def test_the_jax_default_compiles_in_c_mode(uncompiled, monkeypatch):
     if "jax" not in engine.modes():
         pytest.skip(f"no JAX mode on {engine.name()}")
     with in_mode("jax"):
         with pytest.raises(ValueError, match="mode 'jax' cannot compile the RNN-RBM"):
             RnnRbm()  # chosen: an error
     assert uncompiled == []
-    previous, reason = engine.mode(), engine.mode_reason()
+    with in_mode("numba"):
+        assert RnnRbm().mode == "numba"  # another mode chosen: kept
+    previous = engine.mode()
     engine.set_mode("jax")
-    engine._mode_reason = engine.default_mode()[1]  # as in a process that chose no mode
+    monkeypatch.setattr(engine, "_mode_reason", engine.default_mode()[1])  # as when none chosen
     try:
         assert engine.mode_is_default()
         model = RnnRbm()
-        assert uncompiled == ["c"] and model.mode == "c"
+        assert uncompiled == ["numba", "c"] and model.mode == "c"
         assert engine.mode() == "jax" and engine.mode_is_default()  # the default is back
     finally:
         engine.set_mode(previous)
-        engine._mode_reason = reason
 
 
 def _numpy_cost(values, v):
@@ -270,3 +272,40 @@ def test_the_script_without_the_data_says_where_it_came_from(tmp_path):
     assert result.stderr.startswith("rnnrbm.py: error: data/Nottingham/train: no *.mid files.")
     assert "Nottingham.zip" in result.stderr and result.stdout == ""
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_epoch_loop_shuffles_splits_and_stops_on_ctrl_c(uncompiled, caplog):
+    # a stand-in train_function that returns the length of the piece it is given: the epochs
+    # shuffle the sequences with the model's RandomState (nothing drawn from it yet here, as
+    # _compile is skipped) and cut each into pieces of at most batch_size frames
+    with _c_mode():
+        model = RnnRbm()
+    seen = []
+    model.train_function = lambda piece: seen.append(len(piece)) or numpy.array(len(piece), "d")
+    rolls = [numpy.zeros((n, 88)) for n in (5, 12, 7)]
+    with caplog.at_level(logging.INFO, logger="dltut"):
+        costs = model.train(rolls, batch_size=4, num_epochs=3)
+    rng, order, expected = numpy.random.RandomState(0xbeef), [5, 12, 7], []
+    for _ in range(3):
+        rng.shuffle(order)
+        pieces = [min(4, n - i) for n in order for i in range(0, n, 4)]
+        expected.append(pieces)
+    assert seen == [piece for pieces in expected for piece in pieces]
+    assert costs == model.costs == [numpy.mean(pieces) for pieces in expected]
+    lines = [r.getMessage() for r in caplog.records if r.name == rnnrbm_module.__name__]
+    assert lines == ["Epoch 1/3", str(numpy.mean(expected[0])), "Epoch 2/3",
+                     str(numpy.mean(expected[1])), "Epoch 3/3", str(numpy.mean(expected[2]))]
+
+    def interrupted_at_the_eighth(piece):  # Ctrl+C during the second epoch
+        seen.append(len(piece))
+        if len(seen) == 8:
+            os.kill(os.getpid(), signal.SIGINT)
+        return numpy.array(1.0)
+
+    seen.clear()
+    model.train_function = interrupted_at_the_eighth
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="dltut"):
+        assert model.train(rolls, batch_size=4, num_epochs=3) == [1.0]
+    assert len(seen) == 8 and model.costs[-1] == 1.0 and len(model.costs) == 4
+    assert caplog.records[-1].getMessage() == "Interrupted by user."
