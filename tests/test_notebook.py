@@ -44,6 +44,7 @@ NOTEBOOKS = {
     "hmc.ipynb": ("test_hmc", "'final acceptance rate'", ("plot_samples(run)",
                                                           "plot_adaptation(run, burnin)")),
     "rbm.ipynb": ("test_rbm", "'epoch 1'", ("run.filters", "run.samples")),
+    "rnnrbm.ipynb": ("model.train(", "'epoch 2'", ("a training tune", "model.generate(")),
 }
 # what a notebook reads to run small in the tests
 SMALL_RUN = re.compile(r"DLTUT_EXAMPLE_(EPOCHS|DRAWS)")
