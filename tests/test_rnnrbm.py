@@ -309,3 +309,26 @@ def test_the_epoch_loop_shuffles_splits_and_stops_on_ctrl_c(uncompiled, caplog):
         assert model.train(rolls, batch_size=4, num_epochs=3) == [1.0]
     assert len(seen) == 8 and model.costs[-1] == 1.0 and len(model.costs) == 4
     assert caplog.records[-1].getMessage() == "Interrupted by user."
+
+
+@pytest.mark.slow
+def test_a_resumed_run_goes_on_as_the_unbroken_one(floatX64, tmp_path, caplog):
+    # one epoch with a checkpoint, then a new model resuming it for the second: the original's
+    # second epoch, and the same generated sequence as the unbroken run
+    path = tmp_path / "rnnrbm.npz"
+    with _c_mode():
+        first = RnnRbm(**SMALL)
+        assert first.train(_made_rolls(), batch_size=10, num_epochs=1, checkpoint=path) \
+            == [float(ORIGINAL_COSTS[0])]
+        other = r"checkpoint of another run .*'batch_size': \(10, 5\)"
+        with pytest.raises(ValueError, match=other):
+            first.train(_made_rolls(), batch_size=5, num_epochs=2, resume=path)
+        second = RnnRbm(**SMALL)
+        with caplog.at_level(logging.INFO, logger="dltut"):
+            costs = second.train(_made_rolls(), batch_size=10, num_epochs=2, resume=path)
+        assert costs == second.costs == [float(c) for c in ORIGINAL_COSTS]
+        lines = [r.getMessage() for r in caplog.records if r.name == rnnrbm_module.__name__]
+        assert lines[0].startswith("... resuming from") and lines[1:] == ["Epoch 2/2",
+                                                                          ORIGINAL_COSTS[1]]
+        roll = second.generate(tmp_path / "sample1.mid", show=False)
+        assert _sha256(roll) == ORIGINAL_SAMPLES[0][1]

@@ -40,7 +40,7 @@ import timeit
 
 import numpy
 
-from dltut import engine
+from dltut import engine, saving
 from dltut.engine import T
 from dltut.fitting import check_positive_integers, check_seed, prepare
 from dltut.midi import check_dt, check_range, midiread, midiwrite
@@ -56,7 +56,8 @@ TRAIN_GIBBS_STEPS = 15  # CD-15 on the training frames
 GENERATE_GIBBS_STEPS = 25  # Gibbs steps sampling each generated frame
 GENERATE_FRAMES = 200  # frames of a generated sequence
 PICTURE_CELL = 3  # pixels a side of a frame's note in generate's picture
-RUN_OPTIONS = ("floatX", "mode")  # the fitting.Options test_rnnrbm takes
+RUN_OPTIONS = ("floatX", "mode", "checkpoint", "checkpoint_every", "resume")  # test_rnnrbm's
+_STREAMS, _SHUFFLE = "rstate/", "shuffle/"  # checkpoint arrays: the MRG streams, the RandomState
 NOTTINGHAM = os.path.join("data", "Nottingham")  # where the tutorial's data was unzipped
 NOTTINGHAM_SOURCE = ("the Nottingham Database of folk tunes as MIDI files, "
                      "http://www.iro.umontreal.ca/~lisa/deep/data/Nottingham.zip (the tutorial's "
@@ -229,6 +230,8 @@ class RnnRbm:
         self.r = check_range(r)
         self.dt = check_dt(dt)
         self.rng = numpy.random.RandomState(check_seed(seed))
+        self.settings = {"n_hidden": n_hidden, "n_hidden_recurrent": n_hidden_recurrent,
+                         "lr": lr, "r": list(self.r), "dt": self.dt, "seed": seed}
         # JAX compiles a draw only when its size is a constant, and a sequence's length is not
         with engine.mode_unless_chosen("c"):
             if engine.mode() == "jax":
@@ -283,24 +286,39 @@ class RnnRbm:
             raise ValueError("Training set is empty! (did you download the data files?)")
         return dataset
 
-    def train(self, files, batch_size=100, num_epochs=200):
+    def train(self, files, batch_size=100, num_epochs=200, *, checkpoint=None,
+              checkpoint_every=1, resume=None):
         """Train by SGD on ``files`` (MIDI files or piano rolls, see ``piano_rolls``).
 
-        Each epoch shuffles the sequences (``self.rng.shuffle``), splits each into subsequences of
-        at most ``batch_size`` frames and makes one update per subsequence, then logs
-        ``Epoch i/n`` and the mean of the updates' monitors. Ctrl+C (or SIGTERM) stops after the
-        update under way (``Interrupted by user.``), the model kept as it is. Returns the mean
-        monitor of each epoch run (also appended to ``self.costs``).
+        Each epoch shuffles the sequences (``self.rng.shuffle``, which reorders them anew from the
+        last epoch's order), splits each into subsequences of at most ``batch_size`` frames and
+        makes one update per subsequence, then logs ``Epoch i/n`` and the mean of the updates'
+        monitors. Ctrl+C (or SIGTERM) stops after the update under way (``Interrupted by
+        user.``), the model kept as it is. Returns the mean monitor of each epoch run (also
+        appended to ``self.costs``).
+
+        ``checkpoint``: a file written every ``checkpoint_every`` epochs and after the last (the
+        parameters, the random streams, the RandomState, the sequences' order and the costs);
+        ``resume``: such a file, written by a model of the same settings trained on the same
+        files with the same ``batch_size``, from which training goes on as the unbroken run.
         """
-        check_positive_integers(batch_size=batch_size, num_epochs=num_epochs)
+        check_positive_integers(batch_size=batch_size, num_epochs=num_epochs,
+                                checkpoint_every=checkpoint_every)
         dataset = self.piano_rolls(files)
+        order = list(range(len(dataset)))  # shuffled as the tutorial shuffled the list itself
         epoch_costs = []
+        first = 0
+        if resume is not None:
+            order, epoch_costs = self._resume(resume, batch_size, len(dataset))
+            first = len(epoch_costs)
+            log.info("... resuming from %s (%i epochs)", resume, first)
         start_time = timeit.default_timer()
         with StopRequest() as stop:
-            for epoch in range(num_epochs):
-                self.rng.shuffle(dataset)
+            for epoch in range(first, num_epochs):
+                self.rng.shuffle(order)
                 costs = []
-                for sequence in dataset:
+                for index in order:
+                    sequence = dataset[index]
                     for i in range(0, len(sequence), batch_size):
                         costs.append(self.train_function(sequence[i:i + batch_size]))
                         if stop():
@@ -311,8 +329,49 @@ class RnnRbm:
                 log.info("%s", mean)
                 epoch_costs.append(float(mean))
                 self.costs.append(float(mean))
-        log.debug("trained %i epochs in %.3fs", num_epochs, timeit.default_timer() - start_time)
+                if checkpoint and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == num_epochs):
+                    self._save(checkpoint, batch_size, order, epoch_costs)
+        log.debug("trained %i epochs in %.3fs", num_epochs - first,
+                  timeit.default_timer() - start_time)
         return epoch_costs
+
+    def _save(self, path, batch_size, order, costs):
+        values = {p.name: p.get_value() for p in self.params}
+        values.update({_STREAMS + key: value for key, value in self.theano_rng.state().items()})
+        _, keys, position, has_gauss, cached_gaussian = self.rng.get_state()
+        values[_SHUFFLE + "keys"] = keys
+        values[_SHUFFLE + "order"] = numpy.asarray(order, dtype="int64")
+        meta = {"rnnrbm": {"settings": {**self.settings, "batch_size": batch_size,
+                                        "n_sequences": len(order)},
+                           "costs": costs, "rng": [position, has_gauss, cached_gaussian]}}
+        saving.save_model(path, {"model": "rnnrbm"}, values, extra=({}, meta))
+
+    def _resume(self, path, batch_size, n_sequences):
+        """Set the model's state from the checkpoint ``path``; ``(order, costs)``."""
+        saved = saving.load_model(path)
+        if "rnnrbm" not in saved.meta:
+            raise saving.ModelFileError(f"{path}: not a checkpoint of RnnRbm.train; resume "
+                                        "needs the file that checkpoint= wrote")
+        meta = saved.meta["rnnrbm"]
+        settings = {**self.settings, "batch_size": batch_size, "n_sequences": n_sequences}
+        run = {"engine": engine.name(), "floatX": engine.floatX()}
+        if meta["settings"] != settings or {k: saved.meta[k] for k in run} != run:
+            ours, theirs = {**settings, **run}, {**meta["settings"],
+                                                 **{k: saved.meta[k] for k in run}}
+            differ = {k: (theirs.get(k), ours.get(k)) for k in sorted(set(ours) | set(theirs))
+                      if theirs.get(k) != ours.get(k)}
+            raise ValueError(f"{path}: checkpoint of another run (saved, here: {differ}); resume "
+                             "with the same settings and data, or start a new run")
+        for p in self.params:
+            p.set_value(numpy.asarray(saved.params[p.name], dtype=engine.floatX()))
+        self.theano_rng.set_state({key[len(_STREAMS):]: value
+                                   for key, value in saved.params.items()
+                                   if key.startswith(_STREAMS)})
+        position, has_gauss, cached_gaussian = meta["rng"]
+        self.rng.set_state(("MT19937", saved.params[_SHUFFLE + "keys"], position, has_gauss,
+                            cached_gaussian))
+        self.costs = list(meta["costs"])
+        return saved.params[_SHUFFLE + "order"].tolist(), list(meta["costs"])
 
     def generate(self, filename, show=True):
         """Sample a sequence of 200 frames, write it as the MIDI file ``filename`` (frames of
@@ -356,12 +415,14 @@ def plot_piano_roll(piano_roll, r, dt, ax):
 
 def test_rnnrbm(batch_size=100, num_epochs=200, data_dir=NOTTINGHAM,
                 samples=("sample1.mid", "sample2.mid"), *, seed=SEED, **options):
-    """Train an ``RnnRbm()`` on the MIDI files ``data_dir/train/*.mid`` (the Nottingham tunes),
-    then generate one sequence into each of ``samples`` (the tutorial's script wrote
-    ``sample1.mid`` and ``sample2.mid``; their pictures go beside them). ``options`` are
-    ``floatX`` and ``mode``. Returns the model (``model.costs``: each epoch's mean monitor)."""
+    """Train an ``RnnRbm()`` on the MIDI files ``data_dir/train/*.mid`` (the Nottingham tunes,
+    in sorted order; the tutorial took glob's order), then generate one sequence into each of
+    ``samples`` (the tutorial's script wrote ``sample1.mid`` and ``sample2.mid``; their pictures
+    go beside them). ``options`` are ``floatX``, ``mode``, ``checkpoint``, ``checkpoint_every``
+    and ``resume`` (see ``RnnRbm.train``). Returns the model (``model.costs``: each epoch's mean
+    monitor)."""
     check_seed(seed)
-    prepare(options, only=RUN_OPTIONS)  # floatX and mode, set for the process
+    options = prepare(options, only=RUN_OPTIONS)  # floatX and mode, set for the process
     check_positive_integers(batch_size=batch_size, num_epochs=num_epochs)
     files = sorted(glob.glob(os.path.join(glob.escape(os.fspath(data_dir)), "train", "*.mid")))
     if not files:
@@ -374,7 +435,9 @@ def test_rnnrbm(batch_size=100, num_epochs=200, data_dir=NOTTINGHAM,
         if not os.path.isdir(directory):
             raise ValueError(f"sample {sample}: folder {directory} does not exist; create it")
     model = RnnRbm(seed=seed)
-    model.train(files, batch_size=batch_size, num_epochs=num_epochs)
+    model.train(files, batch_size=batch_size, num_epochs=num_epochs,
+                checkpoint=options.checkpoint, checkpoint_every=options.checkpoint_every,
+                resume=options.resume)
     for sample in samples:
         model.generate(sample, show=False)
     return model
