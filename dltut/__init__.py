@@ -23,6 +23,7 @@ _LAZY = {
     "test_hmc": "dltut.tutorials.hmc",
     "sampler_on_nd_gaussian": "dltut.tutorials.hmc",
     "test_rbm": "dltut.tutorials.rbm",
+    "test_rnnrbm": "dltut.tutorials.rnnrbm",
     "sweep": "dltut.sweep",  # the function; the module of that name is callable as it too
     "LogisticRegression": "dltut.tutorials.logistic_sgd",
     "HiddenLayer": "dltut.tutorials.mlp",
@@ -37,6 +38,9 @@ _LAZY = {
     "RBM": "dltut.tutorials.rbm",
     "RNNSLU": "dltut.tutorials.rnnslu",
     "atisfold": "dltut.tutorials.rnnslu",
+    "RnnRbm": "dltut.tutorials.rnnrbm",
+    "midiread": "dltut.midi",
+    "midiwrite": "dltut.midi",
     "load_data": "dltut.data",
     "load_model": "dltut.saving",
     "EarlyStopping": "dltut.trainer",

@@ -182,14 +182,19 @@ TUTORIALS = {t.name: t for t in (
         "rnnslu", "rnnslu", "main", "code/rnnslu.py", (),
         "Elman recurrent network for slot filling on ATIS, scored by conlleval's F1",
         command="rnnslu_main"),
+    Tutorial(
+        "rnnrbm", "rnnrbm", "test_rnnrbm", "code/rnnrbm.py",
+        ("batch_size", "num_epochs", "data_dir", "samples", "seed"),
+        "RNN-RBM: a recurrent network conditioning an RBM, trained on polyphonic music (MIDI)"),
 )}
 # (logreg and logistic_cg draw nothing, their weights start at zero: they have no --seed)
 
 # what a flag's values are, where not int
 TYPES = {"L1_reg": float, "L2_reg": float, "learning_rate": float, "output_folder": str,
          "contraction_level": float, "finetune_lr": float, "pretrain_lr": float,
-         "corruption_levels": float}
-LISTS = {"nkerns": 2, "hidden_layers_sizes": "+", "corruption_levels": "+"}  # flags' nargs
+         "corruption_levels": float, "data_dir": str, "samples": str}
+LISTS = {"nkerns": 2, "hidden_layers_sizes": "+", "corruption_levels": "+",
+         "samples": "+"}  # flags' nargs
 SWITCHES = {  # hyperparameters that are on/off flags, off by default
     "fixed_penalty": "divide the Jacobian penalty with / instead of the tutorial's // (whose "
                      "gradient is zero: the contraction never trains) and log the epoch's means",

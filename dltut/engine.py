@@ -327,6 +327,30 @@ def set_mode(new_mode):
     _mode, _mode_reason = new_mode, "chosen with --mode or engine.set_mode"
 
 
+def mode_is_default():
+    """Whether the current mode is dltut's default: neither DLTUT_MODE nor this process chose it."""
+    _load()
+    return _mode_reason == default_mode()[1]
+
+
+@contextlib.contextmanager
+def mode_unless_chosen(new_mode):
+    """Run the block in ``new_mode`` if the current mode is dltut's default (``mode_is_default``),
+    then go back to it: for a tutorial that cannot run in the default mode (the RNN-RBM's
+    sequences of varying length in JAX mode), so that the runs after it keep the default."""
+    global _mode_reason
+    if not mode_is_default():
+        yield
+        return
+    previous, reason = mode(), _mode_reason
+    set_mode(new_mode)
+    try:
+        yield
+    finally:
+        set_mode(previous)
+        _mode_reason = reason
+
+
 def _prepare_jax():
     """Import JAX (and PyTensor's JAX backend) with 64-bit types on exactly when floatX is float64.
 

@@ -3,8 +3,8 @@
 import pytest
 
 import dltut
-from dltut import data, saving, trainer
-from dltut.tutorials import convolutional_mlp, dA, hmc, logistic_sgd, mlp, rbm
+from dltut import data, midi, saving, trainer
+from dltut.tutorials import convolutional_mlp, dA, hmc, logistic_sgd, mlp, rbm, rnnrbm
 
 
 @pytest.mark.parametrize("module, names", [
@@ -14,6 +14,8 @@ from dltut.tutorials import convolutional_mlp, dA, hmc, logistic_sgd, mlp, rbm
     (dA, ["test_dA", "dA"]),
     (hmc, ["test_hmc", "sampler_on_nd_gaussian", "HMC_sampler"]),
     (rbm, ["test_rbm", "RBM"]),
+    (rnnrbm, ["test_rnnrbm", "RnnRbm"]),
+    (midi, ["midiread", "midiwrite"]),
     (data, ["load_data"]),
     (saving, ["load_model"]),
     (trainer, ["EarlyStopping", "train"]),

@@ -45,6 +45,7 @@ NOTEBOOKS = {
                                                           "plot_adaptation(run, burnin)")),
     "rbm.ipynb": ("test_rbm", "'epoch 1'", ("run.filters", "run.samples")),
     "rnnslu.ipynb": ("rnnslu.main", "'vf1'", ("plot_f1(run)",)),
+    "rnnrbm.ipynb": ("model.train(", "'epoch 2'", ("a training tune", "model.generate(")),
 }
 # what a notebook reads to run small in the tests
 SMALL_RUN = re.compile(r"DLTUT_EXAMPLE_(EPOCHS|DRAWS)")

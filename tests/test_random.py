@@ -1,13 +1,16 @@
 """dltut.random: the symbolic MRG draws against the NumPy reference in every mode, and the reference
 against Theano's own MRG_RandomStream (on the theano engine)."""
 
+import math
+
 import numpy
 import pytest
 
 from conftest import available_modes, in_mode
 from dltut import engine, random
 from dltut.engine import T
-from dltut.random import M1, M2, NumpyStreams, RandomStreams
+from dltut.random import (M1, M2, NumpyStreams, RandomStreams, mrg_uniform, next_rstate,
+                          seed_state, substream_states)
 
 # ----------------------------------------------------------------------------------------------
 # The reference
@@ -213,6 +216,32 @@ def test_a_symbolic_size_the_graph_fixes_steps_only_the_drawing_streams():
     for call in range(2):
         numpy.testing.assert_array_equal(f(numpy.zeros((20, 784))), expected[call])
     numpy.testing.assert_array_equal(s.state_updates[0][0].get_value(), reference.site_states[0])
+
+
+@pytest.mark.usefixtures("floatX64")
+def test_a_size_known_at_run_time_of_one_step_or_more(mode):
+    """Symbolic sizes of at most 15,360 elements (one step of each stream: the C mode draws them
+    without the scan, under an ifelse) and of more (the scan), one call site each, drawn
+    alternately: the draws and every stream's state are Theano's."""
+    if engine.name() != "pytensor":
+        pytest.skip("dltut's own draw graph is PyTensor's")
+    if mode == "jax":
+        pytest.skip("JAX mode draws only sizes the graph fixes")
+    x, y = T.matrix("x"), T.matrix("y")
+    s = RandomStreams(11)
+    f = engine.function([x, y], [s.uniform(x.shape, dtype="float64"),
+                                 s.uniform(y.shape, dtype="float64")])
+    rstate, site_states = seed_state(11), []
+    for _ in range(2):  # the two call sites' streams, as RandomStreams(11) took them
+        site_states.append(substream_states(rstate, 15360))
+        rstate = next_rstate(rstate)
+    for shapes in (((100, 150), (100, 154)), ((3, 5), (7, 2195)), ((100, 154), (100, 150))):
+        got = f(*(numpy.zeros(shape) for shape in shapes))
+        for site, shape in enumerate(shapes):
+            u, site_states[site] = mrg_uniform(site_states[site], math.prod(shape), "float64")
+            numpy.testing.assert_array_equal(got[site], u.reshape(shape))
+    for site in range(2):
+        numpy.testing.assert_array_equal(s.state_updates[site][0].get_value(), site_states[site])
 
 
 # ----------------------------------------------------------------------------------------------
