@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy
 
+from dltut import unpickle
 from dltut.atomic import atomic_write
 from dltut.engine import floatX, shared
 
@@ -363,12 +364,15 @@ def _describe(value):
 def _load_pickle(path):
     """The tutorial's ``mnist.pkl.gz``: a Python 2 pickle, so its strings are read as latin1.
 
-    Unpickling runs code named in the file: load only pickles you trust.
+    Read by ``dltut.unpickle``: a file naming anything but plain data and arrays is refused, with
+    nothing run.
     """
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
-            datasets = pickle.load(f, encoding="latin1")
+            datasets = unpickle.load(f, source=path)
+    except unpickle.UnsafePickleError as error:
+        raise DataError(str(error)) from None
     except (EOFError, gzip.BadGzipFile, zlib.error, pickle.UnpicklingError) as error:
         message = f"{path}: truncated or corrupt pickle ({error}); re-copy the file"
         raise DataError(message) from error
