@@ -4,15 +4,17 @@ A pickle is a small program: its ``GLOBAL``/``STACK_GLOBAL`` opcodes import any 
 names (``os.system``, ``subprocess.Popen``) and ``REDUCE`` calls it. The tutorials' files
 (``mnist.pkl.gz``, ``imdb.pkl``) hold only tuples, lists, dicts, strings, numbers and NumPy
 arrays: the containers and scalars need no import at all, and an array needs only the few NumPy
-names below, under their NumPy 1 (``numpy.core``) and NumPy 2 (``numpy._core``) spellings. Any
-other name is refused before it is imported, so nothing in the file runs.
+names below, under their NumPy 1 (``numpy.core``) and NumPy 2 (``numpy._core``) spellings, and
+``_codecs.encode``, by which Python 3 writes ``bytes`` (an array's data) at protocol 2 (it only
+encodes a string with a text codec). Any other name is refused before it is imported, so nothing
+in the file runs.
 """
 
 import pickle
 
 # (module, name) pairs a NumPy array or scalar pickle imports; nothing else is allowed
 ALLOWED = frozenset(
-    [("numpy", "ndarray"), ("numpy", "dtype")]
+    [("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")]
     + [(f"numpy.{core}.{module}", name)
        for core in ("core", "_core")
        for module, name in (("multiarray", "_reconstruct"), ("multiarray", "scalar"),

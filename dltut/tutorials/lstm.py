@@ -479,6 +479,22 @@ def _jsonable(options):
             for key, value in options.items()}
 
 
+def _leave_jax_mode(mode):
+    """The LSTM runs in the C mode (or Numba when asked), not JAX's: each minibatch has its own
+    shape (its longest review), and JAX needs the sizes of the dropout draw and of the scan's
+    initial states as constants (and would compile anew for every shape). JAX as dltut's default
+    gives way to C; JAX asked for is an error."""
+    if engine.mode() != "jax":
+        return
+    if mode == "jax" or os.environ.get("DLTUT_MODE") == "jax":
+        raise ValueError("the LSTM does not run in mode 'jax' (its minibatches change shape with "
+                         "their longest review, which JAX cannot compile): use mode 'c' or "
+                         "'numba'")
+    log.debug("the LSTM runs in mode 'c': JAX, dltut's default, cannot compile its "
+              "variable-length minibatches")
+    engine.set_mode("c")
+
+
 def train_lstm(
     dim_proj=128,  # word embedding dimension and LSTM number of hidden units
     patience=10,  # validations without progress before an early stop
@@ -519,6 +535,7 @@ def train_lstm(
     from dltut.fitting import configure
 
     configure(floatX=floatX, mode=mode)
+    _leave_jax_mode(mode)
     if isinstance(optimizer, str):
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer {optimizer!r}: choose one of {sorted(OPTIMIZERS)}")
