@@ -367,7 +367,8 @@ def run_like_the_original(tmp_path, caplog, key, **options):
     numpy.savez(tmp_path / "init.npz", **_original_init(data_path, SETTINGS))
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="dltut"):
-        result = lstm.train_lstm(**SETTINGS, **dict(extra), optimizer=optimizer,
+        settings = dict(SETTINGS, **options.pop("settings", {}))
+        result = lstm.train_lstm(**settings, **dict(extra), optimizer=optimizer,
                                  use_dropout=use_dropout, data_path=data_path,
                                  reload_model=str(tmp_path / "init.npz"),
                                  saveto=str(tmp_path / "lstm_model.npz"), floatX="float64",
@@ -404,3 +405,43 @@ def test_every_optimizer_prints_the_originals_numbers(tmp_path, caplog, key, mod
                     "optimizer with dropout there, all of them in the C mode")
     _, lines = run_like_the_original(tmp_path, caplog, key, mode=mode)
     assert_same_lines(lines, ORIGINAL[key])
+
+
+def test_checkpoint_and_resume_go_on_as_the_unbroken_run(tmp_path, caplog):
+    """SIGINT at the third validation (update 15): the checkpoint then holds the parameters, the
+    optimizer's averages, the dropout streams and the epoch's shuffle; resumed, the run prints
+    the rest of the original's lines."""
+    key = ("rmsprop", True, ())
+
+    def interrupt(record):
+        if record.iter == 14:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    checkpoint = str(tmp_path / "checkpoint.npz")
+    first, lines = run_like_the_original(tmp_path, caplog, key, mode="c", checkpoint=checkpoint,
+                                         callbacks=(interrupt,))
+    assert first.result.stop_reason == "interrupted" and first.result.iterations == 15
+    expected = ORIGINAL[key].splitlines()
+    done = expected.index("Train  0.4782608695652174 Valid  0.8 Test  0.56") + 1
+    assert_same_lines(lines[:done], "\n".join(expected[:done]))
+    assert "Training interupted" in caplog.messages
+    second, lines = run_like_the_original(tmp_path, caplog, key, mode="c", resume=checkpoint)
+    assert_same_lines(lines, "\n".join(expected[done:]))
+    assert second.result.iterations == 25 and len(second.result.history) == 5
+    assert tuple(second) == (0.5217391304347826, 0.19999999999999996, 0.43999999999999995)
+    with pytest.raises(ValueError, match="other settings.*patience"):
+        run_like_the_original(tmp_path, caplog, key, mode="c", resume=checkpoint,
+                              settings={"patience": 3})
+
+
+def test_bad_settings_are_one_clear_error(tmp_path):
+    with pytest.raises(DataError, match="no such file.*imdb.pkl"):
+        lstm.train_lstm(data_path=tmp_path / "imdb.pkl", mode="c")
+    with pytest.raises(ValueError, match="does not run in mode 'jax'"):
+        if engine.name() == "theano":
+            raise ValueError("does not run in mode 'jax' (theano-pymc has no JAX mode)")
+        lstm.train_lstm(data_path=tmp_path / "imdb.pkl", mode="jax")
+    with pytest.raises(ValueError, match="optimizer 'adam'"):
+        lstm.train_lstm(optimizer="adam", mode="c")
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        lstm.train_lstm(batch_size=0, mode="c")

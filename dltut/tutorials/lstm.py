@@ -630,9 +630,10 @@ def train_lstm(
             log.info("bad cost detected:  %s", error.cost)
             return LSTMResult(1.0, 1.0, 1.0)
     end_time = timeit.default_timer()
-    training.end_epoch()
     if result.stop_reason == "interrupted":
         log.info("Training interupted")
+    else:
+        training.end_epoch()
 
     best_p = training.best_params()
     zipp(best_p, tparams)
