@@ -147,8 +147,8 @@ def _first_line(data, name):
 
 def preprocess(source, tokenize=None):
     """``(train_set, test_set, dictionary)`` built from ``source`` as the tutorial's script."""
-    tokenize = tokenize or moses_tokenizer()
     reviews = read_reviews(source)
+    tokenize = tokenize or moses_tokenizer()
     log.info("Tokenizing..")
     tokenized = {folder: tokenize(reviews[folder]) for folder in FOLDERS}
     log.info("Building dictionary..")
