@@ -23,6 +23,7 @@ _LAZY = {
     "test_hmc": "dltut.tutorials.hmc",
     "sampler_on_nd_gaussian": "dltut.tutorials.hmc",
     "test_rbm": "dltut.tutorials.rbm",
+    "train_lstm": "dltut.tutorials.lstm",
     "sweep": "dltut.sweep",  # the function; the module of that name is callable as it too
     "LogisticRegression": "dltut.tutorials.logistic_sgd",
     "HiddenLayer": "dltut.tutorials.mlp",

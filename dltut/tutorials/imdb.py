@@ -120,7 +120,7 @@ def missing_message(path):
     """The one line a missing data file gets: where to get the file and what builds it."""
     return (f"{path}: no such file. Get the tutorial's imdb.pkl from {ORIGIN}, or build an .npz "
             f"from the Large Movie Review Dataset ({ACLIMDB}) with "
-            f"`python -m dltut.tutorials.imdb_preprocess aclImdb_v1.tar.gz imdb.npz`")
+            f"`python -m dltut.tutorials.imdb_preprocess --download aclImdb_v1.tar.gz imdb.npz`")
 
 
 def read(path):

@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 
 FOLDERS = ("train/pos", "train/neg", "test/pos", "test/neg")
 TOKENIZER_ARGS = ("-l", "en", "-q", "-")  # the tutorial's tokenizer.perl arguments
+# sha256 of aclImdb_v1.tar.gz, as other projects check it (scikit-learn's examples, Julia's
+# MLDatasets; md5 7c2ac02c03563afcf9b574c7e56c153a in PaddlePaddle's and torchtext's); not
+# checked here against a download (no network)
+ACLIMDB_SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -186,13 +190,17 @@ def main(argv=None):
     parser.add_argument("--download", action="store_true",
                         help=f"first download SOURCE from {imdb.ACLIMDB} (resumed if broken, "
                              "its SHA256 checked)")
+    parser.add_argument("--url", default=imdb.ACLIMDB, help="where --download fetches from "
+                        "(default the dataset's page)")
+    parser.add_argument("--sha256", default=ACLIMDB_SHA256,
+                        help="the tarball's checksum (default aclImdb_v1.tar.gz's)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     try:
         if args.download:
             from dltut import download
 
-            download.fetch(imdb.ACLIMDB, args.source, sha256=ACLIMDB_SHA256)
+            download.fetch(args.url, args.source, sha256=args.sha256)
         tokenize = perl_tokenizer(args.tokenizer_perl) if args.tokenizer_perl else None
         train_set, test_set, dictionary = preprocess(args.source, tokenize)
         dict_path = write(args.out, train_set, test_set, dictionary, args.dict_path)
@@ -204,11 +212,6 @@ def main(argv=None):
              len(train_set[0]), len(test_set[0]), dict_path, len(dictionary))
     return 0
 
-
-# sha256 of aclImdb_v1.tar.gz, as other projects check it (scikit-learn's examples, Julia's
-# MLDatasets; md5 7c2ac02c03563afcf9b574c7e56c153a in PaddlePaddle's and torchtext's); not
-# checked here against a download (no network)
-ACLIMDB_SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
 
 if __name__ == "__main__":
     sys.exit(main())
