@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""The LSTM tutorial (sentiment of IMDB reviews) from the command line: `python scripts/lstm.py --help`.
+"""The LSTM tutorial (IMDB review sentiment) from the command line: `python scripts/lstm.py -h`.
 
 As the tutorial's ``python lstm.py``, it trains with ``max_epochs=100, test_size=500`` and the
 other defaults of ``train_lstm``; every argument of ``train_lstm`` is a flag.
@@ -13,7 +13,8 @@ import sys
 # the tutorial's __main__: train_lstm(max_epochs=100, test_size=500)
 MAIN_DEFAULTS = {"max_epochs": 100, "test_size": 500}
 HELP = {
-    "data_path": "imdb.pkl (the tutorial's file) or an .npz built by dltut.tutorials.imdb_preprocess",
+    "data_path": "imdb.pkl (the tutorial's file) or an .npz built by "
+                 "dltut.tutorials.imdb_preprocess",
     "optimizer": "sgd, adadelta or rmsprop",
     "saveto": "where the best model is written ('' for nowhere)",
     "reload_model": "a model file (.npz) to start from",

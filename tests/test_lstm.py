@@ -32,7 +32,7 @@ import signal
 import numpy
 import pytest
 
-from conftest import available_modes, in_mode
+from conftest import available_modes
 from dltut import engine
 from dltut.data import DataError
 from dltut.engine import T
@@ -271,7 +271,8 @@ def numpy_lstm(W, U, b, emb, mask):
     return numpy.array(states)
 
 
-@pytest.mark.parametrize("mode", [m for m in available_modes() if m != "jax"])
+@pytest.mark.parametrize("mode", [pytest.param(m, marks=pytest.mark.slow) if m == "numba" else m
+                                  for m in available_modes() if m != "jax"])
 def test_lstm_layer_and_model_against_numpy(floatX64, mode):
     engine.set_mode(mode)
     rng = numpy.random.RandomState(0)
@@ -445,3 +446,23 @@ def test_bad_settings_are_one_clear_error(tmp_path):
         lstm.train_lstm(optimizer="adam", mode="c")
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         lstm.train_lstm(batch_size=0, mode="c")
+
+
+def test_script_trains_in_float32(tmp_path):
+    """scripts/lstm.py on the made data in float32 (the engine's default floatX); without data,
+    one line saying where to get it."""
+    from conftest import run_script
+
+    write_made_imdb(tmp_path / "imdb.pkl")
+    flags = ["--dim-proj", 8, "--n-words", 100, "--maxlen", 30, "--max-epochs", 1,
+             "--validFreq", 6, "--dispFreq", 4, "--test-size", 30, "--saveto", "model.npz",
+             "--mode", "c", "--floatX", "float32"]
+    done = run_script("lstm.py", *flags, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Epoch  0 Update  4 Cost  0.69" in done.stdout and "Seen 184 samples" in done.stdout
+    assert "The code run for 1 epochs" in done.stdout
+    saved = numpy.load(tmp_path / "model.npz")
+    assert saved["Wemb"].dtype == numpy.float32 and saved["history_errs"].shape == (2, 2)
+    missing = run_script("lstm.py", "--data-path", "none.pkl", cwd=tmp_path)
+    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
+    assert "none.pkl: no such file" in missing.stderr and imdb.ORIGIN in missing.stderr

@@ -370,7 +370,7 @@ class LSTMResult:
     train_err: float
     valid_err: float
     test_err: float
-    result: object = None  # the trainer's TrainResult (history, costs, stop_reason); None if diverged
+    result: object = None  # the trainer's TrainResult (history, costs...); None if diverged
     params: OrderedDict = None  # the best model's parameter values
 
     def __iter__(self):
@@ -577,6 +577,13 @@ def train_lstm(
 
     model_options["ydim"] = ydim = int(numpy.max(train[1]) + 1)
 
+    epoch_updates = len(train[0]) // batch_size
+    model_options["validFreq"] = validFreq = epoch_updates if validFreq == -1 else validFreq
+    model_options["saveFreq"] = epoch_updates if saveFreq == -1 else saveFreq
+    settings = dict(model_options, data_path=os.fspath(data_path), engine=engine.name(),
+                    floatX=engine.floatX())
+    saved = _read_checkpoint(resume, settings) if resume else None
+
     log.info("Building model")
     params = init_params(model_options, rng)
     if reload_model:
@@ -598,15 +605,10 @@ def train_lstm(
     log.info("%d valid examples", len(valid[0]))
     log.info("%d test examples", len(test[0]))
 
-    epoch_updates = len(train[0]) // batch_size
-    model_options["validFreq"] = validFreq = epoch_updates if validFreq == -1 else validFreq
-    model_options["saveFreq"] = epoch_updates if saveFreq == -1 else saveFreq
     stopping = ValidationPatience(n_epochs=max_epochs, patience=patience,
                                   validation_frequency=validFreq)
     streams = _streams(f_grad_shared, f_update, f_pred)
-    settings = dict(model_options, data_path=os.fspath(data_path), engine=engine.name(),
-                    floatX=engine.floatX())
-    state = (_load_checkpoint(resume, settings, training, streams) if resume
+    state = (_restore(saved, training, streams) if resume
              else TrainState(patience=patience))
     training.state = state
 
@@ -688,7 +690,8 @@ def _save_checkpoint(path, settings, training, streams, state):
                       ({}, meta))
 
 
-def _load_checkpoint(path, settings, training, streams):
+def _read_checkpoint(path, settings):
+    """The checkpoint ``path``, if it is one of a run with these ``settings``."""
     saved = saving.load_model(path)
     if "lstm_checkpoint" not in saved.meta:
         raise saving.ModelFileError(f"{path}: not a checkpoint of train_lstm; resume needs the "
@@ -699,6 +702,12 @@ def _load_checkpoint(path, settings, training, streams):
                         if meta["settings"].get(key) != _jsonable(settings).get(key))
         raise ValueError(f"{path}: checkpoint of a run with other settings ({', '.join(differ)} "
                          "differ); resume with the same settings or start a new run")
+    return saved
+
+
+def _restore(saved, training, streams):
+    """Set the run's values from the checkpoint ``saved``; the trainer's state."""
+    path, meta = saved.path, saved.meta["lstm_checkpoint"]
     for name, variable in streams.items():
         variable.set_value(saved.params[f"value/{name}"])
     names = list(training.tparams)
