@@ -4,7 +4,7 @@ import pytest
 
 import dltut
 from dltut import data, saving, trainer
-from dltut.tutorials import convolutional_mlp, dA, hmc, logistic_sgd, mlp, rbm
+from dltut.tutorials import convolutional_mlp, dA, hmc, logistic_sgd, lstm, mlp, rbm
 
 
 @pytest.mark.parametrize("module, names", [
@@ -14,6 +14,7 @@ from dltut.tutorials import convolutional_mlp, dA, hmc, logistic_sgd, mlp, rbm
     (dA, ["test_dA", "dA"]),
     (hmc, ["test_hmc", "sampler_on_nd_gaussian", "HMC_sampler"]),
     (rbm, ["test_rbm", "RBM"]),
+    (lstm, ["train_lstm"]),
     (data, ["load_data"]),
     (saving, ["load_model"]),
     (trainer, ["EarlyStopping", "train"]),
