@@ -466,3 +466,23 @@ def test_script_trains_in_float32(tmp_path):
     missing = run_script("lstm.py", "--data-path", "none.pkl", cwd=tmp_path)
     assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
     assert "none.pkl: no such file" in missing.stderr and imdb.ORIGIN in missing.stderr
+
+
+def test_a_diverging_run_stops_as_the_tutorial(tmp_path, caplog):
+    """sgd with lrate 1e200: after one update decay_c * sum(U ** 2) is infinite; the tutorial
+    then prints 'bad cost detected: ' and returns 1., 1., 1.
+
+    The original (run as ORIGINAL's, with these settings and saveto='') printed ``Epoch  0
+    Update  1 Cost  0.6931784949305962`` then ``bad cost detected:  inf``. dltut's
+    f_grad_shared returns nan there, where a function of the same cost and gradients without
+    f_grad_shared's updates returns inf (not looked into further: the weights have overflowed):
+    the same stop at the same update, nan for inf."""
+    write_made_imdb(tmp_path / "imdb.pkl")
+    with caplog.at_level(logging.INFO, logger="dltut"):
+        result = lstm.train_lstm(**dict(SETTINGS, dispFreq=1), optimizer="sgd", lrate=1e200,
+                                 decay_c=0.01, use_dropout=False, saveto=None, mode="c",
+                                 data_path=tmp_path / "imdb.pkl")
+    assert tuple(result) == (1.0, 1.0, 1.0) and result.result is None
+    lines = _printed(caplog) + [m for m in caplog.messages if m.startswith("bad cost")]
+    assert lines[0].startswith("Epoch  0 Update  1 Cost  0.69")
+    assert lines[1:] in (["bad cost detected:  inf"], ["bad cost detected:  nan"])
