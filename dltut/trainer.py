@@ -297,6 +297,9 @@ def train_lockstep(group, n_train_batches, stoppings, callbacks=None, loggers=No
     behind train, the others waiting (frozen), until they are; then all go on together.
     """
     _require_int("n_train_batches", n_train_batches, 1)
+    if any(isinstance(stopping, ValidationPatience) for stopping in stoppings):
+        raise ValueError("train_lockstep runs the tutorials' EarlyStopping only, not "
+                         "ValidationPatience (the LSTM's rule): train such runs one by one")
     n_runs = len(stoppings)
     callbacks = callbacks if callbacks is not None else [()] * n_runs
     loggers = loggers if loggers is not None else [log] * n_runs

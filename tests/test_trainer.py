@@ -499,3 +499,5 @@ def test_validation_patience_resumes_as_the_unbroken_run():
     assert resumed.history == whole.history and resumed.stop_reason == whole.stop_reason
     with pytest.raises(ValueError, match="patience must be an integer >= 1"):
         ValidationPatience(patience=0)
+    with pytest.raises(ValueError, match="not ValidationPatience"):
+        train_lockstep(None, 5, [stopping])
