@@ -371,8 +371,8 @@ def run_like_the_original(tmp_path, caplog, key, **options):
         settings = dict(SETTINGS, **options.pop("settings", {}))
         result = lstm.train_lstm(**settings, **dict(extra), optimizer=optimizer,
                                  use_dropout=use_dropout, data_path=data_path,
-                                 reload_model=str(tmp_path / "init.npz"),
-                                 saveto=str(tmp_path / "lstm_model.npz"), floatX="float64",
+                                 reload_model=tmp_path / "init.npz",
+                                 saveto=tmp_path / "lstm_model.npz", floatX="float64",
                                  **options)
     return result, _printed(caplog)
 

@@ -474,9 +474,15 @@ def save_model(path, params, options, **arrays):
 
 
 def _jsonable(options):
-    return {key: (value.__name__ if callable(value) else
-                  value.item() if isinstance(value, numpy.generic) else value)
-            for key, value in options.items()}
+    """The options as JSON values: functions by name, paths as strings, NumPy scalars as
+    Python's."""
+    def plain(value):
+        if callable(value):
+            return value.__name__
+        if isinstance(value, os.PathLike):
+            return os.fspath(value)
+        return value.item() if isinstance(value, numpy.generic) else value
+    return {key: plain(value) for key, value in options.items()}
 
 
 def _leave_jax_mode(mode):
@@ -625,9 +631,9 @@ def train_lstm(
     with StopRequest() as stop:
         try:
             result = trainer.train(training, training.n_train_batches, stopping,
-                           callbacks=(show, *callbacks), state=state,
-                           checkpoint=write_checkpoint if checkpoint else None,
-                           checkpoint_every=checkpoint_every, stop_requested=stop)
+                                   callbacks=(show, *callbacks), state=state,
+                                   checkpoint=write_checkpoint if checkpoint else None,
+                                   checkpoint_every=checkpoint_every, stop_requested=stop)
         except Diverged as error:
             log.info("bad cost detected:  %s", error.cost)
             return LSTMResult(1.0, 1.0, 1.0)
@@ -683,7 +689,7 @@ def _save_checkpoint(path, settings, training, streams, state):
                        for name, value in zip(training.tparams, state.best_params)})
     values["costs"] = numpy.asarray(state.costs, dtype=float)
     values["rng_keys"] = rng_state[1]
-    meta = {"lstm_checkpoint": {"settings": settings, "state": state.to_dict(),
+    meta = {"lstm_checkpoint": {"settings": _jsonable(settings), "state": state.to_dict(),
                                 "rng": [rng_state[0], *map(float, rng_state[2:])],
                                 "epoch_started": training.epoch_rng_state is not None}}
     saving.save_model(path, {"model": "lstm"}, values, {"iteration": state.iteration},
