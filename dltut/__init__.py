@@ -24,6 +24,7 @@ _LAZY = {
     "sampler_on_nd_gaussian": "dltut.tutorials.hmc",
     "test_rbm": "dltut.tutorials.rbm",
     "test_rnnrbm": "dltut.tutorials.rnnrbm",
+    "train_lstm": "dltut.tutorials.lstm",
     "sweep": "dltut.sweep",  # the function; the module of that name is callable as it too
     "LogisticRegression": "dltut.tutorials.logistic_sgd",
     "HiddenLayer": "dltut.tutorials.mlp",

@@ -183,6 +183,10 @@ TUTORIALS = {t.name: t for t in (
         "Elman recurrent network for slot filling on ATIS, scored by conlleval's F1",
         command="rnnslu_main"),
     Tutorial(
+        "lstm", "lstm", "train_lstm", "code/lstm.py", (),
+        "LSTM sentiment classifier of IMDB movie reviews (mean-pooled states, dropout)",
+        command="lstm_main"),
+    Tutorial(
         "rnnrbm", "rnnrbm", "test_rnnrbm", "code/rnnrbm.py",
         ("batch_size", "num_epochs", "data_dir", "samples", "seed"),
         "RNN-RBM: a recurrent network conditioning an RBM, trained on polyphonic music (MIDI)"),

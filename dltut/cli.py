@@ -17,6 +17,7 @@ so the two cannot disagree.
 """
 
 import argparse
+import inspect
 import logging
 import os
 import sys
@@ -271,6 +272,68 @@ def rnnslu_main(argv=None, prog="rnnslu.py"):
         print(f"{prog}: {stopped}", file=sys.stderr)
         return 130  # as a shell reports a command stopped by Ctrl-C
     except (ValueError, OSError, ImportError, RuntimeError) as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# lstm, whose flags are train_lstm's arguments with the tutorial's __main__ defaults
+
+
+# the tutorial's __main__: train_lstm(max_epochs=100, test_size=500)
+_LSTM_MAIN_DEFAULTS = {"max_epochs": 100, "test_size": 500}
+_LSTM_HELP = {
+    "data_path": "imdb.pkl (the tutorial's file) or an .npz built by "
+                 "dltut.tutorials.imdb_preprocess",
+    "optimizer": "sgd, adadelta or rmsprop",
+    "saveto": "where the best model is written ('' for nowhere)",
+    "reload_model": "a model file (.npz) to start from",
+    "use_dropout": "dropout on the pooled LSTM states (--no-use-dropout: none)",
+    "floatX": "float32 or float64",
+    "mode": "c or numba (JAX cannot compile the variable-length minibatches)",
+    "checkpoint": "write the training state there (.npz) every --checkpoint-every epochs",
+    "resume": "go on from this checkpoint",
+}
+
+
+def build_lstm_parser(prog="lstm.py"):
+    """Every argument of ``train_lstm`` as a flag, with the defaults of the tutorial's
+    ``__main__`` (``max_epochs=100, test_size=500``)."""
+    from dltut.tutorials.lstm import train_lstm
+
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Train the LSTM tutorial on IMDB reviews (train_lstm).")
+    for name, parameter in inspect.signature(train_lstm).parameters.items():
+        if name == "callbacks":
+            continue
+        default = _LSTM_MAIN_DEFAULTS.get(name, parameter.default)
+        if name == "optimizer":
+            default = default.__name__
+        flag = "--" + name.replace("_", "-")
+        text = _LSTM_HELP.get(name, "")
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
+                                help=f"{text} (default {default})")
+        else:
+            kind = type(default) if isinstance(default, (int, float)) else str
+            parser.add_argument(flag, type=kind, default=default, metavar=name.upper(),
+                                help=f"{text}{' ' if text else ''}(default {default})")
+    return parser
+
+
+def lstm_main(argv=None, prog="lstm.py"):
+    """The LSTM's command line (the tutorial's ``python lstm.py``)."""
+    args = build_lstm_parser(prog).parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
+    logging.getLogger("dltut").setLevel(logging.INFO)
+    from dltut.data import DataError
+    from dltut.saving import ModelFileError
+    from dltut.tutorials.lstm import train_lstm
+
+    try:
+        train_lstm(**vars(args))
+    except (DataError, ModelFileError, ValueError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
     return 0

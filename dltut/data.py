@@ -364,15 +364,15 @@ def _describe(value):
 def _load_pickle(path):
     """The tutorial's ``mnist.pkl.gz``: a Python 2 pickle, so its strings are read as latin1.
 
-    Read by ``dltut.pickles``, which rebuilds containers, numbers and NumPy arrays only: a pickle
-    that names any other global (which could run code) is refused with an error naming it.
+    Read by ``dltut.pickles``: a file naming anything but plain data and arrays is refused, with
+    nothing run.
     """
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
-            datasets = pickles.load(f)
+            datasets = pickles.load(f, source=path)
     except pickles.UnsafePickleError as error:
-        raise DataError(f"{path}: {error}") from error
+        raise DataError(str(error)) from None
     except (EOFError, gzip.BadGzipFile, zlib.error, pickle.UnpicklingError) as error:
         message = f"{path}: truncated or corrupt pickle ({error}); re-copy the file"
         raise DataError(message) from error

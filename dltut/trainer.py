@@ -13,6 +13,17 @@ The rules, exactly as in the tutorials (``iter`` counts minibatch updates from 0
 * Training stops after update ``iter`` as soon as ``patience <= iter`` ("patience" stop), or when the
   epochs run out ("n_epochs" stop).
 
+The LSTM tutorial stops by another rule, ``ValidationPatience`` (its ``patience`` counts
+validations, not updates):
+
+* After update ``iter``, when ``(iter + 1) % validation_frequency == 0``, the model is validated,
+  its training, validation and test errors all computed.
+* A validation error at or below every one so far (ties count) is a new best: its parameters are
+  kept and the count of stale validations goes back to 0.
+* A validation is stale when more than ``patience`` validations have run and its error is at or
+  above the lowest of all but the last ``patience``: the count goes up by one, and training stops
+  ("validation_patience" stop) when the count exceeds ``patience``; or when the epochs run out.
+
 ``train`` returns a ``TrainResult`` holding the best model's numbers and the whole history of
 validations and patience, so the stop can be explained after the fact. ``train_lockstep`` trains
 several runs fed the same minibatches (``dltut.batched``), each by the same rules: ``Run`` holds
@@ -66,6 +77,23 @@ class EarlyStopping:
         return frequency
 
 
+@dataclasses.dataclass(frozen=True)
+class ValidationPatience:
+    """The LSTM tutorial's early stopping: patience is a count of stale validations."""
+
+    n_epochs: int = 5000  # most passes over the training set (max_epochs)
+    patience: int = 10  # stale validations tolerated (see the module's docstring)
+    validation_frequency: int = 370  # minibatches between validations (validFreq)
+
+    def __post_init__(self):
+        _require_int("n_epochs", self.n_epochs, 1)
+        _require_int("patience", self.patience, 1)
+        _require_int("validation_frequency", self.validation_frequency, 1)
+
+    def frequency(self, n_train_batches):
+        return self.validation_frequency
+
+
 def _require_int(name, value, minimum):
     if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -83,6 +111,8 @@ class Validation:
     new_best: bool  # below the best validation loss so far
     extended: bool  # a significant gain: patience was set to max(patience, iter * patience_increase)
     test_score: float | None = None  # test error of this model, computed for a new best only
+    train_loss: float | None = None  # ValidationPatience: the training error, at each validation
+    bad_counter: int | None = None  # ValidationPatience: the count of stale validations after it
 
 
 @dataclasses.dataclass
@@ -97,6 +127,7 @@ class TrainState:
     best_params: list | None = None  # parameter values of the best model
     history: list = dataclasses.field(default_factory=list)  # one Validation per validation
     costs: list = dataclasses.field(default_factory=list)  # training cost of each update
+    bad_counter: int = 0  # ValidationPatience: stale validations since the last new best
 
     def to_dict(self):
         """The counters and history as plain JSON-able values (params and costs excluded)."""
@@ -120,7 +151,7 @@ class TrainResult:
     test_score: float  # test error of the best model (0.0 when no validation ran, as in the tutorial)
     epochs: int  # epochs started (the last may be partial)
     iterations: int  # minibatch updates done
-    stop_reason: str  # "patience", "n_epochs" or "interrupted"
+    stop_reason: str  # "patience", "validation_patience", "n_epochs" or "interrupted"
     patience: int  # patience at the end
     validation_frequency: int
     n_train_batches: int
@@ -266,6 +297,9 @@ def train_lockstep(group, n_train_batches, stoppings, callbacks=None, loggers=No
     behind train, the others waiting (frozen), until they are; then all go on together.
     """
     _require_int("n_train_batches", n_train_batches, 1)
+    if any(isinstance(stopping, ValidationPatience) for stopping in stoppings):
+        raise ValueError("train_lockstep runs the tutorials' EarlyStopping only, not "
+                         "ValidationPatience (the LSTM's rule): train such runs one by one")
     n_runs = len(stoppings)
     callbacks = callbacks if callbacks is not None else [()] * n_runs
     loggers = loggers if loggers is not None else [log] * n_runs
@@ -328,9 +362,13 @@ class Run:
         self.frequency = stopping.frequency(n_train_batches)
         self.callbacks, self.log = callbacks, logger
         self.stop_reason, self.diverged = None, None
+        self.counts_validations = isinstance(stopping, ValidationPatience)
         # a run resumed from the checkpoint written at its end ends there again
         if state.costs and not math.isfinite(state.costs[-1]):
             self.diverged, self.stop_reason = (state.iteration, state.costs[-1]), "diverged"
+        elif self.counts_validations:
+            if state.bad_counter > stopping.patience:
+                self.stop_reason = "validation_patience"
         elif 0 <= state.iteration and state.patience <= state.iteration:
             self.stop_reason = "patience"
 
@@ -342,6 +380,8 @@ class Run:
 
     def span_end(self, first):
         """The last update of the longest span from ``first`` without an event of this run."""
+        if self.counts_validations:  # no stop between validations
+            return _span_end(first, self.frequency, math.inf, self.n_train_batches)
         return _span_end(first, self.frequency, self.state.patience, self.n_train_batches)
 
     def record(self, model, first, last, costs):
@@ -357,6 +397,12 @@ class Run:
             return
         state.costs.extend(costs.tolist())
         state.iteration = last
+        if self.counts_validations:
+            if (last + 1) % self.frequency == 0 and _validate_counting(
+                    model, state, self.stopping, last // n_train_batches + 1,
+                    last % n_train_batches + 1, self.callbacks):
+                self.stop_reason = "validation_patience"
+            return
         if (last + 1) % self.frequency == 0:
             _validate(model, state, self.stopping, last // n_train_batches + 1,
                       last % n_train_batches + 1, n_train_batches, self.callbacks, self.log)
@@ -475,6 +521,30 @@ def _validate(model, state, stopping, epoch, minibatch, n_train_batches, callbac
     state.history.append(record)
     for callback in callbacks:
         callback(record)
+
+
+def _validate_counting(model, state, stopping, epoch, minibatch, callbacks):
+    """Validate after update ``state.iteration`` by ``ValidationPatience``'s rule (the model's
+    ``train_loss()``, ``validation_loss()`` and ``test_score()``); whether training stops."""
+    train_loss = float(model.train_loss())
+    loss = float(model.validation_loss())
+    test_score = float(model.test_score())
+    losses = [record.validation_loss for record in state.history] + [loss]
+    new_best = state.best_params is None or loss <= min(losses)
+    if new_best:
+        state.best_validation_loss, state.best_iter = loss, state.iteration
+        state.test_score = test_score
+        state.best_params = model.get_params()
+        state.bad_counter = 0
+    stale = len(losses) > stopping.patience and loss >= min(losses[:-stopping.patience])
+    if stale:
+        state.bad_counter += 1
+    record = Validation(state.iteration, epoch, minibatch, loss, stopping.patience, new_best,
+                        False, test_score, train_loss, state.bad_counter)
+    state.history.append(record)
+    for callback in callbacks:
+        callback(record)
+    return stale and state.bad_counter > stopping.patience
 
 
 def _result(state, stop_reason, frequency, n_train_batches, elapsed):

@@ -4,7 +4,7 @@ import pytest
 
 import dltut
 from dltut import data, midi, saving, trainer
-from dltut.tutorials import convolutional_mlp, dA, hmc, logistic_sgd, mlp, rbm, rnnrbm
+from dltut.tutorials import convolutional_mlp, dA, hmc, logistic_sgd, lstm, mlp, rbm, rnnrbm
 
 
 @pytest.mark.parametrize("module, names", [
@@ -16,6 +16,7 @@ from dltut.tutorials import convolutional_mlp, dA, hmc, logistic_sgd, mlp, rbm, 
     (rbm, ["test_rbm", "RBM"]),
     (rnnrbm, ["test_rnnrbm", "RnnRbm"]),
     (midi, ["midiread", "midiwrite"]),
+    (lstm, ["train_lstm"]),
     (data, ["load_data"]),
     (saving, ["load_model"]),
     (trainer, ["EarlyStopping", "train"]),

@@ -34,9 +34,8 @@ class _System:
 
 def test_code_is_refused():
     text = pickle.dumps([1, _System()], protocol=2)
-    with pytest.raises(pickles.UnsafePickleError, match="names posix.system, which is not a "
-                                                         "container, a number, a string or a "
-                                                         "NumPy array"):
+    with pytest.raises(pickles.UnsafePickleError, match="refused to load posix.system: a dltut "
+                                                         "data file holds only lists"):
         pickles.load(io.BytesIO(text))
     with pytest.raises(pickles.UnsafePickleError, match="builtins.eval"):
         pickles.load(io.BytesIO(b"cbuiltins\neval\n(S'1'\ntR."))

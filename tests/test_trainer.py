@@ -417,3 +417,87 @@ def test_lockstep_runs_resumed_at_different_updates_equal_their_unbroken_runs():
     # the first run trained alone until it reached the second; the stopped one never again
     assert group.spans[0][2] == [True, False, False]
     assert not any(active[2] for _, _, active in group.spans)
+
+
+# ----------------------------------------------------------------------------------------------
+# ValidationPatience: the LSTM tutorial's rule
+
+
+def lstm_tutorial_loop(losses, n_train_batches, max_epochs, patience, validFreq):
+    """The loop of lstm.py's train_lstm, transcribed (its errors from ``losses``, one per
+    validation; ``best_p`` stands for the update at which it was kept)."""
+    losses = iter(losses)
+    history_errs, best_p, bad_counter, trace = [], None, 0, []
+    uidx, estop = 0, False
+    for eidx in range(max_epochs):
+        for _ in range(n_train_batches):
+            uidx += 1
+            if numpy.mod(uidx, validFreq) == 0:
+                valid_err = next(losses)
+                history_errs.append([valid_err, 1.0 - valid_err])
+                if best_p is None or valid_err <= numpy.array(history_errs)[:, 0].min():
+                    best_p = uidx
+                    bad_counter = 0
+                if (len(history_errs) > patience
+                        and valid_err >= numpy.array(history_errs)[:-patience, 0].min()):
+                    bad_counter += 1
+                    if bad_counter > patience:
+                        estop = True
+                trace.append((uidx - 1, valid_err, best_p == uidx, bad_counter))
+                if estop:
+                    break
+        if estop:
+            break
+    return {"trace": trace, "best_iter": best_p - 1 if best_p else 0, "iterations": uidx,
+            "epochs": eidx + 1, "stop_reason": "validation_patience" if estop else "n_epochs"}
+
+
+class FakeLSTM(FakeModel):
+    def train_loss(self):
+        return 0.5
+
+
+@pytest.mark.parametrize("losses, n_train_batches, max_epochs, patience, frequency", [
+    ([0.5, 0.4, 0.4, 0.45, 0.5, 0.5, 0.6, 0.7, 0.3], 4, 10, 2, 3),  # ties count as a new best
+    ([0.3] * 20, 5, 8, 1, 2),  # each ties the best (the count back to 0) and is stale (to 1)
+    ([0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.04], 3, 4, 1, 2),  # always better: the epochs run out
+    (list(numpy.random.RandomState(1).choice([0.2, 0.25, 0.3], 60)), 7, 30, 3, 5),
+    (list(numpy.random.RandomState(2).uniform(0.1, 0.2, 60)), 6, 40, 2, 4),
+])
+@pytest.mark.parametrize("fused", [True, False])
+def test_validation_patience_is_the_lstm_tutorials_rule(losses, n_train_batches, max_epochs,
+                                                        patience, frequency, fused):
+    from dltut.trainer import ValidationPatience
+
+    expected = lstm_tutorial_loop(losses, n_train_batches, max_epochs, patience, frequency)
+    model = FakeLSTM(losses, n_train_batches, fused)
+    result = train(model, n_train_batches, ValidationPatience(max_epochs, patience, frequency))
+    assert [(v.iter, v.validation_loss, v.new_best, v.bad_counter)
+            for v in result.history] == expected["trace"]
+    assert result.stop_reason == expected["stop_reason"]
+    assert (result.best_iter, result.iterations, result.epochs) == (
+        expected["best_iter"], expected["iterations"], expected["epochs"])
+    assert all(v.train_loss == 0.5 and v.test_score == 1.0 - v.validation_loss
+               for v in result.history)
+    assert model.updates == result.iterations
+
+
+def test_validation_patience_resumes_as_the_unbroken_run():
+    from dltut.trainer import TrainState, ValidationPatience
+
+    losses = list(numpy.random.RandomState(3).choice([0.2, 0.25, 0.3], 40))
+    stopping = ValidationPatience(n_epochs=20, patience=2, validation_frequency=3)
+    whole = train(FakeLSTM(losses, 5), 5, stopping)
+    states = []
+    first = train(FakeLSTM(losses, 5), 5, ValidationPatience(2, 2, 3),
+                  checkpoint=lambda state: states.append(copy.deepcopy(state)),
+                  checkpoint_every=1)
+    assert first.stop_reason == "n_epochs"
+    model = FakeLSTM(losses, 5)
+    model.validations = len(states[-1].history)
+    resumed = train(model, 5, stopping, state=states[-1])
+    assert resumed.history == whole.history and resumed.stop_reason == whole.stop_reason
+    with pytest.raises(ValueError, match="patience must be an integer >= 1"):
+        ValidationPatience(patience=0)
+    with pytest.raises(ValueError, match="not ValidationPatience"):
+        train_lockstep(None, 5, [stopping])

@@ -141,9 +141,9 @@ def load_fold(path):
     opener = gzip.open if path.name.endswith(".gz") else open
     try:
         with opener(path, "rb") as f:
-            fold = pickles.load(f)
+            fold = pickles.load(f, source=path)
     except pickles.UnsafePickleError as error:
-        raise DataError(f"{path}: {error}") from None
+        raise DataError(str(error)) from None
     except (EOFError, OSError, zlib.error, pickles.pickle.UnpicklingError, ValueError,
             TypeError, AttributeError, ImportError, IndexError, KeyError) as error:
         raise DataError(f"{path}: truncated or corrupt pickle ({error}); "
