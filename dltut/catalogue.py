@@ -253,3 +253,15 @@ def run_options(name):
 
     return getattr(module(name), "RUN_OPTIONS",
                    tuple(field.name for field in dataclasses.fields(Options)))
+
+
+def run_id(settings):
+    """A run's id (a sweep's folder, a plot's label): its settings as ``name=value`` joined by
+    commas (``"default"`` if none)."""
+    return ",".join(f"{name}={_text(value)}" for name, value in settings.items()) or "default"
+
+
+def _text(value):
+    if isinstance(value, (list, tuple)):
+        return "-".join(_text(item) for item in value)
+    return repr(value) if isinstance(value, float) else str(value)

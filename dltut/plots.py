@@ -198,7 +198,7 @@ def plot_sweep(results, settings=None):
     from matplotlib import colormaps
     from matplotlib.lines import Line2D
 
-    from dltut.sweep import run_id
+    from dltut.catalogue import run_id
 
     results = list(results)
     if not results:
@@ -246,7 +246,7 @@ def plot_sweep(results, settings=None):
 
 def _plot_final_errors(ax, results, settings, colours):
     """Test error of each run's best model, one column per setting apart from the seed."""
-    from dltut.sweep import run_id
+    from dltut.catalogue import run_id
 
     columns = {}  # setting without its seed -> indices of its runs
     for i, setting in enumerate(settings):

@@ -162,6 +162,23 @@ class SweepBar(_Bar):
             self._bar.set_postfix_str(text)
 
 
+class SuiteBar(_Bar):
+    """One bar over ``dltut suite``'s tutorials, on a terminal only; ``finished(name, verdict)``
+    moves it one tutorial on and shows the verdict after it."""
+
+    def __init__(self, total, done, stream=None):
+        super().__init__()
+        self.stream = sys.stderr if stream is None else stream
+        if _isatty(self.stream):
+            self._make(total=total, initial=done, desc="suite", unit="tutorial",
+                       file=self.stream, ncols=terminal_width())
+
+    def finished(self, name, verdict):
+        if self._bar is not None:
+            self._bar.update(1)
+            self._bar.set_postfix_str(f"{name}: {verdict}")
+
+
 def terminal_width():
     """Columns a line may take without wrapping."""
     return shutil.get_terminal_size(fallback=(80, 24)).columns - 1

@@ -8,12 +8,16 @@ the supervised tutorials' default runs and sets their best validation and test e
 published figures, with the binomial standard error of each (``sqrt(p (1 - p) / n)`` on the
 10,000 validation or test images) to say whether a difference means anything.
 
-The report (Markdown) also gives each run's wall time beside code/test.py's 2012 ``speed()``
-times, which were taken with other settings (``benchmarks/bench_cpu.py`` times both codes with
-those settings on this machine).
+Each row has a verdict: equal, within noise (``--full`` only: at most two standard errors off),
+differs, or failed. The report (Markdown) also gives each run's wall time beside code/test.py's
+2012 ``speed()`` times, which were taken with other settings (``benchmarks/bench_cpu.py`` times
+both codes with those settings on this machine). Beside it go the results as JSON, written after
+each tutorial, so that a suite stopped and started again runs only what is unfinished, and a
+figure of each tutorial's verdict and time.
 """
 
 import dataclasses
+import json
 import logging
 import math
 import os
@@ -25,6 +29,7 @@ import timeit
 from dltut import catalogue
 from dltut.atomic import atomic_write
 
+log = logging.getLogger(__name__)
 N_IMAGES = 10_000  # MNIST's validation and test sets: the n of an error rate's standard error
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 
@@ -52,7 +57,26 @@ class Outcome:
 
     @property
     def agrees(self):
-        return self.failure is None and all(check.agrees for check in self.checks)
+        return self.failure is None and self.verdict in ("equal", "within noise")
+
+    @property
+    def verdict(self):
+        """equal, within noise (--full: at most two standard errors off), differs or failed."""
+        if self.failure is not None:
+            return "failed"
+        if self.errors is None:
+            return "equal" if all(check.agrees for check in self.checks) else "differs"
+        return verdict_of(self.errors[1], catalogue.get(self.name).published.test)
+
+    def as_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, record):
+        record = dict(record, checks=[Check(**check) for check in record["checks"]])
+        if record["errors"] is not None:
+            record["errors"] = tuple(record["errors"])
+        return cls(**record)
 
 
 def _words_and_numbers(line):
@@ -136,6 +160,16 @@ def run_full(name, folder, mode=None, floatX=None):
     return Outcome(name, settings, seconds, errors=errors)
 
 
+def verdict_of(measured, published):
+    """A measured error rate (percent) beside a published one: equal to the published digits,
+    within noise (two binomial standard errors), or differs."""
+    digits = len(str(published).partition(".")[2])
+    if round(measured, digits) == published:
+        return "equal"
+    return "within noise" if abs(measured - published) <= 2 * standard_error(published) \
+        else "differs"
+
+
 def standard_error(percent, n=N_IMAGES):
     """The binomial standard error, in percentage points, of an error rate measured on n images."""
     p = percent / 100.0
@@ -150,31 +184,33 @@ def report(outcomes, kind, environment=""):
     if kind == "quick":
         lines += ["Each line the original code printed under the same settings (float64, CPU), "
                   "and whether dltut printed it again: the same words, the same numbers.", "",
-                  "| tutorial | settings | lines agreeing | largest relative difference | "
-                  "seconds | 2012 speed() s, CPU / GPU |", "|---|---|---|---|---|---|"]
+                  "| tutorial | settings | verdict | lines agreeing | largest relative difference | "
+                  "seconds | 2012 speed() s, CPU / GPU |", "|---|---|---|---|---|---|---|"]
     else:
         lines += ["Best validation and test errors of the default runs beside the published "
                   "figures; a difference is given in binomial standard errors (10,000 images).",
-                  "", "| tutorial | validation % (published) | test % (published) | "
-                  "test difference / SE | seconds | source |", "|---|---|---|---|---|---|"]
+                  "", "| tutorial | verdict | validation % (published) | test % (published) | "
+                  "test difference / SE | seconds | source |", "|---|---|---|---|---|---|---|"]
     for outcome in outcomes:
         tutorial = catalogue.get(outcome.name)
         settings = ", ".join(f"{k}={v}" for k, v in outcome.settings.items()) or "defaults"
         if outcome.failure:
-            lines.append(f"| {outcome.name} | {settings} | failed: {outcome.failure} | | | |")
+            lines.append(f"| {outcome.name} | {settings} | failed: {outcome.failure} | | | | |")
             continue
         if kind == "quick":
             agreeing = sum(check.agrees for check in outcome.checks)
             largest = max((check.difference for check in outcome.checks), default=0.0)
             speed = " / ".join(map(str, tutorial.speed_2012)) if tutorial.speed_2012 else "-"
-            lines.append(f"| {outcome.name} | {settings} | {agreeing}/{len(outcome.checks)} | "
+            lines.append(f"| {outcome.name} | {settings} | {outcome.verdict} | "
+                         f"{agreeing}/{len(outcome.checks)} | "
                          f"{largest:.1e} | {outcome.seconds:.1f} | {speed} |")
         else:
             published = tutorial.published
             valid, test = outcome.errors
             se = standard_error(published.test)
             lines.append(
-                f"| {outcome.name} | {valid:.6f} ({published.validation}) | {test:.6f} "
+                f"| {outcome.name} | {outcome.verdict} | {valid:.6f} ({published.validation}) | "
+                f"{test:.6f} "
                 f"({published.test}) | {(test - published.test) / se:+.2f} | "
                 f"{outcome.seconds:.1f} | {published.source} |")
     disagreeing = [(o.name, c) for o in outcomes for c in o.checks if not c.agrees]
@@ -204,16 +240,21 @@ def add_arguments(parser):
     parser.add_argument("--only", nargs="+", metavar="TUTORIAL", default=None,
                         help="these tutorials only (default: every one with reference figures)")
     parser.add_argument("--report", default=os.path.join("out", "suite.md"),
-                        help="where the Markdown report goes (default %(default)s)")
-    parser.add_argument("--mode", default=None, help="compile mode (default: dltut's)")
-    parser.add_argument("--floatX", default=None,
+                        help="the Markdown report; beside it the results as JSON (.json, which a "
+                             "suite started again reads to run only what is unfinished) and a "
+                             "figure (.png, with matplotlib) (default %(default)s)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="run every tutorial again, not only those the results lack")
+    parser.add_argument("--mode", default=None, choices=("c", "numba", "jax"),
+                        help="compile mode (default: dltut's)")
+    parser.add_argument("--floatX", default=None, choices=("float32", "float64"),
                         help="--full: float dtype of the runs (default float32; --quick runs "
                              "in float64, where the original's numbers were printed)")
 
 
 def main(args):
     """``dltut suite`` with parsed ``args``: 0 if every run agrees, 1 if one differs, 2 for a
-    bad setting."""
+    bad setting (before anything runs)."""
     field = "quick" if args.kind == "quick" else "published"
     eligible = [t.name for t in catalogue.TUTORIALS.values() if getattr(t, field) is not None]
     names = args.only or eligible
@@ -222,27 +263,106 @@ def main(args):
         print(f"dltut suite: error: no --{args.kind} figures for {', '.join(wrong)}: choose "
               f"among {', '.join(eligible)}", file=sys.stderr)
         return 2
-    from dltut import engine
-
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
-    outcomes = []
-    with tempfile.TemporaryDirectory() as folder:
-        for name in names:
-            print(f"... {name}", flush=True)
-            if args.kind == "quick":
-                outcome = run_quick(name, folder, args.mode)
-            else:
-                outcome = run_full(name, folder, args.mode, args.floatX)
-            outcomes.append(outcome)
-            state = "failed" if outcome.failure else \
-                f"{sum(c.agrees for c in outcome.checks)}/{len(outcome.checks)} lines agree" \
-                if args.kind == "quick" else "errors {:.6f} / {:.6f} %".format(*outcome.errors)
-            print(f"    {state} in {outcome.seconds:.1f} s", flush=True)
-    environment = f"engine {engine.name()} {engine.version()}, mode {engine.mode()}"
-    text = report(outcomes, args.kind, environment)
+    base, extension = os.path.splitext(args.report)
+    if extension != ".md":
+        print(f"dltut suite: error: --report {args.report}: give a .md file (the JSON results "
+              "and the figure go beside it)", file=sys.stderr)
+        return 2
     folder = os.path.dirname(args.report)
     if folder:
         os.makedirs(folder, exist_ok=True)
+    from dltut import engine
+    from dltut.progress import SuiteBar
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
+    key = {"kind": args.kind, "engine": engine.name(), "mode": args.mode, "floatX": args.floatX}
+    done = {} if args.fresh else _finished(base + ".json", key)
+    outcomes = {}
+    with tempfile.TemporaryDirectory() as scratch, \
+            SuiteBar(len(names), sum(name in done for name in names)) as bar:
+        for name in names:
+            if name in done:
+                outcomes[name] = done[name]
+                print(f"... {name}: {done[name].verdict} (finished before; --fresh runs it again)")
+                continue
+            print(f"... {name}", flush=True)
+            if args.kind == "quick":
+                outcome = run_quick(name, scratch, args.mode)
+            else:
+                outcome = run_full(name, scratch, args.mode, args.floatX)
+            outcomes[name] = done[name] = outcome
+            _save(base + ".json", key, done)  # a suite stopped here goes on after this one
+            print(f"    {outcome.verdict} in {outcome.seconds:.1f} s", flush=True)
+            bar.finished(name, outcome.verdict)
+    ordered = [outcomes[name] for name in names]
+    environment = f"engine {engine.name()} {engine.version()}, mode {engine.mode()}"
+    text = report(ordered, args.kind, environment)
     atomic_write(args.report, lambda stream: stream.write(text.encode()))
-    print(f"report written to {args.report}")
-    return 0 if all(outcome.agrees for outcome in outcomes) else 1
+    written = [args.report, base + ".json"]
+    if _draw(ordered, base + ".png"):
+        written.append(base + ".png")
+    print(f"report written to {', '.join(written)}")
+    return 0 if all(outcome.agrees for outcome in ordered) else 1
+
+
+def _finished(path, key):
+    """``{name: Outcome}`` of the results file at ``path`` if it was written for ``key``."""
+    try:
+        with open(path) as stream:
+            saved = json.load(stream)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        log.warning("%s: unreadable (%s); running every tutorial", path, error)
+        return {}
+    if saved.get("key") != key:
+        return {}
+    outcomes = {name: Outcome.from_dict(record) for name, record in saved["outcomes"].items()
+                if name in catalogue.TUTORIALS}
+    return {name: outcome for name, outcome in outcomes.items() if _still_valid(outcome, key)}
+
+
+def _still_valid(outcome, key):
+    """A saved outcome stands if its run finished and checked what the catalogue checks now."""
+    if outcome.failure is not None:
+        return False
+    if key["kind"] != "quick":
+        return True
+    quick = catalogue.get(outcome.name).quick
+    return [check.expected for check in outcome.checks] == list(quick.lines)
+
+
+def _save(path, key, outcomes):
+    record = {"key": key, "outcomes": {name: o.as_dict() for name, o in outcomes.items()}}
+    text = json.dumps(record, indent=1, default=_json_number)
+    atomic_write(path, lambda stream: stream.write(text.encode()))
+
+
+def _json_number(value):
+    return float(value)  # numpy scalars
+
+
+def _draw(outcomes, path):
+    """Each tutorial's time, coloured by its verdict, into ``path``; False without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    colours = {"equal": "tab:green", "within noise": "tab:olive", "differs": "tab:red",
+               "failed": "black"}
+    figure, axes = plt.subplots(figsize=(7, 0.4 * len(outcomes) + 1.2))
+    names = [o.name for o in outcomes]
+    seconds = [0.0 if math.isnan(o.seconds) else o.seconds for o in outcomes]
+    axes.barh(names, seconds, color=[colours[o.verdict] for o in outcomes])
+    for y, outcome in enumerate(outcomes):
+        axes.text(seconds[y], y, f" {outcome.verdict}", va="center", fontsize=8)
+    axes.invert_yaxis()
+    axes.set_xlabel("seconds (the run's wall time, compiling included)")
+    axes.set_title("dltut suite: agreement and time per tutorial")
+    figure.tight_layout()
+    atomic_write(path, lambda stream: figure.savefig(stream, format="png", dpi=100))
+    plt.close(figure)
+    return True

@@ -217,9 +217,9 @@ def plan(tutorial, grid, *, out_dir=None, backend="pool", batched=None, workers=
     out_dir = os.path.abspath(out_dir if out_dir is not None else f"out/sweep_{tutorial}")
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ValueError(f"out_dir {out_dir} is a file: give a folder for the runs")
-    runs = [Run(run_id(settings), settings, os.path.join(out_dir, run_id(settings)))
-            for settings in (dict(zip(grid, values))
-                             for values in itertools.product(*grid.values()))]
+    grid_points = (dict(zip(grid, values)) for values in itertools.product(*grid.values()))
+    runs = [Run(run_id, settings, os.path.join(out_dir, run_id))
+            for settings, run_id in ((s, catalogue.run_id(s)) for s in grid_points)]
     for each in runs:
         _check_previous(each, call)
     return Plan(tutorial, grid, runs, call, out_dir, backend, batched, workers, address, plot)
@@ -319,17 +319,6 @@ def _check_backend(tutorial, backend, batched, workers, address):
     if batched and tutorial not in group_training.TUTORIALS:
         raise ValueError(f"batched=True trains {', '.join(group_training.TUTORIALS)} runs "
                          f"together, not {tutorial}'s: leave batched out")
-
-
-def run_id(settings):
-    """A run's id: its settings as ``name=value`` joined by commas (``"default"`` if none)."""
-    return ",".join(f"{name}={_text(value)}" for name, value in settings.items()) or "default"
-
-
-def _text(value):
-    if isinstance(value, (list, tuple)):
-        return "-".join(_text(item) for item in value)
-    return repr(value) if isinstance(value, float) else str(value)
 
 
 def _check_previous(each, call):

@@ -1,7 +1,9 @@
 """The catalogue of tutorials, the ``dltut`` command that reads it, and ``dltut suite``'s
 checks; the suite's real quick runs against the original's lines are slow tests."""
 
+import ast
 import inspect
+import json
 import logging
 import os
 import subprocess
@@ -38,6 +40,50 @@ def test_defaults_are_the_entry_points():
 def test_an_unknown_tutorial_is_one_error_naming_the_choices():
     with pytest.raises(ValueError, match="no tutorial 'lstmx': choose one of logreg, "):
         catalogue.get("lstmx")
+
+
+def _imports():
+    """{dltut module: the dltut modules it imports anywhere (in functions too)}, read with ast."""
+    package = os.path.join(ROOT, "dltut")
+    modules = {}
+    for folder, _, files in os.walk(package):
+        for file in files:
+            if file.endswith(".py"):
+                path = os.path.join(folder, file)
+                name = os.path.relpath(path[:-3], ROOT).replace(os.sep, ".")
+                modules[name.removesuffix(".__init__")] = path
+    graph = {}
+    for name, path in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(open(path).read())):
+            if isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found |= {f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules
+                          else node.module for alias in node.names}
+        graph[name] = {module for module in found if module in modules and module != name}
+    return graph
+
+
+def test_the_import_graph_has_no_circle_and_the_command_line_is_the_top():
+    graph = _imports()
+    assert "dltut.catalogue" in graph and graph["dltut.sweep"]
+    for name, imported in graph.items():
+        if name not in ("dltut.__main__", "dltut.cli"):
+            assert not imported & {"dltut.cli", "dltut.__main__"}, name
+    state = {}
+
+    def visit(name, path):
+        state[name] = "open"
+        for other in graph[name]:
+            assert state.get(other) != "open", " -> ".join(path + [other])
+            if other not in state:
+                visit(other, path + [other])
+        state[name] = "done"
+
+    for name in graph:
+        if name not in state:
+            visit(name, [name])
 
 
 def test_the_library_does_not_import_its_command_line():
@@ -163,6 +209,40 @@ def test_suite_reports_lines_that_agree_and_lines_that_differ(tiny_mnist, tmp_pa
     assert f"expected `{changed}`, printed `{validation[1]}`" in text
     assert "expected `no such line 1.0`, printed no such line" in text
     assert "report written to" in capsys.readouterr().out
+
+
+def test_a_suite_started_again_runs_only_what_is_unfinished(tmp_path, monkeypatch, capsys):
+    ran = []
+
+    def quick(name, folder, mode=None):
+        ran.append(name)
+        lines = catalogue.get(name).quick.lines
+        return suite.Outcome(name, {}, 1.0, [suite.Check(line, line, 0.0, True) for line in lines])
+
+    monkeypatch.setattr(suite, "run_quick", quick)
+    report = tmp_path / "suite.md"
+    assert main(["suite", "--only", "hmc", "cA", "--report", str(report)]) == 0
+    assert ran == ["hmc", "cA"]
+    saved = json.loads((tmp_path / "suite.json").read_text())
+    assert set(saved["outcomes"]) == {"hmc", "cA"}
+    # as if stopped after hmc: the results hold hmc only
+    del saved["outcomes"]["cA"]
+    (tmp_path / "suite.json").write_text(json.dumps(saved))
+    assert main(["suite", "--only", "hmc", "cA", "--report", str(report)]) == 0
+    assert ran == ["hmc", "cA", "cA"]
+    assert "... hmc: equal (finished before; --fresh runs it again)" in capsys.readouterr().out
+    assert main(["suite", "--only", "hmc", "--fresh", "--report", str(report)]) == 0
+    assert ran[-1] == "hmc"
+    assert "| hmc | defaults | equal | 2/2 |" in report.read_text()
+
+
+def test_verdicts_of_published_error_rates():
+    se = suite.standard_error(1.65)  # 0.127 points
+    assert suite.verdict_of(1.65, 1.65) == "equal"
+    assert suite.verdict_of(1.6504, 1.65) == "equal"  # the published digits
+    assert suite.verdict_of(1.65 + 1.9 * se, 1.65) == "within noise"
+    assert suite.verdict_of(1.65 - 2.1 * se, 1.65) == "differs"
+    assert suite.verdict_of(7.489583, 7.489583) == "equal"
 
 
 def test_suite_refuses_a_tutorial_without_figures(capsys):

@@ -44,8 +44,10 @@ def test_the_wheel_holds_the_data_and_its_checksums(wheel):
     assert "dltut/tutorials/convolutional_mlp.py" in names  # the subpackage too
 
 
-def test_an_installed_wheel_trains_from_another_folder(wheel, tmp_path):
-    env_dir = tmp_path / "venv"
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory):
+    """A fresh venv with the wheel installed: (its folder, the environment to run it in)."""
+    env_dir = tmp_path_factory.mktemp("env") / "venv"
     venv.create(env_dir, with_pip=False)
     python = env_dir / "bin" / "python"
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
@@ -56,10 +58,16 @@ def test_an_installed_wheel_trains_from_another_folder(wheel, tmp_path):
     site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           check=True, capture_output=True, text=True).stdout.strip()
     Path(site, "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    elsewhere = tmp_path / "notebooks"
-    elsewhere.mkdir()
     environ = {k: v for k, v in os.environ.items()
                if k not in ("PYTHONPATH", "DLTUT_DATA", "DLTUT_MODE")}
+    return env_dir, environ
+
+
+def test_an_installed_wheel_trains_from_another_folder(installed, tmp_path):
+    env_dir, environ = installed
+    python = env_dir / "bin" / "python"
+    elsewhere = tmp_path / "notebooks"
+    elsewhere.mkdir()
     code = ("import dltut, logging; logging.basicConfig(level=logging.INFO, format='%(message)s'); "
             "print(dltut.__file__); dltut.sgd_optimization_mnist(n_epochs=1)")
     run = subprocess.run([python, "-c", code], cwd=elsewhere, env=environ, capture_output=True,
@@ -68,3 +76,29 @@ def test_an_installed_wheel_trains_from_another_folder(wheel, tmp_path):
     assert run.stdout.splitlines()[0].startswith(str(env_dir)), run.stdout
     # the tutorial's first validation on the full data set: the shipped MNIST was read
     assert "epoch 1, minibatch 83/83, validation error 12.458333 %" in run.stderr
+
+
+def _dltut(installed, *args, cwd):
+    env_dir, environ = installed
+    return subprocess.run([env_dir / "bin" / "dltut", *args], cwd=cwd, env=environ,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_the_installed_dltut_command_lists_and_runs(installed, tmp_path):
+    from dltut import catalogue
+
+    listed = _dltut(installed, "list", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == list(catalogue.TUTORIALS)
+    run = _dltut(installed, "run", "logreg", "--n-epochs", "1", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "epoch 1, minibatch 83/83, validation error 12.458333 %" in run.stdout.splitlines()
+    assert (tmp_path / "out" / "logreg.npz").is_file()
+
+
+@pytest.mark.slow
+def test_the_installed_dltut_command_prints_the_published_line(installed, tmp_path):
+    run = _dltut(installed, "run", "logreg", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "Optimization complete with best validation score of 7.500000 %,with test " \
+        "performance 7.489583 %" in run.stdout.splitlines()
