@@ -258,10 +258,11 @@ def run_options(name):
 def run_id(settings):
     """A run's id (a sweep's folder, a plot's label): its settings as ``name=value`` joined by
     commas (``"default"`` if none)."""
-    return ",".join(f"{name}={_text(value)}" for name, value in settings.items()) or "default"
+    return ",".join(f"{name}={value_text(value)}" for name, value in settings.items()) or "default"
 
 
-def _text(value):
+def value_text(value):
+    """A hyperparameter's value as a run id writes it: lists joined by '-', floats as repr."""
     if isinstance(value, (list, tuple)):
-        return "-".join(_text(item) for item in value)
+        return "-".join(value_text(item) for item in value)
     return repr(value) if isinstance(value, float) else str(value)

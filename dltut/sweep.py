@@ -633,7 +633,7 @@ def write_table(sweep_plan, records):
     writer = csv.DictWriter(text, ["run", *sweep_plan.grid, *COLUMNS], lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({key: _text(value) if key in sweep_plan.grid else value
+        writer.writerow({key: catalogue.value_text(value) if key in sweep_plan.grid else value
                          for key, value in row.items()})
     atomic_write(os.path.join(sweep_plan.out_dir, "results.csv"),
                  lambda file: file.write(text.getvalue().encode()))
