@@ -170,6 +170,14 @@ def verdict_of(measured, published):
         else "differs"
 
 
+def run_task(kind, name, folder, mode=None, floatX=None):
+    """One tutorial of a suite (``kind`` quick or full), as a serial run, a pool's or Ray's task."""
+    print(f"... {name}", flush=True)
+    if kind == "quick":
+        return run_quick(name, folder, mode)
+    return run_full(name, folder, mode, floatX)
+
+
 def standard_error(percent, n=N_IMAGES):
     """The binomial standard error, in percentage points, of an error rate measured on n images."""
     p = percent / 100.0
@@ -245,6 +253,14 @@ def add_arguments(parser):
                              "figure (.png, with matplotlib) (default %(default)s)")
     parser.add_argument("--fresh", action="store_true",
                         help="run every tutorial again, not only those the results lack")
+    parser.add_argument("--backend", choices=("serial", "pool", "ray"), default="serial",
+                        help="serial: one tutorial after the other (default: each run's time "
+                             "is its own); pool: a process per core; ray: Ray tasks (pip install "
+                             "'dltut[ray]'), on the cluster at --address or a local one")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="pool: processes; ray: CPUs of the local Ray (default: the cores)")
+    parser.add_argument("--address", default=None,
+                        help="ray: the address of a running Ray cluster (default: start one)")
     parser.add_argument("--mode", default=None, choices=("c", "numba", "jax"),
                         help="compile mode (default: dltut's)")
     parser.add_argument("--floatX", default=None, choices=("float32", "float64"),
@@ -277,24 +293,26 @@ def main(args):
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
     key = {"kind": args.kind, "engine": engine.name(), "mode": args.mode, "floatX": args.floatX}
     done = {} if args.fresh else _finished(base + ".json", key)
-    outcomes = {}
-    with tempfile.TemporaryDirectory() as scratch, \
-            SuiteBar(len(names), sum(name in done for name in names)) as bar:
-        for name in names:
-            if name in done:
-                outcomes[name] = done[name]
-                print(f"... {name}: {done[name].verdict} (finished before; --fresh runs it again)")
-                continue
-            print(f"... {name}", flush=True)
-            if args.kind == "quick":
-                outcome = run_quick(name, scratch, args.mode)
-            else:
-                outcome = run_full(name, scratch, args.mode, args.floatX)
-            outcomes[name] = done[name] = outcome
+    for name in names:
+        if name in done:
+            print(f"... {name}: {done[name].verdict} (finished before; --fresh runs it again)")
+    todo = [name for name in names if name not in done]
+    with tempfile.TemporaryDirectory() as scratch, SuiteBar(len(names), len(names) - len(todo)) \
+            as bar:
+        work = [(args.kind, name, scratch, args.mode, args.floatX) for name in todo]
+        if args.backend == "serial":
+            finished = (run_task(*each) for each in work)
+        else:
+            from dltut import sweep
+
+            finished = sweep.pool_tasks(run_task, work, args.workers) if args.backend == "pool" \
+                else sweep.ray_tasks(run_task, work, args.workers, args.address)
+        for outcome in finished:
+            done[outcome.name] = outcome
             _save(base + ".json", key, done)  # a suite stopped here goes on after this one
-            print(f"    {outcome.verdict} in {outcome.seconds:.1f} s", flush=True)
-            bar.finished(name, outcome.verdict)
-    ordered = [outcomes[name] for name in names]
+            print(f"    {outcome.name}: {outcome.verdict} in {outcome.seconds:.1f} s", flush=True)
+            bar.finished(outcome.name, outcome.verdict)
+    ordered = [done[name] for name in names]
     environment = f"engine {engine.name()} {engine.version()}, mode {engine.mode()}"
     text = report(ordered, args.kind, environment)
     atomic_write(args.report, lambda stream: stream.write(text.encode()))

@@ -423,12 +423,14 @@ def _execute(sweep_plan, todo, bar):
             else:
                 yield task(*args, callback=watches[0])
     elif sweep_plan.backend == "pool":
-        yield from _pool(task, work, sweep_plan.workers)
+        yield from pool_tasks(task, work, sweep_plan.workers)
     else:
-        yield from _ray(task, work, sweep_plan.workers, sweep_plan.address)
+        yield from ray_tasks(task, work, sweep_plan.workers, sweep_plan.address)
 
 
-def _pool(task, work, workers):
+def pool_tasks(task, work, workers):
+    """Yield ``task(*args)`` for each ``args`` of ``work`` as each finishes, in a pool of
+    ``workers`` spawned processes (default: the cores)."""
     workers = min(workers or os.cpu_count() or 1, len(work))
     context = multiprocessing.get_context("spawn")
     stop = context.Event()  # set when the sweep ends early: the workers start no more runs
@@ -456,7 +458,10 @@ def _start_worker(stop):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _ray(task, work, workers, address):
+def ray_tasks(task, work, workers, address):
+    """Yield ``task(*args)`` for each ``args`` of ``work`` as each finishes, as Ray tasks on the
+    cluster at ``address`` (default: a local Ray of ``workers`` CPUs); a task whose worker is
+    lost runs again (``RAY_RETRIES``)."""
     import ray
 
     started = not ray.is_initialized()

@@ -215,7 +215,7 @@ def test_a_suite_started_again_runs_only_what_is_unfinished(tmp_path, monkeypatc
     ran = []
 
     def quick(name, folder, mode=None):
-        ran.append(name)
+        ran.append(name)  # run_task runs it here: the serial backend
         lines = catalogue.get(name).quick.lines
         return suite.Outcome(name, {}, 1.0, [suite.Check(line, line, 0.0, True) for line in lines])
 
@@ -234,6 +234,17 @@ def test_a_suite_started_again_runs_only_what_is_unfinished(tmp_path, monkeypatc
     assert main(["suite", "--only", "hmc", "--fresh", "--report", str(report)]) == 0
     assert ran[-1] == "hmc"
     assert "| hmc | defaults | equal | 2/2 |" in report.read_text()
+
+
+# the Ray one is slow: starting a local Ray takes most of a minute here
+@pytest.mark.parametrize("backend", ["pool", pytest.param("ray", marks=pytest.mark.slow)])
+def test_suite_tutorials_as_pool_or_ray_tasks(backend, tmp_path):
+    if backend == "ray":
+        pytest.importorskip("ray")
+    report = tmp_path / "suite.md"
+    assert main(["suite", "--only", "hmc", "--backend", backend, "--workers", "1", "--mode", "c",
+                 "--report", str(report)]) == 0, report.read_text()
+    assert "| hmc | floatX=float64 | equal | 2/2 |" in report.read_text()
 
 
 def test_verdicts_of_published_error_rates():
