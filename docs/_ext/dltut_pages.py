@@ -41,7 +41,12 @@ def _measured():
 
 
 def _percent(value):
-    return "" if value is None else f"{value:g} %"
+    """A figure as it was recorded: all its digits, at least two decimals (7.50, 7.489583)."""
+    if value is None:
+        return ""
+    digits = f"{value:.6f}".rstrip("0")
+    decimals = len(digits.split(".")[1])
+    return f"{value:.{max(decimals, 2)}f} %"
 
 
 def _call(tutorial, settings):
@@ -54,15 +59,19 @@ def results_page(tutorial, measured):
     lines = []
     published, mine = tutorial.published, measured.get(tutorial.name)
     if published or mine:
-        lines += ["| run | best validation error | test error | length | time | source |",
-                  "| --- | --- | --- | --- | --- | --- |"]
+        lines += ["| run | best validation error | test error | length | time |",
+                  "| --- | --- | --- | --- | --- |"]
         if published:
             lines.append(f"| the tutorial, published | {_percent(published.validation)} | "
-                         f"{_percent(published.test)} | | | {published.source} |")
+                         f"{_percent(published.test)} | | |")
         if mine:
             lines.append(f"| dltut | {_percent(mine['validation'])} | {_percent(mine['test'])} "
-                         f"| {mine['epochs']} | {mine['time'] or ''} | {mine['source']} |")
+                         f"| {mine['epochs']} | {mine['time'] or ''} |")
         lines.append("")
+        if published:
+            lines += [f"- The published figures: {published.source}.", ""]
+        if mine:
+            lines += [f"- dltut's run: {mine['source']}.", ""]
         if published and not mine:
             lines += ["dltut's whole default run of this tutorial has not been measured yet "
                       "(`dltut suite --full --only " + tutorial.name + "` runs it).", ""]
@@ -87,16 +96,16 @@ def results_page(tutorial, measured):
 
 
 def results_all(measured):
-    lines = ["| tutorial | original file | what | published (valid / test) | "
-             "dltut (valid / test) | page |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = ["| tutorial | what | published (valid / test) | dltut (valid / test) |",
+             "| --- | --- | --- | --- |"]
     for tutorial in catalogue.TUTORIALS.values():
         published, mine = tutorial.published, measured.get(tutorial.name)
         pub = (f"{_percent(published.validation)} / {_percent(published.test)}"
                if published else "")
         got = (f"{_percent(mine['validation'])} / {_percent(mine['test'])}"
                if mine and mine["test"] is not None else "")
-        lines.append(f"| `{tutorial.name}` | `{tutorial.original}` | {tutorial.summary} | {pub} "
-                     f"| {got} | {{doc}}`tutorials/{tutorial.name}` |")
+        lines.append(f"| {{doc}}`{tutorial.name} <tutorials/{tutorial.name}>` | "
+                     f"{tutorial.summary} | {pub} | {got} |")
     return "\n".join(lines) + "\n"
 
 
