@@ -37,7 +37,6 @@ release = version = dltut.__version__
 extensions = [
     "myst_nb",  # MyST Markdown pages and .ipynb notebooks (myst_parser inside)
     "sphinx.ext.autodoc",
-    "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
     "sphinx-mathjax-offline",  # MathJax from _static, no CDN
     "sphinx.ext.viewcode",
@@ -45,17 +44,15 @@ extensions = [
 ]
 
 source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
-exclude_patterns = ["_build", "_static/pictures/README.md", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 nb_execution_mode = "off"  # stored outputs (docs/make_notebooks.py), checked fresh by dltut_pages
 nb_merge_streams = True
 
-autodoc_default_options = {"members": True, "show-inheritance": False}
+autodoc_default_options = {"members": True, "undoc-members": True}  # every public name
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
-napoleon_google_docstring = False
-napoleon_numpy_docstring = True
 
 html_theme = "furo"
 html_title = "dltut: the Deep Learning Tutorials"
@@ -64,5 +61,3 @@ html_show_sourcelink = False
 highlight_language = "text"  # a fence without a language is shown as it is
 smartquotes = False  # keep --flags and quotes as typed (no en dashes, no curly quotes)
 
-nitpicky = False
-suppress_warnings = []

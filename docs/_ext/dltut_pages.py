@@ -4,8 +4,8 @@
   beside dltut's measured run (docs/measured.py), the original code's printed lines under small
   settings that dltut prints too (``dltut suite --quick`` checks them), and the 2012 timings.
   ``_generated/results_all.md``: one table of every tutorial. Pages include these files.
-* ``_generated/pictures_NAME.md``: the pictures of the tutorial's notebook, taken from the stored
-  outputs in docs/notebooks/ (each with the code line that drew it).
+* ``_generated/pictures_NAME.md``: the pictures of docs/make_pictures.py (pictures.json), then
+  those of the tutorial's notebook, from its stored outputs in docs/notebooks/.
 * Checks, as warnings (``sphinx-build -W`` fails on them): every tutorial of the catalogue has a
   page docs/tutorials/NAME.md; every example notebook has a stored copy in docs/notebooks/, run
   from the example as it is now (``metadata.dltut.source_sha256``, see docs/make_notebooks.py).
@@ -109,13 +109,31 @@ def results_all(measured):
     return "\n".join(lines) + "\n"
 
 
-def pictures_page(tutorial, folder):
-    """The stored notebook's pictures, written as PNG files beside the page that shows them."""
+def _committed_pictures():
+    """docs/make_pictures.py's pictures of runs on the whole of MNIST: tutorial -> [file, caption]."""
+    index = DOCS / "_static" / "pictures" / "pictures.json"
+    pictures = json.loads(index.read_text()) if index.exists() else {}
+    for name, entries in pictures.items():
+        for file, _ in entries:
+            if not (index.parent / file).exists():
+                logger.warning(f"docs/_static/pictures/{file} ({name}) is missing: run python "
+                               "docs/make_pictures.py")
+    return pictures
+
+
+def pictures_page(tutorial, folder, committed):
+    """The tutorial's pictures: those of docs/make_pictures.py's runs on the whole of MNIST, then
+    those its notebook drew (taken from the stored outputs and written beside the page)."""
+    lines = []
+    for file, caption in committed.get(tutorial.name, []):
+        lines += [f"```{{figure}} /_static/pictures/{file}", ":width: 90%", "", caption, "```", ""]
+    if lines:
+        lines.insert(0, "Made by `python docs/make_pictures.py` on the whole of MNIST:\n")
     path = DOCS / "notebooks" / notebook_of(tutorial)
     if not path.exists():
-        return "This tutorial has no notebook yet.\n"
+        return "\n".join(lines) or "This tutorial has no notebook yet.\n"
     notebook = json.loads(path.read_text())
-    lines, count = [], 0
+    shown, count = [], 0
     for cell in notebook["cells"]:
         if cell["cell_type"] != "code":
             continue
@@ -128,14 +146,15 @@ def pictures_page(tutorial, folder):
             name = f"{tutorial.name}_{count}.png"
             data = base64.b64decode("".join(png) if isinstance(png, list) else png)
             _write_if_changed(folder / name, data)
-            lines += [f"```{{figure}} /_generated/pictures/{name}", ":width: 90%", "",
+            shown += [f"```{{figure}} /_generated/pictures/{name}", ":width: 90%", "",
                       f"`{source[-1] if source else ''}` in "
                       f"{{doc}}`the notebook <../notebooks/{notebook_of(tutorial)[:-6]}>`", "```",
                       ""]
-    if not count:
-        return "The notebook's stored outputs hold no picture.\n"
-    return ("Drawn by its notebook on a small cut of MNIST (1,200 training images, 2 epochs: "
-            "the pictures of a short run, made by docs/make_notebooks.py):\n\n" + "\n".join(lines))
+    if shown:
+        lines += ["Drawn by its notebook on a small cut of MNIST (1,200 training images, 2 "
+                  "epochs: the pictures of a short run, stored by docs/make_notebooks.py):", "",
+                  *shown]
+    return "\n".join(lines) or "No picture yet.\n"
 
 
 def _write_if_changed(path, data):
@@ -167,6 +186,7 @@ def generate(app):
     unknown = set(measured) - set(catalogue.TUTORIALS)
     if unknown:
         logger.warning(f"docs/measured.py names tutorials the catalogue lacks: {sorted(unknown)}")
+    committed = _committed_pictures()
     for tutorial in catalogue.TUTORIALS.values():
         if not (DOCS / "tutorials" / f"{tutorial.name}.md").exists():
             logger.warning(f"the tutorial {tutorial.name!r} (dltut.catalogue) has no page: "
@@ -174,7 +194,7 @@ def generate(app):
         _write_if_changed(GENERATED / f"results_{tutorial.name}.md",
                           results_page(tutorial, measured))
         _write_if_changed(GENERATED / f"pictures_{tutorial.name}.md",
-                          pictures_page(tutorial, GENERATED / "pictures"))
+                          pictures_page(tutorial, GENERATED / "pictures", committed))
     _write_if_changed(GENERATED / "results_all.md", results_all(measured))
     check_notebooks()
 
