@@ -15,6 +15,8 @@ import base64
 import hashlib
 import importlib.util
 import json
+import os
+import tempfile
 from pathlib import Path
 
 from sphinx.util import logging
@@ -158,12 +160,16 @@ def pictures_page(tutorial, folder, committed):
 
 
 def _write_if_changed(path, data):
-    """Write only what changed, so that Sphinx does not rebuild every page at each build."""
+    """Write only what changed, so that Sphinx does not rebuild every page at each build; through
+    a temporary file and a rename, so that two builds at once (test workers) never read half a
+    file."""
     if isinstance(data, str):
         data = data.encode()
     if not path.exists() or path.read_bytes() != data:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as out:
+            out.write(data)
+        os.replace(out.name, path)
 
 
 def check_notebooks():
