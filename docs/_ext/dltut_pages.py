@@ -3,7 +3,8 @@
 * ``_generated/results_NAME.md`` for every tutorial in ``dltut.catalogue``: its published figures
   beside dltut's measured run (docs/measured.py), the original code's printed lines under small
   settings that dltut prints too (``dltut suite --quick`` checks them), and the 2012 timings.
-  ``_generated/results_all.md``: one table of every tutorial. Pages include these files.
+  ``_generated/results_all.md``: one table of every tutorial; ``_generated/api_modules.md``: an
+  ``automodule`` for every module of dltut (docs/api.md). Pages include these files.
 * ``_generated/pictures_NAME.md``: the pictures of docs/make_pictures.py (pictures.json), then
   those of the tutorial's notebook, from its stored outputs in docs/notebooks/.
 * Checks, as warnings (``sphinx-build -W`` fails on them): every tutorial of the catalogue has a
@@ -16,6 +17,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import pkgutil
 import tempfile
 from pathlib import Path
 
@@ -172,6 +174,25 @@ def _write_if_changed(path, data):
         os.replace(out.name, path)
 
 
+def api_modules():
+    """Every module of dltut, the tutorials first, each as an ``automodule`` with its members."""
+    import dltut
+    import dltut.tutorials
+
+    tutorials = sorted(m.name for m in pkgutil.iter_modules(dltut.tutorials.__path__,
+                                                            "dltut.tutorials."))
+    library = ["dltut"] + sorted(m.name for m in pkgutil.iter_modules(dltut.__path__, "dltut.")
+                                 if m.name not in ("dltut.tutorials", "dltut.__main__"))
+    lines = []
+    for title, names in (("The tutorials", ["dltut.tutorials"] + tutorials),
+                         ("The library", library)):
+        lines += [f"## {title}", ""]
+        for name in names:
+            lines += [f"### `{name}`", "", "```{eval-rst}", f".. automodule:: {name}",
+                      "   :members:", "```", ""]
+    return "\n".join(lines)
+
+
 def check_notebooks():
     for example in sorted((ROOT / "examples").glob("*.ipynb")):
         stored = DOCS / "notebooks" / example.name
@@ -202,6 +223,7 @@ def generate(app):
         _write_if_changed(GENERATED / f"pictures_{tutorial.name}.md",
                           pictures_page(tutorial, GENERATED / "pictures", committed))
     _write_if_changed(GENERATED / "results_all.md", results_all(measured))
+    _write_if_changed(GENERATED / "api_modules.md", api_modules())
     check_notebooks()
 
 
