@@ -48,7 +48,7 @@ mlp --learning-rate 0.01 0.02 --seed 1 2 3 4 --n-epochs 1`` on the project's 2-c
 group writes its checkpoint.npz as a solo run does, so a group stopped midway goes on from
 there. Backends:
 
-* ``"pool"`` (default): a process pool, one worker per core (``workers``), ``spawn``ed; each
+* ``"pool"`` (default): a process pool, one worker per core (``workers``), started by ``spawn``; each
   worker loads the same engine and runs with the parent's floatX and mode (BLAS on one thread,
   dltut's default). A single task (one group) runs in this process instead.
 * ``"serial"``: one group after the other in this process.

@@ -1,0 +1,233 @@
+"""Sphinx extension: the parts of dltut's site generated from the code when it is built.
+
+* ``_generated/results_NAME.md`` for every tutorial in ``dltut.catalogue``: its published figures
+  beside dltut's measured run (docs/measured.py), the original code's printed lines under small
+  settings that dltut prints too (``dltut suite --quick`` checks them), and the 2012 timings.
+  ``_generated/results_all.md``: one table of every tutorial; ``_generated/api_modules.md``: an
+  ``automodule`` for every module of dltut (docs/api.md). Pages include these files.
+* ``_generated/pictures_NAME.md``: the pictures of docs/make_pictures.py (pictures.json), then
+  those of the tutorial's notebook, from its stored outputs in docs/notebooks/.
+* Checks, as warnings (``sphinx-build -W`` fails on them): every tutorial of the catalogue has a
+  page docs/tutorials/NAME.md; every example notebook has a stored copy in docs/notebooks/, run
+  from the example as it is now (``metadata.dltut.source_sha256``, see docs/make_notebooks.py).
+"""
+
+import base64
+import hashlib
+import importlib.util
+import json
+import os
+import pkgutil
+import tempfile
+from pathlib import Path
+
+from sphinx.util import logging
+
+from dltut import catalogue
+
+logger = logging.getLogger(__name__)
+DOCS = Path(__file__).resolve().parent.parent
+ROOT = DOCS.parent
+GENERATED = DOCS / "_generated"
+# a tutorial's notebook in examples/, where it is not named as its module
+NOTEBOOKS = {"logreg": "logistic_regression", "lenet": "convolutional_mlp"}
+
+
+def notebook_of(tutorial):
+    return NOTEBOOKS.get(tutorial.name, tutorial.module) + ".ipynb"
+
+
+def _measured():
+    spec = importlib.util.spec_from_file_location("dltut_docs_measured", DOCS / "measured.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.MEASURED
+
+
+def _percent(value):
+    """A figure as it was recorded: all its digits, at least two decimals (7.50, 7.489583)."""
+    if value is None:
+        return ""
+    digits = f"{value:.6f}".rstrip("0")
+    decimals = len(digits.split(".")[1])
+    return f"{value:.{max(decimals, 2)}f} %"
+
+
+def _call(tutorial, settings):
+    arguments = ", ".join(f"{key}={value!r}" for key, value in settings.items())
+    return f"dltut.{tutorial.entry}({arguments})"
+
+
+def results_page(tutorial, measured):
+    """The results of one tutorial, as MyST Markdown."""
+    lines = []
+    published, mine = tutorial.published, measured.get(tutorial.name)
+    if published or mine:
+        lines += ["| run | best validation error | test error | length | time |",
+                  "| --- | --- | --- | --- | --- |"]
+        if published:
+            lines.append(f"| the tutorial, published | {_percent(published.validation)} | "
+                         f"{_percent(published.test)} | | |")
+        if mine:
+            lines.append(f"| dltut | {_percent(mine['validation'])} | {_percent(mine['test'])} "
+                         f"| {mine['epochs']} | {mine['time'] or ''} |")
+        lines.append("")
+        if published:
+            lines += [f"- The published figures: {published.source}.", ""]
+        if mine:
+            lines += [f"- dltut's run: {mine['source']}.", ""]
+        if published and not mine:
+            lines += ["dltut's whole default run of this tutorial has not been measured yet "
+                      "(`dltut suite --full --only " + tutorial.name + "` runs it).", ""]
+    else:
+        lines += ["The tutorial published no error rate for this model; its results are the "
+                  "lines below.", ""]
+    if tutorial.quick:
+        quick = tutorial.quick
+        exact = ("to the printed digits" if not quick.rel
+                 else f"to {quick.rel:g} relative")
+        lines += [f"The original code's printed lines with small settings, "
+                  f"`{_call(tutorial, quick.settings)}` in float64. dltut prints the same lines "
+                  f"(the same words, the numbers {exact}); `dltut suite --quick` checks them "
+                  "again on any machine:", "", "```text", *quick.lines, "```", "",
+                  f"How the original ran: {quick.source}.", ""]
+    if tutorial.speed_2012:
+        cpu, gpu = tutorial.speed_2012
+        lines += [f"In 2012 the original's `code/test.py` `speed()` timed its run of this "
+                  f"tutorial at {cpu:g} s on the CPU and {gpu:g} s on the GPU (float32; an "
+                  "Intel i7-920 and a GTX 580); see {doc}`../speed` for dltut's times.", ""]
+    return "\n".join(lines)
+
+
+def results_all(measured):
+    lines = ["| tutorial | what | published (valid / test) | dltut (valid / test) |",
+             "| --- | --- | --- | --- |"]
+    for tutorial in catalogue.TUTORIALS.values():
+        published, mine = tutorial.published, measured.get(tutorial.name)
+        pub = (f"{_percent(published.validation)} / {_percent(published.test)}"
+               if published else "")
+        got = (f"{_percent(mine['validation'])} / {_percent(mine['test'])}"
+               if mine and mine["test"] is not None else "")
+        lines.append(f"| {{doc}}`{tutorial.name} <tutorials/{tutorial.name}>` | "
+                     f"{tutorial.summary} | {pub} | {got} |")
+    return "\n".join(lines) + "\n"
+
+
+def _committed_pictures():
+    """docs/make_pictures.py's pictures of runs on the whole of MNIST: tutorial -> [file, caption]."""
+    index = DOCS / "_static" / "pictures" / "pictures.json"
+    pictures = json.loads(index.read_text()) if index.exists() else {}
+    for name, entries in pictures.items():
+        for file, _ in entries:
+            if not (index.parent / file).exists():
+                logger.warning(f"docs/_static/pictures/{file} ({name}) is missing: run python "
+                               "docs/make_pictures.py")
+    return pictures
+
+
+def pictures_page(tutorial, folder, committed):
+    """The tutorial's pictures: those of docs/make_pictures.py's runs on the whole of MNIST, then
+    those its notebook drew (taken from the stored outputs and written beside the page)."""
+    lines = []
+    for file, caption in committed.get(tutorial.name, []):
+        lines += [f"```{{figure}} /_static/pictures/{file}", ":width: 90%", "", caption, "```", ""]
+    if lines:
+        lines.insert(0, "Made by `python docs/make_pictures.py` on the whole of MNIST:\n")
+    path = DOCS / "notebooks" / notebook_of(tutorial)
+    if not path.exists():
+        return "\n".join(lines) or "This tutorial has no notebook yet.\n"
+    notebook = json.loads(path.read_text())
+    shown, count = [], 0
+    for cell in notebook["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"]).strip().splitlines()
+        for output in cell.get("outputs", []):
+            png = output.get("data", {}).get("image/png")
+            if not png:
+                continue
+            count += 1
+            name = f"{tutorial.name}_{count}.png"
+            data = base64.b64decode("".join(png) if isinstance(png, list) else png)
+            _write_if_changed(folder / name, data)
+            shown += [f"```{{figure}} /_generated/pictures/{name}", ":width: 90%", "",
+                      f"`{source[-1] if source else ''}` in "
+                      f"{{doc}}`the notebook <../notebooks/{notebook_of(tutorial)[:-6]}>`", "```",
+                      ""]
+    if shown:
+        lines += ["Drawn by its notebook on a small cut of MNIST (1,200 training images, 2 "
+                  "epochs: the pictures of a short run, stored by docs/make_notebooks.py):", "",
+                  *shown]
+    return "\n".join(lines) or "No picture yet.\n"
+
+
+def _write_if_changed(path, data):
+    """Write only what changed, so that Sphinx does not rebuild every page at each build; through
+    a temporary file and a rename, so that two builds at once (test workers) never read half a
+    file."""
+    if isinstance(data, str):
+        data = data.encode()
+    if not path.exists() or path.read_bytes() != data:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as out:
+            out.write(data)
+        os.replace(out.name, path)
+
+
+def api_modules():
+    """Every module of dltut, the tutorials first, each as an ``automodule`` with its members."""
+    import dltut
+    import dltut.tutorials
+
+    tutorials = sorted(m.name for m in pkgutil.iter_modules(dltut.tutorials.__path__,
+                                                            "dltut.tutorials."))
+    library = ["dltut"] + sorted(m.name for m in pkgutil.iter_modules(dltut.__path__, "dltut.")
+                                 if m.name not in ("dltut.tutorials", "dltut.__main__"))
+    lines = []
+    for title, names in (("The tutorials", ["dltut.tutorials"] + tutorials),
+                         ("The library", library)):
+        lines += [f"## {title}", ""]
+        for name in names:
+            lines += [f"### `{name}`", "", "```{eval-rst}", f".. automodule:: {name}",
+                      "   :members:", "```", ""]
+    return "\n".join(lines)
+
+
+def check_notebooks():
+    for example in sorted((ROOT / "examples").glob("*.ipynb")):
+        stored = DOCS / "notebooks" / example.name
+        if not stored.exists():
+            logger.warning(f"docs/notebooks/{example.name} is missing: run "
+                           f"python docs/make_notebooks.py {example.name}")
+            continue
+        recorded = json.loads(stored.read_text()).get("metadata", {}).get("dltut", {})
+        current = hashlib.sha256(example.read_bytes()).hexdigest()
+        if recorded.get("source_sha256") != current:
+            logger.warning(f"docs/notebooks/{example.name} was run from another version of "
+                           f"examples/{example.name}: run python docs/make_notebooks.py "
+                           f"{example.name} and commit what it writes")
+
+
+def generate(app):
+    measured = _measured()
+    unknown = set(measured) - set(catalogue.TUTORIALS)
+    if unknown:
+        logger.warning(f"docs/measured.py names tutorials the catalogue lacks: {sorted(unknown)}")
+    committed = _committed_pictures()
+    for tutorial in catalogue.TUTORIALS.values():
+        if not (DOCS / "tutorials" / f"{tutorial.name}.md").exists():
+            logger.warning(f"the tutorial {tutorial.name!r} (dltut.catalogue) has no page: "
+                           f"write docs/tutorials/{tutorial.name}.md")
+        _write_if_changed(GENERATED / f"results_{tutorial.name}.md",
+                          results_page(tutorial, measured))
+        _write_if_changed(GENERATED / f"pictures_{tutorial.name}.md",
+                          pictures_page(tutorial, GENERATED / "pictures", committed))
+    _write_if_changed(GENERATED / "results_all.md", results_all(measured))
+    _write_if_changed(GENERATED / "api_modules.md", api_modules())
+    check_notebooks()
+
+
+def setup(app):
+    app.connect("builder-inited", generate)
+    app.config.exclude_patterns.append("_generated/*.md")  # included, not pages of their own
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

@@ -1,0 +1,132 @@
+"""Make the pictures of the site that need runs on the whole of MNIST (about 3 minutes on 2 cores).
+
+    python docs/make_pictures.py                  # from the repository root: all of them
+    python docs/make_pictures.py early_stopping   # or some: early_stopping, mlp, lenet, dA
+
+Every run uses the shipped MNIST and dltut's defaults (float32, JAX mode), and every picture is
+drawn by ``dltut.plots``; they are written to docs/_static/pictures/ and committed (training them
+at every build would add minutes to it). Rerun this script after a change to the trainer, a
+model or the plots, and commit what it writes.
+
+* ``early_stopping``: ``dltut.sgd_optimization_mnist()`` (batch size 600: the published run) and
+  ``dltut.sgd_optimization_mnist(batch_size=300)``, both stopped by patience after 74 epochs:
+  their patience plots for docs/early_stopping.md, ``patience_logreg.json`` (each run's counters
+  and the validations that raised patience, which that page quotes) and the published run's ten
+  weight images for the logistic regression's page.
+* ``mlp``: ``dltut.test_mlp(n_epochs=1)``: the weights of 100 hidden units after one epoch.
+* ``lenet``: ``dltut.evaluate_lenet5(n_epochs=1)``: the first layer's 20 filters after one
+  epoch, and the feature maps of the first test digit.
+* ``dA``: ``dltut.test_dA(training_epochs=1)``: the filters of 100 hidden units after one epoch,
+  without and with 30 % corruption.
+
+``pictures.json`` lists, per tutorial, each picture with its caption (what run made it, and its
+numbers); docs/_ext/dltut_pages.py shows them on the tutorial's page.
+"""
+
+import json
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy
+
+import dltut
+from dltut import engine
+from dltut.engine import T
+from dltut.plots import plot_feature_maps, save_figure, save_filters, save_patience_plot
+
+OUT = Path(__file__).resolve().parent / "_static" / "pictures"
+INDEX = OUT / "pictures.json"
+
+
+def _errors(result):
+    return (f"best validation error {result.best_validation_loss * 100:.6f} %, test error "
+            f"{result.test_score * 100:.6f} %")
+
+
+def early_stopping(pictures):
+    runs = {}
+    for batch_size in (600, 300):
+        result = dltut.sgd_optimization_mnist(batch_size=batch_size)
+        save_patience_plot(result, OUT / f"patience_logreg_{batch_size}.png")
+        runs[batch_size] = {
+            "best_validation_loss": result.best_validation_loss,
+            "test_score": result.test_score,
+            "best_iter": result.best_iter,
+            "epochs": result.epochs,
+            "iterations": result.iterations,
+            "patience": result.patience,
+            "stop_reason": result.stop_reason,
+            "extended": [(v.iter, v.validation_loss, v.patience)
+                         for v in result.history if v.extended],
+        }
+        print(f"batch_size={batch_size}: {runs[batch_size]}", flush=True)
+        if batch_size == 600:
+            save_filters(result.model, OUT / "filters_logreg.png")
+            pictures["logreg"] = [
+                ["patience_logreg_600.png", "The published run's patience, "
+                 "`dltut.sgd_optimization_mnist()`: " + _errors(result) + f", stopped by "
+                 f"{result.stop_reason} after {result.epochs} epochs (see "
+                 "{doc}`../early_stopping`)."],
+                ["filters_logreg.png", "The ten columns of `W` after that run, one 28x28 image "
+                 "per digit: white pixels raise the digit's score, black pixels lower it."]]
+    (OUT / "patience_logreg.json").write_text(json.dumps(runs, indent=1) + "\n")
+
+
+def mlp(pictures):
+    result = dltut.test_mlp(n_epochs=1)
+    save_filters(result.model, OUT / "filters_mlp.png")
+    pictures["mlp"] = [["filters_mlp.png", "The weights of 100 of the 500 hidden units after one "
+                        "epoch, `dltut.test_mlp(n_epochs=1)` (" + _errors(result) + ")."]]
+
+
+def lenet(pictures):
+    nkerns = (20, 50)
+    result = dltut.evaluate_lenet5(n_epochs=1, nkerns=nkerns)
+    save_filters(result.model, OUT / "filters_lenet.png")
+    _, _, (test_x, test_y) = dltut.load_data()
+    digit = numpy.asarray(test_x[:1], dtype=engine.floatX())
+    x = T.matrix("x")
+    lenet = dltut.LeNet5(numpy.random.RandomState(0), x, batch_size=1, nkerns=nkerns)
+    for param, trained in zip(lenet.params, result.model.params):  # same names, same order
+        param.set_value(trained.get_value())
+    maps = engine.function([x], [lenet.layer0.output, lenet.layer1.output, lenet.y_pred])
+    layer0, layer1, predicted = maps(digit)
+    save_figure(plot_feature_maps(digit[0], [layer0[0], layer1[0]]),
+                OUT / "feature_maps_lenet.png")
+    pictures["lenet"] = [
+        ["filters_lenet.png", "The first layer's 20 filters (5x5) after one epoch, "
+         "`dltut.evaluate_lenet5(n_epochs=1)` (" + _errors(result) + ")."],
+        ["feature_maps_lenet.png", f"The first test image (a {int(test_y[0])}, predicted "
+         f"{int(predicted[0])}) and the feature maps of that network's two convolution + "
+         "pooling layers."]]
+
+
+def dA(pictures):
+    with tempfile.TemporaryDirectory() as folder:
+        clean, noisy = dltut.test_dA(training_epochs=1, output_folder=folder)
+    pictures["dA"] = []
+    for run in (clean, noisy):
+        name = f"filters_dA_{round(run.corruption_level * 100)}.png"
+        save_filters(run.da, OUT / name)
+        pictures["dA"].append([name, f"The filters of 100 hidden units after one epoch with "
+                               f"{run.corruption_level:.0%} corruption, "
+                               f"`dltut.test_dA(training_epochs=1)` (cost {run.costs[-1]:.4f})."])
+
+
+MAKERS = {"early_stopping": early_stopping, "mlp": mlp, "lenet": lenet, "dA": dA}
+
+
+def main(names):
+    logging.basicConfig(level=logging.WARNING)
+    OUT.mkdir(parents=True, exist_ok=True)
+    pictures = json.loads(INDEX.read_text()) if INDEX.exists() else {}
+    for name in names or MAKERS:
+        MAKERS[name](pictures)
+        INDEX.write_text(json.dumps(pictures, indent=1, sort_keys=True) + "\n")
+        print(f"{name}: done", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

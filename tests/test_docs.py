@@ -1,0 +1,224 @@
+"""The documentation site (docs/): what it is built from is complete and fresh, and the built
+site reads right in a browser.
+
+Fast: every example notebook has a stored copy with outputs in docs/notebooks/, run from the
+example as it is now (docs/make_notebooks.py records the example's SHA-256); every tutorial of
+``dltut.catalogue`` has a page that includes its module's code and its generated results; README
+is the short front page and names every tutorial.
+
+Slow (``-m slow``; skipped without the ``docs`` extra): the site is built with ``sphinx-build
+-W --keep-going`` (any warning fails), every page's images and internal links (with their
+anchors) are checked in the HTML, and, where the system has Chromium (Debian's ``chromium``),
+every page is opened in headless Chromium after its scripts ran (``--dump-dom``): the math is
+typeset by the bundled MathJax (no raw LaTeX left outside code) and it loaded nothing from the
+network.
+"""
+
+import ast
+import hashlib
+import html.parser
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from dltut import catalogue, engine
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+pytestmark = pytest.mark.skipif(
+    engine.name() != "pytensor", reason="the site is built and checked once, in the PyTensor "
+                                        "environment")
+
+
+@pytest.mark.parametrize("example", sorted((ROOT / "examples").glob("*.ipynb")),
+                         ids=lambda path: path.name)
+def test_the_stored_notebook_is_run_from_the_example_as_it_is(example):
+    stored = DOCS / "notebooks" / example.name
+    assert stored.exists(), f"run python docs/make_notebooks.py {example.name}"
+    notebook = json.loads(stored.read_text())
+    recorded = notebook["metadata"]["dltut"]["source_sha256"]
+    assert recorded == hashlib.sha256(example.read_bytes()).hexdigest(), (
+        f"examples/{example.name} changed since docs/notebooks/{example.name} was made: run "
+        f"python docs/make_notebooks.py {example.name}")
+    code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    assert all(cell["execution_count"] for cell in code), "a code cell that did not run"
+    outputs = [output for cell in code for output in cell["outputs"]]
+    assert not [output for output in outputs if output["output_type"] == "error"]
+    assert any("image/png" in output.get("data", {}) for output in outputs)
+    # the stored copy is the example's cells with outputs added: same sources, same order
+    source = json.loads(example.read_text())
+    assert [c["source"] for c in source["cells"]] == [c["source"] for c in notebook["cells"]]
+
+
+def _pyobjects(page):
+    return re.findall(r":pyobject: (\w+)", page)
+
+
+def _top_level_names(path):
+    tree = ast.parse(path.read_text())
+    return {node.name for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+
+
+@pytest.mark.parametrize("name", catalogue.TUTORIALS)
+def test_every_tutorial_has_a_page_with_its_code_and_results(name):
+    tutorial = catalogue.get(name)
+    path = DOCS / "tutorials" / f"{name}.md"
+    assert path.exists(), f"write docs/tutorials/{name}.md"
+    page = path.read_text()
+    module = ROOT / "dltut" / "tutorials" / f"{tutorial.module}.py"
+    assert f"../../dltut/tutorials/{tutorial.module}.py" in page
+    objects = _pyobjects(page)
+    assert tutorial.entry in objects  # the entry point's code is on its page
+    assert set(objects) <= _top_level_names(module)
+    for part in (f"results_{name}.md", f"pictures_{name}.md"):
+        assert f"../_generated/{part}" in page
+    assert "$$" in page  # its equations
+
+
+def test_the_measured_runs_are_of_known_tutorials():
+    spec = importlib.util.spec_from_file_location("measured", DOCS / "measured.py")
+    measured = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(measured)
+    assert set(measured.MEASURED) <= set(catalogue.TUTORIALS)
+    for name, run in measured.MEASURED.items():
+        assert run["source"], name  # every figure says where it was measured
+
+
+def test_readme_is_the_short_front_page():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 150
+    for command in (
+            "python3 -m venv .venv && . .venv/bin/activate && pip install -e . && python "
+            "scripts/logreg.py",
+            "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[test]' && "
+            "python -m pytest -n 2"):
+        assert f"\n{command}\n" in readme  # as before: CI reads the test command
+    assert "python -m sphinx -W --keep-going -b html docs docs/_build/html" in readme
+    for name in catalogue.TUTORIALS:
+        assert f"| `scripts/{name}.py` |" in readme, name
+
+
+# ------------------------------------------------------------------------------------------------
+# The built site
+
+
+class _Page(html.parser.HTMLParser):
+    """The images, links and ids of one HTML page."""
+
+    def __init__(self):
+        super().__init__()
+        self.images, self.links, self.ids, self.scripts = [], [], set(), []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if tag == "img":
+            self.images.append(attrs.get("src", ""))
+        elif tag == "a" and "href" in attrs:
+            self.links.append(attrs["href"])
+        elif tag == "script" and attrs.get("src"):
+            self.scripts.append(attrs["src"])
+        elif tag == "link" and attrs.get("href") and "stylesheet" in (attrs.get("rel") or ""):
+            self.scripts.append(attrs["href"])
+
+
+def _parse(path):
+    page = _Page()
+    page.feed(path.read_text())
+    return page
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    for package in ("sphinx", "myst_nb", "furo"):
+        pytest.importorskip(package, reason="building the site needs the docs extra")
+    out = tmp_path_factory.mktemp("site")
+    build = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b",
+                            "html", str(DOCS), str(out)], capture_output=True, text=True,
+                           timeout=900, cwd=ROOT)
+    assert build.returncode == 0, build.stdout + build.stderr
+    return out
+
+
+# the generated pages that are Sphinx's or the viewcode extension's, not the site's own
+_OWN = re.compile(r"^(?!_modules/|_sources/|_static/|genindex|search|py-modindex)")
+
+
+def _pages(site):
+    return sorted(path for path in site.rglob("*.html")
+                  if _OWN.match(path.relative_to(site).as_posix()))
+
+
+@pytest.mark.slow
+def test_every_page_has_its_images_and_its_links_lead_somewhere(site):
+    pages = _pages(site)
+    expected = {"index.html", "getting_started.html", "early_stopping.html", "sweeps.html",
+                "speed.html", "engines.html", "files.html", "api.html",
+                "notebooks/logistic_regression.html"}
+    expected |= {f"tutorials/{name}.html" for name in catalogue.TUTORIALS}
+    assert expected <= {path.relative_to(site).as_posix() for path in pages}
+    parsed = {path: _parse(path) for path in site.rglob("*.html")}
+    problems = []
+    for path in pages:
+        page = parsed[path]
+        for src in page.images + page.scripts:
+            parts = urlsplit(src)
+            if parts.scheme or parts.netloc:
+                problems.append(f"{path.name}: loads {src} from the network")
+            elif not (path.parent / unquote(parts.path)).is_file():
+                problems.append(f"{path.name}: missing {src}")
+        for href in page.links:
+            parts = urlsplit(href)
+            if parts.scheme or parts.netloc or href.startswith("mailto:"):
+                continue
+            target = (path.parent / unquote(parts.path)).resolve() if parts.path else path
+            if not target.is_file():
+                problems.append(f"{path.name}: broken link {href}")
+            elif parts.fragment and target.suffix == ".html":
+                ids = parsed[target].ids if target in parsed else _parse(target).ids
+                if parts.fragment not in ids:
+                    problems.append(f"{path.name}: no #{parts.fragment} in {target.name}")
+    assert not problems, "\n".join(problems)
+    # the early-stopping page shows both 74-epoch runs
+    early = (site / "early_stopping.html").read_text()
+    assert "patience_logreg_600.png" in early and "patience_logreg_300.png" in early
+
+
+def _chromium():
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+_CODE = re.compile(r"<(pre|code)\b.*?</\1>", re.S)
+_RAW_MATH = re.compile(r"\\\(|\\\[|\$\$")
+
+
+@pytest.mark.slow
+def test_every_page_renders_its_math_in_a_browser(site):
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no Chromium on this system (apt-get install chromium)")
+    problems = []
+    for path in _pages(site):
+        source = path.read_text()
+        math = source.count('class="math notranslate')  # one a formula, inline or displayed
+        if not math:
+            continue
+        dom = subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+             "--virtual-time-budget=20000", path.as_uri()],
+            capture_output=True, text=True, timeout=120).stdout
+        rendered = dom.count("<mjx-container")
+        left = _RAW_MATH.findall(_CODE.sub("", dom))
+        if rendered < math or left:
+            problems.append(f"{path.relative_to(site)}: {math} formulas, {rendered} typeset, "
+                            f"raw LaTeX left: {left[:3]}")
+    assert not problems, "\n".join(problems)
