@@ -102,12 +102,16 @@ def machine_key():
     """The key under which this machine's choices are kept: CPU model, a digest of its flags,
     jaxlib's version and the XLA_FLAGS set (dltut's own included)."""
     model, flags = cpu_description()
-    try:
-        jaxlib = importlib.metadata.version("jaxlib")
-    except importlib.metadata.PackageNotFoundError:
-        jaxlib = "none"
     digest = hashlib.sha256(" ".join(flags).encode()).hexdigest()[:16]
-    return f"{model} | flags {digest} | jaxlib {jaxlib} | XLA_FLAGS {os.environ.get('XLA_FLAGS', '')}"
+    return (f"{model} | flags {digest} | jaxlib {_jaxlib_version()} | "
+            f"XLA_FLAGS {os.environ.get('XLA_FLAGS', '')}")
+
+
+def _jaxlib_version():
+    try:
+        return importlib.metadata.version("jaxlib")
+    except importlib.metadata.PackageNotFoundError:
+        return "none"
 
 
 def simd_flags():
