@@ -274,6 +274,9 @@ REFERENCE_2012 = {
     "convolutional_mlp": (63.1, 5.8), "dA": (71.0, 19.2), "SdA": (191.2, 11.2),
     "DBN": (199.0, 7.3), "rbm": (201.9, 122.0),
 }
+# logistic_cg's original fails in float32 on theano-pymc (its float32 theta refuses fmin_cg's float64
+# iterates: a TypeError, README): both sides run it in float64, the one floatX it runs in.
+SPEED_FLOATX = {"logistic_cg": "float64"}
 ORIGINAL_REPOSITORY = Path("/work/.mirror/lisa-lab+DeepLearningTutorials/repo/.git")
 
 # Run in the theano environment, in a folder holding code/ (the original files) and
@@ -315,13 +318,20 @@ def cpu_header():
     return f"CPU: {model}, {os.cpu_count()} cores; vector ISA: {' '.join(tuning.simd_flags())}"
 
 
-def original_folder(folder, floatX):
+PICKLE_MNIST = """
+import gzip, pickle, numpy
+arrays = numpy.load("mnist.npz")
+splits = tuple((arrays[f"x{k}"].astype("float32"), arrays[f"y{k}"].astype("int64")) for k in range(3))
+with gzip.open("mnist.pkl.gz", "wb") as file:
+    pickle.dump(splits, file, protocol=2)
+"""
+
+
+def original_folder(folder, python):
     """``folder/code``: the original tutorials (their ``MRG_RandomStreams`` import renamed to
     theano-pymc's ``MRG_RandomStream``), and ``folder/data/mnist.pkl.gz`` rebuilt from dltut's
-    MNIST as tests/test_originals.py describes (float32 images, int64 labels, pickled)."""
-    import gzip
-    import pickle
-
+    MNIST as tests/test_originals.py describes (float32 images, int64 labels, pickled by the
+    theano environment's ``python``)."""
     from dltut import data
 
     (folder / "code").mkdir(parents=True)
@@ -336,9 +346,12 @@ def original_folder(folder, floatX):
                                 "MRG_RandomStream as RandomStreams")
             (folder / name).write_text(text)
     (folder / "data").mkdir()
-    splits = tuple((x.astype("float32"), y.astype("int64")) for x, y in data.load_data())
-    with gzip.open(folder / "data" / "mnist.pkl.gz", "wb") as file:
-        pickle.dump(splits, file, protocol=2)
+    # NumPy 2 pickles name numpy._core, which the theano environment's NumPy 1.23 lacks: the
+    # arrays go over as an .npz, and that Python pickles them
+    arrays = {f"{name}{k}": array for k, split in enumerate(data.load_data())
+              for name, array in zip("xy", split)}
+    numpy.savez(folder / "data" / "mnist.npz", **arrays)
+    subprocess.run([str(python), "-c", PICKLE_MNIST], cwd=folder / "data", check=True)
 
 
 def _bench_call(python, code, env, cwd):
@@ -364,15 +377,19 @@ def speed_suite(args):
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        original_folder(tmp / "original", args.floatX)
-        theano_env = dict(theano_environment(tmp / "theano-cache", theano),
-                          OPENBLAS_NUM_THREADS="1")
-        theano_env["THEANO_FLAGS"] += f",floatX={args.floatX}"
-        dltut_env = dict(os.environ, DLTUT_CACHE=str(tmp / "dltut-cache"),
-                         PYTHONPATH=str(ROOT), PYTENSOR_FLAGS=f"floatX={args.floatX}")
-        dltut_env.pop("DLTUT_MODE", None)
+        if theano.is_file():
+            original_folder(tmp / "original", theano)
         for tutorial in args.tutorials:
             function, kwargs = SPEED[tutorial]
+            floatX = SPEED_FLOATX.get(tutorial, args.floatX)
+            theano_env = dict(theano_environment(tmp / "theano-cache", theano),
+                              OPENBLAS_NUM_THREADS="1")
+            theano_env["THEANO_FLAGS"] += f",floatX={floatX}"
+            dltut_env = dict(os.environ, DLTUT_CACHE=str(tmp / f"dltut-cache-{tutorial}"),
+                             PYTHONPATH=str(ROOT), PYTENSOR_FLAGS=f"floatX={floatX}")
+            dltut_env.pop("DLTUT_MODE", None)
+            if floatX != args.floatX:
+                print(f"{tutorial:17} in {floatX} (the original runs in {floatX} only)")
             module_call = ORIGINAL_CALL.format(module=tutorial, function=function, kwargs=kwargs)
             original = (_bench_call(theano, module_call, theano_env, tmp / "original")
                         if theano.is_file() else {"error": f"{theano} not found"})
