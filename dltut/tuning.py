@@ -10,9 +10,11 @@ measures, once per CPU:
 * The first time a JAX-mode loop (``dltut.compiled.JaxLoop``: a span of updates, or the error
   count of a split) of a new *program* (its step's name and the shapes and dtypes it reads)
   is compiled on the CPU, a short probe of it (``PROBE_LENGTH`` steps) is compiled under each of
-  ``CANDIDATES`` and timed, the candidates in turn, ``ROUNDS`` times; the fastest is kept, unless
-  it saves less than ``MARGIN`` of XLA's default's time (a difference that small is the shared
-  machine's noise, and the default is then kept).
+  ``CANDIDATES`` and timed, the candidates in turn, for some rounds (``ROUNDS``, ``TIME_BUDGET``);
+  each one's best call counts, and the fastest is kept unless it saves less than ``MARGIN`` of
+  XLA's default's time (a difference that small is the shared machine's noise, and the default
+  is then kept). It costs a first run one more compile of the program per candidate, and on the
+  LR about 0.1 s of probe calls (LeNet's: about 2.5 s).
 * The choice is written to ``cache_dir()/xla_cpu_settings.json`` (``dltut.engine.cache_dir``)
   under the *machine key*: the CPU's model name, a digest of its instruction-set flags, the
   jaxlib version and the user's ``XLA_FLAGS``. A later run on the same machine reads it and pays
@@ -58,10 +60,10 @@ CANDIDATES = {
     "ynn-off": {"xla_cpu_experimental_ynn_fusion_type": ""},
 }
 DEFAULT = "xla-default"
-PROBE_LENGTH = 10  # steps of the probe loop: the LR's 10 updates take 4-6 ms, LeNet's about 2 s
-ROUNDS = 5  # timed calls of each candidate's probe, taken in turn (the best of them counts)
+PROBE_LENGTH = 3  # steps of the probe loop: the LR's 3 updates take 1.5 ms, LeNet's about 0.6 s
+ROUNDS = (2, 20)  # timed calls of each candidate's probe, taken in turn: at least, at most
+TIME_BUDGET = 0.5  # seconds of probe calls after which no new round starts (past the least)
 MARGIN = 0.05  # a candidate replaces the default only if it saves more than this fraction
-TIME_LIMIT = 5.0  # seconds of probe runs at most per program: fewer rounds for a slow program
 FILE_NAME = "xla_cpu_settings.json"
 _FORMAT = 1  # the file's layout; a file of another layout is measured anew
 _ENVIRONMENT = "DLTUT_XLA_CPU"
@@ -223,22 +225,18 @@ def choose(program, probe):
 def measure(probe):
     """Time each candidate's probe in turn; the entry to remember: the setting kept and the best
     seconds of a probe call under each."""
-    runs = {}
-    for setting in CANDIDATES:
-        run = probe(options(setting))
-        run()  # the first call pays for loading and touching the data
-        runs[setting] = run
+    runs = {setting: probe(options(setting)) for setting in CANDIDATES}
     best = {setting: float("inf") for setting in CANDIDATES}
-    spent = 0.0
-    for _ in range(ROUNDS):
+    spent, least, most = 0.0, *ROUNDS
+    for round_ in range(most):
+        if round_ >= least and spent > TIME_BUDGET:
+            break
         for setting, run in runs.items():
             start = time.perf_counter()
             run()
             seconds = time.perf_counter() - start
             best[setting] = min(best[setting], seconds)
             spent += seconds
-        if spent > TIME_LIMIT:
-            break
     return {"setting": pick(best), "seconds": best, "when": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
