@@ -329,7 +329,7 @@ with gzip.open("mnist.pkl.gz", "wb") as file:
 
 def original_folder(folder, python):
     """``folder/code``: the original tutorials (their ``MRG_RandomStreams`` import renamed to
-    theano-pymc's ``MRG_RandomStream``), and ``folder/data/mnist.pkl.gz`` rebuilt from dltut's
+    theano-pymc's ``MRG_RandomStream``; dA.py and rbm.py need Pillow there), and ``folder/data/mnist.pkl.gz`` rebuilt from dltut's
     MNIST as tests/test_originals.py describes (float32 images, int64 labels, pickled by the
     theano environment's ``python``)."""
     from dltut import data
@@ -344,6 +344,8 @@ def original_folder(folder, python):
                                   check=True).stdout
             text = text.replace("MRG_RandomStreams as RandomStreams",
                                 "MRG_RandomStream as RandomStreams")
+            text = text.replace("import MRG_RandomStreams\n",
+                                "import MRG_RandomStream as MRG_RandomStreams\n")  # DBN.py
             (folder / name).write_text(text)
     (folder / "data").mkdir()
     # NumPy 2 pickles name numpy._core, which the theano environment's NumPy 1.23 lacks: the
