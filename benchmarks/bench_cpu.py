@@ -285,6 +285,7 @@ ORIGINAL_REPOSITORY = Path("/work/.mirror/lisa-lab+DeepLearningTutorials/repo/.g
 ORIGINAL_CALL = """
 import json, sys, time
 sys.path.insert(0, "code")
+sys.modules["theano.scan.scan_perform_ext"] = None  # its Cython scan does not build on 3.11
 import theano
 import {module} as tutorial
 mode = theano.compile.mode.get_default_mode()
