@@ -37,6 +37,7 @@ remembered choice; a measurement. ``settings_report()`` says which, for ``python
 ``--verbose`` logs each choice as it is made or read.
 """
 
+import concurrent.futures
 import hashlib
 import importlib.metadata
 import json
@@ -225,7 +226,9 @@ def choose(program, probe):
 def measure(probe):
     """Time each candidate's probe in turn; the entry to remember: the setting kept and the best
     seconds of a probe call under each."""
-    runs = {setting: probe(options(setting)) for setting in CANDIDATES}
+    # XLA compiles without Python's lock: the probes compile side by side, on as many cores
+    with concurrent.futures.ThreadPoolExecutor(len(CANDIDATES)) as pool:
+        runs = dict(zip(CANDIDATES, pool.map(lambda setting: probe(options(setting)), CANDIDATES)))
     best = {setting: float("inf") for setting in CANDIDATES}
     spent, least, most = 0.0, *ROUNDS
     for round_ in range(most):
