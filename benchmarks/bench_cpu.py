@@ -274,8 +274,8 @@ REFERENCE_2012 = {
     "convolutional_mlp": (63.1, 5.8), "dA": (71.0, 19.2), "SdA": (191.2, 11.2),
     "DBN": (199.0, 7.3), "rbm": (201.9, 122.0),
 }
-# logistic_cg's original fails in float32 on theano-pymc (its float32 theta refuses fmin_cg's float64
-# iterates: a TypeError, README): both sides run it in float64, the one floatX it runs in.
+# logistic_cg's original fails in float32 on theano-pymc (its float32 theta refuses fmin_cg's
+# float64 iterates: a TypeError, README): both sides run it in float64, the one it runs in.
 SPEED_FLOATX = {"logistic_cg": "float64"}
 ORIGINAL_REPOSITORY = Path("/work/.mirror/lisa-lab+DeepLearningTutorials/repo/.git")
 
@@ -291,7 +291,8 @@ import {module} as tutorial
 mode = theano.compile.mode.get_default_mode()
 before, start = mode.call_time, time.perf_counter()
 tutorial.{function}(**{kwargs!r})
-print("BENCH", json.dumps({{"train": mode.call_time - before, "wall": time.perf_counter() - start}}))
+wall = time.perf_counter() - start
+print("BENCH", json.dumps({{"train": mode.call_time - before, "wall": wall}}))
 """
 
 # The same call of dltut's function, in dltut's default mode and floatX: its training seconds
@@ -306,7 +307,8 @@ wall = time.perf_counter() - start
 def seconds(value):
     if isinstance(value, (list, tuple)):
         return sum(seconds(item) for item in value)
-    return sum(getattr(value, name, 0) or 0 for name in ("elapsed", "pretraining_time", "training_time"))
+    names = ("elapsed", "pretraining_time", "training_time")
+    return sum(getattr(value, name, 0) or 0 for name in names)
 print("BENCH", json.dumps({{"train": seconds(result), "wall": wall}}))
 """
 
@@ -322,7 +324,8 @@ def cpu_header():
 PICKLE_MNIST = """
 import gzip, pickle, numpy
 arrays = numpy.load("mnist.npz")
-splits = tuple((arrays[f"x{k}"].astype("float32"), arrays[f"y{k}"].astype("int64")) for k in range(3))
+splits = tuple((arrays[f"x{k}"].astype("float32"), arrays[f"y{k}"].astype("int64"))
+               for k in range(3))
 with gzip.open("mnist.pkl.gz", "wb") as file:
     pickle.dump(splits, file, protocol=2)
 """
@@ -330,9 +333,9 @@ with gzip.open("mnist.pkl.gz", "wb") as file:
 
 def original_folder(folder, python):
     """``folder/code``: the original tutorials (their ``MRG_RandomStreams`` import renamed to
-    theano-pymc's ``MRG_RandomStream``; dA.py and rbm.py need Pillow there), and ``folder/data/mnist.pkl.gz`` rebuilt from dltut's
-    MNIST as tests/test_originals.py describes (float32 images, int64 labels, pickled by the
-    theano environment's ``python``)."""
+    theano-pymc's ``MRG_RandomStream``; dA.py and rbm.py need Pillow there), and
+    ``folder/data/mnist.pkl.gz`` rebuilt from dltut's MNIST as tests/test_originals.py describes
+    (float32 images, int64 labels, pickled by the theano environment's ``python``)."""
     from dltut import data
 
     (folder / "code").mkdir(parents=True)

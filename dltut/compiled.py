@@ -148,7 +148,8 @@ class JaxLoop:
         """What ``dltut.tuning`` remembers a setting by: the step's name and the shapes and dtypes
         of what it reads (not the loop's length)."""
         def shape(value, leading=0):
-            return f"{getattr(value, 'dtype', type(value).__name__)}{list(numpy.shape(value))[leading:]}"
+            dtype = getattr(value, "dtype", type(value).__name__)
+            return f"{dtype}{list(numpy.shape(value))[leading:]}"
 
         values = [self.cells[k][0] for k in (*self.updated, *self.fixed)]
         rows = [shape(example, 1) for example in self.examples]  # one step's row of each

@@ -120,7 +120,8 @@ def _jaxlib_version():
 def simd_flags():
     """The vector instruction sets among this CPU's flags (for reports: avx2, avx512f, ...)."""
     _, flags = cpu_description()
-    return [flag for flag in flags if flag.startswith(("avx", "fma", "amx", "sve", "neon", "asimd"))]
+    vector = ("avx", "fma", "amx", "sve", "neon", "asimd")
+    return [flag for flag in flags if flag.startswith(vector)]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -255,7 +256,8 @@ def pick(seconds):
 def _describe(entry):
     seconds = entry.get("seconds", {})
     times = ", ".join(f"{setting} {value * 1e3:.2f} ms" for setting, value in seconds.items())
-    return f"{entry.get('setting')} ({times} a probe{', ' + entry['when'] if 'when' in entry else ''})"
+    when = f", {entry['when']}" if "when" in entry else ""
+    return f"{entry.get('setting')} ({times} a probe{when})"
 
 
 def settings_report():

@@ -23,7 +23,8 @@ def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("DLTUT_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("DLTUT_XLA_CPU", raising=False)
     monkeypatch.setattr(tuning, "_chosen", {})
-    monkeypatch.setattr(tuning, "cpu_description", lambda: ("Some CPU 9000", ("avx2", "fma", "sse2")))
+    monkeypatch.setattr(tuning, "cpu_description",
+                        lambda: ("Some CPU 9000", ("avx2", "fma", "sse2")))
     monkeypatch.setattr(tuning, "_jaxlib_version", lambda: "0.10.2")
     return tmp_path / "cache"
 
@@ -71,7 +72,8 @@ def test_a_choice_made_on_one_machine_is_not_reused_on_another(cache, monkeypatc
     first_key = tuning.machine_key()
     forget(monkeypatch)
     if change == "cpu model":
-        monkeypatch.setattr(tuning, "cpu_description", lambda: ("Other CPU", ("avx2", "fma", "sse2")))
+        monkeypatch.setattr(tuning, "cpu_description",
+                            lambda: ("Other CPU", ("avx2", "fma", "sse2")))
     elif change == "cpu flags":  # same name, another instruction set (AVX-512 or not)
         monkeypatch.setattr(tuning, "cpu_description",
                             lambda: ("Some CPU 9000", ("avx2", "avx512f", "fma", "sse2")))
