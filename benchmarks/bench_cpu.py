@@ -1,7 +1,8 @@
 """The tutorials' commands as a user runs them on the CPU, timed side by side in one run.
 
     python benchmarks/bench_cpu.py [--models logreg mlp lenet] [--floatX float64]
-                                   [--theano .venv-theano/bin/python] [--no-torch]
+                                   [--theano .venv-theano/bin/python] [--no-torch] [--avx2]
+    python benchmarks/bench_cpu.py --speed [--tutorials logistic_sgd mlp ...] [--avx2]
 
 For each tutorial it runs, one after the other, each as its own process (``scripts/NAME.py``):
 
@@ -27,6 +28,17 @@ includes the validations, as the tutorials' "The code ran for"). The last table 
 floating-point rate that the default command's training reaches: multiply-adds of one forward
 and backward pass counted per example (below), against the rate of a large matrix product
 (NumPy's BLAS on all cores, same dtype) measured in the same run. Not part of the tests.
+
+``--speed`` runs the original ``code/test.py``'s ``speed()`` list instead (issue 26): each
+tutorial's call with test.py's arguments, first the original code (lisa-lab/DeepLearningTutorials,
+from the local mirror, on theano-pymc in ``--theano``'s environment, floatX float32, one OpenBLAS
+thread, on mnist.pkl.gz rebuilt from dltut's MNIST) timed as test.py times it, then dltut's
+function of the same name and arguments in its default mode, each in a process of its own and
+with empty compile caches; a table of their training seconds, their ratio and the times test.py
+held in 2012, under a header naming the CPU and its vector instruction sets. ``--avx2`` runs
+dltut's XLA programs with AVX2 at most (``--xla_cpu_max_isa=AVX2``): the instructions of a CPU
+without AVX-512 (a 2000x2000 float32 product in JAX fell from 115 to 74 GFLOP/s on the AVX-512
+EPYC), not its caches, memory or clock; the original's C code and OpenBLAS keep this CPU's.
 """
 
 import argparse
@@ -154,7 +166,20 @@ def main():
     parser.add_argument("--theano", default=str(ROOT / ".venv-theano" / "bin" / "python"),
                         help="the Python of the theano environment (skipped if missing)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument("--speed", action="store_true",
+                        help="run the original code/test.py's speed() list instead: the original "
+                             "tutorials on theano-pymc beside dltut's default")
+    parser.add_argument("--tutorials", nargs="+", default=list(SPEED), choices=list(SPEED),
+                        help="with --speed: the tutorials to run (all by default)")
+    parser.add_argument("--avx2", action="store_true",
+                        help="have XLA generate code for AVX2 at most (--xla_cpu_max_isa=AVX2): "
+                             "the code path of a CPU without AVX-512")
     args = parser.parse_args()
+    if args.avx2:
+        os.environ["XLA_FLAGS"] = " ".join(filter(None, [os.environ.get("XLA_FLAGS"),
+                                                         "--xla_cpu_max_isa=AVX2"]))
+    if args.speed:
+        return speed_suite(args)
     has_torch = not args.no_torch and _importable("torch")
     has_theano = Path(args.theano).is_file()
     print(f"{os.cpu_count()} cores, floatX {args.floatX}, "
@@ -224,6 +249,190 @@ def report(rows, models, peak):
         print(f"{model:7} " + " ".join(
             f"{rows[model, label][1]:14.2f}" if (model, label) in rows else f"{'-':>14}"
             for label in ("--mode c", "--mode numba", "--mode jax", "theano")))
+
+
+# ----------------------------------------------------------------------------------------------
+# The original code/test.py's speed() suite: the original tutorials on theano-pymc beside dltut.
+
+# test.py's speed() calls, in its order: (the original's function, its keyword arguments); dltut's
+# functions have the same names and take the same arguments.
+SPEED = {
+    "logistic_sgd": ("sgd_optimization_mnist", {"n_epochs": 30}),
+    "logistic_cg": ("cg_optimization_mnist", {"n_epochs": 30}),
+    "mlp": ("test_mlp", {"n_epochs": 5}),
+    "convolutional_mlp": ("evaluate_lenet5", {"n_epochs": 5, "nkerns": [5, 5]}),
+    "dA": ("test_dA", {"training_epochs": 2, "output_folder": "tmp_dA_plots"}),
+    "SdA": ("test_SdA", {"pretraining_epochs": 1, "training_epochs": 2, "batch_size": 300}),
+    "DBN": ("test_DBN", {"pretraining_epochs": 1, "training_epochs": 2, "batch_size": 300}),
+    "rbm": ("test_rbm", {"training_epochs": 1, "batch_size": 300, "n_chains": 1, "n_samples": 1,
+                         "output_folder": "tmp_rbm_plots"}),
+}
+# The times test.py held for these calls (seconds, float32) until commit 82c85e2 removed them:
+# ``expected_times_32`` (the CPU, an i7-920) and ``expected_times_gpu`` (a GTX 580).
+REFERENCE_2012 = {
+    "logistic_sgd": (6.4, 2.9), "logistic_cg": (14.7, 7.6), "mlp": (42.5, 19.0),
+    "convolutional_mlp": (63.1, 5.8), "dA": (71.0, 19.2), "SdA": (191.2, 11.2),
+    "DBN": (199.0, 7.3), "rbm": (201.9, 122.0),
+}
+# logistic_cg's original fails in float32 on theano-pymc (its float32 theta refuses fmin_cg's
+# float64 iterates: a TypeError, README): both sides run it in float64, the one it runs in.
+SPEED_FLOATX = {"logistic_cg": "float64"}
+ORIGINAL_REPOSITORY = Path("/work/.mirror/lisa-lab+DeepLearningTutorials/repo/.git")
+
+# Run in the theano environment, in a folder holding code/ (the original files) and
+# data/mnist.pkl.gz: one tutorial's speed() call, timed as test.py times it (the seconds spent
+# inside Theano's compiled functions, Mode.call_time) and by the wall clock.
+ORIGINAL_CALL = """
+import json, sys, time
+sys.path.insert(0, "code")
+sys.modules["theano.scan.scan_perform_ext"] = None  # its Cython scan does not build on 3.11
+import theano
+import {module} as tutorial
+mode = theano.compile.mode.get_default_mode()
+before, start = mode.call_time, time.perf_counter()
+tutorial.{function}(**{kwargs!r})
+wall = time.perf_counter() - start
+print("BENCH", json.dumps({{"train": mode.call_time - before, "wall": wall}}))
+"""
+
+# The same call of dltut's function, in dltut's default mode and floatX: its training seconds
+# (what the tutorial logs as "ran for": every "elapsed", "pretraining_time" or "training_time" in
+# what it returns) and the call's wall clock (building and compiling included).
+DLTUT_CALL = """
+import json, time
+import dltut
+start = time.perf_counter()
+result = dltut.{function}(**{kwargs!r})
+wall = time.perf_counter() - start
+def seconds(value):
+    if isinstance(value, (list, tuple)):
+        return sum(seconds(item) for item in value)
+    names = ("elapsed", "pretraining_time", "training_time")
+    return sum(getattr(value, name, 0) or 0 for name in names)
+print("BENCH", json.dumps({{"train": seconds(result), "wall": wall}}))
+"""
+
+
+def cpu_header():
+    """The CPU's model name and vector instruction sets, as dltut.tuning keys its choices."""
+    from dltut import tuning
+
+    model, _ = tuning.cpu_description()
+    return f"CPU: {model}, {os.cpu_count()} cores; vector ISA: {' '.join(tuning.simd_flags())}"
+
+
+PICKLE_MNIST = """
+import gzip, pickle, numpy
+arrays = numpy.load("mnist.npz")
+splits = tuple((arrays[f"x{k}"].astype("float32"), arrays[f"y{k}"].astype("int64"))
+               for k in range(3))
+with gzip.open("mnist.pkl.gz", "wb") as file:
+    pickle.dump(splits, file, protocol=2)
+"""
+
+
+def original_folder(folder, python):
+    """``folder/code``: the original tutorials (their ``MRG_RandomStreams`` import renamed to
+    theano-pymc's ``MRG_RandomStream``; dA.py and rbm.py need Pillow there), and
+    ``folder/data/mnist.pkl.gz`` rebuilt from dltut's MNIST as tests/test_originals.py describes
+    (float32 images, int64 labels, pickled by the theano environment's ``python``)."""
+    from dltut import data
+
+    (folder / "code").mkdir(parents=True)
+    names = subprocess.run(["git", f"--git-dir={ORIGINAL_REPOSITORY}", "ls-tree", "--name-only",
+                            "HEAD", "code/"], capture_output=True, text=True, check=True).stdout
+    for name in names.split():
+        if name.endswith(".py"):
+            text = subprocess.run(["git", f"--git-dir={ORIGINAL_REPOSITORY}", "show",
+                                   f"HEAD:{name}"], capture_output=True, text=True,
+                                  check=True).stdout
+            text = text.replace("MRG_RandomStreams as RandomStreams",
+                                "MRG_RandomStream as RandomStreams")
+            text = text.replace("import MRG_RandomStreams\n",
+                                "import MRG_RandomStream as MRG_RandomStreams\n")  # DBN.py
+            (folder / name).write_text(text)
+    (folder / "data").mkdir()
+    # NumPy 2 pickles name numpy._core, which the theano environment's NumPy 1.23 lacks: the
+    # arrays go over as an .npz, and that Python pickles them
+    arrays = {f"{name}{k}": array for k, split in enumerate(data.load_data())
+              for name, array in zip("xy", split)}
+    numpy.savez(folder / "data" / "mnist.npz", **arrays)
+    subprocess.run([str(python), "-c", PICKLE_MNIST], cwd=folder / "data", check=True)
+
+
+def _bench_call(python, code, env, cwd):
+    """Run ``code`` with ``python``; its BENCH line's numbers, or the error's last line."""
+    run = subprocess.run([str(python), "-c", code], env=env, cwd=cwd, capture_output=True,
+                         text=True)
+    line = [ln for ln in run.stdout.splitlines() if ln.startswith("BENCH ")]
+    if run.returncode != 0 or not line:
+        last = (run.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": last[-160:]}
+    import json
+
+    return json.loads(line[-1][len("BENCH "):])
+
+
+def speed_suite(args):
+    """Run the speed() list: the original on theano-pymc, then dltut's default, per tutorial."""
+    theano = Path(args.theano)
+    print(cpu_header())
+    flags = os.environ.get("XLA_FLAGS", "")
+    print(f"dltut: default mode (JAX), floatX {args.floatX}, XLA_FLAGS {flags or '(none)'}; "
+          f"original: theano-pymc ({theano}), floatX={args.floatX}, OPENBLAS_NUM_THREADS=1\n")
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if theano.is_file():
+            original_folder(tmp / "original", theano)
+        for tutorial in args.tutorials:
+            function, kwargs = SPEED[tutorial]
+            floatX = SPEED_FLOATX.get(tutorial, args.floatX)
+            theano_env = dict(theano_environment(tmp / "theano-cache", theano),
+                              OPENBLAS_NUM_THREADS="1")
+            theano_env["THEANO_FLAGS"] += f",floatX={floatX}"
+            dltut_env = dict(os.environ, DLTUT_CACHE=str(tmp / f"dltut-cache-{tutorial}"),
+                             PYTHONPATH=str(ROOT), PYTENSOR_FLAGS=f"floatX={floatX}")
+            dltut_env.pop("DLTUT_MODE", None)
+            if floatX != args.floatX:
+                print(f"{tutorial:17} in {floatX} (the original runs in {floatX} only)")
+            module_call = ORIGINAL_CALL.format(module=tutorial, function=function, kwargs=kwargs)
+            original = (_bench_call(theano, module_call, theano_env, tmp / "original")
+                        if theano.is_file() else {"error": f"{theano} not found"})
+            print(f"{tutorial:17} original {_cell(original)}", flush=True)
+            work = tmp / f"dltut-{tutorial}"
+            work.mkdir()
+            ours = _bench_call(sys.executable, DLTUT_CALL.format(function=function, kwargs=kwargs),
+                               dltut_env, work)
+            print(f"{tutorial:17} dltut    {_cell(ours)}", flush=True)
+            rows[tutorial] = original, ours
+    print(f"\n{'tutorial':17} {'original s':>10} {'dltut s':>8} {'ratio':>7} {'orig wall':>9} "
+          f"{'dltut wall':>10} {'2012 CPU':>8} {'2012 GPU':>8}")
+    for tutorial, (original, ours) in rows.items():
+        ratio = (f"{original['train'] / ours['train']:6.2f}x"
+                 if "train" in original and "train" in ours and ours["train"] else f"{'-':>7}")
+        cpu, gpu = REFERENCE_2012[tutorial]
+        print(f"{tutorial:17} {_number(original, 'train', 10)} {_number(ours, 'train', 8)} {ratio} "
+              f"{_number(original, 'wall', 9)} {_number(ours, 'wall', 10)} {cpu:8.1f} {gpu:8.1f}")
+    print("\noriginal s: seconds inside Theano's compiled functions (test.py's Mode.call_time); "
+          "dltut s: the training seconds dltut logs (\"ran for\", validations included, compiles "
+          "not); ratio = original / dltut (> 1: dltut faster); walls: the whole call, "
+          "building and compiling included (dltut's cache empty at each tutorial's start); "
+          "2012: test.py's float32 reference times (i7-920; GTX 580).")
+    for tutorial, (original, ours) in rows.items():
+        for who, result in (("original", original), ("dltut", ours)):
+            if "error" in result:
+                print(f"{tutorial} {who} failed: {result['error']}")
+
+
+def _cell(result):
+    if "error" in result:
+        return f"failed: {result['error']}"
+    return f"training {result['train']:8.2f} s   wall {result['wall']:8.2f} s"
+
+
+def _number(result, key, width):
+    return f"{result[key]:{width}.2f}" if key in result else f"{'-':>{width}}"
 
 
 def _batch_size(model):

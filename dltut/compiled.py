@@ -23,7 +23,7 @@ import copy
 
 import numpy
 
-from dltut import engine, random
+from dltut import engine, random, tuning
 from dltut.engine import T
 from dltut.updates import sgd
 
@@ -71,9 +71,13 @@ class JaxLoop:
     update took 3.1 s to build inside a scan, 1.1 s alone), and again for each new length.
     Here PyTensor builds one update, and a new length costs XLA's compile only.
     ``examples`` are arrays shaped as ``sequences``, for ``compile_ahead``.
+
+    On the CPU, XLA compiles the loop under the setting ``dltut.tuning`` chooses for its step on
+    this machine (measured at the first compile of a loop that updates a state): that of the loop
+    ``like`` if given (a model's error counts follow its training update), none otherwise.
     """
 
-    def __init__(self, step, length, last_index=None, examples=()):
+    def __init__(self, step, length, last_index=None, examples=(), like=None):
         import jax
         import jax.numpy as jnp
 
@@ -107,6 +111,7 @@ class JaxLoop:
             return stacked, state
 
         self.name, self.examples = f"{length} calls of {step.name}", tuple(examples)
+        self.step, self.length, self.last_index, self.like = step, length, last_index, like
         self.run = run  # the loop as a JAX function (``VmappedLoops`` maps it over runs)
         self._program = jax.jit(run)
         self._compiled = [None]  # XLA's program, once compile_ahead has made it (rebound share it)
@@ -116,8 +121,10 @@ class JaxLoop:
                 tuple(self.cells[k][0] for k in self.fixed))
 
     def __call__(self, first=0, *sequences):
-        program = self._compiled[0] or self._program
-        stacked, state = program(*self._arguments(first, sequences))
+        arguments = self._arguments(first, sequences)
+        if self._compiled[0] is None:
+            self._compiled[0] = self._compile(arguments)
+        stacked, state = self._compiled[0](*arguments)
         for k, value in zip(self.updated, state):
             self.cells[k][0] = value
         return stacked
@@ -126,7 +133,40 @@ class JaxLoop:
         """Have XLA compile the loop now (for the shared values' current shapes), not at the
         first call (which then neither traces nor compiles); nothing runs."""
         if self._compiled[0] is None:
-            self._compiled[0] = self._program.lower(*self._arguments(0, self.examples)).compile()
+            self._compiled[0] = self._compile(self._arguments(0, self.examples))
+
+    def _compile(self, arguments):
+        """XLA's program for these arguments, under the XLA CPU setting chosen for the step (or
+        ``like``'s) on this machine (``dltut.tuning``; on the GPU, XLA's defaults)."""
+        options, tuned = None, self.like or self
+        if tuned.updated and engine.jax_platform() == "cpu":
+            setting, _ = tuning.choose(tuned.program_key(), tuned._probe)
+            options = tuning.options(setting)
+        return self._program.lower(*arguments).compile(compiler_options=options)
+
+    def program_key(self):
+        """What ``dltut.tuning`` remembers a setting by: the step's name and the shapes and dtypes
+        of what it reads (not the loop's length)."""
+        def shape(value, leading=0):
+            dtype = getattr(value, "dtype", type(value).__name__)
+            return f"{dtype}{list(numpy.shape(value))[leading:]}"
+
+        values = [self.cells[k][0] for k in (*self.updated, *self.fixed)]
+        rows = [shape(example, 1) for example in self.examples]  # one step's row of each
+        return " ".join([self.step.name, *rows, *map(shape, values)])
+
+    def _probe(self, options):
+        """A short loop of the same step, compiled under XLA ``options``: a function that runs
+        it once from minibatch 0 and waits for it (the shared values are left as they are)."""
+        import jax
+
+        length = min(tuning.PROBE_LENGTH, self.length)
+        probe = JaxLoop(self.step, length, self.last_index,
+                        [example[:length] for example in self.examples])
+        probe.cells = self.cells
+        arguments = probe._arguments(0, probe.examples)
+        compiled = probe._program.lower(*arguments).compile(compiler_options=options)
+        return lambda: jax.block_until_ready(compiled(*arguments))
 
     def rebound(self, storages):
         """The same loop, compiled once for both, over other shared variables of the same types:
@@ -357,7 +397,8 @@ class CompiledModel(_Training):
         if engine.mode() == "jax":
             index = T.lscalar("index")
             return JaxLoop(engine.function([index], self.errors, givens=self._givens(split, index),
-                                           name=f"{split}_errors_of_one"), n_batch)
+                                           name=f"{split}_errors_of_one"), n_batch,
+                           like=self._compile_span(1) if self.fused else None)
 
         def step(index):
             return engine.clone_replace(self.errors, self._givens(split, index))

@@ -63,6 +63,10 @@ def engine_lines():
                                            "DLTUT_CACHE or JAX_COMPILATION_CACHE_DIR to move it)"))
         lines.append(("XLA_FLAGS", f"{os.environ.get('XLA_FLAGS') or '(none)'} (dltut adds "
                                    f"{', '.join(engine.XLA_CPU_FLAGS)} unless set there)"))
+        if engine.jax_platform() == "cpu":
+            from dltut import tuning
+
+            lines += tuning.settings_report()
     threads, why = engine.blas_threads()
     lines.append(("BLAS threads", f"{threads if threads else 'left as set'}: {why}"))
     config = backend.config

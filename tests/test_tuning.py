@@ -1,0 +1,191 @@
+"""dltut.tuning: XLA's CPU setting measured once per machine and program, and remembered.
+
+The fast tests drive ``tuning.choose`` with probes that sleep (no JAX): which setting wins, that a
+choice is remembered under this machine's key and reused there only (another CPU model, other
+instruction-set flags, another jaxlib or XLA_FLAGS measure anew), that a corrupt or foreign file
+is measured over and replaced, and who overrides the measurement. One test tunes a real JAX loop.
+The slow tests check that the published logistic regression line prints under every candidate.
+"""
+
+import json
+import logging
+import time
+
+import pytest
+
+import dltut
+from dltut import engine, tuning
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty dltut cache, this process's choices forgotten, nothing forcing a setting."""
+    monkeypatch.setenv("DLTUT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("DLTUT_XLA_CPU", raising=False)
+    monkeypatch.setattr(tuning, "_chosen", {})
+    monkeypatch.setattr(tuning, "cpu_description",
+                        lambda: ("Some CPU 9000", ("avx2", "fma", "sse2")))
+    monkeypatch.setattr(tuning, "_jaxlib_version", lambda: "0.10.2")
+    return tmp_path / "cache"
+
+
+class Probe:
+    """A probe factory: the setting named ``fast`` runs at once, the others sleep 3 ms."""
+
+    def __init__(self, fast):
+        self.fast, self.compiled = fast, []
+
+    def __call__(self, options):
+        setting = next(name for name in tuning.CANDIDATES if tuning.options(name) == options)
+        self.compiled.append(setting)
+        return (lambda: None) if setting == self.fast else (lambda: time.sleep(0.003))
+
+
+def forget(monkeypatch):
+    """A new process: its own choices are not in memory, only in the file."""
+    monkeypatch.setattr(tuning, "_chosen", {})
+
+
+def test_the_faster_setting_is_measured_kept_and_remembered(cache, monkeypatch):
+    probe = Probe(fast="ynn-off")
+    setting, why = tuning.choose("train_step float32[784, 10]", probe)
+    assert setting == "ynn-off" and why.startswith("measured now")
+    assert sorted(probe.compiled) == sorted(tuning.CANDIDATES)
+    assert tuning.options(setting) == {"xla_cpu_experimental_ynn_fusion_type": ""}
+
+    entry = tuning.remembered()["train_step float32[784, 10]"]
+    assert entry["setting"] == "ynn-off"
+    assert entry["seconds"]["xla-default"] >= 0.003 > entry["seconds"]["ynn-off"]
+
+    forget(monkeypatch)  # a later run on the same machine measures nothing
+    again = Probe(fast="xla-default")
+    assert tuning.choose("train_step float32[784, 10]", again)[0] == "ynn-off"
+    assert again.compiled == []
+    # another program (other shapes) is measured for itself
+    assert tuning.choose("train_step float32[784, 500]", again)[0] == "xla-default"
+    assert again.compiled
+
+
+@pytest.mark.parametrize("change", ["cpu model", "cpu flags", "jaxlib", "XLA_FLAGS"])
+def test_a_choice_made_on_one_machine_is_not_reused_on_another(cache, monkeypatch, change):
+    tuning.choose("train_step", Probe(fast="ynn-off"))
+    first_key = tuning.machine_key()
+    forget(monkeypatch)
+    if change == "cpu model":
+        monkeypatch.setattr(tuning, "cpu_description",
+                            lambda: ("Other CPU", ("avx2", "fma", "sse2")))
+    elif change == "cpu flags":  # same name, another instruction set (AVX-512 or not)
+        monkeypatch.setattr(tuning, "cpu_description",
+                            lambda: ("Some CPU 9000", ("avx2", "avx512f", "fma", "sse2")))
+    elif change == "jaxlib":
+        monkeypatch.setattr(tuning, "_jaxlib_version", lambda: "0.11.0")
+    else:
+        monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_max_isa=AVX2")
+    assert tuning.machine_key() != first_key
+    probe = Probe(fast="xla-default")
+    assert tuning.choose("train_step", probe)[0] == "xla-default"
+    assert probe.compiled, "measured anew"
+    # both machines' choices are kept side by side
+    machines = json.loads((cache / tuning.FILE_NAME).read_text())["machines"]
+    assert machines[first_key]["train_step"]["setting"] == "ynn-off"
+    assert machines[tuning.machine_key()]["train_step"]["setting"] == "xla-default"
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe", b"[1, 2]", b'{"format": 99}',
+                                     b'{"format": 1, "machines": {"k": 3}}'])
+def test_a_corrupt_file_is_measured_over_and_replaced(cache, monkeypatch, caplog, content):
+    cache.mkdir()
+    (cache / tuning.FILE_NAME).write_bytes(content)
+    with caplog.at_level(logging.WARNING, logger="dltut.tuning"):
+        setting, why = tuning.choose("train_step", Probe(fast="ynn-off"))
+    assert setting == "ynn-off" and why.startswith("measured now")
+    assert any(str(cache / tuning.FILE_NAME) in record.getMessage() for record in caplog.records)
+    content = json.loads((cache / tuning.FILE_NAME).read_text())
+    assert content["format"] == 1
+    assert content["machines"][tuning.machine_key()]["train_step"]["setting"] == "ynn-off"
+    assert [name for name in cache.iterdir()] == [cache / tuning.FILE_NAME]  # no temporary left
+
+
+def test_a_remembered_setting_that_no_longer_exists_is_measured_anew(cache, monkeypatch):
+    cache.mkdir()
+    (cache / tuning.FILE_NAME).write_text(json.dumps(
+        {"format": 1, "machines": {tuning.machine_key(): {"train_step": {"setting": "gone"}}}}))
+    probe = Probe(fast="ynn-off")
+    assert tuning.choose("train_step", probe)[0] == "ynn-off" and probe.compiled
+
+
+def test_the_default_stays_unless_another_is_clearly_faster():
+    assert tuning.pick({"xla-default": 1.0, "ynn-off": 0.97}) == "xla-default"
+    assert tuning.pick({"xla-default": 1.0, "ynn-off": 0.90}) == "ynn-off"
+    assert tuning.pick({"xla-default": 0.5, "ynn-off": 0.90}) == "xla-default"
+
+
+def test_the_environment_overrides_the_measurement(cache, monkeypatch):
+    tuning.choose("train_step", Probe(fast="ynn-off"))
+    probe = Probe(fast="ynn-off")
+    monkeypatch.setenv("DLTUT_XLA_CPU", "xla-default")
+    assert tuning.choose("train_step", probe) == ("xla-default", "DLTUT_XLA_CPU=xla-default")
+    monkeypatch.setenv("DLTUT_XLA_CPU", "fastest")
+    with pytest.raises(ValueError, match=r"DLTUT_XLA_CPU='fastest': choose one of auto, "
+                                         r"xla-default, ynn-off"):
+        tuning.choose("train_step", probe)
+    monkeypatch.delenv("DLTUT_XLA_CPU")
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_experimental_ynn_fusion_type=")
+    setting, why = tuning.choose("train_step", probe)
+    assert setting is None and tuning.options(setting) is None  # XLA_FLAGS rules
+    assert why == "XLA_FLAGS sets xla_cpu_experimental_ynn_fusion_type"
+    assert probe.compiled == []
+
+
+def test_a_read_only_cache_still_runs(cache, monkeypatch, caplog):
+    def refuse(machines):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tuning, "_write", refuse)
+    with caplog.at_level(logging.WARNING, logger="dltut.tuning"):
+        assert tuning.choose("train_step", Probe(fast="ynn-off"))[0] == "ynn-off"
+    assert "could not remember" in caplog.text
+
+
+def test_info_lines_name_the_key_and_the_choices(cache, monkeypatch):
+    tuning.choose("train_step float32[784, 10]", Probe(fast="ynn-off"))
+    lines = dict(tuning.settings_report())
+    assert lines["XLA CPU key"].startswith("Some CPU 9000 | flags ")
+    assert "vector ISA: avx2 fma" in lines["XLA CPU key"]
+    assert "1 remembered in" in lines["XLA CPU setting"]
+    assert lines["  train_step float32[784, 10]"].startswith("ynn-off (xla-default ")
+    monkeypatch.setenv("DLTUT_XLA_CPU", "ynn-off")
+    assert dict(tuning.settings_report())["XLA CPU setting"] == "ynn-off: DLTUT_XLA_CPU=ynn-off"
+
+
+def test_a_jax_loop_is_tuned_once_and_its_errors_follow_it(cache, tiny_mnist, tmp_path):
+    """A real training run in JAX mode on the CPU measures its update under each candidate and
+    remembers one setting for it (the error counts use it, measuring nothing more)."""
+    if "jax" not in engine.modes():
+        pytest.skip("JAX mode is PyTensor's only")
+    pytest.importorskip("jax")
+    dltut.sgd_optimization_mnist(n_epochs=1, dataset=tiny_mnist, batch_size=100,
+                                 out=tmp_path / "lr.npz", mode="jax")
+    programs = tuning.remembered()
+    assert len(programs) == 1, programs
+    (program, entry), = programs.items()
+    assert program.startswith("train_step float32[784, 10] float32[10] float32[600, 784]")
+    assert set(entry["seconds"]) == set(tuning.CANDIDATES)
+    assert entry["setting"] in tuning.CANDIDATES
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("setting", list(tuning.CANDIDATES))
+def test_the_published_logreg_line_prints_under_every_setting(setting, monkeypatch, caplog):
+    """logistic_sgd.py's published run, 7.500000 % / 7.489583 % after 74 epochs, in float32 JAX
+    mode under each candidate setting: the choice does not change a printed number."""
+    if "jax" not in engine.modes():
+        pytest.skip("JAX mode is PyTensor's only")
+    monkeypatch.setenv("DLTUT_XLA_CPU", setting)
+    with caplog.at_level(logging.INFO):
+        result = dltut.sgd_optimization_mnist(floatX="float32", mode="jax")
+    lines = [record.getMessage() for record in caplog.records]
+    assert "epoch 1, minibatch 83/83, validation error 12.458333 %" in lines
+    assert ("Optimization complete with best validation score of 7.500000 %,with test "
+            "performance 7.489583 %") in lines
+    assert result.epochs == 74
