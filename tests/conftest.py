@@ -30,17 +30,15 @@ def run_script(name, *args, cwd, **env):
 
 
 # The fast suite (README's test command) leaves out the tests marked slow: full-data runs and the
-# Numba mode's long compiles (20-90 s a graph here, cold). Numba keeps one small case of each path
-# in it: these tests' numba cases; its other cases run with the slow tests (-m slow, or --all).
+# Numba mode's long compiles (15-90 s a graph here, cold). The Numba mode keeps a small case of its
+# path in it (a compiled forward and gradient, a whole small training run): these tests' numba
+# cases; its other cases run with the slow tests (-m slow, or --all).
 NUMBA_IN_FAST_SUITE = {
     "test_logistic_regression_against_numpy",  # a compiled forward and gradient
     "test_logreg_small_run",  # a whole small training run, early stopping and model file
     "test_minibatch_is_the_tutorial_slice",  # the compiled model's minibatch slicing
-    "test_conv2d_flips_the_filter",  # dltut.ops: the convolution
-    "test_pool_2d_gradient_goes_to_every_tied_max",  # dltut.ops: the max-pooling and its gradient
-    "test_leapfrog_against_numpy",  # a scan (HMC's leapfrog)
-    "test_draws_inside_a_scan_advance_as_calls_do",  # the MRG streams, in a scan
 }
+# (the convolution, pooling, scans and MRG streams in Numba mode compile for 15-30 s each: slow)
 
 
 def pytest_addoption(parser):

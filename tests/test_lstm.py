@@ -447,9 +447,17 @@ def test_bad_settings_are_one_clear_error(tmp_path):
         lstm.train_lstm(batch_size=0, mode="c")
 
 
+def test_script_without_data_says_where_to_get_it(tmp_path):
+    from conftest import run_script
+
+    missing = run_script("lstm.py", "--data-path", "none.pkl", cwd=tmp_path)
+    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
+    assert "none.pkl: no such file" in missing.stderr and imdb.ORIGIN in missing.stderr
+
+
+@pytest.mark.slow  # a cold compile in a subprocess (half a minute); train_lstm is tested above
 def test_script_trains_in_float32(tmp_path):
-    """scripts/lstm.py on the made data in float32 and the default mode; without data, one line
-    saying where to get it."""
+    """scripts/lstm.py on the made data in float32 and the default mode."""
     from conftest import run_script
 
     write_made_imdb(tmp_path / "imdb.pkl")
@@ -462,9 +470,6 @@ def test_script_trains_in_float32(tmp_path):
     assert "The code run for 1 epochs" in done.stdout
     saved = numpy.load(tmp_path / "model.npz")
     assert saved["Wemb"].dtype == numpy.float32 and saved["history_errs"].shape == (2, 2)
-    missing = run_script("lstm.py", "--data-path", "none.pkl", cwd=tmp_path)
-    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
-    assert "none.pkl: no such file" in missing.stderr and imdb.ORIGIN in missing.stderr
 
 
 def test_a_diverging_run_stops_as_the_tutorial(tmp_path, caplog):

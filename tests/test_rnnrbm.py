@@ -119,6 +119,7 @@ def test_prints_the_original_numbers(floatX64, tmp_path, caplog):
         _prints_the_original_numbers(tmp_path, caplog)
 
 
+@pytest.mark.slow  # CI time: float64 above is the fast suite's comparison with the original
 def test_prints_the_original_numbers_in_float32(tmp_path, caplog):
     # the first epoch's cost to the digit, the second's to 1e-8 (the float32 updates round
     # apart), the same generated sequences
