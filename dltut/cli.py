@@ -131,7 +131,7 @@ def main(script, argv=None, prog=None):
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
     # the tutorial's lines (and with --verbose the timings); other libraries' INFO stays out
     logging.getLogger("dltut").setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    try:
+    def run():
         if args.engine is not None:
             engine.use(args.engine)
         if not supervised(script):
@@ -139,12 +139,23 @@ def main(script, argv=None, prog=None):
         if args.command == "predict":
             return _predict(args)
         return _train(script, args)
+
+    return exit_status(prog, run)
+
+
+def exit_status(prog, run):
+    """The exit status of ``run()`` (what it returns if that is an int, else 0), an error as one
+    line on stderr: 1 for a run that diverged, 130 for one stopped by Ctrl-C (as a shell reports
+    it), 2 for a bad setting or file."""
+    try:
+        status = run()
+        return status if isinstance(status, int) else 0
     except Diverged as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 1
     except Interrupted as stopped:
         print(f"{prog}: {stopped}", file=sys.stderr)
-        return 130  # as a shell reports a command stopped by Ctrl-C
+        return 130
     except (ValueError, OSError, ImportError, RuntimeError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
@@ -257,7 +268,7 @@ def rnnslu_main(argv=None, prog="rnnslu.py"):
     args = build_rnnslu_parser(prog).parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
     logging.getLogger("dltut").setLevel(logging.INFO)
-    try:
+    def run():
         if args.engine is not None:
             engine.use(args.engine)
         from dltut.tutorials import rnnslu
@@ -268,13 +279,8 @@ def rnnslu_main(argv=None, prog="rnnslu.py"):
         rnnslu.main(param, dataset=dataset, output_folder=args.output_folder,
                     floatX=args.floatX, mode=args.mode, checkpoint=args.checkpoint,
                     checkpoint_every=args.checkpoint_every, resume=args.resume)
-    except Interrupted as stopped:
-        print(f"{prog}: {stopped}", file=sys.stderr)
-        return 130  # as a shell reports a command stopped by Ctrl-C
-    except (ValueError, OSError, ImportError, RuntimeError) as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
-        return 2
-    return 0
+
+    return exit_status(prog, run)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -327,16 +333,9 @@ def lstm_main(argv=None, prog="lstm.py"):
     args = build_lstm_parser(prog).parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
     logging.getLogger("dltut").setLevel(logging.INFO)
-    from dltut.data import DataError
-    from dltut.saving import ModelFileError
     from dltut.tutorials.lstm import train_lstm
 
-    try:
-        train_lstm(**vars(args))
-    except (DataError, ModelFileError, ValueError) as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(prog, lambda: train_lstm(**vars(args)))
 
 
 # ----------------------------------------------------------------------------------------------
