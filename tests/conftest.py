@@ -1,4 +1,5 @@
 import contextlib
+import logging
 import os
 import subprocess
 import sys
@@ -94,10 +95,12 @@ def in_every_mode(run, modes=None):
 
 @pytest.fixture(autouse=True)
 def restore_engine_settings():
-    """Every test leaves floatX and the compile mode as it found them (a tutorial run given
+    """Every test leaves floatX, the compile mode and the "dltut" log level as it found them (a tutorial run given
     ``floatX=`` or ``mode=`` sets them for the process, as it does for a user)."""
     floatX, mode = engine.floatX(), engine.mode()
+    level = logging.getLogger("dltut").level  # a command's main() sets it for the process
     yield
+    logging.getLogger("dltut").setLevel(level)
     if engine.floatX() != floatX:
         engine.set_floatX(floatX)
     if engine.mode() != mode:

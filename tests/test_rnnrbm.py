@@ -325,6 +325,7 @@ def test_a_resumed_run_goes_on_as_the_unbroken_one(floatX64, tmp_path, caplog):
         with pytest.raises(ValueError, match=other):
             first.train(_made_rolls(), batch_size=5, num_epochs=2, resume=path)
         second = RnnRbm(**SMALL)
+        caplog.clear()  # the first run's lines, kept when an earlier test left "dltut" at INFO
         with caplog.at_level(logging.INFO, logger="dltut"):
             costs = second.train(_made_rolls(), batch_size=10, num_epochs=2, resume=path)
         assert costs == second.costs == [float(c) for c in ORIGINAL_COSTS]
