@@ -297,7 +297,8 @@ _LSTM_HELP = {
     "reload_model": "a model file (.npz) to start from",
     "use_dropout": "dropout on the pooled LSTM states (--no-use-dropout: none)",
     "floatX": "float32 or float64",
-    "mode": "c or numba (JAX cannot compile the variable-length minibatches)",
+    "mode": "jax (each minibatch padded to a few compiled lengths), c or numba; None: the "
+            "engine's default",
     "checkpoint": "write the training state there (.npz) every --checkpoint-every epochs",
     "resume": "go on from this checkpoint",
 }

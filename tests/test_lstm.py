@@ -318,6 +318,15 @@ def test_init_params_are_the_tutorials_draws():
         numpy.testing.assert_allclose(block.T @ block, numpy.eye(4), atol=1e-6)
 
 
+def test_padded_length_is_the_next_quarter_octave():
+    got = {n: lstm.padded_length(n) for n in (1, 16, 17, 20, 21, 32, 33, 64, 65, 96, 97, 99, 100,
+                                              128, 129, 2500)}
+    assert got == {1: 16, 16: 16, 17: 20, 20: 20, 21: 24, 32: 32, 33: 40, 64: 64, 65: 80, 96: 96,
+                   97: 112, 99: 112, 100: 112, 128: 128, 129: 160, 2500: 2560}
+    for n in range(1, 3000):  # never shorter, at most a quarter longer (past the first 16)
+        assert n <= lstm.padded_length(n) <= max(16, 1.25 * n)
+
+
 def test_get_minibatches_idx():
     batches = lstm.get_minibatches_idx(10, 4)
     assert isinstance(batches, list) and [i for i, _ in batches] == [0, 1, 2]
@@ -377,10 +386,12 @@ def run_like_the_original(tmp_path, caplog, key, **options):
     return result, _printed(caplog)
 
 
-def test_train_lstm_prints_the_originals_numbers(tmp_path, caplog):
-    """Adadelta with dropout (the tutorial's defaults) in the C mode."""
+@pytest.mark.parametrize("mode", [m for m in available_modes() if m != "numba"])
+def test_train_lstm_prints_the_originals_numbers(tmp_path, caplog, mode):
+    """Adadelta with dropout (the tutorial's defaults) in the C mode and JAX's (each minibatch
+    padded to a quarter octave of steps)."""
     key = ("adadelta", True, ())
-    result, lines = run_like_the_original(tmp_path, caplog, key, mode="c")
+    result, lines = run_like_the_original(tmp_path, caplog, key, mode=mode)
     assert_same_lines(lines, ORIGINAL[key])
     assert result.result.stop_reason == "validation_patience"
     assert tuple(result) == (0.5217391304347826, 0.19999999999999996, 0.43999999999999995)
@@ -395,7 +406,7 @@ def test_train_lstm_prints_the_originals_numbers(tmp_path, caplog):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", [m for m in available_modes() if m != "jax"])
+@pytest.mark.parametrize("mode", available_modes())
 @pytest.mark.parametrize("key", sorted(ORIGINAL), ids=lambda key: f"{key[0]}-dropout{int(key[1])}")
 def test_every_optimizer_prints_the_originals_numbers(tmp_path, caplog, key, mode):
     if engine.name() == "theano" and mode != "c":
@@ -408,10 +419,13 @@ def test_every_optimizer_prints_the_originals_numbers(tmp_path, caplog, key, mod
     assert_same_lines(lines, ORIGINAL[key])
 
 
-def test_checkpoint_and_resume_go_on_as_the_unbroken_run(tmp_path, caplog):
+@pytest.mark.parametrize("mode", ["c", pytest.param("jax", marks=pytest.mark.slow)])
+def test_checkpoint_and_resume_go_on_as_the_unbroken_run(tmp_path, caplog, mode):
     """SIGINT at the third validation (update 15): the checkpoint then holds the parameters, the
     optimizer's averages, the dropout streams and the epoch's shuffle; resumed, the run prints
     the rest of the original's lines."""
+    if mode not in available_modes():
+        pytest.skip(f"no mode {mode!r} on this engine")
     key = ("rmsprop", True, ())
 
     def interrupt(record):
@@ -419,28 +433,25 @@ def test_checkpoint_and_resume_go_on_as_the_unbroken_run(tmp_path, caplog):
             os.kill(os.getpid(), signal.SIGINT)
 
     checkpoint = str(tmp_path / "checkpoint.npz")
-    first, lines = run_like_the_original(tmp_path, caplog, key, mode="c", checkpoint=checkpoint,
+    first, lines = run_like_the_original(tmp_path, caplog, key, mode=mode, checkpoint=checkpoint,
                                          callbacks=(interrupt,))
     assert first.result.stop_reason == "interrupted" and first.result.iterations == 15
     expected = ORIGINAL[key].splitlines()
     done = expected.index("Train  0.4782608695652174 Valid  0.8 Test  0.56") + 1
     assert_same_lines(lines[:done], "\n".join(expected[:done]))
     assert "Training interupted" in caplog.messages
-    second, lines = run_like_the_original(tmp_path, caplog, key, mode="c", resume=checkpoint)
+    second, lines = run_like_the_original(tmp_path, caplog, key, mode=mode, resume=checkpoint)
     assert_same_lines(lines, "\n".join(expected[done:]))
     assert second.result.iterations == 25 and len(second.result.history) == 5
     assert tuple(second) == (0.5217391304347826, 0.19999999999999996, 0.43999999999999995)
     with pytest.raises(ValueError, match="other settings.*patience"):
-        run_like_the_original(tmp_path, caplog, key, mode="c", resume=checkpoint,
+        run_like_the_original(tmp_path, caplog, key, mode=mode, resume=checkpoint,
                               settings={"patience": 3})
 
 
 def test_bad_settings_are_one_clear_error(tmp_path):
     with pytest.raises(DataError, match="no such file.*imdb.pkl"):
         lstm.train_lstm(data_path=tmp_path / "imdb.pkl", mode="c")
-    if "jax" in engine.modes():
-        with pytest.raises(ValueError, match="does not run in mode 'jax'"):
-            lstm.train_lstm(data_path=tmp_path / "imdb.pkl", mode="jax")
     with pytest.raises(ValueError, match="optimizer 'adam'"):
         lstm.train_lstm(optimizer="adam", mode="c")
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
@@ -472,6 +483,7 @@ def test_script_trains_in_float32(tmp_path):
     assert saved["Wemb"].dtype == numpy.float32 and saved["history_errs"].shape == (2, 2)
 
 
+@pytest.mark.slow  # 29 s from an empty home folder: the sgd graph compiles cold
 def test_a_diverging_run_stops_as_the_tutorial(tmp_path, caplog):
     """sgd with lrate 1e200: after one update decay_c * sum(U ** 2) is infinite; the tutorial
     then prints 'bad cost detected: ' and returns 1., 1., 1.

@@ -101,6 +101,78 @@ def _p(pp, name):
     return "%s_%s" % (pp, name)
 
 
+def padded_length(n):
+    """The number of steps a minibatch of reviews at most ``n`` words long is padded to in JAX
+    mode: ``n`` rounded up to a quarter octave (16, 20, 24, 28, 32, 40, 48, 56, 64, 80, ...), so
+    that a few compiled shapes serve every length, for at most a quarter more steps."""
+    if n <= 16:
+        return 16
+    step = 1 << (n.bit_length() - 3)  # a quarter of the power of two at or below n
+    return -(-n // step) * step
+
+
+class PaddedFunction:
+    """A function of the LSTM in JAX mode, compiled once per shape of its inputs, the time axis
+    of its matrices (``x`` and ``mask``, time first) padded with zeros to ``padded_length``.
+
+    JAX compiles constant shapes only (the dropout draw's size and the scan's initial states come
+    from the minibatch's shape), and each minibatch is as long as its longest review: padding
+    keeps the shapes few. A padded step has mask 0, which keeps the states as they were, and adds
+    0 to the mean pooling: every value is the unpadded minibatch's. ``updated`` lists the shared
+    variables a call changes (the explicit updates, then the random streams), as a compiled
+    function's inputs say it; ``compile_seconds`` is the time of the first call of each shape
+    (building and compiling the function, then one run)."""
+
+    def __init__(self, inputs, outputs, updates=(), name=None):
+        from dltut.random import default_updates
+
+        self.inputs, self.outputs, self.name = inputs, outputs, name
+        self.updates = list(updates)
+        explicit = [variable for variable, _ in self.updates]
+        outputs = outputs if isinstance(outputs, list) else [outputs]
+        self.updated = explicit + [state for state, _ in
+                                   default_updates(outputs + [new for _, new in self.updates])
+                                   if state not in explicit]
+        self.compiled = {}  # the inputs' shapes -> the compiled function
+        self.compile_seconds = 0.0
+
+    def __call__(self, *values):
+        # a Python number or list takes its input's dtype, as the compiled function takes it
+        values = [value if isinstance(value, numpy.ndarray) else
+                  numpy.asarray(value, dtype=variable.dtype)
+                  for variable, value in zip(self.inputs, values)]
+        values = [_pad_time(value) if value.ndim == 2 else value for value in values]
+        shapes = tuple(value.shape for value in values)
+        function = self.compiled.get(shapes)
+        if function is not None:
+            return function(*values)
+        start = timeit.default_timer()
+        typed = [T.tensor(dtype=variable.dtype, shape=value.shape, name=variable.name)
+                 for variable, value in zip(self.inputs, values)]
+        function = self.compiled[shapes] = engine.function(
+            typed, self.outputs, updates=self.updates, givens=list(zip(self.inputs, typed)),
+            name=self.name)
+        result = function(*values)  # JAX compiles at the first call
+        seconds = timeit.default_timer() - start
+        self.compile_seconds += seconds
+        log.debug("%s: the shapes %s compiled in %.1f s", self.name, shapes, seconds)
+        return result
+
+
+def _pad_time(matrix):
+    steps = padded_length(matrix.shape[0])
+    if steps == matrix.shape[0]:
+        return matrix
+    return numpy.pad(matrix, ((0, steps - matrix.shape[0]), (0, 0)))
+
+
+def function(inputs, outputs, updates=(), name=None):
+    """``engine.function``, or in JAX mode a ``PaddedFunction``: the LSTM's functions."""
+    if engine.mode() == "jax":
+        return PaddedFunction(inputs, outputs, updates, name=name)
+    return engine.function(inputs, outputs, updates=updates, name=name)
+
+
 def init_params(options, rng=None):
     """The embedding ``Wemb`` (uniform in [0, 0.01)), the encoder's parameters and the
     classifier's ``U`` (normal, std 0.01) and ``b`` (zeros), drawn in this order from ``rng``
@@ -223,9 +295,9 @@ def sgd(lr, tparams, grads, x, mask, y, cost):
     ``param := param - lr * gradient``."""
     gshared = [engine.shared(p.get_value() * 0.0, "%s_grad" % k) for k, p in tparams.items()]
     gsup = list(zip(gshared, grads))
-    f_grad_shared = engine.function([x, mask, y], cost, updates=gsup, name="sgd_f_grad_shared")
+    f_grad_shared = function([x, mask, y], cost, updates=gsup, name="sgd_f_grad_shared")
     pup = [(p, p - lr * g) for p, g in zip(tparams.values(), gshared)]
-    f_update = engine.function([lr], [], updates=pup, name="sgd_f_update")
+    f_update = function([lr], [], updates=pup, name="sgd_f_update")
     return f_grad_shared, f_update
 
 
@@ -247,14 +319,14 @@ def adadelta(lr, tparams, grads, x, mask, y, cost):
 
     zgup = list(zip(zipped_grads, grads))
     rg2up = [(rg2, 0.95 * rg2 + 0.05 * (g ** 2)) for rg2, g in zip(running_grads2, grads)]
-    f_grad_shared = engine.function([x, mask, y], cost, updates=zgup + rg2up,
+    f_grad_shared = function([x, mask, y], cost, updates=zgup + rg2up,
                                     name="adadelta_f_grad_shared")
 
     updir = [-T.sqrt(ru2 + 1e-6) / T.sqrt(rg2 + 1e-6) * zg
              for zg, ru2, rg2 in zip(zipped_grads, running_up2, running_grads2)]
     ru2up = [(ru2, 0.95 * ru2 + 0.05 * (ud ** 2)) for ru2, ud in zip(running_up2, updir)]
     param_up = [(p, p + ud) for p, ud in zip(tparams.values(), updir)]
-    f_update = engine.function([lr], [], updates=ru2up + param_up, name="adadelta_f_update")
+    f_update = function([lr], [], updates=ru2up + param_up, name="adadelta_f_update")
     return f_grad_shared, f_update
 
 
@@ -277,7 +349,7 @@ def rmsprop(lr, tparams, grads, x, mask, y, cost):
     zgup = list(zip(zipped_grads, grads))
     rgup = [(rg, 0.95 * rg + 0.05 * g) for rg, g in zip(running_grads, grads)]
     rg2up = [(rg2, 0.95 * rg2 + 0.05 * (g ** 2)) for rg2, g in zip(running_grads2, grads)]
-    f_grad_shared = engine.function([x, mask, y], cost, updates=zgup + rgup + rg2up,
+    f_grad_shared = function([x, mask, y], cost, updates=zgup + rgup + rg2up,
                                     name="rmsprop_f_grad_shared")
 
     updir = [engine.shared(p.get_value() * numpy_floatX(0.0), "%s_updir" % k)
@@ -285,7 +357,7 @@ def rmsprop(lr, tparams, grads, x, mask, y, cost):
     updir_new = [(ud, 0.9 * ud - 1e-4 * zg / T.sqrt(rg2 - rg ** 2 + 1e-4))
                  for ud, zg, rg, rg2 in zip(updir, zipped_grads, running_grads, running_grads2)]
     param_up = [(p, p + udn[1]) for p, udn in zip(tparams.values(), updir_new)]
-    f_update = engine.function([lr], [], updates=updir_new + param_up, name="rmsprop_f_update")
+    f_update = function([lr], [], updates=updir_new + param_up, name="rmsprop_f_update")
     return f_grad_shared, f_update
 
 
@@ -321,8 +393,8 @@ def build_model(tparams, options):
 
     pred = engine.softmax(T.dot(proj, tparams["U"]) + tparams["b"])
 
-    f_pred_prob = engine.function([x, mask], pred, name="f_pred_prob")
-    f_pred = engine.function([x, mask], pred.argmax(axis=1), name="f_pred")
+    f_pred_prob = function([x, mask], pred, name="f_pred_prob")
+    f_pred = function([x, mask], pred.argmax(axis=1), name="f_pred")
 
     off = 1e-6 if pred.dtype == "float16" else 1e-8
     cost = -T.log(pred[T.arange(n_samples), y] + off).mean()
@@ -485,22 +557,6 @@ def _jsonable(options):
     return {key: plain(value) for key, value in options.items()}
 
 
-def _leave_jax_mode(mode):
-    """The LSTM runs in the C mode (or Numba when asked), not JAX's: each minibatch has its own
-    shape (its longest review), and JAX needs the sizes of the dropout draw and of the scan's
-    initial states as constants (and would compile anew for every shape). JAX as dltut's default
-    gives way to C; JAX asked for is an error."""
-    if engine.mode() != "jax":
-        return
-    if mode == "jax" or os.environ.get("DLTUT_MODE") == "jax":
-        raise ValueError("the LSTM does not run in mode 'jax' (its minibatches change shape with "
-                         "their longest review, which JAX cannot compile): use mode 'c' or "
-                         "'numba'")
-    log.debug("the LSTM runs in mode 'c': JAX, dltut's default, cannot compile its "
-              "variable-length minibatches")
-    engine.set_mode("c")
-
-
 def train_lstm(
     dim_proj=128,  # word embedding dimension and LSTM number of hidden units
     patience=10,  # validations without progress before an early stop
@@ -541,7 +597,6 @@ def train_lstm(
     from dltut.fitting import configure
 
     configure(floatX=floatX, mode=mode)
-    _leave_jax_mode(mode)
     if isinstance(optimizer, str):
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer {optimizer!r}: choose one of {sorted(OPTIMIZERS)}")
@@ -659,6 +714,12 @@ def train_lstm(
     log.info("The code run for %d epochs, with %f sec/epochs", n_epochs,
              (end_time - start_time) / (1.0 * n_epochs))
     log.info("Training took %.1fs", end_time - start_time)
+    compiled = [f for f in (f_grad_shared, f_update, f_pred, f_pred_prob)
+                if isinstance(f, PaddedFunction)]
+    if compiled:
+        log.info("(JAX mode: %d minibatch shapes compiled in %.1fs of it)",
+                 sum(len(f.compiled) for f in compiled),
+                 sum(f.compile_seconds for f in compiled))
     return LSTMResult(float(train_err), float(valid_err), float(test_err), result, best_p)
 
 
@@ -670,14 +731,15 @@ def _streams(*functions):
     """``{name: shared variable}`` of every value the compiled ``functions`` update: the
     parameters, the optimizer's running averages and the dropout streams' states."""
     found = OrderedDict()
-    for function in functions:
-        for entry in function.maker.inputs:
-            if getattr(entry, "update", None) is not None:
-                variable = entry.variable
-                if variable.name in found and found[variable.name] is not variable:
-                    raise ValueError(f"two values are named {variable.name}: a checkpoint "
-                                     "cannot tell them apart")
-                found[variable.name] = variable
+    for compiled in functions:
+        updated = (compiled.updated if isinstance(compiled, PaddedFunction) else
+                   [entry.variable for entry in compiled.maker.inputs
+                    if getattr(entry, "update", None) is not None])
+        for variable in updated:
+            if variable.name in found and found[variable.name] is not variable:
+                raise ValueError(f"two values are named {variable.name}: a checkpoint cannot "
+                                 "tell them apart")
+            found[variable.name] = variable
     return found
 
 
