@@ -50,7 +50,6 @@ The NumPy functions (:func:`mrg_uniform`, :class:`NumpyStreams`) are an independ
 step with exact int64 modular arithmetic.
 """
 
-import importlib
 import math
 import numbers
 import warnings
@@ -359,19 +358,13 @@ def _graph_draw(rstate, n, n_streams):
                 x = [T.concatenate([new, old[active:]]) for new, old in zip(stepped, x)]
         return T.cast(T.stack(x, axis=1), "int32"), T.concatenate(rows)
 
-    new_state, k = _graph_draw_scan(state, n, n_streams)
     if not isinstance(n, int) and engine.mode() == "c" and engine.name() == "pytensor":
-        # A size known only at run time is most often one step's (a minibatch's samples, as the
-        # RNN-RBM's): the C mode's VM evaluates an ifelse lazily, so those draws skip the scan
-        # (a 100 x 150 binomial: 2.7 ms instead of 4.1; the RNN-RBM's update on 100 frames: 82
-        # instead of 149). The same arithmetic as the scan's one step.
-        x = [state[:, c] for c in range(6)]
-        stepped = _graph_step(*[column[:n] for column in x])
-        one_state = T.stack([T.concatenate([new, old[n:]]) for new, old in zip(stepped, x)],
-                            axis=1)
-        ifelse = importlib.import_module("pytensor.ifelse").ifelse
-        new_state, k = ifelse(n <= n_streams, [one_state, _graph_integers(stepped)],
-                              [new_state, k])
+        # A size known only at run time (a minibatch's samples, as the RNN-RBM's and the LSTM's
+        # dropout): in the C mode one loop in C (MRGDraw) instead of a scan of graph steps
+        from dltut.mrg_op import mrg_draw
+
+        return mrg_draw(rstate, T.cast(n, "int64"))
+    new_state, k = _graph_draw_scan(state, n, n_streams)
     return T.cast(new_state, "int32"), k
 
 

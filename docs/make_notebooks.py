@@ -90,7 +90,7 @@ def run(name, folder, dataset):
     drop_noise(notebook)
     notebook.metadata["dltut"] = {
         "source_sha256": source_sha256(source),
-        "run": "docs/make_notebooks.py: 1,200/600/600 MNIST images, DLTUT_EXAMPLE_EPOCHS=2, "
+        "run": "docs/make_notebooks.py: DLTUT_EXAMPLE_EPOCHS=2 (MNIST: 1,200/600/600 images), "
                "DLTUT_EXAMPLE_DRAWS=200, float32, JAX mode"}
     notebook.metadata.pop("widgets", None)
     STORED.mkdir(parents=True, exist_ok=True)

@@ -401,7 +401,8 @@ def test_train_lstm_prints_the_originals_numbers(tmp_path, caplog, mode):
     assert saved["history_errs"].shape == (5, 2)
     options = json.loads((tmp_path / "lstm_model.npz.json").read_text())
     assert options["optimizer"] == "adadelta" and options["ydim"] == 2
-    for name, value in result.params.items():
+    for name, value in result.params.items():  # NumPy's arrays in every mode
+        assert isinstance(value, numpy.ndarray)
         numpy.testing.assert_array_equal(saved[name], value)
 
 

@@ -9,8 +9,8 @@ import pytest
 from conftest import available_modes, in_mode
 from dltut import engine, random
 from dltut.engine import T
-from dltut.random import (M1, M2, NumpyStreams, RandomStreams, mrg_uniform, next_rstate,
-                          seed_state, substream_states)
+from dltut.random import (M1, M2, NumpyStreams, RandomStreams, mrg_integers, mrg_uniform,
+                          next_rstate, seed_state, substream_states)
 
 # ----------------------------------------------------------------------------------------------
 # The reference
@@ -222,9 +222,9 @@ def test_a_symbolic_size_the_graph_fixes_steps_only_the_drawing_streams():
 
 @pytest.mark.usefixtures("floatX64")
 def test_a_size_known_at_run_time_of_one_step_or_more(mode):
-    """Symbolic sizes of at most 15,360 elements (one step of each stream: the C mode draws them
-    without the scan, under an ifelse) and of more (the scan), one call site each, drawn
-    alternately: the draws and every stream's state are Theano's."""
+    """Symbolic sizes of at most 15,360 elements (one step of each stream) and of more, one call
+    site each, drawn alternately (the C mode draws them in one C loop, ``mrg_op.MRGDraw``, the
+    Numba mode in a scan): the draws and every stream's state are Theano's."""
     if engine.name() != "pytensor":
         pytest.skip("dltut's own draw graph is PyTensor's")
     if mode == "jax":
@@ -244,6 +244,30 @@ def test_a_size_known_at_run_time_of_one_step_or_more(mode):
             numpy.testing.assert_array_equal(got[site], u.reshape(shape))
     for site in range(2):
         numpy.testing.assert_array_equal(s.state_updates[site][0].get_value(), site_states[site])
+
+
+def test_the_c_loop_and_its_python_perform_are_numpys_draws():
+    """``MRGDraw`` compiled (its C code) and run by PyTensor's Python linker (its ``perform``)
+    gives ``mrg_integers``' draws and states, for sizes of 0, part of a step, whole steps and
+    more."""
+    if engine.name() != "pytensor":
+        pytest.skip("MRGDraw is a PyTensor op")
+    import pytensor
+    from dltut.mrg_op import mrg_draw
+
+    states = substream_states(seed_state(5), 1000)
+    n = T.lscalar("n")
+    rstate = T.matrix("rstate", dtype="int32")
+    outputs = mrg_draw(rstate, n)
+    compiled = [pytensor.function([rstate, n], outputs, mode=pytensor.compile.mode.Mode(
+        linker=linker, optimizer="fast_run")) for linker in ("c", "py")]
+    for size in (0, 1, 999, 1000, 1001, 2500):
+        k, new_states = mrg_integers(states, size)
+        for function in compiled:
+            got_states, got_k = function(states, size)
+            numpy.testing.assert_array_equal(got_k, k)
+            numpy.testing.assert_array_equal(got_states, new_states)
+            assert got_k.dtype == numpy.int64 and got_states.dtype == numpy.int32
 
 
 # ----------------------------------------------------------------------------------------------

@@ -84,8 +84,9 @@ def zipp(params, tparams):
 
 
 def unzip(zipped):
-    """The values of the shared variables ``zipped``, as a new OrderedDict."""
-    return OrderedDict((kk, vv.get_value()) for kk, vv in zipped.items())
+    """The values of the shared variables ``zipped``, as a new OrderedDict of NumPy arrays (in
+    JAX mode the variables hold JAX's arrays)."""
+    return OrderedDict((kk, numpy.asarray(vv.get_value())) for kk, vv in zipped.items())
 
 
 def dropout_layer(state_before, use_noise, trng):
@@ -526,7 +527,7 @@ class _Training:
         return self._error(self.test, self.kf_test)
 
     def get_params(self):
-        return [p.get_value() for p in self.tparams.values()]
+        return [numpy.asarray(p.get_value()) for p in self.tparams.values()]
 
 
 def _history_errs(state):
@@ -693,6 +694,8 @@ def train_lstm(
             log.info("bad cost detected:  %s", error.cost)
             return LSTMResult(1.0, 1.0, 1.0)
     end_time = timeit.default_timer()
+    padded = [f for f in (f_grad_shared, f_update, f_pred) if isinstance(f, PaddedFunction)]
+    compiled = (sum(len(f.compiled) for f in padded), sum(f.compile_seconds for f in padded))
     if result.stop_reason == "interrupted":
         log.info("Training interupted")
     else:
@@ -714,12 +717,8 @@ def train_lstm(
     log.info("The code run for %d epochs, with %f sec/epochs", n_epochs,
              (end_time - start_time) / (1.0 * n_epochs))
     log.info("Training took %.1fs", end_time - start_time)
-    compiled = [f for f in (f_grad_shared, f_update, f_pred, f_pred_prob)
-                if isinstance(f, PaddedFunction)]
-    if compiled:
-        log.info("(JAX mode: %d minibatch shapes compiled in %.1fs of it)",
-                 sum(len(f.compiled) for f in compiled),
-                 sum(f.compile_seconds for f in compiled))
+    if padded:
+        log.info("(JAX mode: %d minibatch shapes compiled in %.1fs of it)", *compiled)
     return LSTMResult(float(train_err), float(valid_err), float(test_err), result, best_p)
 
 
@@ -745,7 +744,8 @@ def _streams(*functions):
 
 def _save_checkpoint(path, settings, training, streams, state):
     rng_state = training.epoch_rng_state or training.rng.get_state()
-    values = {f"value/{name}": variable.get_value() for name, variable in streams.items()}
+    values = {f"value/{name}": numpy.asarray(variable.get_value())
+              for name, variable in streams.items()}
     if state.best_params is not None:
         values.update({f"best/{name}": value
                        for name, value in zip(training.tparams, state.best_params)})

@@ -155,9 +155,9 @@ def pictures_page(tutorial, folder, committed):
                       f"{{doc}}`the notebook <../notebooks/{notebook_of(tutorial)[:-6]}>`", "```",
                       ""]
     if shown:
-        lines += ["Drawn by its notebook on a small cut of MNIST (1,200 training images, 2 "
-                  "epochs: the pictures of a short run, stored by docs/make_notebooks.py):", "",
-                  *shown]
+        lines += ["Drawn by its notebook in a short run, stored by docs/make_notebooks.py (2 "
+                  "epochs; the MNIST tutorials on a cut of 1,200 training images, the sequence "
+                  "tutorials on their notebooks' made data):", "", *shown]
     return "\n".join(lines) or "No picture yet.\n"
 
 

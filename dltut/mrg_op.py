@@ -1,0 +1,86 @@
+"""``MRGDraw``: MRG31k3p draws of a size known only at run time, as one loop in C.
+
+``dltut.random`` draws a symbolic number of elements with a scan of graph steps; in PyTensor's C
+mode this op does the same steps (``random._graph_step`` and ``random._graph_integers``, with
+the same int64 arithmetic) in one C loop: element ``i`` from stream ``i % n_streams``, each
+stream stepped once per element it gives. Its ``perform`` is NumPy's ``random.mrg_integers``.
+The op lives in its own module so that PyTensor can pickle it with its compiled code (it imports
+PyTensor, which the theano engine does not have).
+"""
+
+from pytensor.graph.basic import Apply
+from pytensor.link.c.op import COp
+from pytensor.tensor import as_tensor_variable, vector
+
+from dltut.random import mrg_integers
+
+MRG_DRAW_C = """
+{
+    const npy_int64 M1 = 2147483647, M2 = 2147462579;
+    npy_int64 n = *(npy_int64 *)PyArray_DATA(%(n)s);
+    npy_intp n_streams = PyArray_DIMS(%(rstate)s)[0];
+    npy_intp size[1] = {n < 0 ? 0 : n};
+    if (PyArray_NDIM(%(rstate)s) != 2 || PyArray_DIMS(%(rstate)s)[1] != 6 || n_streams < 1) {
+        PyErr_SetString(PyExc_ValueError, "MRGDraw: the state must be (n_streams, 6)");
+        %(fail)s
+    }
+    Py_XDECREF(%(new_state)s);
+    %(new_state)s = (PyArrayObject *)PyArray_NewCopy(%(rstate)s, NPY_CORDER);
+    Py_XDECREF(%(k)s);
+    %(k)s = (PyArrayObject *)PyArray_SimpleNew(1, size, NPY_INT64);
+    if (!%(new_state)s || !%(k)s) {
+        %(fail)s
+    }
+    npy_int32 *states = (npy_int32 *)PyArray_DATA(%(new_state)s);
+    npy_int64 *out = (npy_int64 *)PyArray_DATA(%(k)s);
+    for (npy_int64 i = 0; i < size[0]; ++i) {
+        npy_int32 *x = states + (i %% n_streams) * 6;
+        npy_int64 x11 = x[0], x12 = x[1], x13 = x[2], x21 = x[3], x22 = x[4], x23 = x[5];
+        npy_int64 y1 = ((x12 & 511) << 22) + (x12 >> 9) + ((x13 & 16777215) << 7) + (x13 >> 24);
+        if (y1 >= M1) y1 -= M1;
+        y1 += x13;
+        if (y1 >= M1) y1 -= M1;
+        npy_int64 t1 = ((x21 & 65535) << 15) + 21069 * (x21 >> 16);
+        if (t1 >= M2) t1 -= M2;
+        npy_int64 t2 = ((x23 & 65535) << 15) + 21069 * (x23 >> 16);
+        if (t2 >= M2) t2 -= M2;
+        npy_int64 y2 = t2 + x23;
+        if (y2 >= M2) y2 -= M2;
+        y2 += t1;
+        if (y2 >= M2) y2 -= M2;
+        x[0] = (npy_int32)y1; x[1] = (npy_int32)x11; x[2] = (npy_int32)x12;
+        x[3] = (npy_int32)y2; x[4] = (npy_int32)x21; x[5] = (npy_int32)x22;
+        out[i] = y1 <= y2 ? y1 + M1 - y2 : y1 - y2;
+    }
+}
+"""
+
+
+
+
+class MRGDraw(COp):
+    """``(new_state, k)``: ``n`` integer draws ``k`` in [1, M1] (int64 scalar ``n``) from the
+    int32 ``(n_streams, 6)`` state ``rstate``, and the state after them."""
+
+    __props__ = ()
+
+    def make_node(self, rstate, n):
+        rstate, n = as_tensor_variable(rstate), as_tensor_variable(n)
+        return Apply(self, [rstate, n], [rstate.type(), vector(dtype="int64")])
+
+    def connection_pattern(self, node):
+        return [[False, False], [False, False]]  # integers: no gradient flows through
+
+    def perform(self, node, inputs, outputs):
+        k, new_state = mrg_integers(inputs[0], int(inputs[1]))
+        outputs[0][0], outputs[1][0] = new_state, k.astype("int64")
+
+    def c_code(self, node, name, inputs, outputs, sub):
+        (rstate, n), (new_state, k) = inputs, outputs
+        return MRG_DRAW_C % dict(rstate=rstate, n=n, new_state=new_state, k=k, fail=sub["fail"])
+
+    def c_code_cache_version(self):
+        return (1,)
+
+
+mrg_draw = MRGDraw()
