@@ -3,16 +3,19 @@
 ``dltut.random`` draws a symbolic number of elements with a scan of graph steps; in PyTensor's C
 mode this op does the same steps (``random._graph_step`` and ``random._graph_integers``, with
 the same int64 arithmetic) in one C loop: element ``i`` from stream ``i % n_streams``, each
-stream stepped once per element it gives. Its ``perform`` is NumPy's ``random.mrg_integers``.
-The op lives in its own module so that PyTensor can pickle it with its compiled code (it imports
-PyTensor, which the theano engine does not have).
+stream stepped once per element it gives. Its ``perform`` does the same shifts and masks in
+NumPy, a step of all drawing streams at a time (tests/test_random.py checks both against
+``random.mrg_integers``, which steps by the recurrence's matrices). The op lives in its own
+module so that PyTensor can pickle it with its compiled code (it imports PyTensor, which the
+theano engine does not have).
 """
 
+import numpy
 from pytensor.graph.basic import Apply
 from pytensor.link.c.op import COp
 from pytensor.tensor import as_tensor_variable, vector
 
-from dltut.random import mrg_integers
+M1, M2 = 2147483647, 2147462579
 
 MRG_DRAW_C = """
 {
@@ -58,6 +61,21 @@ MRG_DRAW_C = """
 
 
 
+def _reduce(y, m):
+    return numpy.where(y >= m, y - m, y)
+
+
+def _step(x):
+    """One step of each row of the int64 ``(streams, 6)`` states ``x``, as the C loop does it."""
+    x11, x12, x13, x21, x22, x23 = x.T
+    y1 = ((x12 & 511) << 22) + (x12 >> 9) + ((x13 & 16777215) << 7) + (x13 >> 24)
+    y1 = _reduce(_reduce(y1, M1) + x13, M1)
+    t1 = _reduce(((x21 & 65535) << 15) + 21069 * (x21 >> 16), M2)
+    t2 = _reduce(((x23 & 65535) << 15) + 21069 * (x23 >> 16), M2)
+    y2 = _reduce(_reduce(t2 + x23, M2) + t1, M2)
+    return numpy.stack([y1, x11, x12, y2, x21, x22], axis=1)
+
+
 class MRGDraw(COp):
     """``(new_state, k)``: ``n`` integer draws ``k`` in [1, M1] (int64 scalar ``n``) from the
     int32 ``(n_streams, 6)`` state ``rstate``, and the state after them."""
@@ -72,8 +90,15 @@ class MRGDraw(COp):
         return [[False, False], [False, False]]  # integers: no gradient flows through
 
     def perform(self, node, inputs, outputs):
-        k, new_state = mrg_integers(inputs[0], int(inputs[1]))
-        outputs[0][0], outputs[1][0] = new_state, k.astype("int64")
+        states, n = numpy.array(inputs[0], dtype="int64"), int(inputs[1])
+        draws = []
+        for start in range(0, max(n, 0), len(states)):
+            active = min(n - start, len(states))
+            states[:active] = _step(states[:active])
+            y1, y2 = states[:active, 0], states[:active, 3]
+            draws.append(numpy.where(y1 <= y2, y1 + M1 - y2, y1 - y2))
+        outputs[0][0] = states.astype("int32")
+        outputs[1][0] = numpy.concatenate(draws) if draws else numpy.zeros(0, "int64")
 
     def c_code(self, node, name, inputs, outputs, sub):
         (rstate, n), (new_state, k) = inputs, outputs
