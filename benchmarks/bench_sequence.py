@@ -1,5 +1,5 @@
 """The sequence tutorials on made data of their datasets' sizes: dltut's default mode beside the
-original code on theano-pymc, one epoch each, timed in one run (issue 28).
+original code on theano-pymc, one epoch each, timed in one run (issues 28 and 29).
 
     python benchmarks/bench_sequence.py [--tutorials lstm rnnslu rnnrbm] [--scale 1]
                                         [--reviews 25000] [--floatX float32]
@@ -67,6 +67,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_cpu import ORIGINAL_REPOSITORY, cpu_header, theano_environment  # noqa: E402
+from dltut.tutorials.rnnslu import DEFAULT_PARAM  # noqa: E402
 
 TUTORIALS = ("lstm", "rnnslu", "rnnrbm")
 
@@ -186,9 +187,7 @@ with gzip.open(sys.argv[1], "wb") as file:
     pickle.dump((*sets, dicts), file, protocol=2)
 """
 
-RNNSLU_PARAM = {"fold": 3, "data": "atis", "lr": 0.0970806646812754, "verbose": 1, "decay": True,
-                "win": 7, "nhidden": 200, "seed": 345, "emb_dimension": 50, "nepochs": 1,
-                "savemodel": False}
+RNNSLU_PARAM = dict(DEFAULT_PARAM, nepochs=1)  # the tutorial's settings, one epoch
 
 
 def rnnslu_bench(folder, args, theano):

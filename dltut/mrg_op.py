@@ -15,11 +15,11 @@ from pytensor.graph.basic import Apply
 from pytensor.link.c.op import COp
 from pytensor.tensor import as_tensor_variable, vector
 
-M1, M2 = 2147483647, 2147462579
+M1, M2 = 2147483647, 2147462579  # dltut.random's (which imports this module: not imported here)
 
 MRG_DRAW_C = """
 {
-    const npy_int64 M1 = 2147483647, M2 = 2147462579;
+    const npy_int64 M1 = %(M1)d, M2 = %(M2)d;
     npy_int64 n = *(npy_int64 *)PyArray_DATA(%(n)s);
     npy_intp n_streams = PyArray_DIMS(%(rstate)s)[0];
     npy_intp size[1] = {n < 0 ? 0 : n};
@@ -57,8 +57,6 @@ MRG_DRAW_C = """
     }
 }
 """
-
-
 
 
 def _reduce(y, m):
@@ -102,7 +100,8 @@ class MRGDraw(COp):
 
     def c_code(self, node, name, inputs, outputs, sub):
         (rstate, n), (new_state, k) = inputs, outputs
-        return MRG_DRAW_C % dict(rstate=rstate, n=n, new_state=new_state, k=k, fail=sub["fail"])
+        return MRG_DRAW_C % dict(rstate=rstate, n=n, new_state=new_state, k=k, fail=sub["fail"],
+                                 M1=M1, M2=M2)
 
     def c_code_cache_version(self):
         return (1,)

@@ -95,10 +95,11 @@ def in_every_mode(run, modes=None):
 
 @pytest.fixture(autouse=True)
 def restore_engine_settings():
-    """Every test leaves floatX, the compile mode and the "dltut" log level as it found them (a tutorial run given
-    ``floatX=`` or ``mode=`` sets them for the process, as it does for a user)."""
+    """Every test leaves floatX, the compile mode and the "dltut" log level as it found them (a
+    tutorial run given ``floatX=`` or ``mode=`` sets them for the process, as it does for a user;
+    a command's ``main()`` sets the log level)."""
     floatX, mode = engine.floatX(), engine.mode()
-    level = logging.getLogger("dltut").level  # a command's main() sets it for the process
+    level = logging.getLogger("dltut").level
     yield
     logging.getLogger("dltut").setLevel(level)
     if engine.floatX() != floatX:

@@ -321,7 +321,7 @@ def adadelta(lr, tparams, grads, x, mask, y, cost):
     zgup = list(zip(zipped_grads, grads))
     rg2up = [(rg2, 0.95 * rg2 + 0.05 * (g ** 2)) for rg2, g in zip(running_grads2, grads)]
     f_grad_shared = function([x, mask, y], cost, updates=zgup + rg2up,
-                                    name="adadelta_f_grad_shared")
+                             name="adadelta_f_grad_shared")
 
     updir = [-T.sqrt(ru2 + 1e-6) / T.sqrt(rg2 + 1e-6) * zg
              for zg, ru2, rg2 in zip(zipped_grads, running_up2, running_grads2)]
@@ -351,7 +351,7 @@ def rmsprop(lr, tparams, grads, x, mask, y, cost):
     rgup = [(rg, 0.95 * rg + 0.05 * g) for rg, g in zip(running_grads, grads)]
     rg2up = [(rg2, 0.95 * rg2 + 0.05 * (g ** 2)) for rg2, g in zip(running_grads2, grads)]
     f_grad_shared = function([x, mask, y], cost, updates=zgup + rgup + rg2up,
-                                    name="rmsprop_f_grad_shared")
+                             name="rmsprop_f_grad_shared")
 
     updir = [engine.shared(p.get_value() * numpy_floatX(0.0), "%s_updir" % k)
              for k, p in tparams.items()]
