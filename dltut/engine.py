@@ -497,21 +497,32 @@ def compile_mode():
 # The Theano API, resolved on first use.
 
 
-def function(inputs, outputs, updates=None, givens=None, name=None):
-    """``theano.function`` in the current compile mode."""
+def function(inputs, outputs, updates=None, givens=None, name=None, shapes_at_run_time=False):
+    """``theano.function`` in the current compile mode.
+
+    ``shapes_at_run_time``: in JAX mode, the inputs' shapes may be left unknown (``None`` in their
+    types): JAX then compiles a program for each shape the function is called with
+    (``dltut.jax_shapes``). Other modes take any shape as they are."""
+    if shapes_at_run_time and mode() == "jax":
+        from dltut import jax_shapes
+
+        chosen = jax_shapes.mode()
+    else:
+        chosen = compile_mode()
     return backend().function(
-        inputs, outputs, updates=updates, givens=givens, mode=compile_mode(), name=name,
+        inputs, outputs, updates=updates, givens=givens, mode=chosen, name=name,
         on_unused_input="ignore",
     )
 
 
-def compile_ahead(compiled):
+def compile_ahead(compiled, input_shapes=None):
     """Have XLA compile a JAX-mode function now, without running it.
 
     PyTensor's JAX functions are ``jax.jit`` programs that compile at their first call. This
     lowers the program for the inputs' current values (an explicit input not given yet counts as
-    a zero of its type) and compiles it, which fills JAX's in-memory cache (and its disk cache),
-    so the first real call only runs. Functions of other modes are left as they are.
+    a zero of its type; ``input_shapes``, one per explicit input, gives zeros of those shapes
+    instead) and compiles it, which fills JAX's in-memory cache (and its disk cache), so the
+    first real call of those shapes only runs. Functions of other modes are left as they are.
     """
     thunk = compiled.vm
     jit_fn = getattr(thunk, "jit_fn", None)
@@ -520,6 +531,8 @@ def compile_ahead(compiled):
     inputs = compiled.maker.fgraph.inputs
     args = [cell[0] if cell[0] is not None else numpy.zeros((), dtype=variable.type.dtype)
             for variable, cell in zip(inputs, thunk.inputs)]
+    for n, shape in enumerate(input_shapes or ()):
+        args[n] = numpy.zeros(shape, dtype=inputs[n].type.dtype)
     jit_fn.lower(*args).compile()
 
 

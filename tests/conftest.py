@@ -135,6 +135,26 @@ def mode(request):
         yield request.param
 
 
+@pytest.fixture
+def xla_compiles(caplog):
+    """A function counting XLA's compiles of PyTensor's JAX functions since its last call
+    (``jax_log_compiles`` on for the test)."""
+    import jax
+
+    def count():
+        found = [r for r in caplog.records if "XLA compilation of jit(jax_funcified" in r.message]
+        caplog.clear()
+        return len(found)
+
+    previous = jax.config.jax_log_compiles
+    jax.config.update("jax_log_compiles", True)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="jax"):
+            yield count
+    finally:
+        jax.config.update("jax_log_compiles", previous)
+
+
 @pytest.fixture(scope="session")
 def tiny_mnist(tmp_path_factory):
     """A small .npz data set cut from the shipped MNIST: 600 train, 200 valid, 200 test."""

@@ -94,31 +94,18 @@ def test_cache_dir(monkeypatch, tmp_path):
     assert engine.cache_dir() == str(tmp_path / "mine")
 
 
-def test_compile_ahead_compiles_without_running(caplog):
+def test_compile_ahead_compiles_without_running(xla_compiles):
     if "jax" not in available_modes():
         pytest.skip("JAX mode not available")
-    import jax
-
-    def compiles():
-        """XLA compiles of the function logged since the last look."""
-        found = [r for r in caplog.records if "XLA compilation of jit(jax_funcified" in r.message]
-        caplog.clear()
-        return len(found)
-
-    previous = jax.config.jax_log_compiles
-    jax.config.update("jax_log_compiles", True)
-    try:
-        with in_mode("jax"), caplog.at_level(logging.DEBUG, logger="jax"):
-            counter = engine.shared(numpy.asarray(5.0, dtype=engine.floatX()), "counter")
-            step = engine.backend().tensor.scalar("step", dtype=engine.floatX())
-            f = engine.function([step], counter + step, updates=[(counter, counter + step)])
-            compiles()
-            engine.compile_ahead(f)
-            assert compiles() == 1 and counter.get_value() == 5.0  # compiled, not run
-            assert f(2.0) == 7.0 and counter.get_value() == 7.0
-            assert compiles() == 0  # the call ran the program compiled ahead
-    finally:
-        jax.config.update("jax_log_compiles", previous)
+    with in_mode("jax"):
+        counter = engine.shared(numpy.asarray(5.0, dtype=engine.floatX()), "counter")
+        step = engine.backend().tensor.scalar("step", dtype=engine.floatX())
+        f = engine.function([step], counter + step, updates=[(counter, counter + step)])
+        xla_compiles()
+        engine.compile_ahead(f)
+        assert xla_compiles() == 1 and counter.get_value() == 5.0  # compiled, not run
+        assert f(2.0) == 7.0 and counter.get_value() == 7.0
+        assert xla_compiles() == 0  # the call ran the program compiled ahead
 
 
 def test_float32_jax_runs_do_not_warn_of_float64():

@@ -23,11 +23,13 @@ dropout) and the printed lines are the tutorial's; the training loop is dltut's 
 tutorial's stopping rule (``trainer.ValidationPatience``).
 """
 
+import concurrent.futures
 import dataclasses
 import json
 import logging
 import math
 import os
+import threading
 import timeit
 from collections import OrderedDict
 
@@ -113,16 +115,23 @@ def padded_length(n):
 
 
 class PaddedFunction:
-    """A function of the LSTM in JAX mode, compiled once per shape of its inputs, the time axis
-    of its matrices (``x`` and ``mask``, time first) padded with zeros to ``padded_length``.
+    """A function of the LSTM in JAX mode: the time axis of its matrices (``x`` and ``mask``,
+    time first) padded with zeros to ``padded_length``, and left unknown in the compiled graph.
 
-    JAX compiles constant shapes only (the dropout draw's size and the scan's initial states come
-    from the minibatch's shape), and each minibatch is as long as its longest review: padding
-    keeps the shapes few. A padded step has mask 0, which keeps the states as they were, and adds
-    0 to the mean pooling: every value is the unpadded minibatch's. ``updated`` lists the shared
-    variables a call changes (the explicit updates, then the random streams), as a compiled
-    function's inputs say it; ``compile_seconds`` is the time of the first call of each shape
-    (building and compiling the function, then one run)."""
+    JAX compiles constant shapes only, and each minibatch is as long as its longest review. The
+    graph is built once per shape of the other axes (``engine.function(shapes_at_run_time=True)``:
+    the scan's length and the sizes computed from it are evaluated when JAX traces), and JAX
+    compiles it for each padded length it meets; padding keeps those few. A padded step has mask
+    0, which keeps the states as they were, and adds 0 to the mean pooling: every value is the
+    unpadded minibatch's.
+
+    ``prepare(shapes)`` has the programs of shapes to come compiled by a background thread while
+    training goes on (the epoch's minibatches are known when it starts); a first call of such a
+    shape waits for its compile, if it is not done. ``updated`` lists the shared variables a
+    call changes (the explicit updates, then the random streams), as a compiled function's
+    inputs say it; ``compiled`` the input shapes called so far, and ``compile_seconds`` the time
+    of their first calls (building the graph where it is new, compiling or waiting for the
+    compile, then one run)."""
 
     def __init__(self, inputs, outputs, updates=(), name=None):
         from dltut.random import default_updates
@@ -134,7 +143,9 @@ class PaddedFunction:
         self.updated = explicit + [state for state, _ in
                                    default_updates(outputs + [new for _, new in self.updates])
                                    if state not in explicit]
-        self.compiled = {}  # the inputs' shapes -> the compiled function
+        self.built = {}  # the inputs' shapes, the time axis None -> the compiled function
+        self.compiled = set()  # the inputs' shapes called so far
+        self.pending = {}  # the inputs' shapes -> the background compile's future
         self.compile_seconds = 0.0
 
     def __call__(self, *values):
@@ -144,20 +155,66 @@ class PaddedFunction:
                   for variable, value in zip(self.inputs, values)]
         values = [_pad_time(value) if value.ndim == 2 else value for value in values]
         shapes = tuple(value.shape for value in values)
-        function = self.compiled.get(shapes)
-        if function is not None:
-            return function(*values)
+        if shapes in self.compiled:
+            return self.built[_time_unknown(shapes)](*values)
         start = timeit.default_timer()
-        typed = [T.tensor(dtype=variable.dtype, shape=value.shape, name=variable.name)
-                 for variable, value in zip(self.inputs, values)]
-        function = self.compiled[shapes] = engine.function(
-            typed, self.outputs, updates=self.updates, givens=list(zip(self.inputs, typed)),
-            name=self.name)
-        result = function(*values)  # JAX compiles at the first call
+        pending = self.pending.pop(shapes, None)
+        if pending is not None and not pending.cancelled() and pending.exception() is not None:
+            # the call below compiles again and raises the error in this thread
+            log.debug("%s: the background compile of %s failed: %s", self.name, shapes,
+                      pending.exception())
+        result = self._function(_time_unknown(shapes))(*values)  # JAX compiles if not yet
         seconds = timeit.default_timer() - start
+        self.compiled.add(shapes)
         self.compile_seconds += seconds
         log.debug("%s: the shapes %s compiled in %.1f s", self.name, shapes, seconds)
         return result
+
+    def prepare(self, calls):
+        """Compile, in the background, the programs of ``calls`` (each the inputs' unpadded
+        shapes; in the order they will be called) not compiled yet."""
+        for shapes in calls:
+            shapes = tuple((padded_length(shape[0]), *shape[1:]) if len(shape) == 2 else shape
+                           for shape in shapes)
+            if shapes not in self.compiled and shapes not in self.pending:
+                self.pending[shapes] = _compiler().submit(self._compile, shapes)
+
+    def cancel(self):
+        """Drop the background compiles not started yet."""
+        for future in self.pending.values():
+            future.cancel()
+
+    def _compile(self, shapes):
+        engine.compile_ahead(self._function(_time_unknown(shapes)), shapes)
+
+    def _function(self, shapes):
+        with _BUILDING:  # one PyTensor build at a time, in either thread
+            if shapes not in self.built:
+                typed = [T.tensor(dtype=variable.dtype, shape=shape, name=variable.name)
+                         for variable, shape in zip(self.inputs, shapes)]
+                self.built[shapes] = engine.function(
+                    typed, self.outputs, updates=self.updates,
+                    givens=list(zip(self.inputs, typed)), name=self.name,
+                    shapes_at_run_time=True)
+            return self.built[shapes]
+
+
+_BUILDING = threading.Lock()
+
+
+_COMPILER = None
+
+
+def _compiler():
+    """The one background thread that compiles the LSTM's programs ahead of their calls."""
+    global _COMPILER
+    if _COMPILER is None:
+        _COMPILER = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dltut-compile")
+    return _COMPILER
+
+
+def _time_unknown(shapes):
+    return tuple((None, *shape[1:]) if len(shape) == 2 else shape for shape in shapes)
 
 
 def _pad_time(matrix):
@@ -475,6 +532,11 @@ class _Training:
         self.kf = get_minibatches_idx(len(self.train[0]), self.options["batch_size"], shuffle=True,
                                       rng=self.rng)
         self.eidx, self.n_samples = self.eidx + 1, 0
+        if isinstance(self.f_grad_shared, PaddedFunction):  # JAX mode: compile what will run
+            self.f_grad_shared.prepare(_input_shapes(self.train, self.kf, labels=True))
+            for data, minibatches in ((self.train, self.kf), (self.valid, self.kf_valid),
+                                      (self.test, self.kf_test)):
+                self.f_pred.prepare(_input_shapes(data, minibatches))
 
     def end_epoch(self):
         """The tutorial's line at the end of an epoch (also of one cut short)."""
@@ -528,6 +590,14 @@ class _Training:
 
     def get_params(self):
         return [numpy.asarray(p.get_value()) for p in self.tparams.values()]
+
+
+def _input_shapes(data, minibatches, labels=False):
+    """The shapes of ``x``, ``mask`` (and ``y``) that ``prepare_data`` makes of each minibatch."""
+    for _, index in minibatches:
+        steps = max(len(data[0][t]) for t in index)
+        matrix = (steps, len(index))
+        yield (matrix, matrix, (len(index),)) if labels else (matrix, matrix)
 
 
 def _history_errs(state):
@@ -693,6 +763,10 @@ def train_lstm(
         except Diverged as error:
             log.info("bad cost detected:  %s", error.cost)
             return LSTMResult(1.0, 1.0, 1.0)
+        finally:
+            for function in (f_grad_shared, f_pred):
+                if isinstance(function, PaddedFunction):
+                    function.cancel()
     end_time = timeit.default_timer()
     padded = [f for f in (f_grad_shared, f_update, f_pred) if isinstance(f, PaddedFunction)]
     compiled = (sum(len(f.compiled) for f in padded), sum(f.compile_seconds for f in padded))
@@ -718,7 +792,8 @@ def train_lstm(
              (end_time - start_time) / (1.0 * n_epochs))
     log.info("Training took %.1fs", end_time - start_time)
     if padded:
-        log.info("(JAX mode: %d minibatch shapes compiled in %.1fs of it)", *compiled)
+        log.info("(JAX mode: %d minibatch shapes compiled, in a thread beside the training; "
+                 "their first calls took %.1fs of it)", *compiled)
     return LSTMResult(float(train_err), float(valid_err), float(test_err), result, best_p)
 
 
