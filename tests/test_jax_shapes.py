@@ -11,7 +11,7 @@ def running_sums(T, x, w):
     """A scan over the rows of ``x`` (its length unknown), its buffers and the reshape of its
     result sized from that length: what PyTensor's JAX mode refuses to compile."""
     h0 = T.zeros((x.shape[1],), dtype=x.dtype)
-    h, _ = engine.scan(lambda row, h: T.tanh(row + h @ w), sequences=x, outputs_info=h0)
+    h, _ = engine.scan(lambda row, h: T.tanh(row + T.dot(h, w)), sequences=x, outputs_info=h0)
     return h.reshape((x.shape[0] * x.shape[1],))
 
 
@@ -46,7 +46,7 @@ def test_one_build_serves_every_length(xla_compiles):
 def test_other_modes_take_the_flag_as_they_are():
     """(The mode is the test's: C, or JAX in a run of the JAX tests.)"""
     T = engine.T
-    x = T.tensor(dtype=engine.floatX(), shape=(None, 3), name="x")
+    x = T.matrix("x", dtype=engine.floatX())
     w_value = numpy.eye(3, dtype=engine.floatX()) / 2
     w = engine.shared(w_value, "w")
     f = engine.function([x], running_sums(T, x, w), shapes_at_run_time=True)
