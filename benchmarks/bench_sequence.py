@@ -32,8 +32,7 @@ half the words ``O``), pickled with protocol 2 by the theano environment's Pytho
 ``nepochs=1`` (nhidden 200, emb_dimension 50, win 7: one SGD step a sentence, then the
 validation and test sentences labelled and scored by conlleval.pl with perl on the original's
 side) and print the tutorial's ``[learning] epoch 0 >> 100.00% completed in X (sec)``: the
-training loop only (both compile before it, but for the inner graphs of PyTensor's Softmax and
-LogSoftmax, which dltut's first update compiles: about 0.4 s). The original's code/rnnslu.py
+training loop only (both compile before it). The original's code/rnnslu.py
 carries the patch tests/test_rnnslu.py names (its four ``[map(...) for ...]`` lists become lists
 of lists), with code/conlleval.pl beside it.
 

@@ -105,6 +105,8 @@ def _load():
             f"{_INSTALL_HINT[_engine_name]}"
         ) from error
     _backend = module
+    if _engine_name == "pytensor":
+        _inline_softmax_in_c_mode()
     _choose_floatX()
     chosen, why = default_mode()
     if os.environ.get("DLTUT_MODE"):
@@ -221,6 +223,27 @@ def _prepare_theano():
         _add_flag("THEANO_FLAGS", "blas__ldflags=")
     if sys.version_info >= (3, 11):
         sys.modules.setdefault("theano.scan.scan_perform_ext", None)
+
+
+def _inline_softmax_in_c_mode():
+    """Have PyTensor's C mode compute ``Softmax`` and ``LogSoftmax`` in C.
+
+    PyTensor 3 builds them as ops with an inner graph (``x - max``, ``exp``, a sum, a division or
+    a log), which the C mode runs as a function of its own, compiled at the first call and
+    called from Python at each (rnnslu's update: 0.19 ms of its 1.1 ms in LogSoftmax on a
+    15 x 127 matrix). This rewrite puts the inner graph in its place, as PyTensor already does
+    for ``XLogY``, so that it is compiled with the graph around it: the same operations. JAX and
+    Numba have their own softmax and keep it (the rewrite is ``cxx_only``)."""
+    from pytensor.graph.rewriting.basic import node_rewriter
+    from pytensor.tensor.rewriting.basic import register_specialize
+    from pytensor.tensor.rewriting.ofg import inline_ofg_node
+    from pytensor.tensor.special import LogSoftmax, Softmax
+
+    @node_rewriter([Softmax, LogSoftmax])
+    def dltut_inline_softmax(fgraph, node):
+        return inline_ofg_node(node)
+
+    register_specialize(dltut_inline_softmax, "cxx_only")
 
 
 def backend():

@@ -108,6 +108,34 @@ def test_compile_ahead_compiles_without_running(xla_compiles):
         assert xla_compiles() == 0  # the call ran the program compiled ahead
 
 
+@pytest.mark.parametrize("mode", [m for m in ("c", "jax") if m in available_modes()])
+def test_softmax_and_its_log_and_gradient_against_numpy(mode):
+    """In the C mode they are compiled in C with the graph around them (no op of PyTensor's
+    that runs an inner function from Python); JAX keeps its own softmax."""
+    T = engine.T
+    with in_mode(mode):
+        x = T.matrix("x", dtype=engine.floatX())
+        y = T.vector("y", dtype="int64")
+        p = engine.softmax(x)
+        nll = -T.mean(T.log(p)[T.arange(x.shape[0]), y])  # rnnslu's: PyTensor makes LogSoftmax
+        f = engine.function([x, y], [p, nll, engine.grad(nll, x)])
+        if mode == "c" and engine.name() == "pytensor":  # (Theano's softmax ops are C ops)
+            names = {type(node.op).__name__ for node in f.maker.fgraph.apply_nodes}
+            assert not names & {"Softmax", "LogSoftmax"}, names
+        rng = numpy.random.RandomState(0)
+        a = rng.normal(scale=3, size=(5, 7)).astype(engine.floatX())
+        labels = rng.randint(0, 7, size=5)
+        e = numpy.exp(a.astype("float64") - a.max(axis=1, keepdims=True))
+        softmax = e / e.sum(axis=1, keepdims=True)
+        expected_nll = -numpy.log(softmax[numpy.arange(5), labels]).mean()
+        expected_grad = (softmax - numpy.eye(7)[labels]) / 5
+        got_p, got_nll, got_grad = f(a, labels)
+        tol = 1e-5 if engine.floatX() == "float32" else 1e-12
+        numpy.testing.assert_allclose(got_p, softmax, rtol=tol)
+        numpy.testing.assert_allclose(got_nll, expected_nll, rtol=tol)
+        numpy.testing.assert_allclose(got_grad, expected_grad, rtol=tol, atol=tol)
+
+
 def test_float32_jax_runs_do_not_warn_of_float64():
     """A float32 sum's float64 accumulator (PyTensor's acc_dtype) is float32 in JAX without
     64-bit types; that is no news to a user, and no warning reaches them."""
