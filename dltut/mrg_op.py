@@ -23,37 +23,69 @@ MRG_DRAW_C = """
     npy_int64 n = *(npy_int64 *)PyArray_DATA(%(n)s);
     npy_intp n_streams = PyArray_DIMS(%(rstate)s)[0];
     npy_intp size[1] = {n < 0 ? 0 : n};
-    if (PyArray_NDIM(%(rstate)s) != 2 || PyArray_DIMS(%(rstate)s)[1] != 6 || n_streams < 1) {
-        PyErr_SetString(PyExc_ValueError, "MRGDraw: the state must be (n_streams, 6)");
+    if (PyArray_NDIM(%(rstate)s) != 2 || PyArray_DIMS(%(rstate)s)[1] != 6 || n_streams < 1
+            || !PyArray_IS_C_CONTIGUOUS(%(rstate)s)) {
+        PyErr_SetString(PyExc_ValueError, "MRGDraw: the state must be C-contiguous (n_streams, 6)");
         %(fail)s
     }
-    Py_XDECREF(%(new_state)s);
-    %(new_state)s = (PyArrayObject *)PyArray_NewCopy(%(rstate)s, NPY_CORDER);
-    Py_XDECREF(%(k)s);
-    %(k)s = (PyArrayObject *)PyArray_SimpleNew(1, size, NPY_INT64);
+    /* The outputs of the previous call are written again where they fit (as PyTensor's own C
+       ops do): fresh arrays of this size cost more in page faults than the draws themselves. */
+    if (!%(new_state)s || !PyArray_IS_C_CONTIGUOUS(%(new_state)s)
+            || PyArray_NDIM(%(new_state)s) != 2 || PyArray_DIMS(%(new_state)s)[0] != n_streams
+            || PyArray_DIMS(%(new_state)s)[1] != 6
+            || PyArray_TYPE(%(new_state)s) != PyArray_TYPE(%(rstate)s)
+            || ((char *)PyArray_DATA(%(new_state)s) < (char *)PyArray_DATA(%(rstate)s)
+                    + PyArray_NBYTES(%(rstate)s)
+                && (char *)PyArray_DATA(%(rstate)s) < (char *)PyArray_DATA(%(new_state)s)
+                    + PyArray_NBYTES(%(new_state)s))) {  /* it overlaps the state given */
+        Py_XDECREF(%(new_state)s);
+        %(new_state)s = (PyArrayObject *)PyArray_SimpleNew(2, PyArray_DIMS(%(rstate)s),
+                                                            NPY_INT32);
+    }
+    if (!%(k)s || PyArray_NDIM(%(k)s) != 1 || PyArray_DIMS(%(k)s)[0] != size[0]
+            || !PyArray_IS_C_CONTIGUOUS(%(k)s)) {
+        Py_XDECREF(%(k)s);
+        %(k)s = (PyArrayObject *)PyArray_SimpleNew(1, size, NPY_INT64);
+    }
     if (!%(new_state)s || !%(k)s) {
         %(fail)s
     }
+    const npy_int32 *before = (const npy_int32 *)PyArray_DATA(%(rstate)s);
     npy_int32 *states = (npy_int32 *)PyArray_DATA(%(new_state)s);
     npy_int64 *out = (npy_int64 *)PyArray_DATA(%(k)s);
-    for (npy_int64 i = 0; i < size[0]; ++i) {
-        npy_int32 *x = states + (i %% n_streams) * 6;
-        npy_int64 x11 = x[0], x12 = x[1], x13 = x[2], x21 = x[3], x22 = x[4], x23 = x[5];
-        npy_int64 y1 = ((x12 & 511) << 22) + (x12 >> 9) + ((x13 & 16777215) << 7) + (x13 >> 24);
-        if (y1 >= M1) y1 -= M1;
-        y1 += x13;
-        if (y1 >= M1) y1 -= M1;
-        npy_int64 t1 = ((x21 & 65535) << 15) + 21069 * (x21 >> 16);
-        if (t1 >= M2) t1 -= M2;
-        npy_int64 t2 = ((x23 & 65535) << 15) + 21069 * (x23 >> 16);
-        if (t2 >= M2) t2 -= M2;
-        npy_int64 y2 = t2 + x23;
-        if (y2 >= M2) y2 -= M2;
-        y2 += t1;
-        if (y2 >= M2) y2 -= M2;
-        x[0] = (npy_int32)y1; x[1] = (npy_int32)x11; x[2] = (npy_int32)x12;
-        x[3] = (npy_int32)y2; x[4] = (npy_int32)x21; x[5] = (npy_int32)x22;
-        out[i] = y1 <= y2 ? y1 + M1 - y2 : y1 - y2;
+    /* (the reductions mod M1 and M2 are masks, not branches: their outcomes are random) */
+    /* element i from stream i %% n_streams: a pass over the streams per n_streams elements, the
+       first reading the state given, the others the new one; streams that draw nothing keep
+       their state */
+    for (npy_int64 first = 0; first == 0 || first < size[0]; first += n_streams) {
+        npy_intp active = size[0] - first < n_streams ? size[0] - first : n_streams;
+        const npy_int32 *from = first == 0 ? before : states;
+        npy_int64 *pass = out + first;
+        for (npy_intp s = 0; s < active; ++s) {
+            const npy_int32 *x = from + s * 6;
+            npy_int32 *y = states + s * 6;
+            npy_int64 x11 = x[0], x12 = x[1], x13 = x[2], x21 = x[3], x22 = x[4], x23 = x[5];
+            npy_int64 y1 = ((x12 & 511) << 22) + (x12 >> 9) + ((x13 & 16777215) << 7)
+                           + (x13 >> 24);
+            y1 -= M1 & -(npy_int64)(y1 >= M1);
+            y1 += x13;
+            y1 -= M1 & -(npy_int64)(y1 >= M1);
+            npy_int64 t1 = ((x21 & 65535) << 15) + 21069 * (x21 >> 16);
+            t1 -= M2 & -(npy_int64)(t1 >= M2);
+            npy_int64 t2 = ((x23 & 65535) << 15) + 21069 * (x23 >> 16);
+            t2 -= M2 & -(npy_int64)(t2 >= M2);
+            npy_int64 y2 = t2 + x23;
+            y2 -= M2 & -(npy_int64)(y2 >= M2);
+            y2 += t1;
+            y2 -= M2 & -(npy_int64)(y2 >= M2);
+            y[0] = (npy_int32)y1; y[1] = (npy_int32)x11; y[2] = (npy_int32)x12;
+            y[3] = (npy_int32)y2; y[4] = (npy_int32)x21; y[5] = (npy_int32)x22;
+            pass[s] = y1 - y2 + (M1 & -(npy_int64)(y1 <= y2));
+        }
+        if (first == 0 && active < n_streams) {
+            memcpy(states + active * 6, before + active * 6,
+                   (n_streams - active) * 6 * sizeof(npy_int32));
+        }
     }
 }
 """
@@ -104,7 +136,7 @@ class MRGDraw(COp):
                                  M1=M1, M2=M2)
 
     def c_code_cache_version(self):
-        return (1,)
+        return (3,)
 
 
 mrg_draw = MRGDraw()
