@@ -107,6 +107,7 @@ def _load():
     _backend = module
     if _engine_name == "pytensor":
         _inline_softmax_in_c_mode()
+        _inc_rows_in_c_mode()
     _choose_floatX()
     chosen, why = default_mode()
     if os.environ.get("DLTUT_MODE"):
@@ -244,6 +245,23 @@ def _inline_softmax_in_c_mode():
         return inline_ofg_node(node)
 
     register_specialize(dltut_inline_softmax, "cxx_only")
+
+
+def _inc_rows_in_c_mode():
+    """Have PyTensor's C mode add rows to a matrix in C (``dltut.inc_rows``), after its inplace
+    rewrites (an inplace ``AdvancedIncSubtensor1`` becomes an inplace ``IncRows``)."""
+    from pytensor.compile import optdb
+    from pytensor.graph.rewriting.basic import dfs_rewriter, node_rewriter
+    from pytensor.tensor.subtensor import AdvancedIncSubtensor1
+
+    from dltut import inc_rows
+
+    @node_rewriter([AdvancedIncSubtensor1])
+    def dltut_inc_rows(fgraph, node):
+        return inc_rows.replacement(node)
+
+    optdb.register("dltut_inc_rows", dfs_rewriter(dltut_inc_rows), "fast_run", "cxx_only",
+                   position=99)
 
 
 def backend():
