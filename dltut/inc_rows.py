@@ -56,6 +56,13 @@ INC_ROWS_C = """
 """
 
 
+def _takes(x, y, idx):
+    """Whether ``IncRows`` takes these variables: float matrices of one dtype, an integer
+    vector."""
+    return (x.ndim == 2 and y.ndim == 2 and idx.ndim == 1 and x.dtype == y.dtype
+            and x.dtype in ("float32", "float64") and idx.dtype.startswith("int"))
+
+
 class IncRows(COp):
     """``x[idx] += y`` (``x`` and ``y`` float matrices of one dtype, ``idx`` an integer vector
     with a row of ``y`` each); ``inplace`` writes into ``x``."""
@@ -69,8 +76,7 @@ class IncRows(COp):
 
     def make_node(self, x, y, idx):
         x, y, idx = map(as_tensor_variable, (x, y, idx))
-        if x.ndim != 2 or y.ndim != 2 or idx.ndim != 1 or x.dtype != y.dtype \
-                or x.dtype not in ("float32", "float64") or not idx.dtype.startswith("int"):
+        if not _takes(x, y, idx):
             raise TypeError(f"IncRows: float matrices of one dtype and an integer vector, got "
                             f"{x.type}, {y.type}, {idx.type}")
         return Apply(self, [x, y, idx], [x.type()])
@@ -99,8 +105,7 @@ def replacement(node):
     None."""
     op = node.op
     x, y, idx = node.inputs
-    if op.set_instead_of_inc or x.ndim != 2 or y.ndim != 2 or x.dtype != y.dtype \
-            or x.dtype not in ("float32", "float64") or any(y.type.broadcastable) \
+    if op.set_instead_of_inc or not _takes(x, y, idx) or any(y.type.broadcastable) \
             or node.outputs[0].type != x.type:
         return None
     return [IncRows(inplace=op.inplace)(x, y, idx)]

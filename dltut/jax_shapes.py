@@ -7,7 +7,7 @@ arithmetic on shapes (a scan's number of steps, its output buffer's size, a resh
 value, which JAX refuses as a shape. So PyTensor's JAX mode needs every shape constant when the
 graph is built, and a function of sequences of many lengths had to be built once per length.
 
-``MODE`` evaluates that arithmetic while JAX traces: a node whose outputs are integer scalars or
+``mode()`` evaluates that arithmetic while JAX traces: a node whose outputs are integer scalars or
 vectors (shapes and sizes) and whose inputs are all known (constants, or the shapes of traced
 arrays) is computed by its own NumPy ``perform``, and its value enters the trace as a constant; a
 reshape takes such a value as its target shape. Every other node is PyTensor's JAX code as it was,

@@ -7,6 +7,7 @@ import pytest
 from conftest import available_modes, in_mode
 from dltut import engine
 
+
 def running_sums(T, x, w):
     """A scan over the rows of ``x`` (its length unknown), its buffers and the reshape of its
     result sized from that length: what PyTensor's JAX mode refuses to compile."""

@@ -32,7 +32,7 @@ import signal
 import numpy
 import pytest
 
-from conftest import available_modes
+from conftest import available_modes, in_mode
 from dltut import engine
 from dltut.data import DataError
 from dltut.engine import T
@@ -331,8 +331,6 @@ def test_padded_length_is_the_next_quarter_octave():
 def test_a_padded_function_compiles_ahead_in_the_background(xla_compiles):
     """``prepare`` compiles the padded lengths to come in a thread (one PyTensor build per
     minibatch size); their first calls then only run, and give what an unpadded call gives."""
-    from conftest import in_mode
-
     with in_mode("jax"):
         x = T.matrix("x", dtype="int64")
         mask = T.matrix("mask", dtype=engine.floatX())

@@ -159,10 +159,9 @@ class PaddedFunction:
             return self.built[_time_unknown(shapes)](*values)
         start = timeit.default_timer()
         pending = self.pending.pop(shapes, None)
-        if pending is not None and not pending.cancelled() and pending.exception() is not None:
-            # the call below compiles again and raises the error in this thread
-            log.debug("%s: the background compile of %s failed: %s", self.name, shapes,
-                      pending.exception())
+        error = None if pending is None or pending.cancelled() else pending.exception()  # waits
+        if error is not None:  # the call below compiles again and raises it in this thread
+            log.debug("%s: the background compile of %s failed: %s", self.name, shapes, error)
         result = self._function(_time_unknown(shapes))(*values)  # JAX compiles if not yet
         seconds = timeit.default_timer() - start
         self.compiled.add(shapes)
