@@ -126,6 +126,9 @@ def _cases(s, x, fx, mode):
         (s.normal(x.shape, avg=1.0, std=2.0),
          lambda r: r.normal((20, 784), 1.0, 2.0, dtype=fx, draws=2)),
         (s.uniform(big, dtype="float32"), lambda r: r.uniform(big, dtype="float32", draws=2)),
+        # 7,680 streams: 6 whole steps (a loop in JAX mode), then 4 streams of a seventh
+        (s.uniform((4, 11521), dtype="float32"),
+         lambda r: r.uniform((4, 11521), dtype="float32", draws=2)),
     ]
     if mode != "jax":  # truncation picks values by a data-dependent count
         cases.append((s.normal((7,), dtype="float32", truncate=True),
