@@ -147,6 +147,33 @@ def substream_states(rstate, n_streams):
     return rows[:n_streams]
 
 
+def _mat_pow_mod(A, power, m):
+    result = numpy.eye(3, dtype="int64")
+    while power:
+        if power & 1:
+            result = _mat_mul_mod(result, A, m)
+        A, power = _mat_mul_mod(A, A, m), power >> 1
+    return result
+
+
+def draw_steps(n, n_streams):
+    """How many times each of ``n_streams`` streams steps in a draw of ``n`` elements (element
+    ``i`` from stream ``i % n_streams``)."""
+    return numpy.maximum(0, -(-(n - numpy.arange(n_streams)) // n_streams))
+
+
+def skip_ahead(states, steps):
+    """``states`` (n_streams, 6) with row ``i`` stepped ``steps[i]`` times, by the recurrence's
+    matrices raised to that power: the states that many draws of each stream leave."""
+    states = numpy.array(states, dtype="int32")
+    steps = numpy.broadcast_to(numpy.asarray(steps, dtype="int64"), (len(states),))
+    for count in numpy.unique(steps[steps > 0]):
+        rows = steps == count
+        states[rows] = jump(states[rows], _mat_pow_mod(A1p0, int(count), M1),
+                            _mat_pow_mod(A2p0, int(count), M2))
+    return states
+
+
 def next_rstate(rstate):
     """The master state for the next call site: 2**134 steps on (Theano's ``inc_rstate``)."""
     return jump(rstate, A1p134, A2p134)

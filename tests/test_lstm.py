@@ -301,6 +301,34 @@ def test_lstm_layer_and_model_against_numpy(floatX64, mode):
                            lstm.get_minibatches_idx(2, 1)).shape == (2, 2)
 
 
+@pytest.mark.parametrize("mode", [m for m in available_modes() if m != "numba"])
+def test_the_error_counter_is_pred_error_and_moves_the_streams_as_its_calls(mode):
+    """``ErrorCounter`` (reviews sorted by length, 128 at a time, no dropout draw) gives
+    ``pred_error``'s fraction through the tutorial's ``f_pred`` (minibatches of 16 in random order,
+    each call drawing a dropout mask at ``use_noise`` 0), and leaves the dropout streams where
+    those calls leave them."""
+    engine.set_mode(mode)
+    rng = numpy.random.RandomState(3)
+    options = dict(n_words=50, dim_proj=8, encoder="lstm", ydim=2, use_dropout=True)
+    tparams = lstm.init_tparams(lstm.init_params(options, rng))
+    use_noise, *_, f_pred, _ = lstm.build_model(tparams, options)
+    reviews = [list(rng.randint(1, 50, size=rng.randint(1, 40))) for _ in range(300)]
+    data = (reviews, list(rng.randint(0, 2, size=300)))
+    iterator = lstm.get_minibatches_idx(300, 16, shuffle=True, rng=rng)
+    (state,) = lstm._streams(f_pred).values()
+    before = numpy.asarray(state.get_value())
+    use_noise.set_value(lstm.numpy_floatX(0.0))
+    expected = lstm.pred_error(f_pred, imdb.prepare_data, data, iterator)
+    after_calls = numpy.asarray(state.get_value())
+    assert not numpy.array_equal(after_calls, before) and 0.2 < expected < 0.8
+    state.set_value(before)
+    counter = lstm.ErrorCounter(lstm.build_predictor(tparams, options), imdb.prepare_data, state,
+                                options["dim_proj"])
+    assert [count for _, count in counter.batches(data, iterator)] == [128, 128, 44]
+    assert counter(data, iterator) == expected
+    numpy.testing.assert_array_equal(state.get_value(), after_calls)
+
+
 def test_init_params_are_the_tutorials_draws():
     options = dict(n_words=30, dim_proj=4, encoder="lstm", ydim=2)
     floatX = engine.floatX()

@@ -61,6 +61,16 @@ def test_substreams_are_2p72_jumps_and_sites_2p134():
         numpy.testing.assert_array_equal(A, jump)
 
 
+def test_skip_ahead_leaves_the_states_that_draws_leave():
+    states = random.substream_states(random.seed_state(99), 1000)
+    for sizes in ([0], [1], [999, 1000, 1001], [2500, 16, 16, 7]):
+        drawn = states
+        for size in sizes:
+            _, drawn = random.mrg_integers(drawn, size)
+        steps = sum(random.draw_steps(size, 1000) for size in sizes)
+        numpy.testing.assert_array_equal(random.skip_ahead(states, steps), drawn)
+
+
 def test_seed_becomes_six_copies():
     numpy.testing.assert_array_equal(random.seed_state(1234), [1234] * 6)
     numpy.testing.assert_array_equal(random.seed_state([1, 2, 3, 4, 5, 6]), [1, 2, 3, 4, 5, 6])

@@ -35,7 +35,7 @@ from collections import OrderedDict
 
 import numpy
 
-from dltut import engine, saving
+from dltut import engine, random, saving
 from dltut.atomic import atomic_write
 from dltut.engine import T
 from dltut.random import RandomStreams
@@ -436,6 +436,21 @@ def build_model(tparams, options):
     mask = T.matrix("mask", dtype=engine.floatX())
     y = T.vector("y", dtype="int64")
 
+    pred = _probabilities(tparams, options, x, mask,
+                          lambda proj: dropout_layer(proj, use_noise, trng))
+
+    f_pred_prob = function([x, mask], pred, name="f_pred_prob")
+    f_pred = function([x, mask], pred.argmax(axis=1), name="f_pred")
+
+    off = 1e-6 if pred.dtype == "float16" else 1e-8
+    cost = -T.log(pred[T.arange(x.shape[1]), y] + off).mean()
+
+    return use_noise, x, mask, y, f_pred_prob, f_pred, cost
+
+
+def _probabilities(tparams, options, x, mask, dropout):
+    """The class probabilities of the reviews ``x``, ``mask``; ``dropout`` maps the pooled
+    hidden states (when the options use dropout)."""
     n_timesteps = x.shape[0]
     n_samples = x.shape[1]
 
@@ -446,17 +461,18 @@ def build_model(tparams, options):
         proj = (proj * mask[:, :, None]).sum(axis=0)
         proj = proj / mask.sum(axis=0)[:, None]
     if options["use_dropout"]:
-        proj = dropout_layer(proj, use_noise, trng)
+        proj = dropout(proj)
 
-    pred = engine.softmax(T.dot(proj, tparams["U"]) + tparams["b"])
+    return engine.softmax(T.dot(proj, tparams["U"]) + tparams["b"])
 
-    f_pred_prob = function([x, mask], pred, name="f_pred_prob")
-    f_pred = function([x, mask], pred.argmax(axis=1), name="f_pred")
 
-    off = 1e-6 if pred.dtype == "float16" else 1e-8
-    cost = -T.log(pred[T.arange(n_samples), y] + off).mean()
-
-    return use_noise, x, mask, y, f_pred_prob, f_pred, cost
+def build_predictor(tparams, options):
+    """``f_pred`` with no dropout draw, as ``use_noise`` 0 computes it (every unit halved):
+    ``ErrorCounter`` classifies with it."""
+    x = T.matrix("x", dtype="int64")
+    mask = T.matrix("mask", dtype=engine.floatX())
+    pred = _probabilities(tparams, options, x, mask, lambda proj: proj * 0.5)
+    return function([x, mask], pred.argmax(axis=1), name="f_pred_sorted")
 
 
 def pred_probs(f_pred_prob, prepare_data, data, iterator, verbose=False):
@@ -487,6 +503,58 @@ def pred_error(f_pred, prepare_data, data, iterator, verbose=False):
     return 1.0 - numpy_floatX(valid_err) / len(data[0])
 
 
+class ErrorCounter:
+    """``pred_error`` as the training computes it, faster: the same fraction, and the dropout
+    streams left where the tutorial's ``f_pred`` calls leave them.
+
+    The tutorial classifies the reviews in the iterator's minibatches (16 or 64 reviews in
+    random order, each padded to its longest). Each review's class does not depend on the
+    others in its minibatch, so here they are classified sorted by length, ``BATCH`` at a time
+    (far fewer padded steps, and longer products): the count of errors is the same. But each of
+    the tutorial's ``f_pred`` calls also draws a dropout mask of its minibatch's size (unused at
+    ``use_noise`` 0), which moves the streams on that the next training minibatch draws from;
+    ``predictor`` (``build_predictor``) draws nothing, and the streams' state ``dropout_state``
+    is moved on by as many steps as those draws take (``random.skip_ahead``).
+    """
+
+    BATCH = 128
+
+    def __init__(self, predictor, prepare_data, dropout_state, dim_proj):
+        self.predictor, self.prepare_data = predictor, prepare_data
+        self.dropout_state, self.dim_proj = dropout_state, dim_proj
+
+    def batches(self, data, iterator):
+        """The reviews of ``iterator``'s minibatches sorted by length, ``BATCH`` at a time (the
+        last filled up with copies of the last review), and each batch's count of reviews."""
+        order = sorted((t for _, index in iterator for t in index), key=lambda t: len(data[0][t]))
+        for start in range(0, len(order), self.BATCH):
+            index = order[start:start + self.BATCH]
+            yield index + index[-1:] * (self.BATCH - len(index)), len(index)
+
+    def shapes(self, data, iterator):
+        """The shapes of the predictor's calls (``PaddedFunction.prepare``)."""
+        for index, _ in self.batches(data, iterator):
+            matrix = (max(len(data[0][t]) for t in index), len(index))
+            yield matrix, matrix
+
+    def __call__(self, data, iterator):
+        labels = numpy.asarray(data[1])
+        right = 0
+        for index, count in self.batches(data, iterator):
+            x, mask, _ = self.prepare_data([data[0][t] for t in index], labels[index],
+                                           maxlen=None)
+            right += (self.predictor(x, mask)[:count] == labels[index[:count]]).sum()
+        if self.dropout_state is not None:
+            self.skip_draws([len(index) for _, index in iterator])
+        return 1.0 - numpy_floatX(right) / len(data[0])
+
+    def skip_draws(self, sizes):
+        """Step the dropout streams as draws for minibatches of ``sizes`` reviews do."""
+        state = numpy.asarray(self.dropout_state.get_value())
+        steps = sum(random.draw_steps(size * self.dim_proj, len(state)) for size in sizes)
+        self.dropout_state.set_value(random.skip_ahead(state, steps))
+
+
 # ----------------------------------------------------------------------------------------------
 # Training
 
@@ -514,9 +582,9 @@ class _Training:
 
     fused = False
 
-    def __init__(self, f_grad_shared, f_update, f_pred, prepare_data, tparams, use_noise, train,
+    def __init__(self, f_grad_shared, f_update, counter, prepare_data, tparams, use_noise, train,
                  valid, test, options, rng):
-        self.f_grad_shared, self.f_update, self.f_pred = f_grad_shared, f_update, f_pred
+        self.f_grad_shared, self.f_update, self.counter = f_grad_shared, f_update, counter
         self.prepare_data, self.tparams, self.use_noise = prepare_data, tparams, use_noise
         self.train, self.valid, self.test, self.options, self.rng = train, valid, test, options, rng
         self.kf_valid = get_minibatches_idx(len(valid[0]), options["valid_batch_size"])
@@ -535,7 +603,7 @@ class _Training:
             self.f_grad_shared.prepare(_input_shapes(self.train, self.kf, labels=True))
             for data, minibatches in ((self.train, self.kf), (self.valid, self.kf_valid),
                                       (self.test, self.kf_test)):
-                self.f_pred.prepare(_input_shapes(data, minibatches))
+                self.counter.predictor.prepare(self.counter.shapes(data, minibatches))
 
     def end_epoch(self):
         """The tutorial's line at the end of an epoch (also of one cut short)."""
@@ -576,7 +644,7 @@ class _Training:
 
     def _error(self, data, iterator):
         self.use_noise.set_value(numpy_floatX(0.0))
-        return pred_error(self.f_pred, self.prepare_data, data, iterator)
+        return self.counter(data, iterator)
 
     def train_loss(self):
         return self._error(self.train, self.kf)
@@ -729,8 +797,12 @@ def train_lstm(
     lr = T.scalar(name="lr")
     f_grad_shared, f_update = optimizer(lr, tparams, grads, x, mask, y, cost)
 
+    dropout_state = list(_streams(f_pred).values())
+    counter = ErrorCounter(build_predictor(tparams, model_options), prepare_data,
+                           dropout_state[0] if dropout_state else None, dim_proj)
+
     log.info("Optimization")
-    training = _Training(f_grad_shared, f_update, f_pred, prepare_data, tparams, use_noise, train,
+    training = _Training(f_grad_shared, f_update, counter, prepare_data, tparams, use_noise, train,
                          valid, test, model_options, rng)
     log.info("%d train examples", len(train[0]))
     log.info("%d valid examples", len(valid[0]))
@@ -763,11 +835,12 @@ def train_lstm(
             log.info("bad cost detected:  %s", error.cost)
             return LSTMResult(1.0, 1.0, 1.0)
         finally:
-            for function in (f_grad_shared, f_pred):
+            for function in (f_grad_shared, counter.predictor):
                 if isinstance(function, PaddedFunction):
                     function.cancel()
     end_time = timeit.default_timer()
-    padded = [f for f in (f_grad_shared, f_update, f_pred) if isinstance(f, PaddedFunction)]
+    padded = [f for f in (f_grad_shared, f_update, counter.predictor)
+              if isinstance(f, PaddedFunction)]
     compiled = (sum(len(f.compiled) for f in padded), sum(f.compile_seconds for f in padded))
     if result.stop_reason == "interrupted":
         log.info("Training interupted")
@@ -776,11 +849,10 @@ def train_lstm(
 
     best_p = training.best_params()
     zipp(best_p, tparams)
-    use_noise.set_value(numpy_floatX(0.0))
     kf_train_sorted = get_minibatches_idx(len(train[0]), batch_size)
-    train_err = pred_error(f_pred, prepare_data, train, kf_train_sorted)
-    valid_err = pred_error(f_pred, prepare_data, valid, training.kf_valid)
-    test_err = pred_error(f_pred, prepare_data, test, training.kf_test)
+    train_err = training._error(train, kf_train_sorted)
+    valid_err = training.validation_loss()
+    test_err = training.test_score()
 
     log.info("Train  %s Valid  %s Test  %s", train_err, valid_err, test_err)
     if saveto:
