@@ -413,19 +413,23 @@ def _graph_full_steps(x, n_steps):
 
 def _graph_draw_scan(state, n, n_streams):
     """``(new_state, k)`` of ``_graph_draw`` for a symbolic ``n``: a scan of ceil(n / n_streams)
-    steps, the streams past the last element left as they are in the last step."""
+    steps (at least one), the streams past the last element left as they are in the last step.
+    The state is carried as its six columns: no interleaving copy at each step."""
     T = engine.T
-    n_steps = (n + (n_streams - 1)) // n_streams
+    n_steps = T.maximum((n + (n_streams - 1)) // n_streams, 1)
     remaining = n - n_streams * T.arange(n_steps)  # elements left at each step
+    streams = T.arange(n_streams)
 
-    def one_step(left, x):
-        stepped = _graph_step(*[x[:, c] for c in range(6)])
-        active = (T.arange(n_streams) < left)[:, None]
-        return T.switch(active, T.stack(stepped, axis=1), x), _graph_integers(stepped)
+    def one_step(left, *x):
+        stepped = _graph_step(*x)
+        active = streams < left
+        return ([T.switch(active, new, old) for new, old in zip(stepped, x)]
+                + [_graph_integers(stepped)])
 
-    (states, rows), _ = engine.scan(one_step, sequences=[remaining], outputs_info=[state, None],
-                                    name="mrg_uniform")
-    return T.concatenate([state[None], states])[-1], rows.flatten()[:n]
+    outputs, _ = engine.scan(one_step, sequences=[remaining],
+                             outputs_info=[state[:, c] for c in range(6)] + [None],
+                             name="mrg_uniform")
+    return T.stack([column[-1] for column in outputs[:6]], axis=1), outputs[6].flatten()[:n]
 
 
 def _graph_uniform(rstate, size, ndim, dtype, n_streams):
