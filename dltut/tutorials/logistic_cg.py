@@ -19,7 +19,7 @@ import numpy
 import scipy.optimize
 
 from dltut import data, engine
-from dltut.compiled import CompiledModel, n_batches
+from dltut.compiled import CompiledModel, _Training, minibatch, n_batches
 from dltut.engine import T
 from dltut.fitting import (N_OUT, check_draws_nothing, check_positive_integers, input_size,
                            prepare)
@@ -52,12 +52,24 @@ class LogisticRegression(logistic_sgd.LogisticRegression):
                          b=flat[n_weights:], name=name)
         self.params = [self.theta]
 
-    def minibatch_costs(self, y, n_batch, batch_size):
-        """The mean negative log-likelihood of each of the ``n_batch`` minibatches of
-        ``batch_size`` rows that the input holds one after the other: a vector of ``n_batch``."""
-        # a constant row count, not y.shape[0]: JAX needs arange's bounds when it compiles
-        log_p = T.log(self.p_y_given_x)[T.arange(n_batch * batch_size), y]
-        return -T.mean(log_p.reshape((n_batch, batch_size)), axis=1)
+
+class _MinibatchSums(_Training):
+    """One call over the training minibatches: their costs, and the sum of their gradients
+    (``gradient_sum``, added to in minibatch order, from what it holds)."""
+
+    def __init__(self, x, y, cost, theta, train_x, train_y, batch_size):
+        engine.place_data([train_x, train_y])
+        self.gradient_sum = engine.shared(numpy.zeros_like(theta.get_value()), "gradient_sum")
+        gradient = engine.grad(cost, theta)
+        self.x, self.y, self.cost, self.batch_size = x, y, cost, batch_size
+        self.updates = [(self.gradient_sum, self.gradient_sum + gradient)]
+        self.train_x, self.train_y = train_x, train_y
+        self.n_train_batches = n_batches(train_x, batch_size, "training")
+        self.fused, self._train_spans, self._prepared = True, {}, set()
+
+    def _train_givens(self, index):
+        return {data: minibatch(shared, index, self.batch_size, self.n_train_batches)
+                for data, shared in ((self.x, self.train_x), (self.y, self.train_y))}
 
 
 class TrainingObjective:
@@ -66,38 +78,39 @@ class TrainingObjective:
     .. math::
         f(\\theta) = \\frac{1}{B} \\sum_{i=1}^{B} \\ell(\\theta, \\mathcal{D}_i)
 
-    the mean over the ``B`` training minibatches of their mean negative log-likelihood, as the
-    tutorial's ``train_fn`` computed it (and ``train_fn_grad`` the mean of their gradients), but in
-    one call over the whole training set instead of one call per minibatch. ``fmin_cg`` asks for
-    the value and the gradient at the same ``theta`` separately: the last evaluation is kept, so
-    each ``theta`` costs one call. ``calls`` counts the calls.
+    the mean over the ``B`` training minibatches of their mean negative log-likelihood, and the
+    mean of their gradients, as the tutorial's ``train_fn`` and ``train_fn_grad`` computed them
+    (NumPy's mean of the minibatches' costs; their gradients summed in minibatch order, then
+    divided by ``B``), but in one call over the training set instead of one call per minibatch
+    and function: a loop over the minibatches (in JAX mode a ``JaxLoop``), each read once for
+    its cost and its gradient. ``fmin_cg`` asks for the value and the gradient at the same
+    ``theta`` separately: the last evaluation is kept, so each ``theta`` costs one call.
+    ``calls`` counts the calls.
     """
 
     def __init__(self, classifier, x, y, train_x, train_y, batch_size):
-        n_batch = n_batches(train_x, batch_size, "training")
-        rows = n_batch * batch_size  # as in the tutorial, the last n % batch_size are unused
-        cost = T.mean(classifier.minibatch_costs(y, n_batch, batch_size))
-        gradient = engine.grad(cost, classifier.theta)
+        cost = classifier.negative_log_likelihood(y)  # one minibatch's mean
         self.theta = classifier.theta
-        n_in = train_x.get_value(borrow=True).shape[1]
-        # the rows' shapes stated, as JAX needs them when it compiles
-        givens = {x: T.specify_shape(train_x[:rows], (rows, n_in)),
-                  y: T.specify_shape(train_y[:rows], (rows,))}
-        self.function = engine.function([], [cost, gradient], givens=givens,
-                                        name="train_cost_and_grad")
+        self.sums = _MinibatchSums(x, y, cost, classifier.theta, train_x, train_y, batch_size)
         self.calls = 0
         self._last = (None, None, None)  # theta, cost, gradient
+
+    def prepare(self):
+        """Compile the loop now (in JAX mode; the other modes compile as they build)."""
+        self.sums.prepare([self.sums.n_train_batches])
 
     def evaluate(self, theta_value):
         """``(cost, gradient)`` at ``theta_value``; ``theta`` is left set to it."""
         last_theta, cost, gradient = self._last
         if last_theta is None or not numpy.array_equal(last_theta, theta_value):
             self.theta.set_value(numpy.asarray(theta_value, dtype=engine.floatX()))
-            cost, gradient = self.function()
+            sums, n_batch = self.sums, self.sums.n_train_batches
+            sums.gradient_sum.set_value(numpy.zeros_like(sums.gradient_sum.get_value()))
+            costs = numpy.asarray(sums.train_minibatches(0, n_batch))
             self.calls += 1
             # NumPy values for scipy, whatever the mode computed them in (JAX gives its arrays)
-            self._last = (numpy.array(theta_value), numpy.asarray(cost)[()],
-                          numpy.asarray(gradient))
+            self._last = (numpy.array(theta_value), numpy.mean(costs)[()],
+                          numpy.asarray(sums.gradient_sum.get_value()) / n_batch)
         return self._last[1:]
 
     def cost(self, theta_value):
@@ -162,8 +175,7 @@ def _cg_optimization_mnist(n_epochs, dataset, batch_size, options):
                                classifier.params, [], datasets, batch_size, fused=True)
     objective = TrainingObjective(classifier, x, y, *datasets[0], batch_size)
     evaluation.prepare()  # in JAX mode, compiled before the clock starts
-    if engine.mode() == "jax":
-        engine.compile_ahead(objective.function)
+    objective.prepare()
 
     history, best = [], {"validation": numpy.inf, "iter": 0, "test": 0.0, "theta": None}
 
