@@ -319,7 +319,8 @@ class NumpyStreams:
 # ----------------------------------------------------------------------------------------------
 # The symbolic draw (PyTensor)
 
-_UNROLL_STEPS_JAX = 2  # in JAX mode a draw of a known size with more full steps is a loop
+_UNROLL_STEPS = 16  # a draw of a known size with at most this many steps per stream is unrolled
+_UNROLL_STEPS_JAX = 2  # in JAX mode: see _graph_draw
 
 
 def _state_dtype():
@@ -376,39 +377,24 @@ def _graph_draw(rstate, n, n_streams):
 
         return mrg_draw(rstate, T.cast(n, "int64"))
     state = T.cast(rstate, _state_dtype())
-    if not isinstance(n, int):
+    # XLA fuses a chain of unrolled steps by computing each step again for every use (16 steps
+    # of 15,360 streams: 12 ms, against 0.7 ms as a loop): in JAX mode a loop past 2 steps
+    limit = _UNROLL_STEPS_JAX if engine.mode() == "jax" else _UNROLL_STEPS
+    if not isinstance(n, int) or -(-n // n_streams) > limit:
         new_state, k = _graph_draw_scan(state, n, n_streams)
         return T.cast(new_state, "int32"), k
     x = [state[:, c] for c in range(6)]
     rows = []
-    full = n // n_streams
-    if engine.mode() == "jax" and full > _UNROLL_STEPS_JAX:
-        # XLA fuses a chain of unrolled steps by computing each step again for every use
-        # (16 steps of 15,360 streams: 12 ms, against 0.7 ms as a loop)
-        x, rows = _graph_full_steps(x, full)
-        rows, full = [rows], 0
-    for _ in range(full):
-        x = list(_graph_step(*x))
-        rows.append(_graph_integers(x))
-    active = n - n_streams * (n // n_streams)
-    if active:  # the last, partial row: only the first streams draw (and step)
-        stepped = _graph_step(*[column[:active] for column in x])
-        rows.append(_graph_integers(stepped))
-        x = [T.concatenate([new, old[active:]]) for new, old in zip(stepped, x)]
-    k = T.concatenate(rows) if rows else T.zeros((0,), dtype=state.dtype)
-    return T.cast(T.stack(x, axis=1), "int32"), k
-
-
-def _graph_full_steps(x, n_steps):
-    """``n_steps`` steps of every stream as a scan: the six columns after them, and the draws
-    ``k`` of the steps in order (a vector of ``n_steps * n_streams``)."""
-    def one_step(*x):
-        stepped = _graph_step(*x)
-        return list(stepped) + [_graph_integers(stepped)]
-
-    outputs, _ = engine.scan(one_step, outputs_info=list(x) + [None], n_steps=n_steps,
-                             name="mrg_steps")
-    return [column[-1] for column in outputs[:6]], outputs[6].flatten()
+    for start in range(0, n, n_streams):
+        if n - start >= n_streams:
+            x = list(_graph_step(*x))
+            rows.append(_graph_integers(x))
+        else:  # the last, partial row: only the first streams draw (and step)
+            active = n - start
+            stepped = _graph_step(*[column[:active] for column in x])
+            rows.append(_graph_integers(stepped))
+            x = [T.concatenate([new, old[active:]]) for new, old in zip(stepped, x)]
+    return T.cast(T.stack(x, axis=1), "int32"), T.concatenate(rows)
 
 
 def _graph_draw_scan(state, n, n_streams):
