@@ -533,9 +533,7 @@ class ErrorCounter:
 
     def shapes(self, data, iterator):
         """The shapes of the predictor's calls (``PaddedFunction.prepare``)."""
-        for index, _ in self.batches(data, iterator):
-            matrix = (max(len(data[0][t]) for t in index), len(index))
-            yield matrix, matrix
+        return _input_shapes(data, enumerate(index for index, _ in self.batches(data, iterator)))
 
     def __call__(self, data, iterator):
         labels = numpy.asarray(data[1])
