@@ -591,6 +591,17 @@ def shared(value, name, borrow=True, static_shape=False):
     return module.shared(value, name=name, borrow=borrow)
 
 
+def matrix(name, shape=(None, None)):
+    """A symbolic floatX matrix named ``name``; where ``shape`` gives a length (None: any), that
+    length is fixed in the variable's type (on PyTensor; Theano's types have none), so that the
+    graph's rewrites see it (the RNN-RBM's frames: knowing the 88 notes, PyTensor moves a weight
+    gradient's outer products out of the gradient's scan, as one product after it)."""
+    tensor = backend().tensor
+    if _engine_name == "pytensor":
+        return tensor.matrix(name, dtype=floatX(), shape=shape)
+    return tensor.matrix(name, dtype=floatX())
+
+
 def shared_zeros(shape, name):
     """A named shared variable of zeros in floatX (the layers' biases, the logistic layer's W)."""
     return shared(numpy.zeros(shape, dtype=floatX()), name)

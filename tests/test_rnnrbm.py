@@ -212,6 +212,24 @@ def _check_the_recurrence():
         numpy.testing.assert_allclose(got, numeric, rtol=1e-6, atol=1e-9, err_msg=p.name)
 
 
+def test_no_outer_product_is_left_in_the_gradients_scan():
+    # the frames' notes fixed in v's type (88) let PyTensor compute each weight gradient as one
+    # product after the gradient's scan, not an outer product added up frame by frame in it
+    if engine.name() != "pytensor":
+        pytest.skip("Theano's types have no static lengths")
+    graph = build_rnnrbm(88, 4, 3, numpy.random.RandomState(1))
+    assert graph.v.type.shape == (None, 88)
+    gradients = engine.backend().grad(graph.cost, list(graph.params),
+                                      consider_constant=[graph.v_sample])
+    with _c_mode():
+        f = engine.function([graph.v], gradients)
+    scans = {node.op.name: node.op for node in f.maker.fgraph.apply_nodes
+             if type(node.op).__name__ == "Scan"}
+    assert set(scans) == {"recurrence", "gibbs_step", "grad_of_recurrence"}
+    inner = {type(node.op).__name__ for node in scans["grad_of_recurrence"].fgraph.apply_nodes}
+    assert not inner & {"Ger", "CGer", "ScipyGer", "Dot22", "Dot"}, inner
+
+
 def test_bad_input(uncompiled):
     with _c_mode():
         _check_bad_input(uncompiled)

@@ -172,7 +172,7 @@ def build_rnnrbm(n_visible, n_hidden, n_hidden_recurrent, rng=None, theano_rng=N
     bu = shared_zeros(n_hidden_recurrent, name="bu")
     params = W, bv, bh, Wuh, Wuv, Wvu, Wuu, bu  # learned parameters as shared variables
 
-    v = T.matrix("v")  # a training sequence
+    v = engine.matrix("v", shape=(None, n_visible))  # a training sequence, a row a frame
     u0 = T.zeros((n_hidden_recurrent,))  # initial value for the RNN hidden units
 
     # With v_t given, the deterministic recurrence computing the biases bv_t, bh_t of each step;
