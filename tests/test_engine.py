@@ -136,6 +136,18 @@ def test_softmax_and_its_log_and_gradient_against_numpy(mode):
         numpy.testing.assert_allclose(got_grad, expected_grad, rtol=tol, atol=tol)
 
 
+def test_the_c_mode_keeps_its_intermediate_arrays_between_calls():
+    # PyTensor's CVM would free them after each use and allocate them again at the next call
+    if engine.name() != "pytensor":
+        pytest.skip("theano-pymc's C mode is its own FAST_RUN")
+    x = engine.T.vector("x", dtype=engine.floatX())
+    with in_mode("c"):
+        assert engine.compile_mode() == "CVM_NOGC"
+        f = engine.function([x], ((x + 1) * x).sum())
+    assert f.vm.allow_gc is False
+    assert f(numpy.arange(3, dtype=engine.floatX())) == 8
+
+
 def test_float32_jax_runs_do_not_warn_of_float64():
     """A float32 sum's float64 accumulator (PyTensor's acc_dtype) is float32 in JAX without
     64-bit types; that is no news to a user, and no warning reaches them."""
