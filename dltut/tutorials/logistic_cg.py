@@ -19,7 +19,7 @@ import numpy
 import scipy.optimize
 
 from dltut import data, engine
-from dltut.compiled import CompiledModel, _Training, minibatch, n_batches
+from dltut.compiled import CompiledCost, CompiledModel, minibatch
 from dltut.engine import T
 from dltut.fitting import (N_OUT, check_draws_nothing, check_positive_integers, input_size,
                            prepare)
@@ -53,23 +53,22 @@ class LogisticRegression(logistic_sgd.LogisticRegression):
         self.params = [self.theta]
 
 
-class _MinibatchSums(_Training):
+class _MinibatchSums(CompiledCost):
     """One call over the training minibatches: their costs, and the sum of their gradients
-    (``gradient_sum``, added to in minibatch order, from what it holds)."""
+    (``gradient_sum``, added to in minibatch order, from what it holds). ``CompiledCost``'s
+    fused loop, each minibatch given its labels too."""
 
     def __init__(self, x, y, cost, theta, train_x, train_y, batch_size):
-        engine.place_data([train_x, train_y])
         self.gradient_sum = engine.shared(numpy.zeros_like(theta.get_value()), "gradient_sum")
-        gradient = engine.grad(cost, theta)
-        self.x, self.y, self.cost, self.batch_size = x, y, cost, batch_size
-        self.updates = [(self.gradient_sum, self.gradient_sum + gradient)]
-        self.train_x, self.train_y = train_x, train_y
-        self.n_train_batches = n_batches(train_x, batch_size, "training")
-        self.fused, self._train_spans, self._prepared = True, {}, set()
+        engine.place_data([train_y])
+        self.y, self.train_y = y, train_y
+        updates = [(self.gradient_sum, self.gradient_sum + engine.grad(cost, theta))]
+        super().__init__(x, cost, updates, train_x, batch_size, fused=True)
 
     def _train_givens(self, index):
-        return {data: minibatch(shared, index, self.batch_size, self.n_train_batches)
-                for data, shared in ((self.x, self.train_x), (self.y, self.train_y))}
+        givens = super()._train_givens(index)
+        givens[self.y] = minibatch(self.train_y, index, self.batch_size, self.n_train_batches)
+        return givens
 
 
 class TrainingObjective:
