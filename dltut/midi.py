@@ -40,6 +40,7 @@ import dataclasses
 import math
 import numbers
 import os
+import struct
 
 import numpy
 
@@ -49,6 +50,9 @@ DEFAULT_TEMPO = 500_000  # microseconds a beat until a set_tempo event (120 beat
 WRITE_TICKS_PER_BEAT = 100  # midiwrite's division: with the default tempo a tick is 5 ms
 WRITE_VELOCITY = 90  # of midiwrite's note-ons
 PIANO = (21, 109)  # MIDI note numbers of the piano's 88 keys, the last excluded
+# The largest piano roll midiread builds: hours of music at the tutorial's dt (88 keys, float64,
+# 0.3 s frames: 64 MiB is about 8 days); a note ending later is a damaged or crafted file.
+MAX_ROLL_BYTES = 64 * 2**20
 
 
 class MidiError(ValueError):
@@ -105,7 +109,8 @@ def midiread(filename, r=PIANO, dt=0.2):
     mido = _mido("midiread")
     try:
         midi_file = mido.MidiFile(os.fspath(filename))
-    except (OSError, EOFError, ValueError, KeyError, IndexError) as error:
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, LookupError,
+            struct.error, RecursionError, UnicodeError) as error:
         if isinstance(error, FileNotFoundError):
             raise
         raise MidiError(f"{filename}: not a readable MIDI file ({error})") from None
@@ -129,7 +134,13 @@ def midiread(filename, r=PIANO, dt=0.2):
         if not low <= note < high:
             raise MidiError(f"{filename}: note {note} at {start:g} s is outside r={r!r} (notes "
                             f"{low} to {high - 1}); widen r")
-    length = int(numpy.ceil(max(n[2] for n in notes) / dt))
+    end = max(n[2] for n in notes)
+    frames = end / dt
+    if not math.isfinite(frames) or frames * (high - low) * 8 > MAX_ROLL_BYTES:
+        raise MidiError(f"{filename}: a note ends at {end:g} s, a piano roll of {frames:.3g} frames "
+                        f"of {dt:g} s, over dltut's limit of {MAX_ROLL_BYTES // 2**20} MiB (a "
+                        "damaged file? check its tempo and note-offs)")
+    length = int(numpy.ceil(frames))
     piano_roll = numpy.zeros((length, high - low))
     for note, start, end in notes:
         piano_roll[int(numpy.ceil(start / dt)):int(numpy.ceil(end / dt)), note - low] = 1

@@ -93,19 +93,29 @@ def in_every_mode(run, modes=None):
     return results
 
 
-@pytest.fixture(autouse=True)
-def restore_engine_settings():
-    """Every test leaves floatX, the compile mode and the "dltut" log level as it found them (a
+@contextlib.contextmanager
+def engine_settings_kept():
+    """floatX, the compile mode and the "dltut" log level after the block as before it (a
     tutorial run given ``floatX=`` or ``mode=`` sets them for the process, as it does for a user;
-    a command's ``main()`` sets the log level)."""
+    a command's ``main()`` sets the log level). A module-scoped fixture that runs a tutorial
+    needs it too: it runs before the autouse fixture below looks."""
     floatX, mode = engine.floatX(), engine.mode()
     level = logging.getLogger("dltut").level
-    yield
-    logging.getLogger("dltut").setLevel(level)
-    if engine.floatX() != floatX:
-        engine.set_floatX(floatX)
-    if engine.mode() != mode:
-        engine.set_mode(mode)
+    try:
+        yield
+    finally:
+        logging.getLogger("dltut").setLevel(level)
+        if engine.floatX() != floatX:
+            engine.set_floatX(floatX)
+        if engine.mode() != mode:
+            engine.set_mode(mode)
+
+
+@pytest.fixture(autouse=True)
+def restore_engine_settings():
+    """Every test leaves the engine's settings as it found them (``engine_settings_kept``)."""
+    with engine_settings_kept():
+        yield
 
 
 @pytest.fixture

@@ -179,6 +179,15 @@ def test_bad_files_and_values(tmp_path):
     assert not out.exists()
 
 
+def test_a_note_ending_days_later_is_refused_before_the_roll_is_made(tmp_path):
+    # 2**27 ticks at the slowest tempo: a note of about 31 years, a roll of 615 GiB
+    late = _write(tmp_path / "late.mid", [[(0, mido.MetaMessage("set_tempo", tempo=2**24 - 1)),
+                                           (0, on(60)), (2**27, off(60))]])
+    with pytest.raises(MidiError, match=r"late.mid: a note ends at .* s, a piano roll of .* "
+                                        r"frames of 0.2 s, over dltut's limit of 64 MiB"):
+        midiread(late)
+
+
 def test_a_failed_write_leaves_no_file(tmp_path, monkeypatch):
     out = tmp_path / "partial.mid"
 
@@ -187,7 +196,7 @@ def test_a_failed_write_leaves_no_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(mido.MidiFile, "save", failing_save)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OSError, match="partial.mid: cannot write .disk full"):
         midiwrite(out, numpy.ones((2, 88)))
     assert list(tmp_path.iterdir()) == []
 

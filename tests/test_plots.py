@@ -157,8 +157,8 @@ def test_save_patience_plot_writes_a_png_atomically(patience_run, tmp_path):
     plots.save_patience_plot(patience_run, path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir()] == ["patience.png"]  # no temporary left
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        plots.save_patience_plot(patience_run, tmp_path / "missing" / "p.png")
+    plots.save_patience_plot(patience_run, tmp_path / "missing" / "p.png")  # folder made
+    assert (tmp_path / "missing" / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 # ----------------------------------------------------------------------------------------------
