@@ -365,7 +365,8 @@ def _load_pickle(path):
     """The tutorial's ``mnist.pkl.gz``: a Python 2 pickle, so its strings are read as latin1.
 
     Read by ``dltut.pickles``: a file naming anything but plain data and arrays is refused, with
-    nothing run.
+    nothing run. Each x and y must be an array, as in the tutorial's file: a list would be
+    copied into one by ``numpy.asarray``, however often the pickle repeats its rows.
     """
     opener = gzip.open if path.suffix == ".gz" else open
     try:
@@ -377,6 +378,12 @@ def _load_pickle(path):
         message = f"{path}: truncated or corrupt pickle ({error}); re-copy the file"
         raise DataError(message) from error
     splits = _check_structure(datasets, path)
+    for split, pair in zip(SPLITS, splits):
+        for i, value in enumerate(pair):
+            if not isinstance(value, numpy.ndarray):
+                raise DataError(f"{path}: {split}_set[{i}] is {_describe(value)}, expected a "
+                                "NumPy array (the tutorial's mnist.pkl.gz holds arrays; write "
+                                "the data with save_npz instead)")
     return tuple(
         _as_set(x, y, path, f"{split}_set[0]", f"{split}_set[1]")
         for split, (x, y) in zip(SPLITS, splits)

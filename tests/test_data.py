@@ -474,6 +474,25 @@ def test_pkl_that_runs_code_is_refused_with_nothing_run(tmp_path, rng):
     assert not witness.exists()
 
 
+def test_pkl_of_lists_is_refused_before_numpy_copies_them(tmp_path, rng):
+    # a list of rows, as many references to one row as the pickle's memo likes: not an array
+    (train_x, train_y), *rest = small_splits(rng)
+    path = tmp_path / "mnist.pkl.gz"
+    with gzip.open(path, "wb") as f:
+        pickle.dump(((list(train_x), train_y), *rest), f, protocol=2)
+    assert_error(lambda: load_data(path), "mnist.pkl.gz",
+                 "train_set[0] is a list of 6 items, expected a NumPy array")
+
+
+def test_pkl_of_an_object_array_is_refused(tmp_path, rng):
+    splits = small_splits(rng)
+    path = tmp_path / "mnist.pkl.gz"
+    with gzip.open(path, "wb") as f:
+        pickle.dump((splits[0], (splits[1][0], splits[1][1].astype(object)), splits[2]), f, 2)
+    assert_error(lambda: load_data(path), "mnist.pkl.gz", "refused an array of dtype 'O8'",
+                 "nothing was run")
+
+
 def test_pkl_bad_labels_name_the_set(tmp_path, rng):
     splits = small_splits(rng)
     splits[1][1][2] = 12

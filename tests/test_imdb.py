@@ -165,3 +165,59 @@ def test_damaged_files_are_one_clear_error(tmp_path):
         pickle.dump(([], []), f)
     with pytest.raises(DataError, match="1 reviews and 2 labels"):
         imdb.load_data(tmp_path / "odd.pkl")
+
+
+@pytest.mark.parametrize("train, message", [
+    (([5], [1]), "train review 0 is 5, not a list of word indices"),
+    (([[2, 10**12]], [1]), "train review 0, word 1 is 1000000000000, not a word index (an int "
+                           "from 0 to 2147483647)"),
+    (([[2, 2.7]], [1]), "train review 0, word 1 is 2.7, not a word index"),
+    (([[2, True]], [1]), "train review 0, word 1 is True, not a word index"),
+    (([[2], [3]], [1, 10**9]), "train label 1 is 1000000000; IMDB labels are 0 (negative) or 1 "
+                               "(positive)"),
+    (([[2], [3]], [5, 0]), "train label 0 is 5; IMDB labels are 0"),  # not six classes
+    (([[2], []], [0, 1]), "train review 1 is empty"),
+    (("abc", [1, 2, 3]), "the train reviews are a str, expected a list"),
+], ids=["review-int", "word-huge", "word-float", "word-bool", "label-huge", "label-5",
+        "review-empty", "reviews-str"])
+def test_a_bad_review_or_label_is_one_error_naming_it(tmp_path, train, message):
+    path = tmp_path / "imdb.pkl"
+    with open(path, "wb") as f:
+        pickle.dump(train, f, 2)
+        pickle.dump(([[2, 3]], [0]), f, 2)
+    with pytest.raises(DataError) as error:
+        imdb.load_data(path)
+    assert str(error.value).startswith(f"{path}: {message}") and "\n" not in str(error.value)
+    assert "imdb_preprocess" in str(error.value)  # what to do
+
+
+def test_numpy_integers_are_words_and_labels(tmp_path):
+    path = tmp_path / "imdb.pkl"
+    with open(path, "wb") as f:
+        pickle.dump(([[numpy.int64(2), 3]], [numpy.int32(1)]), f, 2)
+        pickle.dump(([(4, 5)], (0,)), f, 2)
+    assert imdb.read(path) == (([[2, 3]], [1]), ([[4, 5]], [0]))
+    assert all(type(w) is int for w in imdb.read(path)[0][0][0])
+
+
+def test_an_npz_word_beyond_any_vocabulary_is_refused(tmp_path):
+    imdb.save_npz(tmp_path / "imdb.npz", ([[2, 10**12]], [1]), ([[3]], [0]))
+    with pytest.raises(DataError, match="train review 0, word 1 is 1000000000000"):
+        imdb.load_data(tmp_path / "imdb.npz")
+
+
+@pytest.mark.parametrize("train, words", [
+    ("dtype-hole", ["refused an array of dtype 'O8'", "nothing was run"]),
+    (([[2, 3], [4]], [0, 10**9]), ["train label 1 is 1000000000"]),
+    (([7, [4]], [0, 1]), ["train review 0 is 7"]),
+], ids=["dtype-hole", "label", "review"])
+def test_lstm_refuses_a_crafted_imdb_pickle_in_one_line(tmp_path, train, words):
+    from hostile import assert_refused, run_dltut
+    from test_pickles import EXPLOITS
+
+    if train == "dtype-hole":
+        train = ([[2]], [EXPLOITS["scalar"]])
+    path = tmp_path / "imdb.pkl"
+    path.write_bytes(pickle.dumps(train, 2) + pickle.dumps(([[2, 3]], [0]), 2))
+    refused = run_dltut(["run", "lstm", "--data-path", path, "--max-epochs", 1], tmp_path)
+    assert_refused(refused, "imdb.pkl", *words)

@@ -34,6 +34,8 @@ ORIGIN = "http://www.iro.umontreal.ca/~lisa/deep/data/imdb.pkl"  # the tutorial'
 ACLIMDB = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"  # the reviews
 SPLITS = ("train", "test")
 NPZ_PARTS = ("words", "lengths", "labels")
+MAX_WORD = 2**31 - 1  # the largest word index a file may hold (no vocabulary comes near)
+REBUILD = f"get the tutorial's imdb.pkl again ({ORIGIN}) or rebuild the data with imdb_preprocess"
 
 
 def prepare_data(seqs, labels, maxlen=None):
@@ -155,22 +157,54 @@ def _read_pickles(path):
 
 
 def _check_set(pair, path, split):
+    """One set of ``path`` as ``(reviews, labels)``: each review a non-empty list of word
+    indices (ints from 0 to ``MAX_WORD``), each label 0 or 1; or a DataError naming the first bad
+    review, word or label. The labels are IMDB's two classes: ``train_lstm`` makes one output a
+    label up to the largest, so a label 5 would train six classes without a word."""
     if not isinstance(pair, (tuple, list)) or len(pair) != 2:
         raise DataError(f"{path}: the {split} set should be a (reviews, labels) pair, got "
                         f"{type(pair).__name__}")
     seqs, labels = pair
+    for name, value in (("reviews", seqs), ("labels", labels)):
+        if not isinstance(value, (tuple, list)):
+            raise DataError(f"{path}: the {split} {name} are a {type(value).__name__}, expected "
+                            f"a list; {REBUILD}")
     if len(seqs) != len(labels):
         raise DataError(f"{path}: the {split} set has {len(seqs)} reviews and {len(labels)} "
                         "labels; they must match")
-    seqs = [list(map(int, s)) for s in seqs]
-    labels = [int(y) for y in labels]
-    bad = [y for y in labels if y < 0]
-    if bad:
-        raise DataError(f"{path}: {split} label {bad[0]} is negative; labels are 0, 1, ...")
-    if any(w < 0 for s in seqs for w in s):
-        raise DataError(f"{path}: a {split} review holds a negative word index; indices are 0 "
-                        "(padding), 1 (unknown) and 2 ... (words by frequency)")
-    return seqs, labels
+    seqs = [_check_review(review, path, split, i) for i, review in enumerate(seqs)]
+    if not (set(map(type, labels)) <= {int} and set(labels) <= {0, 1}):  # else the slow way
+        bad = next(((i, y) for i, y in enumerate(labels) if isinstance(y, (bool, numpy.bool_))
+                    or not isinstance(y, (int, numpy.integer)) or y not in (0, 1)), None)
+        if bad is not None:
+            raise DataError(f"{path}: {split} label {bad[0]} is {_show(bad[1])}; IMDB labels "
+                            f"are 0 (negative) or 1 (positive); {REBUILD}")
+    return seqs, [int(y) for y in labels]
+
+
+def _check_review(review, path, split, i):
+    """Review ``i`` as a list of ints, or a DataError naming what is wrong with it."""
+    if not isinstance(review, (tuple, list)):
+        raise DataError(f"{path}: {split} review {i} is {_show(review)}, not a list of word "
+                        f"indices; {REBUILD}")
+    if not review:
+        raise DataError(f"{path}: {split} review {i} is empty (the LSTM averages over a "
+                        f"review's words); {REBUILD}")
+    kinds = set(map(type, review))
+    if kinds <= {int} and 0 <= min(review) and max(review) <= MAX_WORD:  # the fast way
+        return list(review)
+    for j, word in enumerate(review):
+        if isinstance(word, (bool, numpy.bool_)) or not isinstance(word, (int, numpy.integer)) \
+                or not 0 <= word <= MAX_WORD:
+            raise DataError(f"{path}: {split} review {i}, word {j} is {_show(word)}, not a word "
+                            f"index (an int from 0 to {MAX_WORD}); {REBUILD}")
+    return [int(word) for word in review]
+
+
+def _show(value):
+    """``value`` in a few words on one line (an array's repr spans lines)."""
+    text = " ".join(repr(value).split())
+    return f"{text[:60]}... (a {type(value).__name__})" if len(text) > 60 else text
 
 
 def _read_npz(path):
