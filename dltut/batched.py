@@ -61,9 +61,9 @@ import numpy
 from dltut import catalogue, data, engine, registry, saving, trainer
 from dltut.compiled import CompiledGroup, batch_counts
 from dltut.engine import T
-from dltut.fitting import (N_OUT, _counters, _resume, check_draws_nothing, check_resume,
-                           check_seed, check_sgd_settings, checkpoint_writer, input_size,
-                           prepare)
+from dltut.fitting import (N_OUT, _counters, _resume, check_draws_nothing,
+                           check_fresh_checkpoint, check_resume, check_seed, check_sgd_settings,
+                           checkpoint_writer, input_size, prepare)
 from dltut.trainer import EarlyStopping, StopRequest, train_lockstep
 from dltut.tutorials.mlp import mlp_regularizer
 
@@ -77,7 +77,7 @@ SHAPE_SETTINGS = {"logreg": ("batch_size",), "mlp": ("batch_size", "n_hidden"),
                   "lenet": ("batch_size", "nkerns")}
 STOPPING_SETTINGS = tuple(field.name for field in EarlyStopping.__dataclass_fields__.values())
 OPTIONS = ("floatX", "mode", "device", "tf32", "fused", "callbacks",  # of fitting.Options
-           "checkpoint_every")
+           "checkpoint_every", "overwrite")
 LOG_EVERY = {"lenet": 100}  # "training @ iter = %i" every that many updates, as the tutorial
 # on the CPU, one compiled loop trains as many runs as have this many bytes of parameters at
 # most (see runs_per_loop)
@@ -125,19 +125,21 @@ def fit_group(tutorial, runs, dataset=None, outs=None, checkpoints=None, resume=
     None per run) is where each run's best model is written, as the entry points' ``out``.
     ``options`` are ``fitting.Options`` fields: ``floatX``, ``mode`` (must be, or default to,
     "jax"), ``device``, ``tf32``, ``fused`` (None or True) and ``callbacks``, each called as
-    ``callback(index, validation)``, and ``checkpoint_every``. ``result.model`` is each run's
-    model with its best parameters set.
+    ``callback(index, validation)``, ``checkpoint_every`` and ``overwrite``. ``result.model`` is
+    each run's model with its best parameters set.
 
     ``checkpoints`` (a path or None per run) is where each run's training state is written, and
     ``resume`` (a checkpoint file or None per run) what each run goes on from, as the entry
     points' ``checkpoint`` and ``resume``; a run's checkpoint may come from its solo run or from
-    a group.
+    a group. A run not resumed replaces an existing checkpoint only with ``overwrite=True``.
     """
     settings = _check_runs(tutorial, runs)
     outs = _check_paths(outs, len(runs), "outs", "out")
     checkpoints = _check_paths(checkpoints, len(runs), "checkpoints", "checkpoint")
     resume = _check_resume(resume, len(runs))
     options = check_options(options)
+    for checkpoint, path in zip(checkpoints, resume):
+        check_fresh_checkpoint(checkpoint, path, options.overwrite)
     datasets = data.load_shared(dataset)
     arch = _architecture(tutorial, settings[0], datasets)
     log.info("... building %i %s models", len(runs), tutorial)

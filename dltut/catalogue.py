@@ -15,6 +15,7 @@ imported when something asks for its entry point.
 import dataclasses
 import importlib
 import inspect
+import math
 
 # the hyperparameters of every supervised tutorial (early stopping, a best model)
 COMMON = ("learning_rate", "n_epochs", "batch_size", "patience")
@@ -199,6 +200,12 @@ TYPES = {"L1_reg": float, "L2_reg": float, "learning_rate": float, "output_folde
          "corruption_levels": float, "data_dir": str, "samples": str}
 LISTS = {"nkerns": 2, "hidden_layers_sizes": "+", "corruption_levels": "+",
          "samples": "+"}  # flags' nargs
+# the range of a numeric flag where it is not the usual one (an int flag: a count or a size, >= 1;
+# a float flag: a rate, finite and > 0): (least, below), least allowed, below not (None: no bound).
+# A tutorial's own checks may be narrower (hmc's n_samples >= 2, rbm's n_chains below the test set)
+RANGES = {"pretraining_epochs": (0, None), "burnin": (0, None), "seed": (0, 2**32),
+          "L1_reg": (0.0, None), "L2_reg": (0.0, None), "contraction_level": (0.0, None),
+          "corruption_levels": (0.0, 1.0)}
 SWITCHES = {  # hyperparameters that are on/off flags, off by default
     "fixed_penalty": "divide the Jacobian penalty with / instead of the tutorial's // (whose "
                      "gradient is zero: the contraction never trains) and log the epoch's means",
@@ -212,6 +219,23 @@ def get(name):
     except KeyError:
         raise ValueError(f"no tutorial {name!r}: choose one of {', '.join(TUTORIALS)} "
                          "(dltut list)") from None
+
+
+def check_value(name, value):
+    """``value`` of the numeric flag ``name`` (each item, for a list flag) in its range
+    (``RANGES``, else an int >= 1 or a finite float > 0); a ValueError naming it otherwise."""
+    for item in value if isinstance(value, (list, tuple)) else [value]:
+        least, below = RANGES.get(name, (1 if isinstance(item, int) else None, None))
+        if isinstance(item, int):
+            good = least <= item and (below is None or item < below)
+            wanted = f"an integer >= {least}"
+        else:
+            good = math.isfinite(item) and (item > 0 if least is None else item >= least) \
+                and (below is None or item < below)
+            wanted = f"a finite number {'> 0' if least is None else f'>= {least:g}'}"
+        if not good:
+            raise ValueError(f"{name} must be {wanted}{'' if below is None else f' and < {below}'}"
+                             f", got {item!r}")
 
 
 def names(supervised=None):

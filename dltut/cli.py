@@ -60,7 +60,7 @@ def build_parser(script, prog=None):
     options = catalogue.run_options(script)
     _add_run_flags(parser, options, catalogue.uses_data(script))
     if "checkpoint" in options:
-        _add_checkpoint_flags(parser)
+        _add_checkpoint_flags(parser, overwrite=True)
     if supervised(script):
         _add_model_flags(parser, script)
     return parser
@@ -98,7 +98,8 @@ def _add_run_flags(parser, options, data):
                         help="also log the seconds spent compiling and training, apart")
 
 
-def _add_checkpoint_flags(parser):
+def _add_checkpoint_flags(parser, overwrite=False):
+    """--checkpoint, --checkpoint-every, --resume (and --overwrite where the run honours it)."""
     parser.add_argument("--checkpoint", default=None,
                         help="write the training state there every --checkpoint-every epochs and "
                              "at the end (also on Ctrl-C/SIGTERM)")
@@ -106,6 +107,10 @@ def _add_checkpoint_flags(parser):
                         help="epochs between checkpoints (default %(default)s)")
     parser.add_argument("--resume", default=None,
                         help="go on from this checkpoint (same settings as the run that wrote it)")
+    if overwrite:
+        parser.add_argument("--overwrite", action="store_true",
+                            help="start afresh over an existing --checkpoint file (without it, "
+                                 "such a run is refused: resume it with --resume)")
 
 
 def _add_model_flags(parser, script):
@@ -132,6 +137,7 @@ def main(script, argv=None, prog=None):
     # the tutorial's lines (and with --verbose the timings); other libraries' INFO stays out
     logging.getLogger("dltut").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     def run():
+        _check_numbers(args)
         if args.engine is not None:
             engine.use(args.engine)
         if not supervised(script):
@@ -161,6 +167,19 @@ def exit_status(prog, run):
         return 2
 
 
+def _check_numbers(args):
+    """Every numeric flag in its range (``catalogue.check_value``: sizes, counts and epochs >= 1,
+    rates finite and > 0, ...), before anything is read or built; the error names the flag."""
+    for name, value in vars(args).items():
+        items = value if isinstance(value, list) else [value]
+        if items and all(isinstance(item, (int, float)) and not isinstance(item, bool)
+                         for item in items):
+            try:
+                catalogue.check_value(name, value)
+            except ValueError as error:
+                raise ValueError(f"{error} ({_flag(name)})") from None
+
+
 def _hyperparameters(script, args):
     return {name: getattr(args, name) for name in catalogue.get(script).flags}
 
@@ -177,8 +196,8 @@ def _run_unsupervised(script, args):
 
 def _train(script, args):
     kwargs = _hyperparameters(script, args)
-    if args.out == _default_out(script):
-        os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    # every place written is checked (its folder made) before training: --out and --checkpoint
+    # by the tutorial (fitting.prepare), the pictures here
     pictures = [(path, draw) for path, draw in ((args.plot, "save_patience_plot"),
                                                 (args.filters, "save_filters")) if path]
     if pictures:
@@ -186,14 +205,15 @@ def _train(script, args):
         from dltut.saving import check_writable
 
         plots.check_matplotlib("--plot and --filters")  # before training, not after it
-        for path, _ in pictures:
-            check_writable(path, "picture")
+        for path, draw in pictures:
+            check_writable(path, "--plot" if draw == "save_patience_plot" else "--filters")
     n_epochs = args.training_epochs if script in ("SdA", "DBN") else args.n_epochs
     with ProgressBar(n_epochs) as bar:
         result = catalogue.function(script)(
             dataset=args.dataset, out=args.out, floatX=args.floatX, mode=args.mode,
             device=args.device, tf32=args.tf32, fused=args.fused, checkpoint=args.checkpoint,
-            checkpoint_every=args.checkpoint_every, resume=args.resume, callbacks=[bar], **kwargs,
+            checkpoint_every=args.checkpoint_every, resume=args.resume, overwrite=args.overwrite,
+            callbacks=[bar], **kwargs,
         )
     for path, draw in pictures:
         getattr(plots, draw)(result if draw == "save_patience_plot" else result.model, path)
@@ -213,8 +233,9 @@ def _predict(args):
     fitting.configure(args.floatX, args.mode, args.device, args.tf32)
     model = saving.load_model(args.out)
     _, _, (test_x, _) = data.load_data(args.dataset)
-    predicted = model.predict(test_x[: args.count])
-    print(f"Predicted values for the first {args.count} examples in test set:")
+    count = min(args.count, len(test_x))
+    predicted = model.predict(test_x[:count])
+    print(f"Predicted values for the first {count} examples in test set:")
     print(predicted)
     return 0
 
@@ -251,14 +272,15 @@ def build_rnnslu_parser(prog="rnnslu.py"):
                              "instead of ATIS")
     parser.add_argument("--output-folder", default="rnnslu",
                         help="where conlleval's input files (current/best.valid/test.txt) and "
-                             "the model go (default %(default)s)")
+                             "the model go; created if missing, checked before training "
+                             "(default %(default)s)")
     parser.add_argument("--floatX", choices=engine.FLOATX, default=None,
                         help="float dtype (default: float32, unless the engine's flags set it)")
     parser.add_argument("--mode", choices=("c", "numba"), default=None,
                         help="compile mode (default: c; JAX mode cannot compile the scan)")
     parser.add_argument("--engine", choices=engine.ENGINES, default=None,
                         help="pytensor (default) or theano; also DLTUT_ENGINE")
-    _add_checkpoint_flags(parser)
+    _add_checkpoint_flags(parser, overwrite=True)
     return parser
 
 
@@ -278,7 +300,8 @@ def rnnslu_main(argv=None, prog="rnnslu.py"):
         dataset = rnnslu.toy_fold(300, 60, 60) if args.toy else args.dataset
         rnnslu.main(param, dataset=dataset, output_folder=args.output_folder,
                     floatX=args.floatX, mode=args.mode, checkpoint=args.checkpoint,
-                    checkpoint_every=args.checkpoint_every, resume=args.resume)
+                    checkpoint_every=args.checkpoint_every, resume=args.resume,
+                    overwrite=args.overwrite)
 
     return exit_status(prog, run)
 
@@ -301,6 +324,7 @@ _LSTM_HELP = {
             "engine's default",
     "checkpoint": "write the training state there (.npz) every --checkpoint-every epochs",
     "resume": "go on from this checkpoint",
+    "overwrite": "replace an existing --checkpoint file (a fresh run refuses to otherwise)",
 }
 
 
@@ -424,14 +448,15 @@ def sweep_main(tutorial, argv=None):
                              batched=args.batched, workers=args.workers, address=args.address,
                              plot=args.plot, dataset=args.dataset, **options)
     except (ValueError, TypeError, ImportError, NotImplementedError, RuntimeError) as error:
-        parser.error(str(error))  # exits with status 2
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)  # one line, as exit_status
+        return 2
     try:
         sweep.run(checked)
     except sweep.SweepInterrupted as stopped:
-        print(f"sweep: {stopped}", file=sys.stderr)
-        return 130  # as a shell reports a command stopped by Ctrl-C
+        print(f"{parser.prog}: {stopped}", file=sys.stderr)
+        return stopped.status  # 130 for Ctrl-C or SIGTERM, as exit_status
     except (ValueError, OSError, ImportError, RuntimeError) as error:
-        print(f"sweep: error: {error}", file=sys.stderr)
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
     print(f"results table: {os.path.join(checked.out_dir, 'results.csv')} (and results.json)")
     if args.plot:

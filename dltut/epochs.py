@@ -59,6 +59,8 @@ class Epochs:
     elapsed: float = 0.0  # seconds spent training in this process (compiling excluded)
 
     def __post_init__(self):
+        # a checkpoint that cannot be written is a warning: the run goes on (saving's)
+        self._write_checkpoint = saving.CheckpointWriter(self.checkpoint, self._save)
         if self.resume is not None:
             self._load(self.resume)
 
@@ -90,7 +92,7 @@ class Epochs:
                 log.info(message, *args, epoch, costs[-1])
                 if self.checkpoint and ((epoch + 1) % self.checkpoint_every == 0
                                         or epoch + 1 == n_epochs):
-                    self._save(self.checkpoint)
+                    self._write_checkpoint(self.checkpoint)
 
     def _values(self):
         values = {param.name: param.get_value() for param in self.params}
@@ -109,7 +111,7 @@ class Epochs:
         if "epochs" not in saved.meta:
             raise saving.ModelFileError(f"{path}: not a checkpoint of {self.kind}'s epochs; "
                                         "resume needs the file that --checkpoint wrote")
-        epochs = saved.meta["epochs"]
+        epochs = _check_epochs_meta(path, saved.meta["epochs"])
         if (epochs["kind"], epochs["settings"]) != (self.kind, self.settings):
             differ = {key: epochs["settings"].get(key) for key in
                       sorted(set(epochs["settings"]) | set(self.settings))
@@ -122,12 +124,42 @@ class Epochs:
             raise saving.ModelFileError(f"{path}: holds {sorted(saved.params)}, this run has "
                                         f"{sorted(expected)} (a checkpoint of another model?)")
         for param in self.params:
-            param.set_value(numpy.asarray(saved.params[param.name],
-                                          dtype=param.get_value(borrow=True).dtype))
+            value, current = saved.params[param.name], param.get_value(borrow=True)
+            if value.shape != current.shape:
+                raise saving.ModelFileError(f"{path}: {param.name} has shape {value.shape}, this "
+                                            f"run's {current.shape} (a checkpoint of another "
+                                            "model?)")
+            param.set_value(numpy.asarray(value, dtype=current.dtype))
         for streams in self.streams:
             prefix = _STATE + f"{streams.name}/"
-            streams.set_state({key[len(prefix):]: value for key, value in saved.params.items()
-                               if key.startswith(prefix)})
+            try:
+                streams.set_state({key[len(prefix):]: value for key, value
+                                   in saved.params.items() if key.startswith(prefix)})
+            except ValueError as error:
+                raise saving.ModelFileError(f"{path}: {error}") from None
         self.finished = {stage: list(costs) for stage, costs in epochs["finished"].items()}
         done = ", ".join(f"{stage}: {len(costs)} epochs" for stage, costs in self.finished.items())
         log.info("... resuming from %s (%s)", path, done)
+
+
+def _check_epochs_meta(path, epochs):
+    """A checkpoint's ``epochs`` entry as ``_save`` writes it: its kind, settings and the mean
+    costs of the finished epochs of each stage; a ``ModelFileError`` naming the file otherwise."""
+    def bad(problem):
+        return saving.ModelFileError(f"{path}: {problem}; not a checkpoint dltut wrote (or a "
+                                     "damaged one): start the run again")
+
+    if not isinstance(epochs, dict) or sorted(epochs) != ["finished", "kind", "settings"]:
+        raise bad(f"epochs entry {str(epochs)[:80]} is not an object of kind, settings and "
+                  "finished")
+    if not isinstance(epochs["kind"], str) or not isinstance(epochs["settings"], dict):
+        raise bad(f"epochs kind {epochs['kind']!r} or settings {str(epochs['settings'])[:80]} "
+                  "is not a string and an object")
+    finished = epochs["finished"]
+    if not isinstance(finished, dict):
+        raise bad(f"epochs finished {str(finished)[:80]} is not an object of stages")
+    for stage, costs in finished.items():
+        if not isinstance(costs, list) or not all(
+                isinstance(cost, (int, float)) and not isinstance(cost, bool) for cost in costs):
+            raise bad(f"stage {stage!r}: costs {str(costs)[:80]} are not a list of numbers")
+    return epochs

@@ -53,6 +53,7 @@ class Options:
     checkpoint: str | None = None  # where the training state is written (.npz)
     checkpoint_every: int = 1  # epochs between checkpoints; one is also written at the end
     resume: str | None = None  # a checkpoint to go on from
+    overwrite: bool = False  # a run not resumed may replace an existing checkpoint file
     callbacks: tuple = ()  # called with each Validation as it happens
 
 
@@ -68,10 +69,12 @@ def prepare(options, only=None):
     options = Options(**options)
     engine.backend()  # a missing engine fails here, before any data is read
     configure(options.floatX, options.mode, options.device, options.tf32)
-    for what, path in (("out", options.out), ("checkpoint", options.checkpoint)):
-        if path is not None:
-            saving.check_writable(path, what)
+    check_positive_integers(checkpoint_every=options.checkpoint_every)
     check_resume(options.resume)
+    check_fresh_checkpoint(options.checkpoint, options.resume, options.overwrite)
+    for what, path in (("out", options.out), ("checkpoint", options.checkpoint)):
+        if path is not None:  # its folder made if missing, and probed
+            saving.check_writable(path, what)
     return options
 
 
@@ -81,11 +84,21 @@ def check_resume(path):
         raise ValueError(f"resume {path}: no such checkpoint file")
 
 
+def check_fresh_checkpoint(checkpoint, resume, overwrite):
+    """A run that is not resumed does not replace an existing checkpoint, which holds another
+    run's progress, unless ``overwrite`` says so; a ValueError naming it otherwise."""
+    if checkpoint is not None and resume is None and not overwrite \
+            and os.path.exists(checkpoint):
+        raise ValueError(f"checkpoint {checkpoint} exists: resume it with --resume {checkpoint}, "
+                         "or pass --overwrite to start again (overwrite=True)")
+
+
 def checkpoint_writer(path, arch, hyperparameters, model):
     """``write(state)``: the checkpoint of ``model``'s run at ``path`` (its parameters, the
-    run's hyperparameters and its ``TrainState``)."""
-    return lambda state: saving.save_checkpoint(path, arch, registry.param_values(model),
-                                                hyperparameters, state)
+    run's hyperparameters and its ``TrainState``); a write that fails is a warning, not the
+    run's end (``saving.CheckpointWriter``)."""
+    return saving.CheckpointWriter(path, lambda state: saving.save_checkpoint(
+        path, arch, registry.param_values(model), hyperparameters, state))
 
 
 def input_size(datasets):
@@ -108,7 +121,10 @@ def fit(arch, rng, datasets, hyperparameters, stopping, options, regularize=None
     raises ``Diverged``. Either way the checkpoint and the best model so far are written first.
     """
     _check_hyperparameters(hyperparameters, datasets)
+    registry.param_shapes(arch)  # its sizes, before anything is built
     hyperparameters = {**hyperparameters, **dataclasses.asdict(stopping)}
+    # a checkpoint is read and checked before anything is built or compiled
+    resumed = read_resume(options.resume, arch, hyperparameters) if options.resume else None
     if model is None:
         log.info("... building the model")
         x = T.matrix("x")  # the data, presented as rasterized images
@@ -122,7 +138,7 @@ def fit(arch, rng, datasets, hyperparameters, stopping, options, regularize=None
     updates = sgd(cost, classifier.params, hyperparameters["learning_rate"])
     compiled = CompiledModel(x, y, cost, classifier.y_pred, classifier.params, updates, datasets,
                              hyperparameters["batch_size"], fused=options.fused)
-    state = _resume(options.resume, arch, hyperparameters, classifier) if options.resume else None
+    state = _resume_into(resumed, classifier) if resumed is not None else None
     write_checkpoint = (checkpoint_writer(options.checkpoint, arch, hyperparameters, classifier)
                         if options.checkpoint is not None else None)
 
@@ -136,11 +152,13 @@ def fit(arch, rng, datasets, hyperparameters, stopping, options, regularize=None
     except Diverged as error:
         _keep_best(error.result, compiled, classifier, arch, hyperparameters, options)
         error.args = (f"{error.args[0]}; lower the learning rate (learning_rate="
-                      f"{hyperparameters['learning_rate']}){_saved_note(options)}",)
+                      f"{hyperparameters['learning_rate']})"
+                      f"{_saved_note(options, write_checkpoint)}",)
         raise
     _keep_best(result, compiled, classifier, arch, hyperparameters, options)
     if result.stop_reason == "interrupted":
-        log.warning("interrupted at iteration %i%s", result.iterations - 1, _saved_note(options))
+        log.warning("interrupted at iteration %i%s", result.iterations - 1,
+                    _saved_note(options, write_checkpoint))
     return result
 
 
@@ -182,6 +200,20 @@ def check_draws_nothing(seed, tutorial):
 
 def _resume(path, arch, hyperparameters, classifier):
     """Set the model's parameters from a checkpoint and return its TrainState."""
+    return _resume_into(read_resume(path, arch, hyperparameters), classifier)
+
+
+def _resume_into(resumed, classifier):
+    """Set the parameters of ``read_resume``'s checkpoint into the model; its TrainState."""
+    saved, state = resumed
+    saved.build_into(classifier)
+    log.info("... resuming from %s after iteration %i", saved.path, state.iteration)
+    return state
+
+
+def read_resume(path, arch, hyperparameters):
+    """``(saved_model, state)`` of the checkpoint ``path``, checked to be one of this run: the
+    same engine, floatX, architecture and settings (``n_epochs`` aside); a ValueError otherwise."""
     saved, saved_hyperparameters, state = saving.load_checkpoint(path)
     if (saved.meta["engine"], saved.meta["floatX"]) != (engine.name(), engine.floatX()):
         raise ValueError(
@@ -199,9 +231,7 @@ def _resume(path, arch, hyperparameters, classifier):
             f"{ {key: saved_hyperparameters.get(key) for key in differ} }); resume with the same "
             "settings or start a new run"
         )
-    saved.build_into(classifier)
-    log.info("... resuming from %s after iteration %i", path, state.iteration)
-    return state
+    return saved, state
 
 
 def _keep_best(result, compiled, classifier, arch, hyperparameters, options):
@@ -217,10 +247,12 @@ def _keep_best(result, compiled, classifier, arch, hyperparameters, options):
         log.info("best model saved to %s", options.out)
 
 
-def _saved_note(options):
+def _saved_note(options, checkpoint_writer=None):
     saved = [f"{what} in {path}" for what, path in (("checkpoint", options.checkpoint),
                                                     ("best model so far", options.out))
              if path and os.path.exists(path)]
+    if checkpoint_writer is not None and checkpoint_writer.failed and saved:
+        saved[0] += " (an earlier one: the last write failed)"
     return "; " + ", ".join(saved) if saved else ""
 
 

@@ -4,21 +4,39 @@ The file holds ``param/<name>`` arrays (``W_logreg``, ``b_hidden``, ...) and ``m
 with the format version, the dltut version, the engine and floatX it was trained with, the
 architecture (what ``dltut.registry.build`` needs) and the run's counters. No pickled graph: a model
 is rebuilt from its architecture and its values are set from the arrays.
+
+A model file is read as hostile: each array's kind and size is checked from the zip's directory
+and its ``.npy`` header before it is read (plain numbers only, no bigger than the file allows),
+the JSON's structure before it is trusted, and the arrays' shapes against those the architecture
+implies before any model is built. Whatever is wrong is one ``ModelFileError`` naming the file.
 """
 
 import json
+import logging
+import math
 import os
 import zipfile
+import zlib
 
 import numpy
 
 from dltut import __version__, engine, registry
-from dltut.atomic import atomic_write
+from dltut.atomic import OutputError, atomic_write, check_output
 from dltut.engine import T
+
+log = logging.getLogger(__name__)
 
 FORMAT = 1
 _PARAM = "param/"
 _BEST = "best/"
+_PLAIN_KINDS = "biuf"  # the dtypes of arrays a model file may hold: bools, ints and floats
+# the most bytes a model file's arrays may take unpacked: this many times the file, and a floor
+# (numpy.savez stores its arrays as they are; a compressed archive rarely shrinks floats 4 times,
+# a zip bomb shrinks zeros a thousand times)
+_UNPACKED_PER_BYTE = 16
+_UNPACKED_FLOOR = 2**20
+_READ_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error,
+                NotImplementedError, RuntimeError, OverflowError, RecursionError, TypeError)
 
 
 class ModelFileError(ValueError):
@@ -26,14 +44,32 @@ class ModelFileError(ValueError):
 
 
 def check_writable(path, what):
-    """Fail early, before any compiling, if ``path`` cannot be written."""
-    directory = os.path.dirname(os.path.abspath(os.fspath(path)))
-    if os.path.isdir(os.fspath(path)):
-        raise ValueError(f"{what} {path} is a directory: give a file name such as {path}/model.npz")
-    if not os.path.isdir(directory):
-        raise ValueError(f"{what} {path}: directory {directory} does not exist; create it first")
-    if not os.access(directory, os.W_OK):
-        raise ValueError(f"{what} {path}: directory {directory} is not writable; choose another path")
+    """Fail early, before any compiling, if ``path`` cannot be written (``atomic.check_output``)."""
+    check_output(path, what)
+
+
+class CheckpointWriter:
+    """``write(*args)`` of a run's checkpoint file ``path``, where a failed write (a full disk, a
+    folder made read-only: ``atomic.OutputError``, which names the file) is a warning, not the
+    run's end: the file keeps its previous checkpoint, training goes on, the next checkpoint is
+    tried again and the best model is still written at the end. One warning a streak of
+    failures; ``failed`` says whether the last write failed."""
+
+    def __init__(self, path, write):
+        self.path, self.write, self.failed = path, write, False
+
+    def __call__(self, *args):
+        try:
+            self.write(*args)
+        except OutputError as error:
+            if not self.failed:
+                log.warning("checkpoint not written: %s; training goes on (the best model is "
+                            "still written at the end)", error)
+            self.failed = True
+        else:
+            if self.failed:
+                log.warning("checkpoint %s written again", self.path)
+            self.failed = False
 
 
 def save_model(path, arch, params, info=None, extra=None):
@@ -69,7 +105,8 @@ def save_checkpoint(path, arch, params, hyperparameters, state):
 
 
 def load_checkpoint(path):
-    """``(saved_model, hyperparameters, state)`` from a file written by ``save_checkpoint``."""
+    """``(saved_model, hyperparameters, state)`` from a file written by ``save_checkpoint``;
+    a ``ModelFileError`` naming the file if its run's state is not one a run can be in."""
     from dltut.trainer import TrainState
 
     model = load_model(path)
@@ -77,23 +114,45 @@ def load_checkpoint(path):
         raise ModelFileError(f"{path}: a model file, not a checkpoint; resume needs the file that "
                              "--checkpoint wrote")
     checkpoint = model.meta["checkpoint"]
-    with numpy.load(path, allow_pickle=False) as data:
-        best = [data[_BEST + name] for name in checkpoint["param_order"]] \
-            if _BEST + checkpoint["param_order"][0] in data.files else None
-        costs = data["costs"]
-    state = TrainState.from_dict(checkpoint["state"], best, costs)
+    _check_keys(path, "checkpoint", checkpoint, ("state", "param_order", "hyperparameters"))
+    order = checkpoint["param_order"]
+    if not isinstance(order, list) or not all(isinstance(name, str) for name in order) \
+            or sorted(order) != sorted(model.params):
+        raise _bad(path, f"checkpoint param_order {_short(order)} is not the names of its "
+                         f"parameters {sorted(model.params)}")
+    if not isinstance(checkpoint["hyperparameters"], dict):
+        raise _bad(path, f"checkpoint hyperparameters {_short(checkpoint['hyperparameters'])} "
+                         "is not a JSON object")
+    best_names = sorted(key[len(_BEST):] for key in model.arrays if key.startswith(_BEST))
+    if best_names not in ([], sorted(order)):
+        raise _bad(path, f"best parameters {best_names}, expected none or {sorted(order)}")
+    best = None
+    if best_names:
+        best = [model.arrays[_BEST + name] for name in order]
+        for name, value in zip(order, best):
+            if value.shape != model.params[name].shape:
+                raise _bad(path, f"best/{name} has shape {value.shape}, the parameter "
+                                 f"{model.params[name].shape}")
+    if "costs" not in model.arrays:
+        raise _bad(path, "no costs array")
+    try:
+        state = TrainState.from_dict(checkpoint["state"], best, model.arrays["costs"])
+    except ValueError as error:
+        raise _bad(path, f"checkpoint {error}") from None
     return model, checkpoint["hyperparameters"], state
 
 
 class SavedModel:
-    """A model read back from disk: its architecture, parameter values and run counters."""
+    """A model read back from disk: its architecture, parameter values and run counters
+    (``arrays``: the file's other arrays, such as a checkpoint's best parameters and costs)."""
 
-    def __init__(self, path, meta, params):
+    def __init__(self, path, meta, params, arrays=None):
         self.path = path
         self.meta = meta
         self.arch = meta["arch"]
         self.info = meta["info"]
         self.params = params
+        self.arrays = arrays if arrays is not None else {}
         self._predict = None
 
     def build(self, input, batch_size=None):
@@ -132,21 +191,145 @@ class SavedModel:
 
 
 def load_model(path):
-    """Read a model file written by ``save_model``; one clear error if it cannot be used."""
+    """Read a model file written by ``save_model``; one ``ModelFileError`` naming the file if
+    it cannot be used (see the module's docstring for what is checked)."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ModelFileError(f"{path}: no such model file; train one first (scripts write it with --out)")
+    arrays = _read_arrays(path)
+    meta = _read_meta(path, arrays.pop("meta", None))
+    params = {key[len(_PARAM):]: arrays.pop(key) for key in list(arrays) if key.startswith(_PARAM)}
+    if meta["arch"].get("model") in registry.ARCHITECTURES:
+        _check_params(path, meta["arch"], params)
+    return SavedModel(path, meta, params, arrays)
+
+
+def _read_arrays(path):
+    """``{name: array}`` of the ``.npz`` at ``path``, each checked before it is read: the zip's
+    declared sizes within a budget of the file's size, each member a ``.npy`` of plain numbers
+    (or the ``meta`` string) whose header's shape fills exactly the member's bytes."""
+    size = os.path.getsize(path)
+    budget = _UNPACKED_PER_BYTE * size + _UNPACKED_FLOOR
     try:
-        with numpy.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            params = {key[len(_PARAM):]: data[key] for key in data.files if key.startswith(_PARAM)}
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            unpacked = sum(info.file_size for info in infos)
+            if unpacked > budget:
+                raise _bad(path, f"its arrays would take {unpacked:,} bytes unpacked, more than "
+                                 f"{budget:,} for a file of {size:,} bytes (a zip bomb?)")
+            names = [info.filename for info in infos]
+            if len(set(names)) != len(names):
+                raise _bad(path, "the archive holds an array twice")
+            arrays = {}
+            for info in infos:
+                if not info.filename.endswith(".npy"):
+                    raise _bad(path, f"member {info.filename!r} is not a .npy array")
+                name = info.filename[:-len(".npy")]
+                with archive.open(info) as member:
+                    _check_header(path, name, member, info.file_size)
+                with archive.open(info) as member:
+                    arrays[name] = numpy.lib.format.read_array(member, allow_pickle=False)
+    except ModelFileError:
+        raise
+    except _READ_ERRORS as error:
         raise ModelFileError(
             f"{path}: not a readable dltut model file ({type(error).__name__}: {error}); "
             "it may be truncated or from another program: train it again"
-        ) from error
+        ) from None
+    return arrays
+
+
+def _check_header(path, name, member, member_size):
+    """The ``.npy`` header of ``name``: a plain dtype and a shape whose bytes are the member's."""
+    version = numpy.lib.format.read_magic(member)
+    if version == (1, 0):
+        shape, _, dtype = numpy.lib.format.read_array_header_1_0(member)
+    elif version == (2, 0):
+        shape, _, dtype = numpy.lib.format.read_array_header_2_0(member)
+    else:
+        raise _bad(path, f"array {name}: .npy format {version}, numpy.savez writes 1.0 or 2.0")
+    plain = (dtype.kind in _PLAIN_KINDS or (name == "meta" and dtype.kind == "U")) \
+        and dtype.fields is None and dtype.subdtype is None and not dtype.hasobject
+    if not plain:
+        raise _bad(path, f"array {name} has dtype {dtype}, not plain numbers")
+    if any(not isinstance(n, int) or n < 0 for n in shape):
+        raise _bad(path, f"array {name} has shape {shape}")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes != member_size - member.tell():
+        raise _bad(path, f"array {name} of shape {shape} and dtype {dtype} needs {nbytes:,} "
+                         f"bytes, its member holds {member_size - member.tell():,}")
+
+
+def _read_meta(path, meta):
+    """The ``meta`` JSON of a model file: an object of the format read here, whose ``arch`` and
+    ``info`` are objects and whose ``dltut``, ``engine`` and ``floatX`` are strings."""
+    if meta is None:
+        raise _bad(path, "no meta entry (not a file dltut wrote)")
+    if meta.shape != () or meta.dtype.kind != "U":
+        raise _bad(path, f"meta is an array of shape {meta.shape} and dtype {meta.dtype}, not "
+                         "a JSON string")
+    try:
+        meta = json.loads(str(meta))
+    except (ValueError, RecursionError) as error:
+        raise _bad(path, f"meta is not JSON ({type(error).__name__}: {str(error)[:200]})") \
+            from None
+    if not isinstance(meta, dict):
+        raise _bad(path, f"meta is a JSON {type(meta).__name__} {_short(meta)}, not an object")
     if meta.get("format") != FORMAT or "arch" not in meta:
         raise ModelFileError(
             f"{path}: model file format {meta.get('format')!r}, this dltut reads format {FORMAT}"
         )
-    return SavedModel(path, meta, params)
+    _check_keys(path, "meta", meta, ("format", "dltut", "engine", "floatX", "arch", "info"),
+                exact=False)
+    for key in ("dltut", "engine", "floatX"):
+        if not isinstance(meta[key], str):
+            raise _bad(path, f"meta {key} {_short(meta[key])} is not a string")
+    for key in ("arch", "info"):
+        if not isinstance(meta[key], dict):
+            raise _bad(path, f"meta {key} {_short(meta[key])} is not a JSON object")
+    if not isinstance(meta["arch"].get("model"), str):
+        raise _bad(path, f"arch {_short(meta['arch'])} names no model")
+    return meta
+
+
+def _check_params(path, arch, params):
+    """The parameters of a registry model: those ``arch`` implies, of its shapes, floats; checked
+    before any model is built, so an architecture cannot ask for more than the file holds."""
+    try:
+        shapes = registry.param_shapes(arch)
+    except registry.ArchitectureError as error:
+        raise _bad(path, str(error)) from None
+    if sorted(params) != sorted(shapes):
+        raise ModelFileError(
+            f"{path}: parameters {sorted(params)} do not match architecture {arch['model']!r}, "
+            f"which has {sorted(shapes)} (file from another model?)")
+    for name, shape in shapes.items():
+        value = params[name]
+        if value.shape != shape:
+            raise ModelFileError(f"{path}: parameter {name} has shape {value.shape}, "
+                                 f"architecture {arch} needs {shape}")
+        if value.dtype.kind != "f":
+            raise _bad(path, f"parameter {name} has dtype {value.dtype}, not floats")
+
+
+def _check_keys(path, where, value, keys, exact=True):
+    """``value`` is a JSON object with ``keys`` (and only them, if ``exact``)."""
+    if not isinstance(value, dict):
+        raise _bad(path, f"{where} is a JSON {type(value).__name__} {_short(value)}, not an object")
+    missing = [key for key in keys if key not in value]
+    unknown = sorted(map(str, set(value) - set(keys))) if exact else []
+    if missing or unknown:
+        raise _bad(path, f"{where}: " + "; ".join(
+            text for text in (missing and f"missing {', '.join(missing)}",
+                              unknown and f"unknown {', '.join(unknown)}") if text))
+
+
+def _short(value, limit=80):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _bad(path, problem):
+    """A ModelFileError: ``path``, what is wrong, and what to do."""
+    return ModelFileError(f"{path}: {problem}; not a model file dltut wrote (or a damaged one): "
+                          "train it again")

@@ -15,7 +15,7 @@ import math
 
 import numpy
 
-from dltut import data, engine, saving
+from dltut import data, engine, registry, saving
 from dltut.compiled import CompiledCost, n_batches
 from dltut.engine import T
 from dltut.epochs import Epochs, Interrupted
@@ -150,6 +150,7 @@ def build(network_class, model, seed, dataset, batch_size, hidden_layers_sizes):
     log.info("... building the model")
     arch = {"model": model, "n_ins": input_size(datasets),
             "hidden_layers_sizes": list(hidden_layers_sizes), "n_outs": N_OUT}
+    registry.param_shapes(arch)  # its sizes, before anything is drawn
     network = network_class(numpy_rng=numpy.random.RandomState(seed), input=T.matrix("x"),
                             n_ins=arch["n_ins"], hidden_layers_sizes=arch["hidden_layers_sizes"],
                             n_outs=N_OUT)

@@ -137,9 +137,89 @@ class TrainState:
 
     @classmethod
     def from_dict(cls, fields, best_params, costs):
+        """The state ``to_dict`` wrote, with its best parameters and costs (what a checkpoint
+        holds); a ``ValueError`` naming the first value a run cannot have written."""
+        _check_state(fields, best_params, costs)
         fields = dict(fields)
         fields["history"] = [Validation(**v) for v in fields["history"]]
         return cls(best_params=best_params, costs=list(costs), **fields)
+
+
+# a checkpoint's state: what each field holds (int, an error rate in [0, 1], a bool, or one of
+# these or None), and the least int where there is one
+_STATE_FIELDS = {"patience": ("int", 1), "iteration": ("int", -1), "bad_counter": ("int", 0),
+                 "best_validation_loss": ("rate or inf", None), "best_iter": ("int", 0),
+                 "test_score": ("rate", None), "history": ("list", None)}
+_VALIDATION_FIELDS = {"iter": ("int", 0), "epoch": ("int", 1), "minibatch": ("int", 1),
+                      "validation_loss": ("rate", None), "patience": ("int", 1),
+                      "new_best": ("bool", None), "extended": ("bool", None),
+                      "test_score": ("rate or None", None), "train_loss": ("rate or None", None),
+                      "bad_counter": ("int or None", 0)}
+_OPTIONAL_VALIDATION_FIELDS = ("test_score", "train_loss", "bad_counter")
+
+
+def _check_state(fields, best_params, costs):
+    """What ``TrainState.from_dict`` is given is a state a run can be in: the fields of
+    ``to_dict`` and no other, each of its kind and range, one cost per update done (so the
+    counters are bounded by the file that holds the costs), a history in order, and best
+    parameters exactly when a best validation loss was recorded."""
+    _check_fields("state", fields, _STATE_FIELDS, ())
+    costs = numpy.asarray(costs)
+    if costs.ndim != 1 or costs.dtype.kind not in "fiu":
+        raise ValueError(f"costs must be a list of numbers, got an array of shape {costs.shape} "
+                         f"and dtype {costs.dtype}")
+    iteration = fields["iteration"]
+    if len(costs) != iteration + 1:
+        raise ValueError(f"state: iteration {iteration} but {len(costs)} costs recorded (one per "
+                         "update: iteration + 1)")
+    if len(costs) > 1 and not numpy.isfinite(costs[:-1]).all():
+        raise ValueError("costs: a NaN or infinite cost before the last (a run stops at the first)")
+    if fields["best_iter"] > max(iteration, 0):
+        raise ValueError(f"state: best_iter {fields['best_iter']} is after iteration {iteration}")
+    history = fields["history"]
+    if len(history) > iteration + 1:
+        raise ValueError(f"state: {len(history)} validations in {iteration + 1} updates")
+    last = -1
+    for index, record in enumerate(history):
+        _check_fields(f"history[{index}]", record, _VALIDATION_FIELDS,
+                      _OPTIONAL_VALIDATION_FIELDS)
+        if not last < record["iter"] <= iteration:
+            raise ValueError(f"history[{index}]: iter {record['iter']} is not after the previous "
+                             f"validation's ({last}) and at most iteration {iteration}")
+        last = record["iter"]
+    if (best_params is None) != math.isinf(fields["best_validation_loss"]):
+        raise ValueError(f"state: best_validation_loss {fields['best_validation_loss']} "
+                         f"{'without' if best_params is None else 'with'} best parameters")
+
+
+def _check_fields(where, fields, kinds, optional):
+    if not isinstance(fields, dict):
+        raise ValueError(f"{where} must be a JSON object, got {type(fields).__name__} {fields!r}")
+    missing = sorted(set(kinds) - set(optional) - set(fields))
+    unknown = sorted(map(str, set(fields) - set(kinds)))
+    if missing or unknown:
+        raise ValueError(f"{where}: " + "; ".join(
+            text for text in (missing and f"missing {', '.join(missing)}",
+                              unknown and f"unknown {', '.join(unknown)}") if text))
+    for name, value in fields.items():
+        kind, least = kinds[name]
+        if value is None and kind.endswith(" or None"):
+            continue
+        kind = kind.removesuffix(" or None")
+        if kind == "int":
+            good = (not isinstance(value, bool) and isinstance(value, int)
+                    and (least is None or value >= least))
+            wanted = f"an integer >= {least}"
+        elif kind == "bool":
+            good, wanted = isinstance(value, bool), "true or false"
+        elif kind == "list":
+            good, wanted = isinstance(value, list), "a list"
+        else:  # an error rate: a mean zero-one loss ("or inf": none yet)
+            good = (not isinstance(value, bool) and isinstance(value, (int, float))
+                    and (0 <= value <= 1 or (kind == "rate or inf" and value == math.inf)))
+            wanted = "an error rate in [0, 1]" + (" or Infinity" if kind == "rate or inf" else "")
+        if not good:
+            raise ValueError(f"{where}: {name} must be {wanted}, got {value!r}")
 
 
 @dataclasses.dataclass

@@ -222,8 +222,11 @@ def test_a_group_goes_on_from_its_runs_checkpoints(tiny_mnist, floatX64, tmp_pat
         partial = fit_group("mlp", runs, dataset=tiny_mnist, checkpoints=paths,
                             callbacks=[interrupt])
         assert {result.stop_reason for result in partial} == {"interrupted"}
+        with pytest.raises(ValueError, match="run0.npz exists: resume it"):
+            fit_group("mlp", runs, dataset=tiny_mnist, checkpoints=paths,
+                      resume=[None] + paths[1:])
         resumed = fit_group("mlp", runs, dataset=tiny_mnist, checkpoints=paths,
-                            resume=[None] + paths[1:])
+                            resume=[None] + paths[1:], overwrite=True)
         solo = dltut.test_mlp(dataset=tiny_mnist, **runs[2], resume=paths[2])
     assert len({result.iterations for result in unbroken}) > 1
     for index, (got, expected) in enumerate(zip(resumed, unbroken)):

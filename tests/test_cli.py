@@ -2,6 +2,7 @@
 one line on stderr and exit status 2, before any model file is written; scripts/dA.py: its own
 flags, the tutorial's lines and pictures; logistic_cg.py, cA.py, rbm.py and hmc.py: theirs."""
 
+import os
 import re
 
 import pytest
@@ -11,7 +12,8 @@ from conftest import run_script
 
 @pytest.mark.parametrize("args, message", [
     (["--batch-size", "700"], "batch_size 700 is larger than the training set (600 examples)"),
-    (["--learning-rate", "-1"], "learning_rate must be positive, got -1.0"),
+    (["--learning-rate", "-1"], "learning_rate must be a finite number > 0, got -1.0 "
+                                 "(--learning-rate)"),
     (["--n-epochs", "0"], "n_epochs must be an integer >= 1, got 0"),
     (["--dataset", "nowhere.npz"], "nowhere.npz: no such file or directory"),
 ])
@@ -58,7 +60,7 @@ def test_dA_script_prints_the_tutorial_lines(tiny_mnist, tmp_path):
     assert sorted(p.name for p in (tmp_path / "pictures").iterdir()) == \
         ["filters_corruption_0.png", "filters_corruption_30.png"]
     bad = run_script("dA.py", "--training-epochs", "0", "--dataset", tiny_mnist, cwd=tmp_path)
-    assert bad.returncode == 2 and "training_epochs must be a positive integer, got 0" in bad.stderr
+    assert bad.returncode == 2 and "training_epochs must be an integer >= 1, got 0" in bad.stderr
 
 
 def test_logistic_cg_and_cA_scripts_take_their_own_flags():
@@ -85,7 +87,7 @@ def test_logistic_cg_script_prints_the_tutorial_lines(tiny_mnist, tmp_path):
     assert any(line.startswith("Optimization complete with best validation score of ")
                for line in lines)
     bad = run_script("cA.py", "--contraction-level", "-1", "--dataset", tiny_mnist, cwd=tmp_path)
-    assert bad.returncode == 2 and "contraction_level must be a number >= 0" in bad.stderr
+    assert bad.returncode == 2 and "contraction_level must be a finite number >= 0, got -1.0" in bad.stderr
     assert "Traceback" not in bad.stderr
 
 
@@ -194,3 +196,53 @@ def test_DBN_script_takes_the_tutorial_settings():
     assert list(args.hidden_layers_sizes) == [1000, 1000, 1000]
     words = set(re.findall(r"--[\w-]+|\w+", build_parser("DBN").format_help()))
     assert {"--checkpoint", "--resume", "--out", "--plot", "--filters", "predict"} <= words
+
+
+@pytest.mark.parametrize("script, args, message", [
+    ("mlp", ["--n-hidden", "0"], "n_hidden must be an integer >= 1, got 0 (--n-hidden)"),
+    ("mlp", ["--L2-reg", "-1"], "L2_reg must be a finite number >= 0, got -1.0 (--L2-reg)"),
+    ("mlp", ["--seed", "-3"], "seed must be an integer >= 0 and < 4294967296, got -3 (--seed)"),
+    ("logreg", ["--learning-rate", "nan"], "learning_rate must be a finite number > 0, got nan"),
+    ("logreg", ["--learning-rate", "inf"], "learning_rate must be a finite number > 0, got inf"),
+    ("logreg", ["--patience", "-1"], "patience must be an integer >= 1, got -1 (--patience)"),
+    ("logreg", ["--checkpoint-every", "0"], "checkpoint_every must be an integer >= 1, got 0 "
+                                            "(--checkpoint-every)"),
+    ("logreg", ["predict", "--count", "-5"], "count must be an integer >= 1, got -5 (--count)"),
+    ("logreg", ["predict", "--count", "0"], "count must be an integer >= 1, got 0 (--count)"),
+    ("lenet", ["--nkerns", "20", "0"], "nkerns must be an integer >= 1, got 0 (--nkerns)"),
+    ("SdA", ["--hidden-layers-sizes", "30", "0"], "hidden_layers_sizes must be an integer >= 1, "
+                                                   "got 0 (--hidden-layers-sizes)"),
+    ("SdA", ["--corruption-levels", "0.1", "1.5"], "corruption_levels must be a finite number "
+                                                    ">= 0 and < 1.0, got 1.5"),
+    ("DBN", ["--k", "0"], "k must be an integer >= 1, got 0 (--k)"),
+    ("dA", ["--checkpoint-every", "-2"], "checkpoint_every must be an integer >= 1, got -2"),
+    ("rbm", ["--n-chains", "0"], "n_chains must be an integer >= 1, got 0 (--n-chains)"),
+    ("cA", ["--batch-size", "0"], "batch_size must be an integer >= 1, got 0 (--batch-size)"),
+    ("logistic_cg", ["--n-epochs", "0"], "n_epochs must be an integer >= 1, got 0 (--n-epochs)"),
+])
+def test_a_number_out_of_range_is_refused_up_front(tmp_path, monkeypatch, capsys, script, args,
+                                                   message):
+    """Every numeric flag of the MNIST tutorials is checked against its range (catalogue.RANGES)
+    before anything is read or built: one line naming the flag and the value, exit 2."""
+    from dltut.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(script, args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{script}.py: error: {message}") and err.endswith(")\n")
+    assert err.count("\n") == 1
+    assert not list(tmp_path.iterdir())
+
+
+def test_dA_refuses_an_existing_checkpoint_without_resume_or_overwrite(tmp_path, monkeypatch,
+                                                                       capsys):
+    from dltut.cli import build_parser, main
+
+    assert build_parser("dA").parse_args(["--overwrite"]).overwrite
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ck.npz").write_bytes(b"a run's progress")
+    assert main("dA", ["--checkpoint", "ck.npz"]) == 2
+    assert capsys.readouterr().err == ("dA.py: error: checkpoint ck.npz exists: resume it with "
+                                       "--resume ck.npz, or pass --overwrite to start again "
+                                       "(overwrite=True)\n")
+    assert os.listdir(tmp_path) == ["ck.npz"]

@@ -132,11 +132,11 @@ def test_divergence_is_reported_and_keeps_the_best_model(unbroken, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--batch-size", "0"], "batch_size must be a positive integer, got 0"),
+    (["--batch-size", "0"], "batch_size must be an integer >= 1, got 0 (--batch-size)"),
     (["--patience", "0"], "patience must be an integer >= 1, got 0"),
-    (["--learning-rate", "0"], "learning_rate must be positive, got 0.0"),
+    (["--learning-rate", "0"], "learning_rate must be a finite number > 0, got 0.0"),
     (["--mode", "gpu"], "invalid choice: 'gpu'"),
-    (["--out", "no/such/dir/best.npz"], "does not exist; create it first"),
+    (["--checkpoint-every", "0"], "checkpoint_every must be an integer >= 1, got 0"),
     (["--resume", "missing.npz"], "resume missing.npz: no such checkpoint file"),
 ])
 def test_bad_settings_fail_before_compiling(unbroken, tmp_path, args, message):
@@ -164,3 +164,120 @@ def test_a_model_file_is_not_a_checkpoint(unbroken, tmp_path):
     assert _run(dataset, tmp_path, "--n-epochs", "1", "--out", "best.npz").returncode == 0
     run = _run(dataset, tmp_path, "--resume", "best.npz")
     assert run.returncode == 2 and "a model file, not a checkpoint" in run.stderr
+
+
+# ------------------------------------------------------------------------------------------------
+# faults and hostile files (issue 37): a checkpoint write that fails, an existing checkpoint,
+# crafted checkpoints, output places checked before training
+
+
+def test_a_checkpoint_that_cannot_be_written_keeps_the_run_and_its_best_model(
+        tiny_mnist, tmp_path, monkeypatch, caplog, floatX64):
+    """A full disk (ENOSPC) at every checkpoint write: one warning naming the file, training goes
+    on to its end, the best model is written and the previous checkpoint is left as it was."""
+    import errno
+    import logging
+
+    import dltut
+
+    real_write = saving.atomic_write
+
+    def full_disk(path, write):
+        def fail(file):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        return real_write(path, fail if os.path.basename(path) == "ck.npz" else write)
+
+    monkeypatch.setattr(saving, "atomic_write", full_disk)
+    (tmp_path / "ck.npz").write_bytes(b"an earlier checkpoint")
+    with caplog.at_level(logging.WARNING, logger="dltut"):
+        result = dltut.sgd_optimization_mnist(
+            dataset=tiny_mnist, n_epochs=3, batch_size=100, mode="c",
+            out=str(tmp_path / "best.npz"), checkpoint=str(tmp_path / "ck.npz"), overwrite=True)
+    warnings = [r.getMessage() for r in caplog.records
+                if r.levelno >= logging.WARNING and r.name.startswith("dltut")]
+    assert len(warnings) == 1, warnings
+    assert f"{tmp_path / 'ck.npz'}: cannot write (No space left on device" in warnings[0]
+    assert "training goes on" in warnings[0]
+    assert result.stop_reason == "n_epochs" and result.iterations == 18
+    assert saving.load_model(tmp_path / "best.npz").info["iterations"] == 18
+    assert (tmp_path / "ck.npz").read_bytes() == b"an earlier checkpoint"
+    assert sorted(os.listdir(tmp_path)) == ["best.npz", "ck.npz"]  # no temporary left
+
+
+def _craft_checkpoint(directory, tiny_mnist):
+    """A genuine checkpoint of a one-epoch logreg run in ``directory``: ck.npz."""
+    run = run_script("logreg.py", "--dataset", tiny_mnist, "--n-epochs", "1", "--batch-size",
+                     "100", "--mode", "c", "--floatX", "float64", "--checkpoint", "ck.npz",
+                     "--out", "best.npz", cwd=directory)
+    assert run.returncode == 0, run.stderr
+    return directory / "ck.npz"
+
+
+def _edit_checkpoint(path, change):
+    import json
+
+    with numpy.load(path, allow_pickle=False) as data:
+        contents = {key: data[key] for key in data.files}
+    meta = json.loads(str(contents["meta"]))
+    change(meta)
+    contents["meta"] = numpy.array(json.dumps(meta))
+    numpy.savez(path, **contents)
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda meta: meta["checkpoint"]["state"].update(iteration=-5),
+     ["iteration must be an integer >= -1, got -5"]),
+    (lambda meta: meta["checkpoint"]["state"].update(iteration=10**18),
+     ["iteration 1000000000000000000 but 6 costs recorded"]),
+    (lambda meta: meta["checkpoint"].pop("state"), ["checkpoint: missing state"]),
+    (lambda meta: meta["checkpoint"]["state"].update(epochs=3), ["state: unknown epochs"]),
+    (lambda meta: meta["arch"].update(n_in=10**9), ["more than dltut builds"]),
+])
+def test_a_crafted_checkpoint_is_refused_in_one_line(tiny_mnist, tmp_path, change, words):
+    from hostile import assert_refused, run_dltut
+
+    path = _craft_checkpoint(tmp_path, tiny_mnist)
+    _edit_checkpoint(path, change)
+    result = run_dltut(["run", "logreg", "--dataset", tiny_mnist, "--n-epochs", "2",
+                        "--batch-size", "100", "--mode", "c", "--floatX", "float64", "--resume",
+                        "ck.npz", "--out", "again.npz"], cwd=tmp_path)
+    assert_refused(result, "ck.npz: ", *words)
+    assert "ran for" not in result.stdout and not (tmp_path / "again.npz").exists()
+
+
+def test_an_existing_checkpoint_is_not_replaced_by_a_fresh_run(tiny_mnist, tmp_path):
+    from hostile import assert_refused, run_dltut
+
+    path = _craft_checkpoint(tmp_path, tiny_mnist)
+    before = path.read_bytes()
+    args = ["run", "logreg", "--dataset", tiny_mnist, "--n-epochs", "1", "--batch-size", "100",
+            "--mode", "c", "--floatX", "float64", "--checkpoint", "ck.npz", "--out", "b2.npz"]
+    refused = run_dltut(args, cwd=tmp_path)
+    assert_refused(refused, "checkpoint ck.npz exists: resume it with --resume ck.npz, or pass "
+                            "--overwrite to start again")
+    assert path.read_bytes() == before and not (tmp_path / "b2.npz").exists()
+    assert run_dltut(args + ["--overwrite"], cwd=tmp_path).returncode == 0
+    assert run_dltut(args + ["--resume", "ck.npz"], cwd=tmp_path).returncode == 0
+
+
+def test_output_places_are_made_or_refused_before_training(tiny_mnist, tmp_path):
+    """A missing folder of --out or --checkpoint is made; a place that cannot be a folder (a file
+    is there) is refused before any training, nothing written."""
+    from hostile import assert_refused, run_dltut
+
+    run = _run(tiny_mnist, tmp_path, "--n-epochs", "1", "--out", "new/deep/best.npz",
+               "--checkpoint", "other/ck.npz")
+    assert run.returncode == 0, run.stderr
+    saving.load_model(tmp_path / "new" / "deep" / "best.npz")
+    saving.load_checkpoint(tmp_path / "other" / "ck.npz")
+    (tmp_path / "afile").write_text("x")
+    for flag in ("--out", "--checkpoint", "--plot", "--filters"):
+        result = run_dltut(["run", "logreg", "--dataset", tiny_mnist, "--mode", "c",
+                            flag, "afile/x.npz"], cwd=tmp_path)
+        assert_refused(result, "afile/x.npz", "afile is a file, not a folder")
+        assert "... training" not in result.stdout
+    result = run_dltut(["run", "dA", "--dataset", tiny_mnist, "--mode", "c", "--output-folder",
+                        "afile/pictures"], cwd=tmp_path)
+    assert_refused(result, "output_folder afile/pictures", "cannot create folder afile/pictures")
+    assert "Training epoch" not in result.stdout

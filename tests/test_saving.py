@@ -7,6 +7,7 @@ import numpy
 import pytest
 
 from dltut import engine, registry, saving
+from dltut.atomic import OutputError
 from dltut.engine import T
 
 ARCH = {"model": "mlp", "n_in": 8, "n_hidden": 5, "n_out": 3}
@@ -86,9 +87,18 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
     assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["m.npz"]
 
 
-def test_write_into_missing_directory(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist; create it first"):
+def test_write_into_missing_directory_creates_it(tmp_path):
+    """One rule for every output place: a missing folder is made (no longer refused)."""
+    saving.save_model(tmp_path / "no" / "m.npz", ARCH, {})
+    assert os.listdir(tmp_path / "no") == ["m.npz"]
+
+
+def test_write_where_a_file_is_named_as_the_folder(tmp_path):
+    (tmp_path / "no").write_text("a file")
+    with pytest.raises(OutputError, match="is a file, not a folder"):
         saving.save_model(tmp_path / "no" / "m.npz", ARCH, {})
+    with pytest.raises(OutputError, match="is a file, not a folder"):
+        saving.check_writable(tmp_path / "no" / "m.npz", "out")
 
 
 def test_written_files_get_the_usual_permissions(tmp_path):
@@ -98,3 +108,250 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert (tmp_path / "m.npz").stat().st_mode & 0o777 == 0o644
+
+
+# ------------------------------------------------------------------------------------------------
+# hostile model files and checkpoints: each refused with one ModelFileError naming the file, before
+# anything is built or allocated
+
+
+def _checkpoint(path):
+    """A genuine checkpoint of a small MLP's run: 3 updates, one validation (a new best)."""
+    from dltut.trainer import TrainState, Validation
+
+    _, mlp = _trained_mlp()
+    params = registry.param_values(mlp)
+    state = TrainState(patience=10, iteration=2, best_validation_loss=0.5, best_iter=1,
+                       test_score=0.25, best_params=list(params.values()),
+                       history=[Validation(1, 1, 2, 0.5, 10, True, True, 0.25)],
+                       costs=[2.0, 1.5, 1.25])
+    saving.save_checkpoint(path, ARCH, params, {"learning_rate": 0.1}, state)
+    return path
+
+
+def _rewrite(path, change_meta=None, **arrays):
+    """Rewrite the file ``path`` with its meta passed through ``change_meta`` and ``arrays``
+    replaced (None: removed)."""
+    with numpy.load(path, allow_pickle=False) as data:
+        contents = {key: data[key] for key in data.files}
+    meta = json.loads(str(contents["meta"]))
+    if change_meta is not None:
+        meta = change_meta(meta)
+    contents["meta"] = numpy.array(json.dumps(meta))
+    for key, value in arrays.items():
+        key = key.replace("__", "/")
+        if value is None:
+            contents.pop(key)
+        else:
+            contents[key] = value
+    path.unlink()
+    numpy.savez(path, **contents)
+    return path
+
+
+def _with(*keys_value):
+    """A meta change: set the nested key ``keys`` (a path of dict keys) to ``value``; a value
+    of ``KeyError`` removes it."""
+    *keys, value = keys_value
+
+    def change(meta):
+        place = meta
+        for key in keys[:-1]:
+            place = place[key]
+        if value is KeyError:
+            del place[keys[-1]]
+        else:
+            place[keys[-1]] = value
+        return meta
+
+    return change
+
+
+def test_a_genuine_checkpoint_loads(tmp_path):
+    model, hyperparameters, state = saving.load_checkpoint(_checkpoint(tmp_path / "ck.npz"))
+    assert hyperparameters == {"learning_rate": 0.1} and state.iteration == 2
+    assert len(state.best_params) == 4 and state.history[0].new_best
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda meta: [meta], "meta is a JSON list"),
+    (lambda meta: 7, "meta is a JSON int 7, not an object"),
+    (_with("arch", "act", "relu"), "unknown act"),
+    (_with("arch", "n_hidden", KeyError), "missing n_hidden"),
+    (_with("arch", "n_hidden", "5"), "n_hidden must be a positive integer, got '5'"),
+    (_with("arch", "n_hidden", 10**8), "parameters, more than dltut builds"),
+    (_with("arch", "n_hidden", 6), "parameter W_hidden has shape (8, 5)"),
+    (_with("arch", [1]), "meta arch [1] is not a JSON object"),
+    (_with("info", "x"), "meta info 'x' is not a JSON object"),
+    (_with("engine", 3), "meta engine 3 is not a string"),
+    (_with("checkpoint", "state", KeyError), "checkpoint: missing state"),
+    (_with("checkpoint", "extra", 1), "checkpoint: unknown extra"),
+    (_with("checkpoint", "param_order", []), "param_order [] is not the names"),
+    (_with("checkpoint", "param_order", ["W_hidden"] * 4), "is not the names"),
+    (_with("checkpoint", "hyperparameters", [1]), "hyperparameters [1] is not a JSON object"),
+    (_with("checkpoint", "state", [1, 2]), "state must be a JSON object, got list"),
+    (_with("checkpoint", "state", "epoch", 3), "state: unknown epoch"),
+    (_with("checkpoint", "state", "patience", KeyError), "state: missing patience"),
+    (_with("checkpoint", "state", "iteration", -5), "iteration must be an integer >= -1, got -5"),
+    (_with("checkpoint", "state", "iteration", 10**18),
+     "iteration 1000000000000000000 but 3 costs recorded"),
+    (_with("checkpoint", "state", "iteration", 2.0), "iteration must be an integer >= -1, got 2.0"),
+    (_with("checkpoint", "state", "patience", True), "patience must be an integer >= 1, got True"),
+    (_with("checkpoint", "state", "best_validation_loss", 7.5),
+     "best_validation_loss must be an error rate in [0, 1] or Infinity, got 7.5"),
+    (_with("checkpoint", "state", "best_iter", 9), "best_iter 9 is after iteration 2"),
+    (_with("checkpoint", "state", "history", 0, "new_best", "yes"),
+     "history[0]: new_best must be true or false, got 'yes'"),
+    (_with("checkpoint", "state", "history", 0, "iter", 5), "iter 5 is not after"),
+    (_with("checkpoint", "state", "history", 0, "colour", 5), "history[0]: unknown colour"),
+    (_with("checkpoint", "state", "history", [[1]]), "history[0] must be a JSON object"),
+])
+def test_crafted_checkpoint_meta_is_refused(tmp_path, change, message):
+    path = _rewrite(_checkpoint(tmp_path / "ck.npz"), change)
+    with pytest.raises(saving.ModelFileError) as error:
+        saving.load_checkpoint(path)
+    assert str(error.value).startswith(f"{path}: ") and message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({"costs": numpy.zeros(7)}, "iteration 2 but 7 costs recorded"),
+    ({"costs": numpy.array([numpy.nan, 1.0, 1.0])}, "a NaN or infinite cost before the last"),
+    ({"costs": None}, "no costs array"),
+    ({"best__W_hidden": None}, "best parameters ['W_logreg', 'b_hidden', 'b_logreg']"),
+    ({"best__W_hidden": numpy.zeros((2, 2))}, "best/W_hidden has shape (2, 2)"),
+    ({"param__W_hidden": numpy.zeros((8, 5), dtype=complex)}, "dtype complex128, not plain"),
+    ({"param__W_hidden": numpy.zeros((8, 5), dtype="int32")}, "dtype int32, not floats"),
+    ({"param__W_hidden": numpy.zeros(3, dtype=[("a", "f8")])}, "not plain numbers"),
+    ({"param__W_hidden": numpy.array(["a"])}, "dtype <U1, not plain numbers"),
+    ({"param__W_hidden": numpy.zeros((8, 50))}, "parameter W_hidden has shape (8, 50)"),
+    ({"param__W_extra": numpy.zeros(2)}, "do not match architecture 'mlp'"),
+    ({"meta": None}, "no meta entry"),
+    ({"meta": numpy.zeros(3)}, "meta is an array of shape (3,)"),
+    ({"meta": numpy.array("[" * 100000)}, "meta is not JSON"),
+    ({"meta": numpy.array("{not json")}, "meta is not JSON"),
+])
+def test_crafted_checkpoint_arrays_are_refused(tmp_path, arrays, message):
+    path = _checkpoint(tmp_path / "ck.npz")
+    meta = arrays.pop("meta", False)
+    _rewrite(path, **arrays)
+    if meta is not False:  # replaced after _rewrite, which rewrites the meta it reads
+        with numpy.load(path, allow_pickle=False) as data:
+            contents = {key: data[key] for key in data.files if key != "meta"}
+        if meta is not None:
+            contents["meta"] = meta
+        numpy.savez(path, **contents)
+    with pytest.raises(saving.ModelFileError) as error:
+        saving.load_checkpoint(path)
+    assert str(error.value).startswith(f"{path}: ") and message in str(error.value)
+
+
+def test_an_object_array_is_refused_unread(tmp_path):
+    path = _checkpoint(tmp_path / "ck.npz")
+    with numpy.load(path, allow_pickle=False) as data:
+        contents = {key: data[key] for key in data.files}
+    contents["param/W_hidden"] = numpy.array([object()] * 3, dtype=object)
+    numpy.savez(path, **contents)
+    with pytest.raises(saving.ModelFileError, match="W_hidden has dtype object, not plain"):
+        saving.load_model(path)
+
+
+def _zip_member(path, name, data, compression=None):
+    import zipfile
+
+    with zipfile.ZipFile(path, "a", compression or zipfile.ZIP_STORED) as archive:
+        archive.writestr(name, data)
+
+
+def test_a_zip_bomb_is_refused_before_it_is_unpacked(tmp_path):
+    """A deflated member of 64 MiB of zeros in a file of some 64 KiB: its declared size is over
+    the budget, refused before a byte is inflated."""
+    import io
+    import zipfile
+
+    path = _checkpoint(tmp_path / "ck.npz")
+    buffer = io.BytesIO()
+    numpy.save(buffer, numpy.zeros(8 * 2**20))
+    _zip_member(path, "costs2.npy", buffer.getvalue(), zipfile.ZIP_DEFLATED)
+    with pytest.raises(saving.ModelFileError,
+                       match=r"bytes unpacked, more than .* \(a zip bomb\?\)"):
+        saving.load_model(path)
+
+
+def test_a_header_asking_for_more_than_its_member_is_refused(tmp_path):
+    """An .npy header declaring 10**12 floats over 16 bytes: refused, nothing allocated."""
+    path = _checkpoint(tmp_path / "ck.npz")
+    header = {"descr": "<f8", "fortran_order": False, "shape": (10**12,)}
+    import io
+
+    buffer = io.BytesIO()
+    numpy.lib.format.write_array_header_1_0(buffer, header)
+    _zip_member(path, "huge.npy", buffer.getvalue() + bytes(16))
+    with pytest.raises(saving.ModelFileError, match=r"array huge of shape \(1000000000000,\) and "
+                                                    r"dtype float64 needs 8,000,000,000,000 bytes"):
+        saving.load_model(path)
+
+
+def test_a_member_that_is_no_array_is_refused(tmp_path):
+    path = _checkpoint(tmp_path / "ck.npz")
+    _zip_member(path, "notes.txt", b"hello")
+    with pytest.raises(saving.ModelFileError, match="member 'notes.txt' is not a .npy array"):
+        saving.load_model(path)
+    other = _checkpoint(tmp_path / "other.npz")
+    _zip_member(other, "x.npy", b"\x93NUMPY garbage")
+    with pytest.raises(saving.ModelFileError, match=r"array x: .npy format \(32, 103\)"):
+        saving.load_model(other)
+
+
+def test_an_absurd_architecture_allocates_nothing(tmp_path):
+    """The issue's case: a model file whose arch says n_hidden 10**8 (a MemoryError before)."""
+    path = _rewrite(_checkpoint(tmp_path / "ck.npz"), _with("arch", "n_hidden", 10**8))
+    with pytest.raises(saving.ModelFileError, match="more than dltut builds"):
+        saving.load_model(path)
+
+
+def test_predict_with_a_crafted_model_file_is_one_line(tmp_path):
+    """``dltut predict mlp --out crafted.npz``: the file's n_hidden of 10**8 (a MemoryError
+    traceback before) is refused in one line naming the file, before any data is read."""
+    from hostile import assert_refused, run_dltut
+
+    path = _rewrite(_checkpoint(tmp_path / "crafted.npz"), _with("arch", "n_hidden", 10**8))
+    result = run_dltut(["predict", "mlp", "--out", path.name], cwd=tmp_path)
+    assert_refused(result, "crafted.npz: architecture", "more than dltut builds")
+    _rewrite(path, lambda meta: [meta])
+    assert_refused(run_dltut(["predict", "mlp", "--out", path.name], cwd=tmp_path),
+                   "crafted.npz: meta is a JSON list")
+
+
+def test_a_failed_checkpoint_write_is_one_warning_a_streak(tmp_path, caplog):
+    import errno
+    import logging
+
+    outcomes = iter([OSError(errno.ENOSPC, "No space left on device")] * 2 + [None]
+                    + [OSError(errno.EROFS, "Read-only file system")])
+
+    def write(file):
+        outcome = next(outcomes)
+        if outcome is not None:
+            raise outcome
+        file.write(b"ok")
+
+    path = tmp_path / "ck.npz"
+    writer = saving.CheckpointWriter(path, lambda: saving.atomic_write(path, write))
+    with caplog.at_level(logging.WARNING, logger="dltut"):
+        for failed in (True, True, False, True):
+            writer()
+            assert writer.failed == failed
+    messages = [record.getMessage() for record in caplog.records if record.name == "dltut.saving"]
+    assert len(messages) == 3
+    assert messages[0].startswith(f"checkpoint not written: {path}: cannot write (No space left")
+    assert messages[1] == f"checkpoint {path} written again"
+    assert f"{path}: cannot write (Read-only file system: choose a writable place)" in messages[2]
+    assert path.read_bytes() == b"ok" and os.listdir(tmp_path) == ["ck.npz"]
+
+
+def test_a_param_order_of_lists_is_refused(tmp_path):
+    path = _checkpoint(tmp_path / "ck.npz")
+    _rewrite(path, _with("checkpoint", "param_order", [["W_hidden"], "W_logreg", {}, 3]))
+    with pytest.raises(saving.ModelFileError, match="is not the names of its parameters"):
+        saving.load_checkpoint(path)

@@ -32,6 +32,7 @@ import timeit
 import numpy
 
 from dltut import data
+from dltut.atomic import check_output_folder
 from dltut.compiled import CompiledCost, n_batches
 from dltut.engine import T
 from dltut.fitting import check_positive_integers, check_seed, check_sgd_settings, prepare
@@ -151,7 +152,7 @@ def test_cA(learning_rate=0.01, training_epochs=20, dataset=None, batch_size=10,
                          f"got {contraction_level!r}")
     train_set_x = data.load_shared(dataset)[0][0]
     n_batches(train_set_x, batch_size, "training")  # a batch larger than the set fails here
-    os.makedirs(output_folder, exist_ok=True)
+    check_output_folder(output_folder, "output_folder")  # made if missing, probed
     x = T.matrix("x")  # the data, presented as rasterized images
     rng = numpy.random.RandomState(seed)
     ca = cA(numpy_rng=rng, input=x, n_visible=IMAGE_SHAPE[0] * IMAGE_SHAPE[1], n_hidden=500,

@@ -19,6 +19,7 @@ import os
 import numpy
 
 from dltut import data, engine
+from dltut.atomic import check_output_folder
 from dltut.compiled import CompiledCost, n_batches
 from dltut.epochs import Epochs
 from dltut.engine import T
@@ -34,7 +35,7 @@ IMAGE_SHAPE = (28, 28)  # an MNIST digit
 FILTER_TILES = (10, 10)  # the pictures show the first 100 hidden units
 # the fitting.Options test_dA takes
 RUN_OPTIONS = ("floatX", "mode", "device", "tf32", "fused", "checkpoint", "checkpoint_every",
-               "resume")
+               "resume", "overwrite")
 CORRUPTION_LEVELS = (0.0, 0.3)  # test_dA's two runs
 RUN_NAMES = ("no corruption", "30% corruption")  # as its closing lines name them
 
@@ -146,8 +147,8 @@ def test_dA(learning_rate=0.1, training_epochs=15, dataset=None, batch_size=20,
     of each epoch, and writes ``filters_corruption_0.png`` and ``filters_corruption_30.png`` into
     ``output_folder`` (made if missing). ``options`` are ``floatX``, ``mode``, ``device``, ``tf32``,
     ``fused`` (of ``fitting.Options``; fused, the default in JAX mode, runs each epoch as one
-    compiled call) and ``checkpoint``, ``checkpoint_every``, ``resume`` (both runs' state, see
-    ``dltut.epochs``). Returns the two ``DARun``; a run stopped by SIGINT/SIGTERM raises
+    compiled call) and ``checkpoint``, ``checkpoint_every``, ``resume``, ``overwrite`` (both
+    runs' state, see ``dltut.epochs``). Returns the two ``DARun``; a run stopped by SIGINT/SIGTERM raises
     ``dltut.epochs.Interrupted``.
     """
     check_seed(seed)
@@ -156,7 +157,7 @@ def test_dA(learning_rate=0.1, training_epochs=15, dataset=None, batch_size=20,
     check_positive_integers(training_epochs=training_epochs)
     train_set_x = data.load_shared(dataset)[0][0]
     n_batches(train_set_x, batch_size, "training")  # a batch larger than the set fails here
-    os.makedirs(output_folder, exist_ok=True)
+    check_output_folder(output_folder, "output_folder")  # made if missing, probed
     x = T.matrix("x")  # the data, presented as rasterized images
     runs = {}  # corruption level -> (its dA, its compiled training)
     for corruption_level in CORRUPTION_LEVELS:

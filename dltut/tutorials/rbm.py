@@ -22,6 +22,7 @@ import timeit
 import numpy
 
 from dltut import data, engine
+from dltut.atomic import check_output_folder
 from dltut.compiled import CompiledCost, n_batches
 from dltut.engine import T
 from dltut.fitting import check_positive_integers, check_seed, check_sgd_settings, prepare
@@ -265,7 +266,7 @@ def test_rbm(learning_rate=0.1, training_epochs=15, dataset=None, batch_size=20,
         raise ValueError(f"n_chains {n_chains} is not smaller than the test set ({n_test} images): "
                          f"the chains start at test images from a random offset; use n_chains of "
                          f"at most {n_test - 1}")
-    os.makedirs(output_folder, exist_ok=True)
+    check_output_folder(output_folder, "output_folder")  # made if missing, probed
 
     x = T.matrix("x")  # the data, presented as rasterized images
     rng = numpy.random.RandomState(seed)
