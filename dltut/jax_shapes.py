@@ -39,7 +39,14 @@ def _funcify(op, node=None, **kwargs):
             return jnp.reshape(x, tuple(int(s) for s in numpy.asarray(shape)))
         return reshape
 
-    jax_fn = jax_funcify(op, node=node, **kwargs)
+    try:
+        jax_fn = jax_funcify(op, node=node, **kwargs)
+    except NotImplementedError:  # an arange of computed bounds (sized from an unknown axis)
+        if node is None or not _is_shape_arithmetic(node):
+            raise
+
+        def jax_fn(*values):  # reached only with traced values: NumPy computes known ones below
+            raise TypeError(f"{node}: its values depend on the values of the inputs")
     if node is None or isinstance(op, JAXShapeTuple) or not _is_shape_arithmetic(node):
         return jax_fn
 

@@ -53,3 +53,18 @@ def test_other_modes_take_the_flag_as_they_are():
     f = engine.function([x], running_sums(T, x, w), shapes_at_run_time=True)
     value = numpy.ones((5, 3), dtype=engine.floatX())
     numpy.testing.assert_allclose(f(value), numpy_running_sums(value, w_value), rtol=1e-5)
+
+
+@pytest.mark.skipif("jax" not in available_modes(), reason="JAX mode not available")
+def test_an_arange_of_a_computed_length():
+    """``arange`` of a length computed from an axis unknown in the graph (the LSTM's dropout:
+    the MRG streams' count, sized from the minibatch, which a minibatch of one review leaves
+    unknown): PyTensor's JAX mode refuses its computed bounds; evaluated while JAX traces, it is
+    a constant."""
+    with in_mode("jax"):
+        T = engine.T
+        x = T.tensor(dtype=engine.floatX(), shape=(None, None), name="x")
+        f = engine.function([x], x.flatten()[T.arange(x.shape[0] * 2)], shapes_at_run_time=True)
+        for rows in (3, 1):
+            value = numpy.arange(rows * 4, dtype=engine.floatX()).reshape(rows, 4)
+            numpy.testing.assert_array_equal(f(value), value.flatten()[:rows * 2])

@@ -544,7 +544,8 @@ def test_script_trains_in_float32(tmp_path):
 @pytest.mark.slow  # 29 s from an empty home folder: the sgd graph compiles cold
 def test_a_diverging_run_stops_as_the_tutorial(tmp_path, caplog):
     """sgd with lrate 1e200: after one update decay_c * sum(U ** 2) is infinite; the tutorial
-    then prints 'bad cost detected: ' and returns 1., 1., 1.
+    then prints 'bad cost detected: ' and returns 1., 1., 1.; dltut prints the line and raises
+    ``Diverged``, as the other tutorials (the command exits 1).
 
     The original (run as ORIGINAL's, with these settings and saveto='') printed ``Epoch  0
     Update  1 Cost  0.6931784949305962`` then ``bad cost detected:  inf``. dltut's
@@ -552,11 +553,13 @@ def test_a_diverging_run_stops_as_the_tutorial(tmp_path, caplog):
     f_grad_shared's updates returns inf (not looked into further: the weights have overflowed):
     the same stop at the same update, nan for inf."""
     write_made_imdb(tmp_path / "imdb.pkl")
-    with caplog.at_level(logging.INFO, logger="dltut"):
-        result = lstm.train_lstm(**dict(SETTINGS, dispFreq=1), optimizer="sgd", lrate=1e200,
-                                 decay_c=0.01, use_dropout=False, saveto=None, mode="c",
-                                 data_path=tmp_path / "imdb.pkl")
-    assert tuple(result) == (1.0, 1.0, 1.0) and result.result is None
+    from dltut.trainer import Diverged
+
+    with caplog.at_level(logging.INFO, logger="dltut"), \
+            pytest.raises(Diverged, match="lower lrate|a lower lrate"):
+        lstm.train_lstm(**dict(SETTINGS, dispFreq=1), optimizer="sgd", lrate=1e200,
+                        decay_c=0.01, use_dropout=False, saveto=None, mode="c", floatX="float64",
+                        data_path=tmp_path / "imdb.pkl")
     lines = _printed(caplog) + [m for m in caplog.messages if m.startswith("bad cost")]
     assert lines[0].startswith("Epoch  0 Update  1 Cost  0.69")
     assert lines[1:] in (["bad cost detected:  inf"], ["bad cost detected:  nan"])
@@ -657,3 +660,325 @@ def test_a_longer_run_that_learns_prints_the_originals_numbers(tmp_path, caplog)
     _, lines = run_like_the_original(tmp_path, caplog, ("adadelta", True, ()), mode="c",
                                      settings=LONG_SETTINGS)
     assert_same_lines(lines, ORIGINAL_LONG)
+
+
+# ----------------------------------------------------------------------------------------------
+# Minibatches of one review, divergence, bad settings and hostile checkpoints
+
+# The made data cut at maxlen=16: 96 training reviews (3 to 15 words: one padded length in JAX
+# mode), 5 validation, 20 test; batch_size 5 leaves a last minibatch of one review (96 = 19 x 5
+# + 1), as real IMDB does where its training count mod the batch size is 1.
+ONE_SETTINGS = dict(dim_proj=8, n_words=100, maxlen=16, valid_batch_size=64, validFreq=-1,
+                    max_epochs=1, test_size=20, patience=2, saveto=None, floatX="float64")
+# The lines of the C mode (whose numbers are the original's, above), float64
+ONE_REVIEW_LINES = {
+    (1, 8): """\
+Epoch  0 Update  8 Cost  0.6879919520397956
+Epoch  0 Update  16 Cost  0.6980035458014018
+Epoch  0 Update  24 Cost  0.6976845489999429
+Epoch  0 Update  32 Cost  0.6886022356625339
+Epoch  0 Update  40 Cost  0.6888513724594526
+Epoch  0 Update  48 Cost  0.6893067441301787
+Epoch  0 Update  56 Cost  0.6898498328343375
+Epoch  0 Update  64 Cost  0.6702981880619003
+Epoch  0 Update  72 Cost  0.6616823707053063
+Epoch  0 Update  80 Cost  0.7035159158606603
+Epoch  0 Update  88 Cost  0.6727055235878533
+Epoch  0 Update  96 Cost  0.7241071097564962
+Train  0.47916666666666663 Valid  0.4 Test  0.5
+Seen 96 samples
+Train  0.47916666666666663 Valid  0.4 Test  0.5
+""",
+    (5, 4): """\
+Epoch  0 Update  4 Cost  0.6924782497492934
+Epoch  0 Update  8 Cost  0.6920158097170575
+Epoch  0 Update  12 Cost  0.6894530122718849
+Epoch  0 Update  16 Cost  0.7114579318813352
+Train  0.47916666666666663 Valid  0.4 Test  0.5
+Epoch  0 Update  20 Cost  0.6975350550642198
+Seen 96 samples
+Train  0.47916666666666663 Valid  0.4 Test  0.5
+""",
+}
+
+
+@pytest.mark.parametrize("batch_size, dispFreq", sorted(ONE_REVIEW_LINES))
+@pytest.mark.parametrize("mode", available_modes())
+def test_minibatches_of_one_review_train_in_every_mode(tmp_path, caplog, mode, batch_size,
+                                                       dispFreq):
+    """A minibatch of one review (batch_size 1, or the last of 96 reviews at batch_size 5) once
+    made JAX mode's padded function type its inputs with a length-1 axis, broadcastable: the
+    scan then refused its own mask (a TypeError mid-training). Every mode prints the C mode's
+    numbers."""
+    write_made_imdb(tmp_path / "imdb.pkl")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="dltut"):
+        result = lstm.train_lstm(**ONE_SETTINGS, batch_size=batch_size, dispFreq=dispFreq,
+                                 data_path=tmp_path / "imdb.pkl", mode=mode)
+    assert_same_lines(_printed(caplog), ONE_REVIEW_LINES[batch_size, dispFreq])
+    assert result.result.iterations == -(-96 // batch_size)
+
+
+def test_settings_the_tutorial_cannot_run_are_refused_before_the_data(tmp_path):
+    """Each names the argument, its flag and the value; nothing is read (no data file here)."""
+    bad = {"dim_proj": 0, "patience": -1, "max_epochs": 1.5, "dispFreq": True, "batch_size": 0,
+           "valid_batch_size": None, "n_words": 1, "validFreq": 0, "saveFreq": -2,
+           "maxlen": -1, "test_size": 2.5, "lrate": -1, "decay_c": float("nan"),
+           "noise_std": float("inf"), "checkpoint_every": 0, "encoder": "gru",
+           "dataset": "mnist"}
+    for name, value in bad.items():
+        with pytest.raises(ValueError, match=rf"^{name} must be .*got {re.escape(repr(value))} "
+                                             rf"\({lstm._flag(name)}\)$"):
+            lstm.train_lstm(**{name: value}, data_path=tmp_path / "none.pkl", mode="c")
+    with pytest.raises(ValueError, match=r"lrate must be finite in float32.*--floatX float64"):
+        lstm.train_lstm(lrate=1e200, floatX="float32", data_path=tmp_path / "none.pkl",
+                        mode="c")
+    # what the original allows: maxlen 0 or None (no limit), validFreq/saveFreq -1 (each epoch)
+    lstm.check_settings(maxlen=0, validFreq=-1, saveFreq=-1, test_size=-1, decay_c=0,
+                        noise_std=0.0, lrate=numpy.float64(1e-4))
+    lstm.check_settings(maxlen=None)
+
+
+def test_validFreq_of_each_epoch_needs_a_full_minibatch(tmp_path):
+    """validFreq -1 is the epoch's count of full minibatches: none at batch_size 200 (the
+    tutorial then divided by zero)."""
+    write_made_imdb(tmp_path / "imdb.pkl")
+    with pytest.raises(ValueError, match=r"validFreq -1 .*96 training reviews.*batch_size 200"):
+        lstm.train_lstm(**dict(ONE_SETTINGS, mode="jax" if "jax" in available_modes() else "c"),
+                        batch_size=200, data_path=tmp_path / "imdb.pkl")
+
+
+@pytest.mark.parametrize("flag, value", [("--lrate", "-1"), ("--decay-c", "nan"),
+                                         ("--batch-size", "0"), ("--validFreq", "0"),
+                                         ("--maxlen", "-1"), ("--n-words", "1")])
+def test_the_command_refuses_bad_values_in_one_line(tmp_path, flag, value):
+    from hostile import assert_refused, run_dltut
+
+    assert_refused(run_dltut(["run", "lstm", flag, value], tmp_path), flag, value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_diverging_run_exits_1_with_one_line(tmp_path):
+    """The tutorial's line ``bad cost detected:  nan`` on stdout, then one error line and exit
+    1, as the other tutorials' divergence."""
+    from hostile import assert_no_fault, error_lines, run_dltut
+
+    write_made_imdb(tmp_path / "imdb.pkl")
+    mode = "jax" if "jax" in available_modes() else "c"
+    result = run_dltut(["run", "lstm", "--optimizer", "sgd", "--lrate", "1e200", "--decay-c",
+                        "0.01", "--no-use-dropout", "--floatX", "float64", "--dim-proj", "8",
+                        "--n-words", "100", "--maxlen", "16", "--test-size", "20", "--saveto",
+                        "", "--dispFreq", "1", "--mode", mode], tmp_path)
+    assert_no_fault(result)
+    assert result.returncode == 1, result.stderr
+    assert "Epoch  0 Update  1 Cost  0.69" in result.stdout
+    assert re.search(r"^bad cost detected:  (nan|inf)$", result.stdout, re.MULTILINE)
+    (line,) = error_lines(result)
+    assert "training diverged" in line and "--lrate 1e+200" in line and "--decay-c" in line
+
+
+@pytest.fixture(scope="module")
+def lstm_checkpoint(tmp_path_factory):
+    """The checkpoint of a short run stopped by SIGINT at its first validation (update 3 of 6;
+    JAX mode where there is one: nothing compiles before training there) and the settings that
+    resume it."""
+    folder = tmp_path_factory.mktemp("lstm_checkpoint")
+    write_made_imdb(folder / "imdb.pkl")
+    mode = "jax" if "jax" in available_modes() else "c"
+    settings = dict(ONE_SETTINGS, batch_size=16, dispFreq=100, validFreq=3, saveto="",
+                    data_path=str(folder / "imdb.pkl"), mode=mode)  # saveto '' as --saveto ''
+
+    def interrupt(record):
+        os.kill(os.getpid(), signal.SIGINT)
+
+    floatX, previous = engine.floatX(), engine.mode()  # the run sets them for the process
+    first = lstm.train_lstm(**settings, checkpoint=folder / "checkpoint.npz",
+                            callbacks=(interrupt,))
+    assert first.result.stop_reason == "interrupted" and first.result.iterations == 3
+    engine.set_floatX(floatX)
+    engine.set_mode(previous)
+    return folder / "checkpoint.npz", settings
+
+
+def _crafted(path, to, change_meta=None, change_arrays=None):
+    """A copy of the checkpoint ``path`` at ``to``, its meta JSON and arrays changed."""
+    with numpy.load(path) as saved:
+        arrays = {key: saved[key] for key in saved.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    if change_meta is not None:
+        meta = change_meta(meta) or meta
+    if change_arrays is not None:
+        change_arrays(arrays)
+    with open(to, "wb") as file:
+        numpy.savez(file, meta=numpy.array(json.dumps(meta)), **arrays)
+    return to
+
+
+def _set(*keys, value):
+    def change(meta):
+        target = meta["lstm_checkpoint"]
+        for key in keys[:-1]:
+            target = target[key]
+        target[keys[-1]] = value
+    return change
+
+
+def _drop(*keys):
+    def change(meta):
+        target = meta["lstm_checkpoint"]
+        for key in keys[:-1]:
+            target = target[key]
+        del target[keys[-1]]
+    return change
+
+
+CRAFTED_META = {
+    "not a dict": lambda meta: {**meta, "lstm_checkpoint": [1, 2]},
+    "no state": _drop("state"),
+    "an extra key": _set("extra", value=1),
+    "settings a list": _set("settings", value=[]),
+    "iteration -5": _set("state", "iteration", value=-5),
+    "iteration 10**18": _set("state", "iteration", value=10**18),
+    "iteration a string": _set("state", "iteration", value="7"),
+    "an extra state key": _set("state", "extra", value=0),
+    "best_iter past the iteration": _set("state", "best_iter", value=3),
+    "history a dict": _set("state", "history", value={}),
+    "a validation a number": _set("state", "history", value=[3]),
+    "a validation loss of 2": lambda meta: meta["lstm_checkpoint"]["state"]["history"][0]
+    .update(validation_loss=2.0),
+    "rng position 999": _set("rng", value=["MT19937", 999.0, 0.0, 0.0]),
+    "rng of another generator": _set("rng", value=["PCG64", 0.0, 0.0, 0.0]),
+    "epoch_started a string": _set("epoch_started", value="yes"),
+}
+
+
+def _zeros_for(key, shape):
+    def change(arrays):
+        arrays[key] = numpy.zeros(shape, dtype=arrays[key].dtype)
+    return change
+
+
+CRAFTED_ARRAYS = {
+    "a parameter of another shape": _zeros_for("param/value/lstm_U", (8, 8)),
+    "a parameter of another dtype": lambda arrays: arrays.update(
+        {"param/value/U": arrays["param/value/U"].astype("float32")}),
+    "a parameter missing": lambda arrays: arrays.pop("param/value/Wemb"),
+    "costs of another length": _zeros_for("param/costs", (7,)),
+    "rng keys of another length": _zeros_for("param/rng_keys", (5,)),
+    "an unknown array": lambda arrays: arrays.update({"param/extra": numpy.zeros(2)}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CRAFTED_META) + sorted(CRAFTED_ARRAYS))
+def test_a_crafted_checkpoint_is_refused_naming_the_file(lstm_checkpoint, tmp_path, case):
+    from dltut.saving import ModelFileError
+
+    path, settings = lstm_checkpoint
+    crafted = _crafted(path, tmp_path / "crafted.npz", CRAFTED_META.get(case),
+                       CRAFTED_ARRAYS.get(case))
+    with pytest.raises(ModelFileError, match=re.escape(str(crafted))):
+        lstm.train_lstm(**settings, resume=crafted)
+
+
+def test_the_checkpoint_read_back_resumes(lstm_checkpoint, tmp_path, caplog):
+    """The checker's rules fit what train_lstm writes: its checkpoint resumes (the second
+    epoch)."""
+    path, settings = lstm_checkpoint
+    copy = _crafted(path, tmp_path / "copy.npz")
+    with caplog.at_level(logging.INFO, logger="dltut"):
+        result = lstm.train_lstm(**settings, resume=copy, checkpoint=copy)
+    assert result.result.iterations == 6 and "... resuming from" in caplog.text
+
+
+def test_a_fresh_run_does_not_replace_a_checkpoint(lstm_checkpoint, tmp_path):
+    """Without --resume or --overwrite an existing checkpoint is refused before the data is
+    read, the file as it was; with --overwrite it is replaced."""
+    from hostile import assert_refused, run_dltut
+
+    path, settings = lstm_checkpoint
+    copy = _crafted(path, tmp_path / "copy.npz")
+    before = copy.read_bytes()
+    with pytest.raises(ValueError, match=r"copy.npz exists: resume it with --resume .*--overwrite"):
+        lstm.train_lstm(**settings, checkpoint=copy)
+    result = run_dltut(["run", "lstm", "--checkpoint", "copy.npz", "--data-path", "none.pkl"],
+                       tmp_path)
+    assert_refused(result, "copy.npz", "--resume", "--overwrite")
+    assert copy.read_bytes() == before
+    lstm.train_lstm(**dict(settings, max_epochs=1, validFreq=100), checkpoint=copy,
+                    overwrite=True)
+    assert copy.read_bytes() != before
+
+
+def test_a_crafted_checkpoint_is_one_line_from_the_command(lstm_checkpoint, tmp_path):
+    from hostile import assert_refused, run_dltut
+
+    path, settings = lstm_checkpoint
+    _crafted(path, tmp_path / "crafted.npz", CRAFTED_META["iteration 10**18"])
+    flags = []
+    for name in ("dim_proj", "n_words", "maxlen", "valid_batch_size", "validFreq", "max_epochs",
+                 "test_size", "patience", "floatX", "batch_size", "dispFreq", "data_path",
+                 "mode"):
+        flags += [lstm._flag(name), str(settings[name])]
+    result = run_dltut(["run", "lstm", *flags, "--saveto", "", "--resume", "crafted.npz"],
+                       tmp_path)
+    assert_refused(result, "crafted.npz", "iteration", str(10**18))
+
+
+def test_output_places_are_checked_before_the_data(tmp_path):
+    from dltut.atomic import OutputError
+
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputError, match="--saveto .*file"):
+        lstm.train_lstm(saveto=tmp_path / "file" / "model.npz", data_path=tmp_path / "none.pkl",
+                        mode="c")
+    with pytest.raises(OutputError, match="--checkpoint .* is a folder"):
+        lstm.train_lstm(checkpoint=tmp_path, data_path=tmp_path / "none.pkl", mode="c")
+    with pytest.raises(ValueError, match="--resume .*none.npz: no such checkpoint file"):
+        lstm.train_lstm(resume=tmp_path / "none.npz", data_path=tmp_path / "none.pkl", mode="c")
+
+
+def test_a_crafted_model_to_reload_is_refused_naming_the_file(tmp_path):
+    """reload_model: each array's header is checked before its values are read (a shape of
+    10**12 floats is not allocated)."""
+    import io
+    import zipfile
+
+    from dltut.saving import ModelFileError
+
+    write_made_imdb(tmp_path / "imdb.pkl")
+    settings = dict(ONE_SETTINGS, batch_size=16, dispFreq=100, data_path=tmp_path / "imdb.pkl",
+                    mode="jax" if "jax" in available_modes() else "c")
+    params = lstm.init_params(dict(settings, encoder="lstm", ydim=2))
+
+    def npz(path, **arrays):
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, array in arrays.items():
+                if isinstance(array, bytes):  # a member as it is
+                    archive.writestr(f"{name}.npy", array)
+                    continue
+                buffer = io.BytesIO()
+                numpy.save(buffer, array)
+                archive.writestr(f"{name}.npy", buffer.getvalue())
+        return path
+
+    def header(shape):  # a .npy of float64 with no values
+        buffer = io.BytesIO()
+        numpy.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False,
+                                                         "shape": shape})
+        return buffer.getvalue()
+
+    cases = {
+        "not a zip": (tmp_path / "text.npz", "not a readable model file"),
+        "huge": (npz(tmp_path / "huge.npz", **dict(params, U=header((10**6, 10**6)))),
+                 r"U has shape \(1000000, 1000000\)"),
+        "strings": (npz(tmp_path / "strings.npz", **dict(params, b=numpy.array(["a", "b"]))),
+                    "b holds <U1, not floats"),
+        "missing": (npz(tmp_path / "missing.npz", **{k: v for k, v in params.items()
+                                                     if k != "Wemb"}), "Wemb is not in"),
+        "truncated": (npz(tmp_path / "truncated.npz", **dict(params, U=header((8, 2)))),
+                      "not a readable model file"),
+    }
+    (tmp_path / "text.npz").write_text("hello")
+    for case, (path, message) in cases.items():
+        with pytest.raises(ModelFileError, match=f"{re.escape(str(path))}: .*{message}"):
+            lstm.train_lstm(**settings, reload_model=path)

@@ -25,6 +25,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import re
 import signal
 
 import numpy
@@ -349,3 +350,107 @@ def test_a_resumed_run_goes_on_as_the_unbroken_one(floatX64, tmp_path, caplog):
                                                                           ORIGINAL_COSTS[1]]
         roll = second.generate(tmp_path / "sample1.mid", show=False)
         assert _sha256(roll) == ORIGINAL_SAMPLES[0][1]
+
+
+# ----------------------------------------------------------------------------------------------
+# What a checkpoint holds is checked before it is used; output places before training
+
+
+@pytest.fixture
+def graph_only(monkeypatch):
+    """``RnnRbm`` with its graph built (parameters, random streams) and nothing compiled; its
+    train_function a stand-in returning the piece's length."""
+    def build(self, n_hidden, n_hidden_recurrent, lr):
+        self.theano_rng = rnnrbm_module.RandomStreams(int(self.rng.randint(1 << 30)),
+                                                      name="rnnrbm")
+        self.params = build_rnnrbm(self.r[1] - self.r[0], n_hidden, n_hidden_recurrent,
+                                   self.rng, self.theano_rng).params
+        self.train_function = lambda piece: numpy.array(float(len(piece)))
+
+    monkeypatch.setattr(RnnRbm, "_compile", build)
+
+
+def _rewritten(path, to, meta=None, arrays=None):
+    """A copy of the checkpoint ``path`` at ``to``, ``meta(meta)`` and ``arrays(arrays)`` applied
+    (each changes its dict in place)."""
+    import json
+
+    with numpy.load(path) as saved:
+        values = {key: saved[key] for key in saved.files}
+    loaded = json.loads(str(values.pop("meta")))
+    if meta is not None:
+        meta(loaded)
+    if arrays is not None:
+        arrays(values)
+    with open(to, "wb") as file:
+        numpy.savez(file, meta=numpy.array(json.dumps(loaded)), **values)
+    return to
+
+
+CRAFTED = {
+    "rnnrbm a list": dict(meta=lambda m: m.update(rnnrbm=[1])),
+    "no costs": dict(meta=lambda m: m["rnnrbm"].pop("costs")),
+    "an extra key": dict(meta=lambda m: m["rnnrbm"].update(extra=1)),
+    "settings a number": dict(meta=lambda m: m["rnnrbm"].update(settings=3)),
+    "costs of strings": dict(meta=lambda m: m["rnnrbm"].update(costs=["x"])),
+    "rng position 999": dict(meta=lambda m: m["rnnrbm"].update(rng=[999, 0, 0.0])),
+    "rng a dict": dict(meta=lambda m: m["rnnrbm"].update(rng={})),
+    "no engine": dict(meta=lambda m: m.pop("engine")),
+    "an order that repeats": dict(arrays=lambda a: a.update(
+        {"param/shuffle/order": numpy.zeros(3, dtype="int64")})),
+    "an order too long": dict(arrays=lambda a: a.update(
+        {"param/shuffle/order": numpy.arange(10**5, dtype="int64")})),
+    "W of another shape": dict(arrays=lambda a: a.update({"param/W": numpy.zeros((88, 3))})),
+    "W of strings": dict(arrays=lambda a: a.update({"param/W": numpy.full((88, 20), "a")})),
+    "a stream missing": dict(arrays=lambda a: a.pop("param/rstate/rstate")),
+    "RandomState keys short": dict(arrays=lambda a: a.update(
+        {"param/shuffle/keys": numpy.zeros(3, dtype="uint32")})),
+    "an unknown array": dict(arrays=lambda a: a.update({"param/extra": numpy.zeros(1)})),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CRAFTED))
+def test_a_crafted_checkpoint_is_refused_naming_the_file(graph_only, floatX64, tmp_path, case):
+    from dltut.saving import ModelFileError
+
+    path = tmp_path / "rnnrbm.npz"
+    with _c_mode():
+        RnnRbm(**SMALL).train(_made_rolls(), batch_size=10, num_epochs=1, checkpoint=path)
+        crafted = _rewritten(path, tmp_path / "crafted.npz", **CRAFTED[case])
+        with pytest.raises(ModelFileError, match=re.escape(str(crafted))):
+            RnnRbm(**SMALL).train(_made_rolls(), batch_size=10, num_epochs=2, resume=crafted)
+        # the file as written resumes (the rules fit it)
+        copy = _rewritten(path, tmp_path / "copy.npz")
+        assert len(RnnRbm(**SMALL).train(_made_rolls(), batch_size=10, num_epochs=2,
+                                         resume=copy)) == 2
+
+
+def test_output_places_are_checked_before_training(uncompiled, tmp_path):
+    """A sample in a folder that is a file, or a checkpoint that is a folder: refused before any
+    model is built."""
+    from dltut.atomic import OutputError
+
+    train = tmp_path / "Nottingham" / "train"
+    train.mkdir(parents=True)
+    midi.midiwrite(train / "tune.mid", _made_rolls()[0], dt=0.3)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputError, match=r"--samples .*file"):
+        dltut.test_rnnrbm(num_epochs=1, data_dir=str(tmp_path / "Nottingham"), mode="c",
+                          samples=[str(tmp_path / "file" / "sample.mid")])
+    with pytest.raises(OutputError, match="checkpoint .* is a folder"):
+        dltut.test_rnnrbm(num_epochs=1, data_dir=str(tmp_path / "Nottingham"), mode="c",
+                          checkpoint=str(tmp_path), overwrite=True)
+    (tmp_path / "run.npz").write_text("")
+    with pytest.raises(ValueError, match="run.npz exists: resume it with --resume .*--overwrite"):
+        dltut.test_rnnrbm(num_epochs=1, data_dir=str(tmp_path / "Nottingham"), mode="c",
+                          checkpoint=str(tmp_path / "run.npz"))
+    with pytest.raises(ValueError, match="checkpoint_every must be a positive integer"):
+        dltut.test_rnnrbm(num_epochs=1, data_dir=str(tmp_path / "Nottingham"), mode="c",
+                          checkpoint_every=0)
+    with pytest.raises(ValueError, match="samples must be a list .*use \\['a.mid'\\]"):
+        dltut.test_rnnrbm(num_epochs=1, data_dir=str(tmp_path / "Nottingham"), mode="c",
+                          samples="a.mid")
+    assert uncompiled == []
+    with _c_mode():
+        with pytest.raises(OutputError, match="checkpoint .* is a folder"):
+            RnnRbm().train([numpy.zeros((3, 88))], checkpoint=tmp_path)

@@ -31,12 +31,14 @@ import math
 import os
 import threading
 import timeit
+import zipfile
+import zlib
 from collections import OrderedDict
 
 import numpy
 
 from dltut import engine, random, saving
-from dltut.atomic import atomic_write
+from dltut.atomic import atomic_write, check_output
 from dltut.engine import T
 from dltut.random import RandomStreams
 from dltut import trainer
@@ -120,7 +122,8 @@ class PaddedFunction:
 
     JAX compiles constant shapes only, and each minibatch is as long as its longest review. The
     graph is built once per shape of the other axes (``engine.function(shapes_at_run_time=True)``:
-    the scan's length and the sizes computed from it are evaluated when JAX traces), and JAX
+    the scan's length and the sizes computed from it are evaluated when JAX traces; an axis of
+    length 1, a minibatch of one review, is left unknown too, see ``_time_unknown``), and JAX
     compiles it for each padded length it meets; padding keeps those few. A padded step has mask
     0, which keeps the states as they were, and adds 0 to the mean pooling: every value is the
     unpadded minibatch's.
@@ -213,7 +216,15 @@ def _compiler():
 
 
 def _time_unknown(shapes):
-    return tuple((None, *shape[1:]) if len(shape) == 2 else shape for shape in shapes)
+    """The inputs' types' shapes: the time axis unknown, and so is an axis of length 1. A length
+    1 in a type makes the axis broadcastable, where the graph was built for any length: the
+    scan's mask and inputs of a minibatch of one review would no longer match its states (a
+    broadcast TypeError); left unknown, JAX still traces the length 1 when called
+    (``dltut.jax_shapes`` computes what is sized from it, the dropout streams' count, while
+    tracing)."""
+    return tuple(tuple(None if size == 1 or (axis == 0 and len(shape) == 2) else size
+                       for axis, size in enumerate(shape))
+                 for shape in shapes)
 
 
 def _pad_time(matrix):
@@ -246,20 +257,43 @@ def init_params(options, rng=None):
 
 
 def load_params(path, params):
-    """Set each of ``params`` to the array of its name in the .npz ``path``."""
+    """Set each of ``params`` to the array of its name in the .npz ``path``.
+
+    Each array's ``.npy`` header is read first: its shape must be the parameter's and its dtype
+    a float, before its values are read (a file cannot make this allocate more than the model
+    holds); what is wrong is a ModelFileError naming the file."""
+    headers = {(1, 0): numpy.lib.format.read_array_header_1_0,
+               (2, 0): numpy.lib.format.read_array_header_2_0}
+    if not os.path.isfile(path):
+        raise saving.ModelFileError(f"{path}: no such model file; train one first (saveto)")
     try:
-        with numpy.load(path, allow_pickle=False) as pp:
+        with zipfile.ZipFile(path) as archive:
+            members = {info.filename: info for info in archive.infolist()}
             for kk in params:
-                if kk not in pp.files:
+                if f"{kk}.npy" not in members:
                     raise saving.ModelFileError(f"{path}: {kk} is not in the archive (a model of "
                                                 "another encoder?)")
-                if pp[kk].shape != params[kk].shape:
-                    raise saving.ModelFileError(
-                        f"{path}: {kk} has shape {pp[kk].shape}, this model's is "
-                        f"{params[kk].shape}: reload with the same dim_proj and n_words")
-                params[kk] = pp[kk].astype(engine.floatX())
-    except FileNotFoundError:
-        raise saving.ModelFileError(f"{path}: no such model file; train one first (saveto)") \
+                with archive.open(members[f"{kk}.npy"]) as member:
+                    version = numpy.lib.format.read_magic(member)
+                    if version not in headers:
+                        raise saving.ModelFileError(f"{path}: {kk} is a .npy of version "
+                                                    f"{version}, not one numpy.savez writes")
+                    shape, _, dtype = headers[version](member)
+                    if shape != params[kk].shape:
+                        raise saving.ModelFileError(
+                            f"{path}: {kk} has shape {shape}, this model's is "
+                            f"{params[kk].shape}: reload with the same dim_proj and n_words")
+                    if dtype.kind != "f":
+                        raise saving.ModelFileError(f"{path}: {kk} holds {dtype}, not floats: "
+                                                    "not a model train_lstm saved")
+                with archive.open(members[f"{kk}.npy"]) as member:
+                    params[kk] = numpy.lib.format.read_array(member, allow_pickle=False) \
+                        .astype(engine.floatX())
+    except saving.ModelFileError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise saving.ModelFileError(f"{path}: not a readable model file ({type(error).__name__}: "
+                                    f"{error}); give a model that train_lstm saved (saveto)") \
             from None
     return params
 
@@ -565,7 +599,7 @@ class LSTMResult:
     train_err: float
     valid_err: float
     test_err: float
-    result: object = None  # the trainer's TrainResult (history, costs...); None if diverged
+    result: object = None  # the trainer's TrainResult (history, costs...)
     params: OrderedDict = None  # the best model's parameter values
 
     def __iter__(self):
@@ -693,6 +727,87 @@ def _jsonable(options):
     return {key: plain(value) for key, value in options.items()}
 
 
+def _flag(name):
+    """The command line's flag of ``train_lstm``'s argument ``name`` (``cli.build_lstm_parser``)."""
+    return "--" + name.replace("_", "-")
+
+
+def _refuse(name, value, wanted):
+    raise ValueError(f"{name} must be {wanted}, got {value!r} ({_flag(name)})")
+
+
+def _is_integer(value):
+    return isinstance(value, (int, numpy.integer)) and not isinstance(value, (bool, numpy.bool_))
+
+
+def _is_number(value):
+    return (isinstance(value, (int, float, numpy.integer, numpy.floating))
+            and not isinstance(value, (bool, numpy.bool_)))
+
+
+def check_settings(**settings):
+    """Refuse, with a ValueError naming the argument, its flag and its value, a setting of
+    ``train_lstm`` the tutorial cannot run with: counts are positive integers (``validFreq`` and
+    ``saveFreq`` may be -1: each epoch; ``maxlen`` 0 or None: no limit; ``test_size`` <= 0: the
+    whole test set; ``n_words`` at least 2, the padding's 0 and the unknown words' 1), ``lrate``
+    finite and positive, ``decay_c`` and ``noise_std`` finite and not negative."""
+    for name, value in settings.items():
+        if name in ("dim_proj", "patience", "max_epochs", "dispFreq", "batch_size",
+                    "valid_batch_size", "checkpoint_every"):
+            if not _is_integer(value) or value < 1:
+                _refuse(name, value, "a positive integer")
+        elif name == "n_words":
+            if not _is_integer(value) or value < 2:
+                _refuse(name, value, "an integer >= 2 (0 pads, 1 is the unknown word)")
+        elif name in ("validFreq", "saveFreq"):
+            if not _is_integer(value) or (value < 1 and value != -1):
+                _refuse(name, value, "a positive integer of updates, or -1 (each epoch)")
+        elif name == "maxlen":
+            if value is not None and (not _is_integer(value) or value < 0):
+                _refuse(name, value, "an integer >= 0 (0: no limit)")
+        elif name == "test_size":
+            if not _is_integer(value):
+                _refuse(name, value, "an integer (<= 0: the whole test set)")
+        elif name == "lrate":
+            if not _is_number(value) or not 0 < value < math.inf:
+                _refuse(name, value, "a finite number > 0")
+            _check_fits_floatX(name, value)
+        elif name in ("decay_c", "noise_std"):
+            if not _is_number(value) or not 0 <= value < math.inf:
+                _refuse(name, value, "a finite number >= 0")
+            _check_fits_floatX(name, value)
+        elif name == "encoder":
+            if value not in layers:
+                _refuse(name, value, f"one of {sorted(layers)}")
+        elif name == "dataset":
+            if value not in datasets:
+                _refuse(name, value, f"one of {sorted(datasets)}")
+        else:
+            raise TypeError(f"check_settings: no rule for {name!r}")
+
+
+def _check_fits_floatX(name, value):
+    """``value`` stays finite as the graph takes it, cast to floatX."""
+    with numpy.errstate(over="ignore"):
+        if not numpy.isfinite(numpy.asarray(value, dtype=engine.floatX())):
+            _refuse(name, value, f"finite in {engine.floatX()}, the graph's floats "
+                                 f"(--floatX float64 holds more)")
+
+
+def check_outputs(saveto, checkpoint, resume, overwrite):
+    """Before any data is read: the places ``saveto`` (and its ``.json``) and ``checkpoint`` can
+    be written (``atomic.check_output``: a missing folder is created), and ``checkpoint`` is not
+    a file a fresh run would replace, unless ``overwrite`` (``fitting.check_fresh_checkpoint``,
+    the rule of every tutorial)."""
+    from dltut.fitting import check_fresh_checkpoint
+
+    if saveto:
+        check_output(saveto, _flag("saveto"))
+    if checkpoint:
+        check_output(checkpoint, _flag("checkpoint"))
+    check_fresh_checkpoint(checkpoint or None, resume or None, overwrite)
+
+
 def train_lstm(
     dim_proj=128,  # word embedding dimension and LSTM number of hidden units
     patience=10,  # validations without progress before an early stop
@@ -721,6 +836,7 @@ def train_lstm(
     checkpoint=None,  # where the training state is written (.npz)
     checkpoint_every=1,  # epochs between checkpoints; one is also written at the end
     resume=None,  # a checkpoint to go on from
+    overwrite=False,  # replace an existing checkpoint file (a fresh run refuses to otherwise)
     callbacks=(),  # called with each trainer.Validation as it happens
 ):
     """Train the LSTM sentiment classifier as the tutorial's ``train_lstm`` does; returns an
@@ -737,15 +853,15 @@ def train_lstm(
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer {optimizer!r}: choose one of {sorted(OPTIMIZERS)}")
         optimizer = OPTIMIZERS[optimizer]
-    for name, value in (("dim_proj", dim_proj), ("batch_size", batch_size),
-                        ("valid_batch_size", valid_batch_size), ("n_words", n_words),
-                        ("dispFreq", dispFreq)):
-        if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if saveto:
-        saving.check_writable(saveto, "saveto")
-    if checkpoint:
-        saving.check_writable(checkpoint, "checkpoint")
+    check_settings(dim_proj=dim_proj, patience=patience, max_epochs=max_epochs,
+                   dispFreq=dispFreq, decay_c=decay_c, lrate=lrate, n_words=n_words,
+                   encoder=encoder, validFreq=validFreq, saveFreq=saveFreq, maxlen=maxlen,
+                   batch_size=batch_size, valid_batch_size=valid_batch_size,
+                   noise_std=noise_std, test_size=test_size, checkpoint_every=checkpoint_every,
+                   dataset=dataset)
+    if resume and not os.path.isfile(resume):
+        raise ValueError(f"{_flag('resume')} {resume}: no such checkpoint file")
+    check_outputs(saveto, checkpoint, resume, overwrite)
 
     model_options = dict(dim_proj=dim_proj, patience=patience, max_epochs=max_epochs,
                          dispFreq=dispFreq, decay_c=decay_c, lrate=lrate, n_words=n_words,
@@ -775,11 +891,18 @@ def train_lstm(
     model_options["ydim"] = ydim = int(numpy.max(train[1]) + 1)
 
     epoch_updates = len(train[0]) // batch_size
+    for name, every in (("validFreq", validFreq), ("saveFreq", saveFreq if saveto else None)):
+        if every == -1 and epoch_updates == 0:  # the tutorial divided by 0
+            raise ValueError(f"{name} -1 (each epoch) counts full minibatches, and the "
+                             f"{len(train[0])} training reviews do not fill one of batch_size "
+                             f"{batch_size}: lower batch_size ({_flag('batch_size')}) or give "
+                             f"{_flag(name)} in updates")
     model_options["validFreq"] = validFreq = epoch_updates if validFreq == -1 else validFreq
     model_options["saveFreq"] = epoch_updates if saveFreq == -1 else saveFreq
     settings = dict(model_options, data_path=os.fspath(data_path), engine=engine.name(),
                     floatX=engine.floatX())
-    saved = _read_checkpoint(resume, settings) if resume else None
+    n_updates = max_epochs * -(-len(train[0]) // batch_size)  # minibatches of max_epochs
+    saved = _read_checkpoint(resume, settings, n_updates) if resume else None
 
     log.info("Building model")
     params = init_params(model_options, rng)
@@ -829,9 +952,13 @@ def train_lstm(
                                    callbacks=(show, *callbacks), state=state,
                                    checkpoint=write_checkpoint if checkpoint else None,
                                    checkpoint_every=checkpoint_every, stop_requested=stop)
-        except Diverged as error:
+        except Diverged as error:  # the tutorial's line; it returned 1., 1., 1.
             log.info("bad cost detected:  %s", error.cost)
-            return LSTMResult(1.0, 1.0, 1.0)
+            fix = (f"lrate ({_flag('lrate')} {lrate!r})" if optimizer is sgd else
+                   f"another optimizer ({_flag('optimizer')}) than {optimizer.__name__}")
+            error.args = (f"{error.args[0]}; try a lower decay_c ({_flag('decay_c')} "
+                          f"{decay_c!r}) or {'a lower ' if optimizer is sgd else ''}{fix}",)
+            raise
         finally:
             for function in (f_grad_shared, counter.predictor):
                 if isinstance(function, PaddedFunction):
@@ -902,27 +1029,127 @@ def _save_checkpoint(path, settings, training, streams, state):
                       ({}, meta))
 
 
-def _read_checkpoint(path, settings):
-    """The checkpoint ``path``, if it is one of a run with these ``settings``."""
+def _read_checkpoint(path, settings, n_updates):
+    """The checkpoint ``path``, if it is one of a run with these ``settings`` (a run of at most
+    ``n_updates`` updates), its counters checked; a ModelFileError naming the file otherwise."""
     saved = saving.load_model(path)
-    if "lstm_checkpoint" not in saved.meta:
+    meta = saved.meta.get("lstm_checkpoint") if isinstance(saved.meta, dict) else None
+    if meta is None:
         raise saving.ModelFileError(f"{path}: not a checkpoint of train_lstm; resume needs the "
-                                    "file that checkpoint= wrote")
-    meta = saved.meta["lstm_checkpoint"]
+                                    "file that checkpoint= (--checkpoint) wrote")
+    _check_fields(path, "lstm_checkpoint", meta, {
+        "settings": (lambda v: isinstance(v, dict), "the run's settings"),
+        "state": (lambda v: isinstance(v, dict), "the trainer's state"),
+        "rng": (_is_rng_state, "[\"MT19937\", position 0-624, has_gauss 0 or 1, gaussian]"),
+        "epoch_started": (lambda v: isinstance(v, bool), "true or false")})
     if meta["settings"] != _jsonable(settings):
         differ = sorted(key for key in set(meta["settings"]) | set(settings)
                         if meta["settings"].get(key) != _jsonable(settings).get(key))
         raise ValueError(f"{path}: checkpoint of a run with other settings ({', '.join(differ)} "
                          "differ); resume with the same settings or start a new run")
+    _check_state(path, meta["state"], n_updates, settings["patience"])
+    if meta["epoch_started"] != (meta["state"]["iteration"] >= 0):
+        raise saving.ModelFileError(f"{path}: epoch_started {meta['epoch_started']} at iteration "
+                                    f"{meta['state']['iteration']}: {_NOT_A_CHECKPOINT}")
     return saved
+
+
+def _check_fields(path, where, fields, spec):
+    """``fields`` has exactly the keys of ``spec`` (key -> (test, what it must be)), each value
+    passing its test; a ModelFileError naming ``path``, ``where`` and the key otherwise."""
+    if not isinstance(fields, dict):
+        raise saving.ModelFileError(f"{path}: {where} is {fields!r:.80}, not the dict of "
+                                    f"{', '.join(spec)}: {_NOT_A_CHECKPOINT}")
+    if set(fields) != set(spec):
+        wrong = ", ".join(f"no {key}" if key in spec else f"unknown key {key!r:.40}"
+                          for key in sorted(set(fields) ^ set(spec), key=str))
+        raise saving.ModelFileError(f"{path}: {where}: {wrong}: {_NOT_A_CHECKPOINT}")
+    for key, (test, wanted) in spec.items():
+        if not test(fields[key]):
+            raise saving.ModelFileError(f"{path}: {where}.{key} is {fields[key]!r:.80}, it must "
+                                        f"be {wanted}: {_NOT_A_CHECKPOINT}")
+
+
+_NOT_A_CHECKPOINT = "not a checkpoint train_lstm wrote; start a new run without --resume"
+
+
+def _is_rng_state(value):
+    return (isinstance(value, list) and len(value) == 4 and value[0] == "MT19937"
+            and _is_whole(value[1], 0, 624) and _is_whole(value[2], 0, 1)
+            and _is_number(value[3]) and math.isfinite(value[3]))
+
+
+def _is_whole(value, low, high):
+    """A whole number (int, or a float JSON wrote of one) in ``[low, high]``."""
+    return _is_number(value) and math.isfinite(value) and value == int(value) \
+        and low <= value <= high
+
+
+def _is_error(value, none=False):
+    """An error rate in [0, 1] (or None, where ``none``)."""
+    return (none and value is None) or (_is_number(value) and 0 <= value <= 1)
+
+
+def _check_state(path, state, n_updates, patience):
+    """The trainer's state of an LSTM checkpoint: counters within the run's ``n_updates``."""
+    iteration = state.get("iteration")
+    last = iteration if _is_integer(iteration) else n_updates
+    _check_fields(path, "state", state, {
+        "iteration": (lambda v: _is_integer(v) and -1 <= v < n_updates,
+                      f"an update from -1 to {n_updates - 1} (max_epochs x minibatches)"),
+        "patience": (lambda v: v == patience, f"this run's patience {patience}"),
+        "best_validation_loss": (lambda v: _is_error(v) or v == math.inf, "an error rate"),
+        "best_iter": (lambda v: _is_integer(v) and 0 <= v <= max(last, 0),
+                      "an update done"),
+        "test_score": (_is_error, "an error rate"),
+        "history": (lambda v: isinstance(v, list) and len(v) <= last + 1,
+                    "a list of at most one validation per update"),
+        "bad_counter": (lambda v: _is_integer(v) and 0 <= v <= len(state["history"]),
+                        "a count of validations")})
+    for n, record in enumerate(state["history"]):
+        _check_fields(path, f"state.history[{n}]", record, {
+            "iter": (lambda v: _is_integer(v) and 0 <= v <= last, "an update done"),
+            "epoch": (lambda v: _is_integer(v) and 1 <= v, "an epoch from 1"),
+            "minibatch": (lambda v: _is_integer(v) and 1 <= v, "a minibatch from 1"),
+            "validation_loss": (_is_error, "an error rate"),
+            "patience": (_is_integer, "an integer"),
+            "new_best": (lambda v: isinstance(v, bool), "true or false"),
+            "extended": (lambda v: isinstance(v, bool), "true or false"),
+            "test_score": (lambda v: _is_error(v, none=True), "an error rate or null"),
+            "train_loss": (lambda v: _is_error(v, none=True), "an error rate or null"),
+            "bad_counter": (lambda v: v is None or (_is_integer(v) and v >= 0),
+                            "a count or null")})
+
+
+def _check_array(path, name, value, like):
+    """The checkpoint's array ``name`` has the shape and dtype of ``like``."""
+    if value is None:
+        raise saving.ModelFileError(f"{path}: no array {name}: {_NOT_A_CHECKPOINT}")
+    if value.shape != like.shape or value.dtype != like.dtype:
+        raise saving.ModelFileError(f"{path}: {name} is {value.dtype} {value.shape}, this run's is "
+                                    f"{like.dtype} {like.shape}: {_NOT_A_CHECKPOINT}")
 
 
 def _restore(saved, training, streams):
     """Set the run's values from the checkpoint ``saved``; the trainer's state."""
     path, meta = saved.path, saved.meta["lstm_checkpoint"]
+    names = list(training.tparams)
+    iteration = meta["state"]["iteration"]
+    expected = {f"value/{name}": numpy.asarray(variable.get_value())
+                for name, variable in streams.items()}
+    if any(key.startswith("best/") for key in saved.params):
+        expected.update({f"best/{name}": numpy.asarray(training.tparams[name].get_value())
+                         for name in names})
+    expected["costs"] = numpy.zeros(iteration + 1)
+    expected["rng_keys"] = numpy.zeros(624, dtype=numpy.uint32)
+    for key, like in expected.items():
+        _check_array(path, key, saved.params.get(key), like)
+    if set(saved.params) - set(expected):
+        raise saving.ModelFileError(f"{path}: unknown arrays "
+                                    f"{sorted(set(saved.params) - set(expected))!r:.80}: "
+                                    f"{_NOT_A_CHECKPOINT}")
     for name, variable in streams.items():
         variable.set_value(saved.params[f"value/{name}"])
-    names = list(training.tparams)
     best = ([saved.params[f"best/{name}"] for name in names] if f"best/{names[0]}" in saved.params
             else None)
     state = TrainState.from_dict(meta["state"], best, saved.params["costs"])

@@ -41,6 +41,7 @@ import timeit
 import numpy
 
 from dltut import engine, saving
+from dltut.atomic import check_output
 from dltut.engine import T
 from dltut.fitting import check_positive_integers, check_seed, prepare
 from dltut.midi import check_dt, check_range, midiread, midiwrite
@@ -56,7 +57,8 @@ TRAIN_GIBBS_STEPS = 15  # CD-15 on the training frames
 GENERATE_GIBBS_STEPS = 25  # Gibbs steps sampling each generated frame
 GENERATE_FRAMES = 200  # frames of a generated sequence
 PICTURE_CELL = 3  # pixels a side of a frame's note in generate's picture
-RUN_OPTIONS = ("floatX", "mode", "checkpoint", "checkpoint_every", "resume")  # test_rnnrbm's
+RUN_OPTIONS = ("floatX", "mode", "checkpoint", "checkpoint_every", "resume",
+               "overwrite")  # test_rnnrbm's fitting.Options
 _STREAMS, _SHUFFLE = "rstate/", "shuffle/"  # checkpoint arrays: the MRG streams, the RandomState
 NOTTINGHAM = os.path.join("data", "Nottingham")  # where the tutorial's data was unzipped
 NOTTINGHAM_SOURCE = ("the Nottingham Database of folk tunes as MIDI files, "
@@ -304,6 +306,8 @@ class RnnRbm:
         """
         check_positive_integers(batch_size=batch_size, num_epochs=num_epochs,
                                 checkpoint_every=checkpoint_every)
+        if checkpoint:
+            check_output(checkpoint, "checkpoint")
         dataset = self.piano_rolls(files)
         order = list(range(len(dataset)))  # shuffled as the tutorial shuffled the list itself
         epoch_costs = []
@@ -347,31 +351,73 @@ class RnnRbm:
         saving.save_model(path, {"model": "rnnrbm"}, values, extra=({}, meta))
 
     def _resume(self, path, batch_size, n_sequences):
-        """Set the model's state from the checkpoint ``path``; ``(order, costs)``."""
+        """Set the model's state from the checkpoint ``path``; ``(order, costs)``. What the file
+        holds is checked first (a ModelFileError naming it): its settings are this run's, its
+        arrays those of this model."""
         saved = saving.load_model(path)
-        if "rnnrbm" not in saved.meta:
+        meta = saved.meta.get("rnnrbm") if isinstance(saved.meta, dict) else None
+        if meta is None:
             raise saving.ModelFileError(f"{path}: not a checkpoint of RnnRbm.train; resume "
                                         "needs the file that checkpoint= wrote")
-        meta = saved.meta["rnnrbm"]
+        keys = {"settings", "costs", "rng"}
+        if not isinstance(meta, dict):
+            raise saving.ModelFileError(f"{path}: rnnrbm is {meta!r:.80}, not the dict of "
+                                        f"settings, costs and rng: {_NOT_A_CHECKPOINT}")
+        if set(meta) != keys:
+            wrong = ", ".join(f"no {key}" if key in keys else f"unknown key {key!r:.40}"
+                              for key in sorted(set(meta) ^ keys, key=str))
+            raise saving.ModelFileError(f"{path}: rnnrbm: {wrong}: {_NOT_A_CHECKPOINT}")
+        if not isinstance(meta["settings"], dict):
+            raise saving.ModelFileError(f"{path}: rnnrbm.settings is {meta['settings']!r:.80}, "
+                                        f"not a dict of settings: {_NOT_A_CHECKPOINT}")
         settings = {**self.settings, "batch_size": batch_size, "n_sequences": n_sequences}
         run = {"engine": engine.name(), "floatX": engine.floatX()}
-        if meta["settings"] != settings or {k: saved.meta[k] for k in run} != run:
+        if meta["settings"] != settings or {k: saved.meta.get(k) for k in run} != run:
             ours, theirs = {**settings, **run}, {**meta["settings"],
-                                                 **{k: saved.meta[k] for k in run}}
+                                                 **{k: saved.meta.get(k) for k in run}}
             differ = {k: (theirs.get(k), ours.get(k)) for k in sorted(set(ours) | set(theirs))
                       if theirs.get(k) != ours.get(k)}
             raise ValueError(f"{path}: checkpoint of another run (saved, here: {differ}); resume "
                              "with the same settings and data, or start a new run")
+        costs, rng = meta["costs"], meta["rng"]
+        if not isinstance(costs, list) or not all(_is_number(c) for c in costs):
+            raise saving.ModelFileError(f"{path}: rnnrbm.costs is {costs!r:.80}, not a list of "
+                                        f"each epoch's mean monitor: {_NOT_A_CHECKPOINT}")
+        if not (isinstance(rng, list) and len(rng) == 3 and _is_whole(rng[0], 0, 624)
+                and _is_whole(rng[1], 0, 1) and _is_number(rng[2])
+                and numpy.isfinite(rng[2])):
+            raise saving.ModelFileError(f"{path}: rnnrbm.rng is {rng!r:.80}, not a "
+                                        "RandomState's [position 0-624, has_gauss 0 or 1, "
+                                        f"gaussian]: {_NOT_A_CHECKPOINT}")
+        streams = self.theano_rng.state()
+        expected = {p.name: numpy.asarray(p.get_value()) for p in self.params}
+        expected.update({_STREAMS + key: value for key, value in streams.items()})
+        expected[_SHUFFLE + "keys"] = numpy.zeros(624, dtype=numpy.uint32)
+        expected[_SHUFFLE + "order"] = numpy.arange(n_sequences, dtype="int64")
+        for key, like in expected.items():
+            value = saved.params.get(key)
+            if value is None or value.shape != like.shape or value.dtype != like.dtype:
+                found = "missing" if value is None else f"{value.dtype} {value.shape}"
+                raise saving.ModelFileError(f"{path}: array {key} {found}, this model's is "
+                                            f"{like.dtype} {like.shape}: {_NOT_A_CHECKPOINT}")
+        if set(saved.params) != set(expected):
+            raise saving.ModelFileError(f"{path}: unknown arrays "
+                                        f"{sorted(set(saved.params) - set(expected))!r:.80}: "
+                                        f"{_NOT_A_CHECKPOINT}")
+        order = saved.params[_SHUFFLE + "order"]
+        if not numpy.array_equal(numpy.sort(order), expected[_SHUFFLE + "order"]):
+            raise saving.ModelFileError(f"{path}: {_SHUFFLE}order is not an order of the "
+                                        f"{n_sequences} sequences: {_NOT_A_CHECKPOINT}")
         for p in self.params:
             p.set_value(numpy.asarray(saved.params[p.name], dtype=engine.floatX()))
         self.theano_rng.set_state({key[len(_STREAMS):]: value
                                    for key, value in saved.params.items()
                                    if key.startswith(_STREAMS)})
-        position, has_gauss, cached_gaussian = meta["rng"]
-        self.rng.set_state(("MT19937", saved.params[_SHUFFLE + "keys"], position, has_gauss,
-                            cached_gaussian))
-        self.costs = list(meta["costs"])
-        return saved.params[_SHUFFLE + "order"].tolist(), list(meta["costs"])
+        position, has_gauss, cached_gaussian = rng
+        self.rng.set_state(("MT19937", saved.params[_SHUFFLE + "keys"], int(position),
+                            int(has_gauss), float(cached_gaussian)))
+        self.costs = [float(c) for c in costs]
+        return order.tolist(), [float(c) for c in costs]
 
     def generate(self, filename, show=True):
         """Sample a sequence of 200 frames, write it as the MIDI file ``filename`` (frames of
@@ -390,6 +436,19 @@ class RnnRbm:
 
             plot_piano_roll(piano_roll, self.r, self.dt, pyplot.figure().add_subplot())
         return piano_roll
+
+
+_NOT_A_CHECKPOINT = "not a checkpoint RnnRbm.train wrote; start a new run without --resume"
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_whole(value, low, high):
+    """A whole number (an int, or a float JSON wrote of one) in ``[low, high]``."""
+    return _is_number(value) and numpy.isfinite(value) and value == int(value) \
+        and low <= value <= high
 
 
 def piano_roll_picture(piano_roll, cell=None):
@@ -418,22 +477,26 @@ def test_rnnrbm(batch_size=100, num_epochs=200, data_dir=NOTTINGHAM,
     """Train an ``RnnRbm()`` on the MIDI files ``data_dir/train/*.mid`` (the Nottingham tunes,
     in sorted order; the tutorial took glob's order), then generate one sequence into each of
     ``samples`` (the tutorial's script wrote ``sample1.mid`` and ``sample2.mid``; their pictures
-    go beside them). ``options`` are ``floatX``, ``mode``, ``checkpoint``, ``checkpoint_every``
-    and ``resume`` (see ``RnnRbm.train``). Returns the model (``model.costs``: each epoch's mean
+    go beside them). ``options`` are ``floatX``, ``mode``, ``checkpoint``, ``checkpoint_every``,
+    ``resume`` (see ``RnnRbm.train``) and ``overwrite`` (a run not resumed refuses to replace
+    an existing checkpoint file otherwise). Returns the model (``model.costs``: each epoch's mean
     monitor)."""
     check_seed(seed)
     options = prepare(options, only=RUN_OPTIONS)  # floatX and mode, set for the process
-    check_positive_integers(batch_size=batch_size, num_epochs=num_epochs)
+    check_positive_integers(batch_size=batch_size, num_epochs=num_epochs,
+                            checkpoint_every=options.checkpoint_every)
+    if isinstance(samples, (str, os.PathLike)):
+        raise ValueError(f"samples must be a list of MIDI file names, got the single path "
+                         f"{samples!r}; use [{samples!r}]")
     files = sorted(glob.glob(os.path.join(glob.escape(os.fspath(data_dir)), "train", "*.mid")))
     if not files:
         raise ValueError(f"{os.path.join(data_dir, 'train')}: no *.mid files. The tutorial "
                          f"trained on {NOTTINGHAM_SOURCE}; unzip it so that "
                          f"{os.path.join(data_dir, 'train', '*.mid')} exist (or give data_dir, "
                          "--data-dir: a folder with a train/ folder of MIDI files)")
-    for sample in samples:
-        directory = os.path.dirname(os.path.abspath(sample))
-        if not os.path.isdir(directory):
-            raise ValueError(f"sample {sample}: folder {directory} does not exist; create it")
+    for sample in samples:  # the MIDI file and its picture, written after training
+        check_output(sample, "--samples")
+        check_output(os.path.splitext(os.fspath(sample))[0] + ".png", "--samples (its picture)")
     model = RnnRbm(seed=seed)
     model.train(files, batch_size=batch_size, num_epochs=num_epochs,
                 checkpoint=options.checkpoint, checkpoint_every=options.checkpoint_every,
