@@ -14,6 +14,13 @@ differs, or failed. The report (Markdown) also gives each run's wall time beside
 both codes with those settings on this machine). Beside it go the results as JSON, written after
 each tutorial, so that a suite stopped and started again runs only what is unfinished, and a
 figure of each tutorial's verdict and time.
+
+Before anything runs, the settings, the place of the report (its folder is created if missing,
+then written to and cleaned, ``dltut.atomic``) and the results file read back are checked: a bad
+one is one line and exit status 2. A results file that is not what a suite wrote is refused
+(``--fresh`` runs everything and replaces it). Ctrl-C or SIGTERM stop the suite with one line
+and exit status 130, as every dltut command (``sweep.Termination``: within two seconds for
+SIGTERM, the pool's workers with it); the results of the tutorials finished by then are kept.
 """
 
 import dataclasses
@@ -22,16 +29,21 @@ import logging
 import math
 import os
 import re
+import signal
 import sys
 import tempfile
 import timeit
 
 from dltut import catalogue
-from dltut.atomic import atomic_write
+from dltut.atomic import atomic_write, check_output
 
-log = logging.getLogger(__name__)
 N_IMAGES = 10_000  # MNIST's validation and test sets: the n of an error rate's standard error
+MAX_RESULTS_BYTES = 64 * 2 ** 20  # the results file: a few KB a tutorial
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+
+
+class ResultsError(ValueError):
+    """The results file beside the report is not one a suite wrote."""
 
 
 @dataclasses.dataclass
@@ -284,34 +296,55 @@ def main(args):
         print(f"dltut suite: error: --report {args.report}: give a .md file (the JSON results "
               "and the figure go beside it)", file=sys.stderr)
         return 2
-    folder = os.path.dirname(args.report)
-    if folder:
-        os.makedirs(folder, exist_ok=True)
+    if args.workers is not None and args.workers < 1:
+        print(f"dltut suite: error: --workers {args.workers}: give a positive number of "
+              "processes (pool) or Ray CPUs, or leave it out for one per core", file=sys.stderr)
+        return 2
     from dltut import engine
+
+    key = {"kind": args.kind, "engine": engine.name(), "mode": args.mode, "floatX": args.floatX}
+    try:
+        for path in (args.report, base + ".json", base + ".png"):
+            check_output(path, "--report")  # its folder created if missing, then probed
+        done = {} if args.fresh else _finished(base + ".json", key)
+    except ValueError as error:  # OutputError, ResultsError
+        print(f"dltut suite: error: {error}", file=sys.stderr)
+        return 2
+    from dltut import sweep
     from dltut.progress import SuiteBar
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
-    key = {"kind": args.kind, "engine": engine.name(), "mode": args.mode, "floatX": args.floatX}
-    done = {} if args.fresh else _finished(base + ".json", key)
     for name in names:
         if name in done:
             print(f"... {name}: {done[name].verdict} (finished before; --fresh runs it again)")
     todo = [name for name in names if name not in done]
+
+    def stopped(signum):
+        return (f"suite stopped by {signal.Signals(signum).name}: {len(done)} of {len(names)} "
+                f"tutorials done, their results in {base}.json; run the same suite again to go "
+                "on")
+
     with tempfile.TemporaryDirectory() as scratch, SuiteBar(len(names), len(names) - len(todo)) \
-            as bar:
+            as bar, sweep.Termination("dltut suite", stopped) as termination:
         work = [(args.kind, name, scratch, args.mode, args.floatX) for name in todo]
         if args.backend == "serial":
             finished = (run_task(*each) for each in work)
         else:
-            from dltut import sweep
-
             finished = sweep.pool_tasks(run_task, work, args.workers) if args.backend == "pool" \
                 else sweep.ray_tasks(run_task, work, args.workers, args.address)
-        for outcome in finished:
-            done[outcome.name] = outcome
-            _save(base + ".json", key, done)  # a suite stopped here goes on after this one
-            print(f"    {outcome.name}: {outcome.verdict} in {outcome.seconds:.1f} s", flush=True)
-            bar.finished(outcome.name, outcome.verdict)
+        try:
+            for outcome in finished:
+                if termination.signal_number is not None:  # a run the signal stopped: no result
+                    raise KeyboardInterrupt
+                done[outcome.name] = outcome
+                _save(base + ".json", key, done)  # a suite stopped here goes on after this one
+                print(f"    {outcome.name}: {outcome.verdict} in {outcome.seconds:.1f} s",
+                      flush=True)
+                bar.finished(outcome.name, outcome.verdict)
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (sweep.Termination)
+            signum = termination.signal_number or signal.SIGINT
+            print(f"dltut suite: {stopped(signum)}", file=sys.stderr)
+            return sweep.STOPPED_STATUS
     ordered = [done[name] for name in names]
     environment = f"engine {engine.name()} {engine.version()}, mode {engine.mode()}"
     text = report(ordered, args.kind, environment)
@@ -324,20 +357,79 @@ def main(args):
 
 
 def _finished(path, key):
-    """``{name: Outcome}`` of the results file at ``path`` if it was written for ``key``."""
+    """``{name: Outcome}`` of the results file at ``path`` if it was written for ``key`` (none
+    if it is missing or of another kind, engine, mode or floatX); a ``ResultsError`` naming the
+    file if it is not a suite's results."""
+    def refuse(problem):
+        raise ResultsError(f"{path}: {problem}, not the results of a dltut suite; remove it, or "
+                           "run with --fresh to replace it")
+
     try:
-        with open(path) as stream:
+        if os.path.getsize(path) > MAX_RESULTS_BYTES:
+            refuse(f"{os.path.getsize(path)} bytes")
+        with open(path, encoding="utf-8") as stream:
             saved = json.load(stream)
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError) as error:
-        log.warning("%s: unreadable (%s); running every tutorial", path, error)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else error
+        refuse(f"unreadable ({reason})")
+    if not isinstance(saved, dict) or set(saved) != {"key", "outcomes"} \
+            or not isinstance(saved["outcomes"], dict):
+        refuse("no key and outcomes in it")
+    if saved["key"] != key:
         return {}
-    if saved.get("key") != key:
-        return {}
-    outcomes = {name: Outcome.from_dict(record) for name, record in saved["outcomes"].items()
-                if name in catalogue.TUTORIALS}
+    outcomes = {}
+    for name, record in saved["outcomes"].items():
+        if name not in catalogue.TUTORIALS:
+            continue  # a tutorial of another dltut
+        problem = _record_problem(name, record, key["kind"])
+        if problem:
+            refuse(f"outcome {name!r}: {problem}")
+        outcomes[name] = Outcome.from_dict(record)
     return {name: outcome for name, outcome in outcomes.items() if _still_valid(outcome, key)}
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_CHECK_FIELDS = {  # Check's, as results JSON holds them
+    "expected": lambda value: isinstance(value, str),
+    "printed": lambda value: value is None or isinstance(value, str),
+    "difference": _is_number, "agrees": lambda value: isinstance(value, bool),
+}
+_OUTCOME_FIELDS = {  # Outcome's
+    "name": lambda value: isinstance(value, str), "settings": lambda value: isinstance(value, dict),
+    "seconds": _is_number, "checks": lambda value: isinstance(value, list),
+    "errors": lambda value: value is None or (isinstance(value, list) and len(value) == 2
+                                              and all(map(_is_number, value))),
+    "failure": lambda value: value is None or isinstance(value, str),
+}
+
+
+def _record_problem(name, record, kind):
+    """What is wrong with the saved outcome ``record`` of tutorial ``name`` in a suite of
+    ``kind`` (quick or full); None if nothing is."""
+    if not isinstance(record, dict) or set(record) != set(_OUTCOME_FIELDS):
+        return f"not an outcome ({sorted(record) if isinstance(record, dict) else record!r:.60})"
+    for field, test in _OUTCOME_FIELDS.items():
+        if not test(record[field]):
+            return f"{field} {record[field]!r:.60}"
+    if record["name"] != name:
+        return f"name {record['name']!r:.60}"
+    figures = catalogue.get(name).quick if kind == "quick" else catalogue.get(name).published
+    if figures is None:
+        return f"{name} has no --{kind} figures"
+    if record["failure"] is None and (record["errors"] is None) != (kind == "quick"):
+        return f"errors {record['errors']!r:.60} in a --{kind} suite"
+    for index, check in enumerate(record["checks"]):
+        if not isinstance(check, dict) or set(check) != set(_CHECK_FIELDS):
+            return f"checks[{index}] {check!r:.60}"
+        for field, test in _CHECK_FIELDS.items():
+            if not test(check[field]):
+                return f"checks[{index}].{field} {check[field]!r:.60}"
+    return None
 
 
 def _still_valid(outcome, key):

@@ -36,6 +36,15 @@ A sweep that was killed and is started again runs only what is unfinished: a run
 ``result.json`` is done and not run again; one without goes on from its checkpoint (its log and
 numbers are those of an unbroken run). A run whose training diverged is done, with stop reason
 ``"diverged"``; one stopped by Ctrl-C/SIGTERM is not: the sweep stops (``SweepInterrupted``).
+The files a sweep reads back (each run's ``run.json``, ``result.json``, ``checkpoint.npz`` and a
+done run's ``model.npz``) are checked before anything runs: one ValueError names a file that is
+not what this sweep wrote there. ``results.csv`` and ``results.json`` are only written.
+
+Ctrl-C reaches the workers too: each run stops at its next minibatch and writes its checkpoint,
+and the sweep waits for that. SIGTERM (``kill``) reaches this process alone: it is passed on to
+the workers, which get ``STOP_SECONDS`` to do the same before they are killed, and the sweep ends
+within two seconds; the runs keep their last checkpoints, which atomic writes leave whole. Either
+way the command exits with status 130, as every dltut command stopped by Ctrl-C or SIGTERM.
 
 The runs go to the backend in groups, one task a group: with ``batched`` (logreg, mlp, lenet;
 JAX mode) the runs that share their shapes (``groups``: tutorial, architecture, batch size),
@@ -55,7 +64,10 @@ there. Backends:
 * ``"ray"``: each group a Ray task (``pip install 'dltut[ray]'``), on a local Ray started for the
   sweep with ``workers`` CPUs, or on the cluster at ``address`` (whose workers need dltut and
   ``out_dir``); a task whose worker is lost is retried (``RAY_RETRIES``) and its runs go on from
-  their checkpoints.
+  their checkpoints. Ray starts its local processes by fork and exec, which JAX's threads make
+  unsafe: the sweep's own process runs no JAX (``plan`` reads the data with NumPy; ``device``
+  alone starts JAX's devices here), and a program that ran JAX before calling ``sweep`` with
+  Ray should give ``address`` (a Ray started apart, ``ray start --head``).
 """
 
 import contextlib
@@ -72,14 +84,17 @@ import numbers
 import os
 import signal
 import sys
+import threading
+import time
 import timeit
 import types
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing.connection import wait
 
 import numpy
 
 from dltut import catalogue, engine
-from dltut.atomic import atomic_write
+from dltut.atomic import atomic_write, check_output_folder
 from dltut.fitting import Options, prepare
 from dltut.trainer import Diverged, TrainResult, Validation
 
@@ -94,11 +109,21 @@ RUN_OPTIONS = tuple(field.name for field in dataclasses.fields(Options)
 COLUMNS = ("best_validation_loss", "test_score", "best_iter", "epochs", "iterations",
            "stop_reason", "seconds")  # what results.csv holds of each run, after its settings
 MAY_BE_ZERO = ("L1_reg", "L2_reg", "pretraining_epochs", "seed", "corruption_levels")
+STOP_SECONDS = 1.0  # after SIGTERM: the workers' time to stop at a minibatch, then they are killed
+FORCE_SECONDS = 1.5  # after SIGTERM: this process exits (130) if it has not ended by then
+STOPPED_STATUS = 130  # the exit status of a command stopped by Ctrl-C or SIGTERM (a shell's 128 +
+#                       SIGINT), the same for every dltut command
+MAX_JSON_BYTES = 64 * 2 ** 20  # a run's run.json or result.json (a long run's history: a few MB)
 
 
 class SweepInterrupted(Exception):
-    """Ctrl-C or SIGTERM stopped a run; the runs done keep their results, the others their
-    checkpoints: the same sweep started again goes on."""
+    """Ctrl-C or SIGTERM stopped the sweep; the runs done keep their results, the others their
+    checkpoints: the same sweep started again goes on. ``signal_number``: which signal;
+    ``status``: the command's exit status (``STOPPED_STATUS``)."""
+
+    def __init__(self, message, signal_number=signal.SIGINT):
+        super().__init__(message)
+        self.signal_number, self.status = signal_number, STOPPED_STATUS
 
 
 @dataclasses.dataclass
@@ -305,8 +330,8 @@ def _check_batch_sizes(grid, options, defaults, dataset):
 def _check_backend(tutorial, backend, batched, workers, address):
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or workers < 1):
-        raise ValueError(f"workers must be a positive integer (processes or Ray CPUs), got "
-                         f"{workers!r}")
+        raise ValueError(f"workers {workers!r}: give a positive number of processes (pool) or "
+                         "Ray CPUs, or leave it out for one per core")
     if address is not None and backend != "ray":
         raise ValueError(f"address {address!r} is a Ray cluster's: use it with backend 'ray'")
     if backend == "ray" and importlib.util.find_spec("ray") is None:
@@ -326,8 +351,11 @@ def _check_previous(each, call):
     path = each.path("run.json")
     if not os.path.isfile(path):
         return
-    with open(path, encoding="utf-8") as file:
-        before = json.load(file)["call"]
+    started = _read_json(path, each)
+    if not isinstance(started, dict) or not isinstance(started.get("call"), dict):
+        raise ValueError(f"{path}: not a run.json of a dltut sweep (no call of a run in it); "
+                         f"delete {each.directory} to run {each.id} from the start")
+    before = started["call"]
     now = _jsonable({**call, **each.settings})
     if before != now:
         differ = {key: (before.get(key), now.get(key))
@@ -345,18 +373,24 @@ def run(sweep_plan, progress=True):
     results in run order. Raises ``SweepInterrupted`` if a run was stopped by Ctrl-C/SIGTERM."""
     from dltut.progress import SweepBar
 
-    os.makedirs(sweep_plan.out_dir, exist_ok=True)
-    records = {}
+    records, models = _read_back(sweep_plan)  # before anything is written
+    check_output_folder(sweep_plan.out_dir, "out_dir")
     for each in sweep_plan.runs:
-        if os.path.isfile(each.path("result.json")):
-            records[each.id] = _read_json(each.path("result.json"))
+        if each.id in records:
             log.info("%s: done before (its result.json is there), not run again", each.id)
     todo = [each for each in sweep_plan.runs if each.id not in records]
     log.info("sweep of %s: %i runs, %i done before, %i to run (%s backend%s)",
              sweep_plan.tutorial, len(sweep_plan.runs), len(records), len(todo),
              sweep_plan.backend, ", batched" if sweep_plan.batched else "")
+
+    def stopped(signum):
+        return (f"sweep stopped by {signal.Signals(signum).name}: {len(records)} of "
+                f"{len(sweep_plan.runs)} runs done, the others keep their checkpoints; run the "
+                "same sweep again to go on")
+
     interrupted = False
-    with SweepBar(len(sweep_plan.runs), len(records), sweep_plan.tutorial, enabled=progress) as bar:
+    with SweepBar(len(sweep_plan.runs), len(records), sweep_plan.tutorial, enabled=progress) \
+            as bar, Termination(f"dltut sweep {sweep_plan.tutorial}", stopped) as termination:
         try:
             for finished in _execute(sweep_plan, todo, bar):
                 for record in finished:
@@ -369,19 +403,37 @@ def run(sweep_plan, progress=True):
                 write_table(sweep_plan, records)
                 if interrupted:
                     break
-        except KeyboardInterrupt:  # in this process; the runs of a pool stop on their own
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (Termination): the workers stop too
             interrupted = True
-    if interrupted:
-        raise SweepInterrupted(f"sweep interrupted: {len(records)} of {len(sweep_plan.runs)} runs "
-                               f"done, the others keep their checkpoints; run the same sweep "
-                               f"again to go on")
+        if interrupted:
+            signum = termination.signal_number or signal.SIGINT
+            raise SweepInterrupted(stopped(signum), signum)
     write_table(sweep_plan, records)
-    results = [result_of(records[each.id], each) for each in sweep_plan.runs]
+    results = [result_of(records[each.id], each, models.get(each.id)) for each in sweep_plan.runs]
     if sweep_plan.plot:
         from dltut.plots import save_sweep_plot
 
         save_sweep_plot(results, os.path.join(sweep_plan.out_dir, "sweep.png"))
     return results
+
+
+def _read_back(sweep_plan):
+    """``(records, models)`` of the runs done before: each ``result.json`` checked against its
+    run, and its ``model.npz`` read; the checkpoints of the runs to go on are read too. One
+    ValueError names the first file that is not what this sweep wrote there."""
+    from dltut import saving
+
+    records, models = {}, {}
+    for each in sweep_plan.runs:
+        path = each.path("result.json")
+        if os.path.isfile(path):
+            records[each.id] = _check_record(path, _read_json(path, each), sweep_plan.tutorial,
+                                             each)
+            if os.path.isfile(each.path("model.npz")):
+                models[each.id] = saving.load_model(each.path("model.npz"))
+        elif os.path.isfile(each.path("checkpoint.npz")):
+            saving.load_checkpoint(each.path("checkpoint.npz"))  # what the run will resume
+    return records, models
 
 
 def summary(record):
@@ -444,6 +496,96 @@ def pool_tasks(task, work, workers):
             stop.set()
             for future in futures:
                 future.cancel()
+
+
+class Termination:
+    """Around a sweep's runs, in the main thread: SIGTERM ends the sweep within two seconds, its
+    worker processes with it (Ctrl-C keeps its way: see the module's docstring).
+
+    ``kill`` sends SIGTERM to this process alone. The handler stops this process's wait for the
+    workers as Ctrl-C does (``KeyboardInterrupt``), and a watcher thread sends SIGTERM to every
+    worker (``multiprocessing.active_children``: a run stops at its next minibatch and writes
+    its checkpoint), kills those still alive ``STOP_SECONDS`` later, and if this process has
+    not ended ``FORCE_SECONDS`` after the signal (a run in this process inside a long compiled
+    span), prints ``prefix: message(SIGTERM)`` as the sweep's last line and exits with
+    ``STOPPED_STATUS`` (``SweepInterrupted``'s line and status, which end it otherwise). A run
+    in this process puts its own handler meanwhile (``trainer.StopRequest``); the watcher sees the
+    signal all the same through ``signal.set_wakeup_fd``, to which the interpreter writes the
+    number of every signal it catches. ``signal_number`` is the signal that came (SIGTERM if
+    both did), None if none.
+    """
+
+    def __init__(self, prefix, message):
+        self.prefix, self.message = prefix, message
+        self.signal_number = None
+        self._watcher = None
+
+    def __enter__(self):
+        if threading.current_thread() is not threading.main_thread():
+            return self  # only the main thread may set handlers: no SIGTERM handling then
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)
+        self._ended, self._lock, self._closed = threading.Event(), threading.Lock(), False
+        self._previous_fd = signal.set_wakeup_fd(self._write)
+        self._previous = signal.signal(signal.SIGTERM, self._handle)
+        self._watcher = threading.Thread(target=self._watch, name="dltut-sweep-sigterm",
+                                         daemon=True)
+        self._watcher.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self._watcher is None:
+            return
+        signal.signal(signal.SIGTERM, self._previous)
+        signal.set_wakeup_fd(self._previous_fd)
+        self._ended.set()
+        os.close(self._write)  # the watcher's read ends, unless a SIGTERM came
+        self._watcher.join(FORCE_SECONDS)  # it kills what is left of the workers first
+        with self._lock:
+            self._closed = True
+        os.close(self._read)
+
+    def _handle(self, signum, frame):
+        self.signal_number = signum
+        raise KeyboardInterrupt  # out of the wait for the workers, as Ctrl-C
+
+    def _watch(self):
+        while True:
+            try:
+                numbers = os.read(self._read, 64)
+            except OSError:
+                return
+            if not numbers:
+                return
+            if signal.SIGTERM in numbers:
+                break
+            if signal.SIGINT in numbers and self.signal_number is None:
+                self.signal_number = signal.SIGINT  # Ctrl-C: the runs stop on their own
+        self.signal_number = signal.SIGTERM
+        start = time.monotonic()
+        workers = multiprocessing.active_children()
+        for worker in workers:
+            _send(worker.pid, signal.SIGTERM)
+        alive = {worker.sentinel: worker for worker in workers}
+        while alive and time.monotonic() < start + STOP_SECONDS:
+            for ended in wait(list(alive), start + STOP_SECONDS - time.monotonic()):
+                del alive[ended]
+        for worker in alive.values():
+            _send(worker.pid, signal.SIGKILL)
+        if self._ended.wait(max(0.0, start + FORCE_SECONDS - time.monotonic())):
+            return
+        with self._lock:
+            if not self._closed:
+                print(f"{self.prefix}: {self.message(signal.SIGTERM)}", file=sys.stderr,
+                      flush=True)
+                os._exit(STOPPED_STATUS)
+
+
+def _send(pid, signum):
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:  # it has ended meanwhile
+        pass
 
 
 _stop = None  # in a pool worker, the parent's event saying to start no more runs
@@ -610,8 +752,9 @@ def _record(tutorial, each, result, seconds):
     return _jsonable(record)
 
 
-def result_of(record, each):
-    """The ``TrainResult`` of a run's record (see ``sweep`` for what it holds)."""
+def result_of(record, each, model=None):
+    """The ``TrainResult`` of a run's record (see ``sweep`` for what it holds); ``model``: its
+    model.npz read already (else it is read here)."""
     from dltut.saving import load_model
 
     fields = {name: record[name] for name in ("best_validation_loss", "best_iter", "test_score",
@@ -622,7 +765,9 @@ def result_of(record, each):
                          costs=numpy.zeros(0))
     result.run_id, result.settings, result.seconds = each.id, each.settings, record["seconds"]
     result.model_path = each.path("model.npz")
-    result.model = load_model(result.model_path) if os.path.isfile(result.model_path) else None
+    if model is None and os.path.isfile(result.model_path):
+        model = load_model(result.model_path)
+    result.model = model
     for extra in ("pretraining_costs", "pretraining_time"):
         if extra in record:
             setattr(result, extra, record[extra])
@@ -664,9 +809,95 @@ def _write_json(path, value):
     atomic_write(path, lambda file: file.write(text.encode() + b"\n"))
 
 
-def _read_json(path):
-    with open(path, encoding="utf-8") as file:
-        return json.load(file)
+def _read_json(path, each):
+    """The JSON value in the run file ``path`` of run ``each``; a ValueError naming the file if
+    it is not JSON (or too large for a run file)."""
+    delete = f"delete it to run {each.id} again"
+    try:
+        if os.path.getsize(path) > MAX_JSON_BYTES:
+            raise ValueError(f"{path}: {os.path.getsize(path)} bytes, more than a run file "
+                             f"holds ({MAX_JSON_BYTES}); {delete}")
+        with open(path, encoding="utf-8") as file:
+            return json.load(file)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else error
+        raise ValueError(f"{path}: not readable as JSON ({reason}); {delete}") from None
+
+
+def _is_count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_seconds(value):
+    return _is_number(value) and value >= 0
+
+
+def _is_optional(test):
+    return lambda value: value is None or test(value)
+
+
+# what a result.json holds (``_record``): each field and its test
+_RECORD_FIELDS = {
+    "best_validation_loss": _is_number, "best_iter": _is_count, "test_score": _is_number,
+    "epochs": _is_count, "iterations": _is_count, "patience": _is_number,
+    "stop_reason": lambda value: value in ("patience", "validation_patience", "n_epochs",
+                                           "diverged"),
+    "validation_frequency": _is_count, "n_train_batches": _is_count, "elapsed": _is_seconds,
+    "seconds": _is_seconds, "history": lambda value: isinstance(value, list),
+}
+_VALIDATION_FIELDS = {  # trainer.Validation's
+    "iter": _is_count, "epoch": _is_count, "minibatch": _is_count,
+    "validation_loss": _is_number, "patience": _is_number,
+    "new_best": lambda value: isinstance(value, bool),
+    "extended": lambda value: isinstance(value, bool), "test_score": _is_optional(_is_number),
+    "train_loss": _is_optional(_is_number), "bad_counter": _is_optional(_is_count),
+}
+_PRETRAINING_FIELDS = {  # the SdA's and DBN's
+    "pretraining_costs": lambda value: isinstance(value, list) and all(
+        isinstance(costs, list) and all(map(_is_number, costs)) for costs in value),
+    "pretraining_time": _is_seconds,
+}
+
+
+def _check_record(path, record, tutorial, each):
+    """``record``, read from ``path``, if it is the result.json ``_record`` wrote for run
+    ``each`` of ``tutorial``; else a ValueError naming the file and what is wrong."""
+    def refuse(problem):
+        raise ValueError(f"{path}: {problem}, not the result of run {each.id} of this sweep; "
+                         f"delete it to run {each.id} again")
+
+    if not isinstance(record, dict):
+        refuse(f"a JSON {type(record).__name__}")
+    owner = {"run": each.id, "tutorial": tutorial, "settings": _jsonable(each.settings)}
+    for key, expected in owner.items():
+        if record.get(key) != expected:
+            refuse(f"{key} {_short(record.get(key))}")
+    fields = {**_RECORD_FIELDS, **_PRETRAINING_FIELDS}
+    unknown = sorted(set(record) - set(owner) - set(fields))
+    missing = sorted(set(_RECORD_FIELDS) - set(record))
+    if unknown or missing:
+        refuse(f"fields {unknown} unknown" if unknown else f"no {', '.join(missing)}")
+    for name, test in fields.items():
+        if name in record and not test(record[name]):
+            refuse(f"{name} {_short(record[name])}")
+    for index, validation in enumerate(record["history"]):
+        if not isinstance(validation, dict) or not set(_VALIDATION_FIELDS) - {
+                "test_score", "train_loss", "bad_counter"} <= set(validation) <= \
+                set(_VALIDATION_FIELDS):
+            refuse(f"history[{index}] {_short(validation)}")
+        for name, value in validation.items():
+            if not _VALIDATION_FIELDS[name](value):
+                refuse(f"history[{index}].{name} {_short(value)}")
+    return record
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class _CallableModule(types.ModuleType):

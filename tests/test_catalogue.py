@@ -239,12 +239,104 @@ def test_a_suite_started_again_runs_only_what_is_unfinished(tmp_path, monkeypatc
 # the Ray one is slow: starting a local Ray takes most of a minute here
 @pytest.mark.parametrize("backend", ["pool", pytest.param("ray", marks=pytest.mark.slow)])
 def test_suite_tutorials_as_pool_or_ray_tasks(backend, tmp_path):
-    if backend == "ray":
-        pytest.importorskip("ray")
     report = tmp_path / "suite.md"
-    assert main(["suite", "--only", "hmc", "--backend", backend, "--workers", "1", "--mode", "c",
-                 "--report", str(report)]) == 0, report.read_text()
+    argv = ["suite", "--only", "hmc", "--backend", backend, "--workers", "1", "--mode", "c",
+            "--report", str(report)]
+    if backend == "ray":  # in a process of its own: Ray forks, and this process runs JAX
+        pytest.importorskip("ray")
+        done = _dltut(*argv, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "os.fork() was called" not in done.stderr
+    else:
+        assert main(argv) == 0, report.read_text()
     assert "| hmc | floatX=float64 | equal | 2/2 |" in report.read_text()
+
+
+def _outcome(**change):
+    record = {"name": "hmc", "settings": {}, "seconds": 1.0, "errors": None, "failure": None,
+              "checks": [{"expected": line, "printed": line, "difference": 0.0, "agrees": True}
+                         for line in catalogue.get("hmc").quick.lines]}
+    return {**record, **change}
+
+
+def _results(outcomes, **key):
+    from dltut import engine
+
+    return json.dumps({"key": {"kind": "quick", "engine": engine.name(), "mode": None,
+                               "floatX": None, **key}, "outcomes": outcomes})
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"key": ', "unreadable (Expecting value"),
+    ("[" * 100_000, "unreadable (nested too deeply)"),
+    ("[1, 2]", "no key and outcomes in it"),
+    ('{"key": {}, "outcomes": []}', "no key and outcomes in it"),
+    (_results({"hmc": [1]}), "outcome 'hmc': not an outcome"),
+    (_results({"hmc": _outcome(seconds="1")}), "outcome 'hmc': seconds '1'"),
+    (_results({"hmc": _outcome(name="cA")}), "outcome 'hmc': name 'cA'"),
+    (_results({"hmc": _outcome(checks=[{"expected": 1}])}), "outcome 'hmc': checks[0]"),
+    (_results({"hmc": _outcome(errors=[1.0, 2.0])}), "errors [1.0, 2.0] in a --quick suite"),
+    (_results({"lstm": _outcome(name="lstm")}), "lstm has no --quick figures"),
+])
+def test_a_hostile_results_file_is_one_line_before_anything(tmp_path, monkeypatch, capsys, text,
+                                                            message):
+    """The results JSON a suite reads back, spoilt: exit 2 with one line naming it, nothing run
+    or written; --fresh runs over it."""
+    def no_run(*args, **kwargs):
+        raise AssertionError("a tutorial ran")
+
+    monkeypatch.setattr(suite, "run_quick", no_run)
+    (tmp_path / "suite.json").write_text(text)
+    assert main(["suite", "--only", "hmc", "--report", str(tmp_path / "suite.md")]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"dltut suite: error: {tmp_path / 'suite.json'}: ") and message in line \
+        and line.endswith("remove it, or run with --fresh to replace it"), line
+    assert sorted(os.listdir(tmp_path)) == ["suite.json"]
+    ran = []
+    monkeypatch.setattr(suite, "run_quick", lambda name, folder, mode=None: ran.append(name) or
+                        suite.Outcome.from_dict(_outcome()))
+    assert main(["suite", "--only", "hmc", "--fresh", "--report", str(tmp_path / "suite.md")]) == 0
+    assert ran == ["hmc"]
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--workers", "-3"], ["--workers -3: give a positive number of processes"]),
+    (["--workers", "0", "--backend", "pool"], ["--workers 0"]),
+    (["--report", "file/suite.md"], ["--report file/suite.md", "is a file, not a folder"]),
+    (["--report", "suite.json/"], ["--report suite.json/: give a .md file"]),
+])
+def test_bad_suite_flags_are_one_line_before_anything(tmp_path, flags, words):
+    from hostile import assert_refused, run_dltut
+
+    (tmp_path / "file").write_text("")
+    assert_refused(run_dltut(["suite", "--only", "hmc", *flags], tmp_path), *words)
+    assert sorted(os.listdir(tmp_path)) == ["file"]
+
+
+def test_a_hostile_results_file_on_the_command_line(tmp_path):
+    from hostile import assert_refused, run_dltut
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "suite.json").write_text(_results({"hmc": _outcome(errors="x")}))
+    assert_refused(run_dltut(["suite", "--only", "hmc"], tmp_path),
+                   f"{os.path.join('out', 'suite.json')}: outcome 'hmc': errors 'x'")
+
+
+def test_a_report_in_a_missing_folder_is_made_and_a_read_only_one_refused(tmp_path, monkeypatch):
+    """The one rule of output places: a missing folder is created; one that cannot be written
+    is one line, exit 2, before anything runs (a read-only mount: root too)."""
+    from hostile import assert_refused, run_dltut_read_only
+
+    monkeypatch.setattr(suite, "run_quick", lambda name, folder, mode=None:
+                        suite.Outcome.from_dict(_outcome()))
+    assert main(["suite", "--only", "hmc", "--report", str(tmp_path / "a" / "b" / "r.md")]) == 0
+    assert (tmp_path / "a" / "b" / "r.md").is_file()
+    for report in (tmp_path / "ro" / "r.md", tmp_path / "ro" / "new" / "r.md"):
+        refused = run_dltut_read_only(tmp_path / "ro", ["suite", "--only", "hmc", "--report",
+                                                        report], tmp_path)
+        if refused is None:
+            pytest.skip("no mount namespaces here (unshare)")
+        assert_refused(refused, f"--report {report}", "Read-only file system")
 
 
 def test_verdicts_of_published_error_rates():

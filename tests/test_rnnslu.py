@@ -25,11 +25,12 @@ import hashlib
 import logging
 import os
 import pickle
+import re
 
 import numpy
 import pytest
 
-from conftest import available_modes, in_mode
+from conftest import available_modes, engine_settings_kept, in_mode
 from dltut import engine
 from dltut.data import DataError
 from dltut.tutorials import rnnslu
@@ -474,3 +475,176 @@ def test_sigint_stops_after_the_sentence_and_the_checkpoint_resumes(tmp_path, ca
     for name, value in run.rnn.get_values().items():
         assert numpy.abs(value).sum() == pytest.approx(ORIGINAL_SHORT["final"][name][1],
                                                        rel=1e-9), name
+
+
+# ----------------------------------------------------------------------------------------------
+# Output places, checkpoints and model files read back
+
+TINY = {"fold": (20, 10, 10, 2), "param": dict(SMALL, nepochs=2)}
+
+
+def _tiny(tmp_path, **options):
+    return rnnslu.main(TINY["param"], dataset=toy_fold(*TINY["fold"]), floatX="float64",
+                       mode="c", **{"output_folder": str(tmp_path / "rnnslu"), **options})
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    """A checkpoint of two epochs of TINY (with a kept best model)."""
+    folder = tmp_path_factory.mktemp("rnnslu_checkpoint")
+    with engine_settings_kept():
+        _tiny(folder, checkpoint=str(folder / "checkpoint.npz"))
+    return folder / "checkpoint.npz"
+
+
+def test_a_fresh_run_does_not_replace_a_checkpoint_unless_asked(tmp_path, tiny_checkpoint,
+                                                                 monkeypatch):
+    import shutil
+
+    checkpoint = tmp_path / "checkpoint.npz"
+    shutil.copy(tiny_checkpoint, checkpoint)
+    before = checkpoint.read_bytes()
+    monkeypatch.setattr(RNNSLU, "prepare", lambda self: pytest.fail("compiled"))
+    with pytest.raises(ValueError, match=f"checkpoint {checkpoint} exists: resume it with "
+                                         f"--resume {checkpoint}, or pass --overwrite"):
+        _tiny(tmp_path, checkpoint=str(checkpoint))
+    assert checkpoint.read_bytes() == before and not (tmp_path / "rnnslu").exists()
+    monkeypatch.undo()
+    run = _tiny(tmp_path, checkpoint=str(checkpoint), resume=str(checkpoint))  # goes on: done
+    assert len(run.epochs) == 2
+    run = _tiny(tmp_path, checkpoint=str(checkpoint), overwrite=True)
+    assert len(run.epochs) == 2 and checkpoint.read_bytes() != before  # a new run's (its time)
+
+
+def test_the_output_folder_is_made_or_refused_before_training(tmp_path, monkeypatch):
+    from dltut.atomic import OutputError
+    from hostile import assert_refused, run_dltut_read_only
+
+    (tmp_path / "file").write_text("")
+    monkeypatch.setattr(RNNSLU, "prepare", lambda self: pytest.fail("compiled"))
+    with pytest.raises(OutputError, match="output_folder .*file/out: cannot create folder"):
+        _tiny(tmp_path, output_folder=str(tmp_path / "file" / "out"))
+    monkeypatch.undo()
+    _tiny(tmp_path, output_folder=str(tmp_path / "a" / "b"))  # a missing folder is made
+    assert {"best.test.txt", "best.valid.txt"} <= set(os.listdir(tmp_path / "a" / "b"))
+    refused = run_dltut_read_only(tmp_path / "ro", [
+        "run", "rnnslu", "--toy", "--nhidden", 10, "--emb-dimension", 8, "--win", 3,
+        "--nepochs", 1, "--mode", "c", "--output-folder", tmp_path / "ro" / "out"], tmp_path)
+    if refused is None:
+        pytest.skip("no mount namespaces here (unshare)")
+    assert_refused(refused, f"output_folder {tmp_path / 'ro' / 'out'}", "Read-only file system")
+    assert "epoch 0" not in refused.stdout  # before training
+
+
+def _spoilt(path, to, meta=None, arrays=None):
+    """A copy of the checkpoint ``path`` at ``to`` with ``meta(run)`` applied to its rnnslu
+    entry and ``arrays(dict)`` to its arrays."""
+    import json
+
+    with numpy.load(path) as data:
+        values = dict(data)
+    saved = json.loads(str(values["meta"]))
+    if meta is not None:
+        meta(saved["rnnslu"])
+    values["meta"] = numpy.array(json.dumps(saved))
+    if arrays is not None:
+        arrays(values)
+    numpy.savez(to, **values)
+    return to
+
+
+@pytest.mark.parametrize("meta, arrays, message", [
+    (lambda run: run.update(epochs_done=10 ** 18), None,
+     "1000000000000000000 epochs done and 2 epoch records"),
+    (lambda run: run.update(epochs_done=0, epochs=[]), None, "0 epochs done"),
+    (lambda run: run.pop("stopped"), None, "is not an object of settings"),
+    (lambda run: run.update(sizes="big"), None, "rnnslu sizes big"),
+    (lambda run: run["results"].pop("be"), None, "results ['ce', 'clr'"),
+    (lambda run: run["results"].update(be=5), None, "results be 5"),
+    (lambda run: run["results"].update(clr=-1.0), None, "results clr -1.0"),
+    (lambda run: run["epochs"].__setitem__(0, [1]), None, "epoch record 0 [1]"),
+    (lambda run: run.update(training_time=-1), None, "rnnslu training_time -1"),
+    (None, lambda values: values.update({"param/wx": numpy.zeros((3, 3))}),
+     "param/wx is float64 of shape (3, 3)"),
+    (None, lambda values: values.update({"param/wx": numpy.zeros((24, 10), "int64")}),
+     "param/wx is int64"),
+    (None, lambda values: values.pop("best/wx"), "an RNNSLU has ['best/b'"),
+    (None, lambda values: values.update({"param/extra": numpy.zeros(1)}), "param/extra"),
+])
+def test_a_hostile_checkpoint_is_one_error_naming_it(tmp_path, tiny_checkpoint, monkeypatch,
+                                                     meta, arrays, message):
+    from dltut.saving import ModelFileError
+
+    spoilt = _spoilt(tiny_checkpoint, tmp_path / "spoilt.npz", meta, arrays)
+    monkeypatch.setattr(RNNSLU, "prepare", lambda self: pytest.fail("compiled"))
+    with pytest.raises(ModelFileError, match=re.escape(f"{spoilt}: ") + ".*" + re.escape(message)):
+        _tiny(tmp_path, resume=str(spoilt))
+
+
+def test_a_hostile_checkpoint_on_the_command_line(tmp_path, tiny_checkpoint):
+    from hostile import assert_refused, run_dltut
+
+    spoilt = _spoilt(tiny_checkpoint, tmp_path / "spoilt.npz",
+                     lambda run: run.update(epochs="all"))
+    refused = run_dltut(["run", "rnnslu", "--toy", "--nhidden", 10, "--emb-dimension", 8,
+                         "--win", 3, "--nepochs", 2, "--mode", "c", "--resume", spoilt], tmp_path)
+    assert_refused(refused, str(spoilt), "rnnslu epochs all")
+
+
+def test_a_hostile_model_file_is_one_error_naming_it(tmp_path, floatX64):
+    from dltut import saving
+    from dltut.saving import ModelFileError
+
+    rnn = RNNSLU(nh=3, nc=2, ne=4, de=3, cs=1)
+    path = tmp_path / rnnslu.MODEL_FILE
+    path.write_bytes(b"PK\x03\x04 garbage")
+    with pytest.raises(ModelFileError, match=re.escape(str(path))):
+        rnn.load(tmp_path)
+    saving.save_model(path, {"model": "logreg", "n_in": 4, "n_out": 2},
+                      {"W_logreg": numpy.zeros((4, 2)), "b_logreg": numpy.zeros(2)})
+    with pytest.raises(ModelFileError, match="a 'logreg' model, not an RNNSLU's"):
+        rnn.load(tmp_path)
+    values = dict(rnn.get_values(), wh=numpy.zeros((2, 2)))
+    saving.save_model(path, rnn.arch(), values)
+    with pytest.raises(ModelFileError, match=re.escape(f"{path}: wh is float64 of shape (2, 2)")):
+        rnn.load(tmp_path)
+    saving.save_model(path, rnn.arch(), {"wh": numpy.zeros((3, 3))})
+    with pytest.raises(ModelFileError, match="an RNNSLU has"):
+        rnn.load(tmp_path)
+
+
+def test_a_fold_with_an_empty_set_or_a_wrapping_index_is_refused():
+    train, valid, test, dicts = toy_fold(4, 2, 2)
+    with pytest.raises(DataError, match="f.pkl.gz: the test set has no sentences .* an F1 of 0.0"):
+        rnnslu.check_fold((train, valid, ([], [], []), dicts), "f.pkl.gz")
+    wraps = [numpy.array([2**32 + 1])]  # as int32 it would be 1: a word of words2idx
+    with pytest.raises(DataError, match="f.pkl.gz: train lex 0: index 4294967297 is beyond int32"):
+        rnnslu.check_fold(((wraps, train[1][:1], [numpy.array([0])]), valid, test, dicts),
+                          "f.pkl.gz")
+    with pytest.raises(DataError, match="train lex 0: index 1099511627776 is beyond int32"):
+        rnnslu.check_fold((([[1, 2**40]], [[0, 0]], [[0, 0]]), valid, test, dicts), "f.pkl.gz")
+    with pytest.raises(DataError, match="the valid set's y must be a list of one index array a "
+                                        "sentence, got a value of type int"):
+        rnnslu.check_fold((train, (valid[0], valid[1], 3), test, dicts), "f.pkl.gz")
+    with pytest.raises(DataError, match="train lex 0: expected a 1-d array of int indexes, got a "
+                                        "list of 2"):
+        rnnslu.check_fold((([[[1], [1, 2]]], [[0]], [[0]]), valid, test, dicts), "f.pkl.gz")
+    with pytest.raises(DataError, match="words2idx has the index \\[1\\]"):
+        rnnslu.check_fold((train, valid, test, {**dicts, "words2idx": {"a": [1]}}), "f.pkl.gz")
+
+
+@pytest.mark.parametrize("fold, words", [
+    ("dtype-hole", ["refused an array of dtype 'O8'", "nothing was run"]),
+    ("empty-test", ["the test set has no sentences"]),
+], ids=["dtype-hole", "empty-test"])
+def test_rnnslu_refuses_a_crafted_fold_in_one_line(tmp_path, fold, words):
+    from hostile import assert_refused, run_dltut
+    from test_pickles import EXPLOITS
+
+    train, valid, test, dicts = toy_fold(4, 2, 2)
+    fold = ((train[0], train[1], [EXPLOITS["reconstruct"]] * 4), valid, test, dicts) \
+        if fold == "dtype-hole" else (train, valid, ([], [], []), dicts)
+    path = tmp_path / "atis.fold3.pkl.gz"
+    path.write_bytes(gzip.compress(pickle.dumps(fold, 2)))
+    refused = run_dltut(["run", "rnnslu", "--dataset", path, "--nepochs", 1], tmp_path)
+    assert_refused(refused, "atis.fold3.pkl.gz", *words)

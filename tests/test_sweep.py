@@ -9,6 +9,7 @@ import importlib.machinery
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -244,11 +245,11 @@ def test_batched_hands_groups_of_equal_shapes_to_fit_group(lr_sweep, tiny_mnist,
 
 
 def test_command_line_bad_grid_exits_2(tiny_mnist, tmp_path, capsys):
-    with pytest.raises(SystemExit) as exited:
-        main(["sweep", "logreg", "--seed", "1", "2", "--dataset", str(tiny_mnist),
-              "--out-dir", str(tmp_path / "sweep")])
-    assert exited.value.code == 2
-    assert "error: seed 1: logreg draws nothing" in capsys.readouterr().err
+    assert main(["sweep", "logreg", "--seed", "1", "2", "--dataset", str(tiny_mnist),
+                 "--out-dir", str(tmp_path / "sweep")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "dltut sweep logreg: error: seed 1: logreg draws nothing (its weights start at zero), "
+        "so every seed gives the same run; drop seed from the sweep"]  # one line, no usage
     with pytest.raises(SystemExit) as exited:
         main(["sweep", "logreg", "--batch-size", "abc"])
     assert exited.value.code == 2
@@ -263,15 +264,28 @@ def test_groups_of_equal_shapes():
     assert sweep.groups("mlp", mlp) == [[mlp[0], mlp[2]], [mlp[1]]]
 
 
+def _ray_sweep(tmp_path, out_dir, *flags):
+    """``dltut sweep logreg FLAGS --backend ray --workers 2`` in a process of its own (this one
+    runs JAX, and Ray starts its processes by fork: JAX warns of a deadlock), which must not
+    warn so either: the sweep's process never starts JAX."""
+    done = subprocess.run([sys.executable, "-m", "dltut", "sweep", "logreg", *map(str, flags),
+                           "--backend", "ray", "--workers", "2", "--out-dir", str(out_dir)],
+                          env=dict(os.environ, PYTHONPATH=ROOT), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "os.fork() was called" not in done.stderr
+
+
 def test_a_local_ray_with_two_cpus(lr_sweep, tiny_mnist, tmp_path):
-    ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'dltut[ray]'")
+    pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'dltut[ray]'")
     _, serial = lr_sweep
-    grid = {"learning_rate": [0.13], "batch_size": [50, 100]}
-    results = dltut.sweep("logreg", grid, out_dir=tmp_path / "ray", backend="ray", workers=2,
-                          dataset=tiny_mnist, **FIXED)
-    assert not ray.is_initialized()  # the Ray started for the sweep is shut down
+    _ray_sweep(tmp_path, tmp_path / "ray", "--learning-rate", 0.13, "--batch-size", 50, 100,
+               "--n-epochs", 8, "--patience", 30, "--mode", "c", "--dataset", tiny_mnist)
+    # read back (every run done: none runs here)
+    results = dltut.sweep("logreg", {"batch_size": [50, 100]}, out_dir=tmp_path / "ray",
+                          backend="serial", dataset=tiny_mnist, learning_rate=0.13, **FIXED)
     for result, same in zip(results, serial[:2]):
-        assert result.settings == same.settings
+        assert result.settings["batch_size"] == same.settings["batch_size"]
         assert [getattr(result, n) for n in NUMBERS] == [getattr(same, n) for n in NUMBERS]
     run = json.loads((tmp_path / "ray" / results[0].run_id / "run.json").read_text())
     assert run["call"]["engine"] == "pytensor"
@@ -283,13 +297,15 @@ def test_batched_groups_as_pool_or_ray_tasks(backend, tiny_mnist, tmp_path):
     """With ``batched=True`` each group of equal shapes is one task (a pool process, a Ray task)
     training its runs together (``fit_group``'s line in each run's log), and each run's numbers
     are its solo run's."""
-    if backend == "ray":
-        ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'dltut[ray]'")
     fixed = {**FIXED, "mode": "jax"}
+    if backend == "ray":  # in a process of its own (see _ray_sweep), then read back here
+        pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'dltut[ray]'")
+        _ray_sweep(tmp_path, tmp_path / backend, "--batched", "--dataset", tiny_mnist,
+                   *(item for name, values in {**GRID, **fixed}.items()
+                     for item in (f"--{name.replace('_', '-')}",
+                                  *(values if isinstance(values, list) else [values]))))
     results = dltut.sweep("logreg", GRID, out_dir=tmp_path / backend, backend=backend,
                           batched=True, workers=2, dataset=tiny_mnist, **fixed)
-    if backend == "ray":
-        assert not ray.is_initialized()
     for result in results:
         log_text = (tmp_path / backend / result.run_id / "log.txt").read_text()
         assert "... building 2 logreg models" in log_text
@@ -449,3 +465,147 @@ def test_the_logistic_regressions_draw_nothing(tiny_mnist):
         dltut.sgd_optimization_mnist(dataset=tiny_mnist, seed=1)
     with pytest.raises(ValueError, match="draws nothing"):
         dltut.cg_optimization_mnist(dataset=tiny_mnist, seed=1)
+
+
+# ----------------------------------------------------------------------------------------------
+# SIGTERM, bad flags and hostile run files
+
+
+def _live_processes(group):
+    """The processes of process group ``group`` that have not ended (zombies left out: a
+    container's init may never reap an orphan)."""
+    alive = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as file:
+                    fields = file.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == group and fields[0] != "Z":  # pgrp, state
+                alive.append(int(entry))
+    return alive
+
+
+@pytensor_only
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the processes in /proc")
+def test_sigterm_stops_a_sweep_and_its_workers_within_two_seconds(tiny_mnist, tmp_path):
+    """``kill`` (SIGTERM to the sweep's process alone) while two pool workers train: the sweep
+    exits 130 with one line within two seconds and no worker is left; the runs keep their
+    checkpoints."""
+    out_dir = tmp_path / "sweep"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dltut", "sweep", "logreg", "--learning-rate", "0.05", "0.1",
+         "--batch-size", "50", "--n-epochs", "100000", "--patience", "10000000", "--mode", "c",
+         "--workers", "2", "--dataset", str(tiny_mnist), "--out-dir", str(out_dir)],
+        env=dict(os.environ, PYTHONPATH=ROOT), cwd=tmp_path, stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "stderr.txt", "w"), start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not list(out_dir.glob("*/checkpoint.npz")):  # a run trains: an epoch is done
+            assert process.poll() is None and time.monotonic() < deadline, \
+                (tmp_path / "stderr.txt").read_text()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        status = process.wait(timeout=30)
+        took = time.monotonic() - sent
+        stragglers = _live_processes(process.pid)
+        for _ in range(20):  # the multiprocessing resource tracker ends once its pipes close
+            if not stragglers:
+                break
+            time.sleep(0.05)
+            stragglers = _live_processes(process.pid)
+    finally:
+        for pid in _live_processes(process.pid):
+            os.kill(pid, signal.SIGKILL)
+    lines = [line for line in (tmp_path / "stderr.txt").read_text().splitlines()
+             if line.startswith("dltut sweep")]
+    assert status == 130 and took < 2.0, (status, took, lines)
+    assert not stragglers, f"processes left: {stragglers}"
+    assert len(lines) == 1 and "sweep stopped by SIGTERM" in lines[0] \
+        and "run the same sweep again to go on" in lines[0], lines
+    from dltut import saving
+
+    for checkpoint in out_dir.glob("*/checkpoint.npz"):  # whole: a killed write leaves none
+        saving.load_checkpoint(checkpoint)
+
+
+def test_bad_workers_are_one_line_before_anything(tiny_mnist, tmp_path):
+    from hostile import assert_refused, run_dltut
+
+    for workers in (-3, 0):
+        refused = run_dltut(["sweep", "logreg", "--learning-rate", 0.1, 0.2, "--workers", workers,
+                             "--dataset", tiny_mnist, "--out-dir", tmp_path / "sweep"], tmp_path)
+        assert_refused(refused, f"workers {workers}", "positive number of processes")
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_a_read_only_out_dir_is_refused_before_anything(tiny_mnist, tmp_path):
+    from hostile import assert_refused, run_dltut_read_only
+
+    refused = run_dltut_read_only(tmp_path / "ro", [
+        "sweep", "logreg", "--learning-rate", 0.1, 0.2, "--batch-size", 50, "--dataset",
+        tiny_mnist, "--out-dir", tmp_path / "ro" / "sweep"], tmp_path)
+    if refused is None:
+        pytest.skip("no mount namespaces here (unshare)")
+    assert_refused(refused, f"out_dir {tmp_path / 'ro' / 'sweep'}", "Read-only file system")
+
+
+def _result(lr_sweep, tmp_path):
+    """A copy of ``lr_sweep``'s finished sweep, and the path of its first run's files."""
+    import shutil
+
+    out_dir = tmp_path / "copy"
+    shutil.copytree(lr_sweep[0], out_dir)
+    return out_dir, out_dir / lr_sweep[1][0].run_id
+
+
+def _json_edit(path, change):
+    value = json.loads(path.read_text())
+    change(value)
+    path.write_text(json.dumps(value))
+
+
+@pytest.mark.parametrize("name, spoil, message", [
+    ("result.json", lambda path: path.write_text('{"run": '), "not readable as JSON"),
+    ("result.json", lambda path: path.write_text("[" * 100_000), "nested too deeply"),
+    ("result.json", lambda path: path.write_text("[1, 2]"), "a JSON list"),
+    ("result.json", lambda path: _json_edit(path, lambda r: r.update(settings={"seed": 1})),
+     "settings {'seed': 1}"),
+    ("result.json", lambda path: _json_edit(path, lambda r: r.update(epochs="8")), "epochs '8'"),
+    ("result.json", lambda path: _json_edit(path, lambda r: r.pop("history")), "no history"),
+    ("result.json", lambda path: _json_edit(path, lambda r: r.update(extra=1)),
+     "fields ['extra'] unknown"),
+    ("result.json", lambda path: _json_edit(path, lambda r: r["history"].append({"iter": -1})),
+     "history[8]"),
+    ("run.json", lambda path: path.write_text('"call"'), "not a run.json of a dltut sweep"),
+    ("run.json", lambda path: _json_edit(path, lambda r: r.pop("call")),
+     "not a run.json of a dltut sweep"),
+    ("model.npz", lambda path: path.write_bytes(b"PK\x03\x04 not a zip"), ""),  # saving's
+    ("checkpoint.npz", lambda path: (path.write_bytes(b"garbage"),
+                                     (path.parent / "result.json").unlink()), ""),
+])
+def test_hostile_run_files_are_one_error_naming_the_file(lr_sweep, tiny_mnist, tmp_path, name,
+                                                         spoil, message):
+    """What a sweep started again reads back, spoilt: one ValueError naming the file, before
+    anything runs or is written."""
+    out_dir, run = _result(lr_sweep, tmp_path)
+    spoil(run / name)
+    before = {path: path.stat().st_mtime_ns for path in out_dir.rglob("*")}
+    with pytest.raises(ValueError, match=re.escape(str(run / name)) + ".*" + re.escape(message)):
+        dltut.sweep("logreg", GRID, out_dir=out_dir, backend="serial", dataset=tiny_mnist,
+                    **FIXED)
+    assert {path: path.stat().st_mtime_ns for path in out_dir.rglob("*")} == before
+
+
+def test_a_hostile_result_file_on_the_command_line(lr_sweep, tiny_mnist, tmp_path):
+    from hostile import assert_refused, run_dltut
+
+    out_dir, run = _result(lr_sweep, tmp_path)
+    (run / "result.json").write_text('{"run": [')
+    refused = run_dltut(["sweep", "logreg", "--learning-rate", 0.13, 0.5, "--batch-size", 50, 100,
+                         "--n-epochs", 8, "--patience", 30, "--mode", "c", "--backend", "serial",
+                         "--dataset", tiny_mnist, "--out-dir", out_dir], tmp_path)
+    assert_refused(refused, str(run / "result.json"), "not readable as JSON",
+                   f"delete it to run {run.name} again")

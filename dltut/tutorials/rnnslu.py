@@ -41,7 +41,7 @@ import numpy
 
 from dltut import conlleval as _conlleval
 from dltut import engine, pickles, saving
-from dltut.atomic import atomic_write
+from dltut.atomic import atomic_write, check_output_folder
 from dltut.data import DataError
 from dltut.epochs import Interrupted
 from dltut.engine import T
@@ -55,7 +55,8 @@ N_FOLDS = 5  # atis.fold0.pkl.gz ... atis.fold4.pkl.gz
 # where the tutorial's data/download.sh fetched the folds from (dltut downloads nothing)
 ATIS_URL = "http://lisaweb.iro.umontreal.ca/transfert/lisa/users/mesnilgr/atis/"
 DICT_KEYS = ("words2idx", "tables2idx", "labels2idx")
-RUN_OPTIONS = ("floatX", "mode", "checkpoint", "checkpoint_every", "resume")  # fitting.Options
+# fitting.Options
+RUN_OPTIONS = ("floatX", "mode", "checkpoint", "checkpoint_every", "resume", "overwrite")
 MODEL_FILE = "model.npz"  # what savemodel writes into the output folder
 
 # The tutorial's settings: main()'s param when none is given.
@@ -165,22 +166,31 @@ def check_fold(fold, where="the fold"):
     *sets, dicts = fold
     if not isinstance(dicts, dict) or any(not isinstance(dicts.get(key), dict)
                                           for key in DICT_KEYS):
+        got = _shown(sorted(map(str, dicts))) if isinstance(dicts, dict) else \
+            type(dicts).__name__
         raise DataError(f"{where}: dicts must be a dict of the dicts {', '.join(DICT_KEYS)}, got "
-                        f"{sorted(dicts) if isinstance(dicts, dict) else type(dicts).__name__}")
+                        f"{got}")
     n_words, n_labels = len(dicts["words2idx"]), len(dicts["labels2idx"])
-    word_indexes = set(dicts["words2idx"].values())
-    label_indexes = set(dicts["labels2idx"].values())
     for key, n in (("labels2idx", n_labels), ("words2idx", n_words)):
         bad = next((v for v in dicts[key].values() if not isinstance(v, (int, numpy.integer))
                     or not 0 <= v < n), None)
         if bad is not None:  # the network has n outputs (labels) or n + 1 embeddings (words)
-            raise DataError(f"{where}: {key} has the index {bad!r}; its {n} indexes must be "
+            raise DataError(f"{where}: {key} has the index {_shown(bad)}; its {n} indexes must be "
                             f"integers in 0-{n - 1}")
+    word_indexes = set(dicts["words2idx"].values())
+    label_indexes = set(dicts["labels2idx"].values())
     checked = []
     for set_name, one_set in zip(("train", "valid", "test"), sets):
         if not isinstance(one_set, (tuple, list)) or len(one_set) != 3:
             raise DataError(f"{where}: the {set_name} set must be (lex, ne, y), got "
                             f"{type(one_set).__name__} of length {_length(one_set)}")
+        for part, seq in zip(("lex", "ne", "y"), one_set):
+            if not _is_sequence(seq):
+                raise DataError(f"{where}: the {set_name} set's {part} must be a list of one "
+                                f"index array a sentence, got {_described(seq)}")
+            if len(seq) == 0:
+                raise DataError(f"{where}: the {set_name} set has no sentences ({part} is empty; "
+                                f"an empty set scores an F1 of 0.0): re-copy the fold")
         lex, ne, y = ([_int_array(s, f"{where}: {set_name} {part} {i}") for i, s in enumerate(seq)]
                       for part, seq in zip(("lex", "ne", "y"), one_set))
         if not len(lex) == len(ne) == len(y):
@@ -209,12 +219,41 @@ def _length(value):
         return "-"
 
 
+def _shown(value):
+    """``value``'s repr on one line (an array's spans lines), cut to 60 characters."""
+    return " ".join(repr(value).split())[:60]
+
+
+def _is_sequence(value):
+    return isinstance(value, (tuple, list)) or isinstance(value, numpy.ndarray) and value.ndim
+
+
+def _described(value):
+    if _is_sequence(value):
+        return f"an empty {type(value).__name__}" if len(value) == 0 else \
+            f"a {type(value).__name__} of {len(value)}"
+    return f"a value of type {type(value).__name__}"
+
+
 def _int_array(sequence, where):
-    array = numpy.asarray(sequence)
-    if array.ndim != 1 or not (array.size == 0 or numpy.issubdtype(array.dtype, numpy.integer)):
-        raise DataError(f"{where}: expected a 1-d array of int indexes, got {array.dtype} of "
-                        f"shape {array.shape}")
-    return array.astype("int32")
+    """``sequence`` (an int array, or a list of ints) as int32, checked: indexes beyond int32
+    would wrap round into valid ones."""
+    if isinstance(sequence, (tuple, list)) and all(
+            isinstance(v, (int, numpy.integer)) and not isinstance(v, (bool, numpy.bool_))
+            for v in sequence):
+        beyond = [v for v in sequence if not -2**31 <= v < 2**31]
+        if beyond:
+            raise DataError(f"{where}: index {beyond[0]} is beyond int32; re-copy the fold")
+        sequence = numpy.array(sequence, dtype="int64")
+    if not isinstance(sequence, numpy.ndarray) or sequence.ndim != 1 or not (
+            sequence.size == 0 or numpy.issubdtype(sequence.dtype, numpy.integer)):
+        shape = f" of shape {sequence.shape}" if isinstance(sequence, numpy.ndarray) else ""
+        kind = sequence.dtype if isinstance(sequence, numpy.ndarray) else _described(sequence)
+        raise DataError(f"{where}: expected a 1-d array of int indexes, got {kind}{shape}")
+    beyond = sequence[(sequence < -2**31) | (sequence >= 2**31)]
+    if beyond.size:
+        raise DataError(f"{where}: index {beyond[0]} is beyond int32; re-copy the fold")
+    return sequence.astype("int32")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -386,21 +425,47 @@ class RNNSLU:
         for p in self.params:
             p.set_value(numpy.array(values[p.name]))
 
+    def arch(self):
+        """What a model file says of this network (``dltut.saving``'s ``arch``): its sizes."""
+        return {"model": "rnnslu", "nh": self.nh, "nc": self.nc, "ne": self.ne, "de": self.de,
+                "cs": self.cs}
+
     def save(self, folder):
-        """Write the parameters and the sizes to ``folder/model.npz`` (a temporary file renamed)."""
-        arrays = dict(self.get_values(), sizes=numpy.array(
-            [self.nh, self.nc, self.ne, self.de, self.cs]))
-        atomic_write(os.path.join(folder, MODEL_FILE), lambda file: numpy.savez(file, **arrays))
+        """Write the parameters and the sizes to ``folder/model.npz``, a ``dltut.saving`` model
+        file (written to a temporary file, then renamed)."""
+        saving.save_model(os.path.join(folder, MODEL_FILE), self.arch(), self.get_values())
 
     def load(self, folder):
-        """Set the parameters from ``folder/model.npz`` written by ``save`` for these sizes."""
+        """Set the parameters from ``folder/model.npz`` written by ``save`` for these sizes; a
+        ``saving.ModelFileError`` naming the file if it holds another model or other arrays."""
         path = os.path.join(folder, MODEL_FILE)
-        with numpy.load(path, allow_pickle=False) as npz:
-            sizes = [int(s) for s in npz["sizes"]]
-            if sizes != [self.nh, self.nc, self.ne, self.de, self.cs]:
-                raise ValueError(f"{path}: a model of sizes (nh, nc, ne, de, cs) = {tuple(sizes)},"
-                                 f" not {(self.nh, self.nc, self.ne, self.de, self.cs)}")
-            self.set_values({p.name: npz[p.name].astype(engine.floatX()) for p in self.params})
+        saved = saving.load_model(path)
+        if saved.arch.get("model") != "rnnslu":
+            raise saving.ModelFileError(f"{path}: a {saved.arch['model']!r} model, not an "
+                                        "RNNSLU's (savemodel writes those)")
+        if saved.arch != self.arch():
+            sizes = tuple(saved.arch.get(key) for key in ("nh", "nc", "ne", "de", "cs"))
+            raise saving.ModelFileError(
+                f"{path}: a model of sizes (nh, nc, ne, de, cs) = {sizes}, not "
+                f"{(self.nh, self.nc, self.ne, self.de, self.cs)}")
+        self.set_values(self.checked_values(path, saved.params))
+
+    def checked_values(self, path, values, prefix=""):
+        """``values`` (``{name: array}`` read from ``path``) as this network's parameters, in
+        floatX; a ``saving.ModelFileError`` naming the file unless they are exactly its
+        parameters, of its shapes, in floats (what ``set_values`` would otherwise take)."""
+        names = sorted(p.name for p in self.params)
+        if sorted(values) != names:
+            raise saving.ModelFileError(f"{path}: arrays {sorted(prefix + n for n in values)}, "
+                                        f"an RNNSLU has {[prefix + n for n in names]} (a file "
+                                        "of another model?)")
+        for p in self.params:
+            value, shape = values[p.name], p.get_value(borrow=True).shape
+            if value.shape != shape or value.dtype.kind != "f":
+                raise saving.ModelFileError(
+                    f"{path}: {prefix}{p.name} is {value.dtype} of shape {value.shape}, this "
+                    f"network's is floats of shape {shape} (a file of another model?)")
+        return {name: value.astype(engine.floatX()) for name, value in values.items()}
 
 
 def _unit_rows(emb):
@@ -439,8 +504,10 @@ def main(param=None, dataset=None, output_folder="rnnslu", **options):
     ``savemodel`` the best model (``model.npz``). ``options``: ``floatX`` and ``mode`` (``c``
     or ``numba``; where the current mode is JAX, dltut's default, the run compiles in C mode);
     ``checkpoint`` (a ``.npz`` written every ``checkpoint_every`` epochs and at the end: the
-    model, the best model kept and the run's counters) and ``resume`` (such a file: the run goes
-    on as the unbroken run would, with the same settings; ``nepochs`` may differ). SIGINT or
+    model, the best model kept and the run's counters; a fresh run refuses to replace an
+    existing one unless ``overwrite``) and ``resume`` (such a file: the run goes on as the
+    unbroken run would, with the same settings; ``nepochs`` may differ). The output folder is
+    created if missing and checked writable once the fold is read, before any training. SIGINT or
     SIGTERM stop the run after the current sentence with ``dltut.epochs.Interrupted``; the
     checkpoint holds the last epoch it wrote. Returns an ``RNNSLURun``.
     """
@@ -459,7 +526,7 @@ main.__test__ = False
 def _main(param, dataset, output_folder, options):
     log.info("%s", str(param))  # formatted now: param gets the run's results later
     train_set, valid_set, test_set, dic = _load(dataset, param["fold"])
-    os.makedirs(output_folder, exist_ok=True)
+    check_output_folder(output_folder, "output_folder")  # before training, not at a new best
 
     idx2label = {k: v for v, k in dic["labels2idx"].items()}
     idx2word = {k: v for v, k in dic["words2idx"].items()}
@@ -598,23 +665,88 @@ class _RunState:
         if run is None:
             raise saving.ModelFileError(f"{path}: not a checkpoint of rnnslu; resume needs the "
                                         "file that checkpoint= wrote")
+        _check_run(path, run)
         if (run["settings"], run["sizes"]) != (self._settings(), self.sizes):
             differ = {key: value for key, value in run["settings"].items()
                       if self.param.get(key) != value}
             raise ValueError(f"{path}: checkpoint of another run (settings {differ}, data sizes "
                              f"{run['sizes']} here {self.sizes}); resume with the same settings "
                              "and data or start a new run")
-        rnn.set_values({name: value.astype(engine.floatX())
-                        for name, value in saved.params.items()})
+        values = rnn.checked_values(path, saved.params, "param/")
+        best = {name[len("best/"):]: value for name, value in saved.arrays.items()
+                if name.startswith("best/")}
+        if run["has_best"] or best:
+            best = rnn.checked_values(path, best, "best/")
+        rnn.set_values(values)
         if run["has_best"]:
-            with numpy.load(path, allow_pickle=False) as data:
-                self.best_params = {p.name: data["best/" + p.name].astype(engine.floatX())
-                                    for p in rnn.params}
+            self.best_params = best
         self.param.update(run["results"])
         self.best_f1, self.epochs = run["best_f1"], run["epochs"]
         self.epochs_done, self.stopped = run["epochs_done"], run["stopped"]
         self.training_time = run["training_time"]
         log.info("... resuming from %s (%d epochs done)", path, self.epochs_done)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_index(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_scores(value):  # conlleval's rounded {p, r, f1}
+    return isinstance(value, dict) and sorted(value) == ["f1", "p", "r"] \
+        and all(map(_is_number, value.values()))
+
+
+# a checkpoint's "rnnslu" entry (_RunState.save): each key and its test
+_RUN_KEYS = {
+    "settings": lambda value: isinstance(value, dict),
+    "sizes": lambda value: isinstance(value, list) and len(value) == 5
+    and all(map(_is_index, value)),
+    "best_f1": _is_number, "has_best": lambda value: isinstance(value, bool),
+    "epochs": lambda value: isinstance(value, list), "epochs_done": _is_index,
+    "stopped": lambda value: isinstance(value, bool),
+    "training_time": lambda value: _is_number(value) and value >= 0,
+    "results": lambda value: isinstance(value, dict),
+}
+_EPOCH_KEYS = {  # one of its epochs
+    "epoch": _is_index, "clr": lambda value: _is_number(value) and value > 0,
+    "valid": _is_scores, "test": _is_scores, "new_best": lambda value: isinstance(value, bool),
+}
+
+
+def _check_run(path, run):
+    """The ``rnnslu`` entry of the checkpoint ``path`` as ``_RunState.save`` writes it, or a
+    ``saving.ModelFileError`` naming the file and what is wrong: the keys and kinds above, one
+    record per epoch done (what a resume replays, so a file cannot ask for more), and the
+    tutorial's results of those epochs (``clr`` > 0, the current and best epochs among them)."""
+    def bad(problem):
+        return saving.ModelFileError(f"{path}: {problem}; not a checkpoint of rnnslu that dltut "
+                                     "wrote (or a damaged one): start the run again")
+
+    if not isinstance(run, dict) or sorted(run) != sorted(_RUN_KEYS):
+        raise bad(f"rnnslu entry {str(run)[:80]} is not an object of {', '.join(_RUN_KEYS)}")
+    for key, test in _RUN_KEYS.items():
+        if not test(run[key]):
+            raise bad(f"rnnslu {key} {str(run[key])[:80]}")
+    if not 1 <= run["epochs_done"] == len(run["epochs"]):
+        raise bad(f"{run['epochs_done']} epochs done and {len(run['epochs'])} epoch records")
+    for index, epoch in enumerate(run["epochs"]):
+        if not isinstance(epoch, dict) or sorted(epoch) != sorted(_EPOCH_KEYS) \
+                or not all(test(epoch[key]) for key, test in _EPOCH_KEYS.items()):
+            raise bad(f"epoch record {index} {str(epoch)[:80]}")
+    results = run["results"]
+    if sorted(results) != sorted(_RunState.RESULTS):
+        raise bad(f"results {sorted(results)}, expected {', '.join(_RunState.RESULTS)}")
+    for key, value in results.items():
+        if key in ("ce", "be"):  # epochs among those done
+            ok = _is_index(value) and value < run["epochs_done"]
+        else:
+            ok = _is_number(value) and (key != "clr" or value > 0)
+        if not ok:
+            raise bad(f"results {key} {str(value)[:80]}")
 
 
 def _load(dataset, fold):
