@@ -1,4 +1,4 @@
-"""Runs that share shapes, trained together on one device (issue #15, the batched part of sweeps).
+"""Runs that share shapes, trained together on one device (the batched part of sweeps).
 
 ``fit_group("mlp", [{"learning_rate": 0.01, "seed": 1}, {"learning_rate": 0.02, "seed": 2}])``
 trains both runs as one model: one compiled call per span of minibatches advances all of them,
@@ -28,15 +28,11 @@ How (see ``dltut.compiled.CompiledGroup`` and ``dltut.trainer.train_lockstep``):
 * A run whose cost diverges stops there with ``stop_reason == "diverged"`` and the others go on
   (a solo run raises ``Diverged``).
 
-Speed (``benchmarks/bench_sweep.py``, float32, 8 runs, the project's 2-core CPU, one run): 8
-logistic regressions batched took 2.3x the wall time of one run (one after the other 3.9x, a
-pool of 2 processes 4.0x), 8 MLPs 5.0x (one after the other 8.0x, the pool 7.7x). The copies
-share the gathered minibatch, the Python and per-call overhead, the data loading and the
-compiles. In one loop of all 8 MLPs an update of a run cost twice what it costs alone (the MLP
-group was 9.7x one run); in loops of 2 it costs the same (see ``runs_per_loop``). Exactness
-comes first on the CPU: a stacked form (``vmap``, or one ``X @ [W_1 .. W_R]``) changes XLA's
-products and sums in the last bits (1e-16 relative after 30 updates), so the CPU keeps the
-copies.
+Why it is faster than the runs one after the other or in a pool of processes: the copies share
+the gathered minibatch, the Python and per-call overhead, the data loading and the compiles
+(``benchmarks/bench_sweep.py``; docs/speed.md, "Batched sweeps"). Exactness comes first on the
+CPU: a stacked form (``vmap``, or one ``X @ [W_1 .. W_R]``) changes XLA's products and sums in
+the last bits, so the CPU keeps the copies.
 
 Log lines: each run logs the trainer's lines of its solo run (``epoch %i, minibatch %i/%i,
 validation error %f %%``, the test error of a new best, LeNet's ``training @ iter = %i``) with
@@ -188,12 +184,10 @@ def runs_per_loop(run_params):
     as have at most ``CPU_LOOP_BYTES`` of parameters (at least one). A GPU's group is vmapped
     instead (``CompiledGroup(vmap=True)``): the runs in one batched program.
 
-    Measured on the project's 2-core CPU (float32 MLPs, 784-500-10, one update of every run per
-    step): one run alone, or loops of one or two runs, 0.5 ms per run and update; one loop of 4
-    runs 0.6-0.7 ms, of 8 runs 1.0-1.1 ms. Each step of a loop reads and writes all its runs'
-    weights: 12.5 MB for 8 MLPs, 3.2 MB for 2, as if the first were more than the caches hold
-    (not checked with counters). The logistic regression's 31 KB per run put any group in one
-    loop.
+    Each step of a loop reads and writes all its runs' weights: a loop whose weights fit the
+    caches costs per run what one run alone costs, a larger one up to twice as much (two MLPs
+    fit, eight do not; any number of logistic regressions fit; docs/speed.md, "Batched
+    sweeps").
     """
     nbytes = sum(param.get_value(borrow=True).nbytes for param in run_params[0])
     return max(1, min(len(run_params), CPU_LOOP_BYTES // nbytes))

@@ -7,9 +7,8 @@ minibatches are cut inside the compiled graph, as in the tutorials. The tutorial
 compiles, so the same rows are taken with a static shape: in JAX mode by gathering the rows
 ``index * batch_size + arange(batch_size)``, elsewhere as a view,
 ``data[:n_batches * batch_size].reshape((n_batches, batch_size, ...))[index]`` (JAX runs that view
-too, but copies the whole reshaped split at every call: measured on the CPU, a fused logistic
-regression epoch took twice as long). As in the tutorials, the last ``n % batch_size`` examples of
-each split are never used.
+too, but copies the whole reshaped split at every call; docs/speed.md, "JAX mode"). As in the
+tutorials, the last ``n % batch_size`` examples of each split are never used.
 
 The zero-one loss is counted, not averaged, in the graph: each minibatch returns its number of
 errors, an integer, and ``validation_loss`` / ``test_score`` divide by the batch size on the host
@@ -67,9 +66,9 @@ class JaxLoop:
     shared variables at the end: what ``length`` calls of ``step`` leave, the same arithmetic
     (the step's own compiled graph). It returns the stacked first output of every call.
 
-    Why not PyTensor's ``scan``: PyTensor rewrites the graph of a scan at length (a LeNet
-    update took 3.1 s to build inside a scan, 1.1 s alone), and again for each new length.
-    Here PyTensor builds one update, and a new length costs XLA's compile only.
+    Why not PyTensor's ``scan``: PyTensor rewrites the graph of a scan at length, several times
+    slower than building the step alone, and again for each new length (docs/speed.md, "JAX
+    mode"). Here PyTensor builds one update, and a new length costs XLA's compile only.
     ``examples`` are arrays shaped as ``sequences``, for ``compile_ahead``.
 
     On the CPU, XLA compiles the loop under the setting ``dltut.tuning`` chooses for its step on

@@ -13,9 +13,9 @@ variable, and is loaded on first use. Everything else in dltut imports its symbo
 
 Compile modes (``set_mode``): ``c`` (C code with Theano's virtual machine), ``numba`` and ``jax``
 (PyTensor only; on the GPU with JAX's CUDA build). dltut's default is not PyTensor's (numba): it is
-``jax`` wherever JAX is installed (a core dependency), the fastest faithful mode measured on the
-CPU for the logistic regression, the MLP and LeNet (README, "Speed"); ``default_mode()`` says
-which and why.
+``jax`` wherever JAX is installed (a core dependency), the fastest faithful mode on the CPU for
+the logistic regression, the MLP and LeNet (docs/speed.md); ``default_mode()`` says which and
+why.
 
 floatX is float32 unless set (``set_floatX``, or the engine's own flags or config file): both
 engines' default is float64, which trains twice as slowly on the CPU (``DEFAULT_FLOATX``).
@@ -121,10 +121,10 @@ def _load():
 def default_mode():
     """``(mode, why)``: the mode a run gets when neither ``--mode`` nor ``DLTUT_MODE`` says.
 
-    On PyTensor that is ``jax`` when JAX can be imported: measured on a 2-core CPU, its fused
-    epochs train the logistic regression, the MLP and LeNet fastest of the three modes with the
-    tutorials' numbers (README, "Speed"). Without JAX it is ``c``, faster than numba here. On
-    theano-pymc the C mode is the only one.
+    On PyTensor that is ``jax`` when JAX can be imported: its fused epochs train the logistic
+    regression, the MLP and LeNet fastest of the three modes with the tutorials' numbers.
+    Without JAX it is ``c``, faster than numba (docs/speed.md). On theano-pymc the C mode is the
+    only one.
     """
     if _engine_name == "theano":
         return "c", "theano-pymc has only the C mode"
@@ -135,7 +135,7 @@ def default_mode():
 
 # The variables by which a user sets the BLAS threads; dltut then leaves them alone.
 _THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-BLAS_THREADS = 1  # dltut's default: measured fastest for the tutorials' minibatches (README)
+BLAS_THREADS = 1  # dltut's default: fastest for the tutorials' small minibatches (docs/speed.md)
 
 
 def blas_threads():
@@ -144,7 +144,7 @@ def blas_threads():
     ``DLTUT_BLAS_THREADS`` decides when set; otherwise a user's ``OPENBLAS_NUM_THREADS`` (or
     ``OMP_``/``MKL_NUM_THREADS``) is left to do its work; otherwise ``BLAS_THREADS``. The
     tutorials multiply small matrices (a minibatch of 20 to 600 rows), where OpenBLAS's threads
-    cost more than they give: one thread is faster (README, "Speed").
+    cost more than they give: one thread is faster (docs/speed.md).
     """
     global _blas_threads
     if _blas_threads is None:
@@ -201,8 +201,9 @@ def _prepare_pytensor():
     """Link PyTensor's C mode to the system OpenBLAS where it is installed and nothing else is set.
 
     PyTensor installed by pip finds no BLAS to link its C code to and falls back to NumPy's C API,
-    which made the MLP's C-mode epoch 3.7x slower here. With Debian's libopenblas-dev present,
-    ``blas__ldflags=-lopenblas`` is used unless PYTENSOR_FLAGS or a .pytensorrc says otherwise.
+    several times slower for the tutorials' products (docs/speed.md, "The default mode, floatX and
+    BLAS"). With Debian's libopenblas-dev present, ``blas__ldflags=-lopenblas`` is used unless
+    PYTENSOR_FLAGS or a .pytensorrc says otherwise.
     """
     if not _configured("PYTENSOR_FLAGS", "PYTENSORRC", "~/.pytensorrc", ("blas__ldflags",)) \
             and any(os.path.exists(path) for path in _OPENBLAS):
@@ -232,12 +233,11 @@ def _keep_buffers_in_c_mode():
     ``fast_run`` rewrites), with the machine keeping each intermediate array between calls.
 
     PyTensor's CVM frees every intermediate array as soon as the graph has used it, so each call
-    allocates them again: the RNN-RBM's update allocates and frees a few MB of them, which the
-    allocator gave back to the system and faulted in again at the next update (a process of 628
-    updates: 291,000 page faults, 76,000 with the arrays kept; 6.1 -> 5.3 ms an update). Kept,
-    an op writes into its last call's output where the shape is the same. The same operations,
-    in the same order; the MLP's and LeNet's C-mode epochs were no slower. What it costs: the
-    intermediate arrays of each compiled function stay allocated while the function exists.
+    allocates them again, and the memory given back to the system is faulted in again at the
+    next call (the RNN-RBM's update; docs/speed.md, "The C mode"). Kept, an op writes into its
+    last call's output where the shape is the same: the same operations, in the same order. What
+    it costs: the intermediate arrays of each compiled function stay allocated while the function
+    exists.
     """
     from pytensor.compile.mode import Mode, predefined_modes, register_mode
 
@@ -250,8 +250,8 @@ def _inline_softmax_in_c_mode():
 
     PyTensor 3 builds them as ops with an inner graph (``x - max``, ``exp``, a sum, a division or
     a log), which the C mode runs as a function of its own, compiled at the first call and
-    called from Python at each (rnnslu's update: 0.19 ms of its 1.1 ms in LogSoftmax on a
-    15 x 127 matrix). This rewrite puts the inner graph in its place, as PyTensor already does
+    called from Python at each (a sixth of rnnslu's update; docs/speed.md, "The C mode"). This
+    rewrite puts the inner graph in its place, as PyTensor already does
     for ``XLogY``, so that it is compiled with the graph around it: the same operations. JAX and
     Numba have their own softmax and keep it (the rewrite is ``cxx_only``)."""
     from pytensor.graph.rewriting.basic import node_rewriter
@@ -297,8 +297,8 @@ def version():
 
 
 # dltut's floatX where the engine's configuration names none (both engines' own default is
-# float64): float32 trains the logistic regression twice as fast on the CPU (a 74-epoch run 6.0 s
-# against 11.2) and prints the published run's numbers all the same; README, "Speed".
+# float64): float32 trains the logistic regression about twice as fast on the CPU and prints the
+# published run's numbers all the same (docs/speed.md).
 DEFAULT_FLOATX = "float32"
 
 
@@ -443,10 +443,9 @@ def _prepare_jax():
 # step when two operations that do not depend on each other read it before the step's update
 # overwrites it in place: the backward pass through a hidden layer's W and W's own SGD update, in
 # the SdA and DBN fine-tuning. Its region analysis shows these copies are not needed and drops
-# them. The arithmetic is unchanged (the same numbers to the bit, checked on the MLP and SdA); the
-# SdA's fine-tuning update (batch_size=1) took 0.70 ms instead of 1.22 in one measurement (README,
-# "Engines, modes and devices"). It is off by default in XLA; JAX reads XLA_FLAGS when it first
-# starts its CPU backend.
+# them. The arithmetic is unchanged (the same numbers to the bit, checked on the MLP and SdA),
+# and the SdA's fine-tuning update is much faster (docs/speed.md, "JAX mode"). It is off by
+# default in XLA; JAX reads XLA_FLAGS when it first starts its CPU backend.
 XLA_CPU_FLAGS = {"xla_cpu_copy_insertion_use_region_analysis": "true"}
 _XLA_FLAGS_SINCE = (0, 5)  # the jaxlib releases known to have them (an unknown flag aborts XLA)
 
@@ -478,8 +477,8 @@ def _use_jax_cache():
     """Keep every program XLA compiles in ``cache_dir()/jax``, unless JAX's own setting names one.
 
     JAX's persistent cache is off unless a folder is given, and by default keeps only programs
-    that took a second or more to compile; a tutorial compiles a handful of programs of 0.1-2 s
-    each, and all of them are worth keeping (measured: README, "Speed").
+    that took a second or more to compile; a tutorial's programs mostly compile faster than that,
+    and all of them are worth keeping (docs/speed.md, "The default mode, floatX and BLAS").
     """
     import jax
 

@@ -1,12 +1,12 @@
 """``IncRows``: ``x[idx] += y`` for a matrix ``x``, as one loop in C (PyTensor's C mode).
 
 PyTensor's ``AdvancedIncSubtensor1`` has C code for vectors only; on a matrix (the gradient of an
-embedding lookup, ``emb[idxs]``) the C mode runs its Python ``perform``, NumPy's ``add.at``: 0.06
-ms of each of rnnslu's 0.7 ms updates. ``IncRows`` adds the rows of ``y`` to the rows ``idx`` of
-``x`` in the order of ``idx``, as ``add.at`` does (the same additions, in the same order; a
-negative index counts from the end, one out of range is an IndexError). ``engine`` puts it in
-place of ``AdvancedIncSubtensor1`` in the C mode where ``x`` and ``y`` are float matrices of one
-dtype and ``y`` has a row per index.
+embedding lookup, ``emb[idxs]``) the C mode runs its Python ``perform``, NumPy's ``add.at``,
+about a tenth of rnnslu's update (docs/speed.md, "The C mode"). ``IncRows`` adds the rows of
+``y`` to the rows ``idx`` of ``x`` in the order of ``idx``, as ``add.at`` does (the same
+additions, in the same order; a negative index counts from the end, one out of range is an
+IndexError). ``engine`` puts it in place of ``AdvancedIncSubtensor1`` in the C mode where ``x``
+and ``y`` are float matrices of one dtype and ``y`` has a row per index.
 """
 
 from pytensor.graph.basic import Apply

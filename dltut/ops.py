@@ -140,14 +140,11 @@ def conv2d(input, filters, input_shape, filter_shape, *, method=None):
 # Two ways to build the same im2col matrix, ``(channels * f_rows * f_cols, out_rows * out_cols *
 # batch)``, whose row ``(c, u, v)`` and column ``(i, j, b)`` hold ``input[b, c, i + f_rows - 1 - u,
 # j + f_cols - 1 - v]``. The flip lives in which pixels are read, so the filters are used as they
-# are and their gradient is a plain reshape. Measured forward + backward on LeNet's layers
-# (benchmarks/bench_ops.py): slices are about 1.5x faster than the gather in PyTensor's C mode,
-# where the gather's gradient (a scatter-add of rows) is slow, but 1.3-1.6x slower on theano-pymc;
-# JAX runs both alike, reading the pixels transposed, and compiles the gather faster; numba
-# compiles the gradient of the slices (one IncSubtensor per tap) for many minutes. In JAX mode
-# ``_patches`` (below), which reads each image as it lies, took LeNet's first layer from 148 to 93
-# ms (forward and both gradients, float32) and a whole LeNet epoch's training from 29-31 to 20-21
-# s; in the C mode it is the slowest of the three.
+# are and their gradient is a plain reshape. Slices suit PyTensor's C mode, where the gather's
+# gradient (a scatter-add of rows) is slow; the gather suits theano-pymc, and numba, which
+# compiles the slices' gradient (one IncSubtensor per tap) for minutes. Both read the pixels
+# transposed, which XLA does slowly on the CPU: JAX mode uses ``_patches`` (below), which reads
+# each image as it lies (docs/speed.md, "LeNet's convolution").
 
 
 def _im2col_by_slices(pixels, input_shape, filter_shape):
@@ -179,7 +176,7 @@ def _patches(input, input_shape, filter_shape):
     f_cols)``: row ``(b, i, j)``, column ``(c, u, v)`` holds ``input[b, c, i + f_rows - 1 - u,
     j + f_cols - 1 - v]``, gathered by one constant index from each image's own pixels. Its reads
     stay within an image, where the others' read the images' pixels transposed (see the
-    measurements above)."""
+    comment above)."""
     batch, channels, rows, cols = input_shape
     _, _, f_rows, f_cols = filter_shape
     out_rows, out_cols = rows - f_rows + 1, cols - f_cols + 1

@@ -372,13 +372,14 @@ def _graph_draw(rstate, n, n_streams):
     ``(n_streams, 6)`` state ``rstate``, element ``i`` from stream ``i % n_streams``."""
     T = engine.T
     if engine.mode() == "c" and engine.name() == "pytensor":
-        # one loop in C (MRGDraw): about 3 ns a number, where the fused graph steps below take 17
+        # one loop in C (MRGDraw), several times faster than the fused graph steps below
         from dltut.mrg_op import mrg_draw
 
         return mrg_draw(rstate, T.cast(n, "int64"))
     state = T.cast(rstate, _state_dtype())
-    # XLA fuses a chain of unrolled steps by computing each step again for every use (16 steps
-    # of 15,360 streams: 12 ms, against 0.7 ms as a loop): in JAX mode a loop past 2 steps
+    # XLA fuses a chain of unrolled steps by computing each step again for every use, so its
+    # cost grows much faster than the steps: in JAX mode a loop past 2 steps (docs/speed.md,
+    # "JAX mode")
     limit = _UNROLL_STEPS_JAX if engine.mode() == "jax" else _UNROLL_STEPS
     if not isinstance(n, int) or -(-n // n_streams) > limit:
         new_state, k = _graph_draw_scan(state, n, n_streams)

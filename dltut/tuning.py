@@ -1,11 +1,10 @@
 """XLA's CPU settings chosen by measurement on the CPU that runs dltut, and remembered.
 
 Which of XLA's CPU code paths multiplies the tutorials' matrices fastest depends on the CPU: on
-an AVX2-only AMD EPYC the logistic regression's update (the skinny ``[600,784]x[784,10]`` products)
-took 3.0 ms with XLA's YNNPACK dot fusion (its default) and 1.9 ms without it, while on an
-AVX-512 EPYC the fusion is the faster (0.44 ms against 0.48; the stacked networks' 10-row
-products 2.1 ms against 3.2). No table written on one machine is right on the other, so dltut
-measures, once per CPU:
+an AVX2-only AMD EPYC the logistic regression's update (the skinny ``[600,784]x[784,10]``
+products) is faster without XLA's YNNPACK dot fusion (its default), on an AVX-512 EPYC with it
+(docs/speed.md, "XLA's CPU settings"; docs/tuning.md). No table written on one machine is right
+on the other, so dltut measures, once per CPU:
 
 * The first time a JAX-mode loop (``dltut.compiled.JaxLoop``: a span of updates, or the error
   count of a split) of a new *program* (its step's name and the shapes and dtypes it reads)
@@ -13,8 +12,8 @@ measures, once per CPU:
   ``CANDIDATES`` and timed, the candidates in turn, for some rounds (``ROUNDS``, ``TIME_BUDGET``);
   each one's best call counts, and the fastest is kept unless it saves less than ``MARGIN`` of
   XLA's default's time (a difference that small is the shared machine's noise, and the default
-  is then kept). It costs a first run one more compile of the program per candidate, and on the
-  LR about 0.1 s of probe calls (LeNet's: about 2.5 s).
+  is then kept). It costs a first run one more compile of the program per candidate, and a
+  fraction of a second to seconds of probe calls (docs/speed.md).
 * The choice is written to ``cache_dir()/xla_cpu_settings.json`` (``dltut.engine.cache_dir``)
   under the *machine key*: the CPU's model name, a digest of its instruction-set flags, the
   jaxlib version and the user's ``XLA_FLAGS``. A later run on the same machine reads it and pays
@@ -29,7 +28,7 @@ another setting.
 
 Every candidate computes the same operations (the same graph, differently tiled products); the
 results can differ in the last bits of a float, as any change of the summation order does. The
-tutorials' printed numbers were checked under each (``tests/test_tuning.py``, README, "Speed").
+tutorials' printed numbers were checked under each (``tests/test_tuning.py``, docs/tuning.md).
 
 Who decides, in order: ``DLTUT_XLA_CPU=NAME`` (one of ``CANDIDATES``, or ``auto``, the default);
 an ``XLA_FLAGS`` that sets a flag some candidate sets (the user's choice stands: no tuning); the
@@ -54,14 +53,14 @@ log = logging.getLogger(__name__)
 # The settings measured: XLA compiler options as JAX's ``compiler_options`` takes them (the names
 # of XLA_FLAGS' flags without their dashes). "xla-default" passes none: XLA's own defaults
 # (YNNPACK fuses each dot). "ynn-off" turns that fusion off: XLA's own dot emitter (Eigen) then
-# multiplies, which was 1.6x faster on the AVX2 EPYC (issue 26). Other flags tried there and here
-# (XNNPACK dot fusion, narrower vectors) were never the fastest; see docs/speed.md.
+# multiplies, the faster on an AVX2-only EPYC. Other XLA CPU flags were never the fastest, so they
+# are not candidates (docs/speed.md, "XLA's CPU settings").
 CANDIDATES = {
     "xla-default": {},
     "ynn-off": {"xla_cpu_experimental_ynn_fusion_type": ""},
 }
 DEFAULT = "xla-default"
-PROBE_LENGTH = 3  # steps of the probe loop: the LR's 3 updates take 1.5 ms, LeNet's about 0.6 s
+PROBE_LENGTH = 3  # steps of the probe loop: enough to time, short for LeNet's slow updates
 ROUNDS = (2, 20)  # timed calls of each candidate's probe, taken in turn: at least, at most
 TIME_BUDGET = 0.5  # seconds of probe calls after which no new round starts (past the least)
 MARGIN = 0.05  # a candidate replaces the default only if it saves more than this fraction

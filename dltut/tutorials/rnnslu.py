@@ -352,7 +352,7 @@ class RNNSLU:
 
         # x_t wx of every word at once, before the scan (as the tutorial's lstm.py does with its
         # inputs): one product reads wx once a sentence rather than once a word, forward and in
-        # the gradient (rnnslu's update 0.66 -> 0.55 ms on 15-word sentences)
+        # the gradient (docs/speed.md, "rnnslu")
         def recurrence(xw_t, h_tm1):
             return sigmoid(xw_t + T.dot(h_tm1, self.wh) + self.bh)
 
