@@ -6,10 +6,12 @@ Each ``Tutorial`` names its script (``scripts/NAME.py``, ``dltut run NAME``), it
 DeepLearningTutorials, its entry point, the hyperparameters that are flags, and what its runs are
 checked against: the original code's printed lines under small settings (``quick``, for
 ``dltut suite --quick``) and the published figures (``published``, for ``dltut suite --full``).
+The package's names (``dltut.test_mlp``, ``dltut.MLP``), the models a model file can describe
+(``dltut.registry``) and the command line's flags (``dltut.cli``) are read from here.
 
 Defaults are not written here: they are the entry point's own (``defaults(name)``), so the two
-cannot disagree. This module imports nothing of dltut at import time; a tutorial's module is
-imported when something asks for its entry point.
+cannot disagree. This module imports nothing of dltut (``dltut.registry``, below the tutorials,
+reads it); a tutorial's module is imported when something asks for its entry point.
 """
 
 import dataclasses
@@ -46,6 +48,16 @@ class Published:
 
 
 @dataclasses.dataclass(frozen=True)
+class Architecture:
+    """A model a model file can describe (``dltut.registry``): its ``arch["model"]``, its class in
+    the tutorial's module and the keyword the class takes its numpy rng by (None: draws nothing)."""
+
+    name: str
+    cls: str
+    rng: str | None
+
+
+@dataclasses.dataclass(frozen=True)
 class Tutorial:
     name: str  # scripts/NAME.py and `dltut run NAME`
     module: str  # its module in dltut.tutorials, named as the original file
@@ -57,7 +69,9 @@ class Tutorial:
     quick: Quick | None = None  # the original's lines under small settings
     published: Published | None = None  # the published figures of a default run
     speed_2012: tuple | None = None  # code/test.py speed(): float32 seconds (i7-920 CPU, GTX 580)
-    command: str | None = None  # a command line of its own in dltut.cli (settings not keywords)
+    exports: tuple = ()  # the names of its module that `import dltut` gives
+    architecture: Architecture | None = None  # the model its model files describe
+    epochs: str = "n_epochs"  # the flag of the epochs it trains (a progress bar's length)
 
 
 TUTORIALS = {t.name: t for t in (
@@ -75,7 +89,8 @@ TUTORIALS = {t.name: t for t in (
             "logistic_sgd.py as it is, sgd_optimization_mnist(n_epochs=10) (code/test.py), "
             "floatX=float64 (float32 prints the same lines)"),
         published=Published(7.500000, 7.489583, "doc/logreg.txt: 74 epochs"),
-        speed_2012=(6.4, 2.9)),
+        speed_2012=(6.4, 2.9), exports=("sgd_optimization_mnist", "LogisticRegression"),
+        architecture=Architecture("logistic_regression", "LogisticRegression", None)),
     Tutorial(
         "logistic_cg", "logistic_cg", "cg_optimization_mnist", "code/logistic_cg.py",
         ("n_epochs", "batch_size"), "logistic regression fitted by scipy's conjugate gradients",
@@ -86,7 +101,7 @@ TUTORIALS = {t.name: t for t in (
             "performance 11.635417 %"),
             "logistic_cg.py as it is, cg_optimization_mnist(n_epochs=10) (code/test.py), "
             "floatX=float64, scipy 1.11.4"),
-        speed_2012=(14.7, 7.6)),
+        speed_2012=(14.7, 7.6), exports=("cg_optimization_mnist",)),
     Tutorial(
         "mlp", "mlp", "test_mlp", "code/mlp.py", COMMON + ("L1_reg", "L2_reg", "n_hidden", "seed"),
         "multilayer perceptron: one tanh hidden layer under a logistic regression",
@@ -96,7 +111,8 @@ TUTORIALS = {t.name: t for t in (
             "     epoch 1, minibatch 2500/2500, test error of best model 10.090000 %"),
             "mlp.py as it is, test_mlp(n_epochs=1) (code/test.py), floatX=float64 and float32"),
         published=Published(1.69, 1.65, "doc/mlp.txt: iteration 2070000"),
-        speed_2012=(42.5, 19.0)),
+        speed_2012=(42.5, 19.0), exports=("test_mlp", "HiddenLayer", "MLP"),
+        architecture=Architecture("mlp", "MLP", "rng")),
     Tutorial(
         "lenet", "convolutional_mlp", "evaluate_lenet5", "code/convolutional_mlp.py",
         COMMON + ("nkerns", "seed"),
@@ -108,7 +124,8 @@ TUTORIALS = {t.name: t for t in (
             "convolutional_mlp.py as it is, evaluate_lenet5(n_epochs=1, nkerns=[5, 5]) "
             "(code/test.py), floatX=float64"),
         published=Published(0.91, 0.92, "doc/lenet.txt: iteration 17800 (GTX 480)"),
-        speed_2012=(63.1, 5.8)),
+        speed_2012=(63.1, 5.8), exports=("evaluate_lenet5", "LeNetConvPoolLayer", "LeNet5"),
+        architecture=Architecture("lenet5", "LeNet5", "rng")),
     Tutorial(
         "dA", "dA", "test_dA", "code/dA.py",
         ("learning_rate", "training_epochs", "batch_size", "output_folder", "seed"),
@@ -118,7 +135,7 @@ TUTORIALS = {t.name: t for t in (
             "Training epoch 0, cost  81.76498578165103"),
             "dA.py (MRG_RandomStreams renamed MRG_RandomStream), test_dA(training_epochs=1) "
             "(code/test.py), floatX=float64", rel=1e-12),
-        speed_2012=(71.0, 19.2)),
+        speed_2012=(71.0, 19.2), exports=("test_dA", "dA")),
     Tutorial(
         "SdA", "SdA", "test_SdA", "code/SdA.py",
         ("finetune_lr", "pretraining_epochs", "pretrain_lr", "training_epochs", "batch_size",
@@ -134,7 +151,8 @@ TUTORIALS = {t.name: t for t in (
             "SdA.py (MRG_RandomStreams renamed), test_SdA(pretraining_epochs=1, "
             "training_epochs=1, batch_size=300) (code/test.py), floatX=float64"),
         published=Published(1.39, 1.30, "doc/SdA.txt: 36 epochs of fine-tuning"),
-        speed_2012=(191.2, 11.2)),
+        speed_2012=(191.2, 11.2), exports=("test_SdA", "SdA"),
+        architecture=Architecture("sda", "SdA", "numpy_rng"), epochs="training_epochs"),
     Tutorial(
         "DBN", "DBN", "test_DBN", "code/DBN.py",
         ("finetune_lr", "pretraining_epochs", "pretrain_lr", "k", "training_epochs", "batch_size",
@@ -150,7 +168,8 @@ TUTORIALS = {t.name: t for t in (
             "DBN.py (MRG_RandomStreams renamed), test_DBN(pretraining_epochs=1, "
             "training_epochs=1, batch_size=300) (code/test.py), floatX=float64", rel=1e-12),
         published=Published(1.27, 1.34, "doc/DBN.txt: 46 supervised epochs"),
-        speed_2012=(199.0, 7.3)),
+        speed_2012=(199.0, 7.3), exports=("test_DBN", "DBN"),
+        architecture=Architecture("dbn", "DBN", "numpy_rng"), epochs="training_epochs"),
     Tutorial(
         "rbm", "rbm", "test_rbm", "code/rbm.py",
         ("learning_rate", "training_epochs", "batch_size", "n_chains", "n_samples",
@@ -161,7 +180,7 @@ TUTORIALS = {t.name: t for t in (
             "Training epoch 0, cost is  -88.7215017688042",),
             "rbm.py (MRG_RandomStreams renamed), test_rbm(training_epochs=1, batch_size=300, "
             "n_chains=1, n_samples=1, n_hidden=20) (code/test.py), floatX=float64", rel=1e-9),
-        speed_2012=(201.9, 122.0)),
+        speed_2012=(201.9, 122.0), exports=("test_rbm", "RBM")),
     Tutorial(
         "cA", "cA", "test_cA", "code/cA.py",
         ("learning_rate", "training_epochs", "batch_size", "output_folder", "contraction_level",
@@ -170,7 +189,8 @@ TUTORIALS = {t.name: t for t in (
         quick=Quick({"training_epochs": 1}, (
             "Training epoch 0, reconstruction cost  589.3672383224493  jacobian norm  "
             "20.999259101134292",),
-            "cA.py as it is, test_cA(training_epochs=1), floatX=float64", rel=1e-12)),
+            "cA.py as it is, test_cA(training_epochs=1), floatX=float64", rel=1e-12),
+        exports=("test_cA", "cA")),
     Tutorial(
         "hmc", "hmc", "test_hmc", "code/hmc/test_hmc.py", ("burnin", "n_samples", "dim", "seed"),
         "Hybrid Monte Carlo sampling of a 5-dimensional Gaussian",
@@ -178,19 +198,21 @@ TUTORIALS = {t.name: t for t in (
             "final stepsize 0.43232963747751657",
             "final acceptance_rate 0.9151492258633982"),
             "hmc.py (MRG_RandomStreams renamed) and test_hmc.py's sampler_on_nd_gaussian(burnin="
-            "1000, n_samples=1000, dim=5), floatX=float64", rel=1e-12)),
+            "1000, n_samples=1000, dim=5), floatX=float64", rel=1e-12),
+        exports=("test_hmc", "sampler_on_nd_gaussian", "HMC_sampler")),
     Tutorial(
         "rnnslu", "rnnslu", "main", "code/rnnslu.py", (),
         "Elman recurrent network for slot filling on ATIS, scored by conlleval's F1",
-        command="rnnslu_main"),
+        exports=("RNNSLU", "atisfold")),
     Tutorial(
         "lstm", "lstm", "train_lstm", "code/lstm.py", (),
         "LSTM sentiment classifier of IMDB movie reviews (mean-pooled states, dropout)",
-        command="lstm_main"),
+        exports=("train_lstm",)),
     Tutorial(
         "rnnrbm", "rnnrbm", "test_rnnrbm", "code/rnnrbm.py",
         ("batch_size", "num_epochs", "data_dir", "samples", "seed"),
-        "RNN-RBM: a recurrent network conditioning an RBM, trained on polyphonic music (MIDI)"),
+        "RNN-RBM: a recurrent network conditioning an RBM, trained on polyphonic music (MIDI)",
+        exports=("test_rnnrbm", "RnnRbm")),
 )}
 # (logreg and logistic_cg draw nothing, their weights start at zero: they have no --seed)
 
@@ -268,15 +290,6 @@ def hyperparameters(name):
 def uses_data(name):
     """Whether the tutorial reads MNIST (its entry point takes ``dataset``)."""
     return "dataset" in defaults(name)
-
-
-def run_options(name):
-    """The ``fitting.Options`` fields the tutorial takes: its module's ``RUN_OPTIONS``, else all
-    of them (the supervised tutorials)."""
-    from dltut.fitting import Options
-
-    return getattr(module(name), "RUN_OPTIONS",
-                   tuple(field.name for field in dataclasses.fields(Options)))
 
 
 def run_id(settings):

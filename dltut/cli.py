@@ -17,6 +17,7 @@ so the two cannot disagree.
 """
 
 import argparse
+import dataclasses
 import inspect
 import logging
 import os
@@ -57,27 +58,41 @@ def build_parser(script, prog=None):
         parser.add_argument(_flag(name), type=catalogue.TYPES.get(name, int), default=defaults[name],
                             metavar=name.upper(), help=f"default {defaults[name]}",
                             nargs=catalogue.LISTS.get(name))
-    options = catalogue.run_options(script)
-    _add_run_flags(parser, options, catalogue.uses_data(script))
-    if "checkpoint" in options:
-        _add_checkpoint_flags(parser, overwrite=True)
+    _add_run_flags(parser, _run_options(script), catalogue.uses_data(script))
     if supervised(script):
         _add_model_flags(parser, script)
     return parser
 
 
-def _add_run_flags(parser, options, data):
-    """The flags of how a run runs: its data (if ``data``), floatX, mode, engine and those of the
-    ``options`` (``fitting.Options`` fields) the tutorial takes."""
-    if data:
-        parser.add_argument("--dataset", default=None,
-                            help="MNIST as a folder of IDX files, the tutorial's mnist.pkl.gz or "
-                                 "an .npz (default: the copy shipped with dltut, dltut/mnist)")
-    parser.add_argument("--floatX", choices=engine.FLOATX, default=None,
-                        help="float dtype (default: float32, unless the engine's flags set it)")
-    parser.add_argument("--mode", choices=engine.MODES, default=None,
-                        help="compile mode (default: jax on PyTensor where JAX is installed, "
-                             "else c; c on Theano)")
+_RUN_HELP = {
+    "dataset": "MNIST as a folder of IDX files, the tutorial's mnist.pkl.gz or an .npz (default: "
+               "the copy shipped with dltut, dltut/mnist)",
+    "floatX": "float dtype (default: float32, unless the engine's flags set it)",
+    "mode": "compile mode (default: jax on PyTensor where JAX is installed, else c; c on Theano)",
+    "engine": "pytensor (default) or theano (theano-pymc in its own environment, see README); also "
+              "DLTUT_ENGINE",
+}
+
+
+def _run_options(script):
+    """The ``fitting.Options`` fields the tutorial takes: its module's ``RUN_OPTIONS``, else all
+    of them (the supervised tutorials)."""
+    from dltut.fitting import Options
+
+    return getattr(catalogue.module(script), "RUN_OPTIONS",
+                   tuple(field.name for field in dataclasses.fields(Options)))
+
+
+def _add_run_flags(parser, options, dataset=True, verbose=True, modes=engine.MODES, **texts):
+    """The flags of how a run runs, shared by every command line: its data (if ``dataset``),
+    floatX, mode (one of ``modes``), engine, those of the ``options`` (``fitting.Options`` fields)
+    the tutorial takes, --verbose (if ``verbose``) and the checkpoint's; ``texts`` replace the help
+    of the first four."""
+    texts = {**_RUN_HELP, **texts}
+    if dataset:
+        parser.add_argument("--dataset", default=None, help=texts["dataset"])
+    parser.add_argument("--floatX", choices=engine.FLOATX, default=None, help=texts["floatX"])
+    parser.add_argument("--mode", choices=modes, default=None, help=texts["mode"])
     if "device" in options:
         parser.add_argument("--device", choices=engine.DEVICES, default=None,
                             help="gpu: JAX mode on the GPU (pip install -e .[gpu]); auto: the GPU "
@@ -86,28 +101,24 @@ def _add_run_flags(parser, options, data):
         parser.add_argument("--tf32", action="store_true",
                             help="on the GPU, allow TensorFloat-32 matrix products (faster, not "
                                  "the tutorials' numbers)")
-    parser.add_argument("--engine", choices=engine.ENGINES, default=None,
-                        help="pytensor (default) or theano (theano-pymc in its own environment, "
-                             "see README); also DLTUT_ENGINE")
+    parser.add_argument("--engine", choices=engine.ENGINES, default=None, help=texts["engine"])
     if "fused" in options:
         parser.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None,
                             help="train each span between validations (dA, cA, rbm: each "
                                  "epoch) in one compiled call (default: on in JAX mode, off in "
                                  "the C and Numba modes)")
-    parser.add_argument("--verbose", action="store_true",
-                        help="also log the seconds spent compiling and training, apart")
-
-
-def _add_checkpoint_flags(parser, overwrite=False):
-    """--checkpoint, --checkpoint-every, --resume (and --overwrite where the run honours it)."""
-    parser.add_argument("--checkpoint", default=None,
-                        help="write the training state there every --checkpoint-every epochs and "
-                             "at the end (also on Ctrl-C/SIGTERM)")
-    parser.add_argument("--checkpoint-every", type=int, default=1, metavar="EPOCHS",
-                        help="epochs between checkpoints (default %(default)s)")
-    parser.add_argument("--resume", default=None,
-                        help="go on from this checkpoint (same settings as the run that wrote it)")
-    if overwrite:
+    if verbose:
+        parser.add_argument("--verbose", action="store_true",
+                            help="also log the seconds spent compiling and training, apart")
+    if "checkpoint" in options:
+        parser.add_argument("--checkpoint", default=None,
+                            help="write the training state there every --checkpoint-every epochs "
+                                 "and at the end (also on Ctrl-C/SIGTERM)")
+        parser.add_argument("--checkpoint-every", type=int, default=1, metavar="EPOCHS",
+                            help="epochs between checkpoints (default %(default)s)")
+        parser.add_argument("--resume", default=None,
+                            help="go on from this checkpoint (same settings as the run that wrote "
+                                 "it)")
         parser.add_argument("--overwrite", action="store_true",
                             help="start afresh over an existing --checkpoint file (without it, "
                                  "such a run is refused: resume it with --resume)")
@@ -129,24 +140,24 @@ def main(script, argv=None, prog=None):
     """Run a tutorial as ``scripts/SCRIPT.py`` (or ``dltut run SCRIPT``, its ``prog``) with the
     command-line arguments ``argv``; returns the exit status."""
     prog = prog or f"{script}.py"
-    command = catalogue.get(script).command
-    if command is not None:  # a tutorial with a command line of its own
-        return globals()[command](argv, prog)
-    args = build_parser(script, prog).parse_args(argv)
+    build, run = _COMMAND_LINES.get(script, (build_parser, _run))
+    args = build(script, prog).parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
     # the tutorial's lines (and with --verbose the timings); other libraries' INFO stays out
-    logging.getLogger("dltut").setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    def run():
-        _check_numbers(args)
-        if args.engine is not None:
-            engine.use(args.engine)
-        if not supervised(script):
-            return _run_unsupervised(script, args)
-        if args.command == "predict":
-            return _predict(args)
-        return _train(script, args)
+    verbose = getattr(args, "verbose", False)
+    logging.getLogger("dltut").setLevel(logging.DEBUG if verbose else logging.INFO)
+    return exit_status(prog, lambda: run(script, args))
 
-    return exit_status(prog, run)
+
+def _run(script, args):
+    _check_numbers(args)
+    if args.engine is not None:
+        engine.use(args.engine)
+    if not supervised(script):
+        return _run_unsupervised(script, args)
+    if args.command == "predict":
+        return _predict(args)
+    return _train(script, args)
 
 
 def exit_status(prog, run):
@@ -187,7 +198,7 @@ def _hyperparameters(script, args):
 def _run_unsupervised(script, args):
     """Run a tutorial that trains without labels and writes pictures (dA, cA, rbm), or samples
     (hmc)."""
-    options = {name: getattr(args, name) for name in catalogue.run_options(script)}
+    options = {name: getattr(args, name) for name in _run_options(script)}
     if catalogue.uses_data(script):
         options["dataset"] = args.dataset
     catalogue.function(script)(**options, **_hyperparameters(script, args))
@@ -207,8 +218,7 @@ def _train(script, args):
         plots.check_matplotlib("--plot and --filters")  # before training, not after it
         for path, draw in pictures:
             check_writable(path, "--plot" if draw == "save_patience_plot" else "--filters")
-    n_epochs = args.training_epochs if script in ("SdA", "DBN") else args.n_epochs
-    with ProgressBar(n_epochs) as bar:
+    with ProgressBar(getattr(args, catalogue.get(script).epochs)) as bar:
         result = catalogue.function(script)(
             dataset=args.dataset, out=args.out, floatX=args.floatX, mode=args.mode,
             device=args.device, tf32=args.tf32, fused=args.fused, checkpoint=args.checkpoint,
@@ -244,21 +254,20 @@ def _predict(args):
 # rnnslu, whose settings are a dict
 
 
-_RNNSLU_PARAM = {  # dltut.tutorials.rnnslu.DEFAULT_PARAM, without importing the engine yet
-    "fold": 3, "lr": 0.0970806646812754, "win": 7, "nhidden": 200, "seed": 345,
-    "emb_dimension": 50, "nepochs": 60,
-}
+# the numbers of the tutorial's DEFAULT_PARAM that are flags
+_RNNSLU_FLAGS = ("fold", "lr", "win", "nhidden", "seed", "emb_dimension", "nepochs")
 
 
-def build_rnnslu_parser(prog="rnnslu.py"):
+def build_rnnslu_parser(script="rnnslu", prog="rnnslu.py"):
+    defaults = catalogue.module(script).DEFAULT_PARAM
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Train the Elman network of the tutorial rnnslu.py on an ATIS fold: F1 of "
                     "the validation and test slots (conlleval) after each epoch, NEW BEST lines "
                     "and the BEST RESULT.")
-    for name, default in _RNNSLU_PARAM.items():
-        parser.add_argument("--" + name.replace("_", "-"), type=type(default), default=default,
-                            metavar=name.upper(), help=f"default {default}")
+    for name in _RNNSLU_FLAGS:
+        parser.add_argument(_flag(name), type=type(defaults[name]), default=defaults[name],
+                            metavar=name.upper(), help=f"default {defaults[name]}")
     parser.add_argument("--no-decay", dest="decay", action="store_false",
                         help="keep the learning rate (default: halve it after 10 epochs without "
                              "a new best)")
@@ -274,36 +283,25 @@ def build_rnnslu_parser(prog="rnnslu.py"):
                         help="where conlleval's input files (current/best.valid/test.txt) and "
                              "the model go; created if missing, checked before training "
                              "(default %(default)s)")
-    parser.add_argument("--floatX", choices=engine.FLOATX, default=None,
-                        help="float dtype (default: float32, unless the engine's flags set it)")
-    parser.add_argument("--mode", choices=("c", "numba"), default=None,
-                        help="compile mode (default: c; JAX mode cannot compile the scan)")
-    parser.add_argument("--engine", choices=engine.ENGINES, default=None,
-                        help="pytensor (default) or theano; also DLTUT_ENGINE")
-    _add_checkpoint_flags(parser, overwrite=True)
+    _add_run_flags(parser, _run_options(script), dataset=False, verbose=False,
+                   modes=("c", "numba"),
+                   mode="compile mode (default: c; JAX mode cannot compile the scan)",
+                   engine="pytensor (default) or theano; also DLTUT_ENGINE")
     return parser
 
 
-def rnnslu_main(argv=None, prog="rnnslu.py"):
-    """rnnslu's command line: its settings are the tutorial's param dict, so it has its own
-    flags rather than those of a tutorial function's keyword arguments."""
-    args = build_rnnslu_parser(prog).parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
-    logging.getLogger("dltut").setLevel(logging.INFO)
-    def run():
-        if args.engine is not None:
-            engine.use(args.engine)
-        from dltut.tutorials import rnnslu
-
-        param = {name: getattr(args, name) for name in _RNNSLU_PARAM}
-        param.update(decay=args.decay, savemodel=args.savemodel)
-        dataset = rnnslu.toy_fold(300, 60, 60) if args.toy else args.dataset
-        rnnslu.main(param, dataset=dataset, output_folder=args.output_folder,
-                    floatX=args.floatX, mode=args.mode, checkpoint=args.checkpoint,
-                    checkpoint_every=args.checkpoint_every, resume=args.resume,
-                    overwrite=args.overwrite)
-
-    return exit_status(prog, run)
+def _run_rnnslu(script, args):
+    """rnnslu's run: its settings are the tutorial's param dict, so it has its own flags rather
+    than those of a tutorial function's keyword arguments."""
+    if args.engine is not None:
+        engine.use(args.engine)
+    rnnslu = catalogue.module(script)
+    param = {name: getattr(args, name) for name in _RNNSLU_FLAGS}
+    param.update(decay=args.decay, savemodel=args.savemodel)
+    dataset = rnnslu.toy_fold(300, 60, 60) if args.toy else args.dataset
+    rnnslu.main(param, dataset=dataset, output_folder=args.output_folder, floatX=args.floatX,
+                mode=args.mode, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+                resume=args.resume, overwrite=args.overwrite)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -328,20 +326,18 @@ _LSTM_HELP = {
 }
 
 
-def build_lstm_parser(prog="lstm.py"):
+def build_lstm_parser(script="lstm", prog="lstm.py"):
     """Every argument of ``train_lstm`` as a flag, with the defaults of the tutorial's
     ``__main__`` (``max_epochs=100, test_size=500``)."""
-    from dltut.tutorials.lstm import train_lstm
-
     parser = argparse.ArgumentParser(
         prog=prog, description="Train the LSTM tutorial on IMDB reviews (train_lstm).")
-    for name, parameter in inspect.signature(train_lstm).parameters.items():
+    for name, parameter in inspect.signature(catalogue.function(script)).parameters.items():
         if name == "callbacks":
             continue
         default = _LSTM_MAIN_DEFAULTS.get(name, parameter.default)
         if name == "optimizer":
             default = default.__name__
-        flag = "--" + name.replace("_", "-")
+        flag = _flag(name)
         text = _LSTM_HELP.get(name, "")
         if isinstance(default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
@@ -353,14 +349,14 @@ def build_lstm_parser(prog="lstm.py"):
     return parser
 
 
-def lstm_main(argv=None, prog="lstm.py"):
-    """The LSTM's command line (the tutorial's ``python lstm.py``)."""
-    args = build_lstm_parser(prog).parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
-    logging.getLogger("dltut").setLevel(logging.INFO)
-    from dltut.tutorials.lstm import train_lstm
+def _run_lstm(script, args):
+    """The LSTM's run (the tutorial's ``python lstm.py``)."""
+    return catalogue.function(script)(**vars(args))
 
-    return exit_status(prog, lambda: train_lstm(**vars(args)))
+
+# the tutorials whose settings are not their entry point's keywords: their parser and run
+_COMMAND_LINES = {"rnnslu": (build_rnnslu_parser, _run_rnnslu),
+                  "lstm": (build_lstm_parser, _run_lstm)}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -406,7 +402,8 @@ def build_sweep_parser(tutorial):
                         help="draw all runs in OUT_DIR/sweep.png (needs matplotlib)")
     parser.add_argument("--checkpoint-every", type=int, default=None, metavar="EPOCHS",
                         help="epochs between each run's checkpoints (default 1)")
-    _add_run_flags(parser, catalogue.run_options(tutorial), data=True)
+    # each run's --checkpoint is the sweep's, in its folder
+    _add_run_flags(parser, set(_run_options(tutorial)) - {"checkpoint"})
     return parser
 
 

@@ -9,20 +9,19 @@ allocated, so a file cannot ask for a model larger than itself.
 """
 
 import importlib
+import inspect
 import math
 
 import numpy
 
+from dltut import catalogue
+
 # architecture "model" -> the tutorial module, the class that builds it and the keyword it takes
-# its numpy rng by (None: it draws nothing). The class is imported on first use: the tutorial
-# modules import the core (fitting, saving), which imports this.
-ARCHITECTURES = {
-    "logistic_regression": ("dltut.tutorials.logistic_sgd", "LogisticRegression", None),
-    "mlp": ("dltut.tutorials.mlp", "MLP", "rng"),
-    "lenet5": ("dltut.tutorials.convolutional_mlp", "LeNet5", "rng"),
-    "sda": ("dltut.tutorials.SdA", "SdA", "numpy_rng"),
-    "dbn": ("dltut.tutorials.DBN", "DBN", "numpy_rng"),
-}
+# its numpy rng by (None: it draws nothing), from the catalogue. The class is imported on first
+# use: the tutorial modules import the core (fitting, saving), which imports this.
+ARCHITECTURES = {t.architecture.name: (f"dltut.tutorials.{t.module}", t.architecture.cls,
+                                       t.architecture.rng)
+                 for t in catalogue.TUTORIALS.values() if t.architecture is not None}
 # the most parameters (numbers) of a model dltut builds: 4 GiB of float32, far above the
 # tutorials' (LeNet5: 431,080; the SdA's: 2,797,010)
 MAX_PARAMETERS = 2**30
@@ -62,7 +61,7 @@ def param_shapes(arch):
         raise ArchitectureError(f"unknown model {kind!r} in architecture {arch!r}: one of "
                                 f"{', '.join(ARCHITECTURES)}")
     settings = {key: value for key, value in arch.items() if key != "model"}
-    expected = _SETTINGS[kind]
+    expected = tuple(inspect.signature(_SHAPES[kind]).parameters)  # the model's settings
     if set(settings) != set(expected):
         missing = sorted(set(expected) - set(settings))
         extra = sorted(set(settings) - set(expected))
@@ -80,14 +79,7 @@ def param_shapes(arch):
     return shapes
 
 
-# each model's settings; those that are lists, with the length they must have (None: >= 1)
-_SETTINGS = {
-    "logistic_regression": ("n_in", "n_out"),
-    "mlp": ("n_in", "n_hidden", "n_out"),
-    "lenet5": ("batch_size", "nkerns", "n_hidden", "n_out"),
-    "sda": ("n_ins", "hidden_layers_sizes", "n_outs"),
-    "dbn": ("n_ins", "hidden_layers_sizes", "n_outs"),
-}
+# the settings that are lists, with the length they must have (None: >= 1)
 _LISTS = {"nkerns": 2, "hidden_layers_sizes": None}
 
 
