@@ -27,7 +27,9 @@ validations, not updates):
 ``train`` returns a ``TrainResult`` holding the best model's numbers and the whole history of
 validations and patience, so the stop can be explained after the fact. ``train_lockstep`` trains
 several runs fed the same minibatches (``dltut.batched``), each by the same rules: ``Run`` holds
-them for one run, and both loops use it.
+them for one run, and both loops use it. A rule is asked, never its type: ``frequency``,
+``validate``, ``stopped`` (with its ``reason``) and ``stop_bound`` (how far a span may run
+without a validation), and whether it runs in lockstep.
 """
 
 import dataclasses
@@ -76,6 +78,22 @@ class EarlyStopping:
             )
         return frequency
 
+    # The stopping interface the trainer calls (``ValidationPatience`` has the same):
+    reason = "patience"  # the stop_reason of a run this rule stops
+    lockstep = True  # train_lockstep can run it beside other runs
+
+    def stopped(self, state):
+        """Whether the run in ``state`` stops after its update ``state.iteration``."""
+        return 0 <= state.iteration and state.patience <= state.iteration
+
+    def stop_bound(self, state):
+        """The update past which the run may stop without a validation: its patience."""
+        return state.patience
+
+    def validate(self, model, state, epoch, minibatch, n_train_batches, callbacks, logger):
+        """Validate after update ``state.iteration`` (``_validate``)."""
+        _validate(model, state, self, epoch, minibatch, n_train_batches, callbacks, logger)
+
 
 @dataclasses.dataclass(frozen=True)
 class ValidationPatience:
@@ -92,6 +110,19 @@ class ValidationPatience:
 
     def frequency(self, n_train_batches):
         return self.validation_frequency
+
+    reason = "validation_patience"
+    lockstep = False  # its validations compute each run's training error: one run at a time
+
+    def stopped(self, state):
+        return state.bad_counter > self.patience
+
+    def stop_bound(self, state):
+        return math.inf  # it stops only at a validation
+
+    def validate(self, model, state, epoch, minibatch, n_train_batches, callbacks, logger):
+        """Validate after update ``state.iteration`` (``_validate_counting``)."""
+        _validate_counting(model, state, self, epoch, minibatch, callbacks)
 
 
 def _require_int(name, value, minimum):
@@ -377,7 +408,7 @@ def train_lockstep(group, n_train_batches, stoppings, callbacks=None, loggers=No
     behind train, the others waiting (frozen), until they are; then all go on together.
     """
     _require_int("n_train_batches", n_train_batches, 1)
-    if any(isinstance(stopping, ValidationPatience) for stopping in stoppings):
+    if not all(stopping.lockstep for stopping in stoppings):
         raise ValueError("train_lockstep runs the tutorials' EarlyStopping only, not "
                          "ValidationPatience (the LSTM's rule): train such runs one by one")
     n_runs = len(stoppings)
@@ -442,15 +473,11 @@ class Run:
         self.frequency = stopping.frequency(n_train_batches)
         self.callbacks, self.log = callbacks, logger
         self.stop_reason, self.diverged = None, None
-        self.counts_validations = isinstance(stopping, ValidationPatience)
         # a run resumed from the checkpoint written at its end ends there again
         if state.costs and not math.isfinite(state.costs[-1]):
             self.diverged, self.stop_reason = (state.iteration, state.costs[-1]), "diverged"
-        elif self.counts_validations:
-            if state.bad_counter > stopping.patience:
-                self.stop_reason = "validation_patience"
-        elif 0 <= state.iteration and state.patience <= state.iteration:
-            self.stop_reason = "patience"
+        elif stopping.stopped(state):
+            self.stop_reason = stopping.reason
 
     def out_of_epochs(self, first):
         """Whether update ``first`` would start an epoch past ``n_epochs`` (the run then stops)."""
@@ -460,9 +487,8 @@ class Run:
 
     def span_end(self, first):
         """The last update of the longest span from ``first`` without an event of this run."""
-        if self.counts_validations:  # no stop between validations
-            return _span_end(first, self.frequency, math.inf, self.n_train_batches)
-        return _span_end(first, self.frequency, self.state.patience, self.n_train_batches)
+        return _span_end(first, self.frequency, self.stopping.stop_bound(self.state),
+                         self.n_train_batches)
 
     def record(self, model, first, last, costs):
         """Take the costs of updates ``first .. last``; validate and stop as the rules say."""
@@ -477,17 +503,12 @@ class Run:
             return
         state.costs.extend(costs.tolist())
         state.iteration = last
-        if self.counts_validations:
-            if (last + 1) % self.frequency == 0 and _validate_counting(
-                    model, state, self.stopping, last // n_train_batches + 1,
-                    last % n_train_batches + 1, self.callbacks):
-                self.stop_reason = "validation_patience"
-            return
         if (last + 1) % self.frequency == 0:
-            _validate(model, state, self.stopping, last // n_train_batches + 1,
-                      last % n_train_batches + 1, n_train_batches, self.callbacks, self.log)
-        if state.patience <= last:
-            self.stop_reason = "patience"
+            self.stopping.validate(model, state, last // n_train_batches + 1,
+                                   last % n_train_batches + 1, n_train_batches, self.callbacks,
+                                   self.log)
+        if self.stopping.stopped(state):
+            self.stop_reason = self.stopping.reason
 
     def result(self, elapsed):
         return _result(self.state, self.stop_reason, self.frequency, self.n_train_batches, elapsed)
@@ -605,7 +626,8 @@ def _validate(model, state, stopping, epoch, minibatch, n_train_batches, callbac
 
 def _validate_counting(model, state, stopping, epoch, minibatch, callbacks):
     """Validate after update ``state.iteration`` by ``ValidationPatience``'s rule (the model's
-    ``train_loss()``, ``validation_loss()`` and ``test_score()``); whether training stops."""
+    ``train_loss()``, ``validation_loss()`` and ``test_score()``): a new best resets
+    ``state.bad_counter``, a stale validation adds one (``stopping.stopped`` then says)."""
     train_loss = float(model.train_loss())
     loss = float(model.validation_loss())
     test_score = float(model.test_score())
@@ -624,7 +646,6 @@ def _validate_counting(model, state, stopping, epoch, minibatch, callbacks):
     state.history.append(record)
     for callback in callbacks:
         callback(record)
-    return stale and state.bad_counter > stopping.patience
 
 
 def _result(state, stop_reason, frequency, n_train_batches, elapsed):
