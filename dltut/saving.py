@@ -239,14 +239,25 @@ def _read_arrays(path):
     return arrays
 
 
+_NPY_HEADERS = {(1, 0): numpy.lib.format.read_array_header_1_0,
+                (2, 0): numpy.lib.format.read_array_header_2_0}
+
+
+def read_npy_header(member):
+    """``(version, shape, dtype)`` of the ``.npy`` header at the start of the open ``member``,
+    read before any of its values; shape and dtype None for a format numpy.savez does not write
+    (it writes 1.0, or 2.0 for a long header)."""
+    version = numpy.lib.format.read_magic(member)
+    if version not in _NPY_HEADERS:
+        return version, None, None
+    shape, _, dtype = _NPY_HEADERS[version](member)
+    return version, shape, dtype
+
+
 def _check_header(path, name, member, member_size):
     """The ``.npy`` header of ``name``: a plain dtype and a shape whose bytes are the member's."""
-    version = numpy.lib.format.read_magic(member)
-    if version == (1, 0):
-        shape, _, dtype = numpy.lib.format.read_array_header_1_0(member)
-    elif version == (2, 0):
-        shape, _, dtype = numpy.lib.format.read_array_header_2_0(member)
-    else:
+    version, shape, dtype = read_npy_header(member)
+    if shape is None:
         raise _bad(path, f"array {name}: .npy format {version}, numpy.savez writes 1.0 or 2.0")
     plain = (dtype.kind in _PLAIN_KINDS or (name == "meta" and dtype.kind == "U")) \
         and dtype.fields is None and dtype.subdtype is None and not dtype.hasobject

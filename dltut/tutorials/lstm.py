@@ -262,8 +262,6 @@ def load_params(path, params):
     Each array's ``.npy`` header is read first: its shape must be the parameter's and its dtype
     a float, before its values are read (a file cannot make this allocate more than the model
     holds); what is wrong is a ModelFileError naming the file."""
-    headers = {(1, 0): numpy.lib.format.read_array_header_1_0,
-               (2, 0): numpy.lib.format.read_array_header_2_0}
     if not os.path.isfile(path):
         raise saving.ModelFileError(f"{path}: no such model file; train one first (saveto)")
     try:
@@ -274,11 +272,10 @@ def load_params(path, params):
                     raise saving.ModelFileError(f"{path}: {kk} is not in the archive (a model of "
                                                 "another encoder?)")
                 with archive.open(members[f"{kk}.npy"]) as member:
-                    version = numpy.lib.format.read_magic(member)
-                    if version not in headers:
+                    version, shape, dtype = saving.read_npy_header(member)
+                    if shape is None:
                         raise saving.ModelFileError(f"{path}: {kk} is a .npy of version "
                                                     f"{version}, not one numpy.savez writes")
-                    shape, _, dtype = headers[version](member)
                     if shape != params[kk].shape:
                         raise saving.ModelFileError(
                             f"{path}: {kk} has shape {shape}, this model's is "
