@@ -111,6 +111,35 @@ def engine_settings_kept():
             engine.set_mode(mode)
 
 
+def disk_full_for(monkeypatch, name):
+    """Every write of a file called ``name`` fails as on a full disk (ENOSPC), inside
+    ``atomic_write`` as saving calls it; other files are written."""
+    import errno
+
+    from dltut import saving
+
+    real_write = saving.atomic_write
+
+    def full_disk(path, write):
+        def fail(file):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        return real_write(path, fail if os.path.basename(path) == name else write)
+
+    monkeypatch.setattr(saving, "atomic_write", full_disk)
+
+
+def checkpoint_warnings(caplog, path):
+    """The dltut warnings of ``caplog``; asserts they are the one a failed checkpoint write of
+    ``path`` gives."""
+    warnings = [r.getMessage() for r in caplog.records
+                if r.levelno >= logging.WARNING and r.name.startswith("dltut")]
+    assert len(warnings) == 1, warnings
+    assert f"{path}: cannot write (No space left on device" in warnings[0]
+    assert "training goes on" in warnings[0]
+    return warnings
+
+
 @pytest.fixture(autouse=True)
 def restore_engine_settings():
     """Every test leaves the engine's settings as it found them (``engine_settings_kept``)."""

@@ -984,3 +984,21 @@ def test_a_crafted_model_to_reload_is_refused_naming_the_file(tmp_path):
     for case, (path, message) in cases.items():
         with pytest.raises(ModelFileError, match=f"{re.escape(str(path))}: .*{message}"):
             lstm.train_lstm(**settings, reload_model=path)
+
+
+def test_a_checkpoint_that_cannot_be_written_is_a_warning_and_training_goes_on(
+        tmp_path, monkeypatch, caplog):
+    """A full disk at every checkpoint write: one warning naming the file, the run goes to its
+    end and its best model is written."""
+    from conftest import checkpoint_warnings, disk_full_for
+
+    write_made_imdb(tmp_path / "imdb.pkl")
+    disk_full_for(monkeypatch, "ck.npz")
+    with caplog.at_level(logging.WARNING, logger="dltut"):
+        result = lstm.train_lstm(**dict(ONE_SETTINGS, batch_size=16, dispFreq=100, validFreq=3,
+                                        saveto=str(tmp_path / "best.npz")),
+                                 data_path=tmp_path / "imdb.pkl", mode="c",
+                                 checkpoint=str(tmp_path / "ck.npz"))
+    checkpoint_warnings(caplog, tmp_path / "ck.npz")
+    assert result.result.iterations == 6 and (tmp_path / "best.npz").exists()
+    assert not (tmp_path / "ck.npz").exists()

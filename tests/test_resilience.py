@@ -175,30 +175,18 @@ def test_a_checkpoint_that_cannot_be_written_keeps_the_run_and_its_best_model(
         tiny_mnist, tmp_path, monkeypatch, caplog, floatX64):
     """A full disk (ENOSPC) at every checkpoint write: one warning naming the file, training goes
     on to its end, the best model is written and the previous checkpoint is left as it was."""
-    import errno
     import logging
 
     import dltut
+    from conftest import checkpoint_warnings, disk_full_for
 
-    real_write = saving.atomic_write
-
-    def full_disk(path, write):
-        def fail(file):
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-        return real_write(path, fail if os.path.basename(path) == "ck.npz" else write)
-
-    monkeypatch.setattr(saving, "atomic_write", full_disk)
+    disk_full_for(monkeypatch, "ck.npz")
     (tmp_path / "ck.npz").write_bytes(b"an earlier checkpoint")
     with caplog.at_level(logging.WARNING, logger="dltut"):
         result = dltut.sgd_optimization_mnist(
             dataset=tiny_mnist, n_epochs=3, batch_size=100, mode="c",
             out=str(tmp_path / "best.npz"), checkpoint=str(tmp_path / "ck.npz"), overwrite=True)
-    warnings = [r.getMessage() for r in caplog.records
-                if r.levelno >= logging.WARNING and r.name.startswith("dltut")]
-    assert len(warnings) == 1, warnings
-    assert f"{tmp_path / 'ck.npz'}: cannot write (No space left on device" in warnings[0]
-    assert "training goes on" in warnings[0]
+    checkpoint_warnings(caplog, tmp_path / "ck.npz")
     assert result.stop_reason == "n_epochs" and result.iterations == 18
     assert saving.load_model(tmp_path / "best.npz").info["iterations"] == 18
     assert (tmp_path / "ck.npz").read_bytes() == b"an earlier checkpoint"

@@ -454,3 +454,16 @@ def test_output_places_are_checked_before_training(uncompiled, tmp_path):
     with _c_mode():
         with pytest.raises(OutputError, match="checkpoint .* is a folder"):
             RnnRbm().train([numpy.zeros((3, 88))], checkpoint=tmp_path)
+
+
+def test_a_checkpoint_that_cannot_be_written_is_a_warning_and_training_goes_on(
+        graph_only, floatX64, tmp_path, monkeypatch, caplog):
+    """A full disk at every checkpoint write: one warning naming the file, every epoch trained."""
+    from conftest import checkpoint_warnings, disk_full_for
+
+    disk_full_for(monkeypatch, "rnnrbm.npz")
+    with _c_mode(), caplog.at_level(logging.WARNING, logger="dltut"):
+        costs = RnnRbm(**SMALL).train(_made_rolls(), batch_size=10, num_epochs=2,
+                                      checkpoint=tmp_path / "rnnrbm.npz")
+    checkpoint_warnings(caplog, tmp_path / "rnnrbm.npz")
+    assert len(costs) == 2 and not (tmp_path / "rnnrbm.npz").exists()

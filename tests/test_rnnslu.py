@@ -648,3 +648,15 @@ def test_rnnslu_refuses_a_crafted_fold_in_one_line(tmp_path, fold, words):
     path.write_bytes(gzip.compress(pickle.dumps(fold, 2)))
     refused = run_dltut(["run", "rnnslu", "--dataset", path, "--nepochs", 1], tmp_path)
     assert_refused(refused, "atis.fold3.pkl.gz", *words)
+
+
+def test_a_checkpoint_that_cannot_be_written_is_a_warning_and_training_goes_on(
+        tmp_path, monkeypatch, caplog):
+    """A full disk at every checkpoint write: one warning naming the file, every epoch trained."""
+    from conftest import checkpoint_warnings, disk_full_for
+
+    disk_full_for(monkeypatch, "ck.npz")
+    with engine_settings_kept(), caplog.at_level(logging.WARNING, logger="dltut"):
+        run = _tiny(tmp_path, checkpoint=str(tmp_path / "ck.npz"))
+    checkpoint_warnings(caplog, tmp_path / "ck.npz")
+    assert len(run.epochs) == TINY["param"]["nepochs"] and not (tmp_path / "ck.npz").exists()

@@ -933,8 +933,8 @@ def train_lstm(
              else TrainState(patience=patience))
     training.state = state
 
-    def write_checkpoint(train_state):
-        _save_checkpoint(checkpoint, settings, training, streams, train_state)
+    write_checkpoint = saving.CheckpointWriter(checkpoint, lambda train_state: _save_checkpoint(
+        checkpoint, settings, training, streams, train_state))
 
     def show(record):
         log.info("Train  %s Valid  %s Test  %s", record.train_loss, record.validation_loss,

@@ -316,6 +316,8 @@ class RnnRbm:
             order, epoch_costs = self._resume(resume, batch_size, len(dataset))
             first = len(epoch_costs)
             log.info("... resuming from %s (%i epochs)", resume, first)
+        # a failed write is a warning naming the file: training goes on (saving.CheckpointWriter)
+        write_checkpoint = saving.CheckpointWriter(checkpoint, self._save)
         start_time = timeit.default_timer()
         with StopRequest() as stop:
             for epoch in range(first, num_epochs):
@@ -334,7 +336,7 @@ class RnnRbm:
                 epoch_costs.append(float(mean))
                 self.costs.append(float(mean))
                 if checkpoint and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == num_epochs):
-                    self._save(checkpoint, batch_size, order, epoch_costs)
+                    write_checkpoint(checkpoint, batch_size, order, epoch_costs)
         log.debug("trained %i epochs in %.3fs", num_epochs - first,
                   timeit.default_timer() - start_time)
         return epoch_costs

@@ -552,6 +552,8 @@ def _main(param, dataset, output_folder, options):
     # train with early stopping on validation set
     state = _RunState(param, sizes=[vocsize, nclasses, len(train_lex), len(valid_lex),
                                     len(test_lex)])
+    # a failed write is a warning naming the file: training goes on (saving.CheckpointWriter)
+    write_checkpoint = saving.CheckpointWriter(options.checkpoint, state.save)
     if options.resume is not None:
         state.load(options.resume, rnn)
         for _ in range(state.epochs_done):  # the training order after those epochs
@@ -614,7 +616,7 @@ def _main(param, dataset, output_folder, options):
             if options.checkpoint and (state.epochs_done % options.checkpoint_every == 0
                                        or state.epochs_done == param["nepochs"]
                                        or state.stopped):
-                state.save(options.checkpoint, rnn)
+                write_checkpoint(options.checkpoint, rnn)
             if state.stopped:
                 break
 
