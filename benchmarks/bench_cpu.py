@@ -314,8 +314,8 @@ print("BENCH", json.dumps({{"train": seconds(result), "wall": wall}}))
 
 
 def cpu_header():
-    """The CPU's model name and vector instruction sets, as dltut.tuning keys its choices."""
-    from dltut import tuning
+    """The CPU's model name and vector instruction sets, as dltut.backend.tuning keys its choices."""
+    from dltut.backend import tuning
 
     model, _ = tuning.cpu_description()
     return f"CPU: {model}, {os.cpu_count()} cores; vector ISA: {' '.join(tuning.simd_flags())}"

@@ -61,7 +61,6 @@ from dltut.fitting import (N_OUT, _counters, _resume, check_draws_nothing,
                            check_fresh_checkpoint, check_resume, check_seed, check_sgd_settings,
                            checkpoint_writer, input_size, prepare)
 from dltut.trainer import EarlyStopping, StopRequest, train_lockstep
-from dltut.tutorials.mlp import mlp_regularizer
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +145,7 @@ def fit_group(tutorial, runs, dataset=None, outs=None, checkpoints=None, resume=
         model = registry.build(arch, rng, x)
         cost = model.negative_log_likelihood(y)
         if tutorial == "mlp":
-            cost = mlp_regularizer(run["L1_reg"], run["L2_reg"])(model, cost)
+            cost = cost + run["L1_reg"] * model.L1 + run["L2_reg"] * model.L2_sqr
         models.append(model)
         costs.append(cost)
     stoppings = [_stopping(run) for run in settings]
@@ -220,8 +219,8 @@ def _check_runs(tutorial, runs):
                                       if a != b)
             raise ValueError(
                 f"runs 0 and {index} differ in {name} ({first!r} vs {other!r}): runs trained "
-                "together must share their shapes; group them by dltut.batched.shape_key and call "
-                "fit_group once per group"
+                "together must share their shapes; group them by "
+                "dltut.batched.shape_key and call fit_group once per group"
             )
     return settings
 

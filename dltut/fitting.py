@@ -138,11 +138,35 @@ def fit(arch, rng, datasets, hyperparameters, stopping, options, regularize=None
     updates = sgd(cost, classifier.params, hyperparameters["learning_rate"])
     compiled = CompiledModel(x, y, cost, classifier.y_pred, classifier.params, updates, datasets,
                              hyperparameters["batch_size"], fused=options.fused)
+    return _train(compiled, classifier, arch, hyperparameters, stopping, options, log_every,
+                  resumed, training_message)
+
+
+def train_functions(model, classifier, arch, hyperparameters, stopping, options, log_every=None):
+    """Train a tutorial's compiled functions (``trainer.Minibatches``) of ``classifier`` by the
+    early-stopping rules of ``stopping``; the checkpoints, the resume and the best model as
+    ``options`` ask, the model saved as ``arch`` (what ``dltut predict`` rebuilds).
+
+    ``hyperparameters`` are what defines the run besides ``arch`` (a checkpoint resumes only a
+    run with the same ones). Returns the ``TrainResult``; ``result.model`` is ``classifier`` with
+    the best parameters set. A run stopped by SIGINT/SIGTERM returns with ``stop_reason ==
+    "interrupted"``; a diverging one raises ``Diverged``. Either way the checkpoint and the best
+    model so far are written first.
+    """
+    hyperparameters = {**hyperparameters, **dataclasses.asdict(stopping)}
+    resumed = read_resume(options.resume, arch, hyperparameters) if options.resume else None
+    return _train(model, classifier, arch, hyperparameters, stopping, options, log_every,
+                  resumed)
+
+
+def _train(compiled, classifier, arch, hyperparameters, stopping, options, log_every, resumed,
+           training_message=None):
+    """The run of ``fit`` and ``train_functions`` once the functions are compiled."""
     state = _resume_into(resumed, classifier) if resumed is not None else None
+    if training_message is not None:
+        log.info(training_message)
     write_checkpoint = (checkpoint_writer(options.checkpoint, arch, hyperparameters, classifier)
                         if options.checkpoint is not None else None)
-
-    log.info(training_message)
     try:
         with StopRequest() as stop:
             result = train(compiled, compiled.n_train_batches, stopping,
@@ -166,6 +190,20 @@ def _check_hyperparameters(hyperparameters, datasets):
     """The learning rate and batch size, checked before anything is built."""
     check_sgd_settings(hyperparameters["learning_rate"], hyperparameters["batch_size"])
     batch_counts(datasets, hyperparameters["batch_size"])
+
+
+def check_architecture(arch):
+    """The model ``arch`` (as saved and rebuilt by ``dltut predict``) is one that can be built:
+    known settings, each in range, not too many parameters; an error naming the setting
+    otherwise, before anything is allocated."""
+    registry.param_shapes(arch)
+    return arch
+
+
+def check_batch_size(datasets, batch_size):
+    """Each split of ``datasets`` holds at least one minibatch of ``batch_size``; a ValueError
+    naming the first that does not."""
+    batch_counts(datasets, batch_size)
 
 
 def check_sgd_settings(learning_rate, batch_size):

@@ -64,7 +64,7 @@ def engine_lines():
         lines.append(("XLA_FLAGS", f"{os.environ.get('XLA_FLAGS') or '(none)'} (dltut adds "
                                    f"{', '.join(engine.XLA_CPU_FLAGS)} unless set there)"))
         if engine.jax_platform() == "cpu":
-            from dltut import tuning
+            from dltut.backend import tuning
 
             lines += tuning.settings_report()
     threads, why = engine.blas_threads()

@@ -111,7 +111,7 @@ def conv2d(input, filters, input_shape, filter_shape, *, method=None):
     ``method`` chooses how that matrix is built, ``"slices"`` or ``"gather"``; ``"patches"``
     builds its transpose, a row per output pixel ``(b, i, j)`` gathered from each image as it
     lies, and multiplies it by the filters' transpose; ``"xla"``, for PyTensor's JAX mode, is JAX's
-    own convolution (``dltut.xla_conv``; cuDNN on NVIDIA GPUs) instead of im2col. By default,
+    own convolution (``dltut.backend.xla_conv``; cuDNN on NVIDIA GPUs) instead of im2col. By default,
     ``default_method()``: slices in PyTensor's C mode, patches in its JAX mode, the gather
     elsewhere.
     """
@@ -122,7 +122,7 @@ def conv2d(input, filters, input_shape, filter_shape, *, method=None):
         if engine.name() != "pytensor":
             raise ValueError(f"conv2d method 'xla' needs PyTensor's JAX backend; engine "
                              f"{engine.name()} has none: use method 'slices' or 'gather'")
-        from dltut import xla_conv
+        from dltut.backend import xla_conv
 
         return xla_conv.conv2d(input.reshape(input_shape), filters.reshape(filter_shape))
     kernel = filters.reshape((n_filters, channels * f_rows * f_cols))

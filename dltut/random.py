@@ -373,7 +373,7 @@ def _graph_draw(rstate, n, n_streams):
     T = engine.T
     if engine.mode() == "c" and engine.name() == "pytensor":
         # one loop in C (MRGDraw), several times faster than the fused graph steps below
-        from dltut.mrg_op import mrg_draw
+        from dltut.backend.mrg_op import mrg_draw
 
         return mrg_draw(rstate, T.cast(n, "int64"))
     state = T.cast(rstate, _state_dtype())

@@ -313,6 +313,70 @@ class StopRequest:
         return self.signal_number is not None
 
 
+class Minibatches:
+    """A tutorial's compiled ``train_model``, ``validate_model`` and ``test_model`` (each a function
+    of a minibatch index) as ``train`` calls them, with their splits' minibatch counts and the
+    model's ``params``.
+
+    ``validation_loss`` is the tutorials' ``numpy.mean([validate_model(i) for i in
+    range(n_valid_batches)])``. Where the engine's functions can run a span of indices as one call
+    (``over``, in JAX mode), the training spans between validations and the validation and test
+    sweeps are such calls (``fused``; None: wherever they can), with the same numbers. A cost
+    without labels (the autoencoders') has no ``validate_model`` or ``test_model``: None.
+    """
+
+    def __init__(self, train_model, validate_model, test_model, n_train_batches, n_valid_batches,
+                 n_test_batches, params, fused=None):
+        functions = {"training": train_model, "validation": validate_model, "test": test_model}
+        self.functions = {split: f for split, f in functions.items() if f is not None}
+        self.counts = {"training": n_train_batches, "validation": n_valid_batches,
+                       "test": n_test_batches}
+        self.n_train_batches, self.params = n_train_batches, params
+        can_fuse = all(hasattr(function, "over") for function in self.functions.values())
+        self.fused = can_fuse if fused is None else bool(fused) and can_fuse
+
+    def train_minibatches(self, first, count):
+        """One update per minibatch ``first .. first + count - 1``; their costs, one row each
+        (a row of outputs where ``train_model`` returns several)."""
+        train_model = self.functions["training"]
+        if not self.fused:
+            return numpy.array([train_model(i) for i in range(first, first + count)])
+        costs = train_model.over(first, count)
+        return numpy.stack(costs, axis=-1) if isinstance(costs, list) else numpy.asarray(costs)
+
+    def _mean(self, split):
+        function, count = self.functions[split], self.counts[split]
+        if self.fused:
+            losses = function.over(0, count, like=self.functions["training"])
+        else:
+            losses = [function(i) for i in range(count)]
+        return numpy.mean(numpy.asarray(losses, dtype=numpy.float64))
+
+    def validation_loss(self):
+        return self._mean("validation")
+
+    def test_score(self):
+        return self._mean("test")
+
+    def get_params(self):
+        return [param.get_value(borrow=False) for param in self.params]
+
+    def set_params(self, values):
+        for param, value in zip(self.params, values):
+            param.set_value(value)
+
+    def prepare(self, span_lengths=()):
+        """Compile ahead (JAX mode) what the run will call: the spans of ``span_lengths`` or
+        ``train_model``, and the validation and test sweeps."""
+        functions = self.functions
+        if not hasattr(functions["training"], "compile_ahead"):
+            return
+        functions["training"].compile_ahead(span_lengths if self.fused else ())
+        for split in set(functions) - {"training"}:
+            functions[split].compile_ahead([self.counts[split]] if self.fused else (),
+                                           like=functions["training"])
+
+
 def train(model, n_train_batches, stopping=EarlyStopping(), callbacks=(), log_every=None,
           state=None, checkpoint=None, checkpoint_every=None, stop_requested=None):
     """Run minibatch SGD with early stopping.

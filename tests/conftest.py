@@ -11,7 +11,7 @@ from dltut import engine
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# JAX loops compile under XLA's default CPU setting in the tests, as before dltut.tuning: no test
+# JAX loops compile under XLA's default CPU setting in the tests, as before dltut.backend.tuning: no test
 # measures settings (each new shape would compile its probes twice) or writes the user's cache,
 # and the tests of the original's numbers run as recorded. tests/test_tuning.py tunes in a cache
 # of its own; DLTUT_XLA_CPU=ynn-off (or auto) set before pytest runs the suite under that.

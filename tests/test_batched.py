@@ -10,7 +10,8 @@ import pytest
 
 import dltut
 from conftest import in_mode
-from dltut import batched, data, registry
+from dltut import data, registry
+from dltut import batched
 from dltut.batched import fit_group, shape_key
 from dltut.compiled import CompiledGroup
 from dltut.engine import T

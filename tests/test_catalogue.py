@@ -87,7 +87,8 @@ def test_the_import_graph_has_no_circle_and_the_command_line_is_the_top():
 
 
 def test_the_library_does_not_import_its_command_line():
-    code = ("import sys, dltut.catalogue, dltut.sweep, dltut.batched, dltut.plots, dltut.suite; "
+    code = ("import sys, dltut.catalogue, dltut.sweep, dltut.batched, dltut.plots, "
+            "dltut.suite; "
             "print(sorted(m for m in sys.modules if m in ('dltut.cli', 'dltut.__main__')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env=dict(os.environ, PYTHONPATH=ROOT)).stdout

@@ -12,14 +12,15 @@ import pytest
 
 from conftest import available_modes, in_mode
 from dltut import engine
+from dltut.backend import modes
 
 
 @pytest.fixture
 def fresh_threads(monkeypatch):
     """Decide the BLAS threads anew in the test, from the environment the test sets."""
-    for variable in ("DLTUT_BLAS_THREADS", *engine._THREAD_VARIABLES):
+    for variable in ("DLTUT_BLAS_THREADS", *modes._THREAD_VARIABLES):
         monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setattr(engine, "_blas_threads", None)
+    monkeypatch.setattr(modes, "_blas_threads", None)
 
 
 def test_default_mode_is_jax_where_jax_is_installed(monkeypatch):
@@ -160,7 +161,7 @@ def test_float32_jax_runs_do_not_warn_of_float64():
     try:
         with in_mode("jax"), warnings.catch_warnings():
             warnings.simplefilter("error", UserWarning)
-            engine._prepare_jax()  # its filters come after catch_warnings' reset
+            modes._prepare_jax()  # its filters come after catch_warnings' reset
             x = engine.backend().tensor.matrix("x", dtype="float32")
             b = engine.shared(numpy.zeros(2, dtype="float32"), "b")
             # the bias's gradient sums the rows: Sum{axis=0, acc=float64}
@@ -187,10 +188,10 @@ def test_xla_flags_are_added_unless_set(monkeypatch, before, after):
         monkeypatch.delenv("XLA_FLAGS", raising=False)
     else:
         monkeypatch.setenv("XLA_FLAGS", before)
-    monkeypatch.setattr(engine, "_XLA_FLAGS_SINCE", (0, 0))
+    monkeypatch.setattr(modes, "_XLA_FLAGS_SINCE", (0, 0))
     engine.set_xla_flags()
     assert os.environ["XLA_FLAGS"] == after
-    monkeypatch.setattr(engine, "_XLA_FLAGS_SINCE", (10**6, 0))  # a jaxlib too old: nothing added
+    monkeypatch.setattr(modes, "_XLA_FLAGS_SINCE", (10**6, 0))  # a jaxlib too old: nothing added
     monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
     engine.set_xla_flags()
     assert os.environ["XLA_FLAGS"] == "--xla_dump_to=/tmp/x"

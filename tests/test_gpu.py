@@ -7,20 +7,21 @@ import pytest
 
 import dltut
 from dltut import engine, ops
+from dltut.backend import modes
 
-gpu = pytest.mark.skipif(not engine._jax_gpus() if engine.name() == "pytensor" else True,
+gpu = pytest.mark.skipif(not modes._jax_gpus() if engine.name() == "pytensor" else True,
                          reason="JAX sees no GPU (pip install -e .[gpu] on a GPU machine)")
 
 
 def test_device_gpu_without_a_gpu_is_a_clear_error():
-    if engine._jax_gpus():
+    if modes._jax_gpus():
         pytest.skip("this machine has a GPU")
     with pytest.raises(RuntimeError, match="JAX sees no GPU.*pip install -e .\\[gpu\\]"):
         engine.set_device("gpu")
 
 
 def test_device_auto_falls_back_to_the_cpu(caplog):
-    if engine._jax_gpus():
+    if modes._jax_gpus():
         pytest.skip("this machine has a GPU")
     with caplog.at_level(logging.WARNING):
         assert engine.set_device("auto") == "cpu"

@@ -15,7 +15,7 @@ def test_the_c_mode_adds_rows_as_add_at_does(dtype):
     float32 sums round as add.at's do; the graph's op is IncRows."""
     import pytensor.tensor as pt
 
-    from dltut.inc_rows import IncRows
+    from dltut.backend.inc_rows import IncRows
 
     x = pt.matrix("x", dtype=dtype)
     yt = pt.matrix("yt", dtype=dtype)
@@ -42,7 +42,7 @@ def test_the_c_mode_adds_rows_as_add_at_does(dtype):
 
 
 def test_its_perform_is_add_at():
-    from dltut.inc_rows import IncRows
+    from dltut.backend.inc_rows import IncRows
     import pytensor
 
     x, y = engine.T.matrix("x", dtype="float64"), engine.T.matrix("y", dtype="float64")

@@ -9,6 +9,7 @@ import pytest
 import dltut
 from conftest import available_modes, in_mode, numpy_softmax
 from dltut import data, engine
+from dltut.backend import modes
 from dltut.engine import T
 from dltut.tutorials.logistic_cg import LogisticRegression, TrainingObjective
 
@@ -103,7 +104,7 @@ def test_modes_give_the_same_run(tiny_mnist, floatX64):
 def test_runs_in_float64_unless_a_floatX_is_chosen(tiny_mnist, monkeypatch):
     """The original runs in float64 only, so dltut's default floatX (float32) gives way."""
     engine.set_floatX("float32")
-    monkeypatch.setattr(engine, "_floatX_reason", engine._DEFAULT_FLOATX_REASON)
+    monkeypatch.setattr(modes, "_floatX_reason", modes._DEFAULT_FLOATX_REASON)
     assert _tiny_run(tiny_mnist, n_epochs=1, mode="c").theta.dtype == numpy.float64
     # the runs after it keep dltut's default
     assert engine.floatX() == "float32" and engine.floatX_is_default()

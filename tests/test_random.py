@@ -266,7 +266,7 @@ def test_the_c_loop_and_its_python_perform_are_numpys_draws():
     if engine.name() != "pytensor":
         pytest.skip("MRGDraw is a PyTensor op")
     import pytensor
-    from dltut.mrg_op import mrg_draw
+    from dltut.backend.mrg_op import mrg_draw
 
     states = substream_states(seed_state(5), 1000)
     n = T.lscalar("n")

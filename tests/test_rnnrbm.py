@@ -34,6 +34,7 @@ import pytest
 import dltut
 from conftest import in_mode, read_grey_png, run_script
 from dltut import engine, midi
+from dltut.backend import modes
 from dltut.tutorials import rnnrbm as rnnrbm_module
 from dltut.tutorials.rnnrbm import RnnRbm, build_rnnrbm
 
@@ -158,7 +159,7 @@ def test_the_jax_default_compiles_in_c_mode(uncompiled, monkeypatch):
         assert RnnRbm().mode == "numba"  # another mode chosen: kept
     previous = engine.mode()
     engine.set_mode("jax")
-    monkeypatch.setattr(engine, "_mode_reason", engine.default_mode()[1])  # as when none chosen
+    monkeypatch.setattr(modes, "_mode_reason", engine.default_mode()[1])  # as when none chosen
     try:
         assert engine.mode_is_default()
         model = RnnRbm()

@@ -20,7 +20,8 @@ import numpy
 import pytest
 
 import dltut
-from dltut import batched, engine, fitting, progress, sweep
+from dltut import engine, fitting, progress, sweep
+from dltut import batched
 from dltut.__main__ import main
 
 from conftest import ROOT
@@ -403,17 +404,17 @@ def test_the_sweep_picture(lr_sweep, tmp_path):
 
 def test_the_seed_draws_the_mlp_weights(tiny_mnist, monkeypatch):
     """test_mlp's hidden weights are RandomState(seed)'s draw: 1234's by default."""
-    from dltut import fitting
+    from dltut.tutorials import mlp
 
     class Built(Exception):
         pass
 
-    real_build = fitting.registry.build
+    real_MLP = mlp.MLP
 
-    def stop_when_built(arch, rng, x):
-        raise Built(real_build(arch, rng, x))
+    def stop_when_built(*args, **kwargs):
+        raise Built(real_MLP(*args, **kwargs))
 
-    monkeypatch.setattr(fitting.registry, "build", stop_when_built)
+    monkeypatch.setattr(mlp, "MLP", stop_when_built)
 
     def initial_W(**seed):
         with pytest.raises(Built) as built:

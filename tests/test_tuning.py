@@ -1,4 +1,4 @@
-"""dltut.tuning: XLA's CPU setting measured once per machine and program, and remembered.
+"""dltut.backend.tuning: XLA's CPU setting measured once per machine and program, and remembered.
 
 The fast tests drive ``tuning.choose`` with probes that sleep (no JAX): which setting wins, that a
 choice is remembered under this machine's key and reused there only (another CPU model, other
@@ -14,7 +14,8 @@ import time
 import pytest
 
 import dltut
-from dltut import engine, tuning
+from dltut import engine
+from dltut.backend import tuning
 
 
 @pytest.fixture
@@ -96,7 +97,7 @@ def test_a_choice_made_on_one_machine_is_not_reused_on_another(cache, monkeypatc
 def test_a_corrupt_file_is_measured_over_and_replaced(cache, monkeypatch, caplog, content):
     cache.mkdir()
     (cache / tuning.FILE_NAME).write_bytes(content)
-    with caplog.at_level(logging.WARNING, logger="dltut.tuning"):
+    with caplog.at_level(logging.WARNING, logger="dltut.backend.tuning"):
         setting, why = tuning.choose("train_step", Probe(fast="ynn-off"))
     assert setting == "ynn-off" and why.startswith("measured now")
     assert any(str(cache / tuning.FILE_NAME) in record.getMessage() for record in caplog.records)
@@ -142,7 +143,7 @@ def test_a_read_only_cache_still_runs(cache, monkeypatch, caplog):
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(tuning, "_write", refuse)
-    with caplog.at_level(logging.WARNING, logger="dltut.tuning"):
+    with caplog.at_level(logging.WARNING, logger="dltut.backend.tuning"):
         assert tuning.choose("train_step", Probe(fast="ynn-off"))[0] == "ynn-off"
     assert "could not remember" in caplog.text
 
@@ -169,7 +170,7 @@ def test_a_jax_loop_is_tuned_once_and_its_errors_follow_it(cache, tiny_mnist, tm
     programs = tuning.remembered()
     assert len(programs) == 1, programs
     (program, entry), = programs.items()
-    assert program.startswith("train_step float32[784, 10] float32[10] float32[600, 784]")
+    assert program.startswith("train_model float32[784, 10] float32[10] float32[600, 784] int32[600]")
     assert set(entry["seconds"]) == set(tuning.CANDIDATES)
     assert entry["setting"] in tuning.CANDIDATES
 

@@ -31,12 +31,13 @@ import timeit
 
 import numpy
 
-from dltut import data
+from dltut import data, engine
 from dltut.atomic import check_output_folder
-from dltut.compiled import CompiledCost, n_batches
 from dltut.engine import T
-from dltut.fitting import check_positive_integers, check_seed, check_sgd_settings, prepare
+from dltut.fitting import (check_batch_size, check_positive_integers, check_seed,
+                           check_sgd_settings, prepare)
 from dltut.plots import tile_raster_images, write_png
+from dltut.trainer import Minibatches
 from dltut.tutorials.dA import tied_weights
 from dltut.tutorials.mlp import sigmoid
 from dltut.updates import sgd
@@ -151,25 +152,37 @@ def test_cA(learning_rate=0.01, training_epochs=20, dataset=None, batch_size=10,
         raise ValueError(f"contraction_level must be a number >= 0 (0: a plain autoencoder), "
                          f"got {contraction_level!r}")
     train_set_x = data.load_shared(dataset)[0][0]
-    n_batches(train_set_x, batch_size, "training")  # a batch larger than the set fails here
+    check_batch_size([(train_set_x, None)], batch_size)
     check_output_folder(output_folder, "output_folder")  # made if missing, probed
-    x = T.matrix("x")  # the data, presented as rasterized images
+
+    # compute number of minibatches for training
+    n_train_batches = train_set_x.get_value(borrow=True).shape[0] // batch_size
+
+    index = T.lscalar()  # index to a [mini]batch
+    x = T.matrix("x")  # the data is presented as rasterized images
     rng = numpy.random.RandomState(seed)
     ca = cA(numpy_rng=rng, input=x, n_visible=IMAGE_SHAPE[0] * IMAGE_SHAPE[1], n_hidden=500,
             n_batchsize=batch_size)
     cost, updates = ca.get_cost_updates(contraction_level=contraction_level,
                                         learning_rate=learning_rate, fixed_penalty=fixed_penalty)
-    # each minibatch returns its two costs, as the tutorial's train_ca: [mean L_rec, L_jacob]
-    costs = T.stack([T.mean(ca.L_rec), ca.L_jacob])
+    # each minibatch returns its two costs: the mean reconstruction cost and the penalty
+    train_ca = engine.function(
+        [index],
+        [T.mean(ca.L_rec), ca.L_jacob],
+        updates=updates,
+        givens={x: train_set_x[index * batch_size:(index + 1) * batch_size]},
+        name="train_ca",
+    )
+    # an epoch's calls of train_ca (one compiled call where the mode can: dltut.trainer)
+    epoch_of = Minibatches(train_ca, None, None, n_train_batches, 0, 0, ca.params,
+                           fused=options.fused)
     compile_start = timeit.default_timer()
-    train_ca = CompiledCost(x, costs, updates, train_set_x, batch_size, fused=options.fused)
-    n_train_batches = train_ca.n_train_batches
-    train_ca.prepare([n_train_batches])  # compiled before the clock starts
+    epoch_of.prepare([n_train_batches])  # compiled before the clock starts
     start_time = timeit.default_timer()
     log.debug("compiled before training in %.3fs", start_time - compile_start)
     run = CARun([], [], [], ca, os.path.join(output_folder, "cae_filters.png"), 0.0)
     for epoch in range(training_epochs):
-        c = numpy.asarray(train_ca.train_minibatches(0, n_train_batches), dtype="float64")
+        c = numpy.asarray(epoch_of.train_minibatches(0, n_train_batches), dtype="float64")
         run.reconstruction_costs.append(float(numpy.mean(c[:, 0])))
         run.jacobian_norms.append(float(numpy.mean(numpy.sqrt(c[:, 1]))))
         means = (run.reconstruction_costs[-1], run.jacobian_norms[-1])

@@ -11,8 +11,9 @@ import numpy
 
 from dltut import data, engine, ops
 from dltut.engine import T
-from dltut.fitting import N_OUT, check_seed, fit, prepare
-from dltut.trainer import EarlyStopping
+from dltut.fitting import (N_OUT, check_architecture, check_batch_size, check_seed, check_sgd_settings, prepare,
+                           train_functions)
+from dltut.trainer import EarlyStopping, Minibatches
 from dltut.tutorials.logistic_sgd import LogisticRegression
 from dltut.tutorials.mlp import HiddenLayer, tanh
 
@@ -102,14 +103,82 @@ def evaluate_lenet5(learning_rate=0.1, n_epochs=200, dataset=None, nkerns=(20, 5
     ``options`` are the fields of ``fitting.Options``.
     """
     check_seed(seed)
+    check_sgd_settings(learning_rate, batch_size)
     options = prepare(options)
     rng = numpy.random.RandomState(seed)
     datasets = data.load_shared(dataset)
-    arch = {"model": "lenet5", "batch_size": batch_size, "nkerns": [int(n) for n in nkerns],
-            "n_hidden": 500, "n_out": N_OUT}
-    hyperparameters = {"learning_rate": learning_rate, "batch_size": batch_size, "seed": seed}
-    result = fit(arch, rng, datasets, hyperparameters,
-                 EarlyStopping(n_epochs=n_epochs, patience=patience), options, log_every=100)
+    check_batch_size(datasets, batch_size)
+
+    train_set_x, train_set_y = datasets[0]
+    valid_set_x, valid_set_y = datasets[1]
+    test_set_x, test_set_y = datasets[2]
+
+    # compute number of minibatches for training, validation and testing
+    n_train_batches = train_set_x.get_value(borrow=True).shape[0] // batch_size
+    n_valid_batches = valid_set_x.get_value(borrow=True).shape[0] // batch_size
+    n_test_batches = test_set_x.get_value(borrow=True).shape[0] // batch_size
+
+    index = T.lscalar()  # index to a [mini]batch
+    x = T.matrix("x")  # the data is presented as rasterized images
+    y = T.ivector("y")  # the labels are presented as 1D vector of [int] labels
+
+    log.info("... building the model")
+    arch = check_architecture({"model": "lenet5", "batch_size": batch_size,
+                               "nkerns": [int(n) for n in nkerns], "n_hidden": 500, "n_out": N_OUT})
+    # two convolution + pooling layers, a tanh layer and a logistic layer (LeNet5 above)
+    classifier = LeNet5(rng, input=x, batch_size=batch_size, nkerns=nkerns)
+
+    # the cost we minimize during training is the NLL of the model
+    cost = classifier.negative_log_likelihood(y)
+
+    # the mistakes the model makes on a minibatch
+    test_model = engine.function(
+        [index],
+        classifier.errors(y),
+        givens={
+            x: test_set_x[index * batch_size: (index + 1) * batch_size],
+            y: test_set_y[index * batch_size: (index + 1) * batch_size],
+        },
+        name="test_model",
+    )
+    validate_model = engine.function(
+        [index],
+        classifier.errors(y),
+        givens={
+            x: valid_set_x[index * batch_size: (index + 1) * batch_size],
+            y: valid_set_y[index * batch_size: (index + 1) * batch_size],
+        },
+        name="validate_model",
+    )
+
+    # all the parameters to fit (top layer first) and their gradients
+    params = classifier.params
+    grads = engine.grad(cost, params)
+
+    # one SGD update for each (params[i], grads[i]) pair
+    updates = [
+        (param_i, param_i - learning_rate * grad_i)
+        for param_i, grad_i in zip(params, grads)
+    ]
+    train_model = engine.function(
+        [index],
+        cost,
+        updates=updates,
+        givens={
+            x: train_set_x[index * batch_size: (index + 1) * batch_size],
+            y: train_set_y[index * batch_size: (index + 1) * batch_size],
+        },
+        name="train_model",
+    )
+
+    log.info("... training")
+    # the early-stopping loop, shared by every tutorial (dltut.trainer)
+    model = Minibatches(train_model, validate_model, test_model, n_train_batches,
+                        n_valid_batches, n_test_batches, params, fused=options.fused)
+    result = train_functions(
+        model, classifier, arch,
+        {"learning_rate": learning_rate, "batch_size": batch_size, "seed": seed},
+        EarlyStopping(n_epochs=n_epochs, patience=patience), options, log_every=100)
     log.info("Optimization complete.")
     log.info("Best validation score of %f %% obtained at iteration %i, with test performance %f %%",
              result.best_validation_loss * 100.0, result.best_iter + 1, result.test_score * 100.0)

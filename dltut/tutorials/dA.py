@@ -20,12 +20,13 @@ import numpy
 
 from dltut import data, engine
 from dltut.atomic import check_output_folder
-from dltut.compiled import CompiledCost, n_batches
 from dltut.epochs import Epochs
 from dltut.engine import T
-from dltut.fitting import check_positive_integers, check_seed, check_sgd_settings, prepare
+from dltut.fitting import (check_batch_size, check_positive_integers, check_seed,
+                           check_sgd_settings, prepare)
 from dltut.plots import tile_raster_images, write_png
 from dltut.random import RandomStreams
+from dltut.trainer import Minibatches
 from dltut.tutorials.mlp import sigmoid
 from dltut.updates import sgd
 
@@ -156,10 +157,15 @@ def test_dA(learning_rate=0.1, training_epochs=15, dataset=None, batch_size=20,
     check_sgd_settings(learning_rate, batch_size)
     check_positive_integers(training_epochs=training_epochs)
     train_set_x = data.load_shared(dataset)[0][0]
-    n_batches(train_set_x, batch_size, "training")  # a batch larger than the set fails here
+    check_batch_size([(train_set_x, None)], batch_size)
     check_output_folder(output_folder, "output_folder")  # made if missing, probed
-    x = T.matrix("x")  # the data, presented as rasterized images
-    runs = {}  # corruption level -> (its dA, its compiled training)
+
+    # compute number of minibatches for training
+    n_train_batches = train_set_x.get_value(borrow=True).shape[0] // batch_size
+
+    index = T.lscalar()  # index to a [mini]batch
+    x = T.matrix("x")  # the data is presented as rasterized images
+    runs = {}  # corruption level -> (its dA, its train_da)
     for corruption_level in CORRUPTION_LEVELS:
         rng = numpy.random.RandomState(seed)
         percent = round(corruption_level * 100)
@@ -169,8 +175,15 @@ def test_dA(learning_rate=0.1, training_epochs=15, dataset=None, batch_size=20,
                 name=f"dA_corruption_{percent}")
         cost, updates = da.get_cost_updates(corruption_level=corruption_level,
                                             learning_rate=learning_rate)
-        runs[corruption_level] = da, CompiledCost(x, cost, updates, train_set_x, batch_size,
-                                                  fused=options.fused)
+        train_da = engine.function(
+            [index],
+            cost,
+            updates=updates,
+            givens={x: train_set_x[index * batch_size: (index + 1) * batch_size]},
+            name=f"train_da_corruption_{percent}",
+        )
+        runs[corruption_level] = da, Minibatches(train_da, None, None, n_train_batches, 0, 0,
+                                                 da.params, fused=options.fused)
     settings = {"learning_rate": learning_rate, "batch_size": batch_size, "seed": seed}
     epochs = Epochs("dA", settings, [p for da, _ in runs.values() for p in da.params],
                     [da.theano_rng for da, _ in runs.values()], options.checkpoint,

@@ -8,8 +8,9 @@ import logging
 
 from dltut import data, engine
 from dltut.engine import T
-from dltut.fitting import N_OUT, check_draws_nothing, fit, input_size, prepare
-from dltut.trainer import EarlyStopping
+from dltut.fitting import (N_OUT, check_architecture, check_batch_size, check_draws_nothing, check_sgd_settings,
+                           input_size, prepare, train_functions)
+from dltut.trainer import EarlyStopping, Minibatches
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +68,81 @@ def sgd_optimization_mnist(learning_rate=0.13, n_epochs=1000, dataset=None, batc
     of ``fitting.Options``.
     """
     check_draws_nothing(seed, "the logistic regression")
+    check_sgd_settings(learning_rate, batch_size)
     options = prepare(options)
     datasets = data.load_shared(dataset)
-    arch = {"model": "logistic_regression", "n_in": input_size(datasets), "n_out": N_OUT}
-    result = fit(arch, None, datasets, {"learning_rate": learning_rate, "batch_size": batch_size},
-                 EarlyStopping(n_epochs=n_epochs, patience=patience), options,
-                 training_message="... training the model")
+    check_batch_size(datasets, batch_size)
+
+    train_set_x, train_set_y = datasets[0]
+    valid_set_x, valid_set_y = datasets[1]
+    test_set_x, test_set_y = datasets[2]
+
+    # compute number of minibatches for training, validation and testing
+    n_train_batches = train_set_x.get_value(borrow=True).shape[0] // batch_size
+    n_valid_batches = valid_set_x.get_value(borrow=True).shape[0] // batch_size
+    n_test_batches = test_set_x.get_value(borrow=True).shape[0] // batch_size
+
+    log.info("... building the model")
+    index = T.lscalar()  # index to a [mini]batch
+    x = T.matrix("x")  # data, presented as rasterized images
+    y = T.ivector("y")  # labels, presented as 1D vector of [int] labels
+
+    # each MNIST image has size 28*28
+    n_in = input_size(datasets)
+    arch = check_architecture({"model": "logistic_regression", "n_in": n_in, "n_out": N_OUT})
+    classifier = LogisticRegression(input=x, n_in=n_in, n_out=N_OUT)
+
+    # the cost we minimize during training is the negative log likelihood of the model
+    cost = classifier.negative_log_likelihood(y)
+
+    # the mistakes the model makes on a minibatch
+    test_model = engine.function(
+        inputs=[index],
+        outputs=classifier.errors(y),
+        givens={
+            x: test_set_x[index * batch_size: (index + 1) * batch_size],
+            y: test_set_y[index * batch_size: (index + 1) * batch_size],
+        },
+        name="test_model",
+    )
+    validate_model = engine.function(
+        inputs=[index],
+        outputs=classifier.errors(y),
+        givens={
+            x: valid_set_x[index * batch_size: (index + 1) * batch_size],
+            y: valid_set_y[index * batch_size: (index + 1) * batch_size],
+        },
+        name="validate_model",
+    )
+
+    # the gradient of the cost with respect to theta = (W, b)
+    g_W = engine.grad(cost=cost, wrt=classifier.W)
+    g_b = engine.grad(cost=cost, wrt=classifier.b)
+
+    # how the parameters are updated: a list of (variable, update expression) pairs
+    updates = [(classifier.W, classifier.W - learning_rate * g_W),
+               (classifier.b, classifier.b - learning_rate * g_b)]
+
+    # train_model returns the cost and updates the parameters as ``updates`` says
+    train_model = engine.function(
+        inputs=[index],
+        outputs=cost,
+        updates=updates,
+        givens={
+            x: train_set_x[index * batch_size: (index + 1) * batch_size],
+            y: train_set_y[index * batch_size: (index + 1) * batch_size],
+        },
+        name="train_model",
+    )
+
+    log.info("... training the model")
+    # the early-stopping loop, shared by every tutorial (dltut.trainer)
+    model = Minibatches(train_model, validate_model, test_model, n_train_batches,
+                        n_valid_batches, n_test_batches, classifier.params, fused=options.fused)
+    result = train_functions(
+        model, classifier, arch,
+        {"learning_rate": learning_rate, "batch_size": batch_size},
+        EarlyStopping(n_epochs=n_epochs, patience=patience), options)
     log.info(
         "Optimization complete with best validation score of %f %%,with test performance %f %%",
         result.best_validation_loss * 100.0, result.test_score * 100.0,

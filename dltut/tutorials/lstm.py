@@ -220,7 +220,7 @@ def _time_unknown(shapes):
     1 in a type makes the axis broadcastable, where the graph was built for any length: the
     scan's mask and inputs of a minibatch of one review would no longer match its states (a
     broadcast TypeError); left unknown, JAX still traces the length 1 when called
-    (``dltut.jax_shapes`` computes what is sized from it, the dropout streams' count, while
+    (``dltut.backend.jax_shapes`` computes what is sized from it, the dropout streams' count, while
     tracing)."""
     return tuple(tuple(None if size == 1 or (axis == 0 and len(shape) == 2) else size
                        for axis, size in enumerate(shape))

@@ -2,7 +2,7 @@
 
 ``HiddenLayer`` is a fully connected tanh (or sigmoid) layer; ``MLP`` puts one under the
 ``LogisticRegression`` of logistic_sgd; ``test_mlp`` trains it with the tutorial's L1/L2 cost
-(``mlp_regularizer``) and seed.
+and seed.
 """
 
 import logging
@@ -11,8 +11,9 @@ import numpy
 
 from dltut import data, engine
 from dltut.engine import T
-from dltut.fitting import N_OUT, check_seed, fit, input_size, prepare
-from dltut.trainer import EarlyStopping
+from dltut.fitting import (N_OUT, check_architecture, check_batch_size, check_seed, check_sgd_settings, input_size,
+                           prepare, train_functions)
+from dltut.trainer import EarlyStopping, Minibatches
 from dltut.tutorials.logistic_sgd import LogisticRegression
 
 log = logging.getLogger(__name__)
@@ -86,25 +87,6 @@ class MLP:
         self.input = input
 
 
-def mlp_regularizer(L1_reg, L2_reg):
-    """``regularize(mlp, nll)`` for ``fit``: the MLP tutorial's cost, ``nll + L1_reg * L1 +
-    L2_reg * L2_sqr``.
-
-    A term whose coefficient is 0 is left out of the graph. That changes no number (the term and
-    its gradient are exact zeros) but saves its work at every update: with the tutorial's
-    ``L1_reg=0.0``, ``|W|`` and ``sign(W)`` of both weight matrices.
-    """
-    def regularize(mlp, nll):
-        cost = nll
-        if L1_reg:
-            cost = cost + L1_reg * mlp.L1
-        if L2_reg:
-            cost = cost + L2_reg * mlp.L2_sqr
-        return cost
-
-    return regularize
-
-
 def test_mlp(learning_rate=0.01, L1_reg=0.00, L2_reg=0.0001, n_epochs=1000, dataset=None,
              batch_size=20, n_hidden=500, *, patience=10000, seed=1234, **options):
     """A one-hidden-layer perceptron on MNIST (mlp.py), seeded with ``RandomState(seed)``: the
@@ -114,15 +96,89 @@ def test_mlp(learning_rate=0.01, L1_reg=0.00, L2_reg=0.0001, n_epochs=1000, data
     ``options`` are the fields of ``fitting.Options``.
     """
     check_seed(seed)
+    check_sgd_settings(learning_rate, batch_size)
     options = prepare(options)
     datasets = data.load_shared(dataset)
+    check_batch_size(datasets, batch_size)
+
+    train_set_x, train_set_y = datasets[0]
+    valid_set_x, valid_set_y = datasets[1]
+    test_set_x, test_set_y = datasets[2]
+
+    # compute number of minibatches for training, validation and testing
+    n_train_batches = train_set_x.get_value(borrow=True).shape[0] // batch_size
+    n_valid_batches = valid_set_x.get_value(borrow=True).shape[0] // batch_size
+    n_test_batches = test_set_x.get_value(borrow=True).shape[0] // batch_size
+
+    log.info("... building the model")
+    index = T.lscalar()  # index to a [mini]batch
+    x = T.matrix("x")  # the data is presented as rasterized images
+    y = T.ivector("y")  # the labels are presented as 1D vector of [int] labels
+
     rng = numpy.random.RandomState(seed)
-    arch = {"model": "mlp", "n_in": input_size(datasets), "n_hidden": n_hidden, "n_out": N_OUT}
-    hyperparameters = {"learning_rate": learning_rate, "batch_size": batch_size,
-                       "L1_reg": L1_reg, "L2_reg": L2_reg, "seed": seed}
-    result = fit(arch, rng, datasets, hyperparameters,
-                 EarlyStopping(n_epochs=n_epochs, patience=patience), options,
-                 regularize=mlp_regularizer(L1_reg, L2_reg))
+    n_in = input_size(datasets)  # 28 * 28 for MNIST
+    arch = check_architecture({"model": "mlp", "n_in": n_in, "n_hidden": n_hidden, "n_out": N_OUT})
+    classifier = MLP(rng=rng, input=x, n_in=n_in, n_hidden=n_hidden, n_out=N_OUT)
+
+    # the cost we minimize during training: the negative log likelihood of the model plus the
+    # regularization terms (L1 and L2); a term whose coefficient is 0 costs nothing (the
+    # engine's rewrites drop it)
+    cost = (
+        classifier.negative_log_likelihood(y)
+        + L1_reg * classifier.L1
+        + L2_reg * classifier.L2_sqr
+    )
+
+    # the mistakes the model makes on a minibatch
+    test_model = engine.function(
+        inputs=[index],
+        outputs=classifier.errors(y),
+        givens={
+            x: test_set_x[index * batch_size:(index + 1) * batch_size],
+            y: test_set_y[index * batch_size:(index + 1) * batch_size],
+        },
+        name="test_model",
+    )
+    validate_model = engine.function(
+        inputs=[index],
+        outputs=classifier.errors(y),
+        givens={
+            x: valid_set_x[index * batch_size:(index + 1) * batch_size],
+            y: valid_set_y[index * batch_size:(index + 1) * batch_size],
+        },
+        name="validate_model",
+    )
+
+    # the gradient of the cost with respect to theta (sorted in params)
+    gparams = [engine.grad(cost, param) for param in classifier.params]
+
+    # how to update the parameters: a list of (variable, update expression) pairs
+    updates = [
+        (param, param - learning_rate * gparam)
+        for param, gparam in zip(classifier.params, gparams)
+    ]
+
+    # train_model returns the cost and updates the parameters as ``updates`` says
+    train_model = engine.function(
+        inputs=[index],
+        outputs=cost,
+        updates=updates,
+        givens={
+            x: train_set_x[index * batch_size: (index + 1) * batch_size],
+            y: train_set_y[index * batch_size: (index + 1) * batch_size],
+        },
+        name="train_model",
+    )
+
+    log.info("... training")
+    # the early-stopping loop, shared by every tutorial (dltut.trainer)
+    model = Minibatches(train_model, validate_model, test_model, n_train_batches,
+                        n_valid_batches, n_test_batches, classifier.params, fused=options.fused)
+    result = train_functions(
+        model, classifier, arch,
+        {"learning_rate": learning_rate, "batch_size": batch_size, "L1_reg": L1_reg,
+         "L2_reg": L2_reg, "seed": seed},
+        EarlyStopping(n_epochs=n_epochs, patience=patience), options)
     log.info(
         "Optimization complete. Best validation score of %f %% obtained at iteration %i, "
         "with test performance %f %%",

@@ -23,11 +23,12 @@ import numpy
 
 from dltut import data, engine
 from dltut.atomic import check_output_folder
-from dltut.compiled import CompiledCost, n_batches
 from dltut.engine import T
-from dltut.fitting import check_positive_integers, check_seed, check_sgd_settings, prepare
+from dltut.fitting import (check_batch_size, check_positive_integers, check_seed,
+                           check_sgd_settings, prepare)
 from dltut.plots import tile_raster_images, write_png
 from dltut.random import RandomStreams
+from dltut.trainer import Minibatches
 from dltut.tutorials.mlp import sigmoid
 
 log = logging.getLogger(__name__)
@@ -260,7 +261,7 @@ def test_rbm(learning_rate=0.1, training_epochs=15, dataset=None, batch_size=20,
                             n_samples=n_samples, n_hidden=n_hidden)
     datasets = data.load_shared(dataset)
     train_set_x, test_set_x = datasets[0][0], datasets[2][0]
-    n_batches(train_set_x, batch_size, "training")  # a batch larger than the set fails here
+    check_batch_size([(train_set_x, None)], batch_size)
     n_test = test_set_x.get_value(borrow=True).shape[0]
     if n_chains >= n_test:
         raise ValueError(f"n_chains {n_chains} is not smaller than the test set ({n_test} images): "
@@ -268,7 +269,11 @@ def test_rbm(learning_rate=0.1, training_epochs=15, dataset=None, batch_size=20,
                          f"at most {n_test - 1}")
     check_output_folder(output_folder, "output_folder")  # made if missing, probed
 
-    x = T.matrix("x")  # the data, presented as rasterized images
+    # compute number of minibatches for training
+    n_train_batches = train_set_x.get_value(borrow=True).shape[0] // batch_size
+
+    index = T.lscalar()  # index to a [mini]batch
+    x = T.matrix("x")  # the data is presented as rasterized images
     rng = numpy.random.RandomState(seed)
     theano_rng = RandomStreams(rng.randint(2 ** 30))
     # the persistent chain's hidden state, one row per example of a minibatch
@@ -276,10 +281,20 @@ def test_rbm(learning_rate=0.1, training_epochs=15, dataset=None, batch_size=20,
                                      name="persistent_chain", static_shape=True)
     rbm = RBM(input=x, n_visible=IMAGE_SHAPE[0] * IMAGE_SHAPE[1], n_hidden=n_hidden,
               numpy_rng=rng, theano_rng=theano_rng)
+    # the cost and the gradient of one step of PCD-15
     cost, updates = rbm.get_cost_updates(lr=learning_rate, persistent=persistent_chain,
                                          k=PCD_STEPS)
-    costs, filters, training_time = _train(rbm, x, cost, updates, train_set_x, batch_size,
-                                           training_epochs, output_folder, options.fused)
+    # train_rbm updates the parameters and the persistent chain
+    train_rbm = engine.function(
+        [index],
+        cost,
+        updates=updates,
+        givens={x: train_set_x[index * batch_size: (index + 1) * batch_size]},
+        name="train_rbm",
+    )
+    costs, filters, training_time = _train(
+        rbm, Minibatches(train_rbm, None, None, n_train_batches, 0, 0, rbm.params,
+                         fused=options.fused), training_epochs, output_folder)
     start_time = timeit.default_timer()
     # consecutive test images from a random offset start the chains
     test_idx = rng.randint(n_test - n_chains)
@@ -294,10 +309,10 @@ def test_rbm(learning_rate=0.1, training_epochs=15, dataset=None, batch_size=20,
 test_rbm.__test__ = False  # the tutorial's name, not a pytest test
 
 
-def _train(rbm, x, cost, updates, train_set_x, batch_size, training_epochs, output_folder, fused):
-    """``training_epochs`` epochs of updates; ``(costs, filter pictures, seconds training)``."""
+def _train(rbm, train_rbm, training_epochs, output_folder):
+    """``training_epochs`` epochs of ``train_rbm`` (``trainer.Minibatches``); ``(costs, filter
+    pictures, seconds training)``."""
     compile_start = timeit.default_timer()
-    train_rbm = CompiledCost(x, cost, updates, train_set_x, batch_size, fused=fused)
     n_train_batches = train_rbm.n_train_batches
     train_rbm.prepare([n_train_batches])  # compiled before the clock starts, as the tutorial
     plotting_time = 0.0

@@ -175,17 +175,22 @@ def _write_if_changed(path, data):
 
 
 def api_modules():
-    """Every module of dltut, the tutorials first, each as an ``automodule`` with its members."""
+    """Every module of dltut, the tutorials first and the back end last, each as an
+    ``automodule`` with its members."""
     import dltut
+    import dltut.backend
     import dltut.tutorials
 
-    tutorials = sorted(m.name for m in pkgutil.iter_modules(dltut.tutorials.__path__,
-                                                            "dltut.tutorials."))
-    library = ["dltut"] + sorted(m.name for m in pkgutil.iter_modules(dltut.__path__, "dltut.")
-                                 if m.name not in ("dltut.tutorials", "dltut.__main__"))
+    def modules(package):
+        return sorted(m.name for m in pkgutil.iter_modules(package.__path__,
+                                                           f"{package.__name__}."))
+
+    library = ["dltut"] + [name for name in modules(dltut)
+                           if name not in ("dltut.tutorials", "dltut.backend", "dltut.__main__")]
     lines = []
-    for title, names in (("The tutorials", ["dltut.tutorials"] + tutorials),
-                         ("The library", library)):
+    for title, names in (("The tutorials", ["dltut.tutorials"] + modules(dltut.tutorials)),
+                         ("The library", library),
+                         ("The back end", ["dltut.backend"] + modules(dltut.backend))):
         lines += [f"## {title}", ""]
         for name in names:
             lines += [f"### `{name}`", "", "```{eval-rst}", f".. automodule:: {name}",

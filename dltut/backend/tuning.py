@@ -14,7 +14,7 @@ on the other, so dltut measures, once per CPU:
   XLA's default's time (a difference that small is the shared machine's noise, and the default
   is then kept). It costs a first run one more compile of the program per candidate, and a
   fraction of a second to seconds of probe calls (docs/speed.md).
-* The choice is written to ``cache_dir()/xla_cpu_settings.json`` (``dltut.engine.cache_dir``)
+* The choice is written to ``cache_dir()/xla_cpu_settings.json`` (``dltut.backend.modes.cache_dir``)
   under the *machine key*: the CPU's model name, a digest of its instruction-set flags, the
   jaxlib version and the user's ``XLA_FLAGS``. A later run on the same machine reads it and pays
   nothing; another CPU, jaxlib or ``XLA_FLAGS`` measures anew.
@@ -45,7 +45,7 @@ import os
 import platform
 import time
 
-from dltut import engine
+from dltut.backend import modes
 from dltut.atomic import atomic_write
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ _chosen = {}  # program key -> (setting, why), this process's choices (read or m
 
 def cache_file():
     """The file of remembered choices: ``cache_dir()/xla_cpu_settings.json``."""
-    return os.path.join(engine.cache_dir(), FILE_NAME)
+    return os.path.join(modes.cache_dir(), FILE_NAME)
 
 
 # ----------------------------------------------------------------------------------------------
