@@ -2,7 +2,8 @@
 
     python benchmarks/bench_cpu.py [--models logreg mlp lenet] [--floatX float64]
                                    [--theano .venv-theano/bin/python] [--no-torch] [--avx2]
-    python benchmarks/bench_cpu.py --speed [--tutorials logistic_sgd mlp ...] [--avx2]
+    python benchmarks/bench_cpu.py --speed --original PATH [--tutorials logistic_sgd mlp ...]
+                                   [--avx2]
 
 For each tutorial it runs, one after the other, each as its own process (``scripts/NAME.py``):
 
@@ -31,7 +32,7 @@ and backward pass counted per example (below), against the rate of a large matri
 
 ``--speed`` runs the original ``code/test.py``'s ``speed()`` list instead (issue 26): each
 tutorial's call with test.py's arguments, first the original code (lisa-lab/DeepLearningTutorials,
-from the local mirror, on theano-pymc in ``--theano``'s environment, floatX float32, one OpenBLAS
+a clone of which ``--original PATH`` names, on theano-pymc in ``--theano``'s environment, floatX float32, one OpenBLAS
 thread, on mnist.pkl.gz rebuilt from dltut's MNIST) timed as test.py times it, then dltut's
 function of the same name and arguments in its default mode, each in a process of its own and
 with empty compile caches; a table of their training seconds, their ratio and the times test.py
@@ -174,7 +175,13 @@ def main():
     parser.add_argument("--avx2", action="store_true",
                         help="have XLA generate code for AVX2 at most (--xla_cpu_max_isa=AVX2): "
                              "the code path of a CPU without AVX-512")
+    add_original_argument(parser)
     args = parser.parse_args()
+    if args.original:
+        try:
+            use_original(args.original)
+        except ValueError as error:
+            parser.error(str(error))
     if args.avx2:
         os.environ["XLA_FLAGS"] = " ".join(filter(None, [os.environ.get("XLA_FLAGS"),
                                                          "--xla_cpu_max_isa=AVX2"]))
@@ -277,7 +284,33 @@ REFERENCE_2012 = {
 # logistic_cg's original fails in float32 on theano-pymc (its float32 theta refuses fmin_cg's
 # float64 iterates: a TypeError, README): both sides run it in float64, the one it runs in.
 SPEED_FLOATX = {"logistic_cg": "float64"}
-ORIGINAL_REPOSITORY = Path("/work/.mirror/lisa-lab+DeepLearningTutorials/repo/.git")
+_original = []  # the git folder of the original repository, once --original names it
+
+
+def use_original(path):
+    """Read the original code from ``path``: a clone of lisa-lab/DeepLearningTutorials, or its
+    git folder (a bare mirror); a ValueError naming it when it holds no ``code/logistic_sgd.py``."""
+    path = Path(path)
+    git_dir = path / ".git" if (path / ".git").exists() else path
+    found = subprocess.run(["git", f"--git-dir={git_dir}", "cat-file", "-e",
+                            "HEAD:code/logistic_sgd.py"], capture_output=True)
+    if found.returncode != 0:
+        raise ValueError(f"--original {path}: not a clone of lisa-lab/DeepLearningTutorials (no "
+                         "code/logistic_sgd.py at its HEAD); git clone "
+                         "https://github.com/lisa-lab/DeepLearningTutorials and pass its folder")
+    _original[:] = [git_dir]
+
+
+def original_file(name):
+    """The text of ``name`` (``code/mlp.py``) at the original repository's HEAD."""
+    return subprocess.run(["git", f"--git-dir={_original[0]}", "show", f"HEAD:{name}"],
+                          capture_output=True, text=True, check=True).stdout
+
+
+def add_original_argument(parser):
+    parser.add_argument("--original", metavar="PATH",
+                        help="a clone of lisa-lab/DeepLearningTutorials (or its git folder): "
+                             "the original code to run beside dltut; without it only dltut runs")
 
 # Run in the theano environment, in a folder holding code/ (the original files) and
 # data/mnist.pkl.gz: one tutorial's speed() call, timed as test.py times it (the seconds spent
@@ -339,13 +372,11 @@ def original_folder(folder, python):
     from dltut import data
 
     (folder / "code").mkdir(parents=True)
-    names = subprocess.run(["git", f"--git-dir={ORIGINAL_REPOSITORY}", "ls-tree", "--name-only",
+    names = subprocess.run(["git", f"--git-dir={_original[0]}", "ls-tree", "--name-only",
                             "HEAD", "code/"], capture_output=True, text=True, check=True).stdout
     for name in names.split():
         if name.endswith(".py"):
-            text = subprocess.run(["git", f"--git-dir={ORIGINAL_REPOSITORY}", "show",
-                                   f"HEAD:{name}"], capture_output=True, text=True,
-                                  check=True).stdout
+            text = original_file(name)
             text = text.replace("MRG_RandomStreams as RandomStreams",
                                 "MRG_RandomStream as RandomStreams")
             text = text.replace("import MRG_RandomStreams\n",
@@ -376,6 +407,8 @@ def _bench_call(python, code, env, cwd):
 def speed_suite(args):
     """Run the speed() list: the original on theano-pymc, then dltut's default, per tutorial."""
     theano = Path(args.theano)
+    missing = ("no --original: the original code is not run" if not args.original
+               else None if theano.is_file() else f"{theano} not found")
     print(cpu_header())
     flags = os.environ.get("XLA_FLAGS", "")
     print(f"dltut: default mode (JAX), floatX {args.floatX}, XLA_FLAGS {flags or '(none)'}; "
@@ -383,7 +416,7 @@ def speed_suite(args):
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        if theano.is_file():
+        if missing is None:
             original_folder(tmp / "original", theano)
         for tutorial in args.tutorials:
             function, kwargs = SPEED[tutorial]
@@ -398,7 +431,7 @@ def speed_suite(args):
                 print(f"{tutorial:17} in {floatX} (the original runs in {floatX} only)")
             module_call = ORIGINAL_CALL.format(module=tutorial, function=function, kwargs=kwargs)
             original = (_bench_call(theano, module_call, theano_env, tmp / "original")
-                        if theano.is_file() else {"error": f"{theano} not found"})
+                        if missing is None else {"error": missing})
             print(f"{tutorial:17} original {_cell(original)}", flush=True)
             work = tmp / f"dltut-{tutorial}"
             work.mkdir()

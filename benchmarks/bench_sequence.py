@@ -1,12 +1,12 @@
 """The sequence tutorials on made data of their datasets' sizes: dltut's default mode beside the
 original code on theano-pymc, one epoch each, timed in one run (issues 28 and 29).
 
-    python benchmarks/bench_sequence.py [--tutorials lstm rnnslu rnnrbm] [--scale 1]
+    python benchmarks/bench_sequence.py --original PATH [--tutorials lstm rnnslu rnnrbm] [--scale 1]
                                         [--reviews 25000] [--floatX float32]
                                         [--theano .venv-theano/bin/python] [--modes jax c]
 
 Every run is a process of its own. The original is lisa-lab/DeepLearningTutorials' code from the
-local mirror (``bench_cpu.ORIGINAL_REPOSITORY``) on theano-pymc (floatX as ``--floatX``, one
+clone ``--original PATH`` names (without it only dltut runs) on theano-pymc (floatX as ``--floatX``, one
 OpenBLAS thread; Theano's Cython scan does not build on Python 3.11, so its Python scan runs).
 dltut runs each of its modes twice: first in empty compile caches (a new user's first run), then
 again (warm: its compiled programs on disk). ``--scale`` multiplies every made data size (0.02
@@ -66,7 +66,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_cpu import ORIGINAL_REPOSITORY, cpu_header, theano_environment  # noqa: E402
+from bench_cpu import (add_original_argument, cpu_header, original_file,  # noqa: E402
+                       theano_environment, use_original)
 from dltut.tutorials.rnnslu import DEFAULT_PARAM  # noqa: E402
 
 TUTORIALS = ("lstm", "rnnslu", "rnnrbm")
@@ -102,9 +103,7 @@ def original_code(folder, names, patch=lambda name, text: text):
     """``folder/code``: the original files ``names`` from the mirror, each through ``patch``."""
     (folder / "code").mkdir(parents=True, exist_ok=True)
     for name in names:
-        text = subprocess.run(["git", f"--git-dir={ORIGINAL_REPOSITORY}", "show",
-                               f"HEAD:code/{name}"], capture_output=True, text=True,
-                              check=True).stdout
+        text = original_file(f"code/{name}")
         (folder / "code" / name).write_text(patch(name, text))
 
 
@@ -368,10 +367,16 @@ def main():
     parser.add_argument("--floatX", default="float32", choices=("float32", "float64"))
     parser.add_argument("--theano", default=str(ROOT / ".venv-theano" / "bin" / "python"))
     parser.add_argument("--modes", nargs="+", default=["jax", "c"], help="lstm: dltut's modes")
+    add_original_argument(parser)
     args = parser.parse_args()
     if not 0 < args.scale:
         parser.error(f"--scale must be positive, got {args.scale}")
-    theano = args.theano if Path(args.theano).is_file() else None
+    if args.original:
+        try:
+            use_original(args.original)
+        except ValueError as error:
+            parser.error(str(error))
+    theano = args.theano if Path(args.theano).is_file() and args.original else None
     print(cpu_header())
     print(f"floatX {args.floatX}; the original on {theano or 'nothing (no theano Python)'}\n",
           flush=True)

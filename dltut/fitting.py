@@ -142,7 +142,8 @@ def fit(arch, rng, datasets, hyperparameters, stopping, options, regularize=None
                   resumed, training_message)
 
 
-def train_functions(model, classifier, arch, hyperparameters, stopping, options, log_every=None):
+def train_functions(model, classifier, arch, hyperparameters, stopping, options, log_every=None,
+                    training_message=None):
     """Train a tutorial's compiled functions (``trainer.Minibatches``) of ``classifier`` by the
     early-stopping rules of ``stopping``; the checkpoints, the resume and the best model as
     ``options`` ask, the model saved as ``arch`` (what ``dltut predict`` rebuilds).
@@ -151,12 +152,13 @@ def train_functions(model, classifier, arch, hyperparameters, stopping, options,
     run with the same ones). Returns the ``TrainResult``; ``result.model`` is ``classifier`` with
     the best parameters set. A run stopped by SIGINT/SIGTERM returns with ``stop_reason ==
     "interrupted"``; a diverging one raises ``Diverged``. Either way the checkpoint and the best
-    model so far are written first.
+    model so far are written first. ``training_message``, if given, is logged as training starts
+    (after the resume's line).
     """
     hyperparameters = {**hyperparameters, **dataclasses.asdict(stopping)}
     resumed = read_resume(options.resume, arch, hyperparameters) if options.resume else None
     return _train(model, classifier, arch, hyperparameters, stopping, options, log_every,
-                  resumed)
+                  resumed, training_message)
 
 
 def _train(compiled, classifier, arch, hyperparameters, stopping, options, log_every, resumed,

@@ -6,7 +6,8 @@ hidden layer sharing its ``W`` and ``b`` with an unsupervised model (a ``dA`` in
 ``RBM`` in the DBN) that pretrains it on the codes of the layer below. ``pretrain_and_finetune``
 runs the two phases as both tutorials do: each layer's pretraining epochs in turn (with
 ``dltut.epochs``' checkpoints), then fine-tuning of the whole network on dltut's one
-early-stopping trainer (``fitting.fit``), with patience a multiple of ``n_train_batches``.
+early-stopping trainer (``build_finetune_functions``, then ``fitting.train_functions``), with
+patience a multiple of ``n_train_batches``.
 """
 
 import dataclasses
@@ -19,9 +20,10 @@ from dltut import data, engine, registry, saving
 from dltut.compiled import CompiledCost, n_batches
 from dltut.engine import T
 from dltut.epochs import Epochs, Interrupted
-from dltut.fitting import N_OUT, fit, input_size
+from dltut.fitting import (N_OUT, check_batch_size, check_sgd_settings, input_size,
+                           train_functions)
 from dltut.random import RandomStreams
-from dltut.trainer import EarlyStopping, TrainResult
+from dltut.trainer import EarlyStopping, Minibatches, TrainResult
 from dltut.tutorials.logistic_sgd import LogisticRegression
 from dltut.tutorials.mlp import HiddenLayer, sigmoid
 
@@ -69,6 +71,60 @@ class StackedNetwork:
         self.p_y_given_x = self.logLayer.p_y_given_x
         self.y_pred = self.logLayer.y_pred
         self.finetune_cost = self.negative_log_likelihood(self.y)
+
+    def build_finetune_functions(self, datasets, batch_size, learning_rate, fused=None):
+        """The fine-tuning's ``train_fn``, ``validate_model`` and ``test_model`` over the shared
+        ``datasets``, built as the tutorials' ``build_finetune_functions``, handed to the trainer
+        as a ``trainer.Minibatches`` (the tutorials' ``valid_score`` and ``test_score`` are its
+        validation and test means)."""
+        (train_set_x, train_set_y), (valid_set_x, valid_set_y), (test_set_x, test_set_y) = datasets
+
+        # compute number of minibatches for training, validation and testing
+        n_train_batches = train_set_x.get_value(borrow=True).shape[0] // batch_size
+        n_valid_batches = valid_set_x.get_value(borrow=True).shape[0] // batch_size
+        n_test_batches = test_set_x.get_value(borrow=True).shape[0] // batch_size
+
+        index = T.lscalar("index")  # index to a [mini]batch
+
+        # compute the gradients with respect to the model parameters
+        gparams = engine.grad(self.finetune_cost, self.params)
+
+        # compute list of fine-tuning updates
+        updates = [
+            (param, param - gparam * learning_rate)
+            for param, gparam in zip(self.params, gparams)
+        ]
+
+        train_fn = engine.function(
+            inputs=[index],
+            outputs=self.finetune_cost,
+            updates=updates,
+            givens={
+                self.x: train_set_x[index * batch_size: (index + 1) * batch_size],
+                self.y: train_set_y[index * batch_size: (index + 1) * batch_size],
+            },
+            name="train",
+        )
+        test_score_i = engine.function(
+            [index],
+            self.errors(self.y),
+            givens={
+                self.x: test_set_x[index * batch_size: (index + 1) * batch_size],
+                self.y: test_set_y[index * batch_size: (index + 1) * batch_size],
+            },
+            name="test",
+        )
+        valid_score_i = engine.function(
+            [index],
+            self.errors(self.y),
+            givens={
+                self.x: valid_set_x[index * batch_size: (index + 1) * batch_size],
+                self.y: valid_set_y[index * batch_size: (index + 1) * batch_size],
+            },
+            name="valid",
+        )
+        return Minibatches(train_fn, valid_score_i, test_score_i, n_train_batches,
+                           n_valid_batches, n_test_batches, self.params, fused=fused)
 
     def _pretraining_functions(self, train_set_x, batch_size, cost_updates, defaults, fused):
         """One ``PretrainingFunction`` per layer: ``cost_updates(layer, inputs)`` gives the
@@ -195,8 +251,12 @@ def pretrain_and_finetune(network, arch, datasets, functions, layer_settings, se
     hyperparameters = {"learning_rate": finetune_lr, **settings}
     stopping = EarlyStopping(n_epochs=training_epochs,
                              patience=phases.patience_epochs * n_train_batches)
-    result = fit(arch, None, datasets, hyperparameters, stopping, options, model=network,
-                 training_message=phases.finetuning_message)
+    check_sgd_settings(finetune_lr, settings["batch_size"])
+    check_batch_size(datasets, settings["batch_size"])
+    model = network.build_finetune_functions(datasets, settings["batch_size"], finetune_lr,
+                                             fused=options.fused)
+    result = train_functions(model, network, arch, hyperparameters, stopping, options,
+                             training_message=phases.finetuning_message)
     log.info(phases.optimization_line, result.best_validation_loss * 100.0, result.best_iter + 1,
              result.test_score * 100.0)
     log.info(phases.finetuning_time_line, phases.file, result.elapsed / 60.0)

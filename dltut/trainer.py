@@ -381,7 +381,8 @@ def train(model, n_train_batches, stopping=EarlyStopping(), callbacks=(), log_ev
           state=None, checkpoint=None, checkpoint_every=None, stop_requested=None):
     """Run minibatch SGD with early stopping.
 
-    ``model`` is a compiled model (``dltut.compiled.CompiledModel`` or anything alike) offering:
+    ``model`` holds the compiled functions (``Minibatches`` of a tutorial's ``train_model``,
+    ``validate_model`` and ``test_model``, or ``dltut.compiled.CompiledModel``), offering:
 
     * ``train_minibatches(first, count)``: update on minibatches ``first .. first + count - 1`` of
       the epoch, in order; return their costs. A model with ``fused = True`` is asked for the

@@ -57,8 +57,11 @@ def test_the_stored_notebook_is_run_from_the_example_as_it_is(example):
     assert [c["source"] for c in source["cells"]] == [c["source"] for c in notebook["cells"]]
 
 
-def _pyobjects(page):
-    return re.findall(r":pyobject: (\w+)", page)
+def _pyobjects(page, module=None):
+    """The objects the page includes (of ``module``'s file only, if given)."""
+    includes = re.findall(r"```\{literalinclude\} \.\./\.\./(\S+)\n(?::\w+:.*\n)*?"
+                          r":pyobject: ([\w.]+)", page)
+    return [name for path, name in includes if module is None or path == module]
 
 
 def _top_level_names(path):
@@ -75,9 +78,12 @@ def test_every_tutorial_has_a_page_with_its_code_and_results(name):
     page = path.read_text()
     module = ROOT / "dltut" / "tutorials" / f"{tutorial.module}.py"
     assert f"../../dltut/tutorials/{tutorial.module}.py" in page
-    objects = _pyobjects(page)
+    objects = _pyobjects(page, f"dltut/tutorials/{tutorial.module}.py")
     assert tutorial.entry in objects  # the entry point's code is on its page
     assert set(objects) <= _top_level_names(module)
+    for path, included in re.findall(r"```\{literalinclude\} \.\./\.\./(\S+)\n(?::\w+:.*\n)*?"
+                                 r":pyobject: ([\w.]+)", page):
+        assert included.split(".")[0] in _top_level_names(ROOT / path), (path, included)
     for part in (f"results_{name}.md", f"pictures_{name}.md"):
         assert f"../_generated/{part}" in page
     assert "$$" in page  # its equations
