@@ -15,7 +15,7 @@ import numpy
 
 from dltut.backend import modes as _state
 from dltut.backend.modes import (  # noqa: F401  the process's settings, re-exported
-    BLAS_THREADS, DEFAULT_FLOATX, DEVICES, ENGINES, FLOATX, MODES, XLA_CPU_FLAGS, backend,
+    BLAS_THREADS, DEFAULT_FLOATX, DEVICES, ENGINES, FLOATX, MODES, XLA_CPU_FLAGS, NotIn, backend,
     blas_threads, cache_dir, compile_ahead, compile_mode, default_mode, floatX, floatX_is_default,
     floatX_reason, floatX_unless_chosen, jax_platform, limit_blas_threads, mode, mode_is_default,
     mode_reason, mode_unless_chosen, modes, name, place_data, set_device, set_floatX, set_mode,
@@ -26,7 +26,8 @@ from dltut.backend.modes import (  # noqa: F401  the process's settings, re-expo
 # The Theano API, resolved on first use.
 
 
-def function(inputs, outputs, updates=None, givens=None, name=None, shapes_at_run_time=False):
+def function(inputs, outputs, updates=None, givens=None, name=None, shapes_at_run_time=False,
+             pad_time=False):
     """``theano.function`` in the current compile mode.
 
     In JAX mode a function of one minibatch index whose ``givens`` cut minibatches out of shared
@@ -35,7 +36,15 @@ def function(inputs, outputs, updates=None, givens=None, name=None, shapes_at_ru
 
     ``shapes_at_run_time``: in JAX mode, the inputs' shapes may be left unknown (``None`` in their
     types): JAX then compiles a program for each shape the function is called with
-    (``dltut.backend.jax_shapes``). Other modes take any shape as they are."""
+    (``dltut.backend.jax_shapes``). Other modes take any shape as they are.
+
+    ``pad_time``: the matrix inputs are time-major, and zero steps added at their end change no
+    output (the LSTM's masked scan). In JAX mode the function then pads them to a few lengths and
+    compiles those ahead, in the background, where asked (``dltut.backend.padded``)."""
+    if pad_time and mode() == "jax" and _state.name() == "pytensor":
+        from dltut.backend import padded
+
+        return padded.PaddedFunction(inputs, outputs, updates or (), name=name)
     if mode() == "jax" and _state.name() == "pytensor" and not shapes_at_run_time \
             and len(inputs) == 1:
         from dltut.backend import indexed

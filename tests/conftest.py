@@ -74,13 +74,17 @@ def available_modes():
 
 @contextlib.contextmanager
 def in_mode(mode):
-    """Compile in ``mode`` inside the block; the previous mode is restored afterwards."""
-    previous = engine.mode()
+    """Compile in ``mode`` inside the block; the previous mode is restored afterwards, and
+    whether it was chosen or dltut's default."""
+    from dltut.backend import modes
+
+    previous, reason = engine.mode(), modes._mode_reason
     engine.set_mode(mode)
     try:
         yield mode
     finally:
         engine.set_mode(previous)
+        modes._mode_reason = reason
 
 
 def in_every_mode(run, modes=None):
@@ -95,11 +99,14 @@ def in_every_mode(run, modes=None):
 
 @contextlib.contextmanager
 def engine_settings_kept():
-    """floatX, the compile mode and the "dltut" log level after the block as before it (a
-    tutorial run given ``floatX=`` or ``mode=`` sets them for the process, as it does for a user;
-    a command's ``main()`` sets the log level). A module-scoped fixture that runs a tutorial
+    """floatX, the compile mode (and whether each was chosen) and the "dltut" log level after
+    the block as before it (a tutorial run given ``floatX=`` or ``mode=`` sets them for the
+    process, as it does for a user; a command's ``main()`` sets the log level). A module-scoped fixture that runs a tutorial
     needs it too: it runs before the autouse fixture below looks."""
+    from dltut.backend import modes
+
     floatX, mode = engine.floatX(), engine.mode()
+    reasons = modes._floatX_reason, modes._mode_reason  # chosen, or dltut's default
     level = logging.getLogger("dltut").level
     try:
         yield
@@ -109,6 +116,7 @@ def engine_settings_kept():
             engine.set_floatX(floatX)
         if engine.mode() != mode:
             engine.set_mode(mode)
+        modes._floatX_reason, modes._mode_reason = reasons
 
 
 def disk_full_for(monkeypatch, name):

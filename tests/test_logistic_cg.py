@@ -1,6 +1,9 @@
 """logistic_cg: W and b as views of theta, the training objective and its gradient against the
-tutorial's per-minibatch loop done in NumPy (every mode), and small cg_optimization_mnist runs."""
+tutorial's per-minibatch loop done in NumPy and against its batch_cost and batch_grad (every
+mode), the validation error's mean, and small cg_optimization_mnist runs."""
 
+import ast
+import inspect
 import logging
 
 import numpy
@@ -11,7 +14,8 @@ from conftest import available_modes, in_mode, numpy_softmax
 from dltut import data, engine
 from dltut.backend import modes
 from dltut.engine import T
-from dltut.tutorials.logistic_cg import LogisticRegression, TrainingObjective
+from dltut.tutorials import logistic_cg
+from dltut.tutorials.logistic_cg import LogisticRegression, TrainingObjective, mean_error
 
 
 def _numpy_minibatch_cost_and_grad(x, y, theta, n_in, n_out):
@@ -37,6 +41,19 @@ def test_W_and_b_are_views_of_theta(floatX64):
     numpy.testing.assert_array_equal(b, [6, 7])
 
 
+def _training_functions(classifier, x, y, train_x, train_y, batch_size):
+    """The tutorial's batch_cost and batch_grad, and cg_optimization_mnist's batch_cost_and_grad
+    (both in one), compiled as they are there."""
+    index = T.lscalar()
+    givens = {x: train_x[index * batch_size:(index + 1) * batch_size],
+              y: train_y[index * batch_size:(index + 1) * batch_size]}
+    cost = classifier.negative_log_likelihood(y).mean()
+    grad = engine.grad(cost, classifier.theta)
+    return (engine.function([index], cost, givens=givens, name="batch_cost"),
+            engine.function([index], grad, givens=givens, name="batch_grad"),
+            engine.function([index], [cost, grad], givens=givens, name="batch_cost_and_grad"))
+
+
 # numba takes 45 s here to compile the objective (the C mode 6 s, JAX 3 s): not a unit test's time
 @pytest.mark.parametrize("mode", [m for m in ("c", "jax") if m in available_modes()])
 def test_objective_is_the_tutorials_mean_over_minibatches(floatX64, mode, tiny_mnist):
@@ -46,8 +63,13 @@ def test_objective_is_the_tutorials_mean_over_minibatches(floatX64, mode, tiny_m
     classifier = LogisticRegression(x, n_in=784, n_out=10)
     theta = numpy.random.RandomState(0).normal(0, 0.01, 7850)
     with in_mode(mode):
-        objective = TrainingObjective(classifier, x, y, train_x, train_y, batch_size)
+        batch_cost, batch_grad, batch_cost_and_grad = _training_functions(
+            classifier, x, y, train_x, train_y, batch_size)
+    # in JAX mode the engine's function runs the 5 minibatches as one call
+    assert hasattr(batch_cost_and_grad, "over") == (mode == "jax")
+    objective = TrainingObjective(batch_cost_and_grad, classifier.theta, 5)
     cost, gradient = objective.evaluate(theta)
+    numpy.testing.assert_array_equal(classifier.theta.get_value(), theta)
 
     xs, ys = train_x.get_value(), train_y.get_value()
     batches = [_numpy_minibatch_cost_and_grad(xs[i * batch_size:(i + 1) * batch_size],
@@ -56,11 +78,52 @@ def test_objective_is_the_tutorials_mean_over_minibatches(floatX64, mode, tiny_m
     assert cost == pytest.approx(numpy.mean([c for c, _ in batches]), rel=1e-12)
     numpy.testing.assert_allclose(gradient, numpy.mean([g for _, g in batches], axis=0),
                                   rtol=1e-9, atol=1e-15)
-    # fmin_cg asks for the cost and the gradient at each theta apart: one call for both
+    # the tutorial's train_fn and train_fn_grad, one call per minibatch, in NumPy: the same
+    # numbers, bit for bit; in the C mode also with its batch_cost and batch_grad apart (in JAX
+    # mode XLA may round a product's last bit otherwise when it compiles the gradient alone)
+    calls = {"cost_and_grad": [batch_cost_and_grad(i) for i in range(5)]}
+    if mode == "c":
+        calls["apart"] = [(batch_cost(i), batch_grad(i)) for i in range(5)]
+    for how, minibatches in calls.items():
+        assert cost == numpy.mean([numpy.asarray(c) for c, _ in minibatches]), how
+        tutorial_grad = numpy.array(minibatches[0][1])
+        for _, grad in minibatches[1:]:
+            tutorial_grad += numpy.asarray(grad)
+        numpy.testing.assert_array_equal(gradient, tutorial_grad / 5, err_msg=how)
+    # fmin_cg asks for the cost and the gradient at each theta apart: one pass for both
     assert objective.cost(theta) == cost and objective.gradient(theta) is gradient
     assert objective.calls == 1
     objective.cost(theta + 1)
     assert objective.calls == 2
+
+
+@pytest.mark.parametrize("mode", [m for m in ("c", "jax") if m in available_modes()])
+def test_mean_error_is_the_tutorials_mean_of_minibatch_errors(floatX64, mode, tiny_mnist):
+    _, (valid_x, valid_y), _ = data.load_shared(tiny_mnist)
+    x, y, index = T.matrix("x"), T.ivector("y"), T.lscalar()
+    classifier = LogisticRegression(x, n_in=784, n_out=10)
+    classifier.theta.set_value(numpy.random.RandomState(1).normal(0, 0.01, 7850))
+    with in_mode(mode):
+        validate_model = engine.function(
+            [index], classifier.errors(y),
+            givens={x: valid_x[index * 40:(index + 1) * 40],
+                    y: valid_y[index * 40:(index + 1) * 40]})
+    xs, ys = valid_x.get_value(), valid_y.get_value()
+    W, b = classifier.theta.get_value()[:7840].reshape(784, 10), classifier.theta.get_value()[7840:]
+    wrong = (numpy.argmax(xs @ W + b, axis=1) != ys).reshape(5, 40)
+    loss = mean_error(validate_model, 5)
+    assert type(loss) is numpy.float64
+    assert loss == numpy.mean(wrong.sum(axis=1) / 40)
+    assert loss == numpy.mean([validate_model(i) for i in range(5)])
+
+
+def test_the_tutorial_imports_no_back_end_or_model_compiling_code():
+    tree = ast.parse(inspect.getsource(logistic_cg))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)} | \
+        {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+         for alias in node.names}
+    assert not {name for name in imported
+                if name.startswith(("dltut.compiled", "dltut.backend"))}, imported
 
 
 def _tiny_run(tiny_mnist, **kwargs):

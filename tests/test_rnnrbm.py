@@ -152,7 +152,7 @@ def test_the_jax_default_compiles_in_c_mode(uncompiled, monkeypatch):
     if "jax" not in engine.modes():
         pytest.skip(f"no JAX mode on {engine.name()}")
     with in_mode("jax"):
-        with pytest.raises(ValueError, match="mode 'jax' cannot compile the RNN-RBM"):
+        with pytest.raises(ValueError, match="mode 'jax' cannot run the RNN-RBM"):
             RnnRbm()  # chosen: an error
     assert uncompiled == []
     with in_mode("numba"):

@@ -16,6 +16,7 @@ installed (``default_mode()`` says which and why). floatX is float32 unless set
 """
 
 import contextlib
+import dataclasses
 import importlib
 import importlib.metadata
 import importlib.util
@@ -400,6 +401,43 @@ def mode_unless_chosen(new_mode):
     finally:
         set_mode(previous)
         _mode_reason = reason
+
+
+@dataclasses.dataclass(frozen=True)
+class NotIn:
+    """A tutorial's declaration that it cannot run in ``mode``, and why (the one place that
+    says so; the tutorial never asks which mode runs).
+
+    ``check()``, before anything is read or built: a ``ValueError`` naming the reason and the
+    modes to use where ``mode`` was chosen. ``compiling()``, around the building of the
+    tutorial's functions: where ``mode`` is only dltut's default, they are compiled in
+    ``instead`` (said at INFO) and the default comes back after.
+    """
+
+    tutorial: str  # as the messages name it
+    mode: str  # the mode it cannot run in
+    reason: str  # why, in a few words
+    instead: str = "c"  # the mode its functions compile in when ``mode`` is only the default
+    logger: logging.Logger = log  # the tutorial's, which says where it compiles
+
+    def check(self, chosen=None):
+        """Refuse ``chosen`` (a mode asked for, or None: the current one, if chosen)."""
+        asked = chosen if chosen is not None else (None if mode_is_default() else mode())
+        if asked == self.mode:
+            others = " or ".join(f"'{other}'" for other in MODES if other != self.mode)
+            raise ValueError(f"mode '{self.mode}' cannot run {self.tutorial} ({self.reason}): "
+                             f"use mode {others}")
+
+    @contextlib.contextmanager
+    def compiling(self):
+        self.check()
+        if mode() != self.mode:
+            yield
+            return
+        self.logger.info("%s compiles in mode '%s': %s", self.tutorial, self.instead,
+                         self.reason)
+        with mode_unless_chosen(self.instead):
+            yield
 
 
 def _prepare_jax():

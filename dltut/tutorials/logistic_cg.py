@@ -19,10 +19,9 @@ import numpy
 import scipy.optimize
 
 from dltut import data, engine
-from dltut.compiled import CompiledCost, CompiledModel, minibatch
 from dltut.engine import T
-from dltut.fitting import (N_OUT, check_draws_nothing, check_positive_integers, input_size,
-                           prepare)
+from dltut.fitting import (N_OUT, check_batch_size, check_draws_nothing, check_positive_integers,
+                           input_size, prepare)
 from dltut.tutorials import logistic_sgd
 
 log = logging.getLogger(__name__)
@@ -53,26 +52,8 @@ class LogisticRegression(logistic_sgd.LogisticRegression):
         self.params = [self.theta]
 
 
-class _MinibatchSums(CompiledCost):
-    """One call over the training minibatches: their costs, and the sum of their gradients
-    (``gradient_sum``, added to in minibatch order, from what it holds). ``CompiledCost``'s
-    fused loop, each minibatch given its labels too."""
-
-    def __init__(self, x, y, cost, theta, train_x, train_y, batch_size):
-        self.gradient_sum = engine.shared(numpy.zeros_like(theta.get_value()), "gradient_sum")
-        engine.place_data([train_y])
-        self.y, self.train_y = y, train_y
-        updates = [(self.gradient_sum, self.gradient_sum + engine.grad(cost, theta))]
-        super().__init__(x, cost, updates, train_x, batch_size, fused=True)
-
-    def _train_givens(self, index):
-        givens = super()._train_givens(index)
-        givens[self.y] = minibatch(self.train_y, index, self.batch_size, self.n_train_batches)
-        return givens
-
-
 class TrainingObjective:
-    """The objective ``fmin_cg`` minimises and its gradient, both from one compiled call.
+    """The objective ``fmin_cg`` minimises and its gradient, from one pass over the minibatches.
 
     .. math::
         f(\\theta) = \\frac{1}{B} \\sum_{i=1}^{B} \\ell(\\theta, \\mathcal{D}_i)
@@ -80,36 +61,38 @@ class TrainingObjective:
     the mean over the ``B`` training minibatches of their mean negative log-likelihood, and the
     mean of their gradients, as the tutorial's ``train_fn`` and ``train_fn_grad`` computed them
     (NumPy's mean of the minibatches' costs; their gradients summed in minibatch order, then
-    divided by ``B``), but in one call over the training set instead of one call per minibatch
-    and function: a loop over the minibatches (in JAX mode a ``JaxLoop``), each read once for
-    its cost and its gradient. ``fmin_cg`` asks for the value and the gradient at the same
-    ``theta`` separately: the last evaluation is kept, so each ``theta`` costs one call.
-    ``calls`` counts the calls.
+    divided by ``B``). ``batch_cost_and_grad`` is the compiled function of a minibatch index that
+    returns the minibatch's cost and its gradient with respect to ``theta`` (the tutorial's
+    ``batch_cost`` and ``batch_grad`` as one function): each minibatch is read once for both, and
+    where the function can run all the indices as one call (``over``, in JAX mode) it does.
+    ``fmin_cg`` asks for the value and the gradient at the same ``theta`` separately: the last
+    evaluation is kept, so each ``theta`` costs one pass. ``calls`` counts the passes.
     """
 
-    def __init__(self, classifier, x, y, train_x, train_y, batch_size):
-        cost = classifier.negative_log_likelihood(y)  # one minibatch's mean
-        self.theta = classifier.theta
-        self.sums = _MinibatchSums(x, y, cost, classifier.theta, train_x, train_y, batch_size)
+    def __init__(self, batch_cost_and_grad, theta, n_train_batches):
+        self.batch_cost_and_grad, self.theta = batch_cost_and_grad, theta
+        self.n_train_batches = n_train_batches
         self.calls = 0
         self._last = (None, None, None)  # theta, cost, gradient
-
-    def prepare(self):
-        """Compile the loop now (in JAX mode; the other modes compile as they build)."""
-        self.sums.prepare([self.sums.n_train_batches])
 
     def evaluate(self, theta_value):
         """``(cost, gradient)`` at ``theta_value``; ``theta`` is left set to it."""
         last_theta, cost, gradient = self._last
         if last_theta is None or not numpy.array_equal(last_theta, theta_value):
             self.theta.set_value(numpy.asarray(theta_value, dtype=engine.floatX()))
-            sums, n_batch = self.sums, self.sums.n_train_batches
-            sums.gradient_sum.set_value(numpy.zeros_like(sums.gradient_sum.get_value()))
-            costs = numpy.asarray(sums.train_minibatches(0, n_batch))
-            self.calls += 1
+            if hasattr(self.batch_cost_and_grad, "over"):
+                costs, grads = self.batch_cost_and_grad.over(0, self.n_train_batches)
+            else:
+                costs, grads = zip(*[self.batch_cost_and_grad(i)
+                                     for i in range(self.n_train_batches)])
             # NumPy values for scipy, whatever the mode computed them in (JAX gives its arrays)
-            self._last = (numpy.array(theta_value), numpy.mean(costs)[()],
-                          numpy.asarray(sums.gradient_sum.get_value()) / n_batch)
+            grads = numpy.asarray(grads)
+            grad = grads[0].copy()
+            for i in range(1, self.n_train_batches):
+                grad += grads[i]
+            self.calls += 1
+            self._last = (numpy.array(theta_value), numpy.mean(numpy.asarray(costs))[()],
+                          grad / self.n_train_batches)
         return self._last[1:]
 
     def cost(self, theta_value):
@@ -117,6 +100,17 @@ class TrainingObjective:
 
     def gradient(self, theta_value):
         return self.evaluate(theta_value)[1]
+
+
+def mean_error(model, n_batches):
+    """The tutorial's ``numpy.mean([model(i) for i in range(n_batches)])``: the zero-one loss of a
+    split, in float64; one call over the split where ``model`` can run all its indices as one
+    (``over``, in JAX mode)."""
+    if hasattr(model, "over"):
+        losses = model.over(0, n_batches)
+    else:
+        losses = [model(i) for i in range(n_batches)]
+    return numpy.mean(numpy.asarray(losses, dtype=numpy.float64))
 
 
 @dataclasses.dataclass
@@ -145,60 +139,111 @@ def cg_optimization_mnist(n_epochs=50, dataset=None, *, batch_size=BATCH_SIZE, s
     iterate's ``theta`` is set into the returned model (the tutorial computed its test error, then
     dropped it). ``options`` are ``floatX``, ``mode``, ``device`` and ``tf32`` (of
     ``fitting.Options``); floatX is float64 unless chosen (here, by the engine's flags or in this
-    process), as the original runs in float64 only, and dltut's default again afterwards. ``seed`` is None: it draws nothing (``theta``
-    starts at zero). Returns a ``CGResult``.
+    process), as the original runs in float64 only, and dltut's default again afterwards.
+    ``seed`` is None: it draws nothing (``theta`` starts at zero). Returns a ``CGResult``.
     """
     check_draws_nothing(seed, "the conjugate-gradient logistic regression")
-    if options.get("floatX") is not None:
-        return _cg_optimization_mnist(n_epochs, dataset, batch_size, options)
-    # the original runs in float64 only: in float32 its shared theta refuses fmin_cg's float64
-    # iterates (a TypeError at the first iteration, on theano-pymc)
-    with engine.floatX_unless_chosen("float64"):
-        log.debug("floatX %s (the original logistic_cg.py runs in float64)", engine.floatX())
-        return _cg_optimization_mnist(n_epochs, dataset, batch_size, options)
-
-
-def _cg_optimization_mnist(n_epochs, dataset, batch_size, options):
-    options = prepare(options, only=RUN_OPTIONS)
     if isinstance(n_epochs, bool) or not isinstance(n_epochs, int) or n_epochs < 1:
         raise ValueError(f"n_epochs must be a positive integer (the most fmin_cg iterations), "
                          f"got {n_epochs!r}")
     check_positive_integers(batch_size=batch_size)
-    datasets = data.load_shared(dataset)
-    log.info("... building the model")
-    x = T.matrix("x")  # the data, presented as rasterized images
-    y = T.ivector("y")  # the labels, presented as a vector of int labels
-    classifier = LogisticRegression(input=x, n_in=input_size(datasets), n_out=N_OUT)
-    # the validation and test errors, per minibatch as in the tutorial (no training function)
-    evaluation = CompiledModel(x, y, classifier.negative_log_likelihood(y), classifier.y_pred,
-                               classifier.params, [], datasets, batch_size, fused=True)
-    objective = TrainingObjective(classifier, x, y, *datasets[0], batch_size)
-    evaluation.prepare()  # in JAX mode, compiled before the clock starts
-    objective.prepare()
+    options = prepare(options, only=RUN_OPTIONS)
+    # the original runs in float64 only: in float32 its shared theta refuses fmin_cg's float64
+    # iterates (a TypeError at the first iteration, on theano-pymc); a floatX chosen stands
+    with engine.floatX_unless_chosen("float64"):
+        log.debug("floatX %s (the original logistic_cg.py runs in float64)", engine.floatX())
+        datasets = data.load_shared(dataset)
+        check_batch_size(datasets, batch_size)
 
-    history, best = [], {"validation": numpy.inf, "iter": 0, "test": 0.0, "theta": None}
+        train_set_x, train_set_y = datasets[0]
+        valid_set_x, valid_set_y = datasets[1]
+        test_set_x, test_set_y = datasets[2]
 
-    def callback(theta_value):
-        classifier.theta.set_value(numpy.asarray(theta_value, dtype=engine.floatX()))
-        this_validation_loss = evaluation.validation_loss()
-        history.append(this_validation_loss)
-        log.info("validation error %f %%", this_validation_loss * 100.0)
-        if this_validation_loss < best["validation"]:
-            best.update(validation=this_validation_loss, iter=len(history),
-                        test=evaluation.test_score(), theta=numpy.array(theta_value))
+        # compute number of minibatches for training, validation and testing
+        n_train_batches = train_set_x.get_value(borrow=True).shape[0] // batch_size
+        n_valid_batches = valid_set_x.get_value(borrow=True).shape[0] // batch_size
+        n_test_batches = test_set_x.get_value(borrow=True).shape[0] // batch_size
 
-    log.info("Optimizing using scipy.optimize.fmin_cg...")
-    start_time = timeit.default_timer()
-    theta = scipy.optimize.fmin_cg(
-        f=objective.cost,
-        x0=numpy.zeros(classifier.theta.get_value(borrow=True).shape, dtype=engine.floatX()),
-        fprime=objective.gradient, callback=callback, disp=0, maxiter=n_epochs,
-    )
-    elapsed = timeit.default_timer() - start_time
-    log.info("Optimization complete with best validation score of %f %%, with test performance "
-             "%f %%", best["validation"] * 100.0, best["test"] * 100.0)
-    log.info("The code for file %s ran for %.1fs", os.path.basename(__file__), elapsed)
-    if best["theta"] is not None:
-        classifier.theta.set_value(numpy.asarray(best["theta"], dtype=engine.floatX()))
-    return CGResult(history, best["validation"], best["iter"], best["test"], len(history),
-                    objective.calls, elapsed, theta, classifier)
+        log.info("... building the model")
+        index = T.lscalar()  # index to a [mini]batch
+        x = T.matrix("x")  # the data is presented as rasterized images
+        y = T.ivector("y")  # the labels are presented as 1D vector of [int] labels
+
+        # construct the logistic regression class; each MNIST image has size 28*28
+        classifier = LogisticRegression(input=x, n_in=input_size(datasets), n_out=N_OUT)
+
+        # the cost we minimize during training is the negative log likelihood of the model
+        cost = classifier.negative_log_likelihood(y).mean()
+
+        # the mistakes the model makes on a minibatch
+        test_model = engine.function(
+            inputs=[index],
+            outputs=classifier.errors(y),
+            givens={
+                x: test_set_x[index * batch_size:(index + 1) * batch_size],
+                y: test_set_y[index * batch_size:(index + 1) * batch_size],
+            },
+            name="test_model",
+        )
+        validate_model = engine.function(
+            inputs=[index],
+            outputs=classifier.errors(y),
+            givens={
+                x: valid_set_x[index * batch_size:(index + 1) * batch_size],
+                y: valid_set_y[index * batch_size:(index + 1) * batch_size],
+            },
+            name="validate_model",
+        )
+
+        # the cost of a minibatch and its gradient with respect to theta: the tutorial's
+        # batch_cost and batch_grad as one function, which reads the minibatch once for both
+        batch_cost_and_grad = engine.function(
+            inputs=[index],
+            outputs=[cost, engine.grad(cost, classifier.theta)],
+            givens={
+                x: train_set_x[index * batch_size:(index + 1) * batch_size],
+                y: train_set_y[index * batch_size:(index + 1) * batch_size],
+            },
+            name="batch_cost_and_grad",
+        )
+
+        # the average cost on the training set and its gradient with respect to theta (the
+        # tutorial's train_fn and train_fn_grad): one pass over the minibatches for both
+        objective = TrainingObjective(batch_cost_and_grad, classifier.theta, n_train_batches)
+        train_fn, train_fn_grad = objective.cost, objective.gradient
+
+        history, best = [], {"validation": numpy.inf, "iter": 0, "test": 0.0, "theta": None}
+
+        # the validation function, called after each iteration: on a new best, the test error
+        def callback(theta_value):
+            classifier.theta.set_value(numpy.asarray(theta_value, dtype=engine.floatX()))
+            this_validation_loss = mean_error(validate_model, n_valid_batches)
+            history.append(this_validation_loss)
+            log.info("validation error %f %%", this_validation_loss * 100.0)
+            if this_validation_loss < best["validation"]:
+                best.update(validation=this_validation_loss, iter=len(history),
+                            test=mean_error(test_model, n_test_batches),
+                            theta=numpy.array(theta_value))
+
+        # in JAX mode, each pass compiled before the clock starts (the other modes compile as
+        # they build)
+        for function, count in ((batch_cost_and_grad, n_train_batches),
+                                (validate_model, n_valid_batches), (test_model, n_test_batches)):
+            if hasattr(function, "compile_ahead"):
+                function.compile_ahead([count])
+
+        log.info("Optimizing using scipy.optimize.fmin_cg...")
+        start_time = timeit.default_timer()
+        theta = scipy.optimize.fmin_cg(
+            f=train_fn,
+            x0=numpy.zeros(classifier.theta.get_value(borrow=True).shape, dtype=engine.floatX()),
+            fprime=train_fn_grad, callback=callback, disp=0, maxiter=n_epochs,
+        )
+        elapsed = timeit.default_timer() - start_time
+        log.info("Optimization complete with best validation score of %f %%, with test "
+                 "performance %f %%", best["validation"] * 100.0, best["test"] * 100.0)
+        log.info("The code for file %s ran for %.1fs", os.path.basename(__file__), elapsed)
+        if best["theta"] is not None:
+            classifier.theta.set_value(numpy.asarray(best["theta"], dtype=engine.floatX()))
+        return CGResult(history, best["validation"], best["iter"], best["test"], len(history),
+                        objective.calls, elapsed, theta, classifier)

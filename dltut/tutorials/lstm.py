@@ -23,13 +23,11 @@ dropout) and the printed lines are the tutorial's; the training loop is dltut's 
 tutorial's stopping rule (``trainer.ValidationPatience``).
 """
 
-import concurrent.futures
 import dataclasses
 import json
 import logging
 import math
 import os
-import threading
 import timeit
 import zipfile
 import zlib
@@ -104,141 +102,6 @@ def dropout_layer(state_before, use_noise, trng):
 
 def _p(pp, name):
     return "%s_%s" % (pp, name)
-
-
-def padded_length(n):
-    """The number of steps a minibatch of reviews at most ``n`` words long is padded to in JAX
-    mode: ``n`` rounded up to a quarter octave (16, 20, 24, 28, 32, 40, 48, 56, 64, 80, ...), so
-    that a few compiled shapes serve every length, for at most a quarter more steps."""
-    if n <= 16:
-        return 16
-    step = 1 << (n.bit_length() - 3)  # a quarter of the power of two at or below n
-    return -(-n // step) * step
-
-
-class PaddedFunction:
-    """A function of the LSTM in JAX mode: the time axis of its matrices (``x`` and ``mask``,
-    time first) padded with zeros to ``padded_length``, and left unknown in the compiled graph.
-
-    JAX compiles constant shapes only, and each minibatch is as long as its longest review. The
-    graph is built once per shape of the other axes (``engine.function(shapes_at_run_time=True)``:
-    the scan's length and the sizes computed from it are evaluated when JAX traces; an axis of
-    length 1, a minibatch of one review, is left unknown too, see ``_time_unknown``), and JAX
-    compiles it for each padded length it meets; padding keeps those few. A padded step has mask
-    0, which keeps the states as they were, and adds 0 to the mean pooling: every value is the
-    unpadded minibatch's.
-
-    ``prepare(shapes)`` has the programs of shapes to come compiled by a background thread while
-    training goes on (the epoch's minibatches are known when it starts); a first call of such a
-    shape waits for its compile, if it is not done. ``updated`` lists the shared variables a
-    call changes (the explicit updates, then the random streams), as a compiled function's
-    inputs say it; ``compiled`` the input shapes called so far, and ``compile_seconds`` the time
-    of their first calls (building the graph where it is new, compiling or waiting for the
-    compile, then one run)."""
-
-    def __init__(self, inputs, outputs, updates=(), name=None):
-        from dltut.random import default_updates
-
-        self.inputs, self.outputs, self.name = inputs, outputs, name
-        self.updates = list(updates)
-        explicit = [variable for variable, _ in self.updates]
-        outputs = outputs if isinstance(outputs, list) else [outputs]
-        self.updated = explicit + [state for state, _ in
-                                   default_updates(outputs + [new for _, new in self.updates])
-                                   if state not in explicit]
-        self.built = {}  # the inputs' shapes, the time axis None -> the compiled function
-        self.compiled = set()  # the inputs' shapes called so far
-        self.pending = {}  # the inputs' shapes -> the background compile's future
-        self.compile_seconds = 0.0
-
-    def __call__(self, *values):
-        # a Python number or list takes its input's dtype, as the compiled function takes it
-        values = [value if isinstance(value, numpy.ndarray) else
-                  numpy.asarray(value, dtype=variable.dtype)
-                  for variable, value in zip(self.inputs, values)]
-        values = [_pad_time(value) if value.ndim == 2 else value for value in values]
-        shapes = tuple(value.shape for value in values)
-        if shapes in self.compiled:
-            return self.built[_time_unknown(shapes)](*values)
-        start = timeit.default_timer()
-        pending = self.pending.pop(shapes, None)
-        error = None if pending is None or pending.cancelled() else pending.exception()  # waits
-        if error is not None:  # the call below compiles again and raises it in this thread
-            log.debug("%s: the background compile of %s failed: %s", self.name, shapes, error)
-        result = self._function(_time_unknown(shapes))(*values)  # JAX compiles if not yet
-        seconds = timeit.default_timer() - start
-        self.compiled.add(shapes)
-        self.compile_seconds += seconds
-        log.debug("%s: the shapes %s compiled in %.1f s", self.name, shapes, seconds)
-        return result
-
-    def prepare(self, calls):
-        """Compile, in the background, the programs of ``calls`` (each the inputs' unpadded
-        shapes; in the order they will be called) not compiled yet."""
-        for shapes in calls:
-            shapes = tuple((padded_length(shape[0]), *shape[1:]) if len(shape) == 2 else shape
-                           for shape in shapes)
-            if shapes not in self.compiled and shapes not in self.pending:
-                self.pending[shapes] = _compiler().submit(self._compile, shapes)
-
-    def cancel(self):
-        """Drop the background compiles not started yet."""
-        for future in self.pending.values():
-            future.cancel()
-
-    def _compile(self, shapes):
-        engine.compile_ahead(self._function(_time_unknown(shapes)), shapes)
-
-    def _function(self, shapes):
-        with _BUILDING:  # one PyTensor build at a time, in either thread
-            if shapes not in self.built:
-                typed = [T.tensor(dtype=variable.dtype, shape=shape, name=variable.name)
-                         for variable, shape in zip(self.inputs, shapes)]
-                self.built[shapes] = engine.function(
-                    typed, self.outputs, updates=self.updates,
-                    givens=list(zip(self.inputs, typed)), name=self.name,
-                    shapes_at_run_time=True)
-            return self.built[shapes]
-
-
-_BUILDING = threading.Lock()
-
-
-_COMPILER = None
-
-
-def _compiler():
-    """The one background thread that compiles the LSTM's programs ahead of their calls."""
-    global _COMPILER
-    if _COMPILER is None:
-        _COMPILER = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dltut-compile")
-    return _COMPILER
-
-
-def _time_unknown(shapes):
-    """The inputs' types' shapes: the time axis unknown, and so is an axis of length 1. A length
-    1 in a type makes the axis broadcastable, where the graph was built for any length: the
-    scan's mask and inputs of a minibatch of one review would no longer match its states (a
-    broadcast TypeError); left unknown, JAX still traces the length 1 when called
-    (``dltut.backend.jax_shapes`` computes what is sized from it, the dropout streams' count, while
-    tracing)."""
-    return tuple(tuple(None if size == 1 or (axis == 0 and len(shape) == 2) else size
-                       for axis, size in enumerate(shape))
-                 for shape in shapes)
-
-
-def _pad_time(matrix):
-    steps = padded_length(matrix.shape[0])
-    if steps == matrix.shape[0]:
-        return matrix
-    return numpy.pad(matrix, ((0, steps - matrix.shape[0]), (0, 0)))
-
-
-def function(inputs, outputs, updates=(), name=None):
-    """``engine.function``, or in JAX mode a ``PaddedFunction``: the LSTM's functions."""
-    if engine.mode() == "jax":
-        return PaddedFunction(inputs, outputs, updates, name=name)
-    return engine.function(inputs, outputs, updates=updates, name=name)
 
 
 def init_params(options, rng=None):
@@ -383,9 +246,10 @@ def sgd(lr, tparams, grads, x, mask, y, cost):
     ``param := param - lr * gradient``."""
     gshared = [engine.shared(p.get_value() * 0.0, "%s_grad" % k) for k, p in tparams.items()]
     gsup = list(zip(gshared, grads))
-    f_grad_shared = function([x, mask, y], cost, updates=gsup, name="sgd_f_grad_shared")
+    f_grad_shared = engine.function([x, mask, y], cost, updates=gsup, name="sgd_f_grad_shared",
+                                    pad_time=True)
     pup = [(p, p - lr * g) for p, g in zip(tparams.values(), gshared)]
-    f_update = function([lr], [], updates=pup, name="sgd_f_update")
+    f_update = engine.function([lr], [], updates=pup, name="sgd_f_update")
     return f_grad_shared, f_update
 
 
@@ -407,14 +271,14 @@ def adadelta(lr, tparams, grads, x, mask, y, cost):
 
     zgup = list(zip(zipped_grads, grads))
     rg2up = [(rg2, 0.95 * rg2 + 0.05 * (g ** 2)) for rg2, g in zip(running_grads2, grads)]
-    f_grad_shared = function([x, mask, y], cost, updates=zgup + rg2up,
-                             name="adadelta_f_grad_shared")
+    f_grad_shared = engine.function([x, mask, y], cost, updates=zgup + rg2up,
+                                    name="adadelta_f_grad_shared", pad_time=True)
 
     updir = [-T.sqrt(ru2 + 1e-6) / T.sqrt(rg2 + 1e-6) * zg
              for zg, ru2, rg2 in zip(zipped_grads, running_up2, running_grads2)]
     ru2up = [(ru2, 0.95 * ru2 + 0.05 * (ud ** 2)) for ru2, ud in zip(running_up2, updir)]
     param_up = [(p, p + ud) for p, ud in zip(tparams.values(), updir)]
-    f_update = function([lr], [], updates=ru2up + param_up, name="adadelta_f_update")
+    f_update = engine.function([lr], [], updates=ru2up + param_up, name="adadelta_f_update")
     return f_grad_shared, f_update
 
 
@@ -437,15 +301,15 @@ def rmsprop(lr, tparams, grads, x, mask, y, cost):
     zgup = list(zip(zipped_grads, grads))
     rgup = [(rg, 0.95 * rg + 0.05 * g) for rg, g in zip(running_grads, grads)]
     rg2up = [(rg2, 0.95 * rg2 + 0.05 * (g ** 2)) for rg2, g in zip(running_grads2, grads)]
-    f_grad_shared = function([x, mask, y], cost, updates=zgup + rgup + rg2up,
-                             name="rmsprop_f_grad_shared")
+    f_grad_shared = engine.function([x, mask, y], cost, updates=zgup + rgup + rg2up,
+                                    name="rmsprop_f_grad_shared", pad_time=True)
 
     updir = [engine.shared(p.get_value() * numpy_floatX(0.0), "%s_updir" % k)
              for k, p in tparams.items()]
     updir_new = [(ud, 0.9 * ud - 1e-4 * zg / T.sqrt(rg2 - rg ** 2 + 1e-4))
                  for ud, zg, rg, rg2 in zip(updir, zipped_grads, running_grads, running_grads2)]
     param_up = [(p, p + udn[1]) for p, udn in zip(tparams.values(), updir_new)]
-    f_update = function([lr], [], updates=updir_new + param_up, name="rmsprop_f_update")
+    f_update = engine.function([lr], [], updates=updir_new + param_up, name="rmsprop_f_update")
     return f_grad_shared, f_update
 
 
@@ -470,8 +334,8 @@ def build_model(tparams, options):
     pred = _probabilities(tparams, options, x, mask,
                           lambda proj: dropout_layer(proj, use_noise, trng))
 
-    f_pred_prob = function([x, mask], pred, name="f_pred_prob")
-    f_pred = function([x, mask], pred.argmax(axis=1), name="f_pred")
+    f_pred_prob = engine.function([x, mask], pred, name="f_pred_prob", pad_time=True)
+    f_pred = engine.function([x, mask], pred.argmax(axis=1), name="f_pred", pad_time=True)
 
     off = 1e-6 if pred.dtype == "float16" else 1e-8
     cost = -T.log(pred[T.arange(x.shape[1]), y] + off).mean()
@@ -503,7 +367,7 @@ def build_predictor(tparams, options):
     x = T.matrix("x", dtype="int64")
     mask = T.matrix("mask", dtype=engine.floatX())
     pred = _probabilities(tparams, options, x, mask, lambda proj: proj * 0.5)
-    return function([x, mask], pred.argmax(axis=1), name="f_pred_sorted")
+    return engine.function([x, mask], pred.argmax(axis=1), name="f_pred_sorted", pad_time=True)
 
 
 def pred_probs(f_pred_prob, prepare_data, data, iterator, verbose=False):
@@ -628,7 +492,7 @@ class _Training:
         self.kf = get_minibatches_idx(len(self.train[0]), self.options["batch_size"], shuffle=True,
                                       rng=self.rng)
         self.eidx, self.n_samples = self.eidx + 1, 0
-        if isinstance(self.f_grad_shared, PaddedFunction):  # JAX mode: compile what will run
+        if hasattr(self.f_grad_shared, "prepare"):  # JAX mode: compile ahead what will run
             self.f_grad_shared.prepare(_input_shapes(self.train, self.kf, labels=True))
             for data, minibatches in ((self.train, self.kf), (self.valid, self.kf_valid),
                                       (self.test, self.kf_test)):
@@ -958,11 +822,10 @@ def train_lstm(
             raise
         finally:
             for function in (f_grad_shared, counter.predictor):
-                if isinstance(function, PaddedFunction):
-                    function.cancel()
+                getattr(function, "cancel", lambda: None)()
     end_time = timeit.default_timer()
     padded = [f for f in (f_grad_shared, f_update, counter.predictor)
-              if isinstance(f, PaddedFunction)]
+              if hasattr(f, "compile_seconds")]
     compiled = (sum(len(f.compiled) for f in padded), sum(f.compile_seconds for f in padded))
     if result.stop_reason == "interrupted":
         log.info("Training interupted")
@@ -999,7 +862,7 @@ def _streams(*functions):
     parameters, the optimizer's running averages and the dropout streams' states."""
     found = OrderedDict()
     for compiled in functions:
-        updated = (compiled.updated if isinstance(compiled, PaddedFunction) else
+        updated = (compiled.updated if hasattr(compiled, "updated") else
                    [entry.variable for entry in compiled.maker.inputs
                     if getattr(entry, "update", None) is not None])
         for variable in updated:
@@ -1028,94 +891,56 @@ def _save_checkpoint(path, settings, training, streams, state):
 
 def _read_checkpoint(path, settings, n_updates):
     """The checkpoint ``path``, if it is one of a run with these ``settings`` (a run of at most
-    ``n_updates`` updates), its counters checked; a ModelFileError naming the file otherwise."""
+    ``n_updates`` updates), its counters checked (``TrainState.from_dict``, the trainer's rules);
+    a ModelFileError naming the file otherwise."""
     saved = saving.load_model(path)
     meta = saved.meta.get("lstm_checkpoint") if isinstance(saved.meta, dict) else None
     if meta is None:
         raise saving.ModelFileError(f"{path}: not a checkpoint of train_lstm; resume needs the "
                                     "file that checkpoint= (--checkpoint) wrote")
-    _check_fields(path, "lstm_checkpoint", meta, {
-        "settings": (lambda v: isinstance(v, dict), "the run's settings"),
-        "state": (lambda v: isinstance(v, dict), "the trainer's state"),
-        "rng": (_is_rng_state, "[\"MT19937\", position 0-624, has_gauss 0 or 1, gaussian]"),
-        "epoch_started": (lambda v: isinstance(v, bool), "true or false")})
+
+    def refuse(problem):
+        return saving.ModelFileError(f"{path}: {problem}: {_NOT_A_CHECKPOINT}")
+
+    keys = ["epoch_started", "rng", "settings", "state"]
+    if not isinstance(meta, dict) or sorted(meta, key=str) != keys:
+        raise refuse(f"lstm_checkpoint is {meta!r:.80}, not the dict of {', '.join(keys)}")
+    for key, kind in (("settings", dict), ("state", dict), ("epoch_started", bool)):
+        if not isinstance(meta[key], kind):
+            raise refuse(f"{key} is {meta[key]!r:.80}, not a {kind.__name__}")
+    if not _is_rng_state(meta["rng"]):
+        raise refuse(f"rng is {meta['rng']!r:.80}, not [\"MT19937\", position 0-624, has_gauss "
+                     "0 or 1, gaussian]")
     if meta["settings"] != _jsonable(settings):
         differ = sorted(key for key in set(meta["settings"]) | set(settings)
                         if meta["settings"].get(key) != _jsonable(settings).get(key))
         raise ValueError(f"{path}: checkpoint of a run with other settings ({', '.join(differ)} "
                          "differ); resume with the same settings or start a new run")
-    _check_state(path, meta["state"], n_updates, settings["patience"])
-    if meta["epoch_started"] != (meta["state"]["iteration"] >= 0):
-        raise saving.ModelFileError(f"{path}: epoch_started {meta['epoch_started']} at iteration "
-                                    f"{meta['state']['iteration']}: {_NOT_A_CHECKPOINT}")
+    state = meta["state"]
+    has_best = any(key.startswith("best/") for key in saved.params)
+    try:
+        TrainState.from_dict(state, [] if has_best else None,
+                             saved.params.get("costs", numpy.zeros(0)))
+    except ValueError as error:
+        raise refuse(error) from None
+    if not state["iteration"] < n_updates or state["patience"] != settings["patience"]:
+        raise refuse(f"iteration {state['iteration']} and patience {state['patience']}, where "
+                     f"this run has at most {n_updates} updates and patience "
+                     f"{settings['patience']}")
+    if meta["epoch_started"] != (state["iteration"] >= 0):
+        raise refuse(f"epoch_started {meta['epoch_started']} at iteration {state['iteration']}")
     return saved
-
-
-def _check_fields(path, where, fields, spec):
-    """``fields`` has exactly the keys of ``spec`` (key -> (test, what it must be)), each value
-    passing its test; a ModelFileError naming ``path``, ``where`` and the key otherwise."""
-    if not isinstance(fields, dict):
-        raise saving.ModelFileError(f"{path}: {where} is {fields!r:.80}, not the dict of "
-                                    f"{', '.join(spec)}: {_NOT_A_CHECKPOINT}")
-    if set(fields) != set(spec):
-        wrong = ", ".join(f"no {key}" if key in spec else f"unknown key {key!r:.40}"
-                          for key in sorted(set(fields) ^ set(spec), key=str))
-        raise saving.ModelFileError(f"{path}: {where}: {wrong}: {_NOT_A_CHECKPOINT}")
-    for key, (test, wanted) in spec.items():
-        if not test(fields[key]):
-            raise saving.ModelFileError(f"{path}: {where}.{key} is {fields[key]!r:.80}, it must "
-                                        f"be {wanted}: {_NOT_A_CHECKPOINT}")
 
 
 _NOT_A_CHECKPOINT = "not a checkpoint train_lstm wrote; start a new run without --resume"
 
 
 def _is_rng_state(value):
+    """NumPy's MT19937 state as the checkpoint writes it: its name, position, has_gauss and
+    cached gaussian (the 624 keys are an array)."""
     return (isinstance(value, list) and len(value) == 4 and value[0] == "MT19937"
-            and _is_whole(value[1], 0, 624) and _is_whole(value[2], 0, 1)
-            and _is_number(value[3]) and math.isfinite(value[3]))
-
-
-def _is_whole(value, low, high):
-    """A whole number (int, or a float JSON wrote of one) in ``[low, high]``."""
-    return _is_number(value) and math.isfinite(value) and value == int(value) \
-        and low <= value <= high
-
-
-def _is_error(value, none=False):
-    """An error rate in [0, 1] (or None, where ``none``)."""
-    return (none and value is None) or (_is_number(value) and 0 <= value <= 1)
-
-
-def _check_state(path, state, n_updates, patience):
-    """The trainer's state of an LSTM checkpoint: counters within the run's ``n_updates``."""
-    iteration = state.get("iteration")
-    last = iteration if _is_integer(iteration) else n_updates
-    _check_fields(path, "state", state, {
-        "iteration": (lambda v: _is_integer(v) and -1 <= v < n_updates,
-                      f"an update from -1 to {n_updates - 1} (max_epochs x minibatches)"),
-        "patience": (lambda v: v == patience, f"this run's patience {patience}"),
-        "best_validation_loss": (lambda v: _is_error(v) or v == math.inf, "an error rate"),
-        "best_iter": (lambda v: _is_integer(v) and 0 <= v <= max(last, 0),
-                      "an update done"),
-        "test_score": (_is_error, "an error rate"),
-        "history": (lambda v: isinstance(v, list) and len(v) <= last + 1,
-                    "a list of at most one validation per update"),
-        "bad_counter": (lambda v: _is_integer(v) and 0 <= v <= len(state["history"]),
-                        "a count of validations")})
-    for n, record in enumerate(state["history"]):
-        _check_fields(path, f"state.history[{n}]", record, {
-            "iter": (lambda v: _is_integer(v) and 0 <= v <= last, "an update done"),
-            "epoch": (lambda v: _is_integer(v) and 1 <= v, "an epoch from 1"),
-            "minibatch": (lambda v: _is_integer(v) and 1 <= v, "a minibatch from 1"),
-            "validation_loss": (_is_error, "an error rate"),
-            "patience": (_is_integer, "an integer"),
-            "new_best": (lambda v: isinstance(v, bool), "true or false"),
-            "extended": (lambda v: isinstance(v, bool), "true or false"),
-            "test_score": (lambda v: _is_error(v, none=True), "an error rate or null"),
-            "train_loss": (lambda v: _is_error(v, none=True), "an error rate or null"),
-            "bad_counter": (lambda v: v is None or (_is_integer(v) and v >= 0),
-                            "a count or null")})
+            and all(_is_number(v) and math.isfinite(v) for v in value[1:])
+            and value[1] in range(625) and value[2] in (0, 1))
 
 
 def _check_array(path, name, value, like):

@@ -131,6 +131,11 @@ def shared_zeros(*shape, name=None):
     return engine.shared(numpy.zeros(shape, dtype=engine.floatX()), name, static_shape=True)
 
 
+# the one mode the RNN-RBM cannot run in, and why (dltut's default JAX mode: it compiles in C)
+NOT_IN_JAX = engine.NotIn("the RNN-RBM", "jax", "its training sequences vary in length, and JAX "
+                          "needs the size of each random draw fixed", logger=log)
+
+
 @dataclasses.dataclass
 class RnnRbmGraph:
     """What ``build_rnnrbm`` returns (the tutorial's tuple, in its order, when unpacked)."""
@@ -234,12 +239,7 @@ class RnnRbm:
         self.rng = numpy.random.RandomState(check_seed(seed))
         self.settings = {"n_hidden": n_hidden, "n_hidden_recurrent": n_hidden_recurrent,
                          "lr": lr, "r": list(self.r), "dt": self.dt, "seed": seed}
-        # JAX compiles a draw only when its size is a constant, and a sequence's length is not
-        with engine.mode_unless_chosen("c"):
-            if engine.mode() == "jax":
-                raise ValueError("mode 'jax' cannot compile the RNN-RBM (its training sequences "
-                                 "vary in length, and JAX needs the size of each random draw "
-                                 "fixed): use mode 'c' or 'numba'")
+        with NOT_IN_JAX.compiling():
             self.mode = engine.mode()  # the mode its functions are compiled in
             log.debug("compiling the RNN-RBM in %s mode", self.mode)
             self._compile(n_hidden, n_hidden_recurrent, lr)

@@ -27,7 +27,6 @@ References: G. Mesnil, X. He, L. Deng and Y. Bengio, Investigation of Recurrent-
 Architectures and Learning Methods for Spoken Language Understanding, Interspeech 2013.
 """
 
-import contextlib
 import dataclasses
 import gzip
 import logging
@@ -286,22 +285,9 @@ def conlleval(p, g, w, filename=None):
 # The model
 
 
-@contextlib.contextmanager
-def _scan_mode():
-    """Compile in the C mode inside the block where the current mode is JAX (dltut's default,
-    which cannot compile RNNSLU's scan: PyTensor's JAX backend cannot trace the gradient of a
-    scan over a sentence of any length), then go back to it."""
-    previous = engine.mode()
-    if previous != "jax":
-        yield
-        return
-    log.info("RNNSLU compiles in mode 'c': the JAX mode cannot compile its scan over sentences "
-             "of any length")
-    engine.set_mode("c")
-    try:
-        yield
-    finally:
-        engine.set_mode(previous)
+# the one mode RNNSLU cannot run in, and why (dltut's default JAX mode: its functions compile in C)
+NOT_IN_JAX = engine.NotIn("RNNSLU", "jax", "PyTensor's JAX backend cannot trace the gradient of a "
+                          "scan over sentences of any length", logger=log)
 
 
 class RNNSLU:
@@ -394,13 +380,14 @@ class RNNSLU:
 
     def prepare(self):
         """Compile ``classify`` and ``sentence_train`` now rather than at their first call."""
-        self._compiled("classify")
-        self._compiled("sentence_train")
+        with NOT_IN_JAX.compiling():
+            self._compiled("classify")
+            self._compiled("sentence_train")
 
     def _compiled(self, name):
         if name not in self._functions:
             inputs, outputs, updates = self._graphs[name]
-            with _scan_mode():
+            with NOT_IN_JAX.compiling():
                 self._functions[name] = engine.function(inputs, outputs, updates=updates,
                                                         name=name)
         return self._functions[name]
@@ -512,10 +499,7 @@ def main(param=None, dataset=None, output_folder="rnnslu", **options):
     checkpoint holds the last epoch it wrote. Returns an ``RNNSLURun``.
     """
     param = _check_param(param)
-    if options.get("mode") == "jax":
-        raise ValueError("mode 'jax': rnnslu does not run in JAX mode (PyTensor's JAX backend "
-                         "cannot trace the gradient of a scan over sentences of any length); "
-                         "use mode 'c' or 'numba'")
+    NOT_IN_JAX.check(options.get("mode"))
     options = prepare(options, only=RUN_OPTIONS)
     return _main(param, dataset, output_folder, options)
 
