@@ -112,13 +112,8 @@ class Epochs:
             raise saving.ModelFileError(f"{path}: not a checkpoint of {self.kind}'s epochs; "
                                         "resume needs the file that --checkpoint wrote")
         epochs = _check_epochs_meta(path, saved.meta["epochs"])
-        if (epochs["kind"], epochs["settings"]) != (self.kind, self.settings):
-            differ = {key: epochs["settings"].get(key) for key in
-                      sorted(set(epochs["settings"]) | set(self.settings))
-                      if epochs["settings"].get(key) != self.settings.get(key)}
-            raise ValueError(f"{path}: checkpoint of another run ({epochs['kind']}, differing "
-                             f"settings {differ}); resume with the same settings or start a new "
-                             "run")
+        saving.check_same_run(path, {"kind": epochs["kind"], **epochs["settings"]},
+                              {"kind": self.kind, **self.settings})
         expected = set(self._values())
         if set(saved.params) != expected:
             raise saving.ModelFileError(f"{path}: holds {sorted(saved.params)}, this run has "

@@ -262,15 +262,8 @@ def read_resume(path, arch, hyperparameters):
             f"with --floatX {saved.meta['floatX']} (and the same engine) to go on exactly"
         )
     # n_epochs is a limit, not part of the run: a resumed run may be given more epochs
-    differ = sorted(key for key in set(saved_hyperparameters) | set(hyperparameters)
-                    if key != "n_epochs"
-                    and saved_hyperparameters.get(key) != hyperparameters.get(key))
-    if saved.arch != arch or differ:
-        raise ValueError(
-            f"{path}: checkpoint of another run (architecture {saved.arch}, differing settings "
-            f"{ {key: saved_hyperparameters.get(key) for key in differ} }); resume with the same "
-            "settings or start a new run"
-        )
+    saving.check_same_run(path, {"architecture": saved.arch, **saved_hyperparameters},
+                          {"architecture": arch, **hyperparameters}, ignore=("n_epochs",))
     return saved, state
 
 

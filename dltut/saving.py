@@ -142,6 +142,18 @@ def load_checkpoint(path):
     return model, checkpoint["hyperparameters"], state
 
 
+def check_same_run(path, saved, current, ignore=()):
+    """A checkpoint resumes only the run that wrote it: ``saved`` (its settings) and ``current``
+    (this run's) agree on every key but ``ignore``; the one ``ValueError`` of every tutorial,
+    naming the file and each difference as (saved, here), otherwise."""
+    differ = {key: (saved.get(key), current.get(key))
+              for key in sorted(set(saved) | set(current), key=str)
+              if key not in ignore and saved.get(key) != current.get(key)}
+    if differ:
+        raise ValueError(f"{path}: checkpoint of another run (saved, here: {differ}); resume "
+                         "with the same settings and data, or start a new run")
+
+
 class SavedModel:
     """A model read back from disk: its architecture, parameter values and run counters
     (``arrays``: the file's other arrays, such as a checkpoint's best parameters and costs)."""

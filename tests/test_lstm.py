@@ -465,7 +465,7 @@ def test_checkpoint_and_resume_go_on_as_the_unbroken_run(tmp_path, caplog, mode)
     assert_same_lines(lines, "\n".join(expected[done:]))
     assert second.result.iterations == 25 and len(second.result.history) == 5
     assert tuple(second) == (0.5217391304347826, 0.19999999999999996, 0.43999999999999995)
-    with pytest.raises(ValueError, match="other settings.*patience"):
+    with pytest.raises(ValueError, match="checkpoint of another run .*'patience': \\(2, 3\\)"):
         run_like_the_original(tmp_path, caplog, key, mode=mode, resume=checkpoint,
                               settings={"patience": 3})
 

@@ -441,7 +441,8 @@ def test_a_resumed_run_is_the_unbroken_run(tmp_path, caplog):
              f"{e['test']['f1']}" for e in run.epochs if e["new_best"]] + \
         [line for line in lines if not line.startswith("NEW BEST")]
     _check_against_original(ORIGINAL_DECAY, run, lines)
-    with pytest.raises(ValueError, match="checkpoint of another run \\(settings \\{'lr': 0.5\\}"):
+    with pytest.raises(ValueError,
+                       match="checkpoint of another run \\(saved, here: \\{.*'lr': \\(0.5, "):
         _run(ORIGINAL_DECAY | {"param": dict(SMALL, nepochs=60)}, tmp_path, caplog,
              resume=checkpoint)
     with pytest.raises(ValueError, match="resume .*: no such checkpoint file"):

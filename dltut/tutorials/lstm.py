@@ -911,11 +911,7 @@ def _read_checkpoint(path, settings, n_updates):
     if not _is_rng_state(meta["rng"]):
         raise refuse(f"rng is {meta['rng']!r:.80}, not [\"MT19937\", position 0-624, has_gauss "
                      "0 or 1, gaussian]")
-    if meta["settings"] != _jsonable(settings):
-        differ = sorted(key for key in set(meta["settings"]) | set(settings)
-                        if meta["settings"].get(key) != _jsonable(settings).get(key))
-        raise ValueError(f"{path}: checkpoint of a run with other settings ({', '.join(differ)} "
-                         "differ); resume with the same settings or start a new run")
+    saving.check_same_run(path, meta["settings"], _jsonable(settings))
     state = meta["state"]
     has_best = any(key.startswith("best/") for key in saved.params)
     try:

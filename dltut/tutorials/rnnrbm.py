@@ -374,13 +374,8 @@ class RnnRbm:
                                         f"not a dict of settings: {_NOT_A_CHECKPOINT}")
         settings = {**self.settings, "batch_size": batch_size, "n_sequences": n_sequences}
         run = {"engine": engine.name(), "floatX": engine.floatX()}
-        if meta["settings"] != settings or {k: saved.meta.get(k) for k in run} != run:
-            ours, theirs = {**settings, **run}, {**meta["settings"],
-                                                 **{k: saved.meta.get(k) for k in run}}
-            differ = {k: (theirs.get(k), ours.get(k)) for k in sorted(set(ours) | set(theirs))
-                      if theirs.get(k) != ours.get(k)}
-            raise ValueError(f"{path}: checkpoint of another run (saved, here: {differ}); resume "
-                             "with the same settings and data, or start a new run")
+        saving.check_same_run(path, {**meta["settings"], **{k: saved.meta.get(k) for k in run}},
+                              {**settings, **run})
         costs, rng = meta["costs"], meta["rng"]
         if not isinstance(costs, list) or not all(_is_number(c) for c in costs):
             raise saving.ModelFileError(f"{path}: rnnrbm.costs is {costs!r:.80}, not a list of "

@@ -652,12 +652,8 @@ class _RunState:
             raise saving.ModelFileError(f"{path}: not a checkpoint of rnnslu; resume needs the "
                                         "file that checkpoint= wrote")
         _check_run(path, run)
-        if (run["settings"], run["sizes"]) != (self._settings(), self.sizes):
-            differ = {key: value for key, value in run["settings"].items()
-                      if self.param.get(key) != value}
-            raise ValueError(f"{path}: checkpoint of another run (settings {differ}, data sizes "
-                             f"{run['sizes']} here {self.sizes}); resume with the same settings "
-                             "and data or start a new run")
+        saving.check_same_run(path, {**run["settings"], "data sizes": run["sizes"]},
+                              {**self._settings(), "data sizes": self.sizes})
         values = rnn.checked_values(path, saved.params, "param/")
         best = {name[len("best/"):]: value for name, value in saved.arrays.items()
                 if name.startswith("best/")}
