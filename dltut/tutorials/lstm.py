@@ -606,45 +606,40 @@ def _is_number(value):
             and not isinstance(value, (bool, numpy.bool_)))
 
 
+_POSITIVE = (lambda v: _is_integer(v) and v >= 1, "a positive integer")
+_NOT_NEGATIVE = (lambda v: _is_number(v) and 0 <= v < math.inf, "a finite number >= 0")
+# what each of train_lstm's settings must be: (test, what to say it must be)
+_SETTINGS = {
+    **dict.fromkeys(("dim_proj", "patience", "max_epochs", "dispFreq", "batch_size",
+                     "valid_batch_size", "checkpoint_every"), _POSITIVE),
+    "n_words": (lambda v: _is_integer(v) and v >= 2,
+                "an integer >= 2 (0 pads, 1 is the unknown word)"),
+    **dict.fromkeys(("validFreq", "saveFreq"), (lambda v: _is_integer(v) and (v >= 1 or v == -1),
+                                                "a positive integer of updates, or -1 (each "
+                                                "epoch)")),
+    "maxlen": (lambda v: v is None or (_is_integer(v) and v >= 0), "an integer >= 0 (0: no limit)"),
+    "test_size": (_is_integer, "an integer (<= 0: the whole test set)"),
+    "lrate": (lambda v: _is_number(v) and 0 < v < math.inf, "a finite number > 0"),
+    "decay_c": _NOT_NEGATIVE,
+    "noise_std": _NOT_NEGATIVE,
+    "encoder": (lambda v: v in layers, f"one of {sorted(layers)}"),
+    "dataset": (lambda v: v in datasets, f"one of {sorted(datasets)}"),
+}
+
+
 def check_settings(**settings):
     """Refuse, with a ValueError naming the argument, its flag and its value, a setting of
-    ``train_lstm`` the tutorial cannot run with: counts are positive integers (``validFreq`` and
-    ``saveFreq`` may be -1: each epoch; ``maxlen`` 0 or None: no limit; ``test_size`` <= 0: the
-    whole test set; ``n_words`` at least 2, the padding's 0 and the unknown words' 1), ``lrate``
-    finite and positive, ``decay_c`` and ``noise_std`` finite and not negative."""
+    ``train_lstm`` the tutorial cannot run with (``_SETTINGS``: counts are positive integers,
+    ``validFreq`` and ``saveFreq`` may be -1: each epoch; ``maxlen`` 0 or None: no limit; the
+    rates finite, and finite in floatX as the graph takes them)."""
     for name, value in settings.items():
-        if name in ("dim_proj", "patience", "max_epochs", "dispFreq", "batch_size",
-                    "valid_batch_size", "checkpoint_every"):
-            if not _is_integer(value) or value < 1:
-                _refuse(name, value, "a positive integer")
-        elif name == "n_words":
-            if not _is_integer(value) or value < 2:
-                _refuse(name, value, "an integer >= 2 (0 pads, 1 is the unknown word)")
-        elif name in ("validFreq", "saveFreq"):
-            if not _is_integer(value) or (value < 1 and value != -1):
-                _refuse(name, value, "a positive integer of updates, or -1 (each epoch)")
-        elif name == "maxlen":
-            if value is not None and (not _is_integer(value) or value < 0):
-                _refuse(name, value, "an integer >= 0 (0: no limit)")
-        elif name == "test_size":
-            if not _is_integer(value):
-                _refuse(name, value, "an integer (<= 0: the whole test set)")
-        elif name == "lrate":
-            if not _is_number(value) or not 0 < value < math.inf:
-                _refuse(name, value, "a finite number > 0")
-            _check_fits_floatX(name, value)
-        elif name in ("decay_c", "noise_std"):
-            if not _is_number(value) or not 0 <= value < math.inf:
-                _refuse(name, value, "a finite number >= 0")
-            _check_fits_floatX(name, value)
-        elif name == "encoder":
-            if value not in layers:
-                _refuse(name, value, f"one of {sorted(layers)}")
-        elif name == "dataset":
-            if value not in datasets:
-                _refuse(name, value, f"one of {sorted(datasets)}")
-        else:
+        if name not in _SETTINGS:
             raise TypeError(f"check_settings: no rule for {name!r}")
+        test, wanted = _SETTINGS[name]
+        if not test(value):
+            _refuse(name, value, wanted)
+        if name in ("lrate", "decay_c", "noise_std"):
+            _check_fits_floatX(name, value)
 
 
 def _check_fits_floatX(name, value):
