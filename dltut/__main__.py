@@ -49,9 +49,12 @@ def build_parser():
     from dltut import suite as suite_module
 
     suite_module.add_arguments(suite)
-    commands.add_parser("info", help="what dltut runs on: engine, mode, floatX, BLAS, JAX, GPU",
-                        description="Describe the installation: engine, compile mode, floatX, "
-                                    "BLAS, numba, JAX, GPU and the CPU settings chosen.")
+    info = commands.add_parser(
+        "info", help="what dltut runs on: engine, mode, floatX, BLAS, JAX, GPU",
+        description="Describe the installation: engine, compile mode, floatX, BLAS, numba, JAX, "
+                    "GPU and the CPU settings chosen.")
+    info.add_argument("--verbose", action="store_true",
+                      help="list every remembered XLA program and its measured setting")
     return parser
 
 
@@ -79,7 +82,7 @@ def main(argv=None):
     if args.command == "info":
         from dltut import info
 
-        return info.main()
+        return info.main(verbose=args.verbose)
     if args.command == "suite":
         from dltut import suite
 

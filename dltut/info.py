@@ -1,13 +1,14 @@
 """``python -m dltut info``: what this installation runs on, and how to get what is missing.
 
-One line per piece: dltut and Python, the engine and its version, the compile mode, floatX, the C
-compiler and the BLAS the C backend links to, NumPy's BLAS, numba, JAX and its devices, and the GPU
-seen by pycuda. A missing piece is a line saying it is missing and how to get it, never a traceback.
+One entry per piece, wrapped to 100 columns: dltut and Python, the engine and its version, the
+compile mode, floatX, the C compiler and the BLAS the C backend links to, NumPy's BLAS, numba, JAX
+and its devices, and the GPU seen by pycuda. A missing piece is a line saying it is missing and how to get it, never a traceback.
 """
 
 import importlib
 import os
 import sys
+import textwrap
 import warnings
 
 from dltut import __version__, engine
@@ -39,8 +40,9 @@ def python_line():
     return f"{__version__}, Python {sys.version.split()[0]} ({sys.executable})"
 
 
-def engine_lines():
-    """The engine, the compile mode and floatX; one line saying what to install if it is missing."""
+def engine_lines(verbose=False):
+    """The engine, the compile mode and floatX; one line saying what to install if it is missing.
+    ``verbose`` lists each remembered XLA program's setting."""
     try:
         backend = engine.backend()
     except ImportError as error:
@@ -66,7 +68,7 @@ def engine_lines():
         if engine.jax_platform() == "cpu":
             from dltut.backend import tuning
 
-            lines += tuning.settings_report()
+            lines += tuning.settings_report(verbose)
     threads, why = engine.blas_threads()
     lines.append(("BLAS threads", f"{threads if threads else 'left as set'}: {why}"))
     config = backend.config
@@ -166,20 +168,42 @@ def _safely(label, collect):
     return lines if isinstance(lines, list) else [lines]
 
 
-def report():
-    """The ``(label, text)`` lines of ``python -m dltut info``."""
+def report(verbose=False):
+    """The ``(label, text)`` lines of ``python -m dltut info`` (``--verbose``: every remembered
+    XLA program)."""
     lines = [("dltut", python_line())]
-    for label, collect in (("engine", engine_lines), ("NumPy", numpy_lines),
+    for label, collect in (("engine", lambda: engine_lines(verbose)), ("NumPy", numpy_lines),
                            ("numba", numba_line), ("JAX", jax_line), ("pycuda", gpu_lines)):
         lines += _safely(label, collect)
     return lines
 
 
-def main(argv=None, stream=None):
+WIDTH = 100  # columns: the report fits a terminal
+LABEL_WIDTH = 28  # the labels' column; a longer label (an XLA program's key) gets lines of its own
+
+
+def format_report(lines, width=WIDTH):
+    """The report's ``(label, text)`` lines as printed: the labels in a column, each text wrapped
+    beside it, no line longer than ``width``."""
+    label_width = min(max(len(label) for label, _ in lines) + 1, LABEL_WIDTH)
+    indent = " " * (label_width + 1)
+    printed = []
+    for label, text in lines:
+        label += ":"
+        if len(label) > label_width:
+            printed += textwrap.wrap(label, width, subsequent_indent="    ",
+                                     break_on_hyphens=False)
+            first = indent
+        else:
+            first = f"{label:<{label_width}} "
+        printed += textwrap.wrap(text, width, initial_indent=first, subsequent_indent=indent,
+                                 break_on_hyphens=False) or [first.rstrip()]
+    return printed
+
+
+def main(stream=None, verbose=False):
     """Print the report; returns the exit status (0)."""
     stream = sys.stdout if stream is None else stream
-    lines = report()
-    width = max(len(label) for label, _ in lines)
-    for label, text in lines:
-        print(f"{label + ':':<{width + 1}} {text}", file=stream)
+    for line in format_report(report(verbose)):
+        print(line, file=stream)
     return 0

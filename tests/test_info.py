@@ -14,11 +14,10 @@ from dltut import __version__, engine, info
 
 
 def run_info():
+    """The printed report, and its entries by label."""
     stream = io.StringIO()
     assert info.main(stream=stream) == 0
-    text = stream.getvalue()
-    return text, {line.split(":", 1)[0]: line.split(":", 1)[1].strip()
-                  for line in text.splitlines()}
+    return stream.getvalue(), dict(info.report())
 
 
 def test_reports_engine_mode_floatX_and_versions():
@@ -172,10 +171,23 @@ def test_python_m_dltut_info(monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_info:
         runpy.run_module("dltut", run_name="__main__", alter_sys=True)
     assert exit_info.value.code == 0
-    labels = [line.split(":", 1)[0] for line in capsys.readouterr().out.splitlines()]
+    printed = capsys.readouterr().out.splitlines()
+    assert all(len(line) <= info.WIDTH for line in printed)
+    labels = [line.split(":", 1)[0] for line in printed if not line.startswith(" ")]
     assert labels[:4] == ["dltut", "engine", "compile mode", "floatX"]
     assert "BLAS threads" in labels and "C compiler" in labels
     assert "numba" in labels and "JAX" in labels
+
+
+def test_the_report_fits_100_columns_whatever_its_labels():
+    key = "  train_model float32[784, 10] float32[10] float32[50000, 784] int32[50000] " * 3
+    lines = [("dltut", "x" * 250), ("XLA CPU setting", "word " * 60), (key, "ynn-off (probe)"),
+             ("empty", "")]
+    printed = info.format_report(lines)
+    assert all(len(line) <= info.WIDTH for line in printed), printed
+    text = " ".join(printed)
+    assert "ynn-off (probe)" in text and "train_model float32[784, 10]" in text
+    assert printed[0].startswith("dltut:") and "empty:" in printed
 
 
 def test_python_m_dltut_needs_a_command(capsys):
@@ -183,3 +195,21 @@ def test_python_m_dltut_needs_a_command(capsys):
         dltut_main.main([])
     assert exit_info.value.code == 2
     assert "COMMAND" in capsys.readouterr().err
+
+
+def test_dltut_info_verbose_lists_the_remembered_programs(monkeypatch, capsys):
+    pytest.importorskip("jax")
+    from dltut.backend import tuning
+
+    monkeypatch.setattr(tuning, "remembered", lambda: {"train_model float32[20, 784]": {
+        "setting": "ynn-off", "seconds": {"xla-default": 2e-3, "ynn-off": 1e-3}, "settled": True}})
+    monkeypatch.setattr(engine, "jax_platform", lambda: "cpu")
+    monkeypatch.setattr(engine, "mode", lambda: "jax")
+    monkeypatch.delenv("DLTUT_XLA_CPU", raising=False)
+    assert dltut_main.main(["info"]) == 0
+    short = capsys.readouterr().out
+    assert "train_model float32[20, 784]" not in short and "1 (ynn-off 1; 1 settled)" in short
+    assert dltut_main.main(["info", "--verbose"]) == 0
+    printed = capsys.readouterr().out
+    assert "train_model float32[20, 784]" in printed and "ynn-off (xla-default 2.00 ms" in printed
+    assert all(len(line) <= info.WIDTH for line in printed.splitlines())

@@ -6,7 +6,7 @@ products) is faster without XLA's YNNPACK dot fusion (its default), on an AVX-51
 (docs/speed.md, "XLA's CPU settings"; docs/tuning.md). No table written on one machine is right
 on the other, so dltut measures, once per CPU:
 
-* The first time a JAX-mode loop (``dltut.compiled.JaxLoop``: a span of updates, or the error
+* The first time a JAX-mode loop (``loops.JaxLoop``: a span of updates, or the error
   count of a split) of a new *program* (its step's name and the shapes and dtypes it reads)
   is compiled on the CPU, a short probe of it (``PROBE_LENGTH`` steps) is compiled under each of
   ``CANDIDATES`` and timed, the candidates in turn, for some rounds (``ROUNDS``, ``TIME_BUDGET``);
@@ -14,10 +14,15 @@ on the other, so dltut measures, once per CPU:
   XLA's default's time (a difference that small is the shared machine's noise, and the default
   is then kept). It costs a first run one more compile of the program per candidate, and a
   fraction of a second to seconds of probe calls (docs/speed.md).
-* The choice is written to ``cache_dir()/xla_cpu_settings.json`` (``dltut.backend.modes.cache_dir``)
-  under the *machine key*: the CPU's model name, a digest of its instruction-set flags, the
-  jaxlib version and the user's ``XLA_FLAGS``. A later run on the same machine reads it and pays
-  nothing; another CPU, jaxlib or ``XLA_FLAGS`` measures anew.
+* The choice is written to ``cache_dir()/xla_cpu_settings.json`` (``modes.cache_dir``) under
+  the *machine key*: the CPU's model name, a digest of its instruction-set flags, the jaxlib
+  version and the user's ``XLA_FLAGS``. Once settled, a later run on the same machine reads it
+  and pays nothing; another CPU, jaxlib or ``XLA_FLAGS`` measures anew.
+* A choice settles when two runs' measurements on a quiet machine agree (``settle``); until then
+  each new run measures again (its candidates' programs come from JAX's compile cache, so mostly
+  the probe calls are paid), and one made while the machine was busy (its load average at least
+  its cores) never replaces a quiet one: a first run on a busy machine cannot lock in the setting
+  that noise favoured.
 
 Why per program and at compile time: JAX compiles each program with its own options
 (``Lowered.compile(compiler_options=...)``), which override ``XLA_FLAGS`` for that program only, so
@@ -36,6 +41,7 @@ remembered choice; a measurement. ``settings_report()`` says which, for ``python
 ``--verbose`` logs each choice as it is made or read.
 """
 
+import collections
 import concurrent.futures
 import hashlib
 import importlib.metadata
@@ -212,10 +218,11 @@ def choose(program, probe):
     if program in _chosen:
         return _chosen[program]
     entry = remembered().get(program)
-    if isinstance(entry, dict) and entry.get("setting") in CANDIDATES:
-        choice = entry["setting"], f"remembered in {cache_file()}: {_describe(entry)}"
+    previous = entry if isinstance(entry, dict) and entry.get("setting") in CANDIDATES else None
+    if previous is not None and previous.get("settled") is True:
+        choice = previous["setting"], f"remembered in {cache_file()}: {_describe(previous)}"
     else:
-        entry = measure(probe)
+        entry = settle(previous, measure(probe))
         _remember(program, entry)
         choice = entry["setting"], f"measured now: {_describe(entry)}"
     _chosen[program] = choice
@@ -223,9 +230,35 @@ def choose(program, probe):
     return choice
 
 
+def settle(previous, measured):
+    """The entry to remember after a measurement, given the one remembered before (or None).
+
+    One measurement never settles a choice: a shared machine's noise can favour the slower
+    setting. A choice is *settled* (no more measuring) when two measurements on a quiet machine
+    pick the same setting; until then each run measures again and uses the latest quiet
+    measurement's pick: one made while the machine was busy does not replace a quiet one."""
+    if previous is not None:
+        previous_quiet = previous.get("quiet", True)
+        if previous_quiet and not measured["quiet"]:
+            return previous
+        if previous_quiet and measured["setting"] == previous["setting"]:
+            return {**measured, "settled": True}
+    return measured
+
+
+def machine_is_quiet():
+    """Whether fewer tasks than cores were runnable over the last minute (this process is one):
+    a measurement taken then is trusted to settle a choice."""
+    try:
+        return os.getloadavg()[0] < (os.cpu_count() or 1)
+    except OSError:  # no load average on this system: trust it
+        return True
+
+
 def measure(probe):
-    """Time each candidate's probe in turn; the entry to remember: the setting kept and the best
-    seconds of a probe call under each."""
+    """Time each candidate's probe in turn; the entry to remember: the setting kept, the best
+    seconds of a probe call under each, and whether the machine was quiet."""
+    quiet = machine_is_quiet()
     # XLA compiles without Python's lock: the probes compile side by side, on as many cores
     with concurrent.futures.ThreadPoolExecutor(len(CANDIDATES)) as pool:
         runs = dict(zip(CANDIDATES, pool.map(lambda setting: probe(options(setting)), CANDIDATES)))
@@ -240,7 +273,8 @@ def measure(probe):
             seconds = time.perf_counter() - start
             best[setting] = min(best[setting], seconds)
             spent += seconds
-    return {"setting": pick(best), "seconds": best, "when": time.strftime("%Y-%m-%d %H:%M:%S")}
+    return {"setting": pick(best), "seconds": best, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "quiet": quiet and machine_is_quiet(), "settled": False}
 
 
 def pick(seconds):
@@ -256,22 +290,30 @@ def _describe(entry):
     seconds = entry.get("seconds", {})
     times = ", ".join(f"{setting} {value * 1e3:.2f} ms" for setting, value in seconds.items())
     when = f", {entry['when']}" if "when" in entry else ""
-    return f"{entry.get('setting')} ({times} a probe{when})"
+    state = ("settled" if entry.get("settled") is True else "measured again at the next run"
+             if entry.get("quiet", True) else "measured on a busy machine: again at the next run")
+    return f"{entry.get('setting')} ({times} a probe{when}; {state})"
 
 
-def settings_report():
+def settings_report(verbose=False):
     """Lines for ``python -m dltut info``: who decides XLA's CPU settings, and what this machine
-    has chosen so far."""
+    has chosen so far (a count per choice; each program with ``verbose``)."""
     lines = [("XLA CPU key", f"{machine_key()}; vector ISA: {' '.join(simd_flags()) or 'unknown'}")]
     decided = forced()
     if decided is not None:
         setting, why = decided
         lines.append(("XLA CPU setting", f"{setting or 'as XLA_FLAGS says'}: {why}"))
         return lines
-    programs = remembered()
+    programs = {key: entry for key, entry in remembered().items() if isinstance(entry, dict)}
     lines.append(("XLA CPU setting", f"measured per program on its first run (candidates: "
-                                     f"{', '.join(CANDIDATES)}; {_ENVIRONMENT}=NAME chooses one); "
-                                     f"{len(programs)} remembered in {cache_file()}"))
-    for program, entry in sorted(programs.items()):
-        lines.append((f"  {program}", _describe(entry) if isinstance(entry, dict) else "?"))
+                                     f"{', '.join(CANDIDATES)}; {_ENVIRONMENT}=NAME chooses one)"))
+    choices = collections.Counter(entry.get("setting") for entry in programs.values())
+    settled = sum(entry.get("settled") is True for entry in programs.values())
+    summary = ", ".join(f"{setting} {count}" for setting, count in sorted(choices.items()))
+    lines.append(("XLA programs remembered",
+                  f"{len(programs)} ({summary or 'none yet'}; {settled} settled) in {cache_file()}"
+                  + ("" if verbose or not programs else "; each with dltut info --verbose")))
+    if verbose:
+        for program, entry in sorted(programs.items()):
+            lines.append((f"  {program}", _describe(entry)))
     return lines
