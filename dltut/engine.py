@@ -10,6 +10,7 @@ runs fast in a mode is the back end's (``dltut.backend``), never the tutorials'.
 """
 
 import importlib
+import warnings
 
 import numpy
 
@@ -98,7 +99,16 @@ def grad(cost, wrt):
 
 
 def scan(*args, **kwargs):
-    return backend().scan(*args, **kwargs)
+    """Theano's ``scan``: ``(outputs, updates)``, the signature the tutorials are written in.
+    PyTensor's deprecates returning the updates (a warning for PyTensor's developers) but the
+    tutorials' random draws inside a scan need them, so that warning is silenced here, with the
+    one PyTensor's own scan raises by setting ``default_update``."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Scan return signature will change",
+                                DeprecationWarning)
+        warnings.filterwarnings("ignore", "Setting default_update is deprecated",
+                                DeprecationWarning)
+        return backend().scan(*args, **kwargs)
 
 
 def equal_computations(xs, ys, in_xs, in_ys):

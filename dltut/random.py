@@ -57,6 +57,7 @@ import warnings
 import numpy
 
 from dltut import engine
+from dltut.backend import modes
 
 # ----------------------------------------------------------------------------------------------
 # MRG31k3p constants, as in rng_mrg.py
@@ -493,11 +494,7 @@ def default_updates(outputs):
     scan returns them (cloned alike) in its updates, so that each step advances the streams as one
     call of the unfused function does.
     """
-    graph = engine.backend().graph
-    ancestors = getattr(graph, "traversal", graph.basic).ancestors
-    return [(v, v.default_update) for v in ancestors(outputs)
-            if getattr(v, "default_update", None) is not None
-            and getattr(v.tag, "is_rng", False)]
+    return modes.default_updates(outputs)
 
 
 class _Checkpoint:

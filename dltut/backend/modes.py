@@ -280,6 +280,16 @@ def backend():
     return _load()
 
 
+def default_updates(outputs):
+    """``[(state, new_state)]`` of the random streams drawn in the graphs of ``outputs``: the
+    updates a compiled function applies by itself."""
+    graph = backend().graph
+    ancestors = getattr(graph, "traversal", graph.basic).ancestors
+    return [(v, v.default_update) for v in ancestors(outputs)
+            if getattr(v, "default_update", None) is not None
+            and getattr(v.tag, "is_rng", False)]
+
+
 def version():
     return backend().__version__
 

@@ -16,16 +16,6 @@ from dltut.backend import jax_shapes, modes
 log = logging.getLogger(__name__)
 
 
-def default_updates(outputs):
-    """``[(state, new_state)]`` of the random streams drawn in the graphs of ``outputs`` (what a
-    compiled function updates by itself)."""
-    from pytensor.graph.traversal import ancestors
-
-    return [(v, v.default_update) for v in ancestors(outputs)
-            if getattr(v, "default_update", None) is not None
-            and getattr(v.tag, "is_rng", False)]
-
-
 def padded_length(n):
     """The number of steps a minibatch of reviews at most ``n`` words long is padded to in JAX
     mode: ``n`` rounded up to a quarter octave (16, 20, 24, 28, 32, 40, 48, 56, 64, 80, ...), so
@@ -63,7 +53,7 @@ class PaddedFunction:
         explicit = [variable for variable, _ in self.updates]
         outputs = outputs if isinstance(outputs, list) else [outputs]
         self.updated = explicit + [state for state, _ in
-                                   default_updates(outputs + [new for _, new in self.updates])
+                                   modes.default_updates(outputs + [new for _, new in self.updates])
                                    if state not in explicit]
         self.built = {}  # the inputs' shapes, the time axis None -> the compiled function
         self.compiled = set()  # the inputs' shapes called so far

@@ -95,11 +95,11 @@ class TrainingObjective:
                           grad / self.n_train_batches)
         return self._last[1:]
 
-    def cost(self, theta_value):
-        return self.evaluate(theta_value)[0]
+    def cost(self, theta_value):  # scipy's float64, whatever floatX computed it in
+        return numpy.float64(self.evaluate(theta_value)[0])
 
     def gradient(self, theta_value):
-        return self.evaluate(theta_value)[1]
+        return numpy.asarray(self.evaluate(theta_value)[1], dtype="float64")
 
 
 def mean_error(model, n_batches):
@@ -234,11 +234,14 @@ def cg_optimization_mnist(n_epochs=50, dataset=None, *, batch_size=BATCH_SIZE, s
 
         log.info("Optimizing using scipy.optimize.fmin_cg...")
         start_time = timeit.default_timer()
+        # scipy's line search keeps its iterates in x0's dtype: float64 (its step bounds
+        # overflow float32); the objective casts each iterate to floatX
         theta = scipy.optimize.fmin_cg(
             f=train_fn,
-            x0=numpy.zeros(classifier.theta.get_value(borrow=True).shape, dtype=engine.floatX()),
+            x0=numpy.zeros(classifier.theta.get_value(borrow=True).shape, dtype="float64"),
             fprime=train_fn_grad, callback=callback, disp=0, maxiter=n_epochs,
         )
+        theta = numpy.asarray(theta, dtype=engine.floatX())
         elapsed = timeit.default_timer() - start_time
         log.info("Optimization complete with best validation score of %f %%, with test "
                  "performance %f %%", best["validation"] * 100.0, best["test"] * 100.0)
