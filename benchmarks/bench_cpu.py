@@ -308,9 +308,10 @@ def original_file(name):
 
 
 def add_original_argument(parser):
-    parser.add_argument("--original", metavar="PATH",
+    parser.add_argument("--original", metavar="PATH", default=os.environ.get("DLTUT_ORIGINAL"),
                         help="a clone of lisa-lab/DeepLearningTutorials (or its git folder): "
-                             "the original code to run beside dltut; without it only dltut runs")
+                             "the original code to run beside dltut (default: $DLTUT_ORIGINAL); "
+                             "without either only dltut runs")
 
 # Run in the theano environment, in a folder holding code/ (the original files) and
 # data/mnist.pkl.gz: one tutorial's speed() call, timed as test.py times it (the seconds spent
