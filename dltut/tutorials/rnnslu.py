@@ -502,6 +502,9 @@ def main(param=None, dataset=None, output_folder="rnnslu", **options):
     checkpoint holds the last epoch it wrote. Returns an ``RNNSLURun``.
     """
     param = _check_param(param)
+    if param["data"] == "toy" and dataset is not None:
+        raise ValueError("data 'toy' trains on a made fold (toy_fold): give no dataset "
+                         "(--dataset), or data 'atis' (no --toy) to read it")
     NOT_IN_JAX.check(options.get("mode"))
     options = prepare(options, only=RUN_OPTIONS)
     return _main(param, dataset, output_folder, options)
@@ -512,9 +515,6 @@ main.__test__ = False
 
 def _main(param, dataset, output_folder, options):
     log.info("%s", str(param))  # formatted now: param gets the run's results later
-    if param["data"] == "toy" and dataset is not None:
-        raise ValueError("data 'toy' trains on a made fold (toy_fold): give no dataset, or "
-                         "data 'atis' to read it")
     train_set, valid_set, test_set, dic = (toy_fold(**TOY) if param["data"] == "toy"
                                            else _load(dataset, param["fold"]))
     check_output_folder(output_folder, "output_folder")  # before training, not at a new best
