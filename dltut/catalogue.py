@@ -36,6 +36,11 @@ class Quick:
     lines: tuple
     source: str
     rel: float = 0.0  # relative tolerance on the numbers of a line (0: equal as printed)
+    # a function of the tutorial's module, called before the run as f(folder, settings,
+    # **prepare_args) and returning settings to add (lstm: its first weights signed as the
+    # original's, written into the run's folder); None: nothing to prepare
+    prepare: str | None = None
+    prepare_args: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +77,9 @@ class Tutorial:
     exports: tuple = ()  # the names of its module that `import dltut` gives
     architecture: Architecture | None = None  # the model its model files describe
     epochs: str = "n_epochs"  # the flag of the epochs it trains (a progress bar's length)
+    # where its real data comes from, how to build it and the extra that needs (its --help);
+    # None: MNIST, shipped with dltut
+    data: str | None = None
 
 
 TUTORIALS = {t.name: t for t in (
@@ -203,16 +211,94 @@ TUTORIALS = {t.name: t for t in (
     Tutorial(
         "rnnslu", "rnnslu", "main", "code/rnnslu.py", (),
         "Elman recurrent network for slot filling on ATIS, scored by conlleval's F1",
-        exports=("RNNSLU", "atisfold")),
+        quick=Quick({"param": {"data": "toy", "nhidden": 10, "emb_dimension": 8, "win": 3,
+                               "nepochs": 6}}, (
+            "NEW BEST: epoch 0 valid F1 14.17 best test F1 20.34",
+            "NEW BEST: epoch 1 valid F1 43.15 best test F1 43.48",
+            "NEW BEST: epoch 2 valid F1 47.35 best test F1 45.69",
+            "NEW BEST: epoch 3 valid F1 64.71 best test F1 66.67",
+            "NEW BEST: epoch 4 valid F1 68.85 best test F1 72.57"),
+            "rnnslu.py (its valid/test label and word maps made lists for Python 3) on "
+            "toy_fold(300, 60, 60) pickled as atis.fold3.pkl.gz, main(param) with nhidden=10, "
+            "emb_dimension=8, win=3, nepochs=6, theano-pymc 1.1.2, floatX=float64, "
+            "conlleval.pl (tests/test_rnnslu.py)"),
+        exports=("RNNSLU", "atisfold"),
+        data="The ATIS folds (atis.fold0-4.pkl.gz) came from "
+             "http://lisaweb.iro.umontreal.ca/transfert/lisa/users/mesnilgr/atis/ (the "
+             "tutorial's data/download.sh); put them in ./data or $ATISDATA, or give --dataset. "
+             "They need no extra. --toy trains on a made fold instead (rnnslu.toy_fold), offline."),
     Tutorial(
         "lstm", "lstm", "train_lstm", "code/lstm.py", (),
         "LSTM sentiment classifier of IMDB movie reviews (mean-pooled states, dropout)",
-        exports=("train_lstm",)),
+        quick=Quick(
+            {"dim_proj": 16, "n_words": 100, "maxlen": 30, "batch_size": 16,
+             "valid_batch_size": 64, "validFreq": 5, "dispFreq": 2, "saveFreq": 7,
+             "max_epochs": 4, "test_size": 50, "patience": 2, "dataset": "toy"},
+            tuple("""\
+Epoch  0 Update  2 Cost  0.6931422523699929
+Epoch  0 Update  4 Cost  0.6933456652204003
+Train  0.5217391304347826 Valid  0.19999999999999996 Test  0.43999999999999995
+Epoch  0 Update  6 Cost  0.6932902214856801
+Saving...
+Epoch  0 Update  8 Cost  0.6935522708227528
+Epoch  0 Update  10 Cost  0.6931304487942528
+Train  0.5217391304347826 Valid  0.19999999999999996 Test  0.43999999999999995
+Epoch  0 Update  12 Cost  0.6920751684689919
+Seen 184 samples
+Epoch  1 Update  14 Cost  0.6949737892233411
+Saving...
+Train  0.4782608695652174 Valid  0.8 Test  0.56
+Epoch  1 Update  16 Cost  0.6976963929551753
+Epoch  1 Update  18 Cost  0.6921771440583908
+Epoch  1 Update  20 Cost  0.6910977793931168
+Train  0.4782608695652174 Valid  0.8 Test  0.56
+Saving...
+Epoch  1 Update  22 Cost  0.6868041670098437
+Epoch  1 Update  24 Cost  0.6932580949727959
+Seen 184 samples
+Train  0.4782608695652174 Valid  0.8 Test  0.56
+Early Stop!
+Seen 16 samples
+Train  0.5217391304347826 Valid  0.19999999999999996 Test  0.43999999999999995""".splitlines()),
+            "lstm.py and imdb.py (get_minibatches_idx's zip made a list for Python 3, "
+            "MRG_RandomStreams renamed) on the made imdb.pkl (dltut/toy/imdb.pkl), "
+            "train_lstm(dim_proj=16, n_words=100, maxlen=30, batch_size=16, "
+            "valid_batch_size=64, validFreq=5, dispFreq=2, saveFreq=7, max_epochs=4, "
+            "test_size=50, patience=2), theano-pymc 1.1.2, floatX=float64; dltut starts from "
+            "its own draws with the orthogonal blocks' column signs of the original's "
+            "(numpy 1.23's SVD) (tests/test_lstm.py)", rel=1e-9,
+            prepare="write_signed_init",
+            prepare_args={"signs": {
+                "lstm_W": "-++---+++++++----+--+--++--++-+--+-+++--+++++++--+-----+++----+-",
+                "lstm_U": "+++-+++-+--+-----++++-+-++--+-+-+-+-++++-+-+-+---+-+--+--++--+++",
+            }}),
+        exports=("train_lstm",),
+        data="The tutorial's imdb.pkl came from http://www.iro.umontreal.ca/~lisa/deep/data/"
+             "imdb.pkl; give it with --data-path. Or build an .npz from the Large Movie Review "
+             "Dataset (https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz), which "
+             "needs the extra dltut[imdb] (sacremoses): pip install 'dltut[imdb]', then python "
+             "-m dltut.tutorials.imdb_preprocess --download aclImdb_v1.tar.gz imdb.npz. --toy "
+             "trains on made reviews shipped with dltut instead (dltut/toy/imdb.pkl), offline."),
     Tutorial(
         "rnnrbm", "rnnrbm", "test_rnnrbm", "code/rnnrbm.py",
-        ("batch_size", "num_epochs", "data_dir", "samples", "seed"),
+        ("batch_size", "num_epochs", "data_dir", "samples", "n_hidden", "n_hidden_recurrent",
+         "seed", "toy"),
         "RNN-RBM: a recurrent network conditioning an RBM, trained on polyphonic music (MIDI)",
-        exports=("test_rnnrbm", "RnnRbm")),
+        quick=Quick({"toy": True, "n_hidden": 20, "n_hidden_recurrent": 10, "batch_size": 10,
+                     "num_epochs": 2}, (
+            "Epoch 1/2", "-60.775651458279285", "Epoch 2/2", "-60.04130638967875"),
+            "rnnrbm.py (MRG_RandomStreams renamed) on the made piano rolls of "
+            "dltut/toy/rolls.npz (rnnrbm.toy_rolls, as MIDI files a.mid, b.mid, c.mid through a "
+            "stand-in midiread), RnnRbm(n_hidden=20, n_hidden_recurrent=10).train(batch_size=10, "
+            "num_epochs=2), theano-pymc 1.1.2, floatX=float64 (tests/test_rnnrbm.py)",
+            rel=1e-12),
+        exports=("test_rnnrbm", "RnnRbm"),
+        data="The Nottingham folk tunes (MIDI) came from "
+             "http://www.iro.umontreal.ca/~lisa/deep/data/Nottingham.zip (the tutorial's "
+             "data/download.sh); unzip it so that data/Nottingham/train/*.mid exist, or give "
+             "--data-dir. Reading MIDI needs the extra dltut[midi] (mido): pip install "
+             "'dltut[midi]'. --toy trains on made piano rolls shipped with dltut instead "
+             "(dltut/toy/rolls.npz), offline."),
 )}
 # (logreg and logistic_cg draw nothing, their weights start at zero: they have no --seed)
 
@@ -229,6 +315,9 @@ RANGES = {"pretraining_epochs": (0, None), "burnin": (0, None), "seed": (0, 2**3
           "L1_reg": (0.0, None), "L2_reg": (0.0, None), "contraction_level": (0.0, None),
           "corruption_levels": (0.0, 1.0)}
 SWITCHES = {  # hyperparameters that are on/off flags, off by default
+    "toy": "train on the made data shipped with dltut instead of the tutorial's (offline, no "
+           "extra), with the small settings of the original's reference run (its quick "
+           "settings: flags given still apply)",
     "fixed_penalty": "divide the Jacobian penalty with / instead of the tutorial's // (whose "
                      "gradient is zero: the contraction never trains) and log the epoch's means",
 }

@@ -46,14 +46,18 @@ def build_parser(script, prog=None):
                        + (" or predict with it." if supervised(script) else "."))
     else:
         description = f"Run the {script} tutorial ({function_name}): {tutorial.summary}."
-    parser = argparse.ArgumentParser(prog=prog or f"{script}.py", description=description)
+    parser = argparse.ArgumentParser(prog=prog or f"{script}.py", description=description,
+                                     epilog=tutorial.data)
     if supervised(script):
         parser.add_argument("command", nargs="?", choices=("train", "predict"), default="train",
                             help="train (default) or predict the first test images with --out's "
                                  "model")
     for name in flags:
         if name in catalogue.SWITCHES:
-            parser.add_argument(_flag(name), action="store_true", help=catalogue.SWITCHES[name])
+            text = catalogue.SWITCHES[name]
+            if name == "toy":
+                text += f": {_toy_text(script)}"
+            parser.add_argument(_flag(name), action="store_true", help=text)
             continue
         parser.add_argument(_flag(name), type=catalogue.TYPES.get(name, int), default=defaults[name],
                             metavar=name.upper(), help=f"default {defaults[name]}",
@@ -141,12 +145,25 @@ def main(script, argv=None, prog=None):
     command-line arguments ``argv``; returns the exit status."""
     prog = prog or f"{script}.py"
     build, run = _COMMAND_LINES.get(script, (build_parser, _run))
-    args = build(script, prog).parse_args(argv)
+    parser = build(script, prog)
+    args = parser.parse_args(argv)
+    if getattr(args, "toy", False):  # the made data: the quick settings, unless flags say more
+        parser.set_defaults(**toy_defaults(script, vars(args)))
+        args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
     # the tutorial's lines (and with --verbose the timings); other libraries' INFO stays out
     verbose = getattr(args, "verbose", False)
     logging.getLogger("dltut").setLevel(logging.DEBUG if verbose else logging.INFO)
     return exit_status(prog, lambda: run(script, args))
+
+
+def toy_defaults(script, flags):
+    """The defaults of ``--toy``: the tutorial's quick settings (``catalogue.Quick``: those of
+    the original's run recorded on the same made data; rnnslu's param dict entries) that are
+    among ``flags`` (the parsed arguments' names)."""
+    settings = dict(catalogue.get(script).quick.settings)
+    settings.update(settings.pop("param", {}))
+    return {name: value for name, value in settings.items() if name in flags}
 
 
 def _run(script, args):
@@ -264,7 +281,7 @@ def build_rnnslu_parser(script="rnnslu", prog="rnnslu.py"):
         prog=prog,
         description="Train the Elman network of the tutorial rnnslu.py on an ATIS fold: F1 of "
                     "the validation and test slots (conlleval) after each epoch, NEW BEST lines "
-                    "and the BEST RESULT.")
+                    "and the BEST RESULT.", epilog=catalogue.get(script).data)
     for name in _RNNSLU_FLAGS:
         parser.add_argument(_flag(name), type=type(defaults[name]), default=defaults[name],
                             metavar=name.upper(), help=f"default {defaults[name]}")
@@ -277,8 +294,10 @@ def build_rnnslu_parser(script="rnnslu", prog="rnnslu.py"):
                         help="the folder of atis.fold0-4.pkl.gz, or one fold file (default: "
                              "$ATISDATA, else ./data)")
     parser.add_argument("--toy", action="store_true",
-                        help="train on a made fold (rnnslu.toy_fold: 300 requests, 7 slot labels) "
-                             "instead of ATIS")
+                        help="train on a made fold (rnnslu.toy_fold: 300 requests, 7 slot labels; "
+                             "param data 'toy') instead of ATIS, offline, with the small settings "
+                             f"of the original's reference run ({_toy_text(script)}; flags given "
+                             "still apply)")
     parser.add_argument("--output-folder", default="rnnslu",
                         help="where conlleval's input files (current/best.valid/test.txt) and "
                              "the model go; created if missing, checked before training "
@@ -297,9 +316,8 @@ def _run_rnnslu(script, args):
         engine.use(args.engine)
     rnnslu = catalogue.module(script)
     param = {name: getattr(args, name) for name in _RNNSLU_FLAGS}
-    param.update(decay=args.decay, savemodel=args.savemodel)
-    dataset = rnnslu.toy_fold(300, 60, 60) if args.toy else args.dataset
-    rnnslu.main(param, dataset=dataset, output_folder=args.output_folder, floatX=args.floatX,
+    param.update(decay=args.decay, savemodel=args.savemodel, data="toy" if args.toy else "atis")
+    rnnslu.main(param, dataset=args.dataset, output_folder=args.output_folder, floatX=args.floatX,
                 mode=args.mode, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
                 resume=args.resume, overwrite=args.overwrite)
 
@@ -312,7 +330,9 @@ def _run_rnnslu(script, args):
 _LSTM_MAIN_DEFAULTS = {"max_epochs": 100, "test_size": 500}
 _LSTM_HELP = {
     "data_path": "imdb.pkl (the tutorial's file) or an .npz built by "
-                 "dltut.tutorials.imdb_preprocess",
+                 "dltut.tutorials.imdb_preprocess; None: imdb.pkl, or for --dataset toy the made "
+                 "reviews shipped with dltut",
+    "dataset": "imdb (the tutorial's) or toy (made reviews in its format, shipped with dltut)",
     "optimizer": "sgd, adadelta or rmsprop",
     "saveto": "where the best model is written ('' for nowhere)",
     "reload_model": "a model file (.npz) to start from",
@@ -330,7 +350,13 @@ def build_lstm_parser(script="lstm", prog="lstm.py"):
     """Every argument of ``train_lstm`` as a flag, with the defaults of the tutorial's
     ``__main__`` (``max_epochs=100, test_size=500``)."""
     parser = argparse.ArgumentParser(
-        prog=prog, description="Train the LSTM tutorial on IMDB reviews (train_lstm).")
+        prog=prog, description="Train the LSTM tutorial on IMDB reviews (train_lstm).",
+        epilog=catalogue.get(script).data)
+    parser.add_argument("--toy", action="store_true",
+                        help="train on made reviews in imdb.pkl's format shipped with dltut "
+                             "(dataset 'toy') instead of IMDB, offline, with the small settings "
+                             f"of the original's reference run ({_toy_text(script)}; flags given "
+                             "still apply)")
     for name, parameter in inspect.signature(catalogue.function(script)).parameters.items():
         if name == "callbacks":
             continue
@@ -351,7 +377,17 @@ def build_lstm_parser(script="lstm", prog="lstm.py"):
 
 def _run_lstm(script, args):
     """The LSTM's run (the tutorial's ``python lstm.py``)."""
-    return catalogue.function(script)(**vars(args))
+    settings = vars(args)
+    settings.pop("toy")  # its settings are in the others (dataset 'toy')
+    return catalogue.function(script)(**settings)
+
+
+def _toy_text(script):
+    """The quick settings ``--toy`` takes, as its help lists them."""
+    settings = dict(catalogue.get(script).quick.settings)
+    settings.update(settings.pop("param", {}))
+    return ", ".join(f"{_flag(name)} {value}" for name, value in settings.items()
+                     if name not in ("toy", "data", "dataset"))
 
 
 # the tutorials whose settings are not their entry point's keywords: their parser and run

@@ -12,7 +12,9 @@ import hashlib
 import http.client
 import logging
 import os
+import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 
 log = logging.getLogger(__name__)
@@ -54,11 +56,15 @@ def fetch(url, path, sha256=None, retries=3, timeout=60, progress=True):
                 raise DownloadError(f"{url}: HTTP {error.code} {error.reason}") from error
             if isinstance(error, urllib.error.HTTPError):  # 416: the part is already whole
                 break
+            if _unresolved(error):  # no network or a wrong name: trying again changes nothing
+                raise DownloadError(f"{url}: cannot resolve {urllib.parse.urlsplit(url).hostname}"
+                                    f" ({_reason(error)}): no network, or a wrong address; "
+                                    f"{_kept(part)}") from None
             have = os.path.getsize(part) if os.path.exists(part) else 0
             if attempt == retries:
-                raise DownloadError(f"{url}: broken after {have} bytes ({error}); {part} is "
-                                    "kept: fetch again to resume") from error
-            log.warning("%s: broken after %d bytes (%s); resuming", url, have, error)
+                raise DownloadError(f"{url}: broken after {have} bytes ({_reason(error)}); "
+                                    f"{_kept(part)}") from error
+            log.warning("%s: broken after %d bytes (%s); resuming", url, have, _reason(error))
     if sha256 is not None:
         got = sha256_of(part)
         if got != sha256:
@@ -70,6 +76,24 @@ def fetch(url, path, sha256=None, retries=3, timeout=60, progress=True):
     os.replace(part, path)
     log.info("saved %s", path)
     return path
+
+
+def _unresolved(error):
+    """Whether ``error`` is a failed name lookup (``socket.gaierror``, alone or in a URLError)."""
+    return isinstance(error, socket.gaierror) or (
+        isinstance(error, urllib.error.URLError) and isinstance(error.reason, socket.gaierror))
+
+
+def _reason(error):
+    return error.reason if isinstance(error, urllib.error.URLError) else error
+
+
+def _kept(part):
+    """What is on disk after a failed transfer, as it is: the part kept for a later resume, or
+    nothing."""
+    if os.path.exists(part) and os.path.getsize(part):
+        return f"the {os.path.getsize(part)} bytes received are kept in {part}: fetch again to resume"
+    return "nothing was written"
 
 
 def _transfer(url, part, timeout, progress):

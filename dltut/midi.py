@@ -1,11 +1,12 @@
-"""MIDI files as piano rolls and back: the RNN-RBM tutorial's ``midi/utils.py`` on mido.
+"""MIDI files as piano rolls and back: the RNN-RBM tutorial's ``midi/utils.py``, reading on mido.
 
 A piano roll is a binary matrix, one row per frame of ``dt`` seconds and one column per MIDI note
 number in ``r = (low, high)`` (``low`` included, ``high`` not: the default ``(21, 109)`` is the
 88 keys of a piano). The tutorial read and wrote MIDI files with a modified copy of an old Python 2
 MIDI package, shipped apart from its repository (``midi.zip`` on the LISA lab's site); these two
-functions compute what its ``midiread`` and ``midiwrite`` computed, on ``mido``
-(``pip install 'dltut[midi]'``).
+functions compute what its ``midiread`` and ``midiwrite`` computed: reading on ``mido``
+(``pip install 'dltut[midi]'``), writing with no extra (the bytes mido saves for the same
+messages, so that a run on the made piano rolls shipped with dltut writes its samples offline).
 
 **Reading** (``midiread``). Event times in seconds follow the tempo map (500,000 microseconds a
 beat until the first ``set_tempo``), with the tutorial's arithmetic: the time of tick ``x`` after
@@ -198,23 +199,35 @@ def midiwrite(filename, piano_roll, r=PIANO, dt=0.2, patch=0):
                          "s); use dt >= 0.005")
     if isinstance(patch, bool) or not isinstance(patch, numbers.Integral) or not 0 <= patch < 128:
         raise ValueError(f"patch must be a General MIDI program number 0..127, got {patch!r}")
-    mido = _mido("midiwrite")
-    track = mido.MidiTrack()
-    track.append(mido.Message("program_change", channel=0, program=int(patch), time=0))
+    events = [(0, bytes([0xC0, int(patch)]))]  # (delta ticks, message) of the one track
     samples = [set((frame.nonzero()[0] + low).tolist()) for frame in roll]
     t = 0  # ticks since the last event written
     for i, notes in enumerate(samples):
         for note in sorted(notes):
             if i == 0 or note not in samples[i - 1]:
-                track.append(mido.Message("note_on", channel=0, note=note,
-                                          velocity=WRITE_VELOCITY, time=t))
+                events.append((t, bytes([0x90, note, WRITE_VELOCITY])))
                 t = 0
         t += ticks_per_frame
         for note in sorted(notes):
             if i == len(samples) - 1 or note not in samples[i + 1]:
-                track.append(mido.Message("note_off", channel=0, note=note, velocity=0, time=t))
+                events.append((t, bytes([0x80, note, 0])))
                 t = 0
-    track.append(mido.MetaMessage("end_of_track", time=0))
-    midi_file = mido.MidiFile(type=0, ticks_per_beat=WRITE_TICKS_PER_BEAT)
-    midi_file.tracks.append(track)
-    atomic_write(filename, lambda file: midi_file.save(file=file))
+    track, running = bytearray(), None
+    for delta, message in events:  # running status: a repeated status byte is left out
+        track += _variable_length(delta) + (message[1:] if message[0] == running else message)
+        running = message[0]
+    track += b"\x00\xff\x2f\x00"  # end of track
+    header = struct.pack(">4sIHHH", b"MThd", 6, 0, 1, WRITE_TICKS_PER_BEAT)  # format 0, a track
+    data = header + struct.pack(">4sI", b"MTrk", len(track)) + bytes(track)
+    atomic_write(filename, lambda file: file.write(data))
+
+
+def _variable_length(value):
+    """A MIDI variable-length quantity: 7 bits a byte, the most significant first, each byte but
+    the last with its top bit set."""
+    groups = [value & 0x7F]
+    value >>= 7
+    while value:
+        groups.append(0x80 | (value & 0x7F))
+        value >>= 7
+    return bytes(reversed(groups))

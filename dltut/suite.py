@@ -13,7 +13,12 @@ differs, or failed. The report (Markdown) also gives each run's wall time beside
 2012 ``speed()`` times, which were taken with other settings (``benchmarks/bench_cpu.py`` times
 both codes with those settings on this machine). Beside it go the results as JSON, written after
 each tutorial, so that a suite stopped and started again runs only what is unfinished, and a
-figure of each tutorial's verdict and time.
+figure of each tutorial's verdict and time (said to be skipped, and why, without matplotlib). The
+terminal gets a table of each tutorial's verdict, lines equal and seconds at the end.
+
+The sequence tutorials (rnnslu, lstm, rnnrbm) run their quick settings on the made data shipped
+with dltut, on which the original code's lines were recorded; a ``Quick`` may prepare its run
+(lstm: its first weights with the original's column signs) in the run's own folder.
 
 Before anything runs, the settings, the place of the report (its folder is created if missing,
 then written to and cleaned, ``dltut.atomic``) and the results file read back are checked: a bad
@@ -125,15 +130,28 @@ class _Lines(logging.Handler):
         self.lines.append(record.getMessage())
 
 
-def _call(name, settings, folder, mode):
-    """Run tutorial ``name`` with ``settings`` (its files into ``folder``); (result, lines,
-    seconds)."""
+# where a tutorial's entry point writes its files, when it writes any: those places in the run's
+# folder (a suite writes nothing into the folder it runs from)
+_OUTPUTS = {"output_folder": lambda folder: os.path.join(folder, "plots"),
+            "out": lambda folder: os.path.join(folder, "model.npz"),
+            "saveto": lambda folder: os.path.join(folder, "model.npz"),
+            "samples": lambda folder: [os.path.join(folder, "sample1.mid"),
+                                       os.path.join(folder, "sample2.mid")]}
+
+
+def _call(name, settings, folder, mode, prepare=None):
+    """Run tutorial ``name`` with ``settings`` (its files into ``folder/name``, after
+    ``prepare`` if given: a ``Quick``'s); (result, lines, seconds)."""
     defaults = catalogue.defaults(name)
+    folder = os.path.join(folder, name)
+    os.makedirs(folder, exist_ok=True)
     options = dict(settings)
-    if "output_folder" in defaults:
-        options["output_folder"] = os.path.join(folder, f"{name}_plots")
-    if "out" in defaults:
-        options["out"] = os.path.join(folder, f"{name}.npz")
+    for option, place in _OUTPUTS.items():
+        if option in defaults:
+            options[option] = place(folder)
+    if prepare is not None and prepare.prepare is not None:
+        options.update(getattr(catalogue.module(name), prepare.prepare)(
+            folder, options, **prepare.prepare_args))
     if mode is not None:
         options["mode"] = mode
     handler, logger = _Lines(), logging.getLogger("dltut")
@@ -154,7 +172,7 @@ def run_quick(name, folder, mode=None):
     quick = catalogue.get(name).quick
     settings = dict(quick.settings, floatX="float64")
     try:
-        _, lines, seconds = _call(name, settings, folder, mode)
+        _, lines, seconds = _call(name, settings, folder, mode, prepare=quick)
     except Exception as error:  # noqa: BLE001 - a failed run is a line of the report
         return Outcome(name, settings, math.nan, failure=f"{type(error).__name__}: {error}")
     checks = [check_line(line, lines, quick.rel) for line in quick.lines]
@@ -350,9 +368,13 @@ def main(args):
     text = report(ordered, args.kind, environment)
     atomic_write(args.report, lambda stream: stream.write(text.encode()))
     written = [args.report, base + ".json"]
-    if _draw(ordered, base + ".png"):
+    skipped = _draw(ordered, base + ".png")
+    if skipped is None:
         written.append(base + ".png")
+    print(table(ordered))
     print(f"report written to {', '.join(written)}")
+    if skipped is not None:
+        print(f"figure {base}.png skipped: {skipped}")
     return 0 if all(outcome.agrees for outcome in ordered) else 1
 
 
@@ -452,15 +474,32 @@ def _json_number(value):
     return float(value)  # numpy scalars
 
 
+def table(outcomes):
+    """The terminal's summary of a suite: a row per tutorial with its verdict, the checked lines
+    that are equal of those checked (--quick) and its seconds."""
+    rows = [("tutorial", "verdict", "lines equal", "seconds")]
+    for outcome in outcomes:
+        equal = (f"{sum(check.agrees for check in outcome.checks)}/{len(outcome.checks)}"
+                 if outcome.errors is None and outcome.failure is None else "-")
+        seconds = "-" if math.isnan(outcome.seconds) else f"{outcome.seconds:.1f}"
+        rows.append((outcome.name, outcome.verdict, equal, seconds))
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    lines = ["  ".join(cell.ljust(width) if column < 2 else cell.rjust(width)
+                       for column, (cell, width) in enumerate(zip(row, widths))).rstrip()
+             for row in rows]
+    return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:]])
+
+
 def _draw(outcomes, path):
-    """Each tutorial's time, coloured by its verdict, into ``path``; False without matplotlib."""
+    """Each tutorial's time, coloured by its verdict, into ``path``; None once drawn, else why
+    it was not (matplotlib missing)."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-    except ImportError:
-        return False
+    except ImportError as error:
+        return f"matplotlib is missing ({error}): pip install 'dltut[plot]'"
     colours = {"equal": "tab:green", "within noise": "tab:olive", "differs": "tab:red",
                "failed": "black"}
     figure, axes = plt.subplots(figsize=(7, 0.4 * len(outcomes) + 1.2))
@@ -475,4 +514,4 @@ def _draw(outcomes, path):
     figure.tight_layout()
     atomic_write(path, lambda stream: figure.savefig(stream, format="png", dpi=100))
     plt.close(figure)
-    return True
+    return None

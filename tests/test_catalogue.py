@@ -277,7 +277,6 @@ def _results(outcomes, **key):
     (_results({"hmc": _outcome(name="cA")}), "outcome 'hmc': name 'cA'"),
     (_results({"hmc": _outcome(checks=[{"expected": 1}])}), "outcome 'hmc': checks[0]"),
     (_results({"hmc": _outcome(errors=[1.0, 2.0])}), "errors [1.0, 2.0] in a --quick suite"),
-    (_results({"lstm": _outcome(name="lstm")}), "lstm has no --quick figures"),
 ])
 def test_a_hostile_results_file_is_one_line_before_anything(tmp_path, monkeypatch, capsys, text,
                                                             message):
@@ -361,3 +360,50 @@ def test_quick_suite_prints_the_originals_lines(tmp_path):
     report = tmp_path / "suite.md"
     assert main(["suite", "--only", "logreg", "lenet", "cA", "--report", str(report)]) == 0, \
         report.read_text()
+
+
+def test_every_tutorial_has_quick_lines():
+    """dltut suite --quick covers the 13 tutorials: the sequence ones on the made data shipped
+    with dltut (their settings name it: no file to fetch)."""
+    assert len(catalogue.TUTORIALS) == 13
+    assert [t.name for t in catalogue.TUTORIALS.values() if t.quick is None] == []
+    quick = {name: catalogue.get(name).quick.settings for name in ("rnnslu", "lstm", "rnnrbm")}
+    assert quick["rnnslu"]["param"]["data"] == "toy" and quick["lstm"]["dataset"] == "toy"
+    assert quick["rnnrbm"]["toy"] is True
+
+
+def test_the_quick_suite_checks_the_sequence_tutorials_on_the_shipped_data(tmp_path, monkeypatch,
+                                                                            capsys):
+    """rnnslu, lstm (its weights prepared with the original's column signs) and rnnrbm print the
+    original's recorded lines; their files go to the suite's scratch folder, none where it runs;
+    the terminal gets the table."""
+    monkeypatch.chdir(tmp_path)
+    report = tmp_path / "out" / "suite.md"
+    assert main(["suite", "--only", "rnnslu", "lstm", "rnnrbm", "--mode", "c", "--report",
+                 str(report)]) == 0, report.read_text()
+    text = report.read_text()
+    for name, total in (("rnnslu", 5), ("lstm", 25), ("rnnrbm", 4)):
+        assert f"| {name} | " in text and f"| equal | {total}/{total} |" in text
+        assert len(catalogue.get(name).quick.lines) == total
+    assert sorted(os.listdir(tmp_path)) == ["out"]
+    out = capsys.readouterr().out
+    table = out[out.index("tutorial  verdict  lines equal  seconds"):].splitlines()
+    assert [row.split()[:3] for row in table[2:5]] == [
+        ["rnnslu", "equal", "5/5"], ["lstm", "equal", "25/25"], ["rnnrbm", "equal", "4/4"]]
+
+
+def test_the_suite_says_why_its_figure_is_skipped(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(suite, "run_quick", lambda name, folder, mode=None: suite.Outcome(
+        name, {}, 1.5, [suite.Check(line, line, 0.0, True)
+                        for line in catalogue.get(name).quick.lines[:1]] + [
+            suite.Check("a line", None, float("inf"), False)]))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    report = tmp_path / "suite.md"
+    assert main(["suite", "--only", "hmc", "--report", str(report)]) == 1
+    out = capsys.readouterr().out
+    assert [line.split() for line in out.splitlines() if line.startswith("hmc ")] == [
+        ["hmc", "differs", "1/2", "1.5"]]
+    assert out.rstrip().endswith(f"figure {tmp_path / 'suite'}.png skipped: matplotlib is missing "
+                                 "(import of matplotlib halted; None in sys.modules): pip "
+                                 "install 'dltut[plot]'")
+    assert not (tmp_path / "suite.png").exists()

@@ -246,3 +246,109 @@ def test_dA_refuses_an_existing_checkpoint_without_resume_or_overwrite(tmp_path,
                                        "--resume ck.npz, or pass --overwrite to start again "
                                        "(overwrite=True)\n")
     assert os.listdir(tmp_path) == ["ck.npz"]
+
+
+# ----------------------------------------------------------------------------------------------
+# The sequence tutorials: --toy (the made data shipped with dltut) and where the real data is
+
+
+# a user's install with no extra: the MIDI reader, the Moses tokenizer and matplotlib missing
+_NO_EXTRAS = ("import sys; sys.modules.update(mido=None, sacremoses=None, matplotlib=None); "
+              "from dltut.__main__ import main; sys.exit(main(sys.argv[1:]))")
+
+
+def _dltut_without_extras(*args, cwd):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    return subprocess.run([sys.executable, "-c", _NO_EXTRAS, *map(str, args)], cwd=cwd,
+                          env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_rnnrbm_toy_trains_with_no_extra_and_prints_the_originals_costs(tmp_path):
+    """dltut run rnnrbm --toy: the shipped rolls and the quick settings (the original's reference
+    run), in float64 and the C mode its numbers were printed in; samples written without mido."""
+    from dltut import catalogue
+
+    run = _dltut_without_extras("run", "rnnrbm", "--toy", "--floatX", "float64", "--mode", "c",
+                                cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[lines.index("Epoch 1/2"):] == list(catalogue.get("rnnrbm").quick.lines)
+    assert sorted(os.listdir(tmp_path)) == ["sample1.mid", "sample1.png", "sample2.mid",
+                                            "sample2.png"]
+
+
+@pytest.mark.slow  # a cold compile of the LSTM's graphs in a subprocess (about 20 s)
+def test_lstm_toy_trains_with_no_extra(tmp_path):
+    run = _dltut_without_extras("run", "lstm", "--toy", "--mode", "c", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "'dataset': 'toy'" in run.stdout and "imdb" not in run.stdout.split("\n")[0]
+    assert "Early Stop!" in run.stdout and os.path.isfile(tmp_path / "lstm_model.npz")
+
+
+def test_toy_defaults_are_the_quick_settings_and_flags_still_apply():
+    """--toy changes the defaults to the catalogue's quick settings; a flag given wins."""
+    from dltut import catalogue
+    from dltut.cli import _COMMAND_LINES, build_parser, toy_defaults
+
+    parser = build_parser("rnnrbm", "rnnrbm")
+    args = parser.parse_args(["--toy", "--num-epochs", "3"])
+    parser.set_defaults(**toy_defaults("rnnrbm", vars(args)))
+    args = parser.parse_args(["--toy", "--num-epochs", "3"])
+    assert (args.toy, args.n_hidden, args.n_hidden_recurrent, args.batch_size,
+            args.num_epochs) == (True, 20, 10, 10, 3)
+    lstm_parser = _COMMAND_LINES["lstm"][0]("lstm", "lstm")
+    quick = catalogue.get("lstm").quick.settings
+    assert toy_defaults("lstm", vars(lstm_parser.parse_args([]))) == quick
+    slu = catalogue.get("rnnslu").quick.settings["param"]
+    assert toy_defaults("rnnslu", vars(_COMMAND_LINES["rnnslu"][0]().parse_args([]))) == \
+        {name: value for name, value in slu.items() if name != "data"}
+
+
+@pytest.mark.parametrize("script, words", [
+    ("rnnslu", ["http://lisaweb.iro.umontreal.ca/transfert/lisa/users/mesnilgr/atis/",
+                "--toy"]),
+    ("lstm", ["http://www.iro.umontreal.ca/~lisa/deep/data/imdb.pkl",
+              "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+              "pip install 'dltut[imdb]'", "imdb_preprocess --download", "--toy"]),
+    ("rnnrbm", ["http://www.iro.umontreal.ca/~lisa/deep/data/Nottingham.zip",
+                "pip install 'dltut[midi]'", "--toy"]),
+])
+def test_help_says_where_the_data_comes_from_and_the_extra_it_needs(capsys, script, words):
+    from dltut.cli import main
+    from dltut.tutorials import imdb, rnnrbm, rnnslu
+
+    with pytest.raises(SystemExit):
+        main(script, ["--help"], prog=f"dltut run {script}")
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
+    for word in words:
+        assert word in text
+    # the same addresses as the modules' messages give
+    assert {"rnnslu": rnnslu.ATIS_URL, "lstm": imdb.ORIGIN,
+            "rnnrbm": rnnrbm.NOTTINGHAM_URL}[script] in text
+
+
+def test_lstm_missing_data_names_the_extra_before_the_download(tmp_path, monkeypatch, capsys):
+    from dltut.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main("lstm", ["--mode", "c"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "imdb.pkl: no such file" in err
+    assert err.index("pip install 'dltut[imdb]'") < err.index("imdb_preprocess --download")
+    assert "--toy" in err
+
+
+def test_rnnslu_toy_with_a_dataset_is_one_line(tmp_path, monkeypatch, capsys):
+    from dltut.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main("rnnslu", ["--toy", "--dataset", "folds"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("rnnslu.py: error: data 'toy' trains on a made fold (toy_fold): give no "
+                   "dataset (--dataset), or data 'atis' (no --toy) to read it\n")
+    assert not list(tmp_path.iterdir())

@@ -1,9 +1,13 @@
 """download.fetch against a local HTTP server on 127.0.0.1: complete, broken and resumed with a
-Range request, a server that ignores Range, a wrong checksum, a file already there."""
+Range request, a server that ignores Range, a wrong checksum, a file already there; a name that
+does not resolve fails at once; messages say what is on disk."""
 
 import hashlib
 import http.server
+import socket
 import threading
+import urllib.error
+import urllib.request
 
 import numpy
 import pytest
@@ -126,3 +130,45 @@ def test_imdb_preprocess_downloads_then_builds(server, tmp_path, monkeypatch):
                                  hashlib.sha256(made).hexdigest(), str(tarball), str(out)]) == 0
     assert tarball.read_bytes() == made
     assert imdb.read(out) == imdb_preprocess.preprocess(tarball)[:2]
+
+
+@pytest.mark.parametrize("failure", [
+    lambda: urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution")),
+    lambda: socket.gaierror(-2, "Name or service not known"),
+], ids=["in-URLError", "alone"])
+def test_a_name_that_does_not_resolve_fails_at_once(tmp_path, monkeypatch, failure):
+    """No network (or a wrong host): one try, one message, and it says what is on disk."""
+    tries = []
+
+    def urlopen(request, timeout):
+        tries.append(request.full_url)
+        raise failure()
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    with pytest.raises(download.DownloadError) as error:
+        download.fetch("https://example.invalid/data.bin", tmp_path / "data.bin", retries=3,
+                       progress=False)
+    assert tries == ["https://example.invalid/data.bin"]
+    assert str(error.value).startswith("https://example.invalid/data.bin: cannot resolve "
+                                       "example.invalid (")
+    assert str(error.value).endswith("no network, or a wrong address; nothing was written")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_refused_connection_does_not_claim_a_part_it_has_not(tmp_path):
+    """Nothing received: the message says nothing was written (no .part is there to resume)."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(download.DownloadError, match="broken after 0 bytes .*; nothing was "
+                                                     "written$"):
+        download.fetch(f"http://127.0.0.1:{port}/data.bin", tmp_path / "data.bin", retries=1,
+                       progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_broken_transfer_says_how_much_is_kept(server, tmp_path):
+    server.breaks = 1
+    with pytest.raises(download.DownloadError, match=r"the 100000 bytes received are kept in "
+                                                     r".*data.bin.part: fetch again to resume"):
+        download.fetch(server.url, tmp_path / "data.bin", SHA256, retries=0, progress=False)

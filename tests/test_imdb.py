@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import pickle
+import shutil
 
 import numpy
 import pytest
@@ -15,39 +16,36 @@ from dltut.data import DataError
 from dltut.tutorials import imdb
 
 
-def made_imdb(seed=2024, n_train=240, n_test=120, vocab=120):
-    """Made reviews in imdb.pkl's layout: ``((reviews, labels), (reviews, labels))``, words
-    2 .. vocab - 1, lengths 3 .. 35, the label 1 when the review's mean word is below vocab / 2.
-
-    The same function (file /tmp/lstm_orig/make_data.py) made the imdb.pkl the original ran on.
-    """
-    rng = numpy.random.RandomState(seed)
-
-    def split(n):
-        seqs, labels = [], []
-        for _ in range(n):
-            length = int(rng.randint(3, 36))
-            seq = [int(w) for w in rng.randint(2, vocab, size=length)]
-            seqs.append(seq)
-            labels.append(int(numpy.mean(seq) < vocab / 2))
-        return seqs, labels
-
-    return split(n_train), split(n_test)
+def made_imdb():
+    """The made reviews the original imdb.py and lstm.py ran on (imdb.toy_imdb's defaults; the
+    same function, file /tmp/lstm_orig/make_data.py, made their imdb.pkl)."""
+    return imdb.toy_imdb()
 
 
 MADE_IMDB_SHA256 = "ceb8b3fce51dc8b24f8dc3800d809357e6ebdf3f2181c3610326a60edc263393"
 
 
 def write_made_imdb(path):
-    """``made_imdb()`` written as imdb_preprocess.py writes imdb.pkl: two pickle.dump calls (the
-    file the original ran on: its sha256 is checked)."""
-    train, test = made_imdb()
-    with open(path, "wb") as f:
-        pickle.dump(train, f, -1)
-        pickle.dump(test, f, -1)
+    """The imdb.pkl shipped with dltut (imdb.TOY) copied to ``path``: the file the original ran
+    on (its sha256 is checked)."""
+    shutil.copyfile(imdb.TOY, path)
     with open(path, "rb") as f:
         assert hashlib.sha256(f.read()).hexdigest() == MADE_IMDB_SHA256
     return path
+
+
+def test_the_shipped_toy_is_the_made_reviews_the_original_ran_on(tmp_path):
+    """imdb.TOY is toy_imdb() as write_toy writes it, byte for byte: the file whose sha256 the
+    original's runs recorded; read back, the made reviews."""
+    assert imdb.TOY_SHA256 == MADE_IMDB_SHA256
+    with open(imdb.TOY, "rb") as f:
+        assert hashlib.sha256(f.read()).hexdigest() == MADE_IMDB_SHA256
+    imdb.write_toy(tmp_path / "imdb.pkl")
+    assert (tmp_path / "imdb.pkl").read_bytes() == imdb.TOY.read_bytes()
+    assert imdb.read(imdb.TOY) == made_imdb()
+    assert os.path.getsize(imdb.TOY) < 20_000
+    (train_x, train_y), (test_x, test_y) = made_imdb()
+    assert (len(train_x), len(test_x)) == (240, 120) and set(train_y) == set(test_y) == {0, 1}
 
 
 def _digest(sets):

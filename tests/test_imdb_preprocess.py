@@ -5,6 +5,7 @@ import collections
 import hashlib
 import io
 import json
+import sys
 import tarfile
 
 import numpy
@@ -139,3 +140,16 @@ def test_bad_sources_are_one_clear_error(tmp_path, capsys):
     assert imdb_preprocess.main([str(tmp_path / "partial.tar.gz"), out]) == 2
     assert "no reviews in aclImdb/test/neg" in capsys.readouterr().err
     assert not (tmp_path / "imdb.npz").exists()
+
+
+def test_a_missing_sacremoses_is_said_before_any_download(tmp_path, monkeypatch, capsys):
+    """--download without the extra dltut[imdb]: one line naming it, and nothing fetched."""
+    from dltut import download
+
+    monkeypatch.setitem(sys.modules, "sacremoses", None)
+    monkeypatch.setattr(download, "fetch", lambda *args, **kwargs: pytest.fail("downloaded"))
+    assert imdb_preprocess.main(["--download", str(tmp_path / "aclImdb_v1.tar.gz"),
+                                 str(tmp_path / "imdb.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install 'dltut[imdb]'" in err
+    assert list(tmp_path.iterdir()) == []

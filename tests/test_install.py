@@ -42,6 +42,8 @@ def test_the_wheel_holds_the_data_and_its_checksums(wheel):
         assert f"dltut/mnist/{name}.gz" in names
     assert f"dltut/mnist/{data.CHECKSUMS}" in names
     assert "dltut/tutorials/convolutional_mlp.py" in names  # the subpackage too
+    # the sequence tutorials' made data (--toy, dltut suite --quick)
+    assert {"dltut/toy/imdb.pkl", "dltut/toy/rolls.npz", "dltut/toy/README.md"} <= names
 
 
 @pytest.fixture(scope="module")

@@ -13,14 +13,17 @@ build on Python 3.11: its Python scan runs), imported lstm (which seeds numpy wi
 called ``train_lstm(dim_proj=16, n_words=100, maxlen=30, batch_size=16, valid_batch_size=64,
 validFreq=5, dispFreq=2, saveFreq=7, max_epochs=4, test_size=50, patience=2,
 saveto="lstm_model.npz", optimizer=..., use_dropout=..., [decay_c=0.01 | lrate=0.5])`` in a
-folder holding ``made_imdb()``'s imdb.pkl (test_imdb.py). Its printed lines are ``ORIGINAL``.
+folder holding the made imdb.pkl shipped with dltut (dltut/toy/imdb.pkl: ``imdb.toy_imdb()``).
+Its printed lines are ``ORIGINAL``; those of the defaults (adadelta, dropout), the column signs
+below and the settings are ``dltut suite --quick``'s reference, kept in the catalogue.
 
 The orthogonal blocks: ``numpy.linalg.svd`` of numpy 1.23.5 (theano-pymc's) and of numpy 2
 (dltut's) return the same singular vectors up to the signs of some columns (LAPACK's
-convention), so the weights differ by sign flips. ``ORIGINAL_SIGNS`` records the signs of the
-first row of the original's ``lstm_W`` and ``lstm_U``; the comparison runs dltut from its own
-draws with those columns flipped (through ``reload_model``, after all the tutorial's draws), and
-then prints the original's numbers to the last digit or two.
+convention), so the weights differ by sign flips. ``ORIGINAL_SIGNS`` (the catalogue's) records
+the signs of the first row of the original's ``lstm_W`` and ``lstm_U``; the comparison runs dltut
+from its own draws with those columns flipped (``lstm.write_signed_init``, through
+``reload_model``, after all the tutorial's draws), and then prints the original's numbers to the
+last digit or two.
 """
 
 import json
@@ -33,46 +36,20 @@ import numpy
 import pytest
 
 from conftest import available_modes, in_mode
-from dltut import engine
+from dltut import catalogue, engine
 from dltut.data import DataError
 from dltut.engine import T
 from dltut.tutorials import imdb, lstm
 from test_imdb import write_made_imdb
 
-SETTINGS = dict(dim_proj=16, n_words=100, maxlen=30, batch_size=16, valid_batch_size=64,
-                validFreq=5, dispFreq=2, saveFreq=7, max_epochs=4, test_size=50, patience=2)
-ORIGINAL_SIGNS = {
-    "lstm_W": "-++---+++++++----+--+--++--++-+--+-+++--+++++++--+-----+++----+-",
-    "lstm_U": "+++-+++-+--+-----++++-+-++--+-+-+-+-++++-+-+-+---+-+--+--++--+++",
-}
+# the original's run of the tutorial's defaults (adadelta, dropout) is dltut suite --quick's
+# reference: its settings (with dataset "toy", the shipped made reviews), the column signs of its
+# orthogonal blocks and its printed lines are the catalogue's
+QUICK = catalogue.get("lstm").quick
+SETTINGS = {name: value for name, value in QUICK.settings.items() if name != "dataset"}
+ORIGINAL_SIGNS = QUICK.prepare_args["signs"]
 ORIGINAL = {
-    ('adadelta', True, ()): """\
-Epoch  0 Update  2 Cost  0.6931422523699929
-Epoch  0 Update  4 Cost  0.6933456652204003
-Train  0.5217391304347826 Valid  0.19999999999999996 Test  0.43999999999999995
-Epoch  0 Update  6 Cost  0.6932902214856801
-Saving...
-Epoch  0 Update  8 Cost  0.6935522708227528
-Epoch  0 Update  10 Cost  0.6931304487942528
-Train  0.5217391304347826 Valid  0.19999999999999996 Test  0.43999999999999995
-Epoch  0 Update  12 Cost  0.6920751684689919
-Seen 184 samples
-Epoch  1 Update  14 Cost  0.6949737892233411
-Saving...
-Train  0.4782608695652174 Valid  0.8 Test  0.56
-Epoch  1 Update  16 Cost  0.6976963929551753
-Epoch  1 Update  18 Cost  0.6921771440583908
-Epoch  1 Update  20 Cost  0.6910977793931168
-Train  0.4782608695652174 Valid  0.8 Test  0.56
-Saving...
-Epoch  1 Update  22 Cost  0.6868041670098437
-Epoch  1 Update  24 Cost  0.6932580949727959
-Seen 184 samples
-Train  0.4782608695652174 Valid  0.8 Test  0.56
-Early Stop!
-Seen 16 samples
-Train  0.5217391304347826 Valid  0.19999999999999996 Test  0.43999999999999995
-""",
+    ('adadelta', True, ()): "\n".join(QUICK.lines) + "\n",
     ('adadelta', False, (('decay_c', 0.01),)): """\
 Epoch  0 Update  2 Cost  0.6931697774148067
 Epoch  0 Update  4 Cost  0.6933704408870207
@@ -356,18 +333,12 @@ def test_get_minibatches_idx():
     assert [b.tolist() for _, b in shuffled] == [expected[:5].tolist(), expected[5:].tolist()]
 
 
-def _original_init(data_path, settings):
+def _original_init(folder, data_path, settings):
     """dltut's initial parameters (the tutorial's draws after the validation split and the
-    test_size selection) with the columns of the orthogonal blocks signed as the original's."""
-    rng = numpy.random.RandomState(lstm.SEED)
-    _, _, test = imdb.load_data(data_path, n_words=settings["n_words"], valid_portion=0.05,
-                                maxlen=settings["maxlen"], rng=rng)
-    rng.shuffle(numpy.arange(len(test[0])))
-    params = lstm.init_params(dict(settings, encoder="lstm", ydim=2), rng)
-    for name, signs in ORIGINAL_SIGNS.items():
-        wanted = numpy.array([1.0 if s == "+" else -1.0 for s in signs])
-        params[name] = params[name] * numpy.sign(params[name][0]) * wanted
-    return params
+    test_size selection) with the columns of the orthogonal blocks signed as the original's:
+    lstm.write_signed_init, as dltut suite --quick prepares its run."""
+    return lstm.write_signed_init(folder, dict(settings, data_path=data_path, floatX="float64"),
+                                  ORIGINAL_SIGNS)["reload_model"]
 
 
 def _printed(caplog):
@@ -392,14 +363,13 @@ def run_like_the_original(tmp_path, caplog, key, **options):
     data_path = tmp_path / "imdb.pkl"
     if not data_path.exists():
         write_made_imdb(data_path)
-    engine.set_floatX("float64")
-    numpy.savez(tmp_path / "init.npz", **_original_init(data_path, SETTINGS))
+    init = _original_init(tmp_path, data_path, SETTINGS)
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="dltut"):
         settings = dict(SETTINGS, **options.pop("settings", {}))
         result = lstm.train_lstm(**settings, **dict(extra), optimizer=optimizer,
                                  use_dropout=use_dropout, data_path=data_path,
-                                 reload_model=tmp_path / "init.npz",
+                                 reload_model=init,
                                  saveto=tmp_path / "lstm_model.npz", floatX="float64",
                                  **options)
     return result, _printed(caplog)

@@ -2,6 +2,7 @@
 notes never ended, a tempo map in another track) read as the piano rolls computed here by hand;
 midiwrite's messages; midiwrite then midiread gives the roll back; bad input."""
 
+import io
 import sys
 
 import numpy
@@ -190,15 +191,56 @@ def test_a_note_ending_days_later_is_refused_before_the_roll_is_made(tmp_path):
 
 def test_a_failed_write_leaves_no_file(tmp_path, monkeypatch):
     out = tmp_path / "partial.mid"
+    real_write = midi.atomic_write
 
-    def failing_save(self, filename=None, file=None):
-        file.write(b"MThd")
-        raise OSError("disk full")
+    def failing_write(path, write):
+        def fail(file):
+            file.write(b"MThd")
+            raise OSError("disk full")
 
-    monkeypatch.setattr(mido.MidiFile, "save", failing_save)
+        return real_write(path, fail)
+
+    monkeypatch.setattr(midi, "atomic_write", failing_write)
     with pytest.raises(OSError, match="partial.mid: cannot write .disk full"):
         midiwrite(out, numpy.ones((2, 88)))
     assert list(tmp_path.iterdir()) == []
+
+
+def _mido_file(roll, dt, patch, low=21):
+    """The messages module midi's docstring describes, saved by mido: what midiwrite wrote when
+    it wrote through mido."""
+    track = mido.MidiTrack([mido.Message("program_change", program=patch, time=0)])
+    frames = [set((frame.nonzero()[0] + low).tolist()) for frame in roll]
+    t = 0
+    for i, notes in enumerate(frames):
+        for note in sorted(notes - (frames[i - 1] if i else set())):
+            track.append(mido.Message("note_on", note=note, velocity=90, time=t))
+            t = 0
+        t += int(dt * 200)
+        for note in sorted(notes - (frames[i + 1] if i + 1 < len(frames) else set())):
+            track.append(mido.Message("note_off", note=note, velocity=0, time=t))
+            t = 0
+    track.append(mido.MetaMessage("end_of_track", time=0))
+    written = mido.MidiFile(type=0, ticks_per_beat=100)
+    written.tracks.append(track)
+    stream = io.BytesIO()
+    written.save(file=stream)
+    return stream.getvalue()
+
+
+@pytest.mark.parametrize("frames, density, dt, patch", [
+    (30, 0.1, 0.2, 0), (200, 0.3, 0.3, 5), (3, 0.0, 0.25, 0), (50, 0.9, 2.0, 127),
+    (1, 1.0, 0.01, 3)])
+def test_midiwrite_needs_no_mido_and_writes_midos_bytes(tmp_path, monkeypatch, frames, density,
+                                                         dt, patch):
+    """Writing is done by dltut (the generated samples of a run with no extra installed): the
+    bytes mido saves for the same messages (running status, variable-length times over 127
+    ticks at dt 2.0)."""
+    roll = numpy.random.RandomState(frames).uniform(size=(frames, 88)) < density
+    expected = _mido_file(roll, dt, patch)
+    monkeypatch.setitem(sys.modules, "mido", None)
+    midiwrite(tmp_path / "w.mid", roll, dt=dt, patch=patch)
+    assert (tmp_path / "w.mid").read_bytes() == expected
 
 
 def test_missing_mido_says_how_to_install(tmp_path, monkeypatch):

@@ -27,18 +27,24 @@ import logging
 import os
 import re
 import signal
+import sys
+import zipfile
 
 import numpy
 import pytest
 
 import dltut
 from conftest import in_mode, read_grey_png, run_script
-from dltut import engine, midi
+from dltut import catalogue, engine, midi
 from dltut.backend import modes
+from dltut.data import DataError
 from dltut.tutorials import rnnrbm as rnnrbm_module
 from dltut.tutorials.rnnrbm import RnnRbm, build_rnnrbm
 
-ORIGINAL_COSTS = ["-60.775651458279285", "-60.04130638967875"]  # "Epoch 1/2", "Epoch 2/2"
+# the original's float64 costs on the shipped rolls are dltut suite --quick's reference, kept in
+# the catalogue with SMALL, batch_size=10 and num_epochs=2
+QUICK = catalogue.get("rnnrbm").quick
+ORIGINAL_COSTS = list(QUICK.lines[1::2])  # after "Epoch 1/2", "Epoch 2/2"
 # floatX=float32 (the monitor is float64 all the same: a float32 sum divided by an int64 length);
 # the generated sequences are the float64 run's
 ORIGINAL_COSTS_FLOAT32 = ["-60.77565044826932", "-60.04130638970269"]
@@ -46,13 +52,27 @@ ORIGINAL_SAMPLES = [  # (notes on, SHA-256 of the float64 roll) of the two gener
     (8657, "5598cd9d3e9c9a373080b620f2443c8aae999de7a5e40890bbdd7916ddb43e95"),
     (8637, "0e3dc860c76f914219e85deed364bafc9b266c17f3d8ccdb0e072c9e64575541"),
 ]
-SMALL = {"n_hidden": 20, "n_hidden_recurrent": 10}
+SMALL = {name: QUICK.settings[name] for name in ("n_hidden", "n_hidden_recurrent")}
 
 
 def _made_rolls():
-    """Three binary piano rolls of 25, 13 and 31 frames (one note in ten on)."""
+    """The three made piano rolls the original trained on, as shipped with dltut (TOY)."""
+    return rnnrbm_module.read_rolls(rnnrbm_module.TOY)
+
+
+def test_the_shipped_rolls_are_the_made_ones():
+    """TOY holds toy_rolls(): 25, 13 and 31 frames, one note in ten on, from RandomState(7), as
+    the original's driver made them."""
     rs = numpy.random.RandomState(7)
-    return [(rs.uniform(size=(n, 88)) < 0.1).astype("float64") for n in (25, 13, 31)]
+    made = [(rs.uniform(size=(n, 88)) < 0.1).astype("float64") for n in (25, 13, 31)]
+    for shipped, generated, expected in zip(_made_rolls(), rnnrbm_module.toy_rolls(), made,
+                                            strict=True):
+        numpy.testing.assert_array_equal(shipped, expected)
+        numpy.testing.assert_array_equal(generated, expected)
+    assert os.path.getsize(rnnrbm_module.TOY) < 10_000
+    assert QUICK.lines[::2] == ("Epoch 1/2", "Epoch 2/2")
+    assert {name: QUICK.settings[name] for name in ("toy", "batch_size", "num_epochs")} == \
+        {"toy": True, "batch_size": 10, "num_epochs": 2}
 
 
 def _tutorial_draws(n_visible, n_hidden, n_hidden_recurrent):
@@ -265,6 +285,65 @@ def test_missing_nottingham_says_where_it_came_from(tmp_path):
     assert "Nottingham: no *.mid files" not in message  # the train folder is named
     assert os.path.join("Nottingham", "train") in message and "no *.mid files" in message
     assert "http://www.iro.umontreal.ca/~lisa/deep/data/Nottingham.zip" in message
+
+
+def test_rnnrbm_on_the_shipped_rolls_prints_the_originals_costs_with_no_mido(
+        floatX64, tmp_path, caplog, monkeypatch):
+    """test_rnnrbm(toy=True) with the catalogue's quick settings: the original's two costs,
+    and its samples (MIDI and picture) written with mido missing (no extra installed)."""
+    monkeypatch.setitem(sys.modules, "mido", None)
+    samples = [str(tmp_path / "sample1.mid"), str(tmp_path / "sample2.mid")]
+    with caplog.at_level(logging.INFO, logger="dltut"):
+        model = dltut.test_rnnrbm(**QUICK.settings, samples=samples, mode="c")
+    lines = [r.getMessage() for r in caplog.records if r.name == rnnrbm_module.__name__]
+    assert lines == list(QUICK.lines)
+    assert model.costs == [float(cost) for cost in ORIGINAL_COSTS]
+    for name in ("sample1.mid", "sample2.mid", "sample1.png", "sample2.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    with pytest.raises(ValueError, match="toy trains on the made rolls .*give no data_dir"):
+        dltut.test_rnnrbm(toy=True, data_dir=str(tmp_path), mode="c")
+
+
+def _rolls_file(path, **arrays):
+    numpy.savez(path, **arrays)
+    return path
+
+
+def test_a_bad_rolls_file_is_one_error_naming_it(tmp_path):
+    good = {"frames": numpy.zeros((5, 88), numpy.uint8), "lengths": numpy.array([2, 3])}
+    (tmp_path / "text.npz").write_text("not a zip")
+    cases = [
+        (tmp_path / "missing.npz", "no such file"),
+        (tmp_path / "text.npz", "not a zip archive"),
+        (_rolls_file(tmp_path / "keys.npz", frames=good["frames"]), "arrays \\['frames'\\]"),
+        (_rolls_file(tmp_path / "sum.npz", frames=good["frames"], lengths=numpy.array([2, 2])),
+         "are not 4 rows of notes"),
+        (_rolls_file(tmp_path / "two.npz", frames=good["frames"] + 2, lengths=good["lengths"]),
+         "notes off and on"),
+        (_rolls_file(tmp_path / "empty.npz", frames=good["frames"], lengths=numpy.array([5, 0])),
+         "lengths int64 \\(2,\\)"),
+        (_rolls_file(tmp_path / "words.npz", frames=good["frames"], lengths=numpy.array(["5"])),
+         "lengths <U1"),
+        (_rolls_file(tmp_path / "pickled.npz", frames=numpy.array([None]), lengths=good["lengths"]),
+         "pickled.npz: frames of shape \\(1,\\)"),
+    ]
+    for path, message in cases:
+        with pytest.raises(DataError, match=message) as error:
+            rnnrbm_module.read_rolls(path)
+        assert str(path) in str(error.value)
+    # a header that claims a huge roll is refused before anything is allocated
+    huge = tmp_path / "huge.npz"
+    with zipfile.ZipFile(huge, "w") as archive:
+        with archive.open("frames.npy", "w") as member:
+            numpy.lib.format.write_array_header_1_0(
+                member, {"descr": "|u1", "fortran_order": False, "shape": (10**12, 88)})
+        with archive.open("lengths.npy", "w") as member:
+            numpy.lib.format.write_array(member, numpy.array([10**12]))
+    with pytest.raises(DataError, match=r"huge.npz: frames of shape \(1000000000000, 88\)"):
+        rnnrbm_module.read_rolls(huge)
+    rnnrbm_module.save_rolls(tmp_path / "back.npz", _made_rolls())
+    for read, made in zip(rnnrbm_module.read_rolls(tmp_path / "back.npz"), _made_rolls()):
+        numpy.testing.assert_array_equal(read, made)
 
 
 @pytest.mark.slow

@@ -31,7 +31,7 @@ import numpy
 import pytest
 
 from conftest import available_modes, engine_settings_kept, in_mode
-from dltut import engine
+from dltut import catalogue, engine
 from dltut.backend import modes
 from dltut.data import DataError
 from dltut.tutorials import rnnslu
@@ -39,15 +39,13 @@ from dltut.tutorials.rnnslu import RNNSLU, contextwin, toy_fold
 
 SMALL = {"nhidden": 10, "emb_dimension": 8, "win": 3}
 
-# toy_fold(300, 60, 60, seed=0), param SMALL with nepochs=6 (the tutorial's lr 0.0970806646812754)
+# toy_fold(300, 60, 60, seed=0), param SMALL with nepochs=6 (the tutorial's lr 0.0970806646812754):
+# dltut suite --quick's reference (param data "toy": that fold), its NEW BEST lines the catalogue's
+QUICK = catalogue.get("rnnslu").quick
 ORIGINAL_SHORT = {
     "fold": (300, 60, 60, 0),
     "param": dict(SMALL, nepochs=6),
-    "new_best": ["NEW BEST: epoch 0 valid F1 14.17 best test F1 20.34",
-                 "NEW BEST: epoch 1 valid F1 43.15 best test F1 43.48",
-                 "NEW BEST: epoch 2 valid F1 47.35 best test F1 45.69",
-                 "NEW BEST: epoch 3 valid F1 64.71 best test F1 66.67",
-                 "NEW BEST: epoch 4 valid F1 68.85 best test F1 72.57"],
+    "new_best": list(QUICK.lines),
     "best_result": "BEST RESULT: epoch 4 valid F1 68.85 best test F1 72.57",
     "learning_rates": [(0.0970806646812754, 6)],  # (rate, epochs trained with it)
     # per parameter: (sum, sum of absolute values) of the last model trained
@@ -357,7 +355,23 @@ def test_main_in_dltuts_default_jax_mode_compiles_in_c_mode(tmp_path, caplog):
         run, lines = _run({**ORIGINAL_SHORT, "param": dict(SMALL, nepochs=2)}, tmp_path, caplog)
         assert engine.mode() == "jax"
     assert "RNNSLU compiles in mode 'c'" in lines[1]
+    assert sum("compiles in mode" in line for line in lines) == 1  # said once, not per function
     assert [line for line in lines if line.startswith("NEW BEST")] == ORIGINAL_SHORT["new_best"][:2]
+
+
+def test_data_toy_is_the_made_fold_of_the_original_run(tmp_path, caplog):
+    """param data "toy" trains on toy_fold(**rnnslu.TOY), the fold of ORIGINAL_SHORT, and says
+    so in its settings line; with a dataset it is refused."""
+    assert tuple(rnnslu.TOY.values()) == ORIGINAL_SHORT["fold"]
+    assert QUICK.settings == {"param": dict(ORIGINAL_SHORT["param"], data="toy")}
+    caplog.set_level(logging.INFO, logger="dltut")
+    run = rnnslu.main(QUICK.settings["param"], output_folder=str(tmp_path / "rnnslu"),
+                      floatX="float64", mode="c")
+    lines = [r.getMessage() for r in caplog.records if r.name == "dltut.tutorials.rnnslu"]
+    assert "'data': 'toy'" in lines[0] and "atis" not in lines[0]
+    _check_against_original(ORIGINAL_SHORT, run, lines)
+    with pytest.raises(ValueError, match="data 'toy' trains on a made fold"):
+        rnnslu.main(dict(SMALL, data="toy"), dataset=toy_fold(2, 2, 2))
 
 
 def test_main_saves_the_best_model(tmp_path, caplog, floatX64):
@@ -378,7 +392,7 @@ def test_main_reads_a_fold_file_and_refuses_bad_settings(tmp_path, caplog):
                            ({"win": 4}, "win must be an odd positive integer"),
                            ({"nhidden": 0}, "nhidden must be a positive integer"),
                            ({"fold": 7}, "fold must be one of 0-4"),
-                           ({"data": "snips"}, "data 'snips': the tutorial has only 'atis'"),
+                           ({"data": "snips"}, "data 'snips': the tutorial has 'atis' .*'toy'"),
                            ({"seed": -1}, "seed must be an integer"),
                            ({"epochs": 3}, "unknown settings \\['epochs'\\]")]:
         with pytest.raises(ValueError, match=message):

@@ -16,11 +16,14 @@ Two file formats are read:
   ``{split}_lengths`` and the labels ``{split}_labels``. No pickle.
 
 Nothing is downloaded by reading: a missing file is one ``DataError`` that says where to get it.
+A small made ``imdb.pkl`` ships with dltut (``TOY``, made by ``toy_imdb``): ``train_lstm(dataset=
+"toy")`` and ``dltut run lstm --toy`` train on it with no download.
 """
 
 import gzip
 import os
 import pickle
+from pathlib import Path
 import zipfile
 import zlib
 
@@ -35,6 +38,10 @@ ACLIMDB = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"  # t
 SPLITS = ("train", "test")
 NPZ_PARTS = ("words", "lengths", "labels")
 MAX_WORD = 2**31 - 1  # the largest word index a file may hold (no vocabulary comes near)
+# made reviews in imdb.pkl's format, shipped with dltut (package data): toy_imdb() written by
+# write_toy; the LSTM tests' and `dltut suite --quick`'s reference numbers were printed on it
+TOY = Path(__file__).resolve().parent.parent / "toy" / "imdb.pkl"
+TOY_SHA256 = "ceb8b3fce51dc8b24f8dc3800d809357e6ebdf3f2181c3610326a60edc263393"
 REBUILD = f"get the tutorial's imdb.pkl again ({ORIGIN}) or rebuild the data with imdb_preprocess"
 
 
@@ -119,10 +126,12 @@ def _sorted_by_length(x, y):
 
 
 def missing_message(path):
-    """The one line a missing data file gets: where to get the file and what builds it."""
+    """The one line a missing data file gets: where to get the file and what builds it (with
+    the extra that building needs), and the made data that needs nothing."""
     return (f"{path}: no such file. Get the tutorial's imdb.pkl from {ORIGIN}, or build an .npz "
-            f"from the Large Movie Review Dataset ({ACLIMDB}) with "
-            f"`python -m dltut.tutorials.imdb_preprocess --download aclImdb_v1.tar.gz imdb.npz`")
+            f"from the Large Movie Review Dataset ({ACLIMDB}): pip install 'dltut[imdb]', then "
+            f"`python -m dltut.tutorials.imdb_preprocess --download aclImdb_v1.tar.gz imdb.npz`; "
+            f"or try the made reviews shipped with dltut (--toy, dataset='toy')")
 
 
 def read(path):
@@ -249,3 +258,39 @@ def save_npz(path, train_set, test_set):
         arrays[f"{split}_lengths"] = lengths
         arrays[f"{split}_labels"] = numpy.asarray(labels, dtype="int64")
     atomic_write(path, lambda file: numpy.savez(file, **arrays))
+
+
+# ----------------------------------------------------------------------------------------------
+# Made data, in imdb.pkl's format (shipped as TOY: the IMDB reviews are not)
+
+
+def toy_imdb(seed=2024, n_train=240, n_test=120, vocab=120):
+    """Made reviews in imdb.pkl's layout, ``((reviews, labels), (reviews, labels))``: words 2 ..
+    vocab - 1, lengths 3 .. 35, the label 1 when the review's mean word is below vocab / 2 (so a
+    model can learn it). Drawn from ``RandomState(seed)``; the defaults made ``TOY``."""
+    rng = numpy.random.RandomState(seed)
+
+    def split(n):
+        seqs, labels = [], []
+        for _ in range(n):
+            length = int(rng.randint(3, 36))
+            seq = [int(w) for w in rng.randint(2, vocab, size=length)]
+            seqs.append(seq)
+            labels.append(int(numpy.mean(seq) < vocab / 2))
+        return seqs, labels
+
+    return split(n_train), split(n_test)
+
+
+def write_toy(path, sets=None):
+    """``sets`` (``toy_imdb()`` by default) written as the tutorial's imdb_preprocess.py wrote
+    imdb.pkl: train then test, two pickles (protocol 5: the bytes of the file the original
+    lstm.py ran on for the reference numbers, ``TOY_SHA256``)."""
+    train_set, test_set = sets if sets is not None else toy_imdb()
+
+    def dump(file):
+        pickle.dump(train_set, file, 5)
+        pickle.dump(test_set, file, 5)
+
+    atomic_write(path, dump)
+    return path

@@ -7,7 +7,8 @@ them, numbers the words of the training reviews by descending frequency from 2 (
 an unknown word) and writes the reviews as indices to ``imdb.npz`` (``imdb.save_npz``'s format,
 which ``train_lstm(data_path="imdb.npz")`` reads) and the dictionary to ``imdb.dict.json``: no
 pickle. With ``--download`` it first fetches the tarball (``dltut.download``: progress bar,
-resume, SHA256 check).
+resume, SHA256 check), once the tokenizer is found (a missing sacremoses is said before the
+download, not after it).
 
 As the tutorial's script:
 
@@ -197,11 +198,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     try:
+        # the tokenizer first: a missing dependency is said before a long download, not after
+        tokenize = perl_tokenizer(args.tokenizer_perl) if args.tokenizer_perl \
+            else moses_tokenizer()
         if args.download:
             from dltut import download
 
             download.fetch(args.url, args.source, sha256=args.sha256)
-        tokenize = perl_tokenizer(args.tokenizer_perl) if args.tokenizer_perl else None
         train_set, test_set, dictionary = preprocess(args.source, tokenize)
         dict_path = write(args.out, train_set, test_set, dictionary, args.dict_path)
     except (OSError, ValueError, ImportError, RuntimeError,

@@ -46,7 +46,10 @@ from dltut.tutorials.mlp import sigmoid
 
 log = logging.getLogger(__name__)
 
-datasets = {"imdb": (imdb.load_data, imdb.prepare_data)}
+# the data sets by name, each read and padded by imdb's functions: "imdb" from data_path
+# (imdb.pkl by default), "toy" the made reviews shipped with dltut (imdb.TOY) unless data_path
+datasets = {"imdb": (imdb.load_data, imdb.prepare_data), "toy": (imdb.load_data, imdb.prepare_data)}
+DATA_PATHS = {"imdb": "imdb.pkl", "toy": imdb.TOY}  # where each data set is read from by default
 
 # The seed of NumPy's draws (weights, validation split, shuffles) and of the dropout streams.
 SEED = 123
@@ -156,6 +159,37 @@ def load_params(path, params):
                                     f"{error}); give a model that train_lstm saved (saveto)") \
             from None
     return params
+
+
+def write_signed_init(folder, settings, signs):
+    """Write ``folder/init.npz``: the first parameters of a ``train_lstm(**settings)`` run (the
+    tutorial's draws after the validation split and the ``test_size`` selection, in the run's
+    floatX) with the columns of ``lstm_W`` and ``lstm_U`` signed as ``signs`` says (``{name:
+    "+-+..."}``, the signs of the first row). Returns ``{"reload_model": that file}``.
+
+    Why: ``numpy.linalg.svd`` of another NumPy (the original's reference runs: numpy 1.23) gives
+    the orthogonal blocks with some columns' signs flipped (LAPACK's convention); started from
+    the original's signs, a run prints the original's numbers.
+    """
+    if settings.get("floatX"):
+        engine.set_floatX(settings["floatX"])  # as the run sets it
+    dataset = settings.get("dataset", "imdb")
+    rng = numpy.random.RandomState(SEED)
+    _, _, test = get_dataset(dataset)[0](settings.get("data_path") or DATA_PATHS[dataset],
+                                         n_words=settings["n_words"], valid_portion=0.05,
+                                         maxlen=settings["maxlen"], rng=rng)
+    if settings.get("test_size", -1) > 0:
+        rng.shuffle(numpy.arange(len(test[0])))  # train_lstm's draw for the test selection
+    params = init_params(dict(settings, encoder="lstm", ydim=2), rng)
+    for name, signed in signs.items():
+        wanted = numpy.array([1.0 if sign == "+" else -1.0 for sign in signed])
+        if params[name].shape[1] != len(wanted):
+            raise ValueError(f"{name}: {len(wanted)} signs for {params[name].shape[1]} columns")
+        params[name] = (params[name] * numpy.sign(params[name][0]) * wanted) \
+            .astype(engine.floatX())
+    path = os.path.join(folder, "init.npz")
+    atomic_write(path, lambda file: numpy.savez(file, **params))
+    return {"reload_model": path}
 
 
 def init_tparams(params):
@@ -686,7 +720,8 @@ def train_lstm(
     reload_model=None,  # a saved model to start from (True: saveto, the tutorial's file)
     test_size=-1,  # if > 0, keep only this number of test reviews, chosen at random
     *,
-    data_path="imdb.pkl",  # the data file: imdb.pkl (the tutorial's) or an .npz (imdb.save_npz)
+    data_path=None,  # the data file: imdb.pkl (the tutorial's) or an .npz (imdb.save_npz); None:
+    # DATA_PATHS[dataset] (imdb.pkl; the shipped made reviews for dataset="toy")
     floatX=None,  # "float32" or "float64"; None keeps the engine's
     mode=None,  # "c", "numba" or "jax"; None keeps the engine's
     checkpoint=None,  # where the training state is written (.npz)
@@ -715,6 +750,8 @@ def train_lstm(
                    batch_size=batch_size, valid_batch_size=valid_batch_size,
                    noise_std=noise_std, test_size=test_size, checkpoint_every=checkpoint_every,
                    dataset=dataset)
+    if data_path is None:
+        data_path = DATA_PATHS[dataset]
     if resume and not os.path.isfile(resume):
         raise ValueError(f"{_flag('resume')} {resume}: no such checkpoint file")
     check_outputs(saveto, checkpoint, resume, overwrite)

@@ -21,7 +21,9 @@ its RBM from zeros, then fed to the recurrence.
 
 ``RnnRbm`` builds both and compiles them; ``train`` runs SGD over piano rolls (MIDI files read with
 ``dltut.midi.midiread``, or arrays), ``generate`` writes a 200-frame sample as MIDI and a picture.
-``test_rnnrbm`` trains on the Nottingham folk tunes as the tutorial did.
+``test_rnnrbm`` trains on the Nottingham folk tunes as the tutorial did, or on piano rolls saved
+as an .npz (``save_rolls``, read with no pickle); a few made rolls ship with dltut (``TOY``:
+``dltut run rnnrbm --toy`` trains with no download and no MIDI reader).
 
 The draws are the tutorial's: it seeded NumPy's global state with ``0xbeef`` when imported, seeded
 Theano's MRG streams with ``numpy.random.randint(1 << 30)``, drew the five weight matrices with
@@ -37,11 +39,14 @@ import importlib
 import logging
 import os
 import timeit
+import zipfile
+from pathlib import Path
 
 import numpy
 
 from dltut import engine, saving
-from dltut.atomic import check_output
+from dltut.atomic import atomic_write, check_output
+from dltut.data import DataError
 from dltut.engine import T
 from dltut.fitting import check_positive_integers, check_seed, prepare
 from dltut.midi import check_dt, check_range, midiread, midiwrite
@@ -61,9 +66,14 @@ RUN_OPTIONS = ("floatX", "mode", "checkpoint", "checkpoint_every", "resume",
                "overwrite")  # test_rnnrbm's fitting.Options
 _STREAMS, _SHUFFLE = "rstate/", "shuffle/"  # checkpoint arrays: the MRG streams, the RandomState
 NOTTINGHAM = os.path.join("data", "Nottingham")  # where the tutorial's data was unzipped
-NOTTINGHAM_SOURCE = ("the Nottingham Database of folk tunes as MIDI files, "
-                     "http://www.iro.umontreal.ca/~lisa/deep/data/Nottingham.zip (the tutorial's "
-                     "data/download.sh fetched it)")
+NOTTINGHAM_URL = "http://www.iro.umontreal.ca/~lisa/deep/data/Nottingham.zip"
+NOTTINGHAM_SOURCE = (f"the Nottingham Database of folk tunes as MIDI files, {NOTTINGHAM_URL} "
+                     "(the tutorial's data/download.sh fetched it; reading MIDI needs "
+                     "pip install 'dltut[midi]')")
+# made piano rolls shipped with dltut (package data): toy_rolls() written by save_rolls; the
+# tests' and `dltut suite --quick`'s reference costs were printed by the original on them
+TOY = Path(__file__).resolve().parent.parent / "toy" / "rolls.npz"
+MAX_ROLL_FRAMES = 10_000_000  # frames an .npz of rolls may hold (88 bytes each: under 1 GB)
 
 
 def _xlogy0(x, y):
@@ -470,9 +480,12 @@ def plot_piano_roll(piano_roll, r, dt, ax):
 
 
 def test_rnnrbm(batch_size=100, num_epochs=200, data_dir=NOTTINGHAM,
-                samples=("sample1.mid", "sample2.mid"), *, seed=SEED, **options):
-    """Train an ``RnnRbm()`` on the MIDI files ``data_dir/train/*.mid`` (the Nottingham tunes,
-    in sorted order; the tutorial took glob's order), then generate one sequence into each of
+                samples=("sample1.mid", "sample2.mid"), *, n_hidden=150, n_hidden_recurrent=100,
+                seed=SEED, toy=False, **options):
+    """Train an ``RnnRbm(n_hidden, n_hidden_recurrent)`` (the tutorial's sizes by default) on the
+    MIDI files ``data_dir/train/*.mid`` (the Nottingham tunes, in sorted order; the tutorial took
+    glob's order), or on the piano rolls of ``data_dir`` if it is an .npz (``save_rolls``), or
+    with ``toy`` on the made rolls shipped with dltut (``TOY``), then generate one sequence into each of
     ``samples`` (the tutorial's script wrote ``sample1.mid`` and ``sample2.mid``; their pictures
     go beside them). ``options`` are ``floatX``, ``mode``, ``checkpoint``, ``checkpoint_every``,
     ``resume`` (see ``RnnRbm.train``) and ``overwrite`` (a run not resumed refuses to replace
@@ -481,20 +494,29 @@ def test_rnnrbm(batch_size=100, num_epochs=200, data_dir=NOTTINGHAM,
     check_seed(seed)
     options = prepare(options, only=RUN_OPTIONS)  # floatX and mode, set for the process
     check_positive_integers(batch_size=batch_size, num_epochs=num_epochs,
-                            checkpoint_every=options.checkpoint_every)
+                            checkpoint_every=options.checkpoint_every, n_hidden=n_hidden,
+                            n_hidden_recurrent=n_hidden_recurrent)
     if isinstance(samples, (str, os.PathLike)):
         raise ValueError(f"samples must be a list of MIDI file names, got the single path "
                          f"{samples!r}; use [{samples!r}]")
-    files = sorted(glob.glob(os.path.join(glob.escape(os.fspath(data_dir)), "train", "*.mid")))
+    if toy and os.fspath(data_dir) != NOTTINGHAM:
+        raise ValueError(f"toy trains on the made rolls shipped with dltut ({TOY}): give no "
+                         f"data_dir (--data-dir), or leave out toy (--toy) to read {data_dir}")
+    if toy or os.fspath(data_dir).endswith(".npz"):
+        files = read_rolls(TOY if toy else data_dir)
+    else:
+        files = sorted(glob.glob(os.path.join(glob.escape(os.fspath(data_dir)), "train",
+                                              "*.mid")))
     if not files:
         raise ValueError(f"{os.path.join(data_dir, 'train')}: no *.mid files. The tutorial "
                          f"trained on {NOTTINGHAM_SOURCE}; unzip it so that "
                          f"{os.path.join(data_dir, 'train', '*.mid')} exist (or give data_dir, "
-                         "--data-dir: a folder with a train/ folder of MIDI files)")
+                         "--data-dir: a folder with a train/ folder of MIDI files, or an .npz "
+                         "of piano rolls; --toy: the made rolls shipped with dltut)")
     for sample in samples:  # the MIDI file and its picture, written after training
         check_output(sample, "--samples")
         check_output(os.path.splitext(os.fspath(sample))[0] + ".png", "--samples (its picture)")
-    model = RnnRbm(seed=seed)
+    model = RnnRbm(n_hidden, n_hidden_recurrent, seed=seed)
     model.train(files, batch_size=batch_size, num_epochs=num_epochs,
                 checkpoint=options.checkpoint, checkpoint_every=options.checkpoint_every,
                 resume=options.resume)
@@ -503,4 +525,73 @@ def test_rnnrbm(batch_size=100, num_epochs=200, data_dir=NOTTINGHAM,
     return model
 
 
-test_rnnrbm.__test__ = False  # the tutorial's name, not a pytest test
+test_rnnrbm.__test__ = False
+
+
+# ----------------------------------------------------------------------------------------------
+# Piano rolls as an .npz (no pickle, no MIDI reader) and the made ones shipped as TOY
+
+
+def toy_rolls(seed=7, lengths=(25, 13, 31), n_notes=88):
+    """Made binary piano rolls of ``lengths`` frames, one note in ten on (``RandomState(seed)``:
+    the defaults made ``TOY``, on which the original rnnrbm.py printed the tests' costs)."""
+    rng = numpy.random.RandomState(seed)
+    return [(rng.uniform(size=(n, n_notes)) < 0.1).astype("float64") for n in lengths]
+
+
+def save_rolls(path, rolls):
+    """Write piano rolls (binary (frames, notes) arrays, the same notes each) as an .npz that
+    ``read_rolls`` reads: ``frames`` (all the rolls' frames, uint8) and ``lengths``."""
+    rolls = [numpy.asarray(roll) for roll in rolls]
+    if not rolls or any(roll.ndim != 2 or roll.shape[1] != rolls[0].shape[1] or not len(roll)
+                        or not numpy.isin(roll, (0, 1)).all() for roll in rolls):
+        raise ValueError("save_rolls takes binary (frames >= 1, notes) arrays, the same notes "
+                         "each")
+    frames = numpy.concatenate(rolls).astype(numpy.uint8)
+    lengths = numpy.array([len(roll) for roll in rolls], dtype="int64")
+    atomic_write(path, lambda file: numpy.savez_compressed(file, frames=frames, lengths=lengths))
+    return path
+
+
+def read_rolls(path):
+    """The piano rolls of an .npz written by ``save_rolls``, as float64 arrays; one
+    ``DataError`` naming the file for anything else (read with no pickle, sizes checked before
+    the frames are)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such file; an .npz of piano rolls is written by "
+                        "dltut.tutorials.rnnrbm.save_rolls")
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not a zip archive, so not an .npz of piano rolls (save_rolls)")
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("frames.npy") as stream:
+            version = numpy.lib.format.read_magic(stream)
+            reader = (numpy.lib.format.read_array_header_1_0 if version == (1, 0)
+                      else numpy.lib.format.read_array_header_2_0)
+            shape = reader(stream)[0]
+        if len(shape) != 2 or shape[0] > MAX_ROLL_FRAMES or shape[1] > 128:
+            raise DataError(f"{path}: frames of shape {shape!r:.60}, not (at most "
+                            f"{MAX_ROLL_FRAMES} frames, at most 128 notes); write it again "
+                            "with save_rolls")
+        with numpy.load(path, allow_pickle=False) as npz:
+            if sorted(npz.files) != ["frames", "lengths"]:
+                raise DataError(f"{path}: arrays {sorted(npz.files)!r:.80}; an .npz of piano "
+                                "rolls holds frames and lengths (save_rolls)")
+            lengths = npz["lengths"]
+            if lengths.dtype.kind not in "iu" or lengths.ndim != 1 or not len(lengths) \
+                    or (lengths < 1).any() or lengths.sum() > MAX_ROLL_FRAMES:
+                raise DataError(f"{path}: lengths {lengths.dtype} {lengths.shape} is not a list "
+                                f"of 1 to {MAX_ROLL_FRAMES} frames in all; write it again "
+                                "with save_rolls")
+            frames = npz["frames"]
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as error:
+        if isinstance(error, DataError):
+            raise
+        raise DataError(f"{path}: not a readable .npz of piano rolls ({error}); write it again "
+                        "with save_rolls") from error
+    if frames.ndim != 2 or len(frames) != lengths.sum() or frames.dtype.kind not in "biuf" \
+            or not numpy.isin(frames, (0, 1)).all():
+        raise DataError(f"{path}: frames {frames.dtype} {frames.shape} are not "
+                        f"{int(lengths.sum())} rows of notes off and on (0 and 1); write it "
+                        "again with save_rolls")
+    return numpy.split(frames.astype("float64"), numpy.cumsum(lengths)[:-1])  # the tutorial's name, not a pytest test

@@ -61,7 +61,7 @@ MODEL_FILE = "model.npz"  # what savemodel writes into the output folder
 # The tutorial's settings: main()'s param when none is given.
 DEFAULT_PARAM = {
     "fold": 3,  # which of the 5 folds (0-4)
-    "data": "atis",
+    "data": "atis",  # "atis": the folds of ``dataset``; "toy": toy_fold(**TOY) (no files)
     "lr": 0.0970806646812754,  # the learning rate at the start
     "verbose": 1,  # log each new best
     "decay": True,  # halve the learning rate after 10 epochs without a new best
@@ -72,6 +72,8 @@ DEFAULT_PARAM = {
     "nepochs": 60,  # 60 is recommended
     "savemodel": False,  # write the best model to the output folder
 }
+DATA = ("atis", "toy")  # what param["data"] may name
+TOY = {"n_train": 300, "n_valid": 60, "n_test": 60, "seed": 0}  # the made fold of data "toy"
 DECAY_PATIENCE = 10  # epochs without a new best before the learning rate is halved
 MIN_LEARNING_RATE = 1e-5  # training stops when the learning rate falls below it
 
@@ -379,10 +381,11 @@ class RNNSLU:
         self._compiled("normalize")()
 
     def prepare(self):
-        """Compile ``classify`` and ``sentence_train`` now rather than at their first call."""
+        """Compile the three functions now rather than at their first call (in one mode, said
+        once)."""
         with NOT_IN_JAX.compiling():
-            self._compiled("classify")
-            self._compiled("sentence_train")
+            for name in self._graphs:
+                self._compiled(name)
 
     def _compiled(self, name):
         if name not in self._functions:
@@ -499,6 +502,9 @@ def main(param=None, dataset=None, output_folder="rnnslu", **options):
     checkpoint holds the last epoch it wrote. Returns an ``RNNSLURun``.
     """
     param = _check_param(param)
+    if param["data"] == "toy" and dataset is not None:
+        raise ValueError("data 'toy' trains on a made fold (toy_fold): give no dataset "
+                         "(--dataset), or data 'atis' (no --toy) to read it")
     NOT_IN_JAX.check(options.get("mode"))
     options = prepare(options, only=RUN_OPTIONS)
     return _main(param, dataset, output_folder, options)
@@ -509,7 +515,8 @@ main.__test__ = False
 
 def _main(param, dataset, output_folder, options):
     log.info("%s", str(param))  # formatted now: param gets the run's results later
-    train_set, valid_set, test_set, dic = _load(dataset, param["fold"])
+    train_set, valid_set, test_set, dic = (toy_fold(**TOY) if param["data"] == "toy"
+                                           else _load(dataset, param["fold"]))
     check_output_folder(output_folder, "output_folder")  # before training, not at a new best
 
     idx2label = {k: v for v, k in dic["labels2idx"].items()}
@@ -751,8 +758,9 @@ def _check_param(param):
         raise ValueError(f"unknown settings {sorted(unknown)}: main takes "
                          f"{', '.join(DEFAULT_PARAM)}")
     param = {**DEFAULT_PARAM, **param}
-    if param["data"] != "atis":
-        raise ValueError(f"data {param['data']!r}: the tutorial has only 'atis'")
+    if param["data"] not in DATA:
+        raise ValueError(f"data {param['data']!r}: the tutorial has 'atis' (the folds of "
+                         "dataset), and dltut 'toy' (a made fold, toy_fold)")
     if isinstance(param["fold"], bool) or param["fold"] not in range(N_FOLDS):
         raise ValueError(f"fold must be one of 0-{N_FOLDS - 1}, got {param['fold']!r}")
     lr = param["lr"]
