@@ -57,6 +57,16 @@ def test_the_stored_notebook_is_run_from_the_example_as_it_is(example):
     assert [c["source"] for c in source["cells"]] == [c["source"] for c in notebook["cells"]]
 
 
+def _notebook_name(name):
+    """The tutorial's notebook, as docs/_ext/dltut_pages.py names it (without .ipynb)."""
+    sys.path.insert(0, str(DOCS / "_ext"))
+    try:
+        import dltut_pages
+    finally:
+        sys.path.remove(str(DOCS / "_ext"))
+    return dltut_pages.notebook_of(catalogue.get(name))[:-len(".ipynb")]
+
+
 def _pyobjects(page, module=None):
     """The objects the page includes (of ``module``'s file only, if given)."""
     includes = re.findall(r"```\{literalinclude\} \.\./\.\./(\S+)\n(?::\w+:.*\n)*?"
@@ -87,6 +97,26 @@ def test_every_tutorial_has_a_page_with_its_code_and_results(name):
     for part in (f"results_{name}.md", f"pictures_{name}.md"):
         assert f"../_generated/{part}" in page
     assert "$$" in page  # its equations
+
+
+def _toctree(page):
+    """The entries of the page's one toctree, in order."""
+    [block] = re.findall(r"```\{toctree\}\n(.*?)```", page, re.S)
+    return [line.strip() for line in block.splitlines()
+            if line.strip() and not line.startswith(":")]
+
+
+def test_the_tutorials_are_listed_in_the_catalogues_order():
+    assert _toctree((DOCS / "tutorials" / "index.md").read_text()) == catalogue.names()
+
+
+def test_the_notebooks_are_listed_in_the_catalogues_order():
+    pytest.importorskip("sphinx", reason="docs/_ext/dltut_pages.py needs the docs extra")
+    notebooks = [_notebook_name(name) for name in catalogue.names()]
+    listed = _toctree((DOCS / "notebooks" / "index.md").read_text())
+    assert listed == [name for name in notebooks if (DOCS / "notebooks" / f"{name}.ipynb").exists()]
+    assert sorted(f"{name}.ipynb" for name in listed) == sorted(
+        path.name for path in (DOCS / "notebooks").glob("*.ipynb"))
 
 
 def test_the_measured_runs_are_of_known_tutorials():
