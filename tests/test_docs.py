@@ -11,11 +11,14 @@ Slow (``-m slow``; skipped without the ``docs`` extra): the site is built with `
 anchors) are checked in the HTML, and, where the system has Chromium (Debian's ``chromium``),
 every page is opened in headless Chromium after its scripts ran (``--dump-dom``): the math is
 typeset by the bundled MathJax (no raw LaTeX left outside code) and it loaded nothing from the
-network.
+network; at 1280 px no code listing or equation of the home page and of tutorial pages needs a
+sideways scrollbar, and the sidebar lists the tutorials in the catalogue's order (screenshots of
+two pages are kept in the test's tmp_path).
 """
 
 import ast
 import hashlib
+import html
 import html.parser
 import importlib.util
 import json
@@ -258,3 +261,99 @@ def test_every_page_renders_its_math_in_a_browser(site):
             problems.append(f"{path.relative_to(site)}: {math} formulas, {rendered} typeset, "
                             f"raw LaTeX left: {left[:3]}")
     assert not problems, "\n".join(problems)
+
+
+# A script added to a copy of a page: once MathJax has typeset it, it writes what overflows into a
+# <pre id="dltut-probe"> that --dump-dom shows. Code: a listing wider than its box (a sideways
+# scrollbar). Math: an equation box wider than its box, or showing a scrollbar either way, or
+# whose glyphs (MathJax's mjx-c) reach outside it (the box cuts nothing off).
+_PROBE = """<script>
+window.addEventListener("load", function () {
+  function report() {
+    var out = {code: [], math: [], sidebar: []};
+    document.querySelectorAll("article pre").forEach(function (e) {
+      if (e.scrollWidth > e.clientWidth)
+        out.code.push([e.scrollWidth, e.clientWidth, e.textContent.slice(0, 60)]);
+    });
+    document.querySelectorAll("article .math-wrapper, article div.math").forEach(function (e) {
+      var box = e.getBoundingClientRect(), style = getComputedStyle(e);
+      var bars = e.offsetWidth - e.clientWidth - parseFloat(style.borderLeftWidth)
+          - parseFloat(style.borderRightWidth) + e.offsetHeight - e.clientHeight
+          - parseFloat(style.borderTopWidth) - parseFloat(style.borderBottomWidth);
+      var cut = false;
+      e.querySelectorAll("mjx-c").forEach(function (c) {
+        var r = c.getBoundingClientRect();
+        if (r.height && (r.top < box.top || r.bottom > box.bottom || r.left < box.left
+                         || r.right > box.right)) cut = true;
+      });
+      if (e.scrollWidth > e.clientWidth || bars > 0 || cut)
+        out.math.push([e.className, e.scrollWidth, e.clientWidth, bars, cut]);
+    });
+    document.querySelectorAll(".sidebar-tree a.reference").forEach(function (a) {
+      out.sidebar.push(a.getAttribute("href"));
+    });
+    var pre = document.createElement("pre");
+    pre.id = "dltut-probe";
+    pre.textContent = JSON.stringify(out);
+    document.body.appendChild(pre);
+  }
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise)
+    MathJax.startup.promise.then(report);
+  else report();
+});
+</script>"""
+_WIDTH = 1280  # a laptop's window: the width the site is checked at
+
+
+def _chromium_run(browser, *arguments):
+    return subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                           "--virtual-time-budget=20000", *arguments],
+                          capture_output=True, text=True, timeout=120)
+
+
+def _probe(browser, path):
+    """What overflows on the page at ``path`` in a window ``_WIDTH`` pixels wide, and its
+    sidebar's links. The probing copy lies beside the page (its links and assets work) for the
+    time it is read."""
+    copy = path.with_name(f"{path.stem}.probe.html")
+    copy.write_text(path.read_text().replace("</body>", _PROBE + "</body>"))
+    try:
+        dom = _chromium_run(browser, f"--window-size={_WIDTH},900", "--dump-dom",
+                            copy.as_uri()).stdout
+    finally:
+        copy.unlink()
+    found = re.search(r'<pre id="dltut-probe">(.*?)</pre>', dom, re.S)
+    assert found, f"{path.name}: the probe did not run"
+    return json.loads(html.unescape(found.group(1)))
+
+
+@pytest.mark.slow
+def test_at_1280_px_code_and_math_fit_and_the_sidebar_follows_the_catalogue(site, tmp_path):
+    """A reader at 1280 px reads every listing and equation of the home page and of tutorial
+    pages without scrolling sideways; the sidebar lists the tutorials in the catalogue's order.
+    Screenshots of two pages are left in tmp_path to look at."""
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no Chromium on this system (apt-get install chromium)")
+    problems = []
+    for page in ("index.html", "tutorials/lstm.html", "tutorials/mlp.html",
+                 "tutorials/lenet.html"):
+        found = _probe(browser, site / page)
+        problems += [f"{page}: code wider than its box: {entry}" for entry in found["code"]]
+        problems += [f"{page}: math overflows: {entry}" for entry in found["math"]]
+        # the sidebar's links as pages of the site (the page's own entry is a link to "#")
+        linked = [(site / page).parent / href if href != "#" else site / page
+                  for href in found["sidebar"]]
+        linked = [path.resolve().relative_to(site.resolve()).as_posix() for path in linked]
+        listed = [name[len("tutorials/"):-len(".html")] for name in linked
+                  if name.startswith("tutorials/") and name != "tutorials/index.html"]
+        if listed != catalogue.names():
+            problems.append(f"{page}: the sidebar lists {listed}, the catalogue "
+                            f"{catalogue.names()}")
+    assert not problems, "\n".join(problems)
+    for page, name in (("index.html", "home.png"), ("tutorials/lstm.html", "lstm.png")):
+        shot = tmp_path / name
+        _chromium_run(browser, f"--window-size={_WIDTH},2000", f"--screenshot={shot}",
+                      (site / page).as_uri())
+        assert shot.exists() and shot.stat().st_size > 10_000, f"no screenshot of {page}"
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
