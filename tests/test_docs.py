@@ -60,14 +60,20 @@ def test_the_stored_notebook_is_run_from_the_example_as_it_is(example):
     assert [c["source"] for c in source["cells"]] == [c["source"] for c in notebook["cells"]]
 
 
-def _notebook_name(name):
-    """The tutorial's notebook, as docs/_ext/dltut_pages.py names it (without .ipynb)."""
+def _extension():
+    """docs/_ext/dltut_pages.py, what the site generates from the code (it needs Sphinx)."""
+    pytest.importorskip("sphinx", reason="docs/_ext/dltut_pages.py needs the docs extra")
     sys.path.insert(0, str(DOCS / "_ext"))
     try:
         import dltut_pages
     finally:
         sys.path.remove(str(DOCS / "_ext"))
-    return dltut_pages.notebook_of(catalogue.get(name))[:-len(".ipynb")]
+    return dltut_pages
+
+
+def _notebook_name(name):
+    """The tutorial's notebook, as docs/_ext/dltut_pages.py names it (without .ipynb)."""
+    return _extension().notebook_of(catalogue.get(name))[:-len(".ipynb")]
 
 
 def _pyobjects(page, module=None):
@@ -114,7 +120,6 @@ def test_the_tutorials_are_listed_in_the_catalogues_order():
 
 
 def test_the_notebooks_are_listed_in_the_catalogues_order():
-    pytest.importorskip("sphinx", reason="docs/_ext/dltut_pages.py needs the docs extra")
     notebooks = [_notebook_name(name) for name in catalogue.names()]
     listed = _toctree((DOCS / "notebooks" / "index.md").read_text())
     assert listed == [name for name in notebooks if (DOCS / "notebooks" / f"{name}.ipynb").exists()]
@@ -128,7 +133,16 @@ def test_the_measured_runs_are_of_known_tutorials():
     spec.loader.exec_module(measured)
     assert set(measured.MEASURED) <= set(catalogue.TUTORIALS)
     for name, run in measured.MEASURED.items():
-        assert run["source"], name  # every figure says where it was measured
+        assert run["source"] and run["command"], name  # every figure says how and where
+
+
+def test_the_home_pages_results_table_has_no_blank_cell():
+    pages = _extension()
+    rows = pages.results_all(pages._measured()).splitlines()[2:]
+    assert len(rows) == len(catalogue.TUTORIALS)
+    for row, name in zip(rows, catalogue.names()):
+        cells = [cell.strip() for cell in row.strip("|").split(" | ")]
+        assert f"tutorials/{name}" in cells[0] and len(cells) == 3 and all(cells), row
 
 
 def test_readme_is_the_short_front_page():
@@ -143,6 +157,10 @@ def test_readme_is_the_short_front_page():
     assert "python -m sphinx -W --keep-going -b html docs docs/_build/html" in readme
     for name in catalogue.TUTORIALS:
         assert f"| `scripts/{name}.py` |" in readme, name
+    rows = [readme.index(f"| `scripts/{name}.py` |") for name in catalogue.names()]
+    assert rows == sorted(rows), "README's table in the catalogue's order"
+    table = [line for line in readme.splitlines() if line.startswith("| `scripts/")]
+    assert not [line for line in table if "|  |" in line or "| |" in line], "a blank cell"
 
 
 # ------------------------------------------------------------------------------------------------

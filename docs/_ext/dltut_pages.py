@@ -75,7 +75,7 @@ def results_page(tutorial, measured):
         if published:
             lines += [f"- The published figures: {published.source}.", ""]
         if mine:
-            lines += [f"- dltut's run: {mine['source']}.", ""]
+            lines += [f"- dltut's run: `{mine['command']}`, {mine['source']}.", ""]
         if published and not mine:
             lines += ["dltut's whole default run of this tutorial has not been measured yet "
                       "(`dltut suite --full --only " + tutorial.name + "` runs it).", ""]
@@ -99,17 +99,47 @@ def results_page(tutorial, measured):
     return "\n".join(lines)
 
 
+def _figures(run):
+    """A run's best validation and test errors as ``valid / test``."""
+    return f"{_percent(run.validation)} / {_percent(run.test)}"
+
+
+def _reference(tutorial):
+    """What the tutorial's runs are held against: the published figures, else the original
+    code's printed lines under small settings, else the comparison on its page."""
+    if tutorial.published:
+        return f"{_figures(tutorial.published)} ({tutorial.published.source})"
+    if tutorial.quick:
+        return f"the original code's printed lines of `{_call(tutorial, tutorial.quick.settings)}`"
+    return (f"the original code's numbers in short runs on made data, compared on "
+            f"{{doc}}`its page <tutorials/{tutorial.name}>`")
+
+
+def _dltut(tutorial, mine):
+    """What dltut gave: its measured whole run with the command, and the small run's lines."""
+    parts = []
+    if mine:
+        got = (f"{_percent(mine['validation'])} / {_percent(mine['test'])}, {mine['epochs']}"
+               if mine["test"] is not None else mine["epochs"])
+        parts.append(f"{got}: `{mine['command']}`")
+    elif tutorial.published:
+        parts.append(f"whole run not measured yet (`dltut suite --full --only {tutorial.name}` "
+                     "runs it)")
+    if tutorial.quick:
+        run = ("those lines" if not tutorial.published else
+               f"the original's lines of `{_call(tutorial, tutorial.quick.settings)}`")
+        parts.append(f"prints {run} (`dltut suite --quick` checks them)")
+    return "; ".join(parts) or "prints the original's numbers in those runs (its page)"
+
+
 def results_all(measured):
-    lines = ["| tutorial | what | published (valid / test) | dltut (valid / test) |",
-             "| --- | --- | --- | --- |"]
+    """One row per tutorial, in the catalogue's order: what its runs are held against (the
+    published figures or the original code's lines) and what dltut gave, with the command."""
+    lines = ["| tutorial | the reference: published (valid / test) or what is compared | dltut |",
+             "| --- | --- | --- |"]
     for tutorial in catalogue.TUTORIALS.values():
-        published, mine = tutorial.published, measured.get(tutorial.name)
-        pub = (f"{_percent(published.validation)} / {_percent(published.test)}"
-               if published else "")
-        got = (f"{_percent(mine['validation'])} / {_percent(mine['test'])}"
-               if mine and mine["test"] is not None else "")
-        lines.append(f"| {{doc}}`{tutorial.name} <tutorials/{tutorial.name}>` | "
-                     f"{tutorial.summary} | {pub} | {got} |")
+        lines.append(f"| {{doc}}`tutorials/{tutorial.name}` | {_reference(tutorial)} | "
+                     f"{_dltut(tutorial, measured.get(tutorial.name))} |")
     return "\n".join(lines) + "\n"
 
 
