@@ -145,6 +145,17 @@ def test_the_home_pages_results_table_has_no_blank_cell():
         assert f"tutorials/{name}" in cells[0] and len(cells) == 3 and all(cells), row
 
 
+def test_the_api_page_lists_every_module_of_the_tutorials():
+    table = _extension().api_tutorials()
+    assert "_generated/api_tutorials.md" in (DOCS / "api.md").read_text()
+    modules = sorted(path.stem for path in (ROOT / "dltut" / "tutorials").glob("*.py")
+                     if path.stem != "__init__")
+    assert "imdb" in modules and "lstm" in modules and "rnnrbm" in modules
+    listed = re.findall(r"\{py:mod\}`dltut\.tutorials\.(\w+)`", table)
+    assert sorted(listed) == modules
+    assert "|  |" not in table
+
+
 def test_readme_is_the_short_front_page():
     readme = (ROOT / "README.md").read_text()
     assert len(readme.splitlines()) <= 150

@@ -4,7 +4,8 @@
   beside dltut's measured run (docs/measured.py), the original code's printed lines under small
   settings that dltut prints too (``dltut suite --quick`` checks them), and the 2012 timings.
   ``_generated/results_all.md``: one table of every tutorial; ``_generated/api_modules.md``: an
-  ``automodule`` for every module of dltut (docs/api.md). Pages include these files.
+  ``automodule`` for every module of dltut and ``_generated/api_tutorials.md``, a table of the
+  modules of dltut.tutorials (docs/api.md). Pages include these files.
 * ``_generated/pictures_NAME.md``: the pictures of docs/make_pictures.py (pictures.json), then
   those of the tutorial's notebook, from its stored outputs in docs/notebooks/.
 * Checks, as warnings (``sphinx-build -W`` fails on them): every tutorial of the catalogue has a
@@ -12,6 +13,7 @@
   from the example as it is now (``metadata.dltut.source_sha256``, see docs/make_notebooks.py).
 """
 
+import ast
 import base64
 import hashlib
 import importlib.util
@@ -228,6 +230,29 @@ def api_modules():
     return "\n".join(lines)
 
 
+def api_tutorials():
+    """A table of every module of ``dltut.tutorials`` (pkgutil finds them: none can be left out),
+    the tutorials' in the catalogue's order, then the modules they import; each with the first
+    paragraph of its docstring and, for a tutorial, its ``dltut run`` name and public names."""
+    import dltut.tutorials
+
+    folder = Path(dltut.tutorials.__path__[0])
+    found = [m.name for m in pkgutil.iter_modules(dltut.tutorials.__path__)]
+    owners = {t.module: t for t in catalogue.TUTORIALS.values()}
+    ordered = [t.module for t in catalogue.TUTORIALS.values() if t.module in found]
+    ordered += sorted(set(found) - set(ordered))
+    lines = ["| module | what | `dltut run` | its names in `import dltut` |",
+             "| --- | --- | --- | --- |"]
+    for name in ordered:
+        docstring = ast.get_docstring(ast.parse((folder / f"{name}.py").read_text())) or ""
+        what = " ".join(docstring.split("\n\n")[0].split()).replace("|", "\\|")
+        tutorial = owners.get(name)
+        run = f"`{tutorial.name}`" if tutorial else "none (a tutorial's helper)"
+        exports = ", ".join(f"`{export}`" for export in tutorial.exports) if tutorial else "none"
+        lines.append(f"| {{py:mod}}`dltut.tutorials.{name}` | {what} | {run} | {exports} |")
+    return "\n".join(lines) + "\n"
+
+
 def check_notebooks():
     for example in sorted((ROOT / "examples").glob("*.ipynb")):
         stored = DOCS / "notebooks" / example.name
@@ -259,6 +284,7 @@ def generate(app):
                           pictures_page(tutorial, GENERATED / "pictures", committed))
     _write_if_changed(GENERATED / "results_all.md", results_all(measured))
     _write_if_changed(GENERATED / "api_modules.md", api_modules())
+    _write_if_changed(GENERATED / "api_tutorials.md", api_tutorials())
     check_notebooks()
 
 
