@@ -156,6 +156,18 @@ def test_the_api_page_lists_every_module_of_the_tutorials():
     assert "|  |" not in table
 
 
+_ISSUE = re.compile(r"\bissues? #?\d+", re.I)
+
+
+def test_no_page_refers_to_an_issue_number():
+    """A reader of the site has no issue tracker: a page says what it means, not "(issue 26)"."""
+    sources = [ROOT / "README.md", DOCS / "measured.py", ROOT / "dltut" / "catalogue.py"]
+    sources += [*DOCS.rglob("*.md"), *DOCS.rglob("*.ipynb"), *(ROOT / "examples").glob("*.ipynb")]
+    found = [f"{path.relative_to(ROOT)}: {match}" for path in sources
+             if "_build" not in path.parts for match in _ISSUE.findall(path.read_text())]
+    assert not found, found
+
+
 def test_readme_is_the_short_front_page():
     readme = (ROOT / "README.md").read_text()
     assert len(readme.splitlines()) <= 150
@@ -256,6 +268,8 @@ def test_every_page_has_its_images_and_its_links_lead_somewhere(site):
                 if parts.fragment not in ids:
                     problems.append(f"{path.name}: no #{parts.fragment} in {target.name}")
     assert not problems, "\n".join(problems)
+    assert not [f"{path.name}: {match}" for path in pages
+                for match in _ISSUE.findall(re.sub(r"<[^>]+>", "", path.read_text()))]
     # the early-stopping page shows both 74-epoch runs
     early = (site / "early_stopping.html").read_text()
     assert "patience_logreg_600.png" in early and "patience_logreg_300.png" in early
