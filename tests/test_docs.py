@@ -40,7 +40,7 @@ pytestmark = pytest.mark.skipif(
                                         "environment")
 
 
-@pytest.mark.parametrize("example", sorted((ROOT / "examples").glob("*.ipynb")),
+@pytest.mark.parametrize("example", sorted((ROOT / "dltut" / "examples").glob("*.ipynb")),
                          ids=lambda path: path.name)
 def test_the_stored_notebook_is_run_from_the_example_as_it_is(example):
     stored = DOCS / "notebooks" / example.name
@@ -48,7 +48,7 @@ def test_the_stored_notebook_is_run_from_the_example_as_it_is(example):
     notebook = json.loads(stored.read_text())
     recorded = notebook["metadata"]["dltut"]["source_sha256"]
     assert recorded == hashlib.sha256(example.read_bytes()).hexdigest(), (
-        f"examples/{example.name} changed since docs/notebooks/{example.name} was made: run "
+        f"dltut/examples/{example.name} changed since docs/notebooks/{example.name} was made: run "
         f"python docs/make_notebooks.py {example.name}")
     code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
     assert all(cell["execution_count"] for cell in code), "a code cell that did not run"
@@ -127,6 +127,18 @@ def test_the_notebooks_are_listed_in_the_catalogues_order():
         path.name for path in (DOCS / "notebooks").glob("*.ipynb"))
 
 
+def test_every_notebook_page_says_what_its_small_run_is():
+    pages = _extension()
+    for tutorial in catalogue.TUTORIALS.values():
+        if not (DOCS / "notebooks" / pages.notebook_of(tutorial)).exists():
+            continue
+        note = pages.small_run_note(tutorial)
+        assert "small one" in note and "DLTUT_EXAMPLE_" in note, tutorial.name
+        assert f"<../tutorials/{tutorial.name}>" in note  # where the tutorial's results are
+        if tutorial.name not in pages.MADE_DATA | {"hmc"}:
+            assert "first 1,200 training" in note and "2 epochs" in note, note
+
+
 def test_the_measured_runs_are_of_known_tutorials():
     spec = importlib.util.spec_from_file_location("measured", DOCS / "measured.py")
     measured = importlib.util.module_from_spec(spec)
@@ -162,7 +174,8 @@ _ISSUE = re.compile(r"\bissues? #?\d+", re.I)
 def test_no_page_refers_to_an_issue_number():
     """A reader of the site has no issue tracker: a page says what it means, not "(issue 26)"."""
     sources = [ROOT / "README.md", DOCS / "measured.py", ROOT / "dltut" / "catalogue.py"]
-    sources += [*DOCS.rglob("*.md"), *DOCS.rglob("*.ipynb"), *(ROOT / "examples").glob("*.ipynb")]
+    sources += [*DOCS.rglob("*.md"), *DOCS.rglob("*.ipynb"),
+                *(ROOT / "dltut" / "examples").glob("*.ipynb")]
     found = [f"{path.relative_to(ROOT)}: {match}" for path in sources
              if "_build" not in path.parts for match in _ISSUE.findall(path.read_text())]
     assert not found, found
@@ -270,6 +283,9 @@ def test_every_page_has_its_images_and_its_links_lead_somewhere(site):
     assert not problems, "\n".join(problems)
     assert not [f"{path.name}: {match}" for path in pages
                 for match in _ISSUE.findall(re.sub(r"<[^>]+>", "", path.read_text()))]
+    for path in pages:  # each notebook's page says what its small run is
+        if path.parent.name == "notebooks" and path.name != "index.html":
+            assert "The run shown here is a small one." in path.read_text(), path.name
     # the early-stopping page shows both 74-epoch runs
     early = (site / "early_stopping.html").read_text()
     assert "patience_logreg_600.png" in early and "patience_logreg_300.png" in early

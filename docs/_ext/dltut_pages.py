@@ -6,6 +6,9 @@
   ``_generated/results_all.md``: one table of every tutorial; ``_generated/api_modules.md``: an
   ``automodule`` for every module of dltut and ``_generated/api_tutorials.md``, a table of the
   modules of dltut.tutorials (docs/api.md). Pages include these files.
+* ``_generated/notebooks_small.md``: what the notebooks' stored runs are (docs/make_notebooks.py's
+  cut of MNIST, epochs and draws); each notebook page gets its own such note when it is read
+  (``add_small_run_note``).
 * ``_generated/pictures_NAME.md``: the pictures of docs/make_pictures.py (pictures.json), then
   those of the tutorial's notebook, from its stored outputs in docs/notebooks/.
 * Checks, as warnings (``sphinx-build -W`` fails on them): every tutorial of the catalogue has a
@@ -20,6 +23,7 @@ import importlib.util
 import json
 import os
 import pkgutil
+import re
 import tempfile
 from pathlib import Path
 
@@ -31,19 +35,25 @@ logger = logging.getLogger(__name__)
 DOCS = Path(__file__).resolve().parent.parent
 ROOT = DOCS.parent
 GENERATED = DOCS / "_generated"
-# a tutorial's notebook in examples/, where it is not named as its module
+# a tutorial's notebook in dltut/examples/, where it is not named as its module
 NOTEBOOKS = {"logreg": "logistic_regression", "lenet": "convolutional_mlp"}
+# the tutorials whose notebooks train on data they make (their data sets are not shipped)
+MADE_DATA = {"rnnslu", "lstm", "rnnrbm"}
 
 
 def notebook_of(tutorial):
     return NOTEBOOKS.get(tutorial.name, tutorial.module) + ".ipynb"
 
 
-def _measured():
-    spec = importlib.util.spec_from_file_location("dltut_docs_measured", DOCS / "measured.py")
+def _load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.MEASURED
+    return module
+
+
+def _measured():
+    return _load("dltut_docs_measured", DOCS / "measured.py").MEASURED
 
 
 def _percent(value):
@@ -253,8 +263,79 @@ def api_tutorials():
     return "\n".join(lines) + "\n"
 
 
+def _own_setting(tutorial, variable):
+    """The notebook's own value of ``DLTUT_EXAMPLE_...`` (what it runs without the variable), read
+    from its code: ``os.environ.get("DLTUT_EXAMPLE_EPOCHS", "20")``."""
+    source = (ROOT / "dltut" / "examples" / notebook_of(tutorial)).read_text()
+    found = re.search(rf'{variable}\\?", \\?"(\d+)', source)
+    return found.group(1) if found else None
+
+
+def small_run_note(tutorial):
+    """What the small run stored on the tutorial's notebook page is, and why its numbers are not
+    the tutorial's (MyST Markdown): docs/make_notebooks.py's cut of MNIST, epochs and draws."""
+    runs = _load("dltut_docs_make_notebooks", DOCS / "make_notebooks.py")
+    page = f"{{doc}}`the tutorial's page <../tutorials/{tutorial.name}>`"
+    intro = ("**The run shown here is a small one.** `docs/make_notebooks.py` ran this notebook "
+             "to store its outputs for the site (float32, JAX mode)")
+    if tutorial.name == "hmc":
+        return (f"{intro}, with {runs.DRAWS} burn-in steps and {runs.DRAWS} draws "
+                f"(`DLTUT_EXAMPLE_DRAWS={runs.DRAWS}`; the notebook's own setting, as the "
+                f"tutorial's, is {_own_setting(tutorial, 'DLTUT_EXAMPLE_DRAWS')}). Its numbers "
+                f"are those of shorter chains than the original's; the original's lines, which "
+                f"dltut prints too, are on {page}.")
+    epochs = (f"{runs.EPOCHS} epochs (`DLTUT_EXAMPLE_EPOCHS={runs.EPOCHS}`; the notebook's own "
+              f"setting is {_own_setting(tutorial, 'DLTUT_EXAMPLE_EPOCHS')})")
+    if tutorial.name in MADE_DATA:
+        return (f"{intro}, for {epochs}, on the made data its code builds, not the tutorial's "
+                f"data set. Its numbers show the code at work, not the tutorial's results: "
+                f"{page} compares dltut with the original code.")
+    train, valid, test = runs.CUT
+    if tutorial.published:
+        compared = (f"a model trained briefly on 2 % of the training images errs far more than "
+                    f"the published {_figures(tutorial.published)} (best validation / test; "
+                    f"{tutorial.published.source}), which {page} shows with dltut's results")
+    else:
+        compared = (f"they differ from the original code's lines on {page}, which are of runs "
+                    f"on the whole training set")
+    return (f"{intro}, for {epochs}, on the first {train:,} training, {valid:,} validation and "
+            f"{test:,} test images of MNIST (the tutorial's: 50,000, 10,000 and 10,000), so that "
+            f"the site builds in seconds and the notebook is tested in minutes. Its numbers are "
+            f"that run's, not the tutorial's: {compared}. Copied out with `dltut notebooks DIR`, "
+            f"the notebook runs on the whole of MNIST for its own epochs.")
+
+
+def small_runs():
+    """The notebooks page's paragraph on what their stored runs are (docs/make_notebooks.py's)."""
+    runs = _load("dltut_docs_make_notebooks", DOCS / "make_notebooks.py")
+    train, valid, test = runs.CUT
+    return (f"Small means: the MNIST tutorials on the first {train:,} training, {valid:,} "
+            f"validation and {test:,} test images, {runs.EPOCHS} epochs "
+            f"(`DLTUT_EXAMPLE_EPOCHS={runs.EPOCHS}`); HMC with {runs.DRAWS} + {runs.DRAWS} draws "
+            f"(`DLTUT_EXAMPLE_DRAWS={runs.DRAWS}`); the sequence tutorials "
+            f"({', '.join(sorted(MADE_DATA))}) on data their notebooks make. So their numbers "
+            f"are not the tutorials': each notebook's page says what its run was, and each "
+            f"tutorial's page has the tutorial's results beside the published figures.\n")
+
+
+def add_small_run_note(app, docname, source):
+    """Sphinx's ``source-read``: a notebook page (docs/notebooks/NAME.ipynb) gets
+    ``small_run_note`` as a Markdown cell after its title cell. The stored file is left as
+    it was run (its cells stay the example's, as tests/test_docs.py checks)."""
+    names = {notebook_of(t)[:-len(".ipynb")]: t for t in catalogue.TUTORIALS.values()}
+    folder, _, name = docname.partition("/")
+    if folder != "notebooks" or name not in names:
+        return
+    notebook = json.loads(source[0])
+    note = {"cell_type": "markdown", "metadata": {}, "source": small_run_note(names[name])}
+    if "id" in notebook["cells"][0]:
+        note["id"] = "dltut-small-run"
+    notebook["cells"].insert(1, note)
+    source[0] = json.dumps(notebook)
+
+
 def check_notebooks():
-    for example in sorted((ROOT / "examples").glob("*.ipynb")):
+    for example in sorted((ROOT / "dltut" / "examples").glob("*.ipynb")):
         stored = DOCS / "notebooks" / example.name
         if not stored.exists():
             logger.warning(f"docs/notebooks/{example.name} is missing: run "
@@ -264,7 +345,7 @@ def check_notebooks():
         current = hashlib.sha256(example.read_bytes()).hexdigest()
         if recorded.get("source_sha256") != current:
             logger.warning(f"docs/notebooks/{example.name} was run from another version of "
-                           f"examples/{example.name}: run python docs/make_notebooks.py "
+                           f"dltut/examples/{example.name}: run python docs/make_notebooks.py "
                            f"{example.name} and commit what it writes")
 
 
@@ -285,10 +366,12 @@ def generate(app):
     _write_if_changed(GENERATED / "results_all.md", results_all(measured))
     _write_if_changed(GENERATED / "api_modules.md", api_modules())
     _write_if_changed(GENERATED / "api_tutorials.md", api_tutorials())
+    _write_if_changed(GENERATED / "notebooks_small.md", small_runs())
     check_notebooks()
 
 
 def setup(app):
     app.connect("builder-inited", generate)
+    app.connect("source-read", add_small_run_note)
     app.config.exclude_patterns.append("_generated/*.md")  # included, not pages of their own
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
