@@ -268,7 +268,11 @@ def _own_setting(tutorial, variable):
     from its code: ``os.environ.get("DLTUT_EXAMPLE_EPOCHS", "20")``."""
     source = (ROOT / "dltut" / "examples" / notebook_of(tutorial)).read_text()
     found = re.search(rf'{variable}\\?", \\?"(\d+)', source)
-    return found.group(1) if found else None
+    if not found:
+        logger.warning(f"dltut/examples/{notebook_of(tutorial)} does not read {variable} as "
+                       f'os.environ.get("{variable}", "N"): its page cannot say its own setting')
+        return ""
+    return f"; the notebook's own setting is {found.group(1)}"
 
 
 def small_run_note(tutorial):
@@ -280,19 +284,20 @@ def small_run_note(tutorial):
              "to store its outputs for the site (float32, JAX mode)")
     if tutorial.name == "hmc":
         return (f"{intro}, with {runs.DRAWS} burn-in steps and {runs.DRAWS} draws "
-                f"(`DLTUT_EXAMPLE_DRAWS={runs.DRAWS}`; the notebook's own setting, as the "
-                f"tutorial's, is {_own_setting(tutorial, 'DLTUT_EXAMPLE_DRAWS')}). Its numbers "
-                f"are those of shorter chains than the original's; the original's lines, which "
-                f"dltut prints too, are on {page}.")
-    epochs = (f"{runs.EPOCHS} epochs (`DLTUT_EXAMPLE_EPOCHS={runs.EPOCHS}`; the notebook's own "
-              f"setting is {_own_setting(tutorial, 'DLTUT_EXAMPLE_EPOCHS')})")
+                f"(`DLTUT_EXAMPLE_DRAWS={runs.DRAWS}`"
+                f"{_own_setting(tutorial, 'DLTUT_EXAMPLE_DRAWS')}). Its numbers are those of "
+                f"shorter chains than the original's; the original's lines, which dltut prints "
+                f"too, are on {page}.")
+    epochs = (f"{runs.EPOCHS} epochs (`DLTUT_EXAMPLE_EPOCHS={runs.EPOCHS}`"
+              f"{_own_setting(tutorial, 'DLTUT_EXAMPLE_EPOCHS')})")
     if tutorial.name in MADE_DATA:
         return (f"{intro}, for {epochs}, on the made data its code builds, not the tutorial's "
                 f"data set. Its numbers show the code at work, not the tutorial's results: "
                 f"{page} compares dltut with the original code.")
     train, valid, test = runs.CUT
     if tutorial.published:
-        compared = (f"a model trained briefly on 2 % of the training images errs far more than "
+        compared = (f"a model trained briefly on {100 * train / 50_000:.0f} % of the training "
+                    f"images errs far more than "
                     f"the published {_figures(tutorial.published)} (best validation / test; "
                     f"{tutorial.published.source}), which {page} shows with dltut's results")
     else:
@@ -300,7 +305,7 @@ def small_run_note(tutorial):
                     f"on the whole training set")
     return (f"{intro}, for {epochs}, on the first {train:,} training, {valid:,} validation and "
             f"{test:,} test images of MNIST (the tutorial's: 50,000, 10,000 and 10,000), so that "
-            f"the site builds in seconds and the notebook is tested in minutes. Its numbers are "
+            f"it runs in seconds, for the site and in the tests. Its numbers are "
             f"that run's, not the tutorial's: {compared}. Copied out with `dltut notebooks DIR`, "
             f"the notebook runs on the whole of MNIST for its own epochs.")
 
