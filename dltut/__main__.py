@@ -10,6 +10,7 @@
 * ``suite [--quick | --full]``: run the tutorials and write a reproduction report: each printed
   number beside the original code's (``--quick``) or the published figures (``--full``).
 * ``info``: engine, compile mode, floatX, BLAS, numba, JAX and GPU; how to get what is missing.
+* ``notebooks DIR``: copy the example notebooks (one per tutorial) into DIR, for JupyterLab.
 """
 
 import argparse
@@ -28,7 +29,8 @@ _TUTORIAL_COMMANDS = {
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="dltut", description="The Deep Learning Tutorials on PyTensor: list, run, predict, "
-        "sweep, check against the original code (suite) and describe the installation (info).",
+        "sweep, check against the original code (suite), describe the installation (info) and "
+        "copy the notebooks (notebooks).",
         epilog="dltut COMMAND --help describes a command; dltut run TUTORIAL --help lists a "
                "tutorial's flags.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -55,6 +57,14 @@ def build_parser():
                     "GPU and the CPU settings chosen.")
     info.add_argument("--verbose", action="store_true",
                       help="list every remembered XLA program and its measured setting")
+    notebooks = commands.add_parser(
+        "notebooks", help="copy the example notebooks into a folder, for JupyterLab",
+        description="Copy the example notebooks, one per tutorial, into DIR (created if "
+                    "missing), to open with jupyter lab DIR (pip install 'dltut[notebooks]'). "
+                    "A notebook already there is not overwritten without --force.")
+    notebooks.add_argument("folder", metavar="DIR", help="where to copy the notebooks")
+    notebooks.add_argument("--force", action="store_true",
+                           help="overwrite notebooks of the same names already in DIR")
     return parser
 
 
@@ -83,6 +93,14 @@ def main(argv=None):
         from dltut import info
 
         return info.main(verbose=args.verbose)
+    if args.command == "notebooks":
+        from dltut import notebooks
+
+        try:
+            return notebooks.main(args.folder, force=args.force)
+        except (OSError, ValueError) as error:
+            print(f"dltut notebooks: error: {error}", file=sys.stderr)  # one line, as dltut run
+            return 2
     if args.command == "suite":
         from dltut import suite
 

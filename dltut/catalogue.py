@@ -82,6 +82,8 @@ class Tutorial:
     data: str | None = None
 
 
+# in the tutorials' reading order (the original's doc/contents.txt), then the two code files its
+# pages do not teach (logistic_cg, cA): `dltut list`, the suite and the site's sidebar follow it
 TUTORIALS = {t.name: t for t in (
     Tutorial(
         "logreg", "logistic_sgd", "sgd_optimization_mnist", "code/logistic_sgd.py", COMMON,
@@ -99,17 +101,6 @@ TUTORIALS = {t.name: t for t in (
         published=Published(7.500000, 7.489583, "doc/logreg.txt: 74 epochs"),
         speed_2012=(6.4, 2.9), exports=("sgd_optimization_mnist", "LogisticRegression"),
         architecture=Architecture("logistic_regression", "LogisticRegression", None)),
-    Tutorial(
-        "logistic_cg", "logistic_cg", "cg_optimization_mnist", "code/logistic_cg.py",
-        ("n_epochs", "batch_size"), "logistic regression fitted by scipy's conjugate gradients",
-        quick=Quick({"n_epochs": 10}, (
-            "validation error 29.989583 %", "validation error 14.291667 %",
-            "validation error 11.531250 %",
-            "Optimization complete with best validation score of 11.531250 %, with test "
-            "performance 11.635417 %"),
-            "logistic_cg.py as it is, cg_optimization_mnist(n_epochs=10) (code/test.py), "
-            "floatX=float64, scipy 1.11.4"),
-        speed_2012=(14.7, 7.6), exports=("cg_optimization_mnist",)),
     Tutorial(
         "mlp", "mlp", "test_mlp", "code/mlp.py", COMMON + ("L1_reg", "L2_reg", "n_hidden", "seed"),
         "multilayer perceptron: one tanh hidden layer under a logistic regression",
@@ -162,6 +153,17 @@ TUTORIALS = {t.name: t for t in (
         speed_2012=(191.2, 11.2), exports=("test_SdA", "SdA"),
         architecture=Architecture("sda", "SdA", "numpy_rng"), epochs="training_epochs"),
     Tutorial(
+        "rbm", "rbm", "test_rbm", "code/rbm.py",
+        ("learning_rate", "training_epochs", "batch_size", "n_chains", "n_samples",
+         "output_folder", "n_hidden", "seed"),
+        "restricted Boltzmann machine trained with PCD-15, then sampled",
+        quick=Quick({"training_epochs": 1, "batch_size": 300, "n_chains": 1, "n_samples": 1,
+                     "n_hidden": 20}, (
+            "Training epoch 0, cost is  -88.7215017688042",),
+            "rbm.py (MRG_RandomStreams renamed), test_rbm(training_epochs=1, batch_size=300, "
+            "n_chains=1, n_samples=1, n_hidden=20) (code/test.py), floatX=float64", rel=1e-9),
+        speed_2012=(201.9, 122.0), exports=("test_rbm", "RBM")),
+    Tutorial(
         "DBN", "DBN", "test_DBN", "code/DBN.py",
         ("finetune_lr", "pretraining_epochs", "pretrain_lr", "k", "training_epochs", "batch_size",
          "hidden_layers_sizes", "seed"),
@@ -178,27 +180,6 @@ TUTORIALS = {t.name: t for t in (
         published=Published(1.27, 1.34, "doc/DBN.txt: 46 supervised epochs"),
         speed_2012=(199.0, 7.3), exports=("test_DBN", "DBN"),
         architecture=Architecture("dbn", "DBN", "numpy_rng"), epochs="training_epochs"),
-    Tutorial(
-        "rbm", "rbm", "test_rbm", "code/rbm.py",
-        ("learning_rate", "training_epochs", "batch_size", "n_chains", "n_samples",
-         "output_folder", "n_hidden", "seed"),
-        "restricted Boltzmann machine trained with PCD-15, then sampled",
-        quick=Quick({"training_epochs": 1, "batch_size": 300, "n_chains": 1, "n_samples": 1,
-                     "n_hidden": 20}, (
-            "Training epoch 0, cost is  -88.7215017688042",),
-            "rbm.py (MRG_RandomStreams renamed), test_rbm(training_epochs=1, batch_size=300, "
-            "n_chains=1, n_samples=1, n_hidden=20) (code/test.py), floatX=float64", rel=1e-9),
-        speed_2012=(201.9, 122.0), exports=("test_rbm", "RBM")),
-    Tutorial(
-        "cA", "cA", "test_cA", "code/cA.py",
-        ("learning_rate", "training_epochs", "batch_size", "output_folder", "contraction_level",
-         "fixed_penalty", "seed"),
-        "contractive autoencoder (the original's penalty, or --fixed-penalty)",
-        quick=Quick({"training_epochs": 1}, (
-            "Training epoch 0, reconstruction cost  589.3672383224493  jacobian norm  "
-            "20.999259101134292",),
-            "cA.py as it is, test_cA(training_epochs=1), floatX=float64", rel=1e-12),
-        exports=("test_cA", "cA")),
     Tutorial(
         "hmc", "hmc", "test_hmc", "code/hmc/test_hmc.py", ("burnin", "n_samples", "dim", "seed"),
         "Hybrid Monte Carlo sampling of a 5-dimensional Gaussian",
@@ -299,6 +280,27 @@ Train  0.5217391304347826 Valid  0.19999999999999996 Test  0.43999999999999995""
              "--data-dir. Reading MIDI needs the extra dltut[midi] (mido): pip install "
              "'dltut[midi]'. --toy trains on made piano rolls shipped with dltut instead "
              "(dltut/toy/rolls.npz), offline."),
+    Tutorial(
+        "logistic_cg", "logistic_cg", "cg_optimization_mnist", "code/logistic_cg.py",
+        ("n_epochs", "batch_size"), "logistic regression fitted by scipy's conjugate gradients",
+        quick=Quick({"n_epochs": 10}, (
+            "validation error 29.989583 %", "validation error 14.291667 %",
+            "validation error 11.531250 %",
+            "Optimization complete with best validation score of 11.531250 %, with test "
+            "performance 11.635417 %"),
+            "logistic_cg.py as it is, cg_optimization_mnist(n_epochs=10) (code/test.py), "
+            "floatX=float64, scipy 1.11.4"),
+        speed_2012=(14.7, 7.6), exports=("cg_optimization_mnist",)),
+    Tutorial(
+        "cA", "cA", "test_cA", "code/cA.py",
+        ("learning_rate", "training_epochs", "batch_size", "output_folder", "contraction_level",
+         "fixed_penalty", "seed"),
+        "contractive autoencoder (the original's penalty, or --fixed-penalty)",
+        quick=Quick({"training_epochs": 1}, (
+            "Training epoch 0, reconstruction cost  589.3672383224493  jacobian norm  "
+            "20.999259101134292",),
+            "cA.py as it is, test_cA(training_epochs=1), floatX=float64", rel=1e-12),
+        exports=("test_cA", "cA")),
 )}
 # (logreg and logistic_cg draw nothing, their weights start at zero: they have no --seed)
 

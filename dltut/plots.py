@@ -166,11 +166,15 @@ def _plot_horizon(horizon, result):
                  label=f"stop: {reason}", gid="stop", zorder=5)
     why = {"patience": f"iter {stop} >= patience {result.patience}",
            "n_epochs": f"all {result.epochs} epochs done"}.get(result.stop_reason, reason)
-    horizon.annotate(f"stop: {why}", xy=(stop, stop), xytext=(-10, -12), textcoords="offset points",
-                     ha="right", va="top", fontsize=9,
-                     bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85})
     top = max([stop, result.patience] + [v.patience for v in history])
     horizon.set_ylim(0, top * 1.08)
+    # the label below the stop, or above it where the stop is low (a short run under a large
+    # patience): below, it would cover the x axis and its ticks
+    low = stop < 0.5 * top
+    horizon.annotate(f"stop: {why}", xy=(stop, stop), xytext=(-10, 12 if low else -12),
+                     textcoords="offset points", ha="right", va="bottom" if low else "top",
+                     fontsize=9, gid="stop_label",
+                     bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85})
     horizon.set_ylabel("minibatch updates (patience, iter)")
 
 

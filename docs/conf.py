@@ -57,6 +57,7 @@ autodoc_typehints = "description"
 html_theme = "furo"
 html_title = "dltut: the Deep Learning Tutorials"
 html_static_path = ["_static"]
+html_css_files = ["dltut.css"]  # a wider text column, wrapped code, equations without scrollbars
 html_show_sourcelink = False
 highlight_language = "text"  # a fence without a language is shown as it is
 smartquotes = False  # keep --flags and quotes as typed (no en dashes, no curly quotes)

@@ -1,4 +1,4 @@
-"""Run examples/*.ipynb and store them, with their outputs, in docs/notebooks/ for the site.
+"""Run dltut/examples/*.ipynb and store them, with their outputs, in docs/notebooks/ for the site.
 
     python docs/make_notebooks.py             # every notebook (a few minutes on 2 cores)
     python docs/make_notebooks.py rbm.ipynb   # some
@@ -26,9 +26,14 @@ from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
+EXAMPLES = ROOT / "dltut" / "examples"
 STORED = ROOT / "docs" / "notebooks"
 KERNEL = "dltut-docs"
+# the small run (tests/test_notebook.py's too), which each notebook's page describes
+# (docs/_ext/dltut_pages.py): the first images of MNIST's three splits, the epochs, HMC's draws
+CUT = (1200, 600, 600)
+EPOCHS = 2
+DRAWS = 200
 
 
 def source_sha256(path):
@@ -39,9 +44,9 @@ def source_sha256(path):
 def small_mnist(folder):
     from dltut import data
 
-    (tx, ty), (vx, vy), (sx, sy) = data.load_data()
+    splits = data.load_data()
     path = Path(folder) / "small.npz"
-    data.save_npz(path, ((tx[:1200], ty[:1200]), (vx[:600], vy[:600]), (sx[:600], sy[:600])))
+    data.save_npz(path, tuple((x[:n], y[:n]) for (x, y), n in zip(splits, CUT)))
     return path
 
 
@@ -78,7 +83,7 @@ def drop_noise(notebook):
 def run(name, folder, dataset):
     source = EXAMPLES / name
     notebook = nbformat.read(source, as_version=4)
-    os.environ.update(DLTUT_EXAMPLE_EPOCHS="2", DLTUT_EXAMPLE_DRAWS="200",
+    os.environ.update(DLTUT_EXAMPLE_EPOCHS=str(EPOCHS), DLTUT_EXAMPLE_DRAWS=str(DRAWS),
                       DLTUT_DATA=str(dataset), MPLBACKEND="Agg",
                       PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT),
                                                                os.environ.get("PYTHONPATH")])))
@@ -90,8 +95,9 @@ def run(name, folder, dataset):
     drop_noise(notebook)
     notebook.metadata["dltut"] = {
         "source_sha256": source_sha256(source),
-        "run": "docs/make_notebooks.py: DLTUT_EXAMPLE_EPOCHS=2 (MNIST: 1,200/600/600 images), "
-               "DLTUT_EXAMPLE_DRAWS=200, float32, JAX mode"}
+        "run": f"docs/make_notebooks.py: DLTUT_EXAMPLE_EPOCHS={EPOCHS} (MNIST: "
+               f"{'/'.join(f'{n:,}' for n in CUT)} images), DLTUT_EXAMPLE_DRAWS={DRAWS}, "
+               "float32, JAX mode"}
     notebook.metadata.pop("widgets", None)
     STORED.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=STORED, suffix=".tmp", delete=False) as out:

@@ -44,6 +44,8 @@ def test_the_wheel_holds_the_data_and_its_checksums(wheel):
     assert "dltut/tutorials/convolutional_mlp.py" in names  # the subpackage too
     # the sequence tutorials' made data (--toy, dltut suite --quick)
     assert {"dltut/toy/imdb.pkl", "dltut/toy/rolls.npz", "dltut/toy/README.md"} <= names
+    examples = sorted(path.name for path in Path(ROOT, "dltut", "examples").glob("*.ipynb"))
+    assert examples and {f"dltut/examples/{name}" for name in examples} <= names  # the notebooks
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +98,16 @@ def test_the_installed_dltut_command_lists_and_runs(installed, tmp_path):
     assert run.returncode == 0, run.stderr
     assert "epoch 1, minibatch 83/83, validation error 12.458333 %" in run.stdout.splitlines()
     assert (tmp_path / "out" / "logreg.npz").is_file()
+
+
+def test_the_installed_dltut_command_copies_the_notebooks(installed, tmp_path):
+    copied = _dltut(installed, "notebooks", "mine", cwd=tmp_path)
+    assert copied.returncode == 0, copied.stderr
+    shipped = Path(ROOT, "dltut", "examples")
+    assert sorted(path.name for path in (tmp_path / "mine").iterdir()) == sorted(
+        path.name for path in shipped.glob("*.ipynb"))
+    for path in (tmp_path / "mine").iterdir():
+        assert path.read_bytes() == (shipped / path.name).read_bytes()
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""examples/*.ipynb, one per tutorial, run headless, end to end, and show their pictures.
+"""dltut/examples/*.ipynb, one per tutorial, run headless, end to end, and show their pictures.
 
 The kernel is this Python (``sys.executable``), through a kernel spec written to a temporary
 folder, so the test needs no ``ipykernel install`` and cannot pick up another environment's
@@ -22,6 +22,7 @@ from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "dltut" / "examples"  # package data: `dltut notebooks DIR` copies them
 KERNEL = "dltut-test"
 STOPPED = "'n_epochs'"  # a supervised run of 2 epochs shows that it stopped on n_epochs
 # notebook -> (the entry point its training cell calls, what that cell shows, the calls that
@@ -76,12 +77,12 @@ def kernel_manager(tmp_path):
 
 
 def test_every_notebook_is_tested():
-    assert sorted(path.name for path in (ROOT / "examples").glob("*.ipynb")) == sorted(NOTEBOOKS)
+    assert sorted(path.name for path in EXAMPLES.glob("*.ipynb")) == sorted(NOTEBOOKS)
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_is_stored_without_outputs(name):
-    notebook = nbformat.read(ROOT / "examples" / name, as_version=4)
+    notebook = nbformat.read(EXAMPLES / name, as_version=4)
     nbformat.validate(notebook)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert code and all(not cell.outputs and cell.execution_count is None for cell in code)
@@ -104,7 +105,7 @@ def test_notebook_runs_and_shows_its_plots(name, tmp_path, small_mnist, monkeypa
     monkeypatch.setenv("MPLBACKEND", "Agg")  # %matplotlib inline overrides it; no GUI either way
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
         filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    notebook = nbformat.read(ROOT / "examples" / name, as_version=4)
+    notebook = nbformat.read(EXAMPLES / name, as_version=4)
     client = NotebookClient(notebook, km=kernel_manager(tmp_path), kernel_name=KERNEL, timeout=300,
                             resources={"metadata": {"path": str(tmp_path)}})
     client.execute()  # raises CellExecutionError, with the traceback, if a cell fails

@@ -143,6 +143,33 @@ def test_no_validation_still_draws_the_stop():
     numpy.testing.assert_array_equal(xy(lines_by_gid(fig)["stop"])[0], [2])
 
 
+def _stop_label_inside_the_axes(result):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = plots.plot_patience(result)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # as saved: the constrained layout done
+    renderer = canvas.get_renderer()
+    [label] = [t for t in fig.axes[1].texts if t.get_gid() == "stop_label"]
+    box = label.get_bbox_patch().get_window_extent(renderer)
+    frame = fig.axes[0].get_window_extent(renderer)
+    assert frame.x0 <= box.x0 and box.x1 <= frame.x1, (box, frame)
+    assert frame.y0 <= box.y0 and box.y1 <= frame.y1, (box, frame)
+
+
+def test_the_stop_label_stays_inside_the_axes_when_the_stop_is_high(patience_run):
+    _stop_label_inside_the_axes(patience_run)  # iter 58 of 58: the label below the stop
+
+
+def test_the_stop_label_stays_inside_the_axes_when_the_stop_is_low():
+    """A notebook's short run: 2 epochs of 2 minibatches under a patience of 5,000 updates puts
+    the stop at the bottom of the axes; its label goes above it, off the x axis."""
+    history = [Validation(1, 1, 2, 0.40, 5000, True, True, 0.41),
+               Validation(3, 2, 2, 0.325, 5000, True, True, 0.35)]
+    _stop_label_inside_the_axes(make_result(history, iterations=4, stop_reason="n_epochs",
+                                            n_train_batches=2))
+
+
 def test_draws_on_a_given_axes(patience_run):
     from matplotlib.figure import Figure
 

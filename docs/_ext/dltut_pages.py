@@ -4,7 +4,11 @@
   beside dltut's measured run (docs/measured.py), the original code's printed lines under small
   settings that dltut prints too (``dltut suite --quick`` checks them), and the 2012 timings.
   ``_generated/results_all.md``: one table of every tutorial; ``_generated/api_modules.md``: an
-  ``automodule`` for every module of dltut (docs/api.md). Pages include these files.
+  ``automodule`` for every module of dltut and ``_generated/api_tutorials.md``, a table of the
+  modules of dltut.tutorials (docs/api.md). Pages include these files.
+* ``_generated/notebooks_small.md``: what the notebooks' stored runs are (docs/make_notebooks.py's
+  cut of MNIST, epochs and draws); each notebook page gets its own such note when it is read
+  (``add_small_run_note``).
 * ``_generated/pictures_NAME.md``: the pictures of docs/make_pictures.py (pictures.json), then
   those of the tutorial's notebook, from its stored outputs in docs/notebooks/.
 * Checks, as warnings (``sphinx-build -W`` fails on them): every tutorial of the catalogue has a
@@ -12,12 +16,14 @@
   from the example as it is now (``metadata.dltut.source_sha256``, see docs/make_notebooks.py).
 """
 
+import ast
 import base64
 import hashlib
 import importlib.util
 import json
 import os
 import pkgutil
+import re
 import tempfile
 from pathlib import Path
 
@@ -29,19 +35,25 @@ logger = logging.getLogger(__name__)
 DOCS = Path(__file__).resolve().parent.parent
 ROOT = DOCS.parent
 GENERATED = DOCS / "_generated"
-# a tutorial's notebook in examples/, where it is not named as its module
+# a tutorial's notebook in dltut/examples/, where it is not named as its module
 NOTEBOOKS = {"logreg": "logistic_regression", "lenet": "convolutional_mlp"}
+# the tutorials whose notebooks train on data they make (their data sets are not shipped)
+MADE_DATA = {"rnnslu", "lstm", "rnnrbm"}
 
 
 def notebook_of(tutorial):
     return NOTEBOOKS.get(tutorial.name, tutorial.module) + ".ipynb"
 
 
-def _measured():
-    spec = importlib.util.spec_from_file_location("dltut_docs_measured", DOCS / "measured.py")
+def _load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.MEASURED
+    return module
+
+
+def _measured():
+    return _load("dltut_docs_measured", DOCS / "measured.py").MEASURED
 
 
 def _percent(value):
@@ -75,7 +87,7 @@ def results_page(tutorial, measured):
         if published:
             lines += [f"- The published figures: {published.source}.", ""]
         if mine:
-            lines += [f"- dltut's run: {mine['source']}.", ""]
+            lines += [f"- dltut's run: `{mine['command']}`, {mine['source']}.", ""]
         if published and not mine:
             lines += ["dltut's whole default run of this tutorial has not been measured yet "
                       "(`dltut suite --full --only " + tutorial.name + "` runs it).", ""]
@@ -99,17 +111,47 @@ def results_page(tutorial, measured):
     return "\n".join(lines)
 
 
+def _figures(run):
+    """A run's best validation and test errors as ``valid / test``."""
+    return f"{_percent(run.validation)} / {_percent(run.test)}"
+
+
+def _reference(tutorial):
+    """What the tutorial's runs are held against: the published figures, else the original
+    code's printed lines under small settings, else the comparison on its page."""
+    if tutorial.published:
+        return f"{_figures(tutorial.published)} ({tutorial.published.source})"
+    if tutorial.quick:
+        return f"the original code's printed lines of `{_call(tutorial, tutorial.quick.settings)}`"
+    return (f"the original code's numbers in short runs on made data, compared on "
+            f"{{doc}}`its page <tutorials/{tutorial.name}>`")
+
+
+def _dltut(tutorial, mine):
+    """What dltut gave: its measured whole run with the command, and the small run's lines."""
+    parts = []
+    if mine:
+        got = (f"{_percent(mine['validation'])} / {_percent(mine['test'])}, {mine['epochs']}"
+               if mine["test"] is not None else mine["epochs"])
+        parts.append(f"{got}: `{mine['command']}`")
+    elif tutorial.published:
+        parts.append(f"whole run not measured yet (`dltut suite --full --only {tutorial.name}` "
+                     "runs it)")
+    if tutorial.quick:
+        run = ("those lines" if not tutorial.published else
+               f"the original's lines of `{_call(tutorial, tutorial.quick.settings)}`")
+        parts.append(f"prints {run} (`dltut suite --quick` checks them)")
+    return "; ".join(parts) or "prints the original's numbers in those runs (its page)"
+
+
 def results_all(measured):
-    lines = ["| tutorial | what | published (valid / test) | dltut (valid / test) |",
-             "| --- | --- | --- | --- |"]
+    """One row per tutorial, in the catalogue's order: what its runs are held against (the
+    published figures or the original code's lines) and what dltut gave, with the command."""
+    lines = ["| tutorial | the reference: published (valid / test) or what is compared | dltut |",
+             "| --- | --- | --- |"]
     for tutorial in catalogue.TUTORIALS.values():
-        published, mine = tutorial.published, measured.get(tutorial.name)
-        pub = (f"{_percent(published.validation)} / {_percent(published.test)}"
-               if published else "")
-        got = (f"{_percent(mine['validation'])} / {_percent(mine['test'])}"
-               if mine and mine["test"] is not None else "")
-        lines.append(f"| {{doc}}`{tutorial.name} <tutorials/{tutorial.name}>` | "
-                     f"{tutorial.summary} | {pub} | {got} |")
+        lines.append(f"| {{doc}}`tutorials/{tutorial.name}` | {_reference(tutorial)} | "
+                     f"{_dltut(tutorial, measured.get(tutorial.name))} |")
     return "\n".join(lines) + "\n"
 
 
@@ -198,8 +240,107 @@ def api_modules():
     return "\n".join(lines)
 
 
+def api_tutorials():
+    """A table of every module of ``dltut.tutorials`` (pkgutil finds them: none can be left out),
+    the tutorials' in the catalogue's order, then the modules they import; each with the first
+    paragraph of its docstring and, for a tutorial, its ``dltut run`` name and public names."""
+    import dltut.tutorials
+
+    folder = Path(dltut.tutorials.__path__[0])
+    found = [m.name for m in pkgutil.iter_modules(dltut.tutorials.__path__)]
+    owners = {t.module: t for t in catalogue.TUTORIALS.values()}
+    ordered = [t.module for t in catalogue.TUTORIALS.values() if t.module in found]
+    ordered += sorted(set(found) - set(ordered))
+    lines = ["| module | what | `dltut run` | its names in `import dltut` |",
+             "| --- | --- | --- | --- |"]
+    for name in ordered:
+        docstring = ast.get_docstring(ast.parse((folder / f"{name}.py").read_text())) or ""
+        what = " ".join(docstring.split("\n\n")[0].split()).replace("|", "\\|")
+        tutorial = owners.get(name)
+        run = f"`{tutorial.name}`" if tutorial else "none (a tutorial's helper)"
+        exports = ", ".join(f"`{export}`" for export in tutorial.exports) if tutorial else "none"
+        lines.append(f"| {{py:mod}}`dltut.tutorials.{name}` | {what} | {run} | {exports} |")
+    return "\n".join(lines) + "\n"
+
+
+def _own_setting(tutorial, variable):
+    """The notebook's own value of ``DLTUT_EXAMPLE_...`` (what it runs without the variable), read
+    from its code: ``os.environ.get("DLTUT_EXAMPLE_EPOCHS", "20")``."""
+    source = (ROOT / "dltut" / "examples" / notebook_of(tutorial)).read_text()
+    found = re.search(rf'{variable}\\?", \\?"(\d+)', source)
+    if not found:
+        logger.warning(f"dltut/examples/{notebook_of(tutorial)} does not read {variable} as "
+                       f'os.environ.get("{variable}", "N"): its page cannot say its own setting')
+        return ""
+    return f"; the notebook's own setting is {found.group(1)}"
+
+
+def small_run_note(tutorial):
+    """What the small run stored on the tutorial's notebook page is, and why its numbers are not
+    the tutorial's (MyST Markdown): docs/make_notebooks.py's cut of MNIST, epochs and draws."""
+    runs = _load("dltut_docs_make_notebooks", DOCS / "make_notebooks.py")
+    page = f"{{doc}}`the tutorial's page <../tutorials/{tutorial.name}>`"
+    intro = ("**The run shown here is a small one.** `docs/make_notebooks.py` ran this notebook "
+             "to store its outputs for the site (float32, JAX mode)")
+    if tutorial.name == "hmc":
+        return (f"{intro}, with {runs.DRAWS} burn-in steps and {runs.DRAWS} draws "
+                f"(`DLTUT_EXAMPLE_DRAWS={runs.DRAWS}`"
+                f"{_own_setting(tutorial, 'DLTUT_EXAMPLE_DRAWS')}). Its numbers are those of "
+                f"shorter chains than the original's; the original's lines, which dltut prints "
+                f"too, are on {page}.")
+    epochs = (f"{runs.EPOCHS} epochs (`DLTUT_EXAMPLE_EPOCHS={runs.EPOCHS}`"
+              f"{_own_setting(tutorial, 'DLTUT_EXAMPLE_EPOCHS')})")
+    if tutorial.name in MADE_DATA:
+        return (f"{intro}, for {epochs}, on the made data its code builds, not the tutorial's "
+                f"data set. Its numbers show the code at work, not the tutorial's results: "
+                f"{page} compares dltut with the original code.")
+    train, valid, test = runs.CUT
+    if tutorial.published:
+        compared = (f"a model trained briefly on {100 * train / 50_000:.0f} % of the training "
+                    f"images errs far more than "
+                    f"the published {_figures(tutorial.published)} (best validation / test; "
+                    f"{tutorial.published.source}), which {page} shows with dltut's results")
+    else:
+        compared = (f"they differ from the original code's lines on {page}, which are of runs "
+                    f"on the whole training set")
+    return (f"{intro}, for {epochs}, on the first {train:,} training, {valid:,} validation and "
+            f"{test:,} test images of MNIST (the tutorial's: 50,000, 10,000 and 10,000), so that "
+            f"it runs in seconds, for the site and in the tests. Its numbers are "
+            f"that run's, not the tutorial's: {compared}. Copied out with `dltut notebooks DIR`, "
+            f"the notebook runs on the whole of MNIST for its own epochs.")
+
+
+def small_runs():
+    """The notebooks page's paragraph on what their stored runs are (docs/make_notebooks.py's)."""
+    runs = _load("dltut_docs_make_notebooks", DOCS / "make_notebooks.py")
+    train, valid, test = runs.CUT
+    return (f"Small means: the MNIST tutorials on the first {train:,} training, {valid:,} "
+            f"validation and {test:,} test images, {runs.EPOCHS} epochs "
+            f"(`DLTUT_EXAMPLE_EPOCHS={runs.EPOCHS}`); HMC with {runs.DRAWS} + {runs.DRAWS} draws "
+            f"(`DLTUT_EXAMPLE_DRAWS={runs.DRAWS}`); the sequence tutorials "
+            f"({', '.join(sorted(MADE_DATA))}) on data their notebooks make. So their numbers "
+            f"are not the tutorials': each notebook's page says what its run was, and each "
+            f"tutorial's page has the tutorial's results beside the published figures.\n")
+
+
+def add_small_run_note(app, docname, source):
+    """Sphinx's ``source-read``: a notebook page (docs/notebooks/NAME.ipynb) gets
+    ``small_run_note`` as a Markdown cell after its title cell. The stored file is left as
+    it was run (its cells stay the example's, as tests/test_docs.py checks)."""
+    names = {notebook_of(t)[:-len(".ipynb")]: t for t in catalogue.TUTORIALS.values()}
+    folder, _, name = docname.partition("/")
+    if folder != "notebooks" or name not in names:
+        return
+    notebook = json.loads(source[0])
+    note = {"cell_type": "markdown", "metadata": {}, "source": small_run_note(names[name])}
+    if "id" in notebook["cells"][0]:
+        note["id"] = "dltut-small-run"
+    notebook["cells"].insert(1, note)
+    source[0] = json.dumps(notebook)
+
+
 def check_notebooks():
-    for example in sorted((ROOT / "examples").glob("*.ipynb")):
+    for example in sorted((ROOT / "dltut" / "examples").glob("*.ipynb")):
         stored = DOCS / "notebooks" / example.name
         if not stored.exists():
             logger.warning(f"docs/notebooks/{example.name} is missing: run "
@@ -209,7 +350,7 @@ def check_notebooks():
         current = hashlib.sha256(example.read_bytes()).hexdigest()
         if recorded.get("source_sha256") != current:
             logger.warning(f"docs/notebooks/{example.name} was run from another version of "
-                           f"examples/{example.name}: run python docs/make_notebooks.py "
+                           f"dltut/examples/{example.name}: run python docs/make_notebooks.py "
                            f"{example.name} and commit what it writes")
 
 
@@ -229,10 +370,13 @@ def generate(app):
                           pictures_page(tutorial, GENERATED / "pictures", committed))
     _write_if_changed(GENERATED / "results_all.md", results_all(measured))
     _write_if_changed(GENERATED / "api_modules.md", api_modules())
+    _write_if_changed(GENERATED / "api_tutorials.md", api_tutorials())
+    _write_if_changed(GENERATED / "notebooks_small.md", small_runs())
     check_notebooks()
 
 
 def setup(app):
     app.connect("builder-inited", generate)
+    app.connect("source-read", add_small_run_note)
     app.config.exclude_patterns.append("_generated/*.md")  # included, not pages of their own
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
