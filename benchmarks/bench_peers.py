@@ -22,7 +22,9 @@ process of its own (nothing shared but the disk's compile caches):
 
 ``--repeat N`` runs each measurement N times (N processes) and keeps the fastest.
 ``--xla-isa AVX2`` sets ``XLA_FLAGS=--xla_cpu_max_isa=AVX2`` for the dltut and jax-scan processes
-(XLA's code for a CPU without AVX-512); torch keeps its own kernels. Not part of the tests;
+(XLA's code for a CPU without AVX-512); torch keeps its own kernels. ``--floor-setting
+ynn-off`` compiles the jax-scan under that XLA CPU setting of dltut's tuning (dltut measures
+and remembers one per program: its choice is printed). Not part of the tests;
 tests/test_bench_peers.py checks that the three compute the same costs.
 """
 
@@ -90,13 +92,16 @@ def init_params(name):
     return params
 
 
-def jax_epoch(name, train_x, train_y):
+def jax_epoch(name, train_x, train_y, setting="xla-default"):
     """``run()``: one epoch of SGD on ``train_x, train_y`` (whole minibatches) as one jitted
-    ``lax.scan``, the data on the device; returns the updates' costs. ``run.compile()`` compiles
+    ``lax.scan``, the data on the device, compiled under XLA's CPU ``setting`` (a name of
+    ``dltut.backend.tuning.CANDIDATES``); returns the updates' costs. ``run.compile()`` compiles
     it (call it first to keep the compile out of a timing); ``run.restart()`` puts the initial
     parameters back."""
     import jax
     import jax.numpy as jnp
+
+    from dltut.backend import tuning
 
     _, _, batch_size, learning_rate, l2, _ = MODELS[name]
     n_batches = len(train_x) // batch_size
@@ -134,7 +139,9 @@ def jax_epoch(name, train_x, train_y):
     compiled = {}
 
     def compile_():
-        compiled["epoch"] = epoch.lower(state["params"], X, Y).compile()
+        options = tuning.CANDIDATES[setting]
+        compiled["epoch"] = epoch.lower(state["params"], X, Y).compile(
+            compiler_options=options or None)
 
     def run():
         if "epoch" not in compiled:
@@ -198,11 +205,15 @@ def torch_epoch(name, train_x, train_y):
 # One measurement, in a process of its own: a JSON line "BENCH {...}" (bench_cpu._bench_call)
 
 
-def measure(peer, name):
+def measure(peer, name, setting="xla-default"):
     """Time one epoch of model ``name`` by ``peer`` ("dltut", "torch" or "jax") in this process
     and print what was measured as a BENCH line: ``train`` (the timed seconds), ``updates``,
-    and the peer's other numbers (its compile or warm-up, dltut's parts)."""
-    result = {"dltut": _measure_dltut, "torch": _measure_torch, "jax": _measure_jax}[peer](name)
+    and the peer's other numbers (its compile or warm-up, dltut's parts). ``setting``: the
+    jax-scan's XLA CPU setting."""
+    if peer == "jax":
+        result = _measure_jax(name, setting)
+    else:
+        result = {"dltut": _measure_dltut, "torch": _measure_torch}[peer](name)
     print("BENCH", json.dumps(result), flush=True)
 
 
@@ -213,8 +224,8 @@ def _training_set():
     return train_x.astype(FLOATX), train_y
 
 
-def _measure_jax(name):
-    run = jax_epoch(name, *_training_set())
+def _measure_jax(name, setting):
+    run = jax_epoch(name, *_training_set(), setting=setting)
     start = timeit.default_timer()
     run.compile()
     compiling = timeit.default_timer() - start
@@ -291,13 +302,13 @@ CHILD = """
 import sys
 sys.path.insert(0, {benchmarks!r})
 import bench_peers
-bench_peers.measure({peer!r}, {name!r})
+bench_peers.measure({peer!r}, {name!r}, {setting!r})
 """
 
 
-def run_child(peer, name, env, cwd):
+def run_child(peer, name, env, cwd, setting="xla-default"):
     """One measurement in a fresh Python process; its BENCH numbers or ``{"error": ...}``."""
-    code = CHILD.format(benchmarks=str(BENCHMARKS), peer=peer, name=name)
+    code = CHILD.format(benchmarks=str(BENCHMARKS), peer=peer, name=name, setting=setting)
     return bench_cpu._bench_call(sys.executable, code, env, cwd)
 
 
@@ -305,6 +316,7 @@ def run_child(peer, name, env, cwd):
 # The run and its table
 
 PEERS = ("dltut", "torch", "jax")
+SETTINGS = ("xla-default", "ynn-off")  # dltut.backend.tuning.CANDIDATES (checked by the test)
 NO_TORCH = "not installed (pip install 'dltut[bench]')"
 
 
@@ -315,6 +327,9 @@ def main():
                         help="measurements of each (one process each); the fastest is kept")
     parser.add_argument("--xla-isa", choices=("AVX2",),
                         help="XLA_FLAGS=--xla_cpu_max_isa=AVX2 for the dltut and jax-scan rows")
+    parser.add_argument("--floor-setting", default="xla-default", choices=list(SETTINGS),
+                        help="the XLA CPU setting the jax-scan is compiled under (dltut chooses "
+                             "one per program by measuring; its choice is printed)")
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error(f"--repeat must be at least 1, got {args.repeat}")
@@ -329,6 +344,7 @@ def main():
                                                       f"--xla_cpu_max_isa={args.xla_isa}"]))
     print(bench_cpu.cpu_header())
     print(f"float32; XLA_FLAGS for dltut and jax-scan: {jax_env.get('XLA_FLAGS') or '(none)'}; "
+          f"jax-scan's XLA CPU setting: {args.floor_setting}; "
           f"torch: {_torch_version() if has_torch else NO_TORCH}; "
           f"load average before: {_load()}", flush=True)
     rows = {}
@@ -339,7 +355,8 @@ def main():
                     continue
                 best = None
                 for _ in range(args.repeat):
-                    got = run_child(peer, name, env if peer == "torch" else jax_env, cwd)
+                    got = run_child(peer, name, env if peer == "torch" else jax_env, cwd,
+                                    args.floor_setting)
                     print(f"{name:6} {peer:6} {_describe(got)}   load {_load()}", flush=True)
                     if best is None or "error" in best or (
                             "error" not in got and got["train"] < best["train"]):

@@ -75,3 +75,9 @@ def test_initial_weights_are_the_tutorials(name):
     for key, value in params.items():
         assert value.dtype == numpy.float32
         numpy.testing.assert_array_equal(value, expected[key], err_msg=key)
+
+
+def test_floor_settings_are_dltuts():
+    from dltut.backend import tuning
+
+    assert set(bench_peers.SETTINGS) == set(tuning.CANDIDATES)
