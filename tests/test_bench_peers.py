@@ -3,8 +3,8 @@
 The benchmark times PyTorch and a pure-JAX scan against the tutorials' entry points; the
 comparison is fair only if they train the same model from the same weights. Here, on a few
 minibatches of MNIST, each peer's training costs must equal those the tutorial logs, update by
-update: the logistic regression (zero weights, so no draw to match) and the MLP (the tutorial's
-RandomState(1234) draw). Float32 throughout, so equal to float32 rounding.
+update: the logistic regression (zero weights, so no draw to match), the MLP and LeNet (the
+tutorials' draws; LeNet's second cost is the first that its weights decide). Float32 throughout, so equal to float32 rounding.
 """
 
 import os
@@ -20,8 +20,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
                                 "benchmarks"))
 import bench_peers  # noqa: E402
 
-N_UPDATES = {"LR": 3, "MLP": 5}  # minibatches of the training slice
-ENTRY_POINTS = {"LR": logistic_sgd.sgd_optimization_mnist, "MLP": mlp.test_mlp}
+N_UPDATES = {"LR": 3, "MLP": 5, "LeNet": 2}  # minibatches of the training slice
+ENTRY_POINTS = {"LR": logistic_sgd.sgd_optimization_mnist, "MLP": mlp.test_mlp,
+                "LeNet": convolutional_mlp.evaluate_lenet5}
 
 
 @pytest.fixture(scope="module")
