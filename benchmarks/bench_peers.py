@@ -1,4 +1,4 @@
-"""One training epoch of the LR, the MLP and LeNet: dltut against PyTorch eager and a pure-JAX floor.
+"""One training epoch of LR, MLP and LeNet: dltut against PyTorch eager and a pure-JAX floor.
 
     python benchmarks/bench_peers.py [--only NAME] [--repeat N] [--xla-isa AVX2]
 
@@ -113,7 +113,7 @@ def jax_epoch(name, train_x, train_y, setting="xla-default"):
     def conv_pool(h, W, b):
         # a true convolution (flipped filters) as Theano's conv2d, as one product of each output
         # pixel's 5x5 patches (gathered from the image as it lies) with the filters; XLA's own
-        # convolution (lax.conv_general_dilated) took 15x as long an update on the CPU
+        # convolution (lax.conv_general_dilated) took over 15x as long an update on the CPU
         # (docs/speed.md, "Against the peers"); then 2x2 max-pooling and tanh
         batch, channels, rows, cols = h.shape
         n_filters, _, size, _ = W.shape
@@ -396,7 +396,8 @@ def report(rows, models, has_torch):
                                    else f"{'failed' if 'error' in got else '-':>{width}}")
         ratio = lambda got: (f"{got['train'] / dltut['train']:.2f}x"  # noqa: E731
                              if "train" in got and "train" in dltut else "-")
-        print(f"{name:6} {cell(dltut, 8)} {cell(torch, 8)} {cell(jax, 10)} {ratio(torch):>11} "
+        torch_cell = cell(torch, 8) if has_torch else "not installed"
+        print(f"{name:6} {cell(dltut, 8)} {torch_cell} {cell(jax, 10)} {ratio(torch):>11} "
               f"{ratio(jax):>9}")
     if not has_torch:
         print(f"torch: {NO_TORCH}")

@@ -4,7 +4,8 @@ The benchmark times PyTorch and a pure-JAX scan against the tutorials' entry poi
 comparison is fair only if they train the same model from the same weights. Here, on a few
 minibatches of MNIST, each peer's training costs must equal those the tutorial logs, update by
 update: the logistic regression (zero weights, so no draw to match), the MLP and LeNet (the
-tutorials' draws; LeNet's second cost is the first that its weights decide). Float32 throughout, so equal to float32 rounding.
+tutorials' draws; LeNet's second cost is the first that its weights decide). Float32
+throughout, so equal to float32 rounding.
 """
 
 import os
