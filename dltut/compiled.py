@@ -226,8 +226,7 @@ class CompiledModel(_Training):
         if engine.mode() == "jax":
             index = T.lscalar("index")
             return JaxLoop(engine.function([index], self.errors, givens=self._givens(split, index),
-                                           name=f"{split}_errors_of_one"), n_batch,
-                           like=self._compile_span(1) if self.fused else None)
+                                           name=f"{split}_errors_of_one"), n_batch)
 
         def step(index):
             return engine.clone_replace(self.errors, self._givens(split, index))

@@ -347,7 +347,7 @@ class Minibatches:
     def _mean(self, split):
         function, count = self.functions[split], self.counts[split]
         if self.fused:
-            losses = function.over(0, count, like=self.functions["training"])
+            losses = function.over(0, count)
         else:
             losses = [function(i) for i in range(count)]
         return numpy.mean(numpy.asarray(losses, dtype=numpy.float64))
@@ -373,8 +373,7 @@ class Minibatches:
             return
         functions["training"].compile_ahead(span_lengths if self.fused else ())
         for split in set(functions) - {"training"}:
-            functions[split].compile_ahead([self.counts[split]] if self.fused else (),
-                                           like=functions["training"])
+            functions[split].compile_ahead([self.counts[split]] if self.fused else ())
 
 
 def train(model, n_train_batches, stopping=EarlyStopping(), callbacks=(), log_every=None,

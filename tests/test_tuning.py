@@ -207,20 +207,25 @@ def test_info_lines_name_the_key_and_the_choices(cache, monkeypatch):
     assert dict(tuning.settings_report())["XLA CPU setting"] == "ynn-off: DLTUT_XLA_CPU=ynn-off"
 
 
-def test_a_jax_loop_is_tuned_once_and_its_errors_follow_it(cache, tiny_mnist, tmp_path):
-    """A real training run in JAX mode on the CPU measures its update under each candidate and
-    remembers one setting for it (the error counts use it, measuring nothing more)."""
+def test_a_jax_loop_and_its_error_counts_are_each_tuned(cache, tiny_mnist, tmp_path):
+    """A real training run in JAX mode on the CPU measures its update's loop under each
+    candidate, and its validation and test sweeps' each on its own (LeNet's forward sweep and
+    its update prefer different settings), and remembers a setting for each."""
     if "jax" not in engine.modes():
         pytest.skip("JAX mode is PyTensor's only")
     pytest.importorskip("jax")
     dltut.sgd_optimization_mnist(n_epochs=1, dataset=tiny_mnist, batch_size=100,
                                  out=tmp_path / "lr.npz", mode="jax")
     programs = tuning.remembered()
-    assert len(programs) == 1, programs
-    (program, entry), = programs.items()
-    assert program.startswith("train_model float32[784, 10] float32[10] float32[600, 784] int32[600]")
-    assert set(entry["seconds"]) == set(tuning.CANDIDATES)
-    assert entry["setting"] in tuning.CANDIDATES
+    assert len(programs) == 3, programs
+    names = sorted(program.split()[0] for program in programs)
+    assert names == ["test_model", "train_model", "validate_model"], names
+    (train_key,) = [key for key in programs if key.startswith("train_model")]
+    assert train_key.startswith("train_model float32[784, 10] float32[10] float32[600, 784] "
+                                "int32[600]")
+    for entry in programs.values():
+        assert set(entry["seconds"]) == set(tuning.CANDIDATES)
+        assert entry["setting"] in tuning.CANDIDATES
 
 
 @pytest.mark.slow

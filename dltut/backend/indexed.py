@@ -133,28 +133,26 @@ class IndexedFunction:
     def __call__(self, index):
         return self._finish(self.compiled(index))
 
-    def loop(self, count, like=None):
-        """The ``JaxLoop`` of ``count`` calls (compiled at its first use); ``like``, another
-        IndexedFunction, gives its XLA setting (an error count follows its training update)."""
+    def loop(self, count):
+        """The ``JaxLoop`` of ``count`` calls (compiled at its first use)."""
         if count not in self._loops:
             n_outputs = len(self.compiled.maker.fgraph.outputs) - len(
                 self.compiled.maker.fgraph.update_mapping)
-            self._loops[count] = JaxLoop(self.compiled, count, n_outputs=n_outputs,
-                                         like=like.loop(1) if like is not None else None)
+            self._loops[count] = JaxLoop(self.compiled, count, n_outputs=n_outputs)
         return self._loops[count]
 
-    def over(self, first, count, like=None):
+    def over(self, first, count):
         """The outputs of indices ``first .. first + count - 1``, each stacked, as one call."""
-        loop = self.loop(count, like)
+        loop = self.loop(count)
         stacked = loop(first)
         return self._finish(stacked if loop.n_outputs > 1 else [stacked])
 
-    def compile_ahead(self, counts=(), like=None):
+    def compile_ahead(self, counts=()):
         """Have XLA compile the function, or its loops of ``counts`` calls, without running."""
         if not counts:
             modes.compile_ahead(self.compiled)
         for count in counts:
-            self.loop(count, like).compile_ahead()
+            self.loop(count).compile_ahead()
 
 
 def function(index, outputs, updates=None, givens=None, name=None):

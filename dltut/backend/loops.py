@@ -29,12 +29,12 @@ class JaxLoop:
     mode"). Here PyTensor builds one update, and a new length costs XLA's compile only.
     ``examples`` are arrays shaped as ``sequences``, for ``compile_ahead``.
 
-    On the CPU, XLA compiles the loop under the setting ``dltut.backend.tuning`` chooses for its step on
-    this machine (measured at the first compile of a loop that updates a state): that of the loop
-    ``like`` if given (a model's error counts follow its training update), none otherwise.
+    On the CPU, XLA compiles the loop under the setting ``dltut.backend.tuning`` chooses for its
+    step on this machine (measured at its first compile): each program its own, an error count's
+    too (LeNet's forward sweep and its update prefer different settings).
     """
 
-    def __init__(self, step, length, last_index=None, examples=(), like=None, n_outputs=1):
+    def __init__(self, step, length, last_index=None, examples=(), n_outputs=1):
         import jax
         import jax.numpy as jnp
 
@@ -69,7 +69,7 @@ class JaxLoop:
             return stacked, state
 
         self.name, self.examples = f"{length} calls of {step.name}", tuple(examples)
-        self.step, self.length, self.last_index, self.like = step, length, last_index, like
+        self.step, self.length, self.last_index = step, length, last_index
         self.n_outputs = n_outputs
         self.run = run  # the loop as a JAX function (``VmappedLoops`` maps it over runs)
         self._program = jax.jit(run)
@@ -95,11 +95,11 @@ class JaxLoop:
             self._compiled[0] = self._compile(self._arguments(0, self.examples))
 
     def _compile(self, arguments):
-        """XLA's program for these arguments, under the XLA CPU setting chosen for the step (or
-        ``like``'s) on this machine (``dltut.backend.tuning``; on the GPU, XLA's defaults)."""
-        options, tuned = None, self.like or self
-        if tuned.updated and modes.jax_platform() == "cpu":
-            setting, _ = tuning.choose(tuned.program_key(), tuned._probe)
+        """XLA's program for these arguments, under the XLA CPU setting chosen for the step on
+        this machine (``dltut.backend.tuning``; on the GPU, XLA's defaults)."""
+        options = None
+        if modes.jax_platform() == "cpu":
+            setting, _ = tuning.choose(self.program_key(), self._probe)
             options = tuning.options(setting)
         return self._program.lower(*arguments).compile(compiler_options=options)
 
@@ -112,7 +112,7 @@ class JaxLoop:
 
         values = [self.cells[k][0] for k in (*self.updated, *self.fixed)]
         rows = [shape(example, 1) for example in self.examples]  # one step's row of each
-        return " ".join([self.step.name, *rows, *map(shape, values)])
+        return " ".join([self.step.name or "function", *rows, *map(shape, values)])
 
     def _probe(self, options):
         """A short loop of the same step, compiled under XLA ``options``: a function that runs
