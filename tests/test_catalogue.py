@@ -372,24 +372,34 @@ def test_every_tutorial_has_quick_lines():
     assert quick["rnnrbm"]["toy"] is True
 
 
-def test_the_quick_suite_checks_the_sequence_tutorials_on_the_shipped_data(tmp_path, monkeypatch,
-                                                                            capsys):
-    """rnnslu, lstm (its weights prepared with the original's column signs) and rnnrbm print the
-    original's recorded lines; their files go to the suite's scratch folder, none where it runs;
-    the terminal gets the table."""
+def _quick_suite_in_c_mode(tmp_path, monkeypatch, capsys, expected):
+    """Run ``dltut suite`` on the tutorials of ``expected`` ({name: lines}) in mode c: each
+    prints the original's recorded lines, its files go to the suite's scratch folder (none where
+    it runs), and the terminal gets the table."""
     monkeypatch.chdir(tmp_path)
     report = tmp_path / "out" / "suite.md"
-    assert main(["suite", "--only", "rnnslu", "lstm", "rnnrbm", "--mode", "c", "--report",
+    assert main(["suite", "--only", *expected, "--mode", "c", "--report",
                  str(report)]) == 0, report.read_text()
     text = report.read_text()
-    for name, total in (("rnnslu", 5), ("lstm", 25), ("rnnrbm", 4)):
+    for name, total in expected.items():
         assert f"| {name} | " in text and f"| equal | {total}/{total} |" in text
         assert len(catalogue.get(name).quick.lines) == total
     assert sorted(os.listdir(tmp_path)) == ["out"]
     out = capsys.readouterr().out
     table = out[out.index("tutorial  verdict  lines equal  seconds"):].splitlines()
-    assert [row.split()[:3] for row in table[2:5]] == [
-        ["rnnslu", "equal", "5/5"], ["lstm", "equal", "25/25"], ["rnnrbm", "equal", "4/4"]]
+    assert [row.split()[:3] for row in table[2:2 + len(expected)]] == [
+        [name, "equal", f"{total}/{total}"] for name, total in expected.items()]
+
+
+def test_the_quick_suite_prepares_lstm_on_the_shipped_data(tmp_path, monkeypatch, capsys):
+    """lstm, its first weights prepared with the original's column signs in the run's folder."""
+    _quick_suite_in_c_mode(tmp_path, monkeypatch, capsys, {"lstm": 25})
+
+
+@pytest.mark.slow  # CI time: each tutorial's own tests compare these lines; lstm's above
+def test_the_quick_suite_checks_the_sequence_tutorials_on_the_shipped_data(tmp_path, monkeypatch,
+                                                                            capsys):
+    _quick_suite_in_c_mode(tmp_path, monkeypatch, capsys, {"rnnslu": 5, "lstm": 25, "rnnrbm": 4})
 
 
 def test_the_suite_says_why_its_figure_is_skipped(tmp_path, monkeypatch, capsys):
