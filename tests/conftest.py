@@ -7,16 +7,7 @@ import sys
 import numpy
 import pytest
 
-# Each pytest-xdist worker compiles PyTensor's C code into a folder of its own: PyTensor holds one
-# lock over its compile folder while it builds a module, so from an empty cache one worker mostly
-# waited for the other's compiles (docs/speed.md, "The test command").
-_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
-if _WORKER and "compiledir" not in os.environ.get("PYTENSOR_FLAGS", ""):
-    os.environ["PYTENSOR_FLAGS"] = ",".join(filter(None, [
-        "compiledir_format=compiledir_%(short_platform)s-%(processor)s-%(python_version)s-"
-        f"%(python_bitwidth)s-{_WORKER}", os.environ.get("PYTENSOR_FLAGS")]))
-
-from dltut import engine  # noqa: E402  (after the compile folder is chosen)
+from dltut import engine
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
