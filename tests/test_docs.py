@@ -188,7 +188,7 @@ def test_readme_is_the_short_front_page():
             "python3 -m venv .venv && . .venv/bin/activate && pip install -e . && python "
             "scripts/logreg.py",
             "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[test]' && "
-            "python -m pytest -n 2"):
+            "python -m pytest -n 2 --dist worksteal"):
         assert f"\n{command}\n" in readme  # as before: CI reads the test command
     assert "python -m sphinx -W --keep-going -b html docs docs/_build/html" in readme
     for name in catalogue.TUTORIALS:
