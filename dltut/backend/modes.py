@@ -440,14 +440,16 @@ class NotIn:
 
     @contextlib.contextmanager
     def compiling(self):
+        """Inside the block the tutorial compiles in a mode it can run in; ``as`` gives that
+        mode."""
         self.check()
         if mode() != self.mode:
-            yield
+            yield mode()
             return
         self.logger.info("%s compiles in mode '%s': %s", self.tutorial, self.instead,
                          self.reason)
         with mode_unless_chosen(self.instead):
-            yield
+            yield mode()
 
 
 def _prepare_jax():

@@ -249,8 +249,8 @@ class RnnRbm:
         self.rng = numpy.random.RandomState(check_seed(seed))
         self.settings = {"n_hidden": n_hidden, "n_hidden_recurrent": n_hidden_recurrent,
                          "lr": lr, "r": list(self.r), "dt": self.dt, "seed": seed}
-        with NOT_IN_JAX.compiling():
-            self.mode = engine.mode()  # the mode its functions are compiled in
+        with NOT_IN_JAX.compiling() as mode:
+            self.mode = mode  # the mode its functions are compiled in
             log.debug("compiling the RNN-RBM in %s mode", self.mode)
             self._compile(n_hidden, n_hidden_recurrent, lr)
         self.costs = []  # the mean monitor of each epoch trained, as logged
@@ -525,7 +525,7 @@ def test_rnnrbm(batch_size=100, num_epochs=200, data_dir=NOTTINGHAM,
     return model
 
 
-test_rnnrbm.__test__ = False
+test_rnnrbm.__test__ = False  # the tutorial's name, not a pytest test
 
 
 # ----------------------------------------------------------------------------------------------
@@ -565,11 +565,8 @@ def read_rolls(path):
         raise DataError(f"{path}: not a zip archive, so not an .npz of piano rolls (save_rolls)")
     try:
         with zipfile.ZipFile(path) as archive, archive.open("frames.npy") as stream:
-            version = numpy.lib.format.read_magic(stream)
-            reader = (numpy.lib.format.read_array_header_1_0 if version == (1, 0)
-                      else numpy.lib.format.read_array_header_2_0)
-            shape = reader(stream)[0]
-        if len(shape) != 2 or shape[0] > MAX_ROLL_FRAMES or shape[1] > 128:
+            shape = saving.read_npy_header(stream)[1]
+        if shape is None or len(shape) != 2 or shape[0] > MAX_ROLL_FRAMES or shape[1] > 128:
             raise DataError(f"{path}: frames of shape {shape!r:.60}, not (at most "
                             f"{MAX_ROLL_FRAMES} frames, at most 128 notes); write it again "
                             "with save_rolls")
@@ -594,4 +591,4 @@ def read_rolls(path):
         raise DataError(f"{path}: frames {frames.dtype} {frames.shape} are not "
                         f"{int(lengths.sum())} rows of notes off and on (0 and 1); write it "
                         "again with save_rolls")
-    return numpy.split(frames.astype("float64"), numpy.cumsum(lengths)[:-1])  # the tutorial's name, not a pytest test
+    return numpy.split(frames.astype("float64"), numpy.cumsum(lengths)[:-1])
