@@ -23,9 +23,9 @@ A small made ``imdb.pkl`` ships with dltut (``TOY``, made by ``toy_imdb``): ``tr
 import gzip
 import os
 import pickle
-from pathlib import Path
 import zipfile
 import zlib
+from pathlib import Path
 
 import numpy
 
