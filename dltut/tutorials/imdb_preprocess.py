@@ -198,11 +198,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     try:
-        # the tokenizer first: a missing dependency is said before a long download, not after
-        tokenize = perl_tokenizer(args.tokenizer_perl) if args.tokenizer_perl \
-            else moses_tokenizer()
+        tokenize = perl_tokenizer(args.tokenizer_perl) if args.tokenizer_perl else None
         if args.download:
             from dltut import download
+
+            # a missing sacremoses is said before a long download, not after
+            tokenize = tokenize or moses_tokenizer()
 
             download.fetch(args.url, args.source, sha256=args.sha256)
         train_set, test_set, dictionary = preprocess(args.source, tokenize)
