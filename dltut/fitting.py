@@ -165,6 +165,8 @@ def _train(compiled, classifier, arch, hyperparameters, stopping, options, log_e
            training_message=None):
     """The run of ``fit`` and ``train_functions`` once the functions are compiled."""
     state = _resume_into(resumed, classifier) if resumed is not None else None
+    if state is not None and hasattr(compiled, "resume"):  # iterators of batches (Batches)
+        compiled.resume(state)
     if training_message is not None:
         log.info(training_message)
     write_checkpoint = (checkpoint_writer(options.checkpoint, arch, hyperparameters, classifier)

@@ -24,6 +24,16 @@ validations, not updates):
   above the lowest of all but the last ``patience``: the count goes up by one, and training stops
   ("validation_patience" stop) when the count exceeds ``patience``; or when the epochs run out.
 
+The segmentation tutorials stop by a third rule, ``EpochPatience`` (their ``max_patience``
+counts epochs):
+
+* After each epoch the model is validated: its mean training cost and accuracy over the epoch,
+  its validation cost, accuracy and Jaccard index per class, and their mean.
+* The first epoch's mean Jaccard index is the best so far, without keeping the model; from the
+  third epoch on, a mean Jaccard index above the best is a new best (its parameters kept, the
+  count of epochs without one back to 0); any other epoch, the second included, adds one to it.
+  Training stops when the count reaches ``max_patience``, or when the epochs run out.
+
 ``train`` returns a ``TrainResult`` holding the best model's numbers and the whole history of
 validations and patience, so the stop can be explained after the fact. ``train_lockstep`` trains
 several runs fed the same minibatches (``dltut.batched``), each by the same rules: ``Run`` holds
@@ -125,6 +135,39 @@ class ValidationPatience:
         _validate_counting(model, state, self, epoch, minibatch, callbacks)
 
 
+@dataclasses.dataclass(frozen=True)
+class EpochPatience:
+    """The segmentation tutorials' early stopping: a validation per epoch, the best mean Jaccard
+    index kept, patience counted in epochs (see the module's docstring)."""
+
+    n_epochs: int = 500  # most passes over the training set (num_epochs)
+    max_patience: int = 25  # epochs without a new best before training stops
+
+    def __post_init__(self):
+        _require_int("n_epochs", self.n_epochs, 1)
+        _require_int("max_patience", self.max_patience, 1)
+
+    @property
+    def patience(self):  # what a new TrainState starts with
+        return self.max_patience
+
+    def frequency(self, n_train_batches):
+        return n_train_batches  # once per epoch
+
+    reason = "max_patience"
+    lockstep = False
+
+    def stopped(self, state):
+        return state.bad_counter >= self.max_patience
+
+    def stop_bound(self, state):
+        return math.inf  # it stops only at a validation
+
+    def validate(self, model, state, epoch, minibatch, n_train_batches, callbacks, logger):
+        """Validate after update ``state.iteration`` (``_validate_jaccard``)."""
+        _validate_jaccard(model, state, epoch, minibatch, n_train_batches, callbacks)
+
+
 def _require_int(name, value, minimum):
     if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -144,6 +187,7 @@ class Validation:
     test_score: float | None = None  # test error of this model, computed for a new best only
     train_loss: float | None = None  # ValidationPatience: the training error, at each validation
     bad_counter: int | None = None  # ValidationPatience: the count of stale validations after it
+    scores: dict | None = None  # EpochPatience: the epoch's costs, accuracies and Jaccard indices
 
 
 @dataclasses.dataclass
@@ -158,7 +202,8 @@ class TrainState:
     best_params: list | None = None  # parameter values of the best model
     history: list = dataclasses.field(default_factory=list)  # one Validation per validation
     costs: list = dataclasses.field(default_factory=list)  # training cost of each update
-    bad_counter: int = 0  # ValidationPatience: stale validations since the last new best
+    bad_counter: int = 0  # ValidationPatience, EpochPatience: validations since the last new best
+    best_score: float | None = None  # EpochPatience: the best mean Jaccard index so far
 
     def to_dict(self):
         """The counters and history as plain JSON-able values (params and costs excluded)."""
@@ -180,13 +225,17 @@ class TrainState:
 # these or None), and the least int where there is one
 _STATE_FIELDS = {"patience": ("int", 1), "iteration": ("int", -1), "bad_counter": ("int", 0),
                  "best_validation_loss": ("rate or inf", None), "best_iter": ("int", 0),
-                 "test_score": ("rate", None), "history": ("list", None)}
+                 "test_score": ("rate", None), "history": ("list", None),
+                 "best_score": ("number or None", None)}
+_OPTIONAL_STATE_FIELDS = ("best_score",)  # not in checkpoints written before EpochPatience
 _VALIDATION_FIELDS = {"iter": ("int", 0), "epoch": ("int", 1), "minibatch": ("int", 1),
                       "validation_loss": ("rate", None), "patience": ("int", 1),
                       "new_best": ("bool", None), "extended": ("bool", None),
                       "test_score": ("rate or None", None), "train_loss": ("rate or None", None),
-                      "bad_counter": ("int or None", 0)}
-_OPTIONAL_VALIDATION_FIELDS = ("test_score", "train_loss", "bad_counter")
+                      "bad_counter": ("int or None", 0), "scores": ("scores or None", None)}
+_OPTIONAL_VALIDATION_FIELDS = ("test_score", "train_loss", "bad_counter", "scores")
+_MOST_COST_COLUMNS = 8  # a training function's outputs per update (the cost, an accuracy...)
+_MOST_SCORE_NUMBERS = 1024  # numbers in one validation's scores (one per class at most)
 
 
 def _check_state(fields, best_params, costs):
@@ -194,16 +243,19 @@ def _check_state(fields, best_params, costs):
     ``to_dict`` and no other, each of its kind and range, one cost per update done (so the
     counters are bounded by the file that holds the costs), a history in order, and best
     parameters exactly when a best validation loss was recorded."""
-    _check_fields("state", fields, _STATE_FIELDS, ())
+    _check_fields("state", fields, _STATE_FIELDS, _OPTIONAL_STATE_FIELDS)
     costs = numpy.asarray(costs)
-    if costs.ndim != 1 or costs.dtype.kind not in "fiu":
-        raise ValueError(f"costs must be a list of numbers, got an array of shape {costs.shape} "
-                         f"and dtype {costs.dtype}")
+    if costs.ndim not in (1, 2) or costs.dtype.kind not in "fiu" \
+            or (costs.ndim == 2 and not 1 <= costs.shape[1] <= _MOST_COST_COLUMNS):
+        raise ValueError(f"costs must be a list of numbers (or of rows of at most "
+                         f"{_MOST_COST_COLUMNS}), got an array of shape {costs.shape} and dtype "
+                         f"{costs.dtype}")
     iteration = fields["iteration"]
     if len(costs) != iteration + 1:
         raise ValueError(f"state: iteration {iteration} but {len(costs)} costs recorded (one per "
                          "update: iteration + 1)")
-    if len(costs) > 1 and not numpy.isfinite(costs[:-1]).all():
+    if len(costs) > 1 and not numpy.isfinite(costs[:-1] if costs.ndim == 1
+                                             else costs[:-1, 0]).all():
         raise ValueError("costs: a NaN or infinite cost before the last (a run stops at the first)")
     if fields["best_iter"] > max(iteration, 0):
         raise ValueError(f"state: best_iter {fields['best_iter']} is after iteration {iteration}")
@@ -221,6 +273,10 @@ def _check_state(fields, best_params, costs):
     if (best_params is None) != math.isinf(fields["best_validation_loss"]):
         raise ValueError(f"state: best_validation_loss {fields['best_validation_loss']} "
                          f"{'without' if best_params is None else 'with'} best parameters")
+
+
+def _is_number(value):
+    return not isinstance(value, bool) and isinstance(value, (int, float))
 
 
 def _check_fields(where, fields, kinds, optional):
@@ -245,9 +301,19 @@ def _check_fields(where, fields, kinds, optional):
             good, wanted = isinstance(value, bool), "true or false"
         elif kind == "list":
             good, wanted = isinstance(value, list), "a list"
-        else:  # an error rate: a mean zero-one loss ("or inf": none yet)
-            good = (not isinstance(value, bool) and isinstance(value, (int, float))
-                    and (0 <= value <= 1 or (kind == "rate or inf" and value == math.inf)))
+        elif kind == "number":
+            good, wanted = _is_number(value), "a number"
+        elif kind == "scores":
+            good = isinstance(value, dict) and all(
+                isinstance(key, str) and (_is_number(number) or (
+                    isinstance(number, list) and len(number) <= _MOST_SCORE_NUMBERS
+                    and all(map(_is_number, number)))) for key, number in value.items())
+            good = good and len(value) <= _MOST_SCORE_NUMBERS
+            wanted = "an object of numbers and lists of numbers"
+        else:  # an error rate: a mean zero-one loss ("or inf": none yet; NaN: a pixel error
+            # over no labelled pixel)
+            good = (_is_number(value) and (0 <= value <= 1 or math.isnan(value)
+                                           or (kind == "rate or inf" and value == math.inf)))
             wanted = "an error rate in [0, 1]" + (" or Infinity" if kind == "rate or inf" else "")
         if not good:
             raise ValueError(f"{where}: {name} must be {wanted}, got {value!r}")
@@ -374,6 +440,72 @@ class Minibatches:
         functions["training"].compile_ahead(span_lengths if self.fused else ())
         for split in set(functions) - {"training"}:
             functions[split].compile_ahead([self.counts[split]] if self.fused else ())
+
+
+class Batches:
+    """A segmentation tutorial's compiled ``train_fn(X, L)`` (its cost and pixel accuracy, after
+    an update) and ``valid_fn(X, L)`` (cost, accuracy and the ``(2, n_classes)`` Jaccard
+    numerators and denominators) as ``train`` calls them, fed by the tutorial's batch iterators
+    (``next()`` gives a dict with ``data`` and ``labels``; the labels are flattened, as the
+    tutorials do), and the ``params`` a best model and a checkpoint hold.
+
+    ``at_epoch_start()``, if given, is called before an epoch's first update (the tutorials decay
+    their learning rate there). ``validation_scores`` adds the validation batches' numbers up in
+    order and divides, as the tutorials do. ``resume(state)`` moves the iterators to where the
+    run in ``state`` left them, so a resumed run sees the batches an unbroken one would.
+    """
+
+    fused = False
+
+    def __init__(self, train_fn, valid_fn, train_iter, valid_iter, params, at_epoch_start=None):
+        self.train_fn, self.valid_fn = train_fn, valid_fn
+        self.train_iter, self.valid_iter = train_iter, valid_iter
+        self.n_train_batches, self.n_valid_batches = train_iter.nbatches, valid_iter.nbatches
+        self.params, self.at_epoch_start = params, at_epoch_start
+
+    @staticmethod
+    def _batch(iterator):
+        batch = iterator.next()
+        labels = numpy.asarray(batch["labels"])
+        return batch["data"], labels.reshape(labels.size)
+
+    def train_minibatches(self, first, count):
+        rows = []
+        for minibatch in range(first, first + count):
+            if minibatch == 0 and self.at_epoch_start is not None:
+                self.at_epoch_start()
+            rows.append([float(value) for value in self.train_fn(*self._batch(self.train_iter))])
+        return numpy.array(rows)
+
+    def validation_scores(self):
+        cost = accuracy = 0
+        jaccard = None
+        for _ in range(self.n_valid_batches):
+            batch_cost, batch_accuracy, batch_jaccard = self.valid_fn(
+                *self._batch(self.valid_iter))
+            cost += batch_cost
+            accuracy += batch_accuracy
+            if jaccard is None:
+                jaccard = numpy.zeros(numpy.shape(batch_jaccard))  # float64, as the tutorials
+            jaccard += batch_jaccard
+        with numpy.errstate(invalid="ignore", divide="ignore"):  # a class seen nowhere: NaN
+            per_class = jaccard[0, :] / jaccard[1, :]
+        return {"cost": cost / self.n_valid_batches,
+                "accuracy": accuracy / self.n_valid_batches, "jaccard": per_class}
+
+    def get_params(self):
+        return [param.get_value(borrow=False) for param in self.params]
+
+    def set_params(self, values):
+        for param, value in zip(self.params, values):
+            param.set_value(value)
+
+    def resume(self, state):
+        """Draw the batches the run in ``state`` drew (its updates, then its validations')."""
+        for _ in range(state.iteration + 1):
+            self.train_iter.next()
+        for _ in range(len(state.history) * self.n_valid_batches):
+            self.valid_iter.next()
 
 
 def train(model, n_train_batches, stopping=EarlyStopping(), callbacks=(), log_every=None,
@@ -538,8 +670,8 @@ class Run:
         self.callbacks, self.log = callbacks, logger
         self.stop_reason, self.diverged = None, None
         # a run resumed from the checkpoint written at its end ends there again
-        if state.costs and not math.isfinite(state.costs[-1]):
-            self.diverged, self.stop_reason = (state.iteration, state.costs[-1]), "diverged"
+        if state.costs and not math.isfinite(_cost(state.costs[-1])):
+            self.diverged, self.stop_reason = (state.iteration, _cost(state.costs[-1])), "diverged"
         elif stopping.stopped(state):
             self.stop_reason = stopping.reason
 
@@ -558,11 +690,12 @@ class Run:
         """Take the costs of updates ``first .. last``; validate and stop as the rules say."""
         state, n_train_batches = self.state, self.n_train_batches
         costs = numpy.asarray(costs)
-        bad = numpy.flatnonzero(~numpy.isfinite(costs))
+        # the cost is the first of a row of outputs (a segmentation tutorial's cost, accuracy)
+        bad = numpy.flatnonzero(~numpy.isfinite(costs if costs.ndim == 1 else costs[:, 0]))
         if bad.size:  # keep the costs up to the first bad one, the iteration that diverged
             state.costs.extend(costs[: bad[0] + 1].tolist())
             state.iteration = first + int(bad[0])
-            self.diverged = (state.iteration, float(costs[bad[0]]))
+            self.diverged = (state.iteration, _cost(costs[bad[0]]))
             self.stop_reason = "diverged"
             return
         state.costs.extend(costs.tolist())
@@ -576,6 +709,11 @@ class Run:
 
     def result(self, elapsed):
         return _result(self.state, self.stop_reason, self.frequency, self.n_train_batches, elapsed)
+
+
+def _cost(row):
+    """The training cost of an update's outputs: the number, or the first of a row."""
+    return float(row if numpy.ndim(row) == 0 else row[0])
 
 
 class _GroupScores:
@@ -707,6 +845,44 @@ def _validate_counting(model, state, stopping, epoch, minibatch, callbacks):
         state.bad_counter += 1
     record = Validation(state.iteration, epoch, minibatch, loss, stopping.patience, new_best,
                         False, test_score, train_loss, state.bad_counter)
+    state.history.append(record)
+    for callback in callbacks:
+        callback(record)
+
+
+def _validate_jaccard(model, state, epoch, minibatch, n_train_batches, callbacks):
+    """Validate after epoch ``epoch``'s last update by ``EpochPatience``'s rule.
+
+    The training means are those of the epoch's updates (``state.costs``: rows of the cost and,
+    where the tutorial's training function gives it, the accuracy), added up in order then
+    divided, as the tutorials do; ``model.validation_scores()``
+    gives the validation's ``cost``, ``accuracy`` and ``jaccard`` per class. The record's
+    ``validation_loss`` is the pixel error, 1 - accuracy; ``scores`` holds every number.
+    """
+    train_means = [sum(column) / n_train_batches
+                   for column in zip(*state.costs[-n_train_batches:])]
+    valid = model.validation_scores()
+    per_class = [float(value) for value in valid["jaccard"]]
+    jaccard = float(numpy.mean(per_class))
+    scores = {"train_cost": train_means[0], "valid_cost": float(valid["cost"]),
+              "valid_accuracy": float(valid["accuracy"]), "valid_jaccard_per_class": per_class,
+              "valid_jaccard": jaccard}
+    if len(train_means) > 1:  # a training function that also gives its accuracy
+        scores["train_accuracy"] = train_means[1]
+    loss = 1.0 - scores["valid_accuracy"]
+    new_best = False
+    if epoch == 1:  # the first epoch sets the mark, its model not kept (the tutorials' epoch 0)
+        state.best_score = jaccard
+    elif epoch > 2 and jaccard > state.best_score:  # the second epoch never counts as a best
+        new_best = True
+        state.best_score, state.best_validation_loss, state.best_iter = jaccard, loss, \
+            state.iteration
+        state.best_params = model.get_params()
+        state.bad_counter = 0
+    else:
+        state.bad_counter += 1
+    record = Validation(state.iteration, epoch, minibatch, loss, state.patience, new_best, False,
+                        bad_counter=state.bad_counter, scores=scores)
     state.history.append(record)
     for callback in callbacks:
         callback(record)

@@ -1,6 +1,7 @@
 """The early-stopping trainer against hand-computed traces and a literal transcription of the tutorial loop."""
 
 import copy
+import json
 import logging
 import math
 import time
@@ -501,3 +502,139 @@ def test_validation_patience_resumes_as_the_unbroken_run():
         ValidationPatience(patience=0)
     with pytest.raises(ValueError, match="not ValidationPatience"):
         train_lockstep(None, 5, [stopping])
+
+
+# ----------------------------------------------------------------------------------------------
+# EpochPatience: the segmentation tutorials' rule
+
+
+def segmentation_tutorial_loop(jaccards, num_epochs, max_patience):
+    """The epoch loop of train_fcn1D.py / train_unet.py / train_fcn8.py, transcribed (its mean
+    validation Jaccard index from ``jaccards``, one per epoch; the model saved at each best)."""
+    patience, best_jacc_val, saved, trace = 0, None, None, []
+    for epoch in range(num_epochs):
+        jacc = jaccards[epoch]
+        new_best = False
+        if epoch == 0:
+            best_jacc_val = jacc
+        elif epoch > 1 and jacc > best_jacc_val:
+            best_jacc_val, patience, saved, new_best = jacc, 0, epoch, True
+        else:
+            patience += 1
+        trace.append((epoch, new_best, patience))
+        if patience == max_patience or epoch == num_epochs - 1:
+            break
+    return trace, saved
+
+
+class FakeSegmentation:
+    """Validation scores from a list of mean Jaccard indices, one per epoch; training outputs
+    (cost, accuracy) made from the update's index."""
+
+    fused = False
+
+    def __init__(self, jaccards):
+        self.jaccards, self.validations, self.updates = list(jaccards), 0, 0
+
+    def train_minibatches(self, first, count):
+        rows = [[1.0 / (self.updates + i + 1), 0.5] for i in range(count)]
+        self.updates += count
+        return numpy.array(rows)
+
+    def validation_scores(self):
+        jaccard = self.jaccards[self.validations]
+        self.validations += 1
+        return {"cost": 0.25, "accuracy": 0.75, "jaccard": numpy.array([jaccard, jaccard])}
+
+    def get_params(self):
+        return [numpy.array(self.validations)]
+
+
+@pytest.mark.parametrize("jaccards, num_epochs, max_patience", [
+    ([0.5, 0.9, 0.6, 0.7, 0.4, 0.4, 0.8], 7, 3),  # the second epoch is never a best
+    ([0.5, 0.4, 0.3, 0.2, 0.1], 5, 2),  # never better: stops after two stale epochs past 0
+    ([0.1, 0.2, 0.3, 0.4, 0.5, 0.6], 6, 1),  # always better, but the second: patience 1 stops
+    ([float("nan"), 0.5, 0.6, 0.7], 4, 5),  # a NaN mark: nothing beats it
+    (list(numpy.random.RandomState(4).uniform(0.3, 0.6, 40)), 40, 4),
+])
+def test_epoch_patience_is_the_segmentation_tutorials_rule(jaccards, num_epochs, max_patience):
+    from dltut.trainer import EpochPatience
+
+    trace, saved = segmentation_tutorial_loop(jaccards, num_epochs, max_patience)
+    n_train_batches = 3
+    result = train(FakeSegmentation(jaccards), n_train_batches,
+                   EpochPatience(num_epochs, max_patience))
+    assert [(v.epoch - 1, v.new_best, v.bad_counter) for v in result.history] == trace
+    assert result.epochs == len(trace)
+    assert result.stop_reason == ("max_patience" if trace[-1][2] == max_patience
+                                  else "n_epochs")
+    if saved is None:
+        assert result.best_params is None and math.isinf(result.best_validation_loss)
+    else:
+        assert result.best_params == [saved + 1] and result.best_iter == (saved + 1) * 3 - 1
+    first = result.history[0].scores
+    assert first["train_cost"] == (1.0 + 1 / 2 + 1 / 3) / 3 and first["train_accuracy"] == 0.5
+    assert result.history[0].validation_loss == 0.25
+
+
+def test_epoch_patience_state_round_trips_and_resumes_as_the_unbroken_run():
+    from dltut.trainer import EpochPatience, TrainState
+
+    jaccards = list(numpy.random.RandomState(5).uniform(0.3, 0.6, 30))
+    stopping = EpochPatience(n_epochs=30, max_patience=4)
+    whole = train(FakeSegmentation(jaccards), 3, stopping)
+    states = []
+    train(FakeSegmentation(jaccards), 3, EpochPatience(5, 4),
+          checkpoint=lambda state: states.append(copy.deepcopy(state)), checkpoint_every=1)
+    fields = json.loads(json.dumps(states[-1].to_dict()))  # what a checkpoint holds
+    best, costs = states[-1].best_params, numpy.asarray(states[-1].costs)
+    state = TrainState.from_dict(fields, best, costs)
+    model = FakeSegmentation(jaccards)
+    model.validations, model.updates = len(state.history), state.iteration + 1
+    resumed = train(model, 3, stopping, state=state)
+    assert resumed.history == whole.history and resumed.stop_reason == whole.stop_reason
+    bad = dict(fields, history=[dict(fields["history"][0], scores={"x": "y"})])
+    with pytest.raises(ValueError, match="scores must be an object of numbers"):
+        TrainState.from_dict(bad, best, costs)
+    with pytest.raises(ValueError, match="max_patience must be an integer >= 1"):
+        EpochPatience(max_patience=0)
+
+
+class _Iterator:
+    """Batches ``{'data': i, 'labels': [[i, i]]}`` for i = 0, 1, 2, ... (as many as asked)."""
+
+    nbatches, non_void_nclasses = 2, 2
+
+    def __init__(self):
+        self.drawn = 0
+
+    def next(self):
+        self.drawn += 1
+        return {"data": self.drawn - 1, "labels": numpy.full((1, 2), self.drawn - 1)}
+
+
+def test_batches_feed_the_functions_and_add_up_as_the_tutorials():
+    from dltut.trainer import Batches
+
+    calls, decays = [], []
+
+    def train_fn(x, labels):
+        calls.append((x, labels.shape))
+        return numpy.float32(x + 0.5), numpy.float32(0.25)
+
+    def valid_fn(x, labels):
+        return numpy.float32(x), numpy.float32(0.5), numpy.array([[x, 0.0], [x + 1.0, 0.0]])
+
+    model = Batches(train_fn, valid_fn, _Iterator(), _Iterator(), [],
+                    at_epoch_start=lambda: decays.append(len(calls)))
+    assert model.train_minibatches(0, 2).tolist() == [[0.5, 0.25], [1.5, 0.25]]
+    assert calls == [(0, (2,)), (1, (2,))] and decays == [0]
+    with numpy.errstate(all="raise"):  # the class with no pixel is NaN, without a warning
+        scores = model.validation_scores()
+    assert scores["cost"] == 0.5 and scores["accuracy"] == 0.5
+    assert scores["jaccard"][0] == 1 / 3 and math.isnan(scores["jaccard"][1])
+    from dltut.trainer import TrainState
+
+    resumed = Batches(train_fn, valid_fn, _Iterator(), _Iterator(), [])
+    resumed.resume(TrainState(patience=1, iteration=3, history=[None]))
+    assert (resumed.train_iter.drawn, resumed.valid_iter.drawn) == (4, 2)
