@@ -80,6 +80,7 @@ class Tutorial:
     # where its real data comes from, how to build it and the extra that needs (its --help);
     # None: MNIST, shipped with dltut
     data: str | None = None
+    lists: dict = dataclasses.field(default_factory=dict)  # its flags of several values (nargs)
 
 
 # in the tutorials' reading order (the original's doc/contents.txt), then the two code files its
@@ -307,7 +308,8 @@ Train  0.5217391304347826 Valid  0.19999999999999996 Test  0.43999999999999995""
 # what a flag's values are, where not int
 TYPES = {"L1_reg": float, "L2_reg": float, "learning_rate": float, "output_folder": str,
          "contraction_level": float, "finetune_lr": float, "pretrain_lr": float,
-         "corruption_levels": float, "data_dir": str, "samples": str}
+         "corruption_levels": float, "data_dir": str, "samples": str, "weight_decay": float,
+         "data_path": str}
 LISTS = {"nkerns": 2, "hidden_layers_sizes": "+", "corruption_levels": "+",
          "samples": "+"}  # flags' nargs
 # the range of a numeric flag where it is not the usual one (an int flag: a count or a size, >= 1;
@@ -315,7 +317,7 @@ LISTS = {"nkerns": 2, "hidden_layers_sizes": "+", "corruption_levels": "+",
 # A tutorial's own checks may be narrower (hmc's n_samples >= 2, rbm's n_chains below the test set)
 RANGES = {"pretraining_epochs": (0, None), "burnin": (0, None), "seed": (0, 2**32),
           "L1_reg": (0.0, None), "L2_reg": (0.0, None), "contraction_level": (0.0, None),
-          "corruption_levels": (0.0, 1.0)}
+          "corruption_levels": (0.0, 1.0), "weight_decay": (0.0, None)}
 SWITCHES = {  # hyperparameters that are on/off flags, off by default
     "toy": "train on the made data shipped with dltut instead of the tutorial's (offline, no "
            "extra), with the small settings of the original's reference run (its quick "
@@ -349,6 +351,12 @@ def check_value(name, value):
         if not good:
             raise ValueError(f"{name} must be {wanted}{'' if below is None else f' and < {below}'}"
                              f", got {item!r}")
+
+
+def nargs(name, flag):
+    """How many values the flag ``flag`` of the tutorial ``name`` takes (argparse's ``nargs``):
+    the tutorial's own (``lists``), else every tutorial's (``LISTS``), else None: one."""
+    return get(name).lists.get(flag, LISTS.get(flag))
 
 
 def names(supervised=None):

@@ -61,8 +61,11 @@ def build_parser(script, prog=None):
             continue
         parser.add_argument(_flag(name), type=catalogue.TYPES.get(name, int), default=defaults[name],
                             metavar=name.upper(), help=f"default {defaults[name]}",
-                            nargs=catalogue.LISTS.get(name))
+                            nargs=catalogue.nargs(script, name))
     _add_run_flags(parser, _run_options(script), catalogue.uses_data(script))
+    if not supervised(script) and "out" in _run_options(script):
+        parser.add_argument("--out", default=None,
+                            help="where the best model is written (.npz; default: not written)")
     if supervised(script):
         _add_model_flags(parser, script)
     return parser
