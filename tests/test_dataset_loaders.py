@@ -325,3 +325,18 @@ def test_arguments_are_checked():
     with pytest.raises(ValueError, match="crop_size"):
         Sized(3, batch_size=2)
     assert Sized(3, batch_size=2, data_augm_kwargs={"crop_size": 1}).batch_shape == [3, 1, 1]
+
+
+def test_the_scripts_options_are_accepted_as_they_pass_them():
+    """train_fcn8.py's and train_unet.py's calls read as they did; an option dltut does not
+    implement is refused."""
+    made = Made(4, batch_size=2, seq_per_subset=0, seq_length=0, overlap=0,
+                return_one_hot=False, return_01c=False, use_threads=True, return_list=True,
+                return_0_255=False)
+    assert made.next()[0].shape == (2, 1, 2, 3)
+    with pytest.raises(ValueError, match="return_one_hot=True"):
+        Made(4, return_one_hot=True)
+    with pytest.raises(ValueError, match="seq_length=3"):
+        Made(4, seq_length=3)
+    with pytest.raises(TypeError, match="unknown option 'shuffle'"):
+        Made(4, shuffle=True)

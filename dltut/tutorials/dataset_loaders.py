@@ -39,15 +39,12 @@ augmentation from the global generator concurrently with the other iterators' dr
 reproducible; here every draw comes from the iterator's ``augm_rng`` in batch order.
 """
 
-import logging
 import os
 from pathlib import Path
 
 import numpy
 
 from dltut.data import DataError
-
-log = logging.getLogger(__name__)
 
 SHUFFLE_SEED = 0xbeef  # ThreadedDataset's RandomState for the epoch shuffles
 DATA = Path("data")  # the datasets' folders: data/<name> (the originals' datasets_local_path)
@@ -75,6 +72,13 @@ AUGMENTATION = {
     "gamma": 0,  # gamma correction x ** gamma * gain where gamma > 0
     "gain": 1,
 }
+# The original's other options, as the training scripts pass them: accepted with these values
+# only, so that a script's call reads as it did
+FIXED_OPTIONS = {"seq_per_subset": (0,), "seq_length": (0, None), "overlap": (0, None),
+                 "return_one_hot": (False,), "return_01c": (False,), "return_0_255": (False,),
+                 "fill_last_batch": (False,)}
+# and these with any value, doing nothing: the batches are fetched in order, without threads
+IGNORED_OPTIONS = ("use_threads", "nthreads", "queues_size", "preload", "raise_IOErrors")
 FILL_MODES = ("constant", "nearest", "reflect", "wrap")  # scipy.ndimage's, as the original
 PAD_MODES = ("constant", "nearest", "reflect", "zero")  # pad_image's (the warp's padding)
 
@@ -474,7 +478,9 @@ class BatchIterator:
     ``(rows, cols)`` labels, or None for a set without labels).
 
     ``rng`` draws the epoch shuffles (``RandomState(0xbeef)`` if None) and ``augm_rng`` the
-    augmentation (numpy's global generator if None, as the original).
+    augmentation (numpy's global generator if None, as the original). The original's other
+    options are accepted as the scripts pass them (``FIXED_OPTIONS``, ``IGNORED_OPTIONS``): no
+    sequences, no one-hot labels, the c01 layout, data in [0, 1], no threads.
     """
 
     name = None
@@ -485,7 +491,17 @@ class BatchIterator:
     data_shape = None
 
     def __init__(self, batch_size=1, shuffle_at_each_epoch=True, infinite_iterator=True,
-                 return_list=False, data_augm_kwargs=None, rng=None, augm_rng=None):
+                 return_list=False, data_augm_kwargs=None, rng=None, augm_rng=None,
+                 **original):
+        for option, value in original.items():
+            if option in FIXED_OPTIONS:
+                if value not in FIXED_OPTIONS[option] or isinstance(value, bool) != isinstance(
+                        FIXED_OPTIONS[option][0], bool):
+                    raise ValueError(f"{option}={value!r}: dltut's loaders take only "
+                                     f"{option}={FIXED_OPTIONS[option][0]!r} (what the "
+                                     "segmentation tutorials use)")
+            elif option not in IGNORED_OPTIONS:
+                raise TypeError(f"unknown option {option!r} of the dataset loaders")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size {batch_size!r}: a positive int")
         self.batch_size = batch_size
@@ -582,7 +598,7 @@ class BatchIterator:
             x, y = self.load_example(name)
             x = x[numpy.newaxis]  # a sequence of one frame, as the original
             if y is not None:
-                y = y[numpy.newaxis]
+                y = y[numpy.newaxis].copy()  # (the dataset may hand out a view of its arrays)
                 if self._void_labels:
                     map_labels(y, self.non_void_nclasses, list(self._void_labels),
                                self.GTclasses)
