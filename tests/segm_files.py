@@ -170,3 +170,53 @@ def make_cortical(folder, n=40, length=200, seed=0):
             for row in values:
                 f.write(" ".join(form.format(v.item()) for v in row) + "\n")
     return raw, smooth, labels, regions
+
+
+# ----------------------------------------------------------------------------------------------
+# What the original loaders gave on the shipped made data (benchmarks/segm_original.py)
+
+RECORDED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "segm_original.json")
+
+
+def recorded_original(*keys):
+    """The part of tests/segm_original.json at ``keys`` (the original loaders' batches on the
+    made data in dltut/toy, recorded by benchmarks/segm_original.py); the test is skipped where
+    that file or part, or the made data, is not there."""
+    import json
+
+    import pytest
+
+    from dltut.tutorials.dataset_loaders import TOY
+
+    if not os.path.exists(RECORDED):
+        pytest.skip("no tests/segm_original.json (benchmarks/segm_original.py records it)")
+    with open(RECORDED) as f:
+        part = json.load(f)
+    for key in keys:
+        if key not in part:
+            pytest.skip(f"tests/segm_original.json has no {'/'.join(keys)}")
+        part = part[key]
+    if not os.path.isdir(TOY):
+        pytest.skip("no made data in dltut/toy")
+    return part
+
+
+def assert_batch_as_recorded(batch, record, labels_dtype=None):
+    """``batch`` (a loader's dict) against ``record`` (segm_original.py's batch_record): the
+    same examples, shapes, dtypes (the labels' ``labels_dtype`` where given) and sums."""
+    import pytest
+
+    data, labels = batch["data"], numpy.asarray(batch["labels"])
+    names = [f if isinstance(f, str) else int(f) for f in numpy.ravel(batch["filenames"])]
+    assert names == record["filenames"]
+    assert list(data.shape) == record["data_shape"] and str(data.dtype) == record["data_dtype"]
+    assert float(numpy.sum(data, dtype=numpy.float64)) == pytest.approx(record["data_sum"],
+                                                                        rel=1e-12)
+    assert [float(numpy.sum(a, dtype=numpy.float64)) for a in data] == pytest.approx(
+        record["data_sum_per_item"], rel=1e-12)
+    assert list(labels.shape) == record["labels_shape"]
+    assert str(labels.dtype) == (labels_dtype or record["labels_dtype"])
+    as_int = labels.astype(numpy.int64)
+    assert numpy.bincount(as_int.ravel(), minlength=4).tolist() == record["label_counts"]
+    weights = numpy.arange(as_int[0].size).reshape(as_int[0].shape)
+    assert float(numpy.sum(as_int * weights)) == record["labels_weighted_sum"]

@@ -13,7 +13,7 @@ import pytest
 from dltut.data import DataError
 from dltut.tutorials import cortical_layers, dataset_loaders
 from dltut.tutorials.cortical_layers import Cortical6LayersDataset
-from segm_files import make_cortical
+from segm_files import make_cortical, recorded_original
 
 
 @pytest.fixture
@@ -174,3 +174,30 @@ def test_the_shipped_toy_rays():
                                                              "float32"))
     expected, _ = original_split(len(data.raw), "train")
     assert data.names == expected
+
+
+def test_batches_as_train_fcn1d_recorded():
+    """The batches train_fcn1D.py drew from the tutorial's loader on the shipped made rays
+    (segm_original.json, its fcn1d part): the splits' rays, then each epoch's training and
+    validation batches (both shuffled at each epoch, as the script builds them): the rays, the
+    data's and labels' sums, shapes and dtypes."""
+    recorded = recorded_original("fcn1d")
+    train_size, valid_size, _ = recorded["settings"]["batch_size"]
+    iterators = {"train": Cortical6LayersDataset("train", toy=True, batch_size=train_size),
+                 "val": Cortical6LayersDataset("valid", toy=True, batch_size=valid_size)}
+    for which, data in iterators.items():
+        split = recorded["splits"][which]
+        assert data.names == split["rays"]
+        assert data.nbatches == split["nbatches_at_init"]
+        assert data.non_void_nclasses == split["non_void_nclasses"]
+        assert data.void_labels == split["void_labels"]
+    for key, which in (("train_batches", "train"), ("valid_batches", "val")):
+        for epoch in recorded[key]:
+            for record in epoch:
+                batch = iterators[which].next()
+                assert batch["filenames"][0].tolist() == record["rays"]
+                assert list(batch["data"].shape) == record["data_shape"]
+                assert str(batch["data"].dtype) == record["data_dtype"]
+                assert float(numpy.sum(batch["data"], dtype=numpy.float64)) == pytest.approx(
+                    record["data_sum"], rel=1e-12)
+                assert int(numpy.sum(batch["labels"])) == record["labels_sum"]

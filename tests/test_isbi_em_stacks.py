@@ -12,7 +12,7 @@ import pytest
 from dltut.data import DataError
 from dltut.tutorials import dataset_loaders, isbi_em_stacks
 from dltut.tutorials.isbi_em_stacks import IsbiEmStacksDataset
-from segm_files import make_isbi, write_tiff
+from segm_files import assert_batch_as_recorded, make_isbi, recorded_original, write_tiff
 
 Image = pytest.importorskip("PIL.Image")
 
@@ -163,3 +163,25 @@ def test_the_shipped_toy_stacks():
     for i in names:
         numpy.testing.assert_array_equal(x[i], original_slice(folder, "train-volume.tif", i)
                                          .transpose(2, 0, 1))
+
+
+def test_batches_as_the_original_recorded():
+    """The original IsbiEmStacksDataset's batches on the shipped made stacks
+    (segm_original.json): training batches of 5 shuffled over two epochs, the validation set's
+    batch of 5 (its slices 0-4); the test set, whose empty labels the original's random_transform
+    refused, here has None for labels. The labels are uint8 here, as the original's
+    ``labels / 255`` gave under Python 2; the recording ran the loader on Python 3, whose true
+    division gave float64 (the same 0s and 1s)."""
+    recorded = recorded_original("loaders", "isbi_em_stacks")
+    for which, shuffle in (("train", True), ("valid", False)):
+        record = recorded[which]
+        data = IsbiEmStacksDataset(which, toy=True, batch_size=record["batch_size"],
+                                   shuffle_at_each_epoch=shuffle)
+        assert data.nbatches == record["nbatches"]
+        for epoch in record["epochs"]:
+            for batch in epoch:
+                assert batch["labels_dtype"] in ("uint8", "float64")
+                assert_batch_as_recorded(data.next(), batch, labels_dtype="uint8")
+    test = IsbiEmStacksDataset("test", toy=True, batch_size=recorded["test"]["batch_size"])
+    assert test.nbatches == recorded["test"]["nbatches"] and test.next()["labels"] is None
+    assert test.nclasses == recorded["nclasses"] and test.void_labels == recorded["void_labels"]

@@ -12,7 +12,7 @@ import pytest
 from dltut.data import DataError
 from dltut.tutorials import polyps912
 from dltut.tutorials.polyps912 import Polyps912Dataset
-from segm_files import make_polyps, write_tiff
+from segm_files import assert_batch_as_recorded, make_polyps, recorded_original, write_tiff
 
 Image = pytest.importorskip("PIL.Image")
 
@@ -175,3 +175,30 @@ def test_the_shipped_toy_polyps():
             image, mask = original_example(polyps912.TOY_FOLDER, which, name)
             numpy.testing.assert_array_equal(x, image)
             numpy.testing.assert_array_equal(y, mask)
+
+
+def test_batches_as_the_original_recorded():
+    """The original Polyps912Dataset's batches on the shipped made polyps (segm_original.json):
+    each set one frame a batch in the order its glob listed them (given here as ``order``), the
+    training set shuffled over two epochs; then FCN-8's augmentation (a 32x48 crop,
+    horizontal_flip True, fill_mode 'constant') in batches of 2 after numpy.random.seed(5)."""
+    recorded = recorded_original("loaders", "polyps912")
+    for which in ("train", "valid", "test"):
+        record = recorded[which]
+        data = Polyps912Dataset(which, toy=True, order=record["filenames_property"],
+                                shuffle_at_each_epoch=which == "train")
+        assert data.nbatches == record["nbatches"]
+        for epoch in record["epochs"]:
+            for batch in epoch:
+                assert_batch_as_recorded(data.next(), batch)
+    assert data.nclasses == recorded["nclasses"]
+    assert data.void_labels == recorded["void_labels"]
+    augmented = recorded["train_augmented"]
+    data = Polyps912Dataset("train", toy=True, order=recorded["train"]["filenames_property"],
+                            batch_size=augmented["batch_size"],
+                            data_augm_kwargs=augmented["data_augm_kwargs"],
+                            augm_rng=numpy.random.RandomState(augmented["np_random_seed"]))
+    assert data.nbatches == augmented["nbatches"]
+    for epoch in augmented["epochs"]:
+        for batch in epoch:
+            assert_batch_as_recorded(data.next(), batch)
