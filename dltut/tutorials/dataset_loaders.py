@@ -27,16 +27,18 @@ What a training script gets, and from which random numbers:
 * **Augmentation.** ``random_transform`` is data_augmentation.py's, called once per example
   with the iterator's ``data_augm_kwargs``; it draws from ``augm_rng``, numpy's global generator
   unless given one, as the original (whose numpy.random calls it reproduces draw for draw): the
-  affine parameters, then one number for the horizontal and one for the vertical flip (drawn
-  even when flipping is off), then the spline warp's control points, then the crop's corner.
+  channel shifts, the affine parameters, then one number for the horizontal and one for the
+  vertical flip (drawn even when flipping is off), then the spline warp's control points, then
+  the crop's corner.
 
 Where the original behaves in a way a user would not guess, this module keeps it and says so: a
 flip "probability" of True flips every image (``random() < True``); the crop's corner is drawn
-with ``randint(h - crop)``, so it never touches the last row or column; without threads the
-original prints and skips a batch whose file cannot be read, this one raises. Threads are not
-used: the original's (U-Net's) thread fetched the same batches in the same order, but drew its
-augmentation from the global generator concurrently with the other iterators' draws, which is not
-reproducible; here every draw comes from the iterator's ``augm_rng`` in batch order.
+with ``randint(h - crop)``, so a crop never holds the image's last row or column. Where it
+differs, it says so too: the original printed and skipped a batch whose file could not be read,
+this one raises. Threads are not used: the original's (U-Net's) thread fetched the same batches in
+the same order, but drew its augmentation from the global generator concurrently with the other
+iterators' draws, which is not reproducible; here every draw comes from the iterator's
+``augm_rng`` in batch order.
 """
 
 import os
@@ -332,7 +334,7 @@ def _random_crop(x, y, crop_size, rng, void_label, rows_idx, cols_idx):
 # ----------------------------------------------------------------------------------------------
 # The B-spline warp (gen_warp_field and apply_warp, which use SimpleITK)
 
-DOMAIN_MARGIN = 1 / 8  # ITK 5's BSplineTransformInitializer widens the image's box by this
+DOMAIN_MARGIN = 1 / 8  # ITK's BSplineTransformInitializer widens the image's box by this
 
 
 def spline_warp_field(shape, sigma, grid_size, rng=None, margin=DOMAIN_MARGIN):
@@ -348,7 +350,9 @@ def spline_warp_field(shape, sigma, grid_size, rng=None, margin=DOMAIN_MARGIN):
     ``(grid, grid, 2)`` array the original hands over is read that way (its zeroed ring is then
     not the ring of either grid). The image's first axis is ITK's x: the original makes its
     reference image ``sitk.Image(rows, cols)``. The mesh spans the pixels' outer edges widened by
-    ``margin`` on each side (ITK 5's initializer; ITK 4 had none).
+    ``margin`` on each side, as ITK's initializer does (ITK 5.4's, which the tests compare with;
+    ITK 4's source has the same 1/8). Checked against SimpleITK 2.5.7: the same field to 1e-12,
+    and random_transform's outputs bit for bit.
     """
     rng = numpy.random if rng is None else rng
     size = grid_size + 3  # mesh cells + spline order

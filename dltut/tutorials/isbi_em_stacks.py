@@ -16,7 +16,8 @@ is slices ``0 .. int(split * n) - 1`` and 'test' all of test-volume.tif, as in t
 'val' set has ``n - int(split * n)`` examples (5), numbered from 0, and the original reads
 example ``i`` from slice ``i``: the validation slices are the first five training slices, not
 the last five. dltut keeps that, to give what the original gave; ``val_slices='last'`` reads the
-slices the split meant instead. (The original also fixed ``n`` at 30; here it is the file's.)
+slices the split meant instead. (The original also fixed ``n`` at 30 and ``data_shape`` at
+(512, 512, 1); here both are the files'.)
 
 ``download(folder)`` fetches the three files from the challenge's site (``URL``; the site asks
 visitors to register, and may refuse an unregistered download) with ``dltut.download.fetch``
