@@ -57,8 +57,33 @@ def _suite_results(path):
                            "floatX": None})
 
 
+def _bmp(path):
+    from dltut import imagefiles
+
+    imagefiles.read_bmp(path)
+
+
+def _tiff(path):
+    from dltut import imagefiles
+
+    imagefiles.read_tiff(path)
+
+
+def _rays(path):
+    from dltut.tutorials import cortical_layers
+
+    cortical_layers.read_rays(path, float)
+
+
+def _ray_labels(path):
+    from dltut.tutorials import cortical_layers
+
+    cortical_layers.read_rays(path, int)
+
+
 READERS = {"suite-results": _suite_results, "mnist": _mnist, "imdb": _imdb, "atis": _atis, "midi": _midi, "model": _model,
-           "checkpoint": _checkpoint}
+           "checkpoint": _checkpoint, "bmp": _bmp, "tiff": _tiff, "rays": _rays,
+           "ray-labels": _ray_labels}
 
 
 def outcome(read, path):

@@ -1,7 +1,9 @@
 """Fuzzing every file format dltut reads: a mutated file is read or refused, never more.
 
 For each format a valid seed file is made here (an MNIST pickle, ``.npz`` and IDX file, an IMDB
-pickle, an ATIS fold, a MIDI tune, a model file, a checkpoint and a suite's results); hypothesis draws mutations of
+pickle, an ATIS fold, a MIDI tune, a model file, a checkpoint, a suite's results, and the
+segmentation datasets' BMP images (24-bit and 8-bit), TIFF stacks (plain and PackBits) and ray
+text files (values and labels)); hypothesis draws mutations of
 it (bytes flipped, inserted, deleted, truncated, set to edge values; for the pickles also whole
 made structures of odd types; for the model files the JSON description changed), and
 ``fuzz_worker.py`` reads each mutant with dltut's reader in a subprocess whose memory is capped.
@@ -200,6 +202,26 @@ def seeds():
         made["midi"] = ("midi", "tune.mid", open(path, "rb").read(), None)
     except ImportError:  # mido is the midi extra's (the test extra has it)
         pass
+
+    from segm_files import write_bmp, write_tiff
+
+    rng = numpy.random.RandomState(0)
+    for fmt, name, write in (
+            ("bmp", "frame.bmp", lambda p: write_bmp(p, rng.randint(0, 256, (5, 6, 3)))),
+            ("bmp8", "frame8.bmp", lambda p: write_bmp(p, rng.randint(0, 4, (4, 7)),
+                                                        palette=rng.randint(0, 256, (4, 3)))),
+            ("tiff", "stack.tif", lambda p: write_tiff(p, rng.randint(0, 256, (3, 5, 4)))),
+            ("tiff-packbits", "masks.tif", lambda p: write_tiff(
+                p, [rng.randint(0, 3, (6, 5)), rng.randint(0, 256, (2, 3, 3))], order=">",
+                compression=32773, rows_per_strip=4))):
+        path = os.path.join(folder, name)
+        write(path)
+        made[fmt] = ("tiff" if fmt.startswith("tiff") else "bmp", name, open(path, "rb").read(),
+                     None)
+    rays = "\n".join(" ".join(f"{v:.4f}" for v in row) for row in rng.rand(4, 6) * 100) + "\n"
+    made["rays"] = ("rays", "training_raw.txt", rays.encode(), None)
+    labels = "\n".join(" ".join(map(str, row)) for row in rng.randint(0, 7, (4, 6))) + "\n"
+    made["ray-labels"] = ("ray-labels", "training_cls.txt", labels.encode(), None)
     shutil.rmtree(folder)
     return made
 
@@ -263,7 +285,8 @@ def _formats(*names):
 def test_mutated_bytes_are_read_or_refused(tmp_path_factory, batch):
     mutants = _Mutants(tmp_path_factory.mktemp("bytes"))
     for fmt in _formats("mnist-pickle", "mnist-npz", "imdb", "atis", "model", "checkpoint",
-                        "suite-results", "midi"):
+                        "suite-results", "midi", "bmp", "bmp8", "tiff", "tiff-packbits", "rays",
+                        "ray-labels"):
         _, _, seed, transform = seeds()[fmt]
         for steps in batch.draw(st.lists(mutations, min_size=BATCH, max_size=BATCH), label=fmt):
             # pickles: past the protocol header; other files: anywhere
