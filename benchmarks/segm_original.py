@@ -71,15 +71,21 @@ extracted. What is done around them, and why:
   ``range``, ``zip``, ``map`` and ``filter`` return lists (e.g. ``np.random.shuffle(range(n))``
   in cortical_layers.py, ``[1] + range(1) + range(2, n)`` in the loaders), and ``iter`` returns
   an iterator that also has Python 2's ``.next()`` method (``self.names_batches.next()`` in
-  ``ThreadedDataset._step``). Python 2's integer ``/`` cannot be given this way; no division on
-  a path run here depends on it (the ISBI loader's ``np.array(targets) / 255`` would give
-  floats where Python 2 gave 0/1 integers; it is not run here).
+  ``ThreadedDataset._step``). Python 2's integer ``/`` cannot be given this way; one division
+  on a path run here depends on it: the ISBI loader's ``np.array(targets) / 255`` gives float64
+  0./1. labels where Python 2 gave uint8 0/1 (the loaders part records them as they come; no
+  model here is fed from that loader).
 * Missing modules. dataset_loaders' ``__init__`` imports every dataset and its
   ``data_augmentation`` imports scikit-image at the top; the theano venv has neither
   scikit-image nor h5py, so stand-in modules are put in ``sys.modules`` for the names imported
   at module level and never called on the paths run here: ``skimage.color.rgb2gray``,
   ``skimage.color.gray2rgb``, ``skimage.img_as_float`` (used only by the optical-flow and
-  image-saving helpers) and ``h5py`` (movingMNIST). Calling any of them raises.
+  image-saving helpers) and ``h5py`` (movingMNIST). Calling any of them raises. (The loaders
+  part runs where scikit-image is installed, and uses it: Polyps912Dataset reads with
+  ``skimage.io.imread``.)
+* Threads. The 2-D loaders are built with ``use_threads=False``: their fetcher threads call
+  ``Thread.isAlive``, gone since Python 3.9; with one fetcher thread the batches and their
+  order are the same.
 * Configuration. dataset_loaders finds its data through a ``config.ini`` beside its
   ``__init__.py``; the package is copied to the work directory and a ``config.ini`` written
   there (``datasets_local_path`` in the work directory, ``shared_path`` the made data), as its
@@ -111,7 +117,9 @@ The run is deterministic: ``Cortical6LayersDataset.filenames`` seeds numpy's glo
 1609 (once per dataset built), Lasagne draws the initial weights from numpy's global RNG (its
 default ``lasagne.random.get_rng()``), the loaders shuffle with their own
 ``RandomState(0xbeef)``, and the 1-D model has no dropout. Two runs gave identical JSON but
-for the times.
+for the times. One input is the file system's: Polyps912Dataset takes its file names in
+``glob.glob`` order (directory order, not sorted), which the batches' order then depends on;
+the loaders part records that order (``filenames_property``).
 """
 
 import argparse
