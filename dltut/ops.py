@@ -498,7 +498,7 @@ def pool_2d(input, ws=(2, 2), ignore_border=True, stride=None, pad=(0, 0), mode=
     if any(p >= w for p, w in zip(pad, ws)):
         raise ValueError(f"pad {pad!r} must be smaller than ws {ws!r}, as in Theano")
     if stride == ws and pad == (0, 0) and ignore_border:
-        return _pool_windows_apart(input, ws)
+        return _pool_windows_apart(input, ws, input_shape)
     rows, cols = _spatial_sizes(input, input_shape)
     out_shape = [pool_output_length(n, w, s, p, ignore_border)
                  for n, w, s, p in zip((rows, cols), ws, stride, pad)]
@@ -507,7 +507,8 @@ def pool_2d(input, ws=(2, 2), ignore_border=True, stride=None, pad=(0, 0), mode=
                                                                           stride, ws)]
     lead = (slice(None),) * (input.ndim - 2)
     if sizes != [rows, cols]:
-        shape = [input.shape[k] for k in range(input.ndim - 2)] + sizes
+        known = [None] * (input.ndim - 2) if input_shape is None else list(input_shape)[:-2]
+        shape = [input.shape[k] if size is None else size for k, size in enumerate(known)] + sizes
         fill = T.alloc(numpy.asarray(-numpy.inf, dtype=input.dtype), *shape)
         input = T.set_subtensor(fill[lead + (slice(pad[0], pad[0] + rows),
                                              slice(pad[1], pad[1] + cols))], input)
@@ -517,10 +518,14 @@ def pool_2d(input, ws=(2, 2), ignore_border=True, stride=None, pad=(0, 0), mode=
     return T.max(T.stack(views), axis=0)
 
 
-def _pool_windows_apart(input, ws):
-    """Non-overlapping windows, no padding, the last partial ones dropped: a reshape and a max."""
+def _pool_windows_apart(input, ws, input_shape=None):
+    """Non-overlapping windows, no padding, the last partial ones dropped: a reshape and a max
+    (with ``input_shape``'s ints for the sizes it knows, as JAX mode needs)."""
     w_rows, w_cols = ws
     batch, channels, rows, cols = input.shape
+    if input_shape is not None:  # the sizes known, as constants
+        batch, channels, rows, cols = (symbolic if known is None else known
+                                       for symbolic, known in zip(input.shape, input_shape))
     out_rows, out_cols = rows // w_rows, cols // w_cols
     windows = input[:, :, : out_rows * w_rows, : out_cols * w_cols].reshape(
         (batch, channels, out_rows, w_rows, out_cols, w_cols)
