@@ -1,5 +1,6 @@
 """dltut.ops against independent references: SciPy's convolve2d and correlate2d, NumPy loops, and
-central finite differences, in every compile mode the engine offers."""
+central finite differences, in every compile mode the engine offers; on the theano engine, also
+Theano's own conv2d, conv2d_grad_wrt_inputs and pool_2d."""
 
 import functools
 
@@ -354,8 +355,10 @@ def test_conv2d_rejects_unknown_method():
     "kwargs, message",
     [
         ({"mode": "average_exc_pad"}, "only 'max'"),
-        ({"ignore_border": False}, "only ignore_border=True"),
-        ({"stride": (1, 1)}, "stride == ws"),
+        ({"ignore_border": False}, "needs the input's rows and columns as ints"),
+        ({"stride": (1, 1)}, "pass input_shape \\(got None"),
+        ({"pad": (1, 0), "ignore_border": False}, "needs ignore_border=True"),
+        ({"pad": (2, 0)}, "pad \\(2, 0\\) must be smaller than ws \\(2, 2\\)"),
         ({"ws": (2,)}, "ws \\(2,\\) must be 2 positive ints"),
         ({"ws": (0, 2)}, "must be 2 positive ints"),
     ],
@@ -367,3 +370,287 @@ def test_pool_2d_rejects_what_it_does_not_implement(kwargs, message):
 
 def test_pool_2d_accepts_stride_equal_to_ws():
     pool_2d(T.tensor4("image"), ws=(3, 2), stride=(3, 2))
+
+
+# ----------------------------------------------------------------------------------------------
+# Padding, strides and cross-correlation (Theano's border_mode, subsample, filter_flip)
+
+# (input_shape, filter_shape, border_mode, subsample, filter_flip): each padding Theano names, an
+# int and a pair, strides that do and do not divide the padded image, both flips.
+GEOMETRIES = [
+    ((2, 3, 7, 6), (4, 3, 3, 3), "half", (1, 1), False),
+    ((2, 2, 6, 5), (3, 2, 2, 3), "full", (2, 1), True),
+    ((1, 2, 7, 8), (2, 2, 3, 2), (2, 1), (2, 3), False),
+    ((2, 1, 5, 5), (2, 1, 3, 3), 1, (3, 2), True),
+]
+
+
+def _geometry_id(case):
+    input_shape, filter_shape, border_mode, subsample, flip = case
+    return f"{_shape_id((input_shape, filter_shape))}-{border_mode}-s{subsample[0]}{subsample[1]}-{'conv' if flip else 'corr'}"
+
+
+def geometry_reference(image, filters, border_mode, subsample, filter_flip):
+    """Zero-pad the image with NumPy, then SciPy's valid convolve2d (or correlate2d), keeping
+    every ``subsample``-th output."""
+    pad = ops.border_padding(border_mode, filters.shape)
+    padded = numpy.pad(image, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
+    reference = convolve2d if filter_flip else correlate2d
+    full = numpy.array([[sum(reference(channel, kernel, "valid") for channel, kernel in zip(picture, bank))
+                         for bank in filters] for picture in padded])
+    return full[:, :, ::subsample[0], ::subsample[1]]
+
+
+def transposed_reference(out_grad, filters, input_shape, border_mode, subsample, filter_flip):
+    """The adjoint by a loop over ``out_grad``'s pixels: each adds its filters' values, weighted,
+    to the window of the padded image it was computed from (flipped for a true convolution)."""
+    pad = ops.border_padding(border_mode, filters.shape)
+    _, _, f_rows, f_cols = filters.shape
+    batch, channels, rows, cols = input_shape
+    image = numpy.zeros((batch, channels, rows + 2 * pad[0], cols + 2 * pad[1]))
+    taps = filters[:, :, ::-1, ::-1] if filter_flip else filters
+    for i in range(out_grad.shape[2]):
+        for j in range(out_grad.shape[3]):
+            r, q = i * subsample[0], j * subsample[1]
+            image[:, :, r:r + f_rows, q:q + f_cols] += numpy.einsum("bk,kcuv->bcuv", out_grad[:, :, i, j], taps)
+    return image[:, :, pad[0]:pad[0] + rows, pad[1]:pad[1] + cols]
+
+
+@functools.cache
+def geometry_step(mode, case, method=None, transposed=False, batch_known=True):
+    """Compiled ``(x, filters, g) -> (out, d x, d filters)`` of ``cost = sum(op(x, filters) * g)``
+    for ``conv2d`` (or ``conv2d_grad_wrt_inputs``, whose ``x`` has the convolution's output
+    shape) with the geometry of ``case``."""
+    input_shape, filter_shape, border_mode, subsample, flip = case
+    shape = input_shape if batch_known else (None, *input_shape[1:])
+    x, filters, g = (T.tensor4(name, dtype="float64") for name in ("x", "filters", "g"))
+    op = ops.conv2d_grad_wrt_inputs if transposed else conv2d
+    out = op(x, filters, shape, filter_shape, border_mode, subsample, flip, method=method)
+    cost = (out * g).sum()
+    step = function([x, filters, g], [out, *grad(cost, [x, filters])])
+    return lambda *values: [numpy.asarray(value) for value in step(*values)]
+
+
+def _geometry_values(case, seed=0):
+    input_shape, filter_shape, border_mode, subsample, _ = case
+    rng = numpy.random.default_rng(seed)
+    out_shape = conv_output_shape(input_shape, filter_shape, border_mode, subsample)
+    return rng.standard_normal(input_shape), rng.standard_normal(filter_shape), rng.standard_normal(out_shape)
+
+
+@float64
+@pytest.mark.parametrize("case", GEOMETRIES, ids=_geometry_id)
+def test_conv2d_geometry_matches_scipy(mode, case):
+    """Values and both gradients: the image's is the transposed convolution of the output
+    gradient (checked by the loop above), the filters' by finite differences below."""
+    image, filters, out_grad = _geometry_values(case)
+    input_shape, _, border_mode, subsample, flip = case
+    out, image_grad, _ = geometry_step(mode, case)(image, filters, out_grad)
+    numpy.testing.assert_allclose(out, geometry_reference(image, filters, border_mode, subsample, flip),
+                                  rtol=1e-10, atol=1e-10)
+    numpy.testing.assert_allclose(image_grad, transposed_reference(out_grad, filters, input_shape, border_mode,
+                                                                   subsample, flip), rtol=1e-10, atol=1e-10)
+
+
+@float64
+@pytest.mark.parametrize("method", ["slices", "gather", "patches", "xla"])
+def test_conv2d_geometry_methods_agree(mode, method):
+    """Every method, with the batch given and (but in JAX mode, which compiles for static shapes
+    only) left None, gives the default's values and gradients."""
+    if method == "xla" and mode != "jax":
+        pytest.skip("the xla method is for PyTensor's JAX mode")
+    if mode == "numba" and method == "slices":
+        pytest.skip("numba compiles the gradient of the slices for many minutes")
+    case = GEOMETRIES[2]
+    values = _geometry_values(case)
+    default = geometry_step(mode, case)(*values)
+    for batch_known in (True,) if mode == "jax" else (True, False):  # JAX: static shapes
+        for got, expected in zip(geometry_step(mode, case, method, batch_known=batch_known)(*values), default):
+            numpy.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def _finite_differences(step, values, which, rng, count=6, eps=1e-6):
+    """Central differences of ``sum(out * g)`` at ``count`` random entries of ``values[which]``,
+    with the analytic gradients ``step`` returns there."""
+    analytic = step(*values)[1 + which]
+    for flat in rng.choice(values[which].size, size=min(count, values[which].size), replace=False):
+        index = numpy.unravel_index(flat, values[which].shape)
+        shifted = []
+        for sign in (1, -1):
+            moved = [value.copy() for value in values]
+            moved[which][index] += sign * eps
+            shifted.append((step(*moved)[0] * values[2]).sum())
+        assert (shifted[0] - shifted[1]) / (2 * eps) == pytest.approx(analytic[index], rel=1e-5, abs=1e-6)
+
+
+@float64
+@pytest.mark.parametrize("transposed", [False, True], ids=["conv2d", "transposed"])
+def test_geometry_gradients_match_finite_differences(mode, transposed):
+    case = GEOMETRIES[1]
+    image, filters, out_grad = _geometry_values(case, seed=1)
+    values = [out_grad, filters, image] if transposed else [image, filters, out_grad]
+    step = geometry_step(mode, case, transposed=transposed)
+    rng = numpy.random.default_rng(2)
+    for which in (0, 1):
+        _finite_differences(step, values, which, rng)
+
+
+@float64
+@pytest.mark.parametrize("case", GEOMETRIES, ids=_geometry_id)
+def test_conv2d_grad_wrt_inputs_is_the_adjoint(mode, case):
+    """The loop above, and the inner-product identity <conv2d(x), y> = <x, conv2d_grad_wrt_inputs(y)>
+    with conv2d compiled too; the batch left None (but in JAX mode)."""
+    image, filters, out_grad = _geometry_values(case, seed=3)
+    input_shape, _, border_mode, subsample, flip = case
+    step = geometry_step(mode, case, transposed=True, batch_known=mode == "jax")
+    out, _, _ = step(out_grad, filters, image)
+    assert out.shape == input_shape
+    numpy.testing.assert_allclose(out, transposed_reference(out_grad, filters, input_shape, border_mode, subsample,
+                                                            flip), rtol=1e-10, atol=1e-10)
+    forward, _, _ = geometry_step(mode, case)(image, filters, out_grad)
+    assert (forward * out_grad).sum() == pytest.approx((image * out).sum(), rel=1e-12)
+
+
+@float64
+def test_conv2d_grad_wrt_inputs_xla_matches_col2im(jax_mode):
+    for case in GEOMETRIES:
+        image, filters, out_grad = _geometry_values(case, seed=4)
+        values = (out_grad, filters, image)
+        expected = geometry_step(jax_mode, case, transposed=True)(*values)
+        got = geometry_step(jax_mode, case, "xla", transposed=True)(*values)
+        for a, b in zip(got, expected):
+            numpy.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_conv_output_shape_geometry():
+    assert conv_output_shape((None, 3, 7, 7), (8, 3, 3, 3), "half", 2) == (None, 8, 4, 4)
+    assert conv_output_shape((1, 3, 7, 6), (8, 3, 3, 2), "full") == (1, 8, 9, 7)
+    assert conv_output_shape((1, 3, 7, 6), (8, 3, 3, 3), (100, 1), (1, 2)) == (1, 8, 205, 3)
+    # FCN-8's first layer: 100 zeros around a 3x3 convolution grow each side by 198
+    assert conv_output_shape((None, 3, 288, 384), (64, 3, 3, 3), 100) == (None, 64, 486, 582)
+    with pytest.raises(ValueError, match="border_mode 'same': choose 'valid', 'full', 'half'"):
+        conv_output_shape((1, 1, 5, 5), (1, 1, 3, 3), "same")
+    with pytest.raises(ValueError, match="subsample \\(0, 1\\) must be an int or a pair of ints >= 1"):
+        conv_output_shape((1, 1, 5, 5), (1, 1, 3, 3), subsample=(0, 1))
+    with pytest.raises(ValueError, match="padded by \\(1, 1\\): a valid convolution needs f_rows <= 4"):
+        conv_output_shape((1, 1, 2, 2), (1, 1, 5, 3), 1)
+
+
+# ----------------------------------------------------------------------------------------------
+# pool_2d with strides, padding and ignore_border=False
+
+# (shape, ws, stride, pad, ignore_border)
+POOL_GEOMETRIES = [
+    ((2, 3, 7, 6), (3, 2), (2, 1), (0, 0), True),
+    ((1, 2, 5, 7), (2, 3), (2, 2), (1, 1), True),
+    ((2, 1, 5, 7), (2, 2), None, (0, 0), False),
+    ((1, 2, 6, 5), (3, 2), (1, 3), (0, 0), False),
+]
+
+
+def pool_geometry_reference(image, ws, stride, pad, ignore_border):
+    """A loop over the windows as Theano's ``Pool.perform`` bounds them: in the padded image,
+    cut to the image (the padding takes no part), the max; and the gradient of ``sum(out * g)``."""
+    stride = ws if stride is None else stride
+    rows, cols = image.shape[2:]
+    out_shape = pool_output_shape(image.shape, ws, ignore_border, stride, pad)
+    out = numpy.empty(out_shape)
+    windows = {}
+    for i in range(out_shape[2]):
+        for j in range(out_shape[3]):
+            r0, q0 = max(i * stride[0] - pad[0], 0), max(j * stride[1] - pad[1], 0)
+            r1, q1 = min(i * stride[0] - pad[0] + ws[0], rows), min(j * stride[1] - pad[1] + ws[1], cols)
+            windows[i, j] = (slice(r0, r1), slice(q0, q1))
+            out[:, :, i, j] = image[:, :, r0:r1, q0:q1].max(axis=(2, 3))
+
+    def backward(out_grad):
+        image_grad = numpy.zeros_like(image)
+        for (i, j), (rs, qs) in windows.items():
+            tied = image[:, :, rs, qs] == out[:, :, i, j, None, None]
+            image_grad[:, :, rs, qs] += tied * out_grad[:, :, i, j, None, None]
+        return image_grad
+
+    return out, backward
+
+
+@functools.cache
+def pool_geometry_step(mode, case):
+    shape, ws, stride, pad, ignore_border = case
+    image = T.tensor4("image", dtype="float64")
+    out_grad = T.tensor4("out_grad", dtype="float64")
+    out = pool_2d(image, ws=ws, ignore_border=ignore_border, stride=stride, pad=pad, input_shape=shape)
+    step = function([image, out_grad], [out, grad((out * out_grad).sum(), image)])
+    return lambda *values: [numpy.asarray(value) for value in step(*values)]
+
+
+@float64
+@pytest.mark.parametrize("case", POOL_GEOMETRIES, ids=lambda case: f"{_shape_id(case[:2])}-s{case[2]}-p{case[3]}-ib{case[4]}")
+def test_pool_2d_geometry_matches_numpy(mode, case):
+    shape, ws, stride, pad, ignore_border = case
+    rng = numpy.random.default_rng(5)
+    image = rng.standard_normal(shape)
+    image[0, 0, :2, :2] = 1.0  # ties
+    out_shape = pool_output_shape(shape, ws, ignore_border, stride, pad)
+    out_grad = rng.standard_normal(out_shape)
+    out, image_grad = pool_geometry_step(mode, case)(image, out_grad)
+    expected, backward = pool_geometry_reference(image, ws, stride, pad, ignore_border)
+    assert out.shape == out_shape
+    numpy.testing.assert_array_equal(out, expected)
+    numpy.testing.assert_allclose(image_grad, backward(out_grad), rtol=1e-12, atol=1e-12)
+
+
+def test_pool_output_shape_geometry():
+    assert pool_output_shape((1, 1, 5, 7), (2, 2), ignore_border=False) == (1, 1, 3, 4)
+    assert pool_output_shape((1, 1, 6, 5), (3, 2), False, (1, 3)) == (1, 1, 4, 2)
+    assert pool_output_shape((None, 1, 5, 7), (2, 3), True, (2, 2), (1, 1)) == (None, 1, 3, 4)
+
+
+# ----------------------------------------------------------------------------------------------
+# On the theano engine: Theano's own ops, as Lasagne calls them
+
+
+theano_only = pytest.mark.skipif(engine.name() != "theano", reason="Theano's own ops exist on the theano engine only")
+
+
+@float64
+@theano_only
+@pytest.mark.parametrize("case", GEOMETRIES, ids=_geometry_id)
+def test_geometry_matches_theano(case):
+    from theano.tensor.nnet import conv2d as theano_conv2d
+    from theano.tensor.nnet.abstract_conv import conv2d_grad_wrt_inputs as theano_transposed
+
+    input_shape, filter_shape, border_mode, subsample, flip = case
+    image, filters, out_grad = _geometry_values(case, seed=6)
+    x, w, g = (T.tensor4(name, dtype="float64") for name in "xwg")
+    ours = function([x, w, g], [conv2d(x, w, input_shape, filter_shape, border_mode, subsample, flip),
+                                ops.conv2d_grad_wrt_inputs(g, w, input_shape, filter_shape, border_mode,
+                                                           subsample, flip)])
+    theirs = function([x, w, g], [
+        theano_conv2d(x, w, input_shape, filter_shape, border_mode=border_mode, subsample=subsample,
+                      filter_flip=flip),
+        theano_transposed(g, w, input_shape, filter_shape, border_mode=border_mode, subsample=subsample,
+                          filter_flip=flip)])
+    for a, b in zip(ours(image, filters, out_grad), theirs(image, filters, out_grad)):
+        numpy.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+@float64
+@theano_only
+@pytest.mark.parametrize("case", POOL_GEOMETRIES, ids=lambda case: f"{case[0]}-{case[1]}-{case[2]}-{case[3]}-{case[4]}")
+def test_pool_geometry_matches_theano(case):
+    from theano.tensor.signal.pool import pool_2d as theano_pool_2d
+
+    shape, ws, stride, pad, ignore_border = case
+    image = T.tensor4("image", dtype="float64")
+    out_grad = T.tensor4("out_grad", dtype="float64")
+    outputs = []
+    for out in (pool_2d(image, ws, ignore_border, stride, pad, input_shape=shape),
+                theano_pool_2d(image, ws=ws, ignore_border=ignore_border, stride=stride, pad=pad, mode="max")):
+        outputs += [out, grad((out * out_grad).sum(), image)]
+    step = function([image, out_grad], outputs)
+    rng = numpy.random.default_rng(7)
+    values = rng.standard_normal(shape) - 3.0  # below zero: the padding takes no part in the max
+    ours_out, ours_grad, theirs_out, theirs_grad = step(values, rng.standard_normal(pool_output_shape(
+        shape, ws, ignore_border, stride, pad)))
+    numpy.testing.assert_array_equal(ours_out, theirs_out)
+    numpy.testing.assert_allclose(ours_grad, theirs_grad, rtol=1e-12, atol=1e-12)
