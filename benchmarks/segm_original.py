@@ -20,7 +20,8 @@ Usage (from the repository root; the sources are extracted trees of the three re
     PYTHON_WITH_SKIMAGE benchmarks/segm_original.py --original DLT --lasagne LASAGNE \\
         --dataset-loaders DATASET_LOADERS --parts loaders
 
-``--parts`` takes any of ``fcn1d unet fcn8 metrics loaders`` (fcn1d first when with others);
+``--parts`` takes any of ``fcn1d fcn1d_one_update unet fcn8 metrics loaders`` (fcn1d or
+fcn1d_one_update first when with others, never both in one process: see ``run_fcn1d``);
 each part's numbers replace that part's key in ``--out`` and leave the others.
 ``--write-data`` (re)writes the made data and exits.
 
@@ -554,7 +555,15 @@ def param_names(lasagne, net):
 # fcn1D
 # ------------------------------------------------------------------------------------------------
 
-def run_fcn1d(args, work):
+def run_fcn1d(args, work, one_update=False):
+    """train_fcn1D's run; ``one_update``: with its ``final_reshape`` reshaping to ``(-1,
+    n_classes)`` instead of to the sizes of a training-mode output built beside the network.
+
+    That output's batch normalisations bring clones of each layer's running averages into every
+    function: theano-pymc then updates them twice per training step (two clones of one storage,
+    updated in place one after the other) and once per validation step (with the validation
+    batch's statistics). ``one_update`` leaves one update per training step, as Lasagne means.
+    """
     theano, lasagne, train_fcn1D = import_script(args, work, "train_fcn1D")
     # train_fcn1D leaves Lasagne's RNG alone: its weights come from numpy's global RNG
     assert lasagne.random.get_rng() is np.random, "run fcn1d before the parts that set_rng"
@@ -598,6 +607,8 @@ def run_fcn1d(args, work):
 
     def recorded_build_model(*a, **kw):
         outputs, net = build_model(*a, **kw)
+        if one_update:
+            net["final_reshape"].shape = (-1, kw["n_classes"])
         params = lasagne.layers.get_all_params(outputs)
         trainable = set(lasagne.layers.get_all_params(outputs, trainable=True))
         names = param_names(lasagne, net)
@@ -1087,7 +1098,7 @@ def main(argv=None):
     p.add_argument("--out", default=os.path.join(ROOT, "tests", "segm_original.json"))
     p.add_argument("--work", default=None, help="work directory (default: a new temporary one)")
     p.add_argument("--parts", nargs="+", default=["fcn1d"],
-                   choices=["fcn1d", "unet", "fcn8", "metrics", "loaders"])
+                   choices=["fcn1d", "fcn1d_one_update", "unet", "fcn8", "metrics", "loaders"])
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--batch-size", type=int, nargs=3, default=[8, 8, 1])
     p.add_argument("--write-data", action="store_true",
@@ -1106,8 +1117,12 @@ def main(argv=None):
     work = args.work or tempfile.mkdtemp(prefix="segm-original-")
     os.makedirs(work, exist_ok=True)
     results = {}
+    if "fcn1d" in args.parts and "fcn1d_one_update" in args.parts:
+        p.error("run fcn1d and fcn1d_one_update in two processes (each seeds numpy's global RNG)")
     if "fcn1d" in args.parts:
         results["fcn1d"] = run_fcn1d(args, work)
+    if "fcn1d_one_update" in args.parts:
+        results["fcn1d_one_update"] = run_fcn1d(args, work, one_update=True)
     if "unet" in args.parts:
         results["unet"] = run_unet(args, work)
     if "fcn8" in args.parts:

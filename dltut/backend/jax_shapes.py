@@ -53,11 +53,30 @@ def _funcify(op, node=None, **kwargs):
     def shape_arithmetic(*values):
         if any(isinstance(value, jax.core.Tracer) for value in values):
             return jax_fn(*values)
-        outputs = [[None] for _ in node.outputs]
-        op.perform(node, [numpy.asarray(value, dtype=variable.type.dtype)
-                          for value, variable in zip(values, node.inputs)], outputs)
-        return outputs[0][0] if len(outputs) == 1 else tuple(out[0] for out in outputs)
+        outputs = _perform(node, [numpy.asarray(value, dtype=variable.type.dtype)
+                                  for value, variable in zip(values, node.inputs)])
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
     return shape_arithmetic
+
+
+def _perform(node, values):
+    """The outputs of ``node`` on the NumPy ``values``, by its op's ``perform``; an element-wise
+    op of more operands than a NumPy ufunc takes (32: a fused chain of shape arithmetic) by its
+    scalar op, element by element."""
+    from pytensor.tensor.elemwise import Elemwise
+
+    if isinstance(node.op, Elemwise) and len(node.inputs) + len(node.outputs) > 32:
+        arrays = numpy.broadcast_arrays(*values)
+        shape = arrays[0].shape if arrays else ()
+        results = [numpy.empty(shape, dtype=out.type.dtype) for out in node.outputs]
+        for index in numpy.ndindex(shape):
+            scalars = node.op.scalar_op.impl(*(array[index] for array in arrays))
+            for result, scalar in zip(results, scalars if len(results) > 1 else (scalars,)):
+                result[index] = scalar
+        return results
+    outputs = [[None] for _ in node.outputs]
+    node.op.perform(node, values, outputs)
+    return [out[0] for out in outputs]
 
 
 def _linker():

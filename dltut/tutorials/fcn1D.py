@@ -128,6 +128,9 @@ def build_model(input_var, rng, n_classes=6, nb_in_channels=2, filter_size=25, n
                                     filter_size=last_filter_size, pad="same", rng=rng,
                                     name="final_conv")
     net["final_dimshuffle"] = DimshuffleLayer(net["final_conv"], (0, 2, 1))
+    # (the tutorial took these sizes from a training-mode output of the network, which made
+    # every function update the running averages of the batch normalisations, twice per
+    # training step on Theano and once per validation step: -1 gives one update per step)
     net["final_reshape"] = ReshapeLayer(net["final_dimshuffle"], (-1, n_classes))
     net["last_layer"] = NonlinearityLayer(net["final_reshape"], nonlinearity=out_nonlin)
     # the probabilities as rays again, (batch, n_classes, 200), to look at
@@ -207,8 +210,9 @@ def train_fcn1D(learning_rate=0.0005, weight_decay=0.001, num_epochs=500, max_pa
     train_acc = accuracy_metric(prediction, target_var, void_labels)
     params = get_all_params(simple_net_output, trainable=True)
     updates = adam(loss, params, learning_rate=learn_step)
+    # (the batches' sizes vary, the last of an epoch shorter: JAX mode compiles each size)
     train_fn = engine.function([input_var, target_var], [loss, train_acc], updates=updates,
-                               name="train_fn")
+                               name="train_fn", shapes_at_run_time=True)
     log.info("Done")
 
     log.info("Defining and compiling valid functions")
@@ -217,7 +221,7 @@ def train_fcn1D(learning_rate=0.0005, weight_decay=0.001, num_epochs=500, max_pa
     valid_acc = accuracy_metric(valid_prediction, target_var, void_labels)
     valid_jacc = jaccard(valid_prediction, target_var, n_classes)
     valid_fn = engine.function([input_var, target_var], [valid_loss, valid_acc, valid_jacc],
-                               name="valid_fn")
+                               name="valid_fn", shapes_at_run_time=True)
     log.info("Done")
 
     def decay_learning_rate():  # at the start of every epoch, the first too
