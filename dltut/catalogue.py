@@ -282,6 +282,39 @@ Train  0.5217391304347826 Valid  0.19999999999999996 Test  0.43999999999999995""
              "'dltut[midi]'. --toy trains on made piano rolls shipped with dltut instead "
              "(dltut/toy/rolls.npz), offline."),
     Tutorial(
+        "fcn1D", "fcn1D", "train_fcn1D", "code/cnn_1D_segm/train_fcn1D.py",
+        ("learning_rate", "weight_decay", "num_epochs", "max_patience", "batch_size",
+         "data_path", "toy"),
+        "a 1-D fully convolutional network labels the cortical layers along rays of BigBrain",
+        quick=Quick({"toy": True, "num_epochs": 4, "batch_size": [8, 8, 1]}, (
+            "EPOCH 0: Avg cost train 2.110225, acc train 0.577917, cost val 1017.670102, acc val "
+            "0.405625, jacc val per class ['0: 0.517209', '1: 0.000000', '2: 0.000000', '3: "
+            "0.265710', '4: 0.000000', '5: 0.008876', '6: 0.050943'], jacc val 0.120391",
+            "EPOCH 1: Avg cost train 1.494889, acc train 0.794583, cost val 1040.801804, acc val "
+            "0.558125, jacc val per class ['0: 0.379942', '1: 0.407867', '2: 0.000000', '3: "
+            "0.512755', '4: 0.000000', '5: 0.455326', '6: 0.372703'], jacc val 0.304085",
+            "EPOCH 2: Avg cost train 1.414927, acc train 0.810486, cost val 170.886797, acc val "
+            "0.549063, jacc val per class ['0: 0.500411', '1: 0.428904', '2: 0.000000', '3: "
+            "0.451351', '4: 0.000000', '5: 0.307420', '6: 0.157212'], jacc val 0.263614",
+            "saving best (and last) model",
+            "EPOCH 3: Avg cost train 1.323947, acc train 0.842847, cost val 46.873255, acc val "
+            "0.517188, jacc val per class ['0: 0.520292', '1: 0.198767', '2: 0.000000', '3: "
+            "0.549495', '4: 0.000000', '5: 0.000000', '6: 0.311047'], jacc val 0.225657"),
+            "train_fcn1D.py's train('cortical_layers', num_epochs=4, batch_size=[8, 8, 1]) with "
+            "Lasagne 5d3c63cb and dataset_loaders on the made rays of dltut/toy/cortical_layers, "
+            "its final_reshape to (-1, n_classes) (benchmarks/segm_original.py, part "
+            "fcn1d_one_update: one update of the running averages per training step; as it is, "
+            "Theano updates them twice a step and once a validation step, and only the "
+            "validation numbers differ), theano-pymc 1.1.2, floatX=float64"),
+        exports=("train_fcn1D",), epochs="num_epochs", lists={"batch_size": 3},
+        data="The cortical-layer rays (a preliminary BigBrain release, TrainingData190417.tar.gz) "
+             "are shared on Google Drive (https://drive.google.com/file/d/"
+             "0B3tbeSUS2FsVOVlIamlDdkNBQUE/), which dltut cannot download: fetch the archive "
+             "with a browser, unpack it, rename the extracted folder 6layers_segmentation and "
+             "put it in data/cortical_layers, or give its parent folder with --data-path. --toy "
+             "trains on made rays shipped with dltut instead (dltut/toy/cortical_layers), "
+             "offline."),
+    Tutorial(
         "logistic_cg", "logistic_cg", "cg_optimization_mnist", "code/logistic_cg.py",
         ("n_epochs", "batch_size"), "logistic regression fitted by scipy's conjugate gradients",
         quick=Quick({"n_epochs": 10}, (

@@ -218,11 +218,17 @@ def _hyperparameters(script, args):
 def _run_unsupervised(script, args):
     """Run a tutorial that trains without labels and writes pictures (dA, cA, rbm), or samples
     (hmc)."""
-    options = {name: getattr(args, name) for name in _run_options(script)}
+    names = _run_options(script)
+    options = {name: getattr(args, name) for name in names if name != "callbacks"}
     if catalogue.uses_data(script):
         options["dataset"] = args.dataset
-    catalogue.function(script)(**options, **_hyperparameters(script, args))
-    return 0
+    if "callbacks" not in names:
+        catalogue.function(script)(**options, **_hyperparameters(script, args))
+        return 0
+    with ProgressBar(getattr(args, catalogue.get(script).epochs)) as bar:
+        result = catalogue.function(script)(**options, callbacks=[bar],
+                                            **_hyperparameters(script, args))
+    return 130 if result.stop_reason == "interrupted" else 0
 
 
 def _train(script, args):

@@ -31,6 +31,9 @@ from dltut.updates import adam
 log = logging.getLogger(__name__)
 
 RAY_LENGTH = 200  # samples along a ray
+# the fitting.Options train_fcn1D takes (the run is on batches from iterators: no fused spans)
+RUN_OPTIONS = ("out", "floatX", "mode", "device", "checkpoint", "checkpoint_every", "resume",
+               "overwrite", "callbacks")
 
 
 def accuracy_metric(y_pred, y_true, void_labels):
@@ -167,7 +170,7 @@ def train_fcn1D(learning_rate=0.0005, weight_decay=0.001, num_epochs=500, max_pa
     check_positive_integers(num_epochs=num_epochs, max_patience=max_patience,
                             **dict(zip(("train batch", "valid batch", "test batch"),
                                        batch_size)))
-    options = prepare(options)
+    options = prepare(options, only=RUN_OPTIONS)
 
     # the model's hyperparameters
     n_filters = 64
