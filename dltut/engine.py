@@ -10,6 +10,7 @@ runs fast in a mode is the back end's (``dltut.backend``), never the tutorials'.
 """
 
 import importlib
+import sys
 import warnings
 
 import numpy
@@ -95,7 +96,18 @@ def shared_zeros(shape, name):
 
 
 def grad(cost, wrt):
-    return backend().grad(cost, wrt)
+    """``theano.grad``. It recurses (in Theano's and PyTensor's own code) once per node along
+    the graph's longest path, so it runs here with room for deep graphs: on Theano, U-Net's 23
+    convolutions, each a few nodes of im2col, exceed Python's default 1000 frames."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, _GRAD_RECURSION_LIMIT))
+    try:
+        return backend().grad(cost, wrt)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+_GRAD_RECURSION_LIMIT = 20000
 
 
 def scan(*args, **kwargs):

@@ -600,6 +600,29 @@ def test_epoch_patience_state_round_trips_and_resumes_as_the_unbroken_run():
         EpochPatience(max_patience=0)
 
 
+def test_epoch_patience_on_one_class_is_the_tutorials_early_stop_class():
+    """train_unet.py's and train_fcn8.py's early_stop_class: the epochs are judged by that
+    class's Jaccard index (which the record's valid_jaccard then holds), not by the mean."""
+    from dltut.trainer import EpochPatience
+
+    class TwoClasses(FakeSegmentation):
+        def validation_scores(self):
+            scores = super().validation_scores()
+            scores["jaccard"] = numpy.array([scores["jaccard"][0], 1.0 - scores["jaccard"][0]])
+            return scores
+
+    jaccards = [0.5, 0.9, 0.6, 0.7, 0.4, 0.4, 0.8]
+    for early_stop_class, judged in ((0, jaccards), (1, [1.0 - j for j in jaccards])):
+        trace, _ = segmentation_tutorial_loop(judged, 7, 3)
+        result = train(TwoClasses(jaccards), 3, EpochPatience(7, 3, early_stop_class))
+        assert [(v.epoch - 1, v.new_best, v.bad_counter) for v in result.history] == trace
+        assert [v.scores["valid_jaccard"] for v in result.history] == judged[:len(trace)]
+    mean = train(TwoClasses(jaccards), 3, EpochPatience(7, 3))
+    assert {v.scores["valid_jaccard"] for v in mean.history} == {0.5}
+    with pytest.raises(ValueError, match="early_stop_class must be an integer >= 0"):
+        EpochPatience(early_stop_class=-1)
+
+
 class _Iterator:
     """Batches ``{'data': i, 'labels': [[i, i]]}`` for i = 0, 1, 2, ... (as many as asked)."""
 
