@@ -506,11 +506,14 @@ class Batches:
             param.set_value(value)
 
     def resume(self, state):
-        """Draw the batches the run in ``state`` drew (its updates, then its validations')."""
-        for _ in range(state.iteration + 1):
+        """Draw the batches the run in ``state`` drew, in its order: each update's, and after
+        the update it followed each validation's (U-Net's iterators augment from one
+        generator, whose numbers then go to the same batches)."""
+        validated = [record.iter for record in state.history]
+        for iteration in range(state.iteration + 1):
             self.train_iter.next()
-        for _ in range(len(state.history) * self.n_valid_batches):
-            self.valid_iter.next()
+            for _ in range(validated.count(iteration) * self.n_valid_batches):
+                self.valid_iter.next()
 
 
 def train(model, n_train_batches, stopping=EarlyStopping(), callbacks=(), log_every=None,

@@ -5,6 +5,7 @@ import json
 import logging
 import math
 import time
+import types
 
 import numpy
 import pytest
@@ -658,6 +659,21 @@ def test_batches_feed_the_functions_and_add_up_as_the_tutorials():
     assert scores["jaccard"][0] == 1 / 3 and math.isnan(scores["jaccard"][1])
     from dltut.trainer import TrainState
 
-    resumed = Batches(train_fn, valid_fn, _Iterator(), _Iterator(), [])
-    resumed.resume(TrainState(patience=1, iteration=3, history=[None]))
+    # a resumed run draws the batches in the unbroken run's order: an epoch's updates, then
+    # its validation (iterators augmenting from one generator must draw as they did)
+    drawn = []
+
+    class Logged(_Iterator):
+        def __init__(self, name):
+            super().__init__()
+            self.name = name
+
+        def next(self):
+            drawn.append(self.name)
+            return super().next()
+
+    resumed = Batches(train_fn, valid_fn, Logged("train"), Logged("valid"), [])
+    validated = [types.SimpleNamespace(iter=1)]  # after the first epoch's 2 updates
+    resumed.resume(TrainState(patience=1, iteration=3, history=validated))
     assert (resumed.train_iter.drawn, resumed.valid_iter.drawn) == (4, 2)
+    assert drawn == ["train", "train", "valid", "valid", "train", "train"]

@@ -30,7 +30,7 @@ from dltut.fitting import check_positive_integers, check_seed, prepare, train_fu
 from dltut.layers import (ConcatLayer, Conv2DLayer, Deconv2DLayer, DimshuffleLayer, DropoutLayer,
                           HeNormal, InputLayer, NonlinearityLayer, Pool2DLayer, ReshapeLayer,
                           batch_norm, categorical_crossentropy, elu, get_all_params, get_output,
-                          l2, regularize_network_params, softmax)
+                          get_output_shape, l2, regularize_network_params, softmax)
 from dltut.trainer import Batches, EpochPatience
 from dltut.tutorials.fcn1D import accuracy_metric
 from dltut.tutorials.fcn1D import jaccard as jaccard_metric
@@ -39,7 +39,7 @@ from dltut.updates import adam
 
 log = logging.getLogger(__name__)
 
-__all__ = ["build_UNet", "train_unet", "crossentropy_metric", "accuracy_metric",
+__all__ = ["build_UNet", "train_unet", "predict", "crossentropy_metric", "accuracy_metric",
            "jaccard_metric", "DATA_AUGMENTATION", "TOY_AUGMENTATION"]
 
 # train_unet.py's command line (main()): the augmentation of the training slices
@@ -151,7 +151,7 @@ def build_UNet(n_input_channels=1, BATCH_SIZE=None, num_output_classes=2, pad="s
     return net
 
 
-def images(input_var, batch, channels, rows, cols):
+def sized(input_var, batch, channels, rows, cols):
     """``input_var`` (a batch of images) with its sizes known to the layers
     (``T.specify_shape``): the graph is built for images of that size. ``batch`` None leaves the
     batch free (any batch; on PyTensor its graphs then take minutes to compile, not seconds)."""
@@ -168,21 +168,24 @@ def train_unet(learning_rate=0.0001, weight_decay=0.0, num_epochs=750, max_patie
                batch_size=(5, 5, 1), data_augmentation=None, early_stop_class=None,
                base_n_filters=64, seed=1234, *, data_path=None, toy=False, **options):
     """U-Net trained on the ISBI 2012 EM stacks (train_unet.py's ``train`` with its command
-    line's settings, ``main()``).
+    line's settings, ``main()``: ``-learning_rate`` 0.0001 and ``-penal_cst`` 0.0 as the weight
+    decay, where ``train``'s own defaults are 0.005 and 1e-4).
 
     ``batch_size`` is (training, validation, test), as the tutorial's; there is no test set (the
     challenge's test slices have no labels). ``data_augmentation`` is ``dataset_loaders``'
     ``data_augm_kwargs`` for the training slices (None: ``DATA_AUGMENTATION``, the command
-    line's, or on the made stacks ``TOY_AUGMENTATION``; ``{}``: none); ``early_stop_class`` picks the class whose Jaccard index selects the
-    best epoch (None: their mean). ``base_n_filters`` is the first block's maps (the tutorial's
-    64). ``data_path`` is the folder of the three TIFF files (see
-    ``dltut.tutorials.isbi_em_stacks``); ``toy`` trains on the made stacks shipped with dltut.
+    line's, or on the made stacks ``TOY_AUGMENTATION``; ``{}``: none). ``early_stop_class``
+    picks the class whose Jaccard index selects the best epoch (None: their mean).
+    ``base_n_filters`` is the first block's maps (the tutorial's 64). ``data_path`` is the
+    folder of the three TIFF files (see ``dltut.tutorials.isbi_em_stacks``); ``toy`` trains on
+    the made stacks shipped with dltut.
 
     The original drew its augmentation and Lasagne its weights from numpy's global generator,
     which it never seeded: here ``RandomState(seed)`` stands for it, drawn in the same order
     (the first training batch's augmentation, the weights, then every later batch's). ``options``
     are the fields of ``fitting.Options``. Returns the ``TrainResult``; each validation's
-    numbers are in ``result.history[i].scores``.
+    numbers are in ``result.history[i].scores``, and ``result.model.net`` is the network, with the
+    best epoch's weights (the last ones where no epoch was a best: see ``EpochPatience``).
     """
     if not 0 <= weight_decay < numpy.inf:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
@@ -238,8 +241,9 @@ def train_unet(learning_rate=0.0001, weight_decay=0.0, num_epochs=750, max_patie
     output_layer = net["output_flattened"]
 
     log.info("Defining and compiling training functions")
-    prediction = get_output(output_layer, images(input_var, batch_of(train_iter), nb_in_channels,
-                                                 *input_dim))
+    # the training crops: the size of the first batch's (the same for all)
+    prediction = get_output(output_layer, sized(input_var, batch_of(train_iter), nb_in_channels,
+                                                *input_dim))
     loss = crossentropy_metric(prediction, target_var, void_labels)
     if weight_decay > 0:
         weightsl2 = regularize_network_params(output_layer, l2)
@@ -252,8 +256,8 @@ def train_unet(learning_rate=0.0001, weight_decay=0.0, num_epochs=750, max_patie
 
     log.info("Defining and compiling test functions")
     # the whole validation slices: the size of the stack's
-    test_prediction = get_output(output_layer, images(input_var, batch_of(val_iter),
-                                                      *val_iter.batch_shape), deterministic=True)
+    test_prediction = get_output(output_layer, sized(input_var, batch_of(val_iter),
+                                                     *val_iter.batch_shape), deterministic=True)
     test_loss = crossentropy_metric(test_prediction, target_var, void_labels)
     test_acc = accuracy_metric(test_prediction, target_var, void_labels)
     test_jacc = jaccard_metric(test_prediction, target_var, n_classes)
@@ -264,7 +268,7 @@ def train_unet(learning_rate=0.0001, weight_decay=0.0, num_epochs=750, max_patie
     # the network's values (batch normalisation's averages too), Adam's moments and step count:
     # what a checkpoint holds and a best model keeps
     state = _RunState(get_all_params(output_layer)
-                      + [var for var, _ in updates if var not in params])
+                      + [var for var, _ in updates if var not in params], net)
     model = Batches(train_fn, val_fn, train_iter, val_iter, state.params)
     arch = {"model": "unet", "n_classes": n_classes, "nb_in_channels": nb_in_channels,
             "base_n_filters": base_n_filters}
@@ -278,11 +282,33 @@ def train_unet(learning_rate=0.0001, weight_decay=0.0, num_epochs=750, max_patie
                            options)
 
 
+def predict(net, images):
+    """The class of each pixel of ``images`` (n, channels, rows, cols), and the probabilities
+    (n, classes, rows, cols), by the network ``net`` (``build_UNet``'s) in deterministic mode:
+    batch normalisation by its running averages. Rows and columns divisible by 16 come out
+    whole."""
+    images = numpy.asarray(images, dtype=engine.floatX())
+    n, channels, rows, cols = images.shape
+    input_var = T.tensor4("images")
+    probabilities = get_output(net["output_flattened"],
+                               sized(input_var, n, channels, rows, cols),
+                               deterministic=True)
+    out_rows, out_cols = get_output_shape(net["output_segmentation"], images.shape)[2:]
+    # the rows of pixels, (n * rows * cols, classes), as images again
+    maps = probabilities.reshape((n, out_rows, out_cols, -1)).dimshuffle(0, 3, 1, 2)
+    (maps,) = engine.function([input_var], [maps], name="predict",
+                              shapes_at_run_time=True)(images)
+    maps = numpy.asarray(maps)
+    return maps.argmax(axis=1), maps
+
+
 @dataclasses.dataclass
 class _RunState:
-    """The shared variables a checkpoint holds: the network's and Adam's."""
+    """The shared variables a checkpoint holds (the network's and Adam's), and the network:
+    ``result.model`` of a run, the best weights set."""
 
     params: list
+    net: dict
 
 
 def _jsonable(settings):
