@@ -48,6 +48,7 @@ NOTEBOOKS = {
     "rnnslu.ipynb": ("rnnslu.main", "'vf1'", ("plot_f1(run)",)),
     "rnnrbm.ipynb": ("model.train(", "'epoch 2'", ("a training tune", "model.generate(")),
     "lstm.ipynb": ("lstm.train_lstm", "'Train'", ("plot_errors(result)",)),
+    "unet.ipynb": ("unet.train_unet", "'epoch 2'", ("random_transform(", "unet.predict(")),
 }
 # what a notebook reads to run small in the tests
 SMALL_RUN = re.compile(r"DLTUT_EXAMPLE_(EPOCHS|DRAWS)")
@@ -90,9 +91,9 @@ def test_notebook_is_stored_without_outputs(name):
 
 
 # the sequence tutorials' notebooks compile their scans cold (the RNN-RBM's 45 s, rnnslu's 15 s,
-# the LSTM's 25 s from an empty home folder); their numbers are tested in test_rnnrbm.py,
-# test_rnnslu.py and test_lstm.py: slow tests
-SLOW_NOTEBOOKS = {"rnnrbm.ipynb", "rnnslu.ipynb", "lstm.ipynb"}
+# the LSTM's 25 s from an empty home folder), U-Net's its 23 convolutions (about 40 s); their
+# numbers are tested in test_rnnrbm.py, test_rnnslu.py, test_lstm.py and test_unet.py: slow tests
+SLOW_NOTEBOOKS = {"rnnrbm.ipynb", "rnnslu.ipynb", "lstm.ipynb", "unet.ipynb"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow)

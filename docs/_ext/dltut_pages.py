@@ -37,8 +37,9 @@ ROOT = DOCS.parent
 GENERATED = DOCS / "_generated"
 # a tutorial's notebook in dltut/examples/, where it is not named as its module
 NOTEBOOKS = {"logreg": "logistic_regression", "lenet": "convolutional_mlp"}
-# the tutorials whose notebooks train on data they make (their data sets are not shipped)
-MADE_DATA = {"rnnslu", "lstm", "rnnrbm"}
+# the tutorials whose notebooks train on made data, their own or dltut's (their data sets are not
+# shipped)
+MADE_DATA = {"rnnslu", "lstm", "rnnrbm", "unet"}
 
 
 def notebook_of(tutorial):
@@ -174,7 +175,8 @@ def pictures_page(tutorial, folder, committed):
     for file, caption in committed.get(tutorial.name, []):
         lines += [f"```{{figure}} /_static/pictures/{file}", ":width: 90%", "", caption, "```", ""]
     if lines:
-        lines.insert(0, "Made by `python docs/make_pictures.py` on the whole of MNIST:\n")
+        lines.insert(0, "Made by `python docs/make_pictures.py` (on the whole of MNIST, or in a "
+                        "longer run on made data than the notebook's):\n")
     path = DOCS / "notebooks" / notebook_of(tutorial)
     if not path.exists():
         return "\n".join(lines) or "This tutorial has no notebook yet.\n"
@@ -198,8 +200,8 @@ def pictures_page(tutorial, folder, committed):
                       ""]
     if shown:
         lines += ["Drawn by its notebook in a short run, stored by docs/make_notebooks.py (2 "
-                  "epochs; the MNIST tutorials on a cut of 1,200 training images, the sequence "
-                  "tutorials on their notebooks' made data):", "", *shown]
+                  "epochs; the MNIST tutorials on a cut of 1,200 training images, the others on "
+                  "made data):", "", *shown]
     return "\n".join(lines) or "No picture yet.\n"
 
 
@@ -291,8 +293,8 @@ def small_run_note(tutorial):
     epochs = (f"{runs.EPOCHS} epochs (`DLTUT_EXAMPLE_EPOCHS={runs.EPOCHS}`"
               f"{_own_setting(tutorial, 'DLTUT_EXAMPLE_EPOCHS')})")
     if tutorial.name in MADE_DATA:
-        return (f"{intro}, for {epochs}, on the made data its code builds, not the tutorial's "
-                f"data set. Its numbers show the code at work, not the tutorial's results: "
+        return (f"{intro}, for {epochs}, on made data (its code's, or dltut's shipped made "
+                f"files), not the tutorial's data set. Its numbers show the code at work, not the tutorial's results: "
                 f"{page} compares dltut with the original code.")
     train, valid, test = runs.CUT
     if tutorial.published:
@@ -317,8 +319,8 @@ def small_runs():
     return (f"Small means: the MNIST tutorials on the first {train:,} training, {valid:,} "
             f"validation and {test:,} test images, {runs.EPOCHS} epochs "
             f"(`DLTUT_EXAMPLE_EPOCHS={runs.EPOCHS}`); HMC with {runs.DRAWS} + {runs.DRAWS} draws "
-            f"(`DLTUT_EXAMPLE_DRAWS={runs.DRAWS}`); the sequence tutorials "
-            f"({', '.join(sorted(MADE_DATA))}) on data their notebooks make. So their numbers "
+            f"(`DLTUT_EXAMPLE_DRAWS={runs.DRAWS}`); the sequence and segmentation tutorials "
+            f"({', '.join(sorted(MADE_DATA))}) on made data. So their numbers "
             f"are not the tutorials': each notebook's page says what its run was, and each "
             f"tutorial's page has the tutorial's results beside the published figures.\n")
 
