@@ -1302,7 +1302,9 @@ def categorical_crossentropy(predictions, targets):
     if targets.ndim == predictions.ndim:
         return -T.sum(targets * T.log(predictions), axis=predictions.ndim - 1)
     if targets.ndim == predictions.ndim - 1:
-        return -T.log(predictions[T.arange(targets.shape[0]), targets])
+        # an int64 start: PyTensor's JAX arange would count in the type of an int8 0 (to 127)
+        rows = T.arange(T.constant(0, dtype="int64"), targets.shape[0])
+        return -T.log(predictions[rows, targets])
     raise ValueError(f"targets of {targets.ndim} dimensions for predictions of "
                      f"{predictions.ndim}: give class indices or one row per prediction")
 

@@ -581,7 +581,7 @@ def test_network_gradients_match_finite_differences(mode):
 
 
 @float64
-def test_categorical_crossentropy_and_l2():
+def test_categorical_crossentropy_and_l2(mode):
     p = T.matrix("p")
     t, one_hot = T.ivector("t"), T.matrix("one_hot")
     l_in = L.InputLayer((None, 3))
@@ -590,11 +590,11 @@ def test_categorical_crossentropy_and_l2():
     penalty = L.regularize_network_params(bn, L.l2)
     outputs = _compiled([p, t, one_hot], [L.categorical_crossentropy(p, t), L.categorical_crossentropy(p, one_hot),
                                           penalty, L.l1(p), L.regularize_layer_params(bn, L.l2)])
-    pv = np_softmax(numpy.random.RandomState(8).randn(4, 3))
-    tv = numpy.array([2, 0, 1, 2], dtype="int32")
+    pv = np_softmax(numpy.random.RandomState(8).randn(300, 3))  # more rows than an int8 counts
+    tv = numpy.random.RandomState(9).randint(0, 3, 300).astype("int32")
     hot = numpy.eye(3)[tv] * 0.9 + 0.1 / 3
     ce_int, ce_hot, l2_net, l1_p, l2_layer = outputs(pv, tv, hot)
-    numpy.testing.assert_allclose(ce_int, -numpy.log(pv[numpy.arange(4), tv]), rtol=1e-12)
+    numpy.testing.assert_allclose(ce_int, -numpy.log(pv[numpy.arange(300), tv]), rtol=1e-12)
     numpy.testing.assert_allclose(ce_hot, -(hot * numpy.log(pv)).sum(axis=1), rtol=1e-12)
     assert l2_net == pytest.approx(12 * 0.25 + 1 + 4 + 9)  # the weights and gamma; no bias, beta, averages
     assert l2_layer == pytest.approx(14)  # the batch normalisation's gamma alone
