@@ -31,7 +31,10 @@ Three choices differ from Lasagne's code, not from what it computes:
   compiles for static shapes.
 * **Running averages.** ``BatchNormLayer`` in training mode sets ``default_update`` on clones of
   its shared ``mean`` and ``inv_std``, as Lasagne does: a function compiled from that output
-  updates them by itself, on both engines and in every mode.
+  updates them by itself, on both engines and in every mode. Where one function holds two
+  training-mode outputs of the same layer (the 1-D FCN reshapes by the shape of an output taken
+  while building), Theano may apply both clones' updates one after the other, PyTensor applies
+  one: the averages then differ from the original's.
 """
 
 import functools
@@ -1081,7 +1084,13 @@ class ConcatLayer(MergeLayer):
         return tuple(output)
 
     def get_output_for(self, inputs, input_shapes=None, **kwargs):
-        return T.concatenate(autocrop(inputs, self.cropping, input_shapes), axis=self.axis)
+        inputs = autocrop(inputs, self.cropping, input_shapes)
+        if input_shapes is not None and engine.name() == "pytensor":
+            # the gradient splits by the inputs' sizes, which JAX mode needs as constants
+            inputs = [T.specify_shape(input, shape) if None not in shape else input
+                      for input, shape in zip(inputs, autocrop_array_shapes(input_shapes,
+                                                                            self.cropping))]
+        return T.concatenate(inputs, axis=self.axis)
 
 
 class ElemwiseMergeLayer(MergeLayer):
@@ -1302,7 +1311,9 @@ def categorical_crossentropy(predictions, targets):
     if targets.ndim == predictions.ndim:
         return -T.sum(targets * T.log(predictions), axis=predictions.ndim - 1)
     if targets.ndim == predictions.ndim - 1:
-        return -T.log(predictions[T.arange(targets.shape[0]), targets])
+        # an int64 start: PyTensor's JAX arange would count in the type of an int8 0 (to 127)
+        rows = T.arange(T.constant(0, dtype="int64"), targets.shape[0])
+        return -T.log(predictions[rows, targets])
     raise ValueError(f"targets of {targets.ndim} dimensions for predictions of "
                      f"{predictions.ndim}: give class indices or one row per prediction")
 
