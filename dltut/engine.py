@@ -10,6 +10,7 @@ runs fast in a mode is the back end's (``dltut.backend``), never the tutorials'.
 """
 
 import importlib
+import sys
 import warnings
 
 import numpy
@@ -95,7 +96,12 @@ def shared_zeros(shape, name):
 
 
 def grad(cost, wrt):
+    if _state.name() == "theano":  # theano-pymc walks a deep graph (a U-Net's) recursively
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), _THEANO_RECURSION_LIMIT))
     return backend().grad(cost, wrt)
+
+
+_THEANO_RECURSION_LIMIT = 3000  # a U-Net needs 1,200; the default is 1,000
 
 
 def scan(*args, **kwargs):
