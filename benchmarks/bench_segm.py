@@ -24,10 +24,12 @@ import re
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import bench_cpu  # noqa: E402  (the theano environment's flags)
 import segm_original  # noqa: E402  (the made rays and the original's driver)
 
 DLTUT_RUN = """
@@ -52,16 +54,19 @@ def time_dltut(data, epochs, floatX):
 
 def time_original(args, toy, epochs, floatX):
     """Seconds of each epoch the original printed (``took %f s``)."""
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1",
-               THEANO_FLAGS=f"{os.environ.get('THEANO_FLAGS', '')},floatX={floatX}".lstrip(","),
-               DLTUT_ENGINE="theano")
     with tempfile.TemporaryDirectory() as work:
+        env = bench_cpu.theano_environment(Path(work), args.theano)
+        env.update(OPENBLAS_NUM_THREADS="1")
+        env["THEANO_FLAGS"] += f",floatX={floatX}"
         out = subprocess.run(
             [args.theano, os.path.join(HERE, "segm_original.py"), "--original", args.original,
              "--lasagne", args.lasagne, "--dataset-loaders", args.dataset_loaders, "--toy", toy,
              "--parts", "fcn1d_one_update", "--epochs", str(epochs), "--batch-size", "1024",
              "1024", "1", "--work", work, "--out", os.path.join(work, "out.json")],
-            capture_output=True, text=True, env=env, check=True).stdout
+            capture_output=True, text=True, env=env)
+    if out.returncode:
+        raise SystemExit(f"the original's run failed:\n{out.stderr[-3000:]}")
+    out = out.stdout
     return [float(t) for t in re.findall(r"^EPOCH \d+:.* took ([0-9.]+) s$", out, re.M)]
 
 
