@@ -905,6 +905,146 @@ def run_unet(args, work):
     return out
 
 
+# train_unet.train on the made stacks (part unet_train): its command line's settings (learning
+# rate 1e-4, weight decay 0, batch sizes 5 5 1) with 8 filters in the first block instead of 64
+# and its augmentation with the crop and warp scaled to the 64 x 64 slices (224 / 512 -> 32 / 64,
+# warp_sigma 10 -> 1.25), numpy's global RNG seeded first
+UNET_TRAIN_SEED = 1234
+UNET_TRAIN_FILTERS = 8
+UNET_TRAIN_AUGMENTATION = {"rotation_range": 25, "shear_range": 0.41, "horizontal_flip": True,
+                           "vertical_flip": True, "fill_mode": "reflect", "spline_warp": True,
+                           "warp_sigma": 1.25, "warp_grid_size": 3, "crop_size": (32, 32)}
+
+
+def run_unet_train(args, work):
+    """train_unet.train('em', learn_step=1e-4, weight_decay=0.0, num_epochs=--epochs,
+    max_patience=100, data_augmentation=UNET_TRAIN_AUGMENTATION, batch_size=[5, 5, 1]) on the
+    made ISBI stacks, after ``numpy.random.seed(UNET_TRAIN_SEED)``: Lasagne draws the weights
+    and the loaders' random_transform the augmentation from numpy's global RNG, in the order
+    the script runs (the first training batch, which the script takes to read the image size,
+    the weights, then every later batch; a validation batch draws its two flips' numbers too).
+
+    Around the script, as for fcn1d: its ``IsbiEmStacksDataset`` is a subclass built with
+    use_threads=False (the fetcher thread calls Thread.isAlive, gone since Python 3.9; without
+    it the augmentation draws come in batch order, which a thread did not promise) whose labels
+    are uint8, as Python 2's integer division gave them (``load_sequence``'s ``/ 255``: float64
+    labels would not pass the ivector), and which notes each batch's slices and sums; its
+    ``build_UNet`` passes base_n_filters=UNET_TRAIN_FILTERS (the script fixes 64); ``theano``
+    notes what the compiled functions return. The spline warp needs SimpleITK (``pip install
+    --target DIR SimpleITK``, then DIR on PYTHONPATH)."""
+    import SimpleITK  # noqa: F401  (the warp's; fail before minutes of compiling)
+    theano, lasagne, train_unet = import_script(args, work, "train_unet")
+    lasagne.random.set_rng(np.random)  # Lasagne's default: numpy's global RNG
+    batches = {"train": [], "val": []}
+    pending = {"train": [], "val": []}
+    steps = {"train": [], "valid": []}
+    captured = {}
+
+    base = train_unet.IsbiEmStacksDataset
+
+    class Recorded(base):
+        def __init__(self, *a, **kw):
+            kw["use_threads"] = False
+            base.__init__(self, *a, **kw)
+
+        def load_sequence(self, sequence):
+            ret = base.load_sequence(self, sequence)
+            if self.set_has_GT:
+                ret["labels"] = ret["labels"].astype("uint8")  # Python 2's 255 / 255
+            pending[self.which_set] += [int(idx) for _, idx in sequence]
+            return ret
+
+        def next(self):
+            x, y = base.next(self)
+            batches[self.which_set].append({
+                "slices": pending[self.which_set],
+                "data_sum": f64(np.sum(x, dtype=np.float64)),
+                "labels_sum": int(np.sum(y)), "data_shape": list(np.shape(x)),
+                "labels_dtype": str(np.asarray(y).dtype)})
+            pending[self.which_set] = []
+            return [x, y]
+
+    build_UNet = train_unet.build_UNet
+
+    def recorded_build_UNet(**kw):
+        net = build_UNet(**dict(kw, base_n_filters=UNET_TRAIN_FILTERS))
+        output = net["output_flattened"]
+        params = lasagne.layers.get_all_params(output)
+        names = layer_param_names(lasagne, output, net)
+        captured.update(params=params, names=names, kwargs=dict(kw))
+        captured["initial"] = param_summary(params, names)
+        return net
+
+    class TheanoProxy(types.ModuleType):
+        def __getattr__(self, name):
+            return getattr(theano, name)
+
+        @staticmethod
+        def function(inputs, outputs, *a, **kw):
+            fn = theano.function(inputs, outputs, *a, **kw)
+            kind = "train" if kw.get("updates") else "valid"
+
+            def call(*xs):
+                out = fn(*xs)
+                steps[kind].append(np.asarray(out, dtype=np.float64).tolist() if kind == "train"
+                                   else [np.asarray(o, dtype=np.float64).tolist() for o in out])
+                return out
+            return call
+
+    saved = {k: getattr(train_unet, k) for k in ("IsbiEmStacksDataset", "build_UNet", "theano")}
+    train_unet.IsbiEmStacksDataset = Recorded
+    train_unet.build_UNet = recorded_build_UNet
+    train_unet.theano = TheanoProxy("theano")
+    savepath = os.path.join(work, "save_models")
+    buf = io.StringIO()
+    t0 = time.time()
+    np.random.seed(UNET_TRAIN_SEED)
+    try:
+        with contextlib.redirect_stdout(Tee(sys.stdout, buf)):
+            train_unet.train("em", learn_step=0.0001, weight_decay=0.0, num_epochs=args.epochs,
+                             max_patience=100, data_augmentation=dict(UNET_TRAIN_AUGMENTATION),
+                             batch_size=[5, 5, 1], early_stop_class=None, savepath=savepath,
+                             loadpath=savepath, train_from_0_255=False)
+    finally:
+        for k, v in saved.items():
+            setattr(train_unet, k, v)
+    seconds = time.time() - t0
+    printed = buf.getvalue().splitlines()
+    epoch_lines = [re.sub(r" took [0-9.e+-]+ s$", "", line) for line in printed
+                   if line.startswith("EPOCH")]
+    folder = os.path.join(savepath, "em", "unet_data_aug")
+    with np.load(os.path.join(folder, "unet_errors_last.npz")) as f:
+        errors = {k: f[k].tolist() for k in f.files}
+    n_train = len(steps["train"]) // args.epochs
+    return {
+        "how": ("numpy.random.seed(%d); train_unet.train('em', learn_step=0.0001, "
+                "weight_decay=0.0, num_epochs=%d, max_patience=100, data_augmentation=%r, "
+                "batch_size=[5, 5, 1]) with build_UNet(base_n_filters=%d) on "
+                "dltut/toy/isbi_em_stacks, floatX=float64"
+                % (UNET_TRAIN_SEED, args.epochs, UNET_TRAIN_AUGMENTATION, UNET_TRAIN_FILTERS)),
+        "settings": {"epochs": args.epochs, "batch_size": [5, 5, 1], "learning_rate": 0.0001,
+                     "weight_decay": 0.0, "max_patience": 100,
+                     "base_n_filters": UNET_TRAIN_FILTERS, "np_random_seed": UNET_TRAIN_SEED,
+                     "data_augmentation": {k: list(v) if isinstance(v, tuple) else v
+                                           for k, v in UNET_TRAIN_AUGMENTATION.items()},
+                     "SimpleITK": SimpleITK.Version_VersionString()},
+        "build_kwargs": {k: (v if isinstance(v, (int, float, str, type(None), tuple, list))
+                             else repr(v)) for k, v in captured["kwargs"].items()},
+        "epoch_lines": epoch_lines,
+        "errors_last_npz": errors,
+        "train_losses": steps["train"],
+        "valid_steps": [{"cost": v[0], "acc": v[1], "jacc_num_denom": v[2]}
+                        for v in steps["valid"]],
+        "train_batches": batches["train"],
+        "valid_batches": batches["val"],
+        "batches_per_epoch": {"train": n_train,
+                              "valid": len(steps["valid"]) // args.epochs},
+        "initial_params": captured["initial"],
+        "final_params": param_summary(captured["params"], captured["names"]),
+        "seconds": seconds,
+    }
+
+
 def run_fcn8(args, work):
     """buildFCN8 as train_fcn8.py calls it (n_classes=2, the polyps' non-void classes,
     void_labels=[2], trainable=True, load_weights=False, pascal=True, layer=['probs'], its
@@ -1098,7 +1238,8 @@ def main(argv=None):
     p.add_argument("--out", default=os.path.join(ROOT, "tests", "segm_original.json"))
     p.add_argument("--work", default=None, help="work directory (default: a new temporary one)")
     p.add_argument("--parts", nargs="+", default=["fcn1d"],
-                   choices=["fcn1d", "fcn1d_one_update", "unet", "fcn8", "metrics", "loaders"])
+                   choices=["fcn1d", "fcn1d_one_update", "unet", "unet_train", "fcn8", "metrics",
+                            "loaders"])
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--batch-size", type=int, nargs=3, default=[8, 8, 1])
     p.add_argument("--write-data", action="store_true",
@@ -1123,6 +1264,8 @@ def main(argv=None):
         results["fcn1d"] = run_fcn1d(args, work)
     if "fcn1d_one_update" in args.parts:
         results["fcn1d_one_update"] = run_fcn1d(args, work, one_update=True)
+    if "unet_train" in args.parts:  # before unet, which sets Lasagne's RNG
+        results["unet_train"] = run_unet_train(args, work)
     if "unet" in args.parts:
         results["unet"] = run_unet(args, work)
     if "fcn8" in args.parts:

@@ -315,6 +315,35 @@ Train  0.5217391304347826 Valid  0.19999999999999996 Test  0.43999999999999995""
              "trains on made rays shipped with dltut instead (dltut/toy/cortical_layers), "
              "offline."),
     Tutorial(
+        "unet", "unet", "train_unet", "code/unet/train_unet.py",
+        ("learning_rate", "weight_decay", "num_epochs", "max_patience", "batch_size",
+         "early_stop_class", "base_n_filters", "seed", "data_path", "toy"),
+        "U-Net segments the ISBI 2012 electron-microscopy stacks into cells and membranes",
+        quick=Quick({"toy": True, "num_epochs": 4, "base_n_filters": 8}, (
+            "EPOCH 0: Avg epoch training cost train 0.884282, cost val 0.791901, acc val "
+            "0.581934, jacc val class 0  0.131202, jacc val class 1 0.553760, jacc val 0.342481",
+            "EPOCH 1: Avg epoch training cost train 0.840428, cost val 0.839480, acc val "
+            "0.569873, jacc val class 0  0.166604, jacc val class 1 0.529409, jacc val 0.348006",
+            "EPOCH 2: Avg epoch training cost train 0.807573, cost val 0.906477, acc val "
+            "0.553711, jacc val class 0  0.195493, jacc val class 1 0.499425, jacc val 0.347459",
+            "EPOCH 3: Avg epoch training cost train 0.771138, cost val 0.967838, acc val "
+            "0.532764, jacc val class 0  0.206814, jacc val class 1 0.467946, jacc val 0.337380"),
+            "train_unet.py's train('em', learn_step=0.0001, weight_decay=0.0, num_epochs=4, "
+            "batch_size=[5, 5, 1]) (its command line's settings) with build_UNet's "
+            "base_n_filters=8 and its augmentation's crop and warp scaled to the made 64x64 "
+            "stacks of dltut/toy/isbi_em_stacks (crop_size (32, 32), warp_sigma 1.25), after "
+            "numpy.random.seed(1234), with Lasagne 5d3c63cb, dataset_loaders (no fetcher "
+            "thread) and SimpleITK 2.5.7 (benchmarks/segm_original.py, part unet_train), "
+            "theano-pymc 1.1.2, floatX=float64"),
+        exports=("train_unet", "build_UNet"), epochs="num_epochs", lists={"batch_size": 3},
+        data="The ISBI 2012 EM stacks (train-volume.tif, train-labels.tif, test-volume.tif) come "
+             "from the challenge's site, http://brainiac2.mit.edu/isbi_challenge/ (register "
+             "there): put them in data/isbi_em_stacks, or give their folder with --data-path "
+             "(dltut.tutorials.isbi_em_stacks.download fetches them where the site allows it). "
+             "The elastic deformation needs no extra: dltut computes SimpleITK's B-spline warp. "
+             "--toy trains on made stacks shipped with dltut instead "
+             "(dltut/toy/isbi_em_stacks), offline."),
+    Tutorial(
         "logistic_cg", "logistic_cg", "cg_optimization_mnist", "code/logistic_cg.py",
         ("n_epochs", "batch_size"), "logistic regression fitted by scipy's conjugate gradients",
         quick=Quick({"n_epochs": 10}, (
@@ -350,7 +379,8 @@ LISTS = {"nkerns": 2, "hidden_layers_sizes": "+", "corruption_levels": "+",
 # A tutorial's own checks may be narrower (hmc's n_samples >= 2, rbm's n_chains below the test set)
 RANGES = {"pretraining_epochs": (0, None), "burnin": (0, None), "seed": (0, 2**32),
           "L1_reg": (0.0, None), "L2_reg": (0.0, None), "contraction_level": (0.0, None),
-          "corruption_levels": (0.0, 1.0), "weight_decay": (0.0, None)}
+          "corruption_levels": (0.0, 1.0), "weight_decay": (0.0, None),
+          "early_stop_class": (0, None)}
 SWITCHES = {  # hyperparameters that are on/off flags, off by default
     "toy": "train on the made data shipped with dltut instead of the tutorial's (offline, no "
            "extra), with the small settings of the original's reference run (its quick "

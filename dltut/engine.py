@@ -96,12 +96,18 @@ def shared_zeros(shape, name):
 
 
 def grad(cost, wrt):
-    if _state.name() == "theano":  # theano-pymc walks a deep graph (a U-Net's) recursively
-        sys.setrecursionlimit(max(sys.getrecursionlimit(), _THEANO_RECURSION_LIMIT))
-    return backend().grad(cost, wrt)
+    """``theano.grad``. It recurses (in Theano's and PyTensor's own code) once per node along
+    the graph's longest path, so it runs here with room for deep graphs: on Theano, U-Net's 23
+    convolutions, each a few nodes of im2col, exceed Python's default 1000 frames."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, _GRAD_RECURSION_LIMIT))
+    try:
+        return backend().grad(cost, wrt)
+    finally:
+        sys.setrecursionlimit(limit)
 
 
-_THEANO_RECURSION_LIMIT = 3000  # a U-Net needs 1,200; the default is 1,000
+_GRAD_RECURSION_LIMIT = 20000
 
 
 def scan(*args, **kwargs):

@@ -1170,7 +1170,8 @@ def get_all_layers(layer, treat_as_input=None):
 
 def _known_shape(variable):
     """The sizes ``variable``'s graph fixes (None elsewhere): its type's on PyTensor, a
-    ``specify_shape``'s constants on Theano."""
+    ``specify_shape``'s constants on Theano (``T.specify_shape(x, (x.shape[0], 3, 64, 64))``
+    fixes all but the batch)."""
     if engine.name() == "pytensor":
         return tuple(variable.type.shape)
     owner = variable.owner
@@ -1178,7 +1179,18 @@ def _known_shape(variable):
         sizes = getattr(owner.inputs[1], "data", None)
         if sizes is not None:
             return tuple(int(s) for s in sizes)
+        vector = owner.inputs[1].owner
+        if vector is not None and type(vector.op).__name__ == "MakeVector":
+            return tuple(_constant_or_none(size) for size in vector.inputs)
     return (None,) * variable.ndim
+
+
+def _constant_or_none(size):
+    """A symbolic size's value where the graph makes it a constant; None otherwise."""
+    try:
+        return int(T.get_scalar_constant_value(size))
+    except T.NotScalarConstantError:
+        return None
 
 
 def _resolved_shape(shape, variable):

@@ -28,7 +28,8 @@ The segmentation tutorials stop by a third rule, ``EpochPatience`` (their ``max_
 counts epochs):
 
 * After each epoch the model is validated: its mean training cost and accuracy over the epoch,
-  its validation cost, accuracy and Jaccard index per class, and their mean.
+  its validation cost, accuracy and Jaccard index per class, and their mean (or, given
+  ``early_stop_class``, that class's index, which then stands for the mean below).
 * The first epoch's mean Jaccard index is the best so far, without keeping the model; from the
   third epoch on, a mean Jaccard index above the best is a new best (its parameters kept, the
   count of epochs without one back to 0); any other epoch, the second included, adds one to it.
@@ -142,10 +143,13 @@ class EpochPatience:
 
     n_epochs: int = 500  # most passes over the training set (num_epochs)
     max_patience: int = 25  # epochs without a new best before training stops
+    early_stop_class: int | None = None  # the class whose Jaccard index counts; None: the mean
 
     def __post_init__(self):
         _require_int("n_epochs", self.n_epochs, 1)
         _require_int("max_patience", self.max_patience, 1)
+        if self.early_stop_class is not None:
+            _require_int("early_stop_class", self.early_stop_class, 0)
 
     @property
     def patience(self):  # what a new TrainState starts with
@@ -165,7 +169,8 @@ class EpochPatience:
 
     def validate(self, model, state, epoch, minibatch, n_train_batches, callbacks, logger):
         """Validate after update ``state.iteration`` (``_validate_jaccard``)."""
-        _validate_jaccard(model, state, epoch, minibatch, n_train_batches, callbacks)
+        _validate_jaccard(model, state, epoch, minibatch, n_train_batches, callbacks,
+                          self.early_stop_class)
 
 
 def _require_int(name, value, minimum):
@@ -501,11 +506,14 @@ class Batches:
             param.set_value(value)
 
     def resume(self, state):
-        """Draw the batches the run in ``state`` drew (its updates, then its validations')."""
-        for _ in range(state.iteration + 1):
+        """Draw the batches the run in ``state`` drew, in its order: each update's, and after
+        the update it followed each validation's (U-Net's iterators augment from one
+        generator, whose numbers then go to the same batches)."""
+        validated = [record.iter for record in state.history]
+        for iteration in range(state.iteration + 1):
             self.train_iter.next()
-        for _ in range(len(state.history) * self.n_valid_batches):
-            self.valid_iter.next()
+            for _ in range(validated.count(iteration) * self.n_valid_batches):
+                self.valid_iter.next()
 
 
 def train(model, n_train_batches, stopping=EarlyStopping(), callbacks=(), log_every=None,
@@ -850,7 +858,8 @@ def _validate_counting(model, state, stopping, epoch, minibatch, callbacks):
         callback(record)
 
 
-def _validate_jaccard(model, state, epoch, minibatch, n_train_batches, callbacks):
+def _validate_jaccard(model, state, epoch, minibatch, n_train_batches, callbacks,
+                      early_stop_class=None):
     """Validate after epoch ``epoch``'s last update by ``EpochPatience``'s rule.
 
     The training means are those of the epoch's updates (``state.costs``: rows of the cost and,
@@ -863,7 +872,8 @@ def _validate_jaccard(model, state, epoch, minibatch, n_train_batches, callbacks
                    for column in zip(*state.costs[-n_train_batches:])]
     valid = model.validation_scores()
     per_class = [float(value) for value in valid["jaccard"]]
-    jaccard = float(numpy.mean(per_class))
+    jaccard = float(numpy.mean(per_class) if early_stop_class is None
+                    else per_class[early_stop_class])
     scores = {"train_cost": train_means[0], "valid_cost": float(valid["cost"]),
               "valid_accuracy": float(valid["accuracy"]), "valid_jaccard_per_class": per_class,
               "valid_jaccard": jaccard}

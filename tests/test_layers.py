@@ -287,6 +287,11 @@ def test_sizes_that_a_convolution_needs_are_asked_for():
                                          "but its input shape is \\(None, 3, None, None\\)"):
         L.get_output(conv)
     L.get_output(conv, T.specify_shape(x, (2, 3, 8, 9)))  # known from the input's type
+    # the batch left free (U-Net's last batch of an epoch may be shorter): the rest still known
+    known = T.specify_shape(x, (x.shape[0], 3, 8, 9))
+    assert L.get_output_shape(conv) == (None, 4, None, None)
+    assert L._known_shape(known) == (None, 3, 8, 9)
+    L.get_output(conv, known)
     with pytest.raises(ValueError, match="one input expression for a network of 2 input layers"):
         L.get_output(L.ConcatLayer([L.InputLayer((None, 3)), L.InputLayer((None, 3))]), T.matrix("y"))
 

@@ -5,6 +5,7 @@ import json
 import logging
 import math
 import time
+import types
 
 import numpy
 import pytest
@@ -600,6 +601,29 @@ def test_epoch_patience_state_round_trips_and_resumes_as_the_unbroken_run():
         EpochPatience(max_patience=0)
 
 
+def test_epoch_patience_on_one_class_is_the_tutorials_early_stop_class():
+    """train_unet.py's and train_fcn8.py's early_stop_class: the epochs are judged by that
+    class's Jaccard index (which the record's valid_jaccard then holds), not by the mean."""
+    from dltut.trainer import EpochPatience
+
+    class TwoClasses(FakeSegmentation):
+        def validation_scores(self):
+            scores = super().validation_scores()
+            scores["jaccard"] = numpy.array([scores["jaccard"][0], 1.0 - scores["jaccard"][0]])
+            return scores
+
+    jaccards = [0.5, 0.9, 0.6, 0.7, 0.4, 0.4, 0.8]
+    for early_stop_class, judged in ((0, jaccards), (1, [1.0 - j for j in jaccards])):
+        trace, _ = segmentation_tutorial_loop(judged, 7, 3)
+        result = train(TwoClasses(jaccards), 3, EpochPatience(7, 3, early_stop_class))
+        assert [(v.epoch - 1, v.new_best, v.bad_counter) for v in result.history] == trace
+        assert [v.scores["valid_jaccard"] for v in result.history] == judged[:len(trace)]
+    mean = train(TwoClasses(jaccards), 3, EpochPatience(7, 3))
+    assert {v.scores["valid_jaccard"] for v in mean.history} == {0.5}
+    with pytest.raises(ValueError, match="early_stop_class must be an integer >= 0"):
+        EpochPatience(early_stop_class=-1)
+
+
 class _Iterator:
     """Batches ``{'data': i, 'labels': [[i, i]]}`` for i = 0, 1, 2, ... (as many as asked)."""
 
@@ -635,6 +659,21 @@ def test_batches_feed_the_functions_and_add_up_as_the_tutorials():
     assert scores["jaccard"][0] == 1 / 3 and math.isnan(scores["jaccard"][1])
     from dltut.trainer import TrainState
 
-    resumed = Batches(train_fn, valid_fn, _Iterator(), _Iterator(), [])
-    resumed.resume(TrainState(patience=1, iteration=3, history=[None]))
+    # a resumed run draws the batches in the unbroken run's order: an epoch's updates, then
+    # its validation (iterators augmenting from one generator must draw as they did)
+    drawn = []
+
+    class Logged(_Iterator):
+        def __init__(self, name):
+            super().__init__()
+            self.name = name
+
+        def next(self):
+            drawn.append(self.name)
+            return super().next()
+
+    resumed = Batches(train_fn, valid_fn, Logged("train"), Logged("valid"), [])
+    validated = [types.SimpleNamespace(iter=1)]  # after the first epoch's 2 updates
+    resumed.resume(TrainState(patience=1, iteration=3, history=validated))
     assert (resumed.train_iter.drawn, resumed.valid_iter.drawn) == (4, 2)
+    assert drawn == ["train", "train", "valid", "valid", "train", "train"]
