@@ -201,10 +201,10 @@ def make_rays(n=N_RAYS, seed=CORTICAL_SEED):
     return raw, smooth, labels, regions
 
 
-def write_cortical(directory, seed=CORTICAL_SEED):
+def write_cortical(directory, seed=CORTICAL_SEED, n=N_RAYS):
     """The four text files of Cortical6LayersDataset, in DIR/6layers_segmentation/: one ray a
     line, its 200 values separated by single spaces (as the loader splits them on ' ')."""
-    raw, smooth, labels, regions = make_rays(seed=seed)
+    raw, smooth, labels, regions = make_rays(n=n, seed=seed)
     d = os.path.join(directory, "6layers_segmentation")
     os.makedirs(d, exist_ok=True)
     rows = {

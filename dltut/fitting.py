@@ -273,9 +273,9 @@ def _keep_best(result, compiled, classifier, arch, hyperparameters, options):
     """Set the best parameters into the model and write it to ``options.out``."""
     result.model = classifier
     if result.best_params is None:
-        log.warning("no validation was run: no best model to keep" if not result.history else
-                    "no validation gave a new best: no best model to keep (the last parameters "
-                    "stay)")
+        log.warning("no best model to keep: %s", "no validation was run" if not result.history
+                    else "no validation was a new best (the segmentation tutorials keep none "
+                         "before their third epoch)")
         return
     compiled.set_params(result.best_params)
     if options.out is not None:

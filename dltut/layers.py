@@ -31,7 +31,10 @@ Three choices differ from Lasagne's code, not from what it computes:
   compiles for static shapes.
 * **Running averages.** ``BatchNormLayer`` in training mode sets ``default_update`` on clones of
   its shared ``mean`` and ``inv_std``, as Lasagne does: a function compiled from that output
-  updates them by itself, on both engines and in every mode.
+  updates them by itself, on both engines and in every mode. Where one function holds two
+  training-mode outputs of the same layer (the 1-D FCN reshapes by the shape of an output taken
+  while building), Theano may apply both clones' updates one after the other, PyTensor applies
+  one: the averages then differ from the original's.
 """
 
 import functools
@@ -596,7 +599,40 @@ Deconv2DLayer = TransposedConv2DLayer
 # Pooling and upscaling
 
 
-class Pool2DLayer(Layer):
+class _PoolLayer(Layer):
+    """What the 1-D and 2-D pooling layers share: their sizes over the last ``ndim`` axes, as
+    tuples, and the one mode implemented."""
+
+    ndim = None
+    axes_names = None
+
+    def __init__(self, incoming, pool_size, stride, pad, ignore_border, mode, **kwargs):
+        super().__init__(incoming, **kwargs)
+        if len(self.input_shape) != self.ndim + 2:
+            raise ValueError(f"a {self.ndim}-D pooling layer needs an input shape (batch, "
+                             f"channels, {self.axes_names}), got {self.input_shape!r}")
+        if mode != "max":
+            raise ValueError(f"mode {mode!r}: only 'max' pooling is implemented")
+        self.pool_size = _as_tuple(pool_size, self.ndim, "pool_size")
+        self.stride = self.pool_size if stride is None else _as_tuple(stride, self.ndim, "stride")
+        self.pad = _as_tuple(pad, self.ndim, "pad")
+        self.ignore_border, self.mode = ignore_border, mode
+
+    def get_output_shape_for(self, input_shape):
+        return (*input_shape[:2], *(
+            None if size is None else ops.pool_output_length(size, w, s, p, self.ignore_border)
+            for size, w, s, p in zip(input_shape[2:], self.pool_size, self.stride, self.pad)))
+
+    def _checked_shape(self, input_shape):
+        """The input's shape; its pooled sizes must be known unless the windows tile it."""
+        shape = self.input_shape if input_shape is None else tuple(input_shape)
+        if (self.stride, self.pad, self.ignore_border) != (self.pool_size, (0,) * self.ndim,
+                                                          True):
+            _ints(self, shape, tuple(range(2, 2 + self.ndim)), self.axes_names)
+        return shape
+
+
+class Pool2DLayer(_PoolLayer):
     r"""Pooling over the last two axes, ``ops.pool_2d``:
 
     .. math::
@@ -605,58 +641,30 @@ class Pool2DLayer(Layer):
     ``stride=None`` is ``pool_size``; ``pad`` adds room that takes no part in the max;
     ``ignore_border=False`` keeps a last window overlapping the end. Only ``mode="max"``."""
 
+    ndim, axes_names = 2, "rows and columns"
+
     def __init__(self, incoming, pool_size, stride=None, pad=(0, 0), ignore_border=True,
                  mode="max", **kwargs):
-        super().__init__(incoming, **kwargs)
-        if len(self.input_shape) != 4:
-            raise ValueError(f"a 2-D pooling layer needs an input shape (batch, channels, rows, "
-                             f"cols), got {self.input_shape!r}")
-        if mode != "max":
-            raise ValueError(f"mode {mode!r}: only 'max' pooling is implemented")
-        self.pool_size = _as_tuple(pool_size, 2, "pool_size")
-        self.stride = self.pool_size if stride is None else _as_tuple(stride, 2, "stride")
-        self.pad = _as_tuple(pad, 2, "pad")
-        self.ignore_border, self.mode = ignore_border, mode
-
-    def get_output_shape_for(self, input_shape):
-        return (*input_shape[:2], *(
-            None if size is None else ops.pool_output_length(size, w, s, p, self.ignore_border)
-            for size, w, s, p in zip(input_shape[2:], self.pool_size, self.stride, self.pad)))
+        super().__init__(incoming, pool_size, stride, pad, ignore_border, mode, **kwargs)
 
     def get_output_for(self, input, input_shape=None, **kwargs):
-        shape = self.input_shape if input_shape is None else tuple(input_shape)
-        if (self.stride, self.pad, self.ignore_border) != (self.pool_size, (0, 0), True):
-            _ints(self, shape, (2, 3), "rows and columns")
+        shape = self._checked_shape(input_shape)
         return ops.pool_2d(input, ws=self.pool_size, ignore_border=self.ignore_border,
                            stride=self.stride, pad=self.pad, mode=self.mode, input_shape=shape)
 
 
-class Pool1DLayer(Layer):
+class Pool1DLayer(_PoolLayer):
     """Pooling along the last axis of ``(batch, channels, length)``, as a 2-D pooling of
     one-column images."""
 
+    ndim, axes_names = 1, "length"
+
     def __init__(self, incoming, pool_size, stride=None, pad=0, ignore_border=True, mode="max",
                  **kwargs):
-        super().__init__(incoming, **kwargs)
-        if len(self.input_shape) != 3:
-            raise ValueError(f"a 1-D pooling layer needs an input shape (batch, channels, "
-                             f"length), got {self.input_shape!r}")
-        if mode != "max":
-            raise ValueError(f"mode {mode!r}: only 'max' pooling is implemented")
-        self.pool_size = _as_tuple(pool_size, 1, "pool_size")
-        self.stride = self.pool_size if stride is None else _as_tuple(stride, 1, "stride")
-        self.pad = _as_tuple(pad, 1, "pad")
-        self.ignore_border, self.mode = ignore_border, mode
-
-    def get_output_shape_for(self, input_shape):
-        length = input_shape[-1]
-        return (*input_shape[:-1], None if length is None else ops.pool_output_length(
-            length, self.pool_size[0], self.stride[0], self.pad[0], self.ignore_border))
+        super().__init__(incoming, pool_size, stride, pad, ignore_border, mode, **kwargs)
 
     def get_output_for(self, input, input_shape=None, **kwargs):
-        shape = self.input_shape if input_shape is None else tuple(input_shape)
-        if (self.stride, self.pad, self.ignore_border) != (self.pool_size, (0,), True):
-            _ints(self, shape, (2,), "length")
+        shape = self._checked_shape(input_shape)
         pooled = ops.pool_2d(T.shape_padright(input, 1), ws=(self.pool_size[0], 1),
                              ignore_border=self.ignore_border, stride=(self.stride[0], 1),
                              pad=(self.pad[0], 0), mode=self.mode, input_shape=(*shape, 1))
@@ -1081,7 +1089,13 @@ class ConcatLayer(MergeLayer):
         return tuple(output)
 
     def get_output_for(self, inputs, input_shapes=None, **kwargs):
-        return T.concatenate(autocrop(inputs, self.cropping, input_shapes), axis=self.axis)
+        inputs = autocrop(inputs, self.cropping, input_shapes)
+        if input_shapes is not None and engine.name() == "pytensor":
+            # the gradient splits by the inputs' sizes, which JAX mode needs as constants
+            inputs = [T.specify_shape(input, shape) if None not in shape else input
+                      for input, shape in zip(inputs, autocrop_array_shapes(input_shapes,
+                                                                            self.cropping))]
+        return T.concatenate(inputs, axis=self.axis)
 
 
 class ElemwiseMergeLayer(MergeLayer):
@@ -1314,7 +1328,9 @@ def categorical_crossentropy(predictions, targets):
     if targets.ndim == predictions.ndim:
         return -T.sum(targets * T.log(predictions), axis=predictions.ndim - 1)
     if targets.ndim == predictions.ndim - 1:
-        return -T.log(predictions[T.arange(targets.shape[0]), targets])
+        # an int64 start: PyTensor's JAX arange would count in the type of an int8 0 (to 127)
+        rows = T.arange(T.constant(0, dtype="int64"), targets.shape[0])
+        return -T.log(predictions[rows, targets])
     raise ValueError(f"targets of {targets.ndim} dimensions for predictions of "
                      f"{predictions.ndim}: give class indices or one row per prediction")
 

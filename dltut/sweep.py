@@ -855,6 +855,7 @@ _VALIDATION_FIELDS = {  # trainer.Validation's
     "new_best": lambda value: isinstance(value, bool),
     "extended": lambda value: isinstance(value, bool), "test_score": _is_optional(_is_number),
     "train_loss": _is_optional(_is_number), "bad_counter": _is_optional(_is_count),
+    "scores": lambda value: value is None,  # EpochPatience's: no sweep trains a segmentation
 }
 _PRETRAINING_FIELDS = {  # the SdA's and DBN's
     "pretraining_costs": lambda value: isinstance(value, list) and all(
@@ -886,7 +887,7 @@ def _check_record(path, record, tutorial, each):
             refuse(f"{name} {_short(record[name])}")
     for index, validation in enumerate(record["history"]):
         if not isinstance(validation, dict) or not set(_VALIDATION_FIELDS) - {
-                "test_score", "train_loss", "bad_counter"} <= set(validation) <= \
+                "test_score", "train_loss", "bad_counter", "scores"} <= set(validation) <= \
                 set(_VALIDATION_FIELDS):
             refuse(f"history[{index}] {_short(validation)}")
         for name, value in validation.items():

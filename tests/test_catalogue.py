@@ -363,13 +363,13 @@ def test_quick_suite_prints_the_originals_lines(tmp_path):
 
 
 def test_every_tutorial_has_quick_lines():
-    """dltut suite --quick covers the 13 tutorials: the sequence ones on the made data shipped
-    with dltut (their settings name it: no file to fetch)."""
-    assert len(catalogue.TUTORIALS) == 13
+    """dltut suite --quick covers every tutorial: the sequence and segmentation ones on the made
+    data shipped with dltut (their settings name it: no file to fetch)."""
+    assert len(catalogue.TUTORIALS) >= 14
     assert [t.name for t in catalogue.TUTORIALS.values() if t.quick is None] == []
     quick = {name: catalogue.get(name).quick.settings for name in ("rnnslu", "lstm", "rnnrbm")}
     assert quick["rnnslu"]["param"]["data"] == "toy" and quick["lstm"]["dataset"] == "toy"
-    assert quick["rnnrbm"]["toy"] is True
+    assert quick["rnnrbm"]["toy"] is True and catalogue.get("fcn1D").quick.settings["toy"]
 
 
 def _quick_suite_in_c_mode(tmp_path, monkeypatch, capsys, expected):

@@ -586,7 +586,7 @@ def test_network_gradients_match_finite_differences(mode):
 
 
 @float64
-def test_categorical_crossentropy_and_l2():
+def test_categorical_crossentropy_and_l2(mode):
     p = T.matrix("p")
     t, one_hot = T.ivector("t"), T.matrix("one_hot")
     l_in = L.InputLayer((None, 3))
@@ -595,11 +595,11 @@ def test_categorical_crossentropy_and_l2():
     penalty = L.regularize_network_params(bn, L.l2)
     outputs = _compiled([p, t, one_hot], [L.categorical_crossentropy(p, t), L.categorical_crossentropy(p, one_hot),
                                           penalty, L.l1(p), L.regularize_layer_params(bn, L.l2)])
-    pv = np_softmax(numpy.random.RandomState(8).randn(4, 3))
-    tv = numpy.array([2, 0, 1, 2], dtype="int32")
+    pv = np_softmax(numpy.random.RandomState(8).randn(300, 3))  # more rows than an int8 counts
+    tv = numpy.random.RandomState(9).randint(0, 3, 300).astype("int32")
     hot = numpy.eye(3)[tv] * 0.9 + 0.1 / 3
     ce_int, ce_hot, l2_net, l1_p, l2_layer = outputs(pv, tv, hot)
-    numpy.testing.assert_allclose(ce_int, -numpy.log(pv[numpy.arange(4), tv]), rtol=1e-12)
+    numpy.testing.assert_allclose(ce_int, -numpy.log(pv[numpy.arange(300), tv]), rtol=1e-12)
     numpy.testing.assert_allclose(ce_hot, -(hot * numpy.log(pv)).sum(axis=1), rtol=1e-12)
     assert l2_net == pytest.approx(12 * 0.25 + 1 + 4 + 9)  # the weights and gamma; no bias, beta, averages
     assert l2_layer == pytest.approx(14)  # the batch normalisation's gamma alone
@@ -648,3 +648,67 @@ def test_one_network_compiled_for_two_image_sizes():
         known = T.specify_shape(x, shape)
         (got,) = _compiled([x], [L.get_output(out, {l_in: known, l_tmp: known})])(numpy.ones(shape, engine.floatX()))
         assert got.shape == (shape[0], 2, *shape[2:])
+
+
+# ----------------------------------------------------------------------------------------------
+# Against Lasagne itself
+
+# What Lasagne printed for the network and training below, written with lasagne.layers, .init,
+# .nonlinearities, .objectives, .regularization and .updates in place of dltut's (Lasagne's GitHub
+# master, 5d3c63cb, on theano-pymc 1.1.2, floatX float32, after numpy.random.seed(1609)): the three
+# training losses, the sum of the deterministic class-1 probabilities, batch normalisation's
+# running mean and inverse standard deviation.
+LASAGNE_SMALL_SEGMENTER = (
+    [0.734652578830719, 0.7223060727119446, 0.7171982526779175],
+    141.03240966796875,
+    [0.0014175751712173223, -0.06093404442071915, 0.013809720985591412],
+    [2.7098639011383057, 1.3133240938186646, 1.2172980308532715],
+)
+
+
+def small_segmenter(input_var):
+    """U-Net's and FCN-8's layer kinds in a few layers: a batch-normalised convolution, pooling,
+    dropout, a padded cross-correlation, a transposed convolution, a cropped sum and
+    concatenation, and the per-pixel softmax."""
+    l_in = L.InputLayer((2, 1, 12, 12), input_var)
+    c1 = L.batch_norm(L.Conv2DLayer(l_in, 3, 3, pad="same", nonlinearity=L.elu, W=L.HeNormal(gain="relu")))
+    drop = L.DropoutLayer(L.Pool2DLayer(c1, 2), p=0.4)
+    c2 = L.Conv2DLayer(drop, 4, 3, pad=2, flip_filters=False)
+    up = L.Deconv2DLayer(c2, 3, 4, stride=2, crop="valid", nonlinearity=L.linear)
+    fused = L.ElemwiseSumLayer((up, c1), cropping=[None, None, "center", "center"])
+    concat = L.ConcatLayer([fused, l_in], cropping=(None, None, "center", "center"))
+    seg = L.Conv2DLayer(concat, 2, 1, nonlinearity=None)
+    flat = L.ReshapeLayer(L.DimshuffleLayer(seg, (0, 2, 3, 1)), (-1, 2))
+    return L.NonlinearityLayer(flat, L.softmax)
+
+
+def test_a_small_segmenter_trains_as_on_lasagne(mode):
+    """The same weights, dropout masks, losses, Adam steps and running averages as Lasagne's."""
+    from dltut import updates
+
+    floatX = engine.floatX()
+    previous = L.get_rng()
+    L.set_rng(numpy.random.RandomState(1609))  # what numpy.random.seed(1609) makes the global one draw
+    try:
+        x, y = T.tensor4("x"), T.ivector("y")
+        out = small_segmenter(x)
+    finally:
+        L.set_rng(previous)
+    loss = L.categorical_crossentropy(L.get_output(out), y).mean()
+    loss = loss + 1e-4 * L.regularize_network_params(out, L.l2)
+    learning_rate = engine.shared(numpy.asarray(0.01, dtype=floatX), name="learning_rate")
+    train = function([x, y], loss, updates=updates.adam(loss, L.get_all_params(out, trainable=True),
+                                                        learning_rate=learning_rate))
+    test = function([x], L.get_output(out, deterministic=True))
+    rng = numpy.random.RandomState(3)
+    xv, yv = rng.rand(2, 1, 12, 12).astype(floatX), rng.randint(0, 2, 288).astype("int32")
+    losses = []
+    for _ in range(3):
+        losses.append(float(train(xv, yv)))
+        learning_rate.set_value((learning_rate.get_value() * 0.99).astype(floatX))
+    bn = next(layer for layer in L.get_all_layers(out) if isinstance(layer, L.BatchNormLayer))
+    expected_losses, expected_sum, expected_mean, expected_inv_std = LASAGNE_SMALL_SEGMENTER
+    numpy.testing.assert_allclose(losses, expected_losses, rtol=1e-6)
+    assert float(numpy.asarray(test(xv))[:, 1].sum()) == pytest.approx(expected_sum, rel=1e-6)
+    numpy.testing.assert_allclose(bn.mean.get_value(), expected_mean, rtol=1e-5, atol=1e-7)
+    numpy.testing.assert_allclose(bn.inv_std.get_value(), expected_inv_std, rtol=1e-6)

@@ -48,6 +48,8 @@ NOTEBOOKS = {
     "rnnslu.ipynb": ("rnnslu.main", "'vf1'", ("plot_f1(run)",)),
     "rnnrbm.ipynb": ("model.train(", "'epoch 2'", ("a training tune", "model.generate(")),
     "lstm.ipynb": ("lstm.train_lstm", "'Train'", ("plot_errors(result)",)),
+    "fcn1D.ipynb": ("train_fcn1D(", "'n_epochs'", ("Cortical6LayersDataset(", "jaccard = ",
+                                                   "result.model.predict(")),
     "unet.ipynb": ("unet.train_unet", "'epoch 2'", ("random_transform(", "unet.predict(")),
 }
 # what a notebook reads to run small in the tests
@@ -91,9 +93,10 @@ def test_notebook_is_stored_without_outputs(name):
 
 
 # the sequence tutorials' notebooks compile their scans cold (the RNN-RBM's 45 s, rnnslu's 15 s,
-# the LSTM's 25 s from an empty home folder), U-Net's its 23 convolutions (about 40 s); their
-# numbers are tested in test_rnnrbm.py, test_rnnslu.py, test_lstm.py and test_unet.py: slow tests
-SLOW_NOTEBOOKS = {"rnnrbm.ipynb", "rnnslu.ipynb", "lstm.ipynb", "unet.ipynb"}
+# the LSTM's 25 s from an empty home folder), the 1-D FCN its eight convolutions (35 s), U-Net
+# its 23 (about 40 s); their numbers are tested in test_rnnrbm.py, test_rnnslu.py, test_lstm.py,
+# test_fcn1D.py and test_unet.py: slow
+SLOW_NOTEBOOKS = {"rnnrbm.ipynb", "rnnslu.ipynb", "lstm.ipynb", "fcn1D.ipynb", "unet.ipynb"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow)

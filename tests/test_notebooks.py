@@ -31,7 +31,8 @@ def test_the_notebooks_are_copied_whole_into_a_new_folder(tmp_path, capsys):
     for path in folder.iterdir():
         assert path.read_bytes() == (EXAMPLES / path.name).read_bytes()
     out = capsys.readouterr().out
-    assert f"12 notebooks in {folder}" in out and f"jupyter lab {folder}" in out
+    count = len(notebooks.shipped())
+    assert f"{count} notebooks in {folder}" in out and f"jupyter lab {folder}" in out
 
 
 def test_an_existing_notebook_is_refused_and_nothing_is_written(tmp_path, capsys):

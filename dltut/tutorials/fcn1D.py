@@ -142,11 +142,23 @@ def build_model(input_var, rng, n_classes=6, nb_in_channels=2, filter_size=25, n
     return [net["last_layer"]], net
 
 
-@dataclasses.dataclass
-class _RunState:
-    """The shared variables a checkpoint holds: the network's, Adam's and the learning rate."""
+class FCN1D:
+    """A trained 1-D FCN, as ``train_fcn1D`` returns it in ``result.model``: its layers
+    (``net``), the shared variables its checkpoints and best model hold (``params``: the
+    network's, Adam's moments and step count, the learning rate) and ``predict``."""
 
-    params: list
+    def __init__(self, net, input_var, params):
+        self.net, self.input_var, self.params = net, input_var, params
+        self._predict = None
+
+    def predict(self, rays):
+        """The most probable class of each sample of ``rays``, (n, channels, 200) -> (n, 200)
+        ints; the batch normalisations use their running averages (``deterministic``)."""
+        if self._predict is None:
+            probabilities = get_output(self.net["probs_dimshuffle"], deterministic=True)
+            self._predict = engine.function([self.input_var], T.argmax(probabilities, axis=1),
+                                            name="predict_fn", shapes_at_run_time=True)
+        return self._predict(numpy.asarray(rays, dtype=engine.floatX()))
 
 
 def train_fcn1D(learning_rate=0.0005, weight_decay=0.001, num_epochs=500, max_patience=25,
@@ -156,10 +168,11 @@ def train_fcn1D(learning_rate=0.0005, weight_decay=0.001, num_epochs=500, max_pa
     ``batch_size`` is (training, validation, test), as the tutorial's; there is no test set.
     ``data_path`` is the folder holding ``6layers_segmentation/`` (see
     ``dltut.tutorials.cortical_layers``); ``toy`` trains on the made rays shipped with dltut.
-    The weights are drawn from numpy's ``RandomState(1609)`` after the two shuffles of the rays
-    that the tutorial's data loaders do with it, as the tutorial's Lasagne drew them from numpy's
-    global generator. ``options`` are the fields of ``fitting.Options``. Returns the
-    ``TrainResult``; each validation's numbers are in ``result.history[i].scores``.
+    The weights are drawn from numpy's ``RandomState(1609)`` after the shuffle of the rays that
+    each of the tutorial's data loaders does with it (seeding it first), as the tutorial's
+    Lasagne drew them from numpy's global generator. ``options`` are the fields of ``fitting.Options``. Returns the
+    ``TrainResult``: each validation's numbers are in ``result.history[i].scores``, the
+    network with its best values in ``result.model`` (an ``FCN1D``).
     """
     if not 0 <= weight_decay < numpy.inf:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
@@ -234,16 +247,16 @@ def train_fcn1D(learning_rate=0.0005, weight_decay=0.001, num_epochs=500, max_pa
     log.info("Start training")
     # the network's values, Adam's moments and step count, and the learning rate: what a
     # checkpoint holds and a best model keeps
-    state = _RunState(get_all_params(simple_net_output)
-                      + [var for var, _ in updates if var not in params] + [learn_step])
-    model = Batches(train_fn, valid_fn, train_iter, val_iter, state.params,
+    fcn = FCN1D(net, input_var, get_all_params(simple_net_output)
+                + [var for var, _ in updates if var not in params] + [learn_step])
+    model = Batches(train_fn, valid_fn, train_iter, val_iter, fcn.params,
                     at_epoch_start=decay_learning_rate)
     arch = {"model": "fcn1D", "n_classes": n_classes, "nb_in_channels": nb_in_channels,
             "filter_size": filter_size, "n_filters": n_filters, "depth": depth, "block": block}
     settings = {"learning_rate": learning_rate, "weight_decay": weight_decay,
                 "batch_size": list(batch_size), "data": "toy" if toy else "cortical_layers"}
     options = dataclasses.replace(options, callbacks=(print_epoch, *options.callbacks))
-    return train_functions(model, state, arch, settings,
+    return train_functions(model, fcn, arch, settings,
                            EpochPatience(n_epochs=num_epochs, max_patience=max_patience),
                            options)
 

@@ -37,9 +37,8 @@ ROOT = DOCS.parent
 GENERATED = DOCS / "_generated"
 # a tutorial's notebook in dltut/examples/, where it is not named as its module
 NOTEBOOKS = {"logreg": "logistic_regression", "lenet": "convolutional_mlp"}
-# the tutorials whose notebooks train on made data, their own or dltut's (their data sets are not
-# shipped)
-MADE_DATA = {"rnnslu", "lstm", "rnnrbm", "unet"}
+# the tutorials whose notebooks train on data they make (their data sets are not shipped)
+MADE_DATA = {"rnnslu", "lstm", "rnnrbm", "fcn1D", "unet"}
 
 
 def notebook_of(tutorial):
@@ -293,8 +292,8 @@ def small_run_note(tutorial):
     epochs = (f"{runs.EPOCHS} epochs (`DLTUT_EXAMPLE_EPOCHS={runs.EPOCHS}`"
               f"{_own_setting(tutorial, 'DLTUT_EXAMPLE_EPOCHS')})")
     if tutorial.name in MADE_DATA:
-        return (f"{intro}, for {epochs}, on made data (its code's, or dltut's shipped made "
-                f"files), not the tutorial's data set. Its numbers show the code at work, not the tutorial's results: "
+        return (f"{intro}, for {epochs}, on made data (its code builds, or dltut ships), not the "
+                f"tutorial's data set. Its numbers show the code at work, not the tutorial's results: "
                 f"{page} compares dltut with the original code.")
     train, valid, test = runs.CUT
     if tutorial.published:
@@ -320,7 +319,7 @@ def small_runs():
             f"validation and {test:,} test images, {runs.EPOCHS} epochs "
             f"(`DLTUT_EXAMPLE_EPOCHS={runs.EPOCHS}`); HMC with {runs.DRAWS} + {runs.DRAWS} draws "
             f"(`DLTUT_EXAMPLE_DRAWS={runs.DRAWS}`); the sequence and segmentation tutorials "
-            f"({', '.join(sorted(MADE_DATA))}) on made data. So their numbers "
+            f"({', '.join(sorted(MADE_DATA))}) on made data (their notebooks', or dltut's). So their numbers "
             f"are not the tutorials': each notebook's page says what its run was, and each "
             f"tutorial's page has the tutorial's results beside the published figures.\n")
 
