@@ -20,7 +20,11 @@ Usage (from the repository root; the sources are extracted trees of the three re
     PYTHON_WITH_SKIMAGE benchmarks/segm_original.py --original DLT --lasagne LASAGNE \\
         --dataset-loaders DATASET_LOADERS --parts loaders
 
-``--parts`` takes any of ``fcn1d fcn1d_one_update unet fcn8 metrics loaders`` (fcn1d or
+    # the unet_train part's elastic warp needs SimpleITK (pip install --target DIR SimpleITK)
+    PYTHONPATH=DIR .venv-theano/bin/python benchmarks/segm_original.py --original DLT \\
+        --lasagne LASAGNE --dataset-loaders DATASET_LOADERS --parts unet_train --epochs 4
+
+``--parts`` takes any of ``fcn1d fcn1d_one_update unet unet_train fcn8 metrics loaders`` (fcn1d or
 fcn1d_one_update first when with others, never both in one process: see ``run_fcn1d``);
 each part's numbers replace that part's key in ``--out`` and leave the others.
 ``--write-data`` (re)writes the made data and exits.
@@ -110,6 +114,11 @@ What the parts record
   the training scripts call them (U-Net with base_n_filters=8 on 2 x 1 x 64 x 64; FCN-8 at full
   VGG width on 1 x 3 x 48 x 64, n_classes=2 and void label 2 as train_fcn8 gives it), outputs,
   losses and two Adam steps in the scripts' own graphs (``MODEL_PROTOCOL``).
+* unet_train: ``train_unet.train`` on the made stacks for ``--epochs`` epochs (4 recorded),
+  with its command line's settings, base_n_filters=8 and its augmentation's crop and warp
+  scaled to the 64 x 64 slices, after ``numpy.random.seed(1234)`` (``run_unet_train``): the
+  EPOCH lines it prints (the " took ... s" cut off), the errors it saves, each step's outputs,
+  each batch's slices and sums, and every parameter before training and after.
 * metrics: the scripts' ``crossentropy_metric``, ``accuracy_metric``, ``jaccard_metric``
   (train_fcn1D's ``accuracy_metric``, ``jaccard``) on one made prediction/target pair.
 * loaders: Polyps912Dataset's and IsbiEmStacksDataset's batches on the made data.

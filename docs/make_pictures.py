@@ -123,13 +123,12 @@ def unet(pictures):
     import matplotlib.pyplot as plt
 
     from dltut.tutorials.isbi_em_stacks import IsbiEmStacksDataset
-    from dltut.tutorials.unet import predict
 
     epochs = 40
     result = dltut.train_unet(toy=True, base_n_filters=8, learning_rate=0.001,
                               num_epochs=epochs)
     images, labels, _ = IsbiEmStacksDataset("val", toy=True).arrays()
-    predicted, _ = predict(result.model.net, images)
+    predicted = result.model.predict(images)
     fig, axes = plt.subplots(3, 3, figsize=(7.5, 7.7))
     for column, index in enumerate((0, 2, 4)):
         for row, (picture, title) in enumerate([(images[index, 0], "slice"),

@@ -50,7 +50,7 @@ NOTEBOOKS = {
     "lstm.ipynb": ("lstm.train_lstm", "'Train'", ("plot_errors(result)",)),
     "fcn1D.ipynb": ("train_fcn1D(", "'n_epochs'", ("Cortical6LayersDataset(", "jaccard = ",
                                                    "result.model.predict(")),
-    "unet.ipynb": ("unet.train_unet", "'epoch 2'", ("random_transform(", "unet.predict(")),
+    "unet.ipynb": ("unet.train_unet", "'epoch 2'", ("random_transform(", "result.model.predict(")),
 }
 # what a notebook reads to run small in the tests
 SMALL_RUN = re.compile(r"DLTUT_EXAMPLE_(EPOCHS|DRAWS)")

@@ -302,7 +302,14 @@ def test_prints_the_originals_lines_and_resumes_as_the_unbroken_run(floatX64, tm
     for record, step in zip(result.history, TRAINED["valid_steps"]):
         assert record.scores["valid_cost"] == pytest.approx(step["cost"], rel=1e-12)
         assert record.scores["valid_accuracy"] == pytest.approx(step["acc"], rel=1e-15)
-    # the last weights (the checkpoint's; the model now holds the best) are the original's
+    # the model holds the best epoch's weights: its masks of the validation slices score what
+    # that epoch's validation did
+    images, labels, _ = IsbiEmStacksDataset("val", toy=True).arrays()
+    masks = result.model.predict(images)
+    assert masks.shape == labels.shape == (5, 64, 64)
+    assert (masks == labels).mean() == pytest.approx(result.history[2].scores["valid_accuracy"],
+                                                     rel=1e-12)
+    # the last weights (the checkpoint's) are the original's
     from dltut.saving import load_checkpoint
 
     saved, _, _ = load_checkpoint(checkpoint)

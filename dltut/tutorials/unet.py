@@ -39,7 +39,7 @@ from dltut.updates import adam
 
 log = logging.getLogger(__name__)
 
-__all__ = ["build_UNet", "train_unet", "predict", "crossentropy_metric", "accuracy_metric",
+__all__ = ["build_UNet", "train_unet", "UNet", "crossentropy_metric", "accuracy_metric",
            "jaccard_metric", "DATA_AUGMENTATION", "TOY_AUGMENTATION"]
 
 # train_unet.py's command line (main()): the augmentation of the training slices
@@ -184,8 +184,9 @@ def train_unet(learning_rate=0.0001, weight_decay=0.0, num_epochs=750, max_patie
     which it never seeded: here ``RandomState(seed)`` stands for it, drawn in the same order
     (the first training batch's augmentation, the weights, then every later batch's). ``options``
     are the fields of ``fitting.Options``. Returns the ``TrainResult``; each validation's
-    numbers are in ``result.history[i].scores``, and ``result.model.net`` is the network, with the
-    best epoch's weights (the last ones where no epoch was a best: see ``EpochPatience``).
+    numbers are in ``result.history[i].scores``, and ``result.model`` (a ``UNet``) is the network
+    with the best epoch's weights (the last ones where no epoch was a best: see
+    ``EpochPatience``).
     """
     if not 0 <= weight_decay < numpy.inf:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
@@ -265,50 +266,48 @@ def train_unet(learning_rate=0.0001, weight_decay=0.0, num_epochs=750, max_patie
                              name="val_fn", shapes_at_run_time=True)
 
     log.info("Start training")
-    # the network's values (batch normalisation's averages too), Adam's moments and step count:
-    # what a checkpoint holds and a best model keeps
-    state = _RunState(get_all_params(output_layer)
-                      + [var for var, _ in updates if var not in params], net)
-    model = Batches(train_fn, val_fn, train_iter, val_iter, state.params)
+    # the network, and what a checkpoint holds and a best model keeps: its values (batch
+    # normalisation's averages too), Adam's moments and step count
+    model = UNet(net, get_all_params(output_layer)
+                 + [var for var, _ in updates if var not in params])
+    batches = Batches(train_fn, val_fn, train_iter, val_iter, model.params)
     arch = {"model": "unet", "n_classes": n_classes, "nb_in_channels": nb_in_channels,
             "base_n_filters": base_n_filters}
     settings = {"learning_rate": learning_rate, "weight_decay": weight_decay,
                 "batch_size": list(batch_size), "data_augmentation": _jsonable(data_augmentation),
                 "seed": seed, "data": "toy" if toy else "isbi_em_stacks"}
     options = dataclasses.replace(options, callbacks=(print_epoch, *options.callbacks))
-    return train_functions(model, state, arch, settings,
+    return train_functions(batches, model, arch, settings,
                            EpochPatience(n_epochs=num_epochs, max_patience=max_patience,
                                          early_stop_class=early_stop_class),
                            options)
 
 
-def predict(net, images):
-    """The class of each pixel of ``images`` (n, channels, rows, cols), and the probabilities
-    (n, classes, rows, cols), by the network ``net`` (``build_UNet``'s) in deterministic mode:
-    batch normalisation by its running averages. Rows and columns divisible by 16 come out
-    whole."""
-    images = numpy.asarray(images, dtype=engine.floatX())
-    n, channels, rows, cols = images.shape
-    input_var = T.tensor4("images")
-    probabilities = get_output(net["output_flattened"],
-                               sized(input_var, n, channels, rows, cols),
-                               deterministic=True)
-    out_rows, out_cols = get_output_shape(net["output_segmentation"], images.shape)[2:]
-    # the rows of pixels, (n * rows * cols, classes), as images again
-    maps = probabilities.reshape((n, out_rows, out_cols, -1)).dimshuffle(0, 3, 1, 2)
-    (maps,) = engine.function([input_var], [maps], name="predict",
-                              shapes_at_run_time=True)(images)
-    maps = numpy.asarray(maps)
-    return maps.argmax(axis=1), maps
+class UNet:
+    """A trained U-Net, as ``train_unet`` returns it in ``result.model``: its layers (``net``),
+    the shared variables its checkpoints and best model hold (``params``: the network's, batch
+    normalisation's running averages among them, then Adam's moments and step count) and
+    ``predict``."""
 
+    def __init__(self, net, params):
+        self.net, self.params = net, params
+        self._predict = {}  # a compiled function per shape of images
 
-@dataclasses.dataclass
-class _RunState:
-    """The shared variables a checkpoint holds (the network's and Adam's), and the network:
-    ``result.model`` of a run, the best weights set."""
-
-    params: list
-    net: dict
+    def predict(self, images):
+        """The most probable class of each pixel of ``images``, (n, channels, rows, cols) ->
+        (n, rows, cols) ints (rows and columns divisible by 16 come out whole); batch
+        normalisation uses its running averages (``deterministic``)."""
+        images = numpy.asarray(images, dtype=engine.floatX())
+        if images.shape not in self._predict:
+            input_var = T.tensor4("images")
+            probabilities = get_output(self.net["output_flattened"],
+                                       sized(input_var, *images.shape), deterministic=True)
+            n, _, rows, cols = get_output_shape(self.net["output_segmentation"], images.shape)
+            classes = T.argmax(probabilities, axis=1).reshape((n, rows, cols))
+            self._predict[images.shape] = engine.function([input_var], classes,
+                                                          name="predict_fn",
+                                                          shapes_at_run_time=True)
+        return numpy.asarray(self._predict[images.shape](images))
 
 
 def _jsonable(settings):
