@@ -225,6 +225,20 @@ def check_positive_integers(**values):
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
+def check_segmentation_settings(learning_rate, weight_decay, batch_size, **counts):
+    """The segmentation tutorials' settings: a positive learning rate, a weight decay >= 0, the
+    three batch sizes (training, validation, test) and ``counts`` (epochs, patience...) positive
+    integers; a ValueError naming the first that is not."""
+    if not 0 <= weight_decay < math.inf:
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    if not 0 < learning_rate < math.inf:
+        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
+    if len(batch_size) != 3:
+        raise ValueError(f"batch_size must be (training, validation, test), got {batch_size!r}")
+    check_positive_integers(**counts, **dict(zip(("train batch", "valid batch", "test batch"),
+                                                 batch_size)))
+
+
 def check_seed(seed):
     """A seed ``numpy.random.RandomState`` takes: an integer in [0, 2 ** 32), or a ValueError."""
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:

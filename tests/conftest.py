@@ -259,3 +259,18 @@ def read_grey_png(path):
     rows = numpy.frombuffer(data, dtype=numpy.uint8).reshape(height, width + 1)
     assert not rows[:, 0].any(), "a row with a filter"
     return rows[:, 1:], [kind for kind, _ in chunks]
+
+
+def numpy_segmentation_metrics(probabilities, labels, n_classes, void_labels=()):
+    """The segmentation tutorials' metrics by counting: the accuracy over the labels not in
+    ``void_labels``, and the Jaccard numerators and denominators (TP, TP + FP + FN) of each
+    class, a (2, n_classes) array (labels of no class count in none)."""
+    predicted = probabilities.argmax(axis=1)
+    counted = ~numpy.isin(labels, void_labels)
+    table = numpy.zeros((2, n_classes))
+    for c in range(n_classes):
+        tp = numpy.sum((predicted == c) & (labels == c))
+        fp = numpy.sum((predicted == c) & (labels != c) & (labels < n_classes))
+        fn = numpy.sum((predicted != c) & (labels == c))
+        table[:, c] = tp, tp + fp + fn
+    return (predicted == labels)[counted].mean(), table

@@ -13,6 +13,7 @@ import os
 import numpy
 import pytest
 
+from conftest import numpy_segmentation_metrics
 from dltut import catalogue, engine
 from dltut.engine import T
 from dltut.tutorials import fcn1D
@@ -46,20 +47,6 @@ def test_the_first_weights_are_the_originals(floatX64):
         numpy.testing.assert_allclose(numpy.sum(value ** 2), entry["sq_sum"], rtol=1e-12)
 
 
-def _numpy_metrics(probabilities, labels, n_classes, void_labels=()):
-    """Accuracy over the non-void labels and the Jaccard numerators/denominators, by counting."""
-    predicted = probabilities.argmax(axis=1)
-    counted = ~numpy.isin(labels, void_labels)
-    accuracy = (predicted == labels)[counted].mean()
-    table = numpy.zeros((2, n_classes))
-    for c in range(n_classes):
-        tp = numpy.sum((predicted == c) & (labels == c))
-        fp = numpy.sum((predicted == c) & (labels != c) & (labels < n_classes))
-        fn = numpy.sum((predicted != c) & (labels == c))
-        table[:, c] = tp, tp + fp + fn
-    return accuracy, table
-
-
 @pytest.mark.parametrize("classes, target, void, accuracy_key, jaccard_key", [
     (3, "target_no_void", (), "accuracy_no_void", "jaccard_num_denom_3_classes_no_void"),
     (2, "target_void_2", (2,), "accuracy_void_2", "jaccard_num_denom_2_classes_void_2"),
@@ -75,7 +62,7 @@ def test_metrics_are_the_originals(floatX64, classes, target, void, accuracy_key
     original = metrics["train_fcn1D"]
     assert float(accuracy) == original[accuracy_key]
     assert numpy.asarray(table).tolist() == original[jaccard_key]
-    numpy_accuracy, numpy_table = _numpy_metrics(probabilities, labels, classes, void)
+    numpy_accuracy, numpy_table = numpy_segmentation_metrics(probabilities, labels, classes, void)
     assert float(accuracy) == pytest.approx(numpy_accuracy, rel=1e-15)
     assert numpy.array_equal(table, numpy_table)
 

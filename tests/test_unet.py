@@ -16,6 +16,7 @@ import os
 import numpy
 import pytest
 
+from conftest import numpy_segmentation_metrics
 from dltut import catalogue, engine
 from dltut.engine import T
 from dltut.layers import get_all_params, get_output, get_output_shape
@@ -116,19 +117,6 @@ def _numpy_crossentropy(probabilities, labels, void_labels):
     return -numpy.sum(numpy.log(picked) * counted) / counted.sum()
 
 
-def _numpy_metrics(probabilities, labels, n_classes, void_labels=()):
-    """Accuracy over the non-void labels and the Jaccard numerators/denominators, by counting."""
-    predicted = probabilities.argmax(axis=1)
-    counted = ~numpy.isin(labels, void_labels)
-    table = numpy.zeros((2, n_classes))
-    for c in range(n_classes):
-        tp = numpy.sum((predicted == c) & (labels == c))
-        fp = numpy.sum((predicted == c) & (labels != c) & (labels < n_classes))
-        fn = numpy.sum((predicted != c) & (labels == c))
-        table[:, c] = tp, tp + fp + fn
-    return (predicted == labels)[counted].mean(), table
-
-
 @pytest.mark.parametrize("classes, target, void, suffix, jaccard_key", [
     (2, "target_void_2", (2,), "void_2", "jaccard_num_denom_2_classes"),
     (3, "target_no_void", (), "no_void", "jaccard_num_denom_3_classes_no_void"),
@@ -150,7 +138,7 @@ def test_metrics_are_the_originals(floatX64, classes, target, void, suffix, jacc
     assert numpy.asarray(table).tolist() == original[jaccard_key]
     assert float(cost) == pytest.approx(_numpy_crossentropy(probabilities, labels, void),
                                         rel=1e-14)
-    numpy_accuracy, numpy_table = _numpy_metrics(probabilities, labels, classes, void)
+    numpy_accuracy, numpy_table = numpy_segmentation_metrics(probabilities, labels, classes, void)
     assert float(accuracy) == pytest.approx(numpy_accuracy, rel=1e-15)
     assert numpy.array_equal(table, numpy_table)
 

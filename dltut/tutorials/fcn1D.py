@@ -19,7 +19,8 @@ import numpy
 
 from dltut import engine
 from dltut.engine import T
-from dltut.fitting import check_positive_integers, prepare, train_functions
+from dltut.fitting import (check_positive_integers, check_segmentation_settings, prepare,
+                           train_functions)
 from dltut.layers import (BatchNormLayer, Conv1DLayer, DimshuffleLayer, InputLayer,
                           NonlinearityLayer, ReshapeLayer, categorical_crossentropy,
                           get_all_params, get_output, l2, rectify, regularize_network_params,
@@ -170,19 +171,12 @@ def train_fcn1D(learning_rate=0.0005, weight_decay=0.001, num_epochs=500, max_pa
     ``dltut.tutorials.cortical_layers``); ``toy`` trains on the made rays shipped with dltut.
     The weights are drawn from numpy's ``RandomState(1609)`` after the shuffle of the rays that
     each of the tutorial's data loaders does with it (seeding it first), as the tutorial's
-    Lasagne drew them from numpy's global generator. ``options`` are the fields of ``fitting.Options``. Returns the
-    ``TrainResult``: each validation's numbers are in ``result.history[i].scores``, the
+    Lasagne drew them from numpy's global generator. ``options`` are the fields of
+    ``fitting.Options``. Returns the ``TrainResult``: each validation's numbers are in ``result.history[i].scores``, the
     network with its best values in ``result.model`` (an ``FCN1D``).
     """
-    if not 0 <= weight_decay < numpy.inf:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
-    if not 0 < learning_rate < numpy.inf:
-        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
-    if len(batch_size) != 3:
-        raise ValueError(f"batch_size must be (training, validation, test), got {batch_size!r}")
-    check_positive_integers(num_epochs=num_epochs, max_patience=max_patience,
-                            **dict(zip(("train batch", "valid batch", "test batch"),
-                                       batch_size)))
+    check_segmentation_settings(learning_rate, weight_decay, batch_size, num_epochs=num_epochs,
+                                max_patience=max_patience)
     options = prepare(options, only=RUN_OPTIONS)
 
     # the model's hyperparameters

@@ -26,7 +26,8 @@ import numpy
 
 from dltut import engine
 from dltut.engine import T
-from dltut.fitting import check_positive_integers, check_seed, prepare, train_functions
+from dltut.fitting import (check_positive_integers, check_seed, check_segmentation_settings,
+                           prepare, train_functions)
 from dltut.layers import (ConcatLayer, Conv2DLayer, Deconv2DLayer, DimshuffleLayer, DropoutLayer,
                           HeNormal, InputLayer, NonlinearityLayer, Pool2DLayer, ReshapeLayer,
                           batch_norm, categorical_crossentropy, elu, get_all_params, get_output,
@@ -188,16 +189,8 @@ def train_unet(learning_rate=0.0001, weight_decay=0.0, num_epochs=750, max_patie
     with the best epoch's weights (the last ones where no epoch was a best: see
     ``EpochPatience``).
     """
-    if not 0 <= weight_decay < numpy.inf:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
-    if not 0 < learning_rate < numpy.inf:
-        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
-    if len(batch_size) != 3:
-        raise ValueError(f"batch_size must be (training, validation, test), got {batch_size!r}")
-    check_positive_integers(num_epochs=num_epochs, max_patience=max_patience,
-                            base_n_filters=base_n_filters,
-                            **dict(zip(("train batch", "valid batch", "test batch"),
-                                       batch_size)))
+    check_segmentation_settings(learning_rate, weight_decay, batch_size, num_epochs=num_epochs,
+                                max_patience=max_patience, base_n_filters=base_n_filters)
     check_seed(seed)
     if data_augmentation is None:
         data_augmentation = TOY_AUGMENTATION if toy else DATA_AUGMENTATION
