@@ -280,26 +280,30 @@ class PerImageSize:
 class FCN8:
     """A trained FCN-8, as ``train_fcn8`` returns it in ``result.model``: its layer of
     probabilities (``probs``), the shared variables its checkpoints and best model hold
-    (``params``: the network's, Adam's moments and step count, the dropout streams' states)
-    and ``predict``."""
+    (``params``: the network's, Adam's moments and step count, the dropout streams' states),
+    ``probabilities`` and ``predict``."""
 
     def __init__(self, probs, input_var, params):
         self.probs, self.input_var, self.params = probs, input_var, params
-        self._predict = {}  # a compiled function per shape of frames
+        self._probabilities = {}  # a compiled function per shape of frames
+
+    def probabilities(self, frames):
+        """Each class's probability at each pixel of ``frames``, (n, channels, rows, cols) ->
+        (n, n_classes, rows, cols) (no dropout: ``deterministic``)."""
+        frames = numpy.asarray(frames, dtype=engine.floatX())
+        n, _, rows, cols = frames.shape
+        if frames.shape not in self._probabilities:
+            rows_of_pixels = get_fcn8_output([self.probs], self.input_var, (rows, cols),
+                                             deterministic=True, batch=n)[0]
+            as_frames = rows_of_pixels.reshape((n, rows, cols, -1)).dimshuffle(0, 3, 1, 2)
+            self._probabilities[frames.shape] = engine.function(
+                [self.input_var], as_frames, name="probabilities_fn", shapes_at_run_time=True)
+        return numpy.asarray(self._probabilities[frames.shape](frames))
 
     def predict(self, frames):
         """The most probable class of each pixel of ``frames``, (n, channels, rows, cols) ->
-        (n, rows, cols) ints (no dropout: ``deterministic``)."""
-        frames = numpy.asarray(frames, dtype=engine.floatX())
-        n, _, rows, cols = frames.shape
-        if frames.shape not in self._predict:
-            probabilities = get_fcn8_output([self.probs], self.input_var, (rows, cols),
-                                            deterministic=True, batch=n)[0]
-            classes = T.argmax(probabilities, axis=1).reshape((n, rows, cols))
-            self._predict[frames.shape] = engine.function([self.input_var], classes,
-                                                          name="predict_fn",
-                                                          shapes_at_run_time=True)
-        return numpy.asarray(self._predict[frames.shape](frames))
+        (n, rows, cols) ints."""
+        return self.probabilities(frames).argmax(axis=1)
 
 
 def read_weights(path, shapes):
