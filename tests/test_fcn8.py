@@ -672,6 +672,19 @@ def test_train_settings_are_checked_before_anything_is_read(tmp_path):
         fcn8.train_fcn8(data_path=str(tmp_path / "nowhere"))
 
 
+@pytest.mark.parametrize("flags, words", [
+    (["--toy", "--crop-size", "20", "30"], ["crop_size (20, 30)", "26x26 or more"]),
+    (["--toy", "--early-stop-class", "2"], ["early_stop_class 2", "0 to 1"]),
+    (["--toy", "--batch-size", "0", "1", "1"], ["--batch-size"]),
+    (["--data-path", "nowhere"], ["nowhere", "Google Drive", "polyps_split7.zip"]),
+])
+def test_the_command_line_refuses_bad_settings_in_one_line(tmp_path, flags, words):
+    """Before anything is compiled: one line on stderr, exit status 2."""
+    from hostile import assert_refused, run_dltut
+
+    assert_refused(run_dltut(["run", "fcn8", *flags], tmp_path), *words)
+
+
 # ----------------------------------------------------------------------------------------------
 # The original's numbers at full width (slow: ~11 GB of memory in float64)
 
