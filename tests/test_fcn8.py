@@ -565,7 +565,7 @@ def test_validation_frames_draw_from_the_augmentation_generator():
 # Training on the made polyps (narrow)
 
 # (a learning rate at which the third epoch is a new best: the test then runs on it)
-TOY_SETTINGS = {"num_epochs": 3, "batch_size": (2, 1, 1), "crop_size": (32, 48), "toy": True,
+TOY_SETTINGS = {"num_epochs": 3, "batch_size": (1, 1, 1), "crop_size": (32, 48), "toy": True,
                 "widths": NARROW, "learning_rate": 0.003, "floatX": "float64"}
 
 
@@ -603,7 +603,7 @@ def test_toy_run_prints_the_tutorials_lines(toy_run):
                            s["valid_accuracy"], *s["valid_jaccard_per_class"],
                            s["valid_jaccard"]))
         assert s["valid_jaccard"] == pytest.approx(numpy.mean(s["valid_jaccard_per_class"]))
-    assert lines[:3] == ["Batch. train: 3, val 3, test 3", "Nb of classes: 2",
+    assert lines[:3] == ["Batch. train: 5, val 3, test 3", "Nb of classes: 2",
                          "Nb. of input channels: 3"]
     (final,) = [line for line in lines if line.startswith("FINAL MODEL")]
     t = result.test_scores
@@ -611,7 +611,7 @@ def test_toy_run_prints_the_tutorials_lines(toy_run):
                      "class 1 %f, jacc test %f" % (t["cost"], t["accuracy"],
                                                    *t["jaccard_per_class"], t["jaccard"]))
     assert result.test_score == pytest.approx(1 - t["accuracy"])
-    assert result.stop_reason == "n_epochs" and len(result.costs) == 9  # 3 batches an epoch
+    assert result.stop_reason == "n_epochs" and len(result.costs) == 15  # 5 batches an epoch
 
 
 @float64
@@ -633,7 +633,7 @@ def test_toy_run_keeps_the_best_model(toy_run):
     names = [param.name for param in result.model.params]
     for name, value in zip(names, result.best_params):
         numpy.testing.assert_array_equal(saved.params[name], value)
-    assert saving.load_checkpoint(folder / "run.npz")[2].iteration == 8
+    assert saving.load_checkpoint(folder / "run.npz")[2].iteration == 14
     frames, labels, _ = Polyps912Dataset("val", toy=True, order="sorted").arrays()
     predicted = result.model.predict(frames)
     assert predicted.shape == labels.shape
