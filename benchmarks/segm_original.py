@@ -24,8 +24,9 @@ Usage (from the repository root; the sources are extracted trees of the three re
     PYTHONPATH=DIR .venv-theano/bin/python benchmarks/segm_original.py --original DLT \\
         --lasagne LASAGNE --dataset-loaders DATASET_LOADERS --parts unet_train --epochs 4
 
-``--parts`` takes any of ``fcn1d fcn1d_one_update unet unet_train fcn8 metrics loaders`` (fcn1d or
-fcn1d_one_update first when with others, never both in one process: see ``run_fcn1d``);
+``--parts`` takes any of ``fcn1d fcn1d_one_update unet unet_train fcn8 fcn8_train metrics
+loaders`` (fcn1d or fcn1d_one_update first when with others, never both in one process: see
+``run_fcn1d``);
 each part's numbers replace that part's key in ``--out`` and leave the others.
 ``--write-data`` (re)writes the made data and exits.
 
@@ -119,6 +120,14 @@ What the parts record
   scaled to the 64 x 64 slices, after ``numpy.random.seed(1234)`` (``run_unet_train``): the
   EPOCH lines it prints (the " took ... s" cut off), the errors it saves, each step's outputs,
   each batch's slices and sums, and every parameter before training and after.
+* fcn8_train: ``train_fcn8.train('polyps', ...)`` at VGG-16's width on the made polyps for
+  ``--epochs`` epochs, batches of one frame and a 32 x 48 crop (``FCN8_TRAIN``; its command line's
+  learning rate 1e-4, weight decay 0, horizontal_flip True, fill_mode 'constant'), after
+  ``numpy.random.seed(1234)`` (the script seeds nothing: the weights, the dropout streams' seeds
+  and every augmentation draw come from numpy's global generator), the frames in the order of
+  their names (its Polyps912Dataset is given a subclass that sorts its glob listing), and, where
+  scikit-image is missing, ``skimage.io.imread`` as Pillow's decoding (see ``run_fcn8_train``):
+  the lines it prints, each step's outputs, each batch's sums.
 * metrics: the scripts' ``crossentropy_metric``, ``accuracy_metric``, ``jaccard_metric``
   (train_fcn1D's ``accuracy_metric``, ``jaccard``) on one made prediction/target pair.
 * loaders: Polyps912Dataset's and IsbiEmStacksDataset's batches on the made data.
@@ -1108,6 +1117,115 @@ def run_fcn8(args, work):
     return out
 
 
+FCN8_TRAIN_SEED = 1234  # numpy.random.seed before train_fcn8.train (the script seeds nothing)
+FCN8_TRAIN = {"learn_step": 0.0001, "weight_decay": 0.0, "max_patience": 100,
+              "batch_size": [1, 1, 1],
+              "data_augmentation": {"crop_size": (32, 48), "horizontal_flip": True,
+                                    "fill_mode": "constant"}}
+
+
+def _pillow_imread(path):
+    """skimage.io.imread's array for the made polyps' files: uint8 (rows, cols, 3) for the
+    24-bit BMP frames, uint8 (rows, cols) for the 8-bit TIFF masks (Pillow's decoding)."""
+    from PIL import Image
+    with Image.open(path) as image:
+        return np.array(image)
+
+
+def run_fcn8_train(args, work):
+    """train_fcn8.train('polyps', ...) on the made polyps of dltut/toy/polyps912 with its command
+    line's settings (learning rate 1e-4, weight decay 0, max_patience 100, horizontal_flip True,
+    fill_mode 'constant') but ``--epochs`` epochs, batches of one frame and a crop of 32 x 48
+    (``FCN8_TRAIN``), after ``numpy.random.seed(1234)``: the script seeds nothing, and Lasagne's
+    weights, the dropout streams' seeds and the augmentation all draw from numpy's global
+    generator. Two things are done around the script (and said in its record): the frames are
+    taken in the order of their names (the subclass of Polyps912Dataset it is given sorts the
+    folder's glob listing, which depends on the disk), and where scikit-image is missing (the
+    theano venv) ``skimage.io.imread`` is Pillow's decoding (``_pillow_imread``; the loaders part,
+    run with scikit-image, records the same arrays). Records the lines it prints from "Start
+    training" on (the " took ... s" cut off, the per-batch "Training batch"/"Valid batch" lines
+    left out), each training and validation step's outputs, each batch's file names and sums."""
+    theano, lasagne, script = import_script(args, work, "train_fcn8")
+    lasagne.random.set_rng(np.random)  # the script's: numpy's global generator
+    imread = "scikit-image"
+    if not hasattr(sys.modules.get("skimage"), "io"):
+        io_module = types.ModuleType("skimage.io")
+        io_module.imread = _pillow_imread
+        sys.modules["skimage"].io = io_module
+        sys.modules["skimage.io"] = io_module
+        imread = "Pillow (segm_original._pillow_imread)"
+    batches = {"train": [], "valid": [], "test": []}
+    steps = {"train": [], "valid": []}
+    base = script.Polyps912Dataset
+
+    class Sorted(base):
+        @property
+        def filenames(self):
+            return sorted(base.filenames.fget(self))
+
+        def next(self):
+            b = base.next(self)
+            x, y = b if isinstance(b, list) else (b["data"], b["labels"])
+            batches[self.which_set].append({
+                "data_shape": list(np.shape(x)), "data_sum": f64(np.sum(x, dtype=np.float64)),
+                "labels_sum": int(np.sum(y)), "void": int(np.sum(np.asarray(y) == 2))})
+            return b
+
+    class TheanoProxy(types.ModuleType):
+        def __getattr__(self, name):
+            return getattr(theano, name)
+
+        @staticmethod
+        def function(inputs, outputs, *a, **kw):
+            fn = theano.function(inputs, outputs, *a, **kw)
+            kind = "train" if kw.get("updates") else "valid"
+
+            def call(*xs):
+                out = fn(*xs)
+                values = out if isinstance(out, list) else [out]
+                steps[kind].append([np.asarray(o, dtype=np.float64).tolist() for o in values])
+                return out
+            return call
+
+    saved = {k: getattr(script, k) for k in ("Polyps912Dataset", "theano")}
+    script.Polyps912Dataset, script.theano = Sorted, TheanoProxy("theano")
+    savepath = os.path.join(work, "save_models")
+    buf = io.StringIO()
+    t0 = time.time()
+    error = None
+    np.random.seed(FCN8_TRAIN_SEED)
+    try:
+        with contextlib.redirect_stdout(Tee(sys.stdout, buf)):
+            script.train("polyps", num_epochs=args.epochs, savepath=savepath, **FCN8_TRAIN)
+    except (IOError, OSError) as e:  # no epoch after the second improved: no best model file
+        error = "%s: %s" % (type(e).__name__, e)
+    finally:
+        for k, v in saved.items():
+            setattr(script, k, v)
+    printed = buf.getvalue().splitlines()
+    start = printed.index("Start training")
+    lines = [re.sub(r" took [0-9.e+-]+ s$", "", line) for line in printed[start + 1:]
+             if not line.startswith(("Training batch", "Valid batch"))]
+    return {
+        "how": ("train_fcn8.train('polyps', num_epochs=%d, savepath=..., **%r) on "
+                "dltut/toy/polyps912 (frames in name order), numpy.random.seed(%d) before, "
+                "floatX=float64" % (args.epochs, FCN8_TRAIN, FCN8_TRAIN_SEED)),
+        "settings": dict(FCN8_TRAIN, epochs=args.epochs, seed=FCN8_TRAIN_SEED,
+                         data_augmentation={k: list(v) if isinstance(v, tuple) else v
+                                            for k, v in FCN8_TRAIN["data_augmentation"].items()}),
+        "imread": imread,
+        "printed_loop_lines": lines,
+        "epoch_lines": [l for l in lines if l.startswith("EPOCH")],
+        "final_lines": [l for l in lines if l.startswith("FINAL MODEL")],
+        "error": error,
+        "train_steps": [s[0] for s in steps["train"]],
+        "valid_steps": [{"cost": s[0], "acc": s[1], "jacc_num_denom": s[2]}
+                        for s in steps["valid"]],
+        "batches": batches,
+        "seconds": time.time() - t0,
+    }
+
+
 def run_metrics(args, work):
     """The training scripts' metric functions on one made prediction/target pair: 40 pixels, 2
     classes and a void label 2 (as the polyps), and the same pair without void for fcn1D's."""
@@ -1247,8 +1365,8 @@ def main(argv=None):
     p.add_argument("--out", default=os.path.join(ROOT, "tests", "segm_original.json"))
     p.add_argument("--work", default=None, help="work directory (default: a new temporary one)")
     p.add_argument("--parts", nargs="+", default=["fcn1d"],
-                   choices=["fcn1d", "fcn1d_one_update", "unet", "unet_train", "fcn8", "metrics",
-                            "loaders"])
+                   choices=["fcn1d", "fcn1d_one_update", "unet", "unet_train", "fcn8",
+                            "fcn8_train", "metrics", "loaders"])
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--batch-size", type=int, nargs=3, default=[8, 8, 1])
     p.add_argument("--write-data", action="store_true",
@@ -1279,6 +1397,8 @@ def main(argv=None):
         results["unet"] = run_unet(args, work)
     if "fcn8" in args.parts:
         results["fcn8"] = run_fcn8(args, work)
+    if "fcn8_train" in args.parts:
+        results["fcn8_train"] = run_fcn8_train(args, work)
     if "metrics" in args.parts:
         results["metrics"] = run_metrics(args, work)
     if "loaders" in args.parts:

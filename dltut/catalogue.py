@@ -282,6 +282,37 @@ Train  0.5217391304347826 Valid  0.19999999999999996 Test  0.43999999999999995""
              "'dltut[midi]'. --toy trains on made piano rolls shipped with dltut instead "
              "(dltut/toy/rolls.npz), offline."),
     Tutorial(
+        "fcn8", "fcn8", "train_fcn8", "code/fcn_2D_segm/train_fcn8.py",
+        ("learning_rate", "weight_decay", "num_epochs", "max_patience", "batch_size",
+         "crop_size", "early_stop_class", "seed", "data_path", "toy"),
+        "FCN-8 (VGG-16 with skip connections) segments the polyps in colonoscopy frames",
+        quick=Quick({"toy": True, "num_epochs": 4, "batch_size": [1, 1, 1],
+                     "crop_size": [32, 48]}, (
+            "EPOCH 0: Avg epoch training cost train 0.692910, cost val 0.692526, acc val "
+            "0.524667, jacc val class 0 0.480321, jacc val class 1 0.152200, jacc val 0.316260",
+            "EPOCH 1: Avg epoch training cost train 0.692034, cost val 0.691288, acc val "
+            "0.521200, jacc val class 0 0.477216, jacc val class 1 0.149455, jacc val 0.313336",
+            "EPOCH 2: Avg epoch training cost train 0.690793, cost val 0.690133, acc val "
+            "0.529333, jacc val class 0 0.486321, jacc val class 1 0.151034, jacc val 0.318678",
+            "EPOCH 3: Avg epoch training cost train 0.689512, cost val 0.688906, acc val "
+            "0.543467, jacc val class 0 0.502904, jacc val class 1 0.151635, jacc val 0.327269",
+            "FINAL MODEL: err test  0.688004, acc test 0.550400, jacc test class 0  0.526005, "
+            "jacc test class 1 0.102714, jacc test 0.314360"),
+            "train_fcn8.py's train('polyps', num_epochs=4, batch_size=[1, 1, 1], its command "
+            "line's other settings, a 32x48 crop) with Lasagne 5d3c63cb and dataset_loaders on "
+            "the made polyps of dltut/toy/polyps912 taken in name order, after "
+            "numpy.random.seed(1234) (benchmarks/segm_original.py, part fcn8_train), "
+            "theano-pymc 1.1.2, floatX=float64"),
+        exports=("train_fcn8", "buildFCN8"), epochs="num_epochs",
+        lists={"batch_size": 3, "crop_size": 2},
+        data="The polyps (EndoScene's 912 colonoscopy frames, polyps_split7.zip) are shared on "
+             "Google Drive (https://drive.google.com/file/d/0B_60jvsCt1hhZWNfcW4wbHE5N3M/view), "
+             "which dltut cannot download: fetch the zip with a browser, unzip it and put the "
+             "folder holding train/, valid/ and test/ (each with images/*.bmp and masks2/*.tif) "
+             "at data/polyps912, or give its path with --data-path. --toy trains on made frames "
+             "shipped with dltut instead (dltut/toy/polyps912), offline; at VGG-16's width it "
+             "needs about 12 GB of memory (float32)."),
+    Tutorial(
         "fcn1D", "fcn1D", "train_fcn1D", "code/cnn_1D_segm/train_fcn1D.py",
         ("learning_rate", "weight_decay", "num_epochs", "max_patience", "batch_size",
          "data_path", "toy"),

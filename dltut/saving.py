@@ -190,7 +190,8 @@ class SavedModel:
                     f"{self.path}: parameter {param.name} has shape {value.shape}, architecture "
                     f"{self.arch} needs {expected}"
                 )
-            param.set_value(numpy.asarray(value, dtype=engine.floatX()))
+            # (floatX for the weights; a random stream's state stays int32)
+            param.set_value(numpy.asarray(value, dtype=param.dtype))
         return model
 
     def predict(self, images):

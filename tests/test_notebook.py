@@ -51,6 +51,8 @@ NOTEBOOKS = {
     "fcn1D.ipynb": ("train_fcn1D(", "'n_epochs'", ("Cortical6LayersDataset(", "jaccard = ",
                                                    "result.model.predict(")),
     "unet.ipynb": ("unet.train_unet", "'epoch 2'", ("random_transform(", "result.model.predict(")),
+    "fcn8.ipynb": ("fcn8.train_fcn8", "'epoch 2'", ("random_transform(",
+                                                    "result.model.probabilities(")),
 }
 # what a notebook reads to run small in the tests
 SMALL_RUN = re.compile(r"DLTUT_EXAMPLE_(EPOCHS|DRAWS)")
@@ -94,9 +96,11 @@ def test_notebook_is_stored_without_outputs(name):
 
 # the sequence tutorials' notebooks compile their scans cold (the RNN-RBM's 45 s, rnnslu's 15 s,
 # the LSTM's 25 s from an empty home folder), the 1-D FCN its eight convolutions (35 s), U-Net
-# its 23 (about 40 s); their numbers are tested in test_rnnrbm.py, test_rnnslu.py, test_lstm.py,
-# test_fcn1D.py and test_unet.py: slow
-SLOW_NOTEBOOKS = {"rnnrbm.ipynb", "rnnslu.ipynb", "lstm.ipynb", "fcn1D.ipynb", "unet.ipynb"}
+# its 23 (about 40 s), FCN-8 VGG-16 at its width (about 3 minutes and 14 GB of memory); their
+# numbers are tested in test_rnnrbm.py, test_rnnslu.py, test_lstm.py, test_fcn1D.py,
+# test_unet.py and test_fcn8.py: slow
+SLOW_NOTEBOOKS = {"rnnrbm.ipynb", "rnnslu.ipynb", "lstm.ipynb", "fcn1D.ipynb", "unet.ipynb",
+                  "fcn8.ipynb"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow)

@@ -38,7 +38,7 @@ GENERATED = DOCS / "_generated"
 # a tutorial's notebook in dltut/examples/, where it is not named as its module
 NOTEBOOKS = {"logreg": "logistic_regression", "lenet": "convolutional_mlp"}
 # the tutorials whose notebooks train on data they make (their data sets are not shipped)
-MADE_DATA = {"rnnslu", "lstm", "rnnrbm", "fcn1D", "unet"}
+MADE_DATA = {"rnnslu", "lstm", "rnnrbm", "fcn8", "fcn1D", "unet"}
 
 
 def notebook_of(tutorial):
