@@ -30,11 +30,12 @@ from dltut.fitting import (check_positive_integers, check_seed, check_segmentati
                            prepare, train_functions)
 from dltut.layers import (ConcatLayer, Conv2DLayer, Deconv2DLayer, DimshuffleLayer, DropoutLayer,
                           HeNormal, InputLayer, NonlinearityLayer, Pool2DLayer, ReshapeLayer,
-                          batch_norm, categorical_crossentropy, elu, get_all_params, get_output,
-                          get_output_shape, l2, regularize_network_params, softmax)
+                          batch_norm, elu, get_all_params, get_output, get_output_shape, l2,
+                          regularize_network_params, softmax)
 from dltut.trainer import Batches, EpochPatience
 from dltut.tutorials.fcn1D import accuracy_metric
 from dltut.tutorials.fcn1D import jaccard as jaccard_metric
+from dltut.tutorials.fcn8 import crossentropy_metric
 from dltut.tutorials.isbi_em_stacks import IsbiEmStacksDataset
 from dltut.updates import adam
 
@@ -55,27 +56,9 @@ DATA_AUGMENTATION = {"rotation_range": 25,  # degrees
                      "crop_size": (224, 224)}
 # the same on the made 64x64 stacks shipped with dltut (toy): the crop and the warp scaled to them
 TOY_AUGMENTATION = dict(DATA_AUGMENTATION, warp_sigma=1.25, crop_size=(32, 32))
-_EPSILON = 10e-7  # the predictions are clipped to [_EPSILON, 1 - _EPSILON] in the cost
 # the fitting.Options train_unet takes (the run is on batches from iterators: no fused spans)
 RUN_OPTIONS = ("out", "floatX", "mode", "device", "checkpoint", "checkpoint_every", "resume",
                "overwrite", "callbacks")
-
-
-def crossentropy_metric(y_pred, y_true, void_labels):
-    r"""The mean cross-entropy of the labelled pixels: ``y_pred`` holds class probabilities (one
-    row per pixel), clipped to :math:`[10^{-6}, 1 - 10^{-6}]`, ``y_true`` the classes; pixels
-    labelled with one of ``void_labels`` are not counted (their label is read as 0, then masked).
-
-    .. math::
-        \ell = -\frac{\sum_i m_i \log p_{i, y_i}}{\sum_i m_i}, \quad m_i = [y_i \notin void]
-    """
-    y_pred = T.clip(y_pred, _EPSILON, 1.0 - _EPSILON)
-    mask = T.ones_like(y_true, dtype=engine.floatX())
-    for label in void_labels:
-        mask = mask * T.neq(y_true, label)
-    y_true_tmp = (y_true * mask).astype("int32")  # void pixels read class 0
-    loss = categorical_crossentropy(y_pred, y_true_tmp) * mask
-    return T.sum(loss) / T.sum(mask)
 
 
 def conv_block(net, name, incoming, num_filters, nonlinearity, pad, rng):
