@@ -286,8 +286,9 @@ Train  0.5217391304347826 Valid  0.19999999999999996 Test  0.43999999999999995""
         ("learning_rate", "weight_decay", "num_epochs", "max_patience", "batch_size",
          "crop_size", "early_stop_class", "seed", "data_path", "toy"),
         "FCN-8 (VGG-16 with skip connections) segments the polyps in colonoscopy frames",
+        # (in C mode: VGG-16 in float64 needs about 15 GiB there, 24 in JAX mode)
         quick=Quick({"toy": True, "num_epochs": 4, "batch_size": [1, 1, 1],
-                     "crop_size": [32, 48]}, (
+                     "crop_size": [32, 48], "mode": "c"}, (
             "EPOCH 0: Avg epoch training cost train 0.692910, cost val 0.692526, acc val "
             "0.524667, jacc val class 0 0.480321, jacc val class 1 0.152200, jacc val 0.316260",
             "EPOCH 1: Avg epoch training cost train 0.692034, cost val 0.691288, acc val "
@@ -311,7 +312,8 @@ Train  0.5217391304347826 Valid  0.19999999999999996 Test  0.43999999999999995""
              "folder holding train/, valid/ and test/ (each with images/*.bmp and masks2/*.tif) "
              "at data/polyps912, or give its path with --data-path. --toy trains on made frames "
              "shipped with dltut instead (dltut/toy/polyps912), offline; at VGG-16's width it "
-             "needs about 12 GB of memory (float32)."),
+             "needs about 12 GiB of memory in float32 (7 with --mode c), and says so before it "
+             "starts where the machine has less."),
     Tutorial(
         "fcn1D", "fcn1D", "train_fcn1D", "code/cnn_1D_segm/train_fcn1D.py",
         ("learning_rate", "weight_decay", "num_epochs", "max_patience", "batch_size",

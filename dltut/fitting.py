@@ -239,6 +239,47 @@ def check_segmentation_settings(learning_rate, weight_decay, batch_size, **count
                                                  batch_size)))
 
 
+class NotEnoughMemory(ValueError):
+    """A run that would need more memory than the machine has available."""
+
+
+# the memory a training run holds per byte of its parameters (the parameters, Adam's two
+# moments, the gradients and the compiled step's buffers), measured on FCN-8 (docs/speed.md)
+_MEMORY_PER_PARAMETER_BYTE = {"jax": 22, "c": 14, "numba": 14}
+
+
+def check_memory(params, what):
+    """Refuse, before the updates and the compiled functions allocate anything, a run of
+    ``params`` (shared variables) that would need more memory than the machine has available
+    (Linux's MemAvailable; no check where it cannot be read): a NotEnoughMemory naming the need
+    and what needs less, rather than the kernel stopping the process midway."""
+    available = _available_bytes()
+    weights = sum(param.get_value(borrow=True).nbytes for param in params)
+    mode = engine.mode()
+    need = {name: weights * factor for name, factor in _MEMORY_PER_PARAMETER_BYTE.items()}
+    need.setdefault(mode, need["c"])
+    if available is None or need[mode] <= available:
+        return
+    fixes = ["use a machine with more memory"]
+    if need["c"] < need[mode]:
+        fixes.append(f"--mode c (about {need['c'] / 2 ** 30:.0f} GiB)")
+    if engine.floatX() == "float64":
+        fixes.append("--floatX float32 (half as much)")
+    raise NotEnoughMemory(
+        f"{what}: {weights / 2 ** 30:.1f} GiB of parameters ({engine.floatX()}) need about "
+        f"{need[mode] / 2 ** 30:.0f} GiB of memory to train in mode {mode}, "
+        f"and {available / 2 ** 30:.0f} GiB are available: {', or '.join(fixes)}")
+
+
+def _available_bytes():
+    try:
+        with open("/proc/meminfo") as meminfo:
+            fields = dict(line.split(":", 1) for line in meminfo)
+        return int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return None
+
+
 def check_seed(seed):
     """A seed ``numpy.random.RandomState`` takes: an integer in [0, 2 ** 32), or a ValueError."""
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:

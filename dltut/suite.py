@@ -41,6 +41,7 @@ import timeit
 
 from dltut import catalogue
 from dltut.atomic import atomic_write, check_output
+from dltut.fitting import NotEnoughMemory
 
 N_IMAGES = 10_000  # MNIST's validation and test sets: the n of an error rate's standard error
 MAX_RESULTS_BYTES = 64 * 2 ** 20  # the results file: a few KB a tutorial
@@ -71,6 +72,7 @@ class Outcome:
     checks: list = dataclasses.field(default_factory=list)  # --quick
     errors: tuple | None = None  # --full: (best validation error, test error), in percent
     failure: str | None = None  # the run's error, if it raised one
+    skipped: str | None = None  # why it did not run (the machine lacks the memory it needs)
 
     @property
     def agrees(self):
@@ -78,7 +80,10 @@ class Outcome:
 
     @property
     def verdict(self):
-        """equal, within noise (--full: at most two standard errors off), differs or failed."""
+        """equal, within noise (--full: at most two standard errors off), differs, failed or
+        skipped."""
+        if self.skipped is not None:
+            return "skipped"
         if self.failure is not None:
             return "failed"
         if self.errors is None:
@@ -173,6 +178,8 @@ def run_quick(name, folder, mode=None):
     settings = dict(quick.settings, floatX="float64")
     try:
         _, lines, seconds = _call(name, settings, folder, mode, prepare=quick)
+    except NotEnoughMemory as error:
+        return Outcome(name, settings, math.nan, skipped=str(error))
     except Exception as error:  # noqa: BLE001 - a failed run is a line of the report
         return Outcome(name, settings, math.nan, failure=f"{type(error).__name__}: {error}")
     checks = [check_line(line, lines, quick.rel) for line in quick.lines]
@@ -184,6 +191,8 @@ def run_full(name, folder, mode=None, floatX=None):
     settings = {} if floatX is None else {"floatX": floatX}
     try:
         result, _, seconds = _call(name, settings, folder, mode)
+    except NotEnoughMemory as error:
+        return Outcome(name, settings, math.nan, skipped=str(error))
     except Exception as error:  # noqa: BLE001 - a failed run is a line of the report
         return Outcome(name, settings, math.nan, failure=f"{type(error).__name__}: {error}")
     errors = (result.best_validation_loss * 100.0, result.test_score * 100.0)
@@ -232,8 +241,9 @@ def report(outcomes, kind, environment=""):
     for outcome in outcomes:
         tutorial = catalogue.get(outcome.name)
         settings = ", ".join(f"{k}={v}" for k, v in outcome.settings.items()) or "defaults"
-        if outcome.failure:
-            lines.append(f"| {outcome.name} | {settings} | failed: {outcome.failure} | | | | |")
+        if outcome.failure or outcome.skipped:
+            why = f"failed: {outcome.failure}" if outcome.failure else f"skipped: {outcome.skipped}"
+            lines.append(f"| {outcome.name} | {settings} | {why} | | | | |")
             continue
         if kind == "quick":
             agreeing = sum(check.agrees for check in outcome.checks)
@@ -356,7 +366,8 @@ def main(args):
                     raise KeyboardInterrupt
                 done[outcome.name] = outcome
                 _save(base + ".json", key, done)  # a suite stopped here goes on after this one
-                print(f"    {outcome.name}: {outcome.verdict} in {outcome.seconds:.1f} s",
+                print(f"    {outcome.name}: skipped: {outcome.skipped}" if outcome.skipped else
+                      f"    {outcome.name}: {outcome.verdict} in {outcome.seconds:.1f} s",
                       flush=True)
                 bar.finished(outcome.name, outcome.verdict)
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (sweep.Termination)
@@ -427,12 +438,15 @@ _OUTCOME_FIELDS = {  # Outcome's
     "errors": lambda value: value is None or (isinstance(value, list) and len(value) == 2
                                               and all(map(_is_number, value))),
     "failure": lambda value: value is None or isinstance(value, str),
+    "skipped": lambda value: value is None or isinstance(value, str),
 }
 
 
 def _record_problem(name, record, kind):
     """What is wrong with the saved outcome ``record`` of tutorial ``name`` in a suite of
     ``kind`` (quick or full); None if nothing is."""
+    if isinstance(record, dict):
+        record = {"skipped": None, **record}  # (results written before runs could be skipped)
     if not isinstance(record, dict) or set(record) != set(_OUTCOME_FIELDS):
         return f"not an outcome ({sorted(record) if isinstance(record, dict) else record!r:.60})"
     for field, test in _OUTCOME_FIELDS.items():
@@ -443,7 +457,8 @@ def _record_problem(name, record, kind):
     figures = catalogue.get(name).quick if kind == "quick" else catalogue.get(name).published
     if figures is None:
         return f"{name} has no --{kind} figures"
-    if record["failure"] is None and (record["errors"] is None) != (kind == "quick"):
+    if record["failure"] is None and record["skipped"] is None \
+            and (record["errors"] is None) != (kind == "quick"):
         return f"errors {record['errors']!r:.60} in a --{kind} suite"
     for index, check in enumerate(record["checks"]):
         if not isinstance(check, dict) or set(check) != set(_CHECK_FIELDS):
@@ -456,7 +471,7 @@ def _record_problem(name, record, kind):
 
 def _still_valid(outcome, key):
     """A saved outcome stands if its run finished and checked what the catalogue checks now."""
-    if outcome.failure is not None:
+    if outcome.failure is not None or outcome.skipped is not None:
         return False
     if key["kind"] != "quick":
         return True
@@ -480,7 +495,8 @@ def table(outcomes):
     rows = [("tutorial", "verdict", "lines equal", "seconds")]
     for outcome in outcomes:
         equal = (f"{sum(check.agrees for check in outcome.checks)}/{len(outcome.checks)}"
-                 if outcome.errors is None and outcome.failure is None else "-")
+                 if outcome.errors is None and outcome.verdict not in ("failed", "skipped")
+                 else "-")
         seconds = "-" if math.isnan(outcome.seconds) else f"{outcome.seconds:.1f}"
         rows.append((outcome.name, outcome.verdict, equal, seconds))
     widths = [max(len(row[column]) for row in rows) for column in range(4)]
@@ -501,7 +517,7 @@ def _draw(outcomes, path):
     except ImportError as error:
         return f"matplotlib is missing ({error}): pip install 'dltut[plot]'"
     colours = {"equal": "tab:green", "within noise": "tab:olive", "differs": "tab:red",
-               "failed": "black"}
+               "failed": "black", "skipped": "tab:gray"}
     figure, axes = plt.subplots(figsize=(7, 0.4 * len(outcomes) + 1.2))
     names = [o.name for o in outcomes]
     seconds = [0.0 if math.isnan(o.seconds) else o.seconds for o in outcomes]

@@ -417,3 +417,29 @@ def test_the_suite_says_why_its_figure_is_skipped(tmp_path, monkeypatch, capsys)
                                  "(import of matplotlib halted; None in sys.modules): pip "
                                  "install 'dltut[plot]'")
     assert not (tmp_path / "suite.png").exists()
+
+
+def test_a_run_the_machine_lacks_the_memory_for_is_skipped_saying_why(tmp_path, monkeypatch,
+                                                                     capsys):
+    """fcn8's quick run (VGG-16 in float64) on a machine said to have 1 GiB available: the
+    tutorial refuses before it compiles, and the suite reports the run skipped, with the reason,
+    in its table, its report and its results (a suite started again runs it again)."""
+    from dltut import fitting
+
+    monkeypatch.setattr(fitting, "_available_bytes", lambda: 2 ** 30)
+    report = tmp_path / "suite.md"
+    assert main(["suite", "--only", "fcn8", "--report", str(report)]) == 1
+    out = capsys.readouterr().out
+    reason = ("FCN-8: 1.0 GiB of parameters (float64) need about 14 GiB of memory to train in "
+              "mode c, and 1 GiB are available: use a machine with more memory, or --floatX "
+              "float32 (half as much)")
+    assert f"    fcn8: skipped: {reason}" in out
+    assert [line.split() for line in out.splitlines() if line.startswith("fcn8 ")] == [
+        ["fcn8", "skipped", "-", "-"]]
+    assert f"| skipped: {reason} |" in report.read_text()
+    saved = json.loads((tmp_path / "suite.json").read_text())["outcomes"]["fcn8"]
+    assert saved["skipped"] == reason and saved["failure"] is None
+    monkeypatch.setattr(suite, "run_quick", lambda name, folder, mode=None: suite.Outcome(
+        name, {}, 1.0, [suite.Check(line, line, 0.0, True)
+                        for line in catalogue.get(name).quick.lines]))
+    assert main(["suite", "--only", "fcn8", "--report", str(report)]) == 0  # run again

@@ -672,6 +672,42 @@ def test_train_settings_are_checked_before_anything_is_read(tmp_path):
         fcn8.train_fcn8(data_path=str(tmp_path / "nowhere"))
 
 
+@pytest.mark.parametrize("mode, floatX, fixes", [
+    ("jax", "float64", ["--mode c (about", "--floatX float32 (half as much)"]),
+    ("c", "float32", []),
+])
+def test_a_run_the_machine_lacks_the_memory_for_is_refused_before_it_compiles(
+        monkeypatch, mode, floatX, fixes):
+    """The need is the parameters' bytes times what a training step holds per byte in the mode
+    (fitting._MEMORY_PER_PARAMETER_BYTE); a machine with less available is told so, and what
+    needs less, before the updates and functions are built."""
+    from dltut import fitting
+
+    widths = ((2, 3), (3, 2), (2, 3, 2), (3, 2, 3), (2, 3, 2), (5, 4))
+    compiled = []
+    monkeypatch.setattr(engine, "function", lambda *a, **k: compiled.append(a))
+    monkeypatch.setattr(fitting, "_available_bytes", lambda: 1000)
+    with pytest.raises(fitting.NotEnoughMemory) as refused:
+        fcn8.train_fcn8(toy=True, num_epochs=1, batch_size=(1, 1, 1), crop_size=(32, 48),
+                        widths=widths, mode=mode, floatX=floatX)
+    words = str(refused.value)
+    assert words.startswith(f"FCN-8: 0.0 GiB of parameters ({floatX}) need about 0 GiB of "
+                            f"memory to train in mode {mode}, and 0 GiB are available: use a "
+                            "machine with more memory")
+    assert all(fix in words for fix in fixes) and words.count(", or ") == len(fixes)
+    assert compiled == []
+    weights = [engine.shared(numpy.zeros(2 ** 24), "w")]  # 1/8 GiB in float64
+    monkeypatch.setattr(fitting, "_available_bytes", lambda: 2 ** 30)
+    with in_mode(mode), pytest.raises(fitting.NotEnoughMemory,
+                                      match=f"need about {'3' if mode == 'jax' else '2'} GiB"):
+        fitting.check_memory(weights, "a model")
+    monkeypatch.setattr(fitting, "_available_bytes", lambda: 3 * 2 ** 30)
+    with in_mode(mode):
+        fitting.check_memory(weights, "a model")  # 2.75 GiB in JAX mode, 1.75 in C mode: fits
+    monkeypatch.setattr(fitting, "_available_bytes", lambda: None)  # unknown: no check
+    fitting.check_memory(weights, "a model")
+
+
 @pytest.mark.parametrize("flags, words", [
     (["--toy", "--crop-size", "20", "30"], ["crop_size (20, 30)", "26x26 or more"]),
     (["--toy", "--early-stop-class", "2"], ["early_stop_class 2", "0 to 1"]),

@@ -42,8 +42,8 @@ import numpy
 from dltut import engine, random, saving
 from dltut.data import DataError
 from dltut.engine import T
-from dltut.fitting import (check_positive_integers, check_seed, check_segmentation_settings,
-                           prepare, train_functions)
+from dltut.fitting import (check_memory, check_positive_integers, check_seed,
+                           check_segmentation_settings, prepare, train_functions)
 from dltut.layers import (Conv2DLayer, Deconv2DLayer, DimshuffleLayer, DropoutLayer,
                           ElemwiseMergeLayer, ElemwiseSumLayer, InputLayer, NonlinearityLayer,
                           Pool2DLayer, ReshapeLayer, categorical_crossentropy, get_all_layers,
@@ -417,6 +417,7 @@ def train_fcn8(learning_rate=0.0001, weight_decay=0.0, num_epochs=750, max_patie
         weightsl2 = regularize_network_params(convmodel, l2)
         loss += weight_decay * weightsl2
     params = get_all_params(convmodel, trainable=True)
+    check_memory(params, "FCN-8")  # (VGG-16's widths: 134 M parameters)
     updates = adam(loss, params, learning_rate=learning_rate)
     # (the last batch of an epoch may be shorter: JAX mode compiles each batch size)
     train_fn = engine.function([input_var, target_var], [loss], updates=updates,
