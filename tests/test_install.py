@@ -42,8 +42,11 @@ def test_the_wheel_holds_the_data_and_its_checksums(wheel):
         assert f"dltut/mnist/{name}.gz" in names
     assert f"dltut/mnist/{data.CHECKSUMS}" in names
     assert "dltut/tutorials/convolutional_mlp.py" in names  # the subpackage too
-    # the sequence tutorials' made data (--toy, dltut suite --quick)
-    assert {"dltut/toy/imdb.pkl", "dltut/toy/rolls.npz", "dltut/toy/README.md"} <= names
+    # the sequence and segmentation tutorials' made data (--toy, dltut suite --quick): every file
+    toy = {path.relative_to(ROOT).as_posix() for path in Path(ROOT, "dltut", "toy").rglob("*")
+           if path.is_file() and "__pycache__" not in path.parts}
+    assert {"dltut/toy/imdb.pkl", "dltut/toy/rolls.npz",
+            "dltut/toy/isbi_em_stacks/train-volume.tif"} <= toy <= names
     examples = sorted(path.name for path in Path(ROOT, "dltut", "examples").glob("*.ipynb"))
     assert examples and {f"dltut/examples/{name}" for name in examples} <= names  # the notebooks
 
@@ -98,6 +101,18 @@ def test_the_installed_dltut_command_lists_and_runs(installed, tmp_path):
     assert run.returncode == 0, run.stderr
     assert "epoch 1, minibatch 83/83, validation error 12.458333 %" in run.stdout.splitlines()
     assert (tmp_path / "out" / "logreg.npz").is_file()
+
+
+def test_the_installed_dltut_command_trains_a_segmentation_tutorial_on_its_made_data(installed,
+                                                                                     tmp_path):
+    """fcn1D on the made rays shipped in the wheel, from another folder, offline: the original's
+    first EPOCH line on them (the catalogue's quick lines, float64)."""
+    from dltut import catalogue
+
+    run = _dltut(installed, "run", "fcn1D", "--toy", "--num-epochs", "1", "--batch-size", "8",
+                 "8", "1", "--floatX", "float64", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert catalogue.get("fcn1D").quick.lines[0] in run.stdout.splitlines()
 
 
 def test_the_installed_dltut_command_copies_the_notebooks(installed, tmp_path):
