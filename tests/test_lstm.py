@@ -21,7 +21,7 @@ The orthogonal blocks: ``numpy.linalg.svd`` of numpy 1.23.5 (theano-pymc's) and 
 (dltut's) return the same singular vectors up to the signs of some columns (LAPACK's
 convention), so the weights differ by sign flips. ``ORIGINAL_SIGNS`` (the catalogue's) records
 the signs of the first row of the original's ``lstm_W`` and ``lstm_U``; the comparison runs dltut
-from its own draws with those columns flipped (``lstm.write_signed_init``, through
+from its own draws with those columns flipped (``suite.write_signed_init``, through
 ``reload_model``, after all the tutorial's draws), and then prints the original's numbers to the
 last digit or two.
 """
@@ -36,7 +36,7 @@ import numpy
 import pytest
 
 from conftest import available_modes, in_mode
-from dltut import catalogue, engine
+from dltut import catalogue, engine, suite
 from dltut.data import DataError
 from dltut.engine import T
 from dltut.tutorials import imdb, lstm
@@ -336,9 +336,9 @@ def test_get_minibatches_idx():
 def _original_init(folder, data_path, settings):
     """dltut's initial parameters (the tutorial's draws after the validation split and the
     test_size selection) with the columns of the orthogonal blocks signed as the original's:
-    lstm.write_signed_init, as dltut suite --quick prepares its run."""
-    return lstm.write_signed_init(folder, dict(settings, data_path=data_path, floatX="float64"),
-                                  ORIGINAL_SIGNS)["reload_model"]
+    suite.write_signed_init, as dltut suite --quick prepares its run."""
+    return suite.write_signed_init(folder, dict(settings, data_path=data_path, floatX="float64"),
+                                   ORIGINAL_SIGNS)["reload_model"]
 
 
 def _printed(caplog):

@@ -161,37 +161,6 @@ def load_params(path, params):
     return params
 
 
-def write_signed_init(folder, settings, signs):
-    """Write ``folder/init.npz``: the first parameters of a ``train_lstm(**settings)`` run (the
-    tutorial's draws after the validation split and the ``test_size`` selection, in the run's
-    floatX) with the columns of ``lstm_W`` and ``lstm_U`` signed as ``signs`` says (``{name:
-    "+-+..."}``, the signs of the first row). Returns ``{"reload_model": that file}``.
-
-    Why: ``numpy.linalg.svd`` of another NumPy (the original's reference runs: numpy 1.23) gives
-    the orthogonal blocks with some columns' signs flipped (LAPACK's convention); started from
-    the original's signs, a run prints the original's numbers.
-    """
-    if settings.get("floatX"):
-        engine.set_floatX(settings["floatX"])  # as the run sets it
-    dataset = settings.get("dataset", "imdb")
-    rng = numpy.random.RandomState(SEED)
-    _, _, test = get_dataset(dataset)[0](settings.get("data_path") or DATA_PATHS[dataset],
-                                         n_words=settings["n_words"], valid_portion=0.05,
-                                         maxlen=settings["maxlen"], rng=rng)
-    if settings.get("test_size", -1) > 0:
-        rng.shuffle(numpy.arange(len(test[0])))  # train_lstm's draw for the test selection
-    params = init_params(dict(settings, encoder="lstm", ydim=2), rng)
-    for name, signed in signs.items():
-        wanted = numpy.array([1.0 if sign == "+" else -1.0 for sign in signed])
-        if params[name].shape[1] != len(wanted):
-            raise ValueError(f"{name}: {len(wanted)} signs for {params[name].shape[1]} columns")
-        params[name] = (params[name] * numpy.sign(params[name][0]) * wanted) \
-            .astype(engine.floatX())
-    path = os.path.join(folder, "init.npz")
-    atomic_write(path, lambda file: numpy.savez(file, **params))
-    return {"reload_model": path}
-
-
 def init_tparams(params):
     """A named shared variable per parameter (copies of the arrays)."""
     return OrderedDict((kk, engine.shared(pp, kk, borrow=False)) for kk, pp in params.items())
