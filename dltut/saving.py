@@ -251,6 +251,42 @@ def _read_arrays(path):
     return arrays
 
 
+def read_arrays_like(path, like, hint):
+    """``{name: array}`` of the ``.npz`` ``path`` (as ``numpy.savez`` writes it), one for each
+    name of ``like`` (``{name: array}``: a model's parameters), cast to floatX. Each array's
+    ``.npy`` header is read first: its shape must be ``like``'s and its dtype a float, before its
+    values are read (a file cannot make this allocate more than the model holds); what is wrong
+    is a ModelFileError naming the file, then ``hint`` (what to give instead)."""
+    if not os.path.isfile(path):
+        raise ModelFileError(f"{path}: no such model file; {hint}")
+    arrays = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {info.filename: info for info in archive.infolist()}
+            for name, value in like.items():
+                if f"{name}.npy" not in members:
+                    raise ModelFileError(f"{path}: {name} is not in the archive; {hint}")
+                with archive.open(members[f"{name}.npy"]) as member:
+                    version, shape, dtype = read_npy_header(member)
+                    if shape is None:
+                        raise ModelFileError(f"{path}: {name} is a .npy of version {version}, "
+                                             f"not one numpy.savez writes; {hint}")
+                    if shape != numpy.shape(value):
+                        raise ModelFileError(f"{path}: {name} has shape {shape}, this model's "
+                                             f"is {numpy.shape(value)}; {hint}")
+                    if dtype.kind != "f":
+                        raise ModelFileError(f"{path}: {name} holds {dtype}, not floats; {hint}")
+                with archive.open(members[f"{name}.npy"]) as member:
+                    arrays[name] = numpy.lib.format.read_array(member, allow_pickle=False) \
+                        .astype(engine.floatX())
+    except ModelFileError:
+        raise
+    except _READ_ERRORS as error:
+        raise ModelFileError(f"{path}: not a readable model file ({type(error).__name__}: "
+                             f"{error}); {hint}") from None
+    return arrays
+
+
 _NPY_HEADERS = {(1, 0): numpy.lib.format.read_array_header_1_0,
                 (2, 0): numpy.lib.format.read_array_header_2_0}
 

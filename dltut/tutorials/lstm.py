@@ -29,8 +29,6 @@ import logging
 import math
 import os
 import timeit
-import zipfile
-import zlib
 from collections import OrderedDict
 
 import numpy
@@ -123,41 +121,12 @@ def init_params(options, rng=None):
 
 
 def load_params(path, params):
-    """Set each of ``params`` to the array of its name in the .npz ``path``.
-
-    Each array's ``.npy`` header is read first: its shape must be the parameter's and its dtype
-    a float, before its values are read (a file cannot make this allocate more than the model
-    holds); what is wrong is a ModelFileError naming the file."""
-    if not os.path.isfile(path):
-        raise saving.ModelFileError(f"{path}: no such model file; train one first (saveto)")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = {info.filename: info for info in archive.infolist()}
-            for kk in params:
-                if f"{kk}.npy" not in members:
-                    raise saving.ModelFileError(f"{path}: {kk} is not in the archive (a model of "
-                                                "another encoder?)")
-                with archive.open(members[f"{kk}.npy"]) as member:
-                    version, shape, dtype = saving.read_npy_header(member)
-                    if shape is None:
-                        raise saving.ModelFileError(f"{path}: {kk} is a .npy of version "
-                                                    f"{version}, not one numpy.savez writes")
-                    if shape != params[kk].shape:
-                        raise saving.ModelFileError(
-                            f"{path}: {kk} has shape {shape}, this model's is "
-                            f"{params[kk].shape}: reload with the same dim_proj and n_words")
-                    if dtype.kind != "f":
-                        raise saving.ModelFileError(f"{path}: {kk} holds {dtype}, not floats: "
-                                                    "not a model train_lstm saved")
-                with archive.open(members[f"{kk}.npy"]) as member:
-                    params[kk] = numpy.lib.format.read_array(member, allow_pickle=False) \
-                        .astype(engine.floatX())
-    except saving.ModelFileError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-        raise saving.ModelFileError(f"{path}: not a readable model file ({type(error).__name__}: "
-                                    f"{error}); give a model that train_lstm saved (saveto)") \
-            from None
+    """Set each of ``params`` to the array of its name in the .npz ``path``, each checked to have
+    the parameter's shape before it is read (``saving.read_arrays_like``)."""
+    pp = saving.read_arrays_like(path, params, "give a model that train_lstm saved (saveto), "
+                                               "with the same dim_proj and n_words")
+    for kk, vv in params.items():
+        params[kk] = pp[kk]
     return params
 
 
