@@ -36,7 +36,7 @@ import numpy
 import pytest
 
 from conftest import available_modes, in_mode
-from dltut import catalogue, engine, suite
+from dltut import catalogue, engine, fitting, suite
 from dltut.data import DataError
 from dltut.engine import T
 from dltut.tutorials import imdb, lstm
@@ -663,7 +663,7 @@ def test_settings_the_tutorial_cannot_run_are_refused_before_the_data(tmp_path):
            "dataset": "mnist"}
     for name, value in bad.items():
         with pytest.raises(ValueError, match=rf"^{name} must be .*got {re.escape(repr(value))} "
-                                             rf"\({lstm._flag(name)}\)$"):
+                                             rf"\({fitting.flag(name)}\)$"):
             lstm.train_lstm(**{name: value}, data_path=tmp_path / "none.pkl", mode="c")
     with pytest.raises(ValueError, match=r"lrate must be finite in float32.*--floatX float64"):
         lstm.train_lstm(lrate=1e200, floatX="float32", data_path=tmp_path / "none.pkl",
@@ -853,7 +853,7 @@ def test_a_crafted_checkpoint_is_one_line_from_the_command(lstm_checkpoint, tmp_
     for name in ("dim_proj", "n_words", "maxlen", "valid_batch_size", "validFreq", "max_epochs",
                  "test_size", "patience", "floatX", "batch_size", "dispFreq", "data_path",
                  "mode"):
-        flags += [lstm._flag(name), str(settings[name])]
+        flags += [fitting.flag(name), str(settings[name])]
     result = run_dltut(["run", "lstm", *flags, "--saveto", "", "--resume", "crafted.npz"],
                        tmp_path)
     assert_refused(result, "crafted.npz", "iteration", str(10**18))

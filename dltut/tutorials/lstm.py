@@ -33,9 +33,10 @@ from collections import OrderedDict
 
 import numpy
 
-from dltut import engine, random, saving
-from dltut.atomic import atomic_write, check_output
+from dltut import engine, fitting, random, saving
+from dltut.atomic import atomic_write
 from dltut.engine import T
+from dltut.fitting import flag
 from dltut.random import RandomStreams
 from dltut import trainer
 from dltut.trainer import Diverged, StopRequest, TrainState, ValidationPatience
@@ -560,80 +561,14 @@ def _jsonable(options):
     return {key: plain(value) for key, value in options.items()}
 
 
-def _flag(name):
-    """The command line's flag of ``train_lstm``'s argument ``name`` (``cli.build_lstm_parser``)."""
-    return "--" + name.replace("_", "-")
-
-
-def _refuse(name, value, wanted):
-    raise ValueError(f"{name} must be {wanted}, got {value!r} ({_flag(name)})")
-
-
-def _is_integer(value):
-    return isinstance(value, (int, numpy.integer)) and not isinstance(value, (bool, numpy.bool_))
-
-
-def _is_number(value):
-    return (isinstance(value, (int, float, numpy.integer, numpy.floating))
-            and not isinstance(value, (bool, numpy.bool_)))
-
-
-_POSITIVE = (lambda v: _is_integer(v) and v >= 1, "a positive integer")
-_NOT_NEGATIVE = (lambda v: _is_number(v) and 0 <= v < math.inf, "a finite number >= 0")
-# what each of train_lstm's settings must be: (test, what to say it must be)
-_SETTINGS = {
-    **dict.fromkeys(("dim_proj", "patience", "max_epochs", "dispFreq", "batch_size",
-                     "valid_batch_size", "checkpoint_every"), _POSITIVE),
-    "n_words": (lambda v: _is_integer(v) and v >= 2,
-                "an integer >= 2 (0 pads, 1 is the unknown word)"),
-    **dict.fromkeys(("validFreq", "saveFreq"), (lambda v: _is_integer(v) and (v >= 1 or v == -1),
-                                                "a positive integer of updates, or -1 (each "
-                                                "epoch)")),
-    "maxlen": (lambda v: v is None or (_is_integer(v) and v >= 0), "an integer >= 0 (0: no limit)"),
-    "test_size": (_is_integer, "an integer (<= 0: the whole test set)"),
-    "lrate": (lambda v: _is_number(v) and 0 < v < math.inf, "a finite number > 0"),
-    "decay_c": _NOT_NEGATIVE,
-    "noise_std": _NOT_NEGATIVE,
-    "encoder": (lambda v: v in layers, f"one of {sorted(layers)}"),
-    "dataset": (lambda v: v in datasets, f"one of {sorted(datasets)}"),
-}
-
-
 def check_settings(**settings):
     """Refuse, with a ValueError naming the argument, its flag and its value, a setting of
-    ``train_lstm`` the tutorial cannot run with (``_SETTINGS``: counts are positive integers,
-    ``validFreq`` and ``saveFreq`` may be -1: each epoch; ``maxlen`` 0 or None: no limit; the
-    rates finite, and finite in floatX as the graph takes them)."""
-    for name, value in settings.items():
-        if name not in _SETTINGS:
-            raise TypeError(f"check_settings: no rule for {name!r}")
-        test, wanted = _SETTINGS[name]
-        if not test(value):
-            _refuse(name, value, wanted)
-        if name in ("lrate", "decay_c", "noise_std"):
-            _check_fits_floatX(name, value)
-
-
-def _check_fits_floatX(name, value):
-    """``value`` stays finite as the graph takes it, cast to floatX."""
-    with numpy.errstate(over="ignore"):
-        if not numpy.isfinite(numpy.asarray(value, dtype=engine.floatX())):
-            _refuse(name, value, f"finite in {engine.floatX()}, the graph's floats "
-                                 f"(--floatX float64 holds more)")
-
-
-def check_outputs(saveto, checkpoint, resume, overwrite):
-    """Before any data is read: the places ``saveto`` (and its ``.json``) and ``checkpoint`` can
-    be written (``atomic.check_output``: a missing folder is created), and ``checkpoint`` is not
-    a file a fresh run would replace, unless ``overwrite`` (``fitting.check_fresh_checkpoint``,
-    the rule of every tutorial)."""
-    from dltut.fitting import check_fresh_checkpoint
-
-    if saveto:
-        check_output(saveto, _flag("saveto"))
-    if checkpoint:
-        check_output(checkpoint, _flag("checkpoint"))
-    check_fresh_checkpoint(checkpoint or None, resume or None, overwrite)
+    ``train_lstm`` the tutorial cannot run with (``fitting.LSTM_SETTINGS``: counts are positive
+    integers, ``validFreq`` and ``saveFreq`` may be -1: each epoch; ``maxlen`` 0 or None: no
+    limit; the rates finite, and finite in floatX as the graph takes them)."""
+    rules = dict(fitting.LSTM_SETTINGS, encoder=fitting.one_of(layers),
+                 dataset=fitting.one_of(datasets))
+    fitting.check_settings(rules, settings, floats=fitting.LSTM_FLOATS)
 
 
 def train_lstm(
@@ -675,9 +610,7 @@ def train_lstm(
     the ``test_size`` selection, ``Wemb``, the eight orthogonal blocks, ``U``, then a shuffle per
     epoch), as the tutorial's do in a fresh process from ``numpy.random.seed(123)``.
     """
-    from dltut.fitting import configure
-
-    configure(floatX=floatX, mode=mode)
+    fitting.configure(floatX=floatX, mode=mode)
     if isinstance(optimizer, str):
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer {optimizer!r}: choose one of {sorted(OPTIMIZERS)}")
@@ -690,9 +623,7 @@ def train_lstm(
                    dataset=dataset)
     if data_path is None:
         data_path = DATA_PATHS[dataset]
-    if resume and not os.path.isfile(resume):
-        raise ValueError(f"{_flag('resume')} {resume}: no such checkpoint file")
-    check_outputs(saveto, checkpoint, resume, overwrite)
+    fitting.check_outputs(resume, overwrite, saveto=saveto, checkpoint=checkpoint)
 
     model_options = dict(dim_proj=dim_proj, patience=patience, max_epochs=max_epochs,
                          dispFreq=dispFreq, decay_c=decay_c, lrate=lrate, n_words=n_words,
@@ -726,8 +657,8 @@ def train_lstm(
         if every == -1 and epoch_updates == 0:  # the tutorial divided by 0
             raise ValueError(f"{name} -1 (each epoch) counts full minibatches, and the "
                              f"{len(train[0])} training reviews do not fill one of batch_size "
-                             f"{batch_size}: lower batch_size ({_flag('batch_size')}) or give "
-                             f"{_flag(name)} in updates")
+                             f"{batch_size}: lower batch_size ({flag('batch_size')}) or give "
+                             f"{flag(name)} in updates")
     model_options["validFreq"] = validFreq = epoch_updates if validFreq == -1 else validFreq
     model_options["saveFreq"] = epoch_updates if saveFreq == -1 else saveFreq
     settings = dict(model_options, data_path=os.fspath(data_path), engine=engine.name(),
@@ -785,9 +716,9 @@ def train_lstm(
                                    checkpoint_every=checkpoint_every, stop_requested=stop)
         except Diverged as error:  # the tutorial's line; it returned 1., 1., 1.
             log.info("bad cost detected:  %s", error.cost)
-            fix = (f"lrate ({_flag('lrate')} {lrate!r})" if optimizer is sgd else
-                   f"another optimizer ({_flag('optimizer')}) than {optimizer.__name__}")
-            error.args = (f"{error.args[0]}; try a lower decay_c ({_flag('decay_c')} "
+            fix = (f"lrate ({flag('lrate')} {lrate!r})" if optimizer is sgd else
+                   f"another optimizer ({flag('optimizer')}) than {optimizer.__name__}")
+            error.args = (f"{error.args[0]}; try a lower decay_c ({flag('decay_c')} "
                           f"{decay_c!r}) or {'a lower ' if optimizer is sgd else ''}{fix}",)
             raise
         finally:
@@ -905,7 +836,7 @@ def _is_rng_state(value):
     """NumPy's MT19937 state as the checkpoint writes it: its name, position, has_gauss and
     cached gaussian (the 624 keys are an array)."""
     return (isinstance(value, list) and len(value) == 4 and value[0] == "MT19937"
-            and all(_is_number(v) and math.isfinite(v) for v in value[1:])
+            and all(fitting.is_number(v) and math.isfinite(v) for v in value[1:])
             and value[1] in range(625) and value[2] in (0, 1))
 
 
