@@ -292,7 +292,7 @@ def test_the_error_counter_is_pred_error_and_moves_the_streams_as_its_calls(mode
     reviews = [list(rng.randint(1, 50, size=rng.randint(1, 40))) for _ in range(300)]
     data = (reviews, list(rng.randint(0, 2, size=300)))
     iterator = lstm.get_minibatches_idx(300, 16, shuffle=True, rng=rng)
-    (state,) = lstm._streams(f_pred).values()
+    (state,) = engine.updated_variables(f_pred).values()
     before = numpy.asarray(state.get_value())
     use_noise.set_value(lstm.numpy_floatX(0.0))
     expected = lstm.pred_error(f_pred, imdb.prepare_data, data, iterator)

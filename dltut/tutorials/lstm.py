@@ -471,6 +471,16 @@ class _Training:
                                       (self.test, self.kf_test)):
                 self.counter.predictor.prepare(self.counter.shapes(data, minibatches))
 
+    def resume(self, state):
+        """Go on after the checkpoint's ``state.iteration``: its NumPy state is the one before
+        that epoch's shuffle: the shuffle again, and where the run is in the epoch."""
+        if state.iteration >= 0:
+            self.eidx = state.iteration // self.n_train_batches - 1
+            self.start_epoch()
+            done = state.iteration % self.n_train_batches + 1
+            self.n_samples = sum(len(index) for _, index in self.kf[:done])
+        self.uidx = state.iteration + 1
+
     def end_epoch(self):
         """The tutorial's line at the end of an epoch (also of one cut short)."""
         if self.kf is not None:
@@ -545,20 +555,8 @@ def save_model(path, params, options, **arrays):
     model options as the JSON ``path + '.json'`` (the tutorial pickled them to ``path + '.pkl'``);
     each written atomically."""
     atomic_write(path, lambda file: numpy.savez(file, **arrays, **params))
-    text = json.dumps(_jsonable(options), indent=1, sort_keys=True).encode()
+    text = json.dumps(saving.jsonable(options), indent=1, sort_keys=True).encode()
     atomic_write(f"{path}.json", lambda file: file.write(text))
-
-
-def _jsonable(options):
-    """The options as JSON values: functions by name, paths as strings, NumPy scalars as
-    Python's."""
-    def plain(value):
-        if callable(value):
-            return value.__name__
-        if isinstance(value, os.PathLike):
-            return os.fspath(value)
-        return value.item() if isinstance(value, numpy.generic) else value
-    return {key: plain(value) for key, value in options.items()}
 
 
 def check_settings(**settings):
@@ -664,7 +662,8 @@ def train_lstm(
     settings = dict(model_options, data_path=os.fspath(data_path), engine=engine.name(),
                     floatX=engine.floatX())
     n_updates = max_epochs * -(-len(train[0]) // batch_size)  # minibatches of max_epochs
-    saved = _read_checkpoint(resume, settings, n_updates) if resume else None
+    saved = (saving.read_run(resume, "lstm", settings, rng=True, n_updates=n_updates,
+                             patience=patience) if resume else None)
 
     log.info("Building model")
     params = init_params(model_options, rng)
@@ -680,7 +679,7 @@ def train_lstm(
     lr = T.scalar(name="lr")
     f_grad_shared, f_update = optimizer(lr, tparams, grads, x, mask, y, cost)
 
-    dropout_state = list(_streams(f_pred).values())
+    dropout_state = list(engine.updated_variables(f_pred).values())
     counter = ErrorCounter(build_predictor(tparams, model_options), prepare_data,
                            dropout_state[0] if dropout_state else None, dim_proj)
 
@@ -693,13 +692,17 @@ def train_lstm(
 
     stopping = ValidationPatience(n_epochs=max_epochs, patience=patience,
                                   validation_frequency=validFreq)
-    streams = _streams(f_grad_shared, f_update, f_pred)
-    state = (_restore(saved, training, streams) if resume
-             else TrainState(patience=patience))
+    values = engine.updated_variables(f_grad_shared, f_update, f_pred)
+    if resume:
+        state = saved.restore(values, tparams, training.rng)
+        training.resume(state)
+    else:
+        state = TrainState(patience=patience)
     training.state = state
 
-    write_checkpoint = saving.CheckpointWriter(checkpoint, lambda train_state: _save_checkpoint(
-        checkpoint, settings, training, streams, train_state))
+    write_checkpoint = saving.CheckpointWriter(checkpoint, lambda train_state: saving.save_run(
+        checkpoint, "lstm", settings, values, tparams, train_state,
+        training.epoch_rng_state or training.rng.get_state()))
 
     def show(record):
         log.info("Train  %s Valid  %s Test  %s", record.train_loss, record.validation_loss,
@@ -752,133 +755,3 @@ def train_lstm(
         log.info("(JAX mode: %d minibatch shapes compiled, in a thread beside the training; "
                  "their first calls took %.1fs of it)", *compiled)
     return LSTMResult(float(train_err), float(valid_err), float(test_err), result, best_p)
-
-
-# ----------------------------------------------------------------------------------------------
-# Checkpoints: every value the run changes, so that a resumed run goes on as the unbroken one
-
-
-def _streams(*functions):
-    """``{name: shared variable}`` of every value the compiled ``functions`` update: the
-    parameters, the optimizer's running averages and the dropout streams' states."""
-    found = OrderedDict()
-    for compiled in functions:
-        updated = (compiled.updated if hasattr(compiled, "updated") else
-                   [entry.variable for entry in compiled.maker.inputs
-                    if getattr(entry, "update", None) is not None])
-        for variable in updated:
-            if variable.name in found and found[variable.name] is not variable:
-                raise ValueError(f"two values are named {variable.name}: a checkpoint cannot "
-                                 "tell them apart")
-            found[variable.name] = variable
-    return found
-
-
-def _save_checkpoint(path, settings, training, streams, state):
-    rng_state = training.epoch_rng_state or training.rng.get_state()
-    values = {f"value/{name}": numpy.asarray(variable.get_value())
-              for name, variable in streams.items()}
-    if state.best_params is not None:
-        values.update({f"best/{name}": value
-                       for name, value in zip(training.tparams, state.best_params)})
-    values["costs"] = numpy.asarray(state.costs, dtype=float)
-    values["rng_keys"] = rng_state[1]
-    meta = {"lstm_checkpoint": {"settings": _jsonable(settings), "state": state.to_dict(),
-                                "rng": [rng_state[0], *map(float, rng_state[2:])],
-                                "epoch_started": training.epoch_rng_state is not None}}
-    saving.save_model(path, {"model": "lstm"}, values, {"iteration": state.iteration},
-                      ({}, meta))
-
-
-def _read_checkpoint(path, settings, n_updates):
-    """The checkpoint ``path``, if it is one of a run with these ``settings`` (a run of at most
-    ``n_updates`` updates), its counters checked (``TrainState.from_dict``, the trainer's rules);
-    a ModelFileError naming the file otherwise."""
-    saved = saving.load_model(path)
-    meta = saved.meta.get("lstm_checkpoint") if isinstance(saved.meta, dict) else None
-    if meta is None:
-        raise saving.ModelFileError(f"{path}: not a checkpoint of train_lstm; resume needs the "
-                                    "file that checkpoint= (--checkpoint) wrote")
-
-    def refuse(problem):
-        return saving.ModelFileError(f"{path}: {problem}: {_NOT_A_CHECKPOINT}")
-
-    keys = ["epoch_started", "rng", "settings", "state"]
-    if not isinstance(meta, dict) or sorted(meta, key=str) != keys:
-        raise refuse(f"lstm_checkpoint is {meta!r:.80}, not the dict of {', '.join(keys)}")
-    for key, kind in (("settings", dict), ("state", dict), ("epoch_started", bool)):
-        if not isinstance(meta[key], kind):
-            raise refuse(f"{key} is {meta[key]!r:.80}, not a {kind.__name__}")
-    if not _is_rng_state(meta["rng"]):
-        raise refuse(f"rng is {meta['rng']!r:.80}, not [\"MT19937\", position 0-624, has_gauss "
-                     "0 or 1, gaussian]")
-    saving.check_same_run(path, meta["settings"], _jsonable(settings))
-    state = meta["state"]
-    has_best = any(key.startswith("best/") for key in saved.params)
-    try:
-        TrainState.from_dict(state, [] if has_best else None,
-                             saved.params.get("costs", numpy.zeros(0)))
-    except ValueError as error:
-        raise refuse(error) from None
-    if not state["iteration"] < n_updates or state["patience"] != settings["patience"]:
-        raise refuse(f"iteration {state['iteration']} and patience {state['patience']}, where "
-                     f"this run has at most {n_updates} updates and patience "
-                     f"{settings['patience']}")
-    if meta["epoch_started"] != (state["iteration"] >= 0):
-        raise refuse(f"epoch_started {meta['epoch_started']} at iteration {state['iteration']}")
-    return saved
-
-
-_NOT_A_CHECKPOINT = "not a checkpoint train_lstm wrote; start a new run without --resume"
-
-
-def _is_rng_state(value):
-    """NumPy's MT19937 state as the checkpoint writes it: its name, position, has_gauss and
-    cached gaussian (the 624 keys are an array)."""
-    return (isinstance(value, list) and len(value) == 4 and value[0] == "MT19937"
-            and all(fitting.is_number(v) and math.isfinite(v) for v in value[1:])
-            and value[1] in range(625) and value[2] in (0, 1))
-
-
-def _check_array(path, name, value, like):
-    """The checkpoint's array ``name`` has the shape and dtype of ``like``."""
-    if value is None:
-        raise saving.ModelFileError(f"{path}: no array {name}: {_NOT_A_CHECKPOINT}")
-    if value.shape != like.shape or value.dtype != like.dtype:
-        raise saving.ModelFileError(f"{path}: {name} is {value.dtype} {value.shape}, this run's is "
-                                    f"{like.dtype} {like.shape}: {_NOT_A_CHECKPOINT}")
-
-
-def _restore(saved, training, streams):
-    """Set the run's values from the checkpoint ``saved``; the trainer's state."""
-    path, meta = saved.path, saved.meta["lstm_checkpoint"]
-    names = list(training.tparams)
-    iteration = meta["state"]["iteration"]
-    expected = {f"value/{name}": numpy.asarray(variable.get_value())
-                for name, variable in streams.items()}
-    if any(key.startswith("best/") for key in saved.params):
-        expected.update({f"best/{name}": numpy.asarray(training.tparams[name].get_value())
-                         for name in names})
-    expected["costs"] = numpy.zeros(iteration + 1)
-    expected["rng_keys"] = numpy.zeros(624, dtype=numpy.uint32)
-    for key, like in expected.items():
-        _check_array(path, key, saved.params.get(key), like)
-    if set(saved.params) - set(expected):
-        raise saving.ModelFileError(f"{path}: unknown arrays "
-                                    f"{sorted(set(saved.params) - set(expected))!r:.80}: "
-                                    f"{_NOT_A_CHECKPOINT}")
-    for name, variable in streams.items():
-        variable.set_value(saved.params[f"value/{name}"])
-    best = ([saved.params[f"best/{name}"] for name in names] if f"best/{names[0]}" in saved.params
-            else None)
-    state = TrainState.from_dict(meta["state"], best, saved.params["costs"])
-    name, pos, has_gauss, cached = meta["rng"]
-    training.rng.set_state((name, saved.params["rng_keys"], int(pos), int(has_gauss), cached))
-    if meta["epoch_started"]:  # the epoch's shuffle again, and where the run is in it
-        training.eidx = state.iteration // training.n_train_batches - 1
-        training.start_epoch()
-        done = state.iteration % training.n_train_batches + 1
-        training.n_samples = sum(len(index) for _, index in training.kf[:done])
-    training.uidx = state.iteration + 1
-    log.info("... resuming from %s (update %d)", path, training.uidx)
-    return state
