@@ -36,7 +36,7 @@ import numpy
 import pytest
 
 from conftest import available_modes, in_mode
-from dltut import catalogue, engine, fitting, suite
+from dltut import catalogue, engine, fitting, sequences, suite
 from dltut.data import DataError
 from dltut.engine import T
 from dltut.tutorials import imdb, lstm
@@ -299,8 +299,8 @@ def test_the_error_counter_is_pred_error_and_moves_the_streams_as_its_calls(mode
     after_calls = numpy.asarray(state.get_value())
     assert not numpy.array_equal(after_calls, before) and 0.2 < expected < 0.8
     state.set_value(before)
-    counter = lstm.ErrorCounter(lstm.build_predictor(tparams, options), imdb.prepare_data, state,
-                                options["dim_proj"])
+    counter = sequences.ErrorCounter(lstm.build_predictor(tparams, options), imdb.prepare_data,
+                                     state, options["dim_proj"])
     assert [count for _, count in counter.batches(data, iterator)] == [128, 128, 44]
     assert counter(data, iterator) == expected
     numpy.testing.assert_array_equal(state.get_value(), after_calls)

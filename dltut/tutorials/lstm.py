@@ -33,11 +33,12 @@ from collections import OrderedDict
 
 import numpy
 
-from dltut import engine, fitting, random, saving
+from dltut import engine, fitting, saving
 from dltut.atomic import atomic_write
 from dltut.engine import T
 from dltut.fitting import flag
 from dltut.random import RandomStreams
+from dltut.sequences import CompilesAhead, ErrorCounter, input_shapes
 from dltut import trainer
 from dltut.trainer import Diverged, StopRequest, TrainState, ValidationPatience
 from dltut.tutorials import imdb
@@ -371,56 +372,6 @@ def pred_error(f_pred, prepare_data, data, iterator, verbose=False):
     return 1.0 - numpy_floatX(valid_err) / len(data[0])
 
 
-class ErrorCounter:
-    """``pred_error`` as the training computes it, faster: the same fraction, and the dropout
-    streams left where the tutorial's ``f_pred`` calls leave them.
-
-    The tutorial classifies the reviews in the iterator's minibatches (16 or 64 reviews in
-    random order, each padded to its longest). Each review's class does not depend on the
-    others in its minibatch, so here they are classified sorted by length, ``BATCH`` at a time
-    (far fewer padded steps, and longer products): the count of errors is the same. But each of
-    the tutorial's ``f_pred`` calls also draws a dropout mask of its minibatch's size (unused at
-    ``use_noise`` 0), which moves the streams on that the next training minibatch draws from;
-    ``predictor`` (``build_predictor``) draws nothing, and the streams' state ``dropout_state``
-    is moved on by as many steps as those draws take (``random.skip_ahead``).
-    """
-
-    BATCH = 128
-
-    def __init__(self, predictor, prepare_data, dropout_state, dim_proj):
-        self.predictor, self.prepare_data = predictor, prepare_data
-        self.dropout_state, self.dim_proj = dropout_state, dim_proj
-
-    def batches(self, data, iterator):
-        """The reviews of ``iterator``'s minibatches sorted by length, ``BATCH`` at a time (the
-        last filled up with copies of the last review), and each batch's count of reviews."""
-        order = sorted((t for _, index in iterator for t in index), key=lambda t: len(data[0][t]))
-        for start in range(0, len(order), self.BATCH):
-            index = order[start:start + self.BATCH]
-            yield index + index[-1:] * (self.BATCH - len(index)), len(index)
-
-    def shapes(self, data, iterator):
-        """The shapes of the predictor's calls (``PaddedFunction.prepare``)."""
-        return _input_shapes(data, enumerate(index for index, _ in self.batches(data, iterator)))
-
-    def __call__(self, data, iterator):
-        labels = numpy.asarray(data[1])
-        right = 0
-        for index, count in self.batches(data, iterator):
-            x, mask, _ = self.prepare_data([data[0][t] for t in index], labels[index],
-                                           maxlen=None)
-            right += (self.predictor(x, mask)[:count] == labels[index[:count]]).sum()
-        if self.dropout_state is not None:
-            self.skip_draws([len(index) for _, index in iterator])
-        return 1.0 - numpy_floatX(right) / len(data[0])
-
-    def skip_draws(self, sizes):
-        """Step the dropout streams as draws for minibatches of ``sizes`` reviews do."""
-        state = numpy.asarray(self.dropout_state.get_value())
-        steps = sum(random.draw_steps(size * self.dim_proj, len(state)) for size in sizes)
-        self.dropout_state.set_value(random.skip_ahead(state, steps))
-
-
 # ----------------------------------------------------------------------------------------------
 # Training
 
@@ -466,10 +417,10 @@ class _Training:
                                       rng=self.rng)
         self.eidx, self.n_samples = self.eidx + 1, 0
         if hasattr(self.f_grad_shared, "prepare"):  # JAX mode: compile ahead what will run
-            self.f_grad_shared.prepare(_input_shapes(self.train, self.kf, labels=True))
-            for data, minibatches in ((self.train, self.kf), (self.valid, self.kf_valid),
-                                      (self.test, self.kf_test)):
-                self.counter.predictor.prepare(self.counter.shapes(data, minibatches))
+            self.f_grad_shared.prepare(input_shapes(self.train, self.kf, labels=True))
+        for data, minibatches in ((self.train, self.kf), (self.valid, self.kf_valid),
+                                  (self.test, self.kf_test)):
+            self.counter.prepare(data, minibatches)
 
     def resume(self, state):
         """Go on after the checkpoint's ``state.iteration``: its NumPy state is the one before
@@ -533,14 +484,6 @@ class _Training:
 
     def get_params(self):
         return [numpy.asarray(p.get_value()) for p in self.tparams.values()]
-
-
-def _input_shapes(data, minibatches, labels=False):
-    """The shapes of ``x``, ``mask`` (and ``y``) that ``prepare_data`` makes of each minibatch."""
-    for _, index in minibatches:
-        steps = max(len(data[0][t]) for t in index)
-        matrix = (steps, len(index))
-        yield (matrix, matrix, (len(index),)) if labels else (matrix, matrix)
 
 
 def _history_errs(state):
@@ -711,7 +654,7 @@ def train_lstm(
             log.info("Early Stop!")
 
     start_time = timeit.default_timer()
-    with StopRequest() as stop:
+    with StopRequest() as stop, CompilesAhead(f_grad_shared, f_update, counter.predictor) as ahead:
         try:
             result = trainer.train(training, training.n_train_batches, stopping,
                                    callbacks=(show, *callbacks), state=state,
@@ -724,13 +667,7 @@ def train_lstm(
             error.args = (f"{error.args[0]}; try a lower decay_c ({flag('decay_c')} "
                           f"{decay_c!r}) or {'a lower ' if optimizer is sgd else ''}{fix}",)
             raise
-        finally:
-            for function in (f_grad_shared, counter.predictor):
-                getattr(function, "cancel", lambda: None)()
     end_time = timeit.default_timer()
-    padded = [f for f in (f_grad_shared, f_update, counter.predictor)
-              if hasattr(f, "compile_seconds")]
-    compiled = (sum(len(f.compiled) for f in padded), sum(f.compile_seconds for f in padded))
     if result.stop_reason == "interrupted":
         log.info("Training interupted")
     else:
@@ -751,7 +688,5 @@ def train_lstm(
     log.info("The code run for %d epochs, with %f sec/epochs", n_epochs,
              (end_time - start_time) / (1.0 * n_epochs))
     log.info("Training took %.1fs", end_time - start_time)
-    if padded:
-        log.info("(JAX mode: %d minibatch shapes compiled, in a thread beside the training; "
-                 "their first calls took %.1fs of it)", *compiled)
+    ahead.report()
     return LSTMResult(float(train_err), float(valid_err), float(test_err), result, best_p)
