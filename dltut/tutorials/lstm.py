@@ -38,7 +38,7 @@ from dltut.atomic import atomic_write
 from dltut.engine import T
 from dltut.fitting import flag
 from dltut.random import RandomStreams
-from dltut.sequences import CompilesAhead, ErrorCounter, input_shapes
+from dltut.sequences import CompilesAhead, ErrorCounter, Training
 from dltut import trainer
 from dltut.trainer import Diverged, StopRequest, TrainState, ValidationPatience
 from dltut.tutorials import imdb
@@ -391,46 +391,18 @@ class LSTMResult:
         return iter((self.train_err, self.valid_err, self.test_err))
 
 
-class _Training:
-    """The LSTM's compiled functions and data as the trainer drives them: one update per call of
-    ``train_minibatches`` (a new shuffle at each epoch's first minibatch), the tutorial's
-    ``Epoch``/``Update``/``Cost`` and ``Saving...`` lines, and the three errors of a
-    validation."""
-
-    fused = False
+class _Training(Training):
+    """The LSTM's minibatch step as the trainer drives it (``sequences.Training`` does the rest:
+    each epoch's shuffle, the three errors of a validation, the checkpoint): one update per call
+    of ``train_minibatches`` (a new shuffle at each epoch's first minibatch), the tutorial's
+    ``Epoch``/``Update``/``Cost``, ``Saving...`` and ``Seen`` lines."""
 
     def __init__(self, f_grad_shared, f_update, counter, prepare_data, tparams, use_noise, train,
                  valid, test, options, rng):
-        self.f_grad_shared, self.f_update, self.counter = f_grad_shared, f_update, counter
-        self.prepare_data, self.tparams, self.use_noise = prepare_data, tparams, use_noise
-        self.train, self.valid, self.test, self.options, self.rng = train, valid, test, options, rng
-        self.kf_valid = get_minibatches_idx(len(valid[0]), options["valid_batch_size"])
-        self.kf_test = get_minibatches_idx(len(test[0]), options["valid_batch_size"])
-        self.n_train_batches = len(get_minibatches_idx(len(train[0]), options["batch_size"]))
-        self.kf, self.epoch_rng_state = None, None  # this epoch's minibatches, the state before
-        self.uidx, self.eidx, self.n_samples = 0, -1, 0
-        self.state = None  # the trainer's TrainState (the best parameters to save)
-
-    def start_epoch(self):
-        self.epoch_rng_state = self.rng.get_state()
-        self.kf = get_minibatches_idx(len(self.train[0]), self.options["batch_size"], shuffle=True,
-                                      rng=self.rng)
-        self.eidx, self.n_samples = self.eidx + 1, 0
-        if hasattr(self.f_grad_shared, "prepare"):  # JAX mode: compile ahead what will run
-            self.f_grad_shared.prepare(input_shapes(self.train, self.kf, labels=True))
-        for data, minibatches in ((self.train, self.kf), (self.valid, self.kf_valid),
-                                  (self.test, self.kf_test)):
-            self.counter.prepare(data, minibatches)
-
-    def resume(self, state):
-        """Go on after the checkpoint's ``state.iteration``: its NumPy state is the one before
-        that epoch's shuffle: the shuffle again, and where the run is in the epoch."""
-        if state.iteration >= 0:
-            self.eidx = state.iteration // self.n_train_batches - 1
-            self.start_epoch()
-            done = state.iteration % self.n_train_batches + 1
-            self.n_samples = sum(len(index) for _, index in self.kf[:done])
-        self.uidx = state.iteration + 1
+        super().__init__(f_grad_shared, counter, tparams, use_noise, (train, valid, test),
+                         options["batch_size"], options["valid_batch_size"], rng,
+                         get_minibatches_idx)
+        self.f_update, self.prepare_data, self.options = f_update, prepare_data, options
 
     def end_epoch(self):
         """The tutorial's line at the end of an epoch (also of one cut short)."""
@@ -463,27 +435,6 @@ class _Training:
                            history_errs=_history_errs(self.state))
                 log.info("Done")
         return costs
-
-    def best_params(self):
-        if self.state is not None and self.state.best_params is not None:
-            return OrderedDict(zip(self.tparams, self.state.best_params))
-        return unzip(self.tparams)
-
-    def _error(self, data, iterator):
-        self.use_noise.set_value(numpy_floatX(0.0))
-        return self.counter(data, iterator)
-
-    def train_loss(self):
-        return self._error(self.train, self.kf)
-
-    def validation_loss(self):
-        return self._error(self.valid, self.kf_valid)
-
-    def test_score(self):
-        return self._error(self.test, self.kf_test)
-
-    def get_params(self):
-        return [numpy.asarray(p.get_value()) for p in self.tparams.values()]
 
 
 def _history_errs(state):
@@ -636,16 +587,9 @@ def train_lstm(
     stopping = ValidationPatience(n_epochs=max_epochs, patience=patience,
                                   validation_frequency=validFreq)
     values = engine.updated_variables(f_grad_shared, f_update, f_pred)
-    if resume:
-        state = saved.restore(values, tparams, training.rng)
-        training.resume(state)
-    else:
-        state = TrainState(patience=patience)
-    training.state = state
-
-    write_checkpoint = saving.CheckpointWriter(checkpoint, lambda train_state: saving.save_run(
-        checkpoint, "lstm", settings, values, tparams, train_state,
-        training.epoch_rng_state or training.rng.get_state()))
+    training.state = state = (training.restore(saved, values) if resume
+                              else TrainState(patience=patience))
+    write_checkpoint = training.checkpoint_writer(checkpoint, "lstm", settings, values)
 
     def show(record):
         log.info("Train  %s Valid  %s Test  %s", record.train_loss, record.validation_loss,
@@ -676,7 +620,7 @@ def train_lstm(
     best_p = training.best_params()
     zipp(best_p, tparams)
     kf_train_sorted = get_minibatches_idx(len(train[0]), batch_size)
-    train_err = training._error(train, kf_train_sorted)
+    train_err = training.error(train, kf_train_sorted)
     valid_err = training.validation_loss()
     test_err = training.test_score()
 
