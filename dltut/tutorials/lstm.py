@@ -20,7 +20,9 @@ previous values. The names (``param_init_lstm``, ``lstm_layer``, ``build_model``
 ``pred_error``, ``train_lstm``, the ``_p`` parameter names ``lstm_W``...), the defaults, the random
 draws (NumPy seeded 123 for the weights and the shuffles, Theano's MRG streams seeded 123 for
 dropout) and the printed lines are the tutorial's; the training loop is dltut's trainer with the
-tutorial's stopping rule (``trainer.ValidationPatience``).
+tutorial's stopping rule (``trainer.ValidationPatience``). What is not the tutorial lives below it:
+the run's bookkeeping and the errors counted faster in ``dltut.sequences``, the checkpoints in
+``dltut.saving``, the settings' checks in ``dltut.fitting``.
 """
 
 import dataclasses
