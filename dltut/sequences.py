@@ -28,8 +28,8 @@ class ErrorCounter:
     (far fewer padded steps, and longer products): the count of errors is the same. But each of
     the tutorial's ``f_pred`` calls also draws a dropout mask of its minibatch's size (unused at
     ``use_noise`` 0), which moves the streams on that the next training minibatch draws from;
-    ``predictor`` (the LSTM's ``build_predictor``) draws nothing, and the streams' state ``dropout_state``
-    is moved on by as many steps as those draws take (``random.skip_ahead``).
+    ``predictor`` (the LSTM's ``build_predictor``) draws nothing, and the streams' state
+    ``dropout_state`` is moved on by as many steps as those draws take (``random.skip_ahead``).
     """
 
     BATCH = 128
