@@ -36,7 +36,7 @@ class Quick:
     lines: tuple
     source: str
     rel: float = 0.0  # relative tolerance on the numbers of a line (0: equal as printed)
-    # a function of the tutorial's module, called before the run as f(folder, settings,
+    # a function of dltut.suite (its _PREPARATIONS), called before the run as f(folder, settings,
     # **prepare_args) and returning settings to add (lstm: its first weights signed as the
     # original's, written into the run's folder); None: nothing to prepare
     prepare: str | None = None

@@ -65,6 +65,23 @@ def function(inputs, outputs, updates=None, givens=None, name=None, shapes_at_ru
     )
 
 
+def updated_variables(*functions):
+    """``{name: shared variable}`` of every value the compiled ``functions`` update: the
+    parameters, an optimizer's running averages, the random streams' states (what a checkpoint
+    holds, ``saving.save_run``); two values of one name are a ValueError."""
+    found = {}
+    for compiled in functions:
+        updated = (compiled.updated if hasattr(compiled, "updated") else
+                   [entry.variable for entry in compiled.maker.inputs
+                    if getattr(entry, "update", None) is not None])
+        for variable in updated:
+            if variable.name in found and found[variable.name] is not variable:
+                raise ValueError(f"two values are named {variable.name}: a checkpoint cannot "
+                                 "tell them apart")
+            found[variable.name] = variable
+    return found
+
+
 def shared(value, name, borrow=True, static_shape=False):
     """A named shared variable holding ``value`` (already cast by the caller).
 

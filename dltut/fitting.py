@@ -13,7 +13,10 @@ import logging
 import math
 import os
 
+import numpy
+
 from dltut import engine, registry, saving
+from dltut.atomic import check_output
 from dltut.compiled import CompiledModel, batch_counts
 from dltut.engine import T
 from dltut.trainer import Diverged, StopRequest, train
@@ -278,6 +281,83 @@ def _available_bytes():
         return int(fields["MemAvailable"].split()[0]) * 1024
     except (OSError, KeyError, ValueError):
         return None
+
+
+def flag(name):
+    """The command line's flag of an entry point's argument ``name`` (``dltut run``'s parsers)."""
+    return "--" + name.replace("_", "-")
+
+
+def is_integer(value):
+    return isinstance(value, (int, numpy.integer)) and not isinstance(value, (bool, numpy.bool_))
+
+
+def is_number(value):
+    return (isinstance(value, (int, float, numpy.integer, numpy.floating))
+            and not isinstance(value, (bool, numpy.bool_)))
+
+
+POSITIVE = (lambda v: is_integer(v) and v >= 1, "a positive integer")
+NOT_NEGATIVE = (lambda v: is_number(v) and 0 <= v < math.inf, "a finite number >= 0")
+
+
+def one_of(choices):
+    """The rule of a setting that names one of ``choices``."""
+    return (lambda v: v in choices, f"one of {sorted(choices)}")
+
+
+# what each of lstm.train_lstm's settings must be: (test, what to say it must be); its encoder
+# and dataset are one_of the tutorial's
+LSTM_SETTINGS = {
+    **dict.fromkeys(("dim_proj", "patience", "max_epochs", "dispFreq", "batch_size",
+                     "valid_batch_size", "checkpoint_every"), POSITIVE),
+    "n_words": (lambda v: is_integer(v) and v >= 2,
+                "an integer >= 2 (0 pads, 1 is the unknown word)"),
+    **dict.fromkeys(("validFreq", "saveFreq"), (lambda v: is_integer(v) and (v >= 1 or v == -1),
+                                                "a positive integer of updates, or -1 (each "
+                                                "epoch)")),
+    "maxlen": (lambda v: v is None or (is_integer(v) and v >= 0), "an integer >= 0 (0: no limit)"),
+    "test_size": (is_integer, "an integer (<= 0: the whole test set)"),
+    "lrate": (lambda v: is_number(v) and 0 < v < math.inf, "a finite number > 0"),
+    "decay_c": NOT_NEGATIVE,
+    "noise_std": NOT_NEGATIVE,
+}
+LSTM_FLOATS = ("lrate", "decay_c", "noise_std")  # the settings the graph takes in floatX
+
+
+def check_settings(rules, settings, floats=()):
+    """Refuse, with a ValueError naming the argument, its flag and its value, a setting an entry
+    point cannot run with: ``rules`` maps each name to ``(test, what it must be)``; each of
+    ``floats`` must also stay finite as the graph takes it, cast to floatX."""
+    for name, value in settings.items():
+        if name not in rules:
+            raise TypeError(f"check_settings: no rule for {name!r}")
+        test, wanted = rules[name]
+        if not test(value):
+            _refuse(name, value, wanted)
+        if name in floats:
+            with numpy.errstate(over="ignore"):
+                if not numpy.isfinite(numpy.asarray(value, dtype=engine.floatX())):
+                    _refuse(name, value, f"finite in {engine.floatX()}, the graph's floats "
+                                         f"(--floatX float64 holds more)")
+
+
+def _refuse(name, value, wanted):
+    raise ValueError(f"{name} must be {wanted}, got {value!r} ({flag(name)})")
+
+
+def check_outputs(resume, overwrite, **outputs):
+    """Before any data is read: ``resume`` (if given) is a file; each of ``outputs`` (``saveto=``,
+    ``checkpoint=``: a path, or empty for none) can be written (``atomic.check_output``: a
+    missing folder is created); the checkpoint is not a file a fresh run would replace, unless
+    ``overwrite`` (``check_fresh_checkpoint``, the rule of every tutorial). Errors name the
+    flags."""
+    if resume and not os.path.isfile(resume):
+        raise ValueError(f"{flag('resume')} {resume}: no such checkpoint file")
+    for name, path in outputs.items():
+        if path:
+            check_output(path, flag(name))
+    check_fresh_checkpoint(outputs.get("checkpoint") or None, resume or None, overwrite)
 
 
 def check_seed(seed):

@@ -9,6 +9,12 @@ A model file is read as hostile: each array's kind and size is checked from the 
 and its ``.npy`` header before it is read (plain numbers only, no bigger than the file allows),
 the JSON's structure before it is trusted, and the arrays' shapes against those the architecture
 implies before any model is built. Whatever is wrong is one ``ModelFileError`` naming the file.
+
+A run's checkpoint is such a file too (``save_run``, ``read_run``): the values the run's compiled
+functions update, the best parameters, the trainer's ``TrainState``, a NumPy ``RandomState`` and
+the tutorial's counters, with the run's settings as JSON; a resume checks every array's shape
+and dtype against the running model before anything is set, and refuses the checkpoint of a run
+with other settings (``check_same_run``).
 """
 
 import json
@@ -154,6 +160,141 @@ def check_same_run(path, saved, current, ignore=()):
                          "with the same settings and data, or start a new run")
 
 
+# ----------------------------------------------------------------------------------------------
+# A run's checkpoint: every value the run changes, so that a resumed run goes on as the unbroken
+# one (one format for every tutorial that trains with its own compiled functions)
+
+
+def save_run(path, name, settings, values, params, state, rng=None, counters=None):
+    """Write the checkpoint ``path`` of a run of the tutorial ``name``: as arrays, ``value/<key>``
+    of each of ``values`` (``{key: shared variable}``, what the run's compiled functions update:
+    ``engine.updated_variables``), ``best/<key>`` of the trainer's ``state.best_params`` (in the
+    order of ``params``, the model's ``{key: shared variable}``), the ``costs`` of its updates and
+    the keys of ``rng`` (a NumPy ``RandomState.get_state()``, if given); as JSON under
+    ``<name>_checkpoint``, the run's ``settings``, the state's counters (``TrainState.to_dict``),
+    the rest of ``rng`` and ``counters`` (the tutorial's own: ``{key: JSON value}``)."""
+    arrays = {f"value/{key}": numpy.asarray(variable.get_value())
+              for key, variable in values.items()}
+    if state.best_params is not None:
+        arrays.update({f"best/{key}": value for key, value in zip(params, state.best_params)})
+    arrays["costs"] = numpy.asarray(state.costs, dtype=float)
+    run = {"settings": jsonable(settings), "state": state.to_dict(), **(counters or {})}
+    if rng is not None:
+        arrays["rng_keys"] = rng[1]
+        run["rng"] = [rng[0], *map(float, rng[2:])]
+    save_model(path, {"model": name}, arrays, {"iteration": state.iteration},
+               ({}, {f"{name}_checkpoint": run}))
+
+
+def read_run(path, name, settings, counters=None, rng=False, n_updates=None, patience=None):
+    """The checkpoint ``path`` of a run of ``name`` as ``save_run`` wrote it, checked before
+    anything is built: its JSON holds the keys ``save_run`` writes and no other (``counters``:
+    ``{key: type}`` of the tutorial's; ``rng`` whether a NumPy state is there), the settings are
+    this run's (``check_same_run``), the trainer's state is one a run can be in
+    (``TrainState.from_dict``), before update ``n_updates`` with this ``patience`` (where given).
+    A ``SavedRun``; a ModelFileError naming the file otherwise."""
+    from dltut.trainer import TrainState
+
+    saved = load_model(path)
+    run = saved.meta.get(f"{name}_checkpoint")
+    if run is None:
+        raise ModelFileError(f"{path}: not a checkpoint of {name}; resume needs the file that "
+                             "checkpoint= (--checkpoint) wrote")
+    saved = SavedRun(saved, name, run)
+    counters = counters or {}
+    keys = sorted(["settings", "state", *(["rng"] if rng else []), *counters])
+    if not isinstance(run, dict) or sorted(run, key=str) != keys:
+        raise saved.refuse(f"{name}_checkpoint is {run!r:.80}, not the dict of {', '.join(keys)}")
+    for key, kind in (("settings", dict), ("state", dict), *counters.items()):
+        if not isinstance(run[key], kind):
+            raise saved.refuse(f"{key} is {run[key]!r:.80}, not a {kind.__name__}")
+    if rng and not _is_rng_state(run["rng"]):
+        raise saved.refuse(f"rng is {run['rng']!r:.80}, not [\"MT19937\", position 0-624, "
+                           "has_gauss 0 or 1, gaussian]")
+    check_same_run(path, run["settings"], jsonable(settings))
+    state = run["state"]
+    has_best = any(key.startswith("best/") for key in saved.arrays)
+    try:
+        TrainState.from_dict(state, [] if has_best else None,
+                             saved.arrays.get("costs", numpy.zeros(0)))
+    except ValueError as error:
+        raise saved.refuse(error) from None
+    if (n_updates is not None and not state["iteration"] < n_updates) \
+            or (patience is not None and state["patience"] != patience):
+        raise saved.refuse(f"iteration {state['iteration']} and patience {state['patience']}, "
+                           f"where this run has at most {n_updates} updates and patience "
+                           f"{patience}")
+    return saved
+
+
+class SavedRun:
+    """A checkpoint ``read_run`` read and checked: ``run`` its JSON (``settings``, ``state``...),
+    ``arrays`` its arrays; ``restore`` sets them into the running model."""
+
+    def __init__(self, saved, name, run):
+        self.path, self.name, self.run = saved.path, name, run
+        self.arrays = saved.params  # save_run's arrays, under save_model's param/
+
+    def refuse(self, problem):
+        return ModelFileError(f"{self.path}: {problem}: not a checkpoint {self.name} wrote; start "
+                              "a new run without --resume")
+
+    def restore(self, values, params, rng=None):
+        """Set ``values`` (as ``save_run`` was given them) and the NumPy ``rng`` from the
+        checkpoint, after every array's shape and dtype is checked against the running model's
+        (and no other array is there); the trainer's ``TrainState``."""
+        from dltut.trainer import TrainState
+
+        expected = {f"value/{key}": numpy.asarray(variable.get_value())
+                    for key, variable in values.items()}
+        has_best = any(key.startswith("best/") for key in self.arrays)
+        if has_best:
+            expected.update({f"best/{key}": numpy.asarray(variable.get_value())
+                             for key, variable in params.items()})
+        expected["costs"] = numpy.zeros(self.run["state"]["iteration"] + 1)
+        if rng is not None:
+            expected["rng_keys"] = numpy.zeros(624, dtype=numpy.uint32)
+        for key, like in expected.items():
+            value = self.arrays.get(key)
+            if value is None:
+                raise self.refuse(f"no array {key}")
+            if value.shape != like.shape or value.dtype != like.dtype:
+                raise self.refuse(f"{key} is {value.dtype} {value.shape}, this run's is "
+                                  f"{like.dtype} {like.shape}")
+        if set(self.arrays) - set(expected):
+            raise self.refuse(f"unknown arrays {sorted(set(self.arrays) - set(expected))!r:.80}")
+        for key, variable in values.items():
+            variable.set_value(self.arrays[f"value/{key}"])
+        best = [self.arrays[f"best/{key}"] for key in params] if has_best else None
+        state = TrainState.from_dict(self.run["state"], best, self.arrays["costs"])
+        if rng is not None:
+            name, position, has_gauss, cached = self.run["rng"]
+            rng.set_state((name, self.arrays["rng_keys"], int(position), int(has_gauss), cached))
+        log.info("... resuming from %s (update %d)", self.path, state.iteration + 1)
+        return state
+
+
+def _is_rng_state(value):
+    """NumPy's MT19937 state as ``save_run`` writes it: its name, position, has_gauss and cached
+    gaussian (the 624 keys are an array)."""
+    return (isinstance(value, list) and len(value) == 4 and value[0] == "MT19937"
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                    for v in value[1:])
+            and value[1] in range(625) and value[2] in (0, 1))
+
+
+def jsonable(settings):
+    """``settings`` as JSON values: functions by name, paths as strings, NumPy scalars as
+    Python's."""
+    def plain(value):
+        if callable(value):
+            return value.__name__
+        if isinstance(value, os.PathLike):
+            return os.fspath(value)
+        return value.item() if isinstance(value, numpy.generic) else value
+    return {key: plain(value) for key, value in settings.items()}
+
+
 class SavedModel:
     """A model read back from disk: its architecture, parameter values and run counters
     (``arrays``: the file's other arrays, such as a checkpoint's best parameters and costs)."""
@@ -249,6 +390,42 @@ def _read_arrays(path):
             f"{path}: not a readable dltut model file ({type(error).__name__}: {error}); "
             "it may be truncated or from another program: train it again"
         ) from None
+    return arrays
+
+
+def read_arrays_like(path, like, hint):
+    """``{name: array}`` of the ``.npz`` ``path`` (as ``numpy.savez`` writes it), one for each
+    name of ``like`` (``{name: array}``: a model's parameters), cast to floatX. Each array's
+    ``.npy`` header is read first: its shape must be ``like``'s and its dtype a float, before its
+    values are read (a file cannot make this allocate more than the model holds); what is wrong
+    is a ModelFileError naming the file, then ``hint`` (what to give instead)."""
+    if not os.path.isfile(path):
+        raise ModelFileError(f"{path}: no such model file; {hint}")
+    arrays = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {info.filename: info for info in archive.infolist()}
+            for name, value in like.items():
+                if f"{name}.npy" not in members:
+                    raise ModelFileError(f"{path}: {name} is not in the archive; {hint}")
+                with archive.open(members[f"{name}.npy"]) as member:
+                    version, shape, dtype = read_npy_header(member)
+                    if shape is None:
+                        raise ModelFileError(f"{path}: {name} is a .npy of version {version}, "
+                                             f"not one numpy.savez writes; {hint}")
+                    if shape != numpy.shape(value):
+                        raise ModelFileError(f"{path}: {name} has shape {shape}, this model's "
+                                             f"is {numpy.shape(value)}; {hint}")
+                    if dtype.kind != "f":
+                        raise ModelFileError(f"{path}: {name} holds {dtype}, not floats; {hint}")
+                with archive.open(members[f"{name}.npy"]) as member:
+                    arrays[name] = numpy.lib.format.read_array(member, allow_pickle=False) \
+                        .astype(engine.floatX())
+    except ModelFileError:
+        raise
+    except _READ_ERRORS as error:
+        raise ModelFileError(f"{path}: not a readable model file ({type(error).__name__}: "
+                             f"{error}); {hint}") from None
     return arrays
 
 

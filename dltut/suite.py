@@ -144,6 +144,50 @@ _OUTPUTS = {"output_folder": lambda folder: os.path.join(folder, "plots"),
                                        os.path.join(folder, "sample2.mid")]}
 
 
+# ----------------------------------------------------------------------------------------------
+# What a quick run prepares (catalogue.Quick.prepare names one of these)
+
+
+def write_signed_init(folder, settings, signs):
+    """Write ``folder/init.npz``: the first parameters of a ``train_lstm(**settings)`` run (the
+    tutorial's draws after the validation split and the ``test_size`` selection, in the run's
+    floatX) with the columns of ``lstm_W`` and ``lstm_U`` signed as ``signs`` says (``{name:
+    "+-+..."}``, the signs of the first row). Returns ``{"reload_model": that file}``.
+
+    Why: ``numpy.linalg.svd`` of another NumPy (the original's reference runs: numpy 1.23) gives
+    the orthogonal blocks with some columns' signs flipped (LAPACK's convention); started from
+    the original's signs, a run prints the original's numbers.
+    """
+    import numpy
+
+    from dltut import engine
+    from dltut.tutorials import lstm
+
+    if settings.get("floatX"):
+        engine.set_floatX(settings["floatX"])  # as the run sets it
+    dataset = settings.get("dataset", "imdb")
+    rng = numpy.random.RandomState(lstm.SEED)
+    load_data, _ = lstm.get_dataset(dataset)
+    _, _, test = load_data(settings.get("data_path") or lstm.DATA_PATHS[dataset],
+                           n_words=settings["n_words"], valid_portion=0.05,
+                           maxlen=settings["maxlen"], rng=rng)
+    if settings.get("test_size", -1) > 0:
+        rng.shuffle(numpy.arange(len(test[0])))  # train_lstm's draw for the test selection
+    params = lstm.init_params(dict(settings, encoder="lstm", ydim=2), rng)
+    for name, signed in signs.items():
+        wanted = numpy.array([1.0 if sign == "+" else -1.0 for sign in signed])
+        if params[name].shape[1] != len(wanted):
+            raise ValueError(f"{name}: {len(wanted)} signs for {params[name].shape[1]} columns")
+        params[name] = (params[name] * numpy.sign(params[name][0]) * wanted) \
+            .astype(engine.floatX())
+    path = os.path.join(folder, "init.npz")
+    atomic_write(path, lambda file: numpy.savez(file, **params))
+    return {"reload_model": path}
+
+
+_PREPARATIONS = {"write_signed_init": write_signed_init}
+
+
 def _call(name, settings, folder, mode, prepare=None):
     """Run tutorial ``name`` with ``settings`` (its files into ``folder/name``, after
     ``prepare`` if given: a ``Quick``'s); (result, lines, seconds)."""
@@ -155,8 +199,7 @@ def _call(name, settings, folder, mode, prepare=None):
         if option in defaults:
             options[option] = place(folder)
     if prepare is not None and prepare.prepare is not None:
-        options.update(getattr(catalogue.module(name), prepare.prepare)(
-            folder, options, **prepare.prepare_args))
+        options.update(_PREPARATIONS[prepare.prepare](folder, options, **prepare.prepare_args))
     if mode is not None:
         options["mode"] = mode
     handler, logger = _Lines(), logging.getLogger("dltut")

@@ -21,7 +21,7 @@ The orthogonal blocks: ``numpy.linalg.svd`` of numpy 1.23.5 (theano-pymc's) and 
 (dltut's) return the same singular vectors up to the signs of some columns (LAPACK's
 convention), so the weights differ by sign flips. ``ORIGINAL_SIGNS`` (the catalogue's) records
 the signs of the first row of the original's ``lstm_W`` and ``lstm_U``; the comparison runs dltut
-from its own draws with those columns flipped (``lstm.write_signed_init``, through
+from its own draws with those columns flipped (``suite.write_signed_init``, through
 ``reload_model``, after all the tutorial's draws), and then prints the original's numbers to the
 last digit or two.
 """
@@ -36,7 +36,7 @@ import numpy
 import pytest
 
 from conftest import available_modes, in_mode
-from dltut import catalogue, engine
+from dltut import catalogue, engine, fitting, sequences, suite
 from dltut.data import DataError
 from dltut.engine import T
 from dltut.tutorials import imdb, lstm
@@ -292,15 +292,15 @@ def test_the_error_counter_is_pred_error_and_moves_the_streams_as_its_calls(mode
     reviews = [list(rng.randint(1, 50, size=rng.randint(1, 40))) for _ in range(300)]
     data = (reviews, list(rng.randint(0, 2, size=300)))
     iterator = lstm.get_minibatches_idx(300, 16, shuffle=True, rng=rng)
-    (state,) = lstm._streams(f_pred).values()
+    (state,) = engine.updated_variables(f_pred).values()
     before = numpy.asarray(state.get_value())
     use_noise.set_value(lstm.numpy_floatX(0.0))
     expected = lstm.pred_error(f_pred, imdb.prepare_data, data, iterator)
     after_calls = numpy.asarray(state.get_value())
     assert not numpy.array_equal(after_calls, before) and 0.2 < expected < 0.8
     state.set_value(before)
-    counter = lstm.ErrorCounter(lstm.build_predictor(tparams, options), imdb.prepare_data, state,
-                                options["dim_proj"])
+    counter = sequences.ErrorCounter(lstm.build_predictor(tparams, options), imdb.prepare_data,
+                                     state, options["dim_proj"])
     assert [count for _, count in counter.batches(data, iterator)] == [128, 128, 44]
     assert counter(data, iterator) == expected
     numpy.testing.assert_array_equal(state.get_value(), after_calls)
@@ -336,9 +336,9 @@ def test_get_minibatches_idx():
 def _original_init(folder, data_path, settings):
     """dltut's initial parameters (the tutorial's draws after the validation split and the
     test_size selection) with the columns of the orthogonal blocks signed as the original's:
-    lstm.write_signed_init, as dltut suite --quick prepares its run."""
-    return lstm.write_signed_init(folder, dict(settings, data_path=data_path, floatX="float64"),
-                                  ORIGINAL_SIGNS)["reload_model"]
+    suite.write_signed_init, as dltut suite --quick prepares its run."""
+    return suite.write_signed_init(folder, dict(settings, data_path=data_path, floatX="float64"),
+                                   ORIGINAL_SIGNS)["reload_model"]
 
 
 def _printed(caplog):
@@ -663,7 +663,7 @@ def test_settings_the_tutorial_cannot_run_are_refused_before_the_data(tmp_path):
            "dataset": "mnist"}
     for name, value in bad.items():
         with pytest.raises(ValueError, match=rf"^{name} must be .*got {re.escape(repr(value))} "
-                                             rf"\({lstm._flag(name)}\)$"):
+                                             rf"\({fitting.flag(name)}\)$"):
             lstm.train_lstm(**{name: value}, data_path=tmp_path / "none.pkl", mode="c")
     with pytest.raises(ValueError, match=r"lrate must be finite in float32.*--floatX float64"):
         lstm.train_lstm(lrate=1e200, floatX="float32", data_path=tmp_path / "none.pkl",
@@ -853,7 +853,7 @@ def test_a_crafted_checkpoint_is_one_line_from_the_command(lstm_checkpoint, tmp_
     for name in ("dim_proj", "n_words", "maxlen", "valid_batch_size", "validFreq", "max_epochs",
                  "test_size", "patience", "floatX", "batch_size", "dispFreq", "data_path",
                  "mode"):
-        flags += [lstm._flag(name), str(settings[name])]
+        flags += [fitting.flag(name), str(settings[name])]
     result = run_dltut(["run", "lstm", *flags, "--saveto", "", "--resume", "crafted.npz"],
                        tmp_path)
     assert_refused(result, "crafted.npz", "iteration", str(10**18))

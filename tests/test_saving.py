@@ -355,3 +355,63 @@ def test_a_param_order_of_lists_is_refused(tmp_path):
     _rewrite(path, _with("checkpoint", "param_order", [["W_hidden"], "W_logreg", {}, 3]))
     with pytest.raises(saving.ModelFileError, match="is not the names of its parameters"):
         saving.load_checkpoint(path)
+
+
+def _run(values_like=None):
+    """A tiny run's values (a weight and a random state), its params and a TrainState."""
+    from dltut.trainer import TrainState, Validation
+
+    W = engine.shared(numpy.arange(6.0).reshape(2, 3).astype(engine.floatX()), "W")
+    rstate = engine.shared(numpy.arange(12, dtype="int32").reshape(2, 6), "rstate")
+    state = TrainState(patience=3, iteration=1, best_validation_loss=0.25, best_iter=1,
+                       best_params=[numpy.ones((2, 3), dtype=engine.floatX())],
+                       history=[Validation(iter=1, epoch=1, minibatch=2, validation_loss=0.25,
+                                           patience=3, new_best=True, extended=False)],
+                       costs=[0.5, 0.4])
+    return {"W": W, "rstate": rstate}, {"W": W}, state
+
+
+def test_a_run_checkpoint_round_trip(tmp_path):
+    """save_run / read_run / restore: the values, the best params, the TrainState, the NumPy
+    state and the counters come back; another run's settings are refused."""
+    values, params, state = _run()
+    rng = numpy.random.RandomState(5)
+    rng.rand(3)
+    path = tmp_path / "run.npz"
+    saving.save_run(path, "tiny", {"lr": 0.1, "f": numpy.mean}, values, params, state,
+                    rng.get_state(), counters={"epochs": 2})
+    expected = numpy.asarray(values["W"].get_value())
+    values["W"].set_value(numpy.zeros((2, 3), dtype=engine.floatX()))
+    saved = saving.read_run(path, "tiny", {"lr": 0.1, "f": numpy.mean}, {"epochs": int},
+                            rng=True, n_updates=10, patience=3)
+    assert saved.run["epochs"] == 2
+    other = numpy.random.RandomState(0)
+    restored = saved.restore(values, params, other)
+    numpy.testing.assert_array_equal(values["W"].get_value(), expected)
+    numpy.testing.assert_array_equal(restored.best_params[0], state.best_params[0])
+    assert restored.to_dict() == state.to_dict() and restored.costs == state.costs
+    assert other.rand() == rng.rand()
+    with pytest.raises(ValueError, match="checkpoint of another run .*'lr': \\(0.1, 0.2\\)"):
+        saving.read_run(path, "tiny", {"lr": 0.2, "f": numpy.mean}, {"epochs": int}, rng=True)
+    with pytest.raises(saving.ModelFileError, match="not a checkpoint of other"):
+        saving.read_run(path, "other", {}, rng=True)
+    with pytest.raises(saving.ModelFileError, match="iteration 1 and patience 3, where this run "
+                                                    "has at most 1 updates"):
+        saving.read_run(path, "tiny", {"lr": 0.1, "f": numpy.mean}, {"epochs": int}, rng=True,
+                        n_updates=1)
+
+
+def test_a_run_checkpoint_of_another_model_sets_nothing(tmp_path):
+    """Every array is checked against the running model before any value is set."""
+    values, params, state = _run()
+    path = tmp_path / "run.npz"
+    saving.save_run(path, "tiny", {}, values, params, state)
+    before = numpy.asarray(values["rstate"].get_value())
+    bigger = engine.shared(numpy.zeros((3, 3), dtype=engine.floatX()), "W")
+    saved = saving.read_run(path, "tiny", {})
+    with pytest.raises(saving.ModelFileError, match=f"{path}: value/W is .* \\(2, 3\\), this "
+                                                    "run's is .* \\(3, 3\\)"):
+        saved.restore({"W": bigger, "rstate": values["rstate"]}, {"W": bigger})
+    numpy.testing.assert_array_equal(values["rstate"].get_value(), before)
+    with pytest.raises(saving.ModelFileError, match="unknown arrays"):
+        saved.restore({"W": values["W"]}, params)

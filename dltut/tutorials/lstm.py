@@ -20,7 +20,9 @@ previous values. The names (``param_init_lstm``, ``lstm_layer``, ``build_model``
 ``pred_error``, ``train_lstm``, the ``_p`` parameter names ``lstm_W``...), the defaults, the random
 draws (NumPy seeded 123 for the weights and the shuffles, Theano's MRG streams seeded 123 for
 dropout) and the printed lines are the tutorial's; the training loop is dltut's trainer with the
-tutorial's stopping rule (``trainer.ValidationPatience``).
+tutorial's stopping rule (``trainer.ValidationPatience``). What is not the tutorial lives below it:
+the run's bookkeeping and the errors counted faster in ``dltut.sequences``, the checkpoints in
+``dltut.saving``, the settings' checks in ``dltut.fitting``.
 """
 
 import dataclasses
@@ -29,16 +31,16 @@ import logging
 import math
 import os
 import timeit
-import zipfile
-import zlib
 from collections import OrderedDict
 
 import numpy
 
-from dltut import engine, random, saving
-from dltut.atomic import atomic_write, check_output
+from dltut import engine, fitting, saving
+from dltut.atomic import atomic_write
 from dltut.engine import T
+from dltut.fitting import flag
 from dltut.random import RandomStreams
+from dltut.sequences import CompilesAhead, ErrorCounter, Training
 from dltut import trainer
 from dltut.trainer import Diverged, StopRequest, TrainState, ValidationPatience
 from dltut.tutorials import imdb
@@ -123,73 +125,13 @@ def init_params(options, rng=None):
 
 
 def load_params(path, params):
-    """Set each of ``params`` to the array of its name in the .npz ``path``.
-
-    Each array's ``.npy`` header is read first: its shape must be the parameter's and its dtype
-    a float, before its values are read (a file cannot make this allocate more than the model
-    holds); what is wrong is a ModelFileError naming the file."""
-    if not os.path.isfile(path):
-        raise saving.ModelFileError(f"{path}: no such model file; train one first (saveto)")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = {info.filename: info for info in archive.infolist()}
-            for kk in params:
-                if f"{kk}.npy" not in members:
-                    raise saving.ModelFileError(f"{path}: {kk} is not in the archive (a model of "
-                                                "another encoder?)")
-                with archive.open(members[f"{kk}.npy"]) as member:
-                    version, shape, dtype = saving.read_npy_header(member)
-                    if shape is None:
-                        raise saving.ModelFileError(f"{path}: {kk} is a .npy of version "
-                                                    f"{version}, not one numpy.savez writes")
-                    if shape != params[kk].shape:
-                        raise saving.ModelFileError(
-                            f"{path}: {kk} has shape {shape}, this model's is "
-                            f"{params[kk].shape}: reload with the same dim_proj and n_words")
-                    if dtype.kind != "f":
-                        raise saving.ModelFileError(f"{path}: {kk} holds {dtype}, not floats: "
-                                                    "not a model train_lstm saved")
-                with archive.open(members[f"{kk}.npy"]) as member:
-                    params[kk] = numpy.lib.format.read_array(member, allow_pickle=False) \
-                        .astype(engine.floatX())
-    except saving.ModelFileError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-        raise saving.ModelFileError(f"{path}: not a readable model file ({type(error).__name__}: "
-                                    f"{error}); give a model that train_lstm saved (saveto)") \
-            from None
+    """Set each of ``params`` to the array of its name in the .npz ``path``, each checked to have
+    the parameter's shape before it is read (``saving.read_arrays_like``)."""
+    pp = saving.read_arrays_like(path, params, "give a model that train_lstm saved (saveto), "
+                                               "with the same dim_proj and n_words")
+    for kk, vv in params.items():
+        params[kk] = pp[kk]
     return params
-
-
-def write_signed_init(folder, settings, signs):
-    """Write ``folder/init.npz``: the first parameters of a ``train_lstm(**settings)`` run (the
-    tutorial's draws after the validation split and the ``test_size`` selection, in the run's
-    floatX) with the columns of ``lstm_W`` and ``lstm_U`` signed as ``signs`` says (``{name:
-    "+-+..."}``, the signs of the first row). Returns ``{"reload_model": that file}``.
-
-    Why: ``numpy.linalg.svd`` of another NumPy (the original's reference runs: numpy 1.23) gives
-    the orthogonal blocks with some columns' signs flipped (LAPACK's convention); started from
-    the original's signs, a run prints the original's numbers.
-    """
-    if settings.get("floatX"):
-        engine.set_floatX(settings["floatX"])  # as the run sets it
-    dataset = settings.get("dataset", "imdb")
-    rng = numpy.random.RandomState(SEED)
-    _, _, test = get_dataset(dataset)[0](settings.get("data_path") or DATA_PATHS[dataset],
-                                         n_words=settings["n_words"], valid_portion=0.05,
-                                         maxlen=settings["maxlen"], rng=rng)
-    if settings.get("test_size", -1) > 0:
-        rng.shuffle(numpy.arange(len(test[0])))  # train_lstm's draw for the test selection
-    params = init_params(dict(settings, encoder="lstm", ydim=2), rng)
-    for name, signed in signs.items():
-        wanted = numpy.array([1.0 if sign == "+" else -1.0 for sign in signed])
-        if params[name].shape[1] != len(wanted):
-            raise ValueError(f"{name}: {len(wanted)} signs for {params[name].shape[1]} columns")
-        params[name] = (params[name] * numpy.sign(params[name][0]) * wanted) \
-            .astype(engine.floatX())
-    path = os.path.join(folder, "init.npz")
-    atomic_write(path, lambda file: numpy.savez(file, **params))
-    return {"reload_model": path}
 
 
 def init_tparams(params):
@@ -432,56 +374,6 @@ def pred_error(f_pred, prepare_data, data, iterator, verbose=False):
     return 1.0 - numpy_floatX(valid_err) / len(data[0])
 
 
-class ErrorCounter:
-    """``pred_error`` as the training computes it, faster: the same fraction, and the dropout
-    streams left where the tutorial's ``f_pred`` calls leave them.
-
-    The tutorial classifies the reviews in the iterator's minibatches (16 or 64 reviews in
-    random order, each padded to its longest). Each review's class does not depend on the
-    others in its minibatch, so here they are classified sorted by length, ``BATCH`` at a time
-    (far fewer padded steps, and longer products): the count of errors is the same. But each of
-    the tutorial's ``f_pred`` calls also draws a dropout mask of its minibatch's size (unused at
-    ``use_noise`` 0), which moves the streams on that the next training minibatch draws from;
-    ``predictor`` (``build_predictor``) draws nothing, and the streams' state ``dropout_state``
-    is moved on by as many steps as those draws take (``random.skip_ahead``).
-    """
-
-    BATCH = 128
-
-    def __init__(self, predictor, prepare_data, dropout_state, dim_proj):
-        self.predictor, self.prepare_data = predictor, prepare_data
-        self.dropout_state, self.dim_proj = dropout_state, dim_proj
-
-    def batches(self, data, iterator):
-        """The reviews of ``iterator``'s minibatches sorted by length, ``BATCH`` at a time (the
-        last filled up with copies of the last review), and each batch's count of reviews."""
-        order = sorted((t for _, index in iterator for t in index), key=lambda t: len(data[0][t]))
-        for start in range(0, len(order), self.BATCH):
-            index = order[start:start + self.BATCH]
-            yield index + index[-1:] * (self.BATCH - len(index)), len(index)
-
-    def shapes(self, data, iterator):
-        """The shapes of the predictor's calls (``PaddedFunction.prepare``)."""
-        return _input_shapes(data, enumerate(index for index, _ in self.batches(data, iterator)))
-
-    def __call__(self, data, iterator):
-        labels = numpy.asarray(data[1])
-        right = 0
-        for index, count in self.batches(data, iterator):
-            x, mask, _ = self.prepare_data([data[0][t] for t in index], labels[index],
-                                           maxlen=None)
-            right += (self.predictor(x, mask)[:count] == labels[index[:count]]).sum()
-        if self.dropout_state is not None:
-            self.skip_draws([len(index) for _, index in iterator])
-        return 1.0 - numpy_floatX(right) / len(data[0])
-
-    def skip_draws(self, sizes):
-        """Step the dropout streams as draws for minibatches of ``sizes`` reviews do."""
-        state = numpy.asarray(self.dropout_state.get_value())
-        steps = sum(random.draw_steps(size * self.dim_proj, len(state)) for size in sizes)
-        self.dropout_state.set_value(random.skip_ahead(state, steps))
-
-
 # ----------------------------------------------------------------------------------------------
 # Training
 
@@ -501,36 +393,18 @@ class LSTMResult:
         return iter((self.train_err, self.valid_err, self.test_err))
 
 
-class _Training:
-    """The LSTM's compiled functions and data as the trainer drives them: one update per call of
-    ``train_minibatches`` (a new shuffle at each epoch's first minibatch), the tutorial's
-    ``Epoch``/``Update``/``Cost`` and ``Saving...`` lines, and the three errors of a
-    validation."""
-
-    fused = False
+class _Training(Training):
+    """The LSTM's minibatch step as the trainer drives it (``sequences.Training`` does the rest:
+    each epoch's shuffle, the three errors of a validation, the checkpoint): one update per call
+    of ``train_minibatches`` (a new shuffle at each epoch's first minibatch), the tutorial's
+    ``Epoch``/``Update``/``Cost``, ``Saving...`` and ``Seen`` lines."""
 
     def __init__(self, f_grad_shared, f_update, counter, prepare_data, tparams, use_noise, train,
                  valid, test, options, rng):
-        self.f_grad_shared, self.f_update, self.counter = f_grad_shared, f_update, counter
-        self.prepare_data, self.tparams, self.use_noise = prepare_data, tparams, use_noise
-        self.train, self.valid, self.test, self.options, self.rng = train, valid, test, options, rng
-        self.kf_valid = get_minibatches_idx(len(valid[0]), options["valid_batch_size"])
-        self.kf_test = get_minibatches_idx(len(test[0]), options["valid_batch_size"])
-        self.n_train_batches = len(get_minibatches_idx(len(train[0]), options["batch_size"]))
-        self.kf, self.epoch_rng_state = None, None  # this epoch's minibatches, the state before
-        self.uidx, self.eidx, self.n_samples = 0, -1, 0
-        self.state = None  # the trainer's TrainState (the best parameters to save)
-
-    def start_epoch(self):
-        self.epoch_rng_state = self.rng.get_state()
-        self.kf = get_minibatches_idx(len(self.train[0]), self.options["batch_size"], shuffle=True,
-                                      rng=self.rng)
-        self.eidx, self.n_samples = self.eidx + 1, 0
-        if hasattr(self.f_grad_shared, "prepare"):  # JAX mode: compile ahead what will run
-            self.f_grad_shared.prepare(_input_shapes(self.train, self.kf, labels=True))
-            for data, minibatches in ((self.train, self.kf), (self.valid, self.kf_valid),
-                                      (self.test, self.kf_test)):
-                self.counter.predictor.prepare(self.counter.shapes(data, minibatches))
+        super().__init__(f_grad_shared, counter, tparams, use_noise, (train, valid, test),
+                         options["batch_size"], options["valid_batch_size"], rng,
+                         get_minibatches_idx)
+        self.f_update, self.prepare_data, self.options = f_update, prepare_data, options
 
     def end_epoch(self):
         """The tutorial's line at the end of an epoch (also of one cut short)."""
@@ -564,35 +438,6 @@ class _Training:
                 log.info("Done")
         return costs
 
-    def best_params(self):
-        if self.state is not None and self.state.best_params is not None:
-            return OrderedDict(zip(self.tparams, self.state.best_params))
-        return unzip(self.tparams)
-
-    def _error(self, data, iterator):
-        self.use_noise.set_value(numpy_floatX(0.0))
-        return self.counter(data, iterator)
-
-    def train_loss(self):
-        return self._error(self.train, self.kf)
-
-    def validation_loss(self):
-        return self._error(self.valid, self.kf_valid)
-
-    def test_score(self):
-        return self._error(self.test, self.kf_test)
-
-    def get_params(self):
-        return [numpy.asarray(p.get_value()) for p in self.tparams.values()]
-
-
-def _input_shapes(data, minibatches, labels=False):
-    """The shapes of ``x``, ``mask`` (and ``y``) that ``prepare_data`` makes of each minibatch."""
-    for _, index in minibatches:
-        steps = max(len(data[0][t]) for t in index)
-        matrix = (steps, len(index))
-        yield (matrix, matrix, (len(index),)) if labels else (matrix, matrix)
-
 
 def _history_errs(state):
     """The tutorial's ``history_errs``: ``[valid_err, test_err]`` of each validation."""
@@ -606,96 +451,18 @@ def save_model(path, params, options, **arrays):
     model options as the JSON ``path + '.json'`` (the tutorial pickled them to ``path + '.pkl'``);
     each written atomically."""
     atomic_write(path, lambda file: numpy.savez(file, **arrays, **params))
-    text = json.dumps(_jsonable(options), indent=1, sort_keys=True).encode()
+    text = json.dumps(saving.jsonable(options), indent=1, sort_keys=True).encode()
     atomic_write(f"{path}.json", lambda file: file.write(text))
-
-
-def _jsonable(options):
-    """The options as JSON values: functions by name, paths as strings, NumPy scalars as
-    Python's."""
-    def plain(value):
-        if callable(value):
-            return value.__name__
-        if isinstance(value, os.PathLike):
-            return os.fspath(value)
-        return value.item() if isinstance(value, numpy.generic) else value
-    return {key: plain(value) for key, value in options.items()}
-
-
-def _flag(name):
-    """The command line's flag of ``train_lstm``'s argument ``name`` (``cli.build_lstm_parser``)."""
-    return "--" + name.replace("_", "-")
-
-
-def _refuse(name, value, wanted):
-    raise ValueError(f"{name} must be {wanted}, got {value!r} ({_flag(name)})")
-
-
-def _is_integer(value):
-    return isinstance(value, (int, numpy.integer)) and not isinstance(value, (bool, numpy.bool_))
-
-
-def _is_number(value):
-    return (isinstance(value, (int, float, numpy.integer, numpy.floating))
-            and not isinstance(value, (bool, numpy.bool_)))
-
-
-_POSITIVE = (lambda v: _is_integer(v) and v >= 1, "a positive integer")
-_NOT_NEGATIVE = (lambda v: _is_number(v) and 0 <= v < math.inf, "a finite number >= 0")
-# what each of train_lstm's settings must be: (test, what to say it must be)
-_SETTINGS = {
-    **dict.fromkeys(("dim_proj", "patience", "max_epochs", "dispFreq", "batch_size",
-                     "valid_batch_size", "checkpoint_every"), _POSITIVE),
-    "n_words": (lambda v: _is_integer(v) and v >= 2,
-                "an integer >= 2 (0 pads, 1 is the unknown word)"),
-    **dict.fromkeys(("validFreq", "saveFreq"), (lambda v: _is_integer(v) and (v >= 1 or v == -1),
-                                                "a positive integer of updates, or -1 (each "
-                                                "epoch)")),
-    "maxlen": (lambda v: v is None or (_is_integer(v) and v >= 0), "an integer >= 0 (0: no limit)"),
-    "test_size": (_is_integer, "an integer (<= 0: the whole test set)"),
-    "lrate": (lambda v: _is_number(v) and 0 < v < math.inf, "a finite number > 0"),
-    "decay_c": _NOT_NEGATIVE,
-    "noise_std": _NOT_NEGATIVE,
-    "encoder": (lambda v: v in layers, f"one of {sorted(layers)}"),
-    "dataset": (lambda v: v in datasets, f"one of {sorted(datasets)}"),
-}
 
 
 def check_settings(**settings):
     """Refuse, with a ValueError naming the argument, its flag and its value, a setting of
-    ``train_lstm`` the tutorial cannot run with (``_SETTINGS``: counts are positive integers,
-    ``validFreq`` and ``saveFreq`` may be -1: each epoch; ``maxlen`` 0 or None: no limit; the
-    rates finite, and finite in floatX as the graph takes them)."""
-    for name, value in settings.items():
-        if name not in _SETTINGS:
-            raise TypeError(f"check_settings: no rule for {name!r}")
-        test, wanted = _SETTINGS[name]
-        if not test(value):
-            _refuse(name, value, wanted)
-        if name in ("lrate", "decay_c", "noise_std"):
-            _check_fits_floatX(name, value)
-
-
-def _check_fits_floatX(name, value):
-    """``value`` stays finite as the graph takes it, cast to floatX."""
-    with numpy.errstate(over="ignore"):
-        if not numpy.isfinite(numpy.asarray(value, dtype=engine.floatX())):
-            _refuse(name, value, f"finite in {engine.floatX()}, the graph's floats "
-                                 f"(--floatX float64 holds more)")
-
-
-def check_outputs(saveto, checkpoint, resume, overwrite):
-    """Before any data is read: the places ``saveto`` (and its ``.json``) and ``checkpoint`` can
-    be written (``atomic.check_output``: a missing folder is created), and ``checkpoint`` is not
-    a file a fresh run would replace, unless ``overwrite`` (``fitting.check_fresh_checkpoint``,
-    the rule of every tutorial)."""
-    from dltut.fitting import check_fresh_checkpoint
-
-    if saveto:
-        check_output(saveto, _flag("saveto"))
-    if checkpoint:
-        check_output(checkpoint, _flag("checkpoint"))
-    check_fresh_checkpoint(checkpoint or None, resume or None, overwrite)
+    ``train_lstm`` the tutorial cannot run with (``fitting.LSTM_SETTINGS``: counts are positive
+    integers, ``validFreq`` and ``saveFreq`` may be -1: each epoch; ``maxlen`` 0 or None: no
+    limit; the rates finite, and finite in floatX as the graph takes them)."""
+    rules = dict(fitting.LSTM_SETTINGS, encoder=fitting.one_of(layers),
+                 dataset=fitting.one_of(datasets))
+    fitting.check_settings(rules, settings, floats=fitting.LSTM_FLOATS)
 
 
 def train_lstm(
@@ -737,9 +504,7 @@ def train_lstm(
     the ``test_size`` selection, ``Wemb``, the eight orthogonal blocks, ``U``, then a shuffle per
     epoch), as the tutorial's do in a fresh process from ``numpy.random.seed(123)``.
     """
-    from dltut.fitting import configure
-
-    configure(floatX=floatX, mode=mode)
+    fitting.configure(floatX=floatX, mode=mode)
     if isinstance(optimizer, str):
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer {optimizer!r}: choose one of {sorted(OPTIMIZERS)}")
@@ -752,9 +517,7 @@ def train_lstm(
                    dataset=dataset)
     if data_path is None:
         data_path = DATA_PATHS[dataset]
-    if resume and not os.path.isfile(resume):
-        raise ValueError(f"{_flag('resume')} {resume}: no such checkpoint file")
-    check_outputs(saveto, checkpoint, resume, overwrite)
+    fitting.check_outputs(resume, overwrite, saveto=saveto, checkpoint=checkpoint)
 
     model_options = dict(dim_proj=dim_proj, patience=patience, max_epochs=max_epochs,
                          dispFreq=dispFreq, decay_c=decay_c, lrate=lrate, n_words=n_words,
@@ -788,14 +551,15 @@ def train_lstm(
         if every == -1 and epoch_updates == 0:  # the tutorial divided by 0
             raise ValueError(f"{name} -1 (each epoch) counts full minibatches, and the "
                              f"{len(train[0])} training reviews do not fill one of batch_size "
-                             f"{batch_size}: lower batch_size ({_flag('batch_size')}) or give "
-                             f"{_flag(name)} in updates")
+                             f"{batch_size}: lower batch_size ({flag('batch_size')}) or give "
+                             f"{flag(name)} in updates")
     model_options["validFreq"] = validFreq = epoch_updates if validFreq == -1 else validFreq
     model_options["saveFreq"] = epoch_updates if saveFreq == -1 else saveFreq
     settings = dict(model_options, data_path=os.fspath(data_path), engine=engine.name(),
                     floatX=engine.floatX())
     n_updates = max_epochs * -(-len(train[0]) // batch_size)  # minibatches of max_epochs
-    saved = _read_checkpoint(resume, settings, n_updates) if resume else None
+    saved = (saving.read_run(resume, "lstm", settings, rng=True, n_updates=n_updates,
+                             patience=patience) if resume else None)
 
     log.info("Building model")
     params = init_params(model_options, rng)
@@ -811,7 +575,7 @@ def train_lstm(
     lr = T.scalar(name="lr")
     f_grad_shared, f_update = optimizer(lr, tparams, grads, x, mask, y, cost)
 
-    dropout_state = list(_streams(f_pred).values())
+    dropout_state = list(engine.updated_variables(f_pred).values())
     counter = ErrorCounter(build_predictor(tparams, model_options), prepare_data,
                            dropout_state[0] if dropout_state else None, dim_proj)
 
@@ -824,13 +588,10 @@ def train_lstm(
 
     stopping = ValidationPatience(n_epochs=max_epochs, patience=patience,
                                   validation_frequency=validFreq)
-    streams = _streams(f_grad_shared, f_update, f_pred)
-    state = (_restore(saved, training, streams) if resume
-             else TrainState(patience=patience))
-    training.state = state
-
-    write_checkpoint = saving.CheckpointWriter(checkpoint, lambda train_state: _save_checkpoint(
-        checkpoint, settings, training, streams, train_state))
+    values = engine.updated_variables(f_grad_shared, f_update, f_pred)
+    training.state = state = (training.restore(saved, values) if resume
+                              else TrainState(patience=patience))
+    write_checkpoint = training.checkpoint_writer(checkpoint, "lstm", settings, values)
 
     def show(record):
         log.info("Train  %s Valid  %s Test  %s", record.train_loss, record.validation_loss,
@@ -839,7 +600,7 @@ def train_lstm(
             log.info("Early Stop!")
 
     start_time = timeit.default_timer()
-    with StopRequest() as stop:
+    with StopRequest() as stop, CompilesAhead(f_grad_shared, f_update, counter.predictor) as ahead:
         try:
             result = trainer.train(training, training.n_train_batches, stopping,
                                    callbacks=(show, *callbacks), state=state,
@@ -847,18 +608,12 @@ def train_lstm(
                                    checkpoint_every=checkpoint_every, stop_requested=stop)
         except Diverged as error:  # the tutorial's line; it returned 1., 1., 1.
             log.info("bad cost detected:  %s", error.cost)
-            fix = (f"lrate ({_flag('lrate')} {lrate!r})" if optimizer is sgd else
-                   f"another optimizer ({_flag('optimizer')}) than {optimizer.__name__}")
-            error.args = (f"{error.args[0]}; try a lower decay_c ({_flag('decay_c')} "
+            fix = (f"lrate ({flag('lrate')} {lrate!r})" if optimizer is sgd else
+                   f"another optimizer ({flag('optimizer')}) than {optimizer.__name__}")
+            error.args = (f"{error.args[0]}; try a lower decay_c ({flag('decay_c')} "
                           f"{decay_c!r}) or {'a lower ' if optimizer is sgd else ''}{fix}",)
             raise
-        finally:
-            for function in (f_grad_shared, counter.predictor):
-                getattr(function, "cancel", lambda: None)()
     end_time = timeit.default_timer()
-    padded = [f for f in (f_grad_shared, f_update, counter.predictor)
-              if hasattr(f, "compile_seconds")]
-    compiled = (sum(len(f.compiled) for f in padded), sum(f.compile_seconds for f in padded))
     if result.stop_reason == "interrupted":
         log.info("Training interupted")
     else:
@@ -867,7 +622,7 @@ def train_lstm(
     best_p = training.best_params()
     zipp(best_p, tparams)
     kf_train_sorted = get_minibatches_idx(len(train[0]), batch_size)
-    train_err = training._error(train, kf_train_sorted)
+    train_err = training.error(train, kf_train_sorted)
     valid_err = training.validation_loss()
     test_err = training.test_score()
 
@@ -879,137 +634,5 @@ def train_lstm(
     log.info("The code run for %d epochs, with %f sec/epochs", n_epochs,
              (end_time - start_time) / (1.0 * n_epochs))
     log.info("Training took %.1fs", end_time - start_time)
-    if padded:
-        log.info("(JAX mode: %d minibatch shapes compiled, in a thread beside the training; "
-                 "their first calls took %.1fs of it)", *compiled)
+    ahead.report()
     return LSTMResult(float(train_err), float(valid_err), float(test_err), result, best_p)
-
-
-# ----------------------------------------------------------------------------------------------
-# Checkpoints: every value the run changes, so that a resumed run goes on as the unbroken one
-
-
-def _streams(*functions):
-    """``{name: shared variable}`` of every value the compiled ``functions`` update: the
-    parameters, the optimizer's running averages and the dropout streams' states."""
-    found = OrderedDict()
-    for compiled in functions:
-        updated = (compiled.updated if hasattr(compiled, "updated") else
-                   [entry.variable for entry in compiled.maker.inputs
-                    if getattr(entry, "update", None) is not None])
-        for variable in updated:
-            if variable.name in found and found[variable.name] is not variable:
-                raise ValueError(f"two values are named {variable.name}: a checkpoint cannot "
-                                 "tell them apart")
-            found[variable.name] = variable
-    return found
-
-
-def _save_checkpoint(path, settings, training, streams, state):
-    rng_state = training.epoch_rng_state or training.rng.get_state()
-    values = {f"value/{name}": numpy.asarray(variable.get_value())
-              for name, variable in streams.items()}
-    if state.best_params is not None:
-        values.update({f"best/{name}": value
-                       for name, value in zip(training.tparams, state.best_params)})
-    values["costs"] = numpy.asarray(state.costs, dtype=float)
-    values["rng_keys"] = rng_state[1]
-    meta = {"lstm_checkpoint": {"settings": _jsonable(settings), "state": state.to_dict(),
-                                "rng": [rng_state[0], *map(float, rng_state[2:])],
-                                "epoch_started": training.epoch_rng_state is not None}}
-    saving.save_model(path, {"model": "lstm"}, values, {"iteration": state.iteration},
-                      ({}, meta))
-
-
-def _read_checkpoint(path, settings, n_updates):
-    """The checkpoint ``path``, if it is one of a run with these ``settings`` (a run of at most
-    ``n_updates`` updates), its counters checked (``TrainState.from_dict``, the trainer's rules);
-    a ModelFileError naming the file otherwise."""
-    saved = saving.load_model(path)
-    meta = saved.meta.get("lstm_checkpoint") if isinstance(saved.meta, dict) else None
-    if meta is None:
-        raise saving.ModelFileError(f"{path}: not a checkpoint of train_lstm; resume needs the "
-                                    "file that checkpoint= (--checkpoint) wrote")
-
-    def refuse(problem):
-        return saving.ModelFileError(f"{path}: {problem}: {_NOT_A_CHECKPOINT}")
-
-    keys = ["epoch_started", "rng", "settings", "state"]
-    if not isinstance(meta, dict) or sorted(meta, key=str) != keys:
-        raise refuse(f"lstm_checkpoint is {meta!r:.80}, not the dict of {', '.join(keys)}")
-    for key, kind in (("settings", dict), ("state", dict), ("epoch_started", bool)):
-        if not isinstance(meta[key], kind):
-            raise refuse(f"{key} is {meta[key]!r:.80}, not a {kind.__name__}")
-    if not _is_rng_state(meta["rng"]):
-        raise refuse(f"rng is {meta['rng']!r:.80}, not [\"MT19937\", position 0-624, has_gauss "
-                     "0 or 1, gaussian]")
-    saving.check_same_run(path, meta["settings"], _jsonable(settings))
-    state = meta["state"]
-    has_best = any(key.startswith("best/") for key in saved.params)
-    try:
-        TrainState.from_dict(state, [] if has_best else None,
-                             saved.params.get("costs", numpy.zeros(0)))
-    except ValueError as error:
-        raise refuse(error) from None
-    if not state["iteration"] < n_updates or state["patience"] != settings["patience"]:
-        raise refuse(f"iteration {state['iteration']} and patience {state['patience']}, where "
-                     f"this run has at most {n_updates} updates and patience "
-                     f"{settings['patience']}")
-    if meta["epoch_started"] != (state["iteration"] >= 0):
-        raise refuse(f"epoch_started {meta['epoch_started']} at iteration {state['iteration']}")
-    return saved
-
-
-_NOT_A_CHECKPOINT = "not a checkpoint train_lstm wrote; start a new run without --resume"
-
-
-def _is_rng_state(value):
-    """NumPy's MT19937 state as the checkpoint writes it: its name, position, has_gauss and
-    cached gaussian (the 624 keys are an array)."""
-    return (isinstance(value, list) and len(value) == 4 and value[0] == "MT19937"
-            and all(_is_number(v) and math.isfinite(v) for v in value[1:])
-            and value[1] in range(625) and value[2] in (0, 1))
-
-
-def _check_array(path, name, value, like):
-    """The checkpoint's array ``name`` has the shape and dtype of ``like``."""
-    if value is None:
-        raise saving.ModelFileError(f"{path}: no array {name}: {_NOT_A_CHECKPOINT}")
-    if value.shape != like.shape or value.dtype != like.dtype:
-        raise saving.ModelFileError(f"{path}: {name} is {value.dtype} {value.shape}, this run's is "
-                                    f"{like.dtype} {like.shape}: {_NOT_A_CHECKPOINT}")
-
-
-def _restore(saved, training, streams):
-    """Set the run's values from the checkpoint ``saved``; the trainer's state."""
-    path, meta = saved.path, saved.meta["lstm_checkpoint"]
-    names = list(training.tparams)
-    iteration = meta["state"]["iteration"]
-    expected = {f"value/{name}": numpy.asarray(variable.get_value())
-                for name, variable in streams.items()}
-    if any(key.startswith("best/") for key in saved.params):
-        expected.update({f"best/{name}": numpy.asarray(training.tparams[name].get_value())
-                         for name in names})
-    expected["costs"] = numpy.zeros(iteration + 1)
-    expected["rng_keys"] = numpy.zeros(624, dtype=numpy.uint32)
-    for key, like in expected.items():
-        _check_array(path, key, saved.params.get(key), like)
-    if set(saved.params) - set(expected):
-        raise saving.ModelFileError(f"{path}: unknown arrays "
-                                    f"{sorted(set(saved.params) - set(expected))!r:.80}: "
-                                    f"{_NOT_A_CHECKPOINT}")
-    for name, variable in streams.items():
-        variable.set_value(saved.params[f"value/{name}"])
-    best = ([saved.params[f"best/{name}"] for name in names] if f"best/{names[0]}" in saved.params
-            else None)
-    state = TrainState.from_dict(meta["state"], best, saved.params["costs"])
-    name, pos, has_gauss, cached = meta["rng"]
-    training.rng.set_state((name, saved.params["rng_keys"], int(pos), int(has_gauss), cached))
-    if meta["epoch_started"]:  # the epoch's shuffle again, and where the run is in it
-        training.eidx = state.iteration // training.n_train_batches - 1
-        training.start_epoch()
-        done = state.iteration % training.n_train_batches + 1
-        training.n_samples = sum(len(index) for _, index in training.kf[:done])
-    training.uidx = state.iteration + 1
-    log.info("... resuming from %s (update %d)", path, training.uidx)
-    return state
