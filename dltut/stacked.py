@@ -24,7 +24,6 @@ import numpy
 
 from dltut import data, registry, saving
 from dltut.compiled import batch_counts, n_batches
-from dltut.engine import T
 from dltut.epochs import Epochs, Interrupted
 from dltut.fitting import N_OUT, check_batch_size, input_size, train_functions
 from dltut.trainer import EarlyStopping, Minibatches, TrainResult
@@ -45,20 +44,16 @@ class Phases:
     finetuning_time_line: str  # logged with (file, minutes of fine-tuning) at the end
 
 
-def build(network_class, model, seed, dataset, batch_size, hidden_layers_sizes):
-    """``(datasets, arch, network)``: MNIST in shared variables, the architecture a model file
-    records (``model`` names it) and the network, drawn from ``RandomState(seed)``. A batch
-    larger than a split fails here, before any drawing."""
+def load(model, dataset, batch_size, hidden_layers_sizes):
+    """``(datasets, arch)``: MNIST in shared variables and the architecture of the network, as a
+    model file records it (``model`` names it), checked before anything is drawn: a batch larger
+    than a split, or a network too large, fails here."""
     datasets = data.load_shared(dataset)
     check_batch_size(datasets, batch_size)
-    log.info("... building the model")
     arch = {"model": model, "n_ins": input_size(datasets),
             "hidden_layers_sizes": list(hidden_layers_sizes), "n_outs": N_OUT}
-    registry.param_shapes(arch)  # its sizes, before anything is drawn
-    network = network_class(numpy_rng=numpy.random.RandomState(seed), input=T.matrix("x"),
-                            n_ins=arch["n_ins"], hidden_layers_sizes=arch["hidden_layers_sizes"],
-                            n_outs=N_OUT)
-    return datasets, arch, network
+    registry.param_shapes(arch)
+    return datasets, arch
 
 
 def check_epochs(pretraining_epochs, training_epochs):
@@ -102,10 +97,8 @@ def pretrain(network, layers, functions, layer_settings, datasets, settings, opt
     costs = []
     try:
         for i, (fn, values) in enumerate(zip(functions, layer_settings)):
-            # the layers below do not change while this one trains: its input is computed once
-            fn = fn.with_precomputed(network.sigmoid_layers[i].input)
-            train = Minibatches(_WithSettings(fn, values), None, None, n_train_batches, 0, 0,
-                                layers[i].params, fused=options.fused)
+            train = layer_training(network, i, fn, values, n_train_batches, layers[i].params,
+                                   options.fused)
             costs.append(epochs.run(f"layer {i}", train, settings["pretraining_epochs"],
                                     phases.pretraining_line, i))
     except Interrupted as stopped:
@@ -115,6 +108,16 @@ def pretrain(network, layers, functions, layer_settings, datasets, settings, opt
     log.info("The pretraining code for file %s ran for %.2fm", phases.file, epochs.elapsed / 60.0)
     options.resume = None  # the fine-tuning's own checkpoints replace the pretraining's
     return Pretraining(settings, costs, epochs.elapsed)
+
+
+def layer_training(network, i, fn, settings, n_train_batches, params, fused=None):
+    """What ``pretrain`` trains layer ``i`` of ``network`` with, a ``trainer.Minibatches``:
+    its pretraining function ``fn`` called with ``settings`` at every minibatch, on the codes of
+    the layers below computed now, for the whole training set, once (they do not change while
+    this layer trains); ``params`` are the layer's."""
+    fn = fn.with_precomputed(network.sigmoid_layers[i].input)
+    return Minibatches(_WithSettings(fn, settings), None, None, n_train_batches, 0, 0, params,
+                       fused=fused)
 
 
 class _WithSettings:

@@ -49,8 +49,8 @@ class SettingsFunction:
         for setting in settings:
             variable = setting.variable
             self.defaults[variable.name] = setting.value
-            self.values[variable.name] = shared(
-                numpy.asarray(setting.value, dtype=variable.dtype), name=f"{variable.name}_setting")
+            self.values[variable.name] = shared(numpy.asarray(setting.value, dtype=variable.dtype),
+                                                name=f"{variable.name}_setting")
         self.symbols = {setting.variable.name: setting.variable for setting in settings}
         self.outputs, self.updates, self.name, self._compile = outputs, updates, name, compile
         self.givens = list(givens.items()) if isinstance(givens, dict) else list(givens or ())

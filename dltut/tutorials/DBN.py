@@ -15,11 +15,13 @@ Layer-Wise Training of Deep Networks, NIPS 2006.
 
 import logging
 
+import numpy
+
 from dltut import engine
 from dltut.engine import T
 from dltut.fitting import check_seed, check_sgd_settings, prepare
 from dltut.random import RandomStreams
-from dltut.stacked import Phases, build, check_epochs, finetune, pretrain
+from dltut.stacked import Phases, check_epochs, finetune, load, pretrain
 from dltut.tutorials.logistic_sgd import LogisticRegression
 from dltut.tutorials.mlp import HiddenLayer, sigmoid
 from dltut.tutorials.rbm import RBM
@@ -54,7 +56,8 @@ class DBN:
         self.n_layers = len(hidden_layers_sizes)
 
         if self.n_layers < 1:
-            raise ValueError(f"hidden_layers_sizes {hidden_layers_sizes!r}: give at least one layer")
+            raise ValueError(f"hidden_layers_sizes {hidden_layers_sizes!r}: give at least one "
+                             "layer")
 
         if theano_rng is None:
             theano_rng = RandomStreams(numpy_rng.randint(2 ** 30))
@@ -197,7 +200,7 @@ def test_DBN(finetune_lr=0.1, pretraining_epochs=100, pretrain_lr=0.01, k=1, tra
     (the tutorial's). ``hidden_layers_sizes`` changes the network, for quicker experiments.
     ``options`` are the fields of ``fitting.Options``: ``checkpoint``/``resume`` cover pretraining
     too. Returns the fine-tuning's ``TrainResult`` with ``pretraining_costs`` (one list per layer)
-    and ``pretraining_time`` (see ``dltut.stacked.pretrain_and_finetune``).
+    and ``pretraining_time`` (``dltut.stacked.pretrain`` and ``finetune``).
     """
     check_seed(seed)
     options = prepare(options)
@@ -206,8 +209,15 @@ def test_DBN(finetune_lr=0.1, pretraining_epochs=100, pretrain_lr=0.01, k=1, tra
     check_epochs(pretraining_epochs, training_epochs)
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive integer (the Gibbs steps of CD-k), got {k!r}")
-    datasets, arch, dbn = build(DBN, "dbn", seed, dataset, batch_size, hidden_layers_sizes)
+    datasets, arch = load("dbn", dataset, batch_size, hidden_layers_sizes)
     train_set_x = datasets[0][0]
+
+    # numpy random generator
+    numpy_rng = numpy.random.RandomState(seed)
+    log.info("... building the model")
+    # construct the Deep Belief Network
+    dbn = DBN(numpy_rng=numpy_rng, n_ins=arch["n_ins"],
+              hidden_layers_sizes=arch["hidden_layers_sizes"], n_outs=arch["n_outs"])
 
     log.info("... getting the pretraining functions")
     pretraining_fns = dbn.pretraining_functions(train_set_x=train_set_x, batch_size=batch_size,

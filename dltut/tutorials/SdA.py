@@ -15,11 +15,13 @@ H. Larochelle, Greedy Layer-Wise Training of Deep Networks, NIPS 2006.
 
 import logging
 
+import numpy
+
 from dltut import engine
 from dltut.engine import T
 from dltut.fitting import check_seed, check_sgd_settings, prepare
 from dltut.random import RandomStreams
-from dltut.stacked import Phases, build, check_epochs, finetune, pretrain
+from dltut.stacked import Phases, check_epochs, finetune, load, pretrain
 from dltut.tutorials.dA import dA
 from dltut.tutorials.logistic_sgd import LogisticRegression
 from dltut.tutorials.mlp import HiddenLayer, sigmoid
@@ -58,7 +60,8 @@ class SdA:
         self.corruption_levels = tuple(corruption_levels)
 
         if self.n_layers < 1:
-            raise ValueError(f"hidden_layers_sizes {hidden_layers_sizes!r}: give at least one layer")
+            raise ValueError(f"hidden_layers_sizes {hidden_layers_sizes!r}: give at least one "
+                             "layer")
 
         if theano_rng is None:
             theano_rng = RandomStreams(numpy_rng.randint(2 ** 30))
@@ -207,7 +210,7 @@ def test_SdA(finetune_lr=0.1, pretraining_epochs=15, pretrain_lr=0.001, training
     quicker experiments; the defaults are the tutorial's. ``options`` are the fields of
     ``fitting.Options``: ``checkpoint``/``resume`` cover pretraining too. Returns the fine-tuning's
     ``TrainResult`` with ``pretraining_costs`` (one list per layer) and ``pretraining_time`` (see
-    ``dltut.stacked.pretrain_and_finetune``).
+    ``dltut.stacked.pretrain`` and ``finetune``).
     """
     check_seed(seed)
     options = prepare(options)
@@ -222,8 +225,15 @@ def test_SdA(finetune_lr=0.1, pretraining_epochs=15, pretrain_lr=0.001, training
         if not 0 <= level < 1:
             raise ValueError(f"corruption level {level!r} must be in [0, 1): the fraction of "
                              "inputs zeroed")
-    datasets, arch, sda = build(SdA, "sda", seed, dataset, batch_size, hidden_layers_sizes)
+    datasets, arch = load("sda", dataset, batch_size, hidden_layers_sizes)
     train_set_x = datasets[0][0]
+
+    # numpy random generator
+    numpy_rng = numpy.random.RandomState(seed)
+    log.info("... building the model")
+    # construct the stacked denoising autoencoder class
+    sda = SdA(numpy_rng=numpy_rng, n_ins=arch["n_ins"],
+              hidden_layers_sizes=arch["hidden_layers_sizes"], n_outs=arch["n_outs"])
 
     log.info("... getting the pretraining functions")
     pretraining_fns = sda.pretraining_functions(train_set_x=train_set_x, batch_size=batch_size)
