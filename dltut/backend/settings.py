@@ -39,7 +39,6 @@ class SettingsFunction:
 
     def __init__(self, inputs, outputs, updates, givens, name, compile):
         index, *settings = inputs
-        index = index.variable if isinstance(index, In) else index
         if not indexed.is_index(index) or not all(isinstance(s, In) for s in settings):
             raise TypeError(f"function {name!r}: settings with defaults (In(variable, value=...))"
                             " need a minibatch index as the first input and only such settings "
@@ -80,6 +79,7 @@ class SettingsFunction:
         return self.compiled.over(first, count)
 
     def compile_ahead(self, counts=()):
+        """Have XLA compile the function, or its spans of ``counts`` indices (JAX mode)."""
         if hasattr(self.compiled, "compile_ahead"):
             self.compiled.compile_ahead(counts)
 
@@ -94,7 +94,7 @@ class SettingsFunction:
         for given, value in self.givens:
             if given is variable:
                 return self
-            cut = indexed._minibatch_cut(value, self.index)
+            cut = indexed.minibatch_cut(value, self.index)
             if cut is not None and _reads_only(variable, given, self.updates):
                 break
         else:
@@ -102,7 +102,8 @@ class SettingsFunction:
                              "minibatch of its givens and values it leaves unchanged alone")
         data, batch_size = cut
         encode = self._compile([], variable, None, {given: data}, f"{variable}_over_{data}")
-        codes = modes.backend().shared(numpy.asarray(encode()), name=f"{variable}_codes")
+        codes = modes.backend().shared(numpy.asarray(encode()), name=f"{variable}_codes",
+                                       borrow=True)
         rows = codes[self.index * batch_size: (self.index + 1) * batch_size]
         inputs = [self.index] + [In(self.symbols[name], value=default)
                                  for name, default in self.defaults.items()]
