@@ -51,9 +51,11 @@ class SettingsFunction:
             self.values[variable.name] = shared(numpy.asarray(setting.value, dtype=variable.dtype),
                                                 name=f"{variable.name}_setting")
         self.symbols = {setting.variable.name: setting.variable for setting in settings}
-        self.outputs, self.updates, self.name, self._compile = outputs, updates, name, compile
+        self.outputs, self.name, self._compile = outputs, name, compile
+        # pairs, as Theano wants them, also of a dict (a scan-built cost's: the RBM's)
+        self.updates = list(updates.items()) if isinstance(updates, dict) else list(updates or ())
         self.givens = list(givens.items()) if isinstance(givens, dict) else list(givens or ())
-        self.compiled = compile([index], outputs, updates,
+        self.compiled = compile([index], outputs, self.updates,
                                 self.givens + [(self.symbols[name], self.values[name])
                                                for name in self.symbols], name)
         if hasattr(self.compiled, "over"):
@@ -115,10 +117,9 @@ class SettingsFunction:
 
 def _reads_only(variable, given, updates):
     """Whether ``variable`` depends on ``given`` and on no shared variable that ``updates``
-    change, and draws nothing at random."""
+    (pairs) change, and draws nothing at random."""
     graph = modes.backend().graph
     ancestors = list(getattr(graph, "traversal", graph.basic).ancestors([variable]))
-    updated = {id(shared) for shared, _ in (updates.items() if isinstance(updates, dict)
-                                            else updates or ())}
+    updated = {id(shared) for shared, _ in updates}
     return (any(a is given for a in ancestors) and not any(id(a) in updated for a in ancestors)
             and not modes.default_updates([variable]))
