@@ -42,8 +42,8 @@ TUTORIALS = {
 
 
 def seconds_per_update(train, count):
-    """Seconds per update of ``train`` (a trainer.Minibatches or CompiledModel), over ``count`` updates
-    after one call of the same length (JAX compiles it there)."""
+    """Seconds per update of ``train`` (a trainer.Minibatches or CompiledModel), over ``count``
+    updates after one call of the same length (JAX compiles it there)."""
     train.train_minibatches(0, count)
     start = timeit.default_timer()
     train.train_minibatches(0, count)
