@@ -34,10 +34,12 @@ class SettingsFunction:
     (``In`` inputs with defaults) are shared scalars, set at each call.
 
     ``compile(inputs, outputs, updates, givens, name)`` is the engine's ``function``, which
-    compiles the function of the index alone. ``over`` exists where what it compiled runs spans.
+    compiles the function of the index alone (``compiled``). ``over`` exists where that runs
+    spans.
     """
 
     def __init__(self, inputs, outputs, updates, givens, name, compile):
+        self._compiled = None
         index, *settings = inputs
         if not indexed.is_index(index) or not all(isinstance(s, In) for s in settings):
             raise TypeError(f"function {name!r}: settings with defaults (In(variable, value=...))"
@@ -55,11 +57,22 @@ class SettingsFunction:
         # pairs, as Theano wants them, also of a dict (a scan-built cost's: the RBM's)
         self.updates = list(updates.items()) if isinstance(updates, dict) else list(updates or ())
         self.givens = list(givens.items()) if isinstance(givens, dict) else list(givens or ())
-        self.compiled = compile([index], outputs, self.updates,
-                                self.givens + [(self.symbols[name], self.values[name])
-                                               for name in self.symbols], name)
-        if hasattr(self.compiled, "over"):
-            self.over = self._over
+
+    @property
+    def compiled(self):
+        """The compiled function of the index alone, compiled at its first use: a stacked
+        network's run calls only the function ``with_precomputed`` its input."""
+        if self._compiled is None:
+            self._compiled = self._compile(
+                [self.index], self.outputs, self.updates,
+                self.givens + [(self.symbols[name], self.values[name]) for name in self.symbols],
+                self.name)
+        return self._compiled
+
+    def __getattr__(self, name):
+        if name == "over" and hasattr(self.compiled, "over"):  # where it runs spans
+            return self._over
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def set(self, **settings):
         """Set ``settings`` (by name) and the others to their defaults, for the next calls."""
