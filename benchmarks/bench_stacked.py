@@ -26,6 +26,7 @@ import numpy
 from dltut import data, fitting
 from dltut.compiled import CompiledModel
 from dltut.engine import T
+from dltut.stacked import layer_training
 from dltut.tutorials.DBN import DBN
 from dltut.tutorials.SdA import CORRUPTION_LEVELS, HIDDEN_LAYERS_SIZES, SdA
 from dltut.updates import sgd
@@ -41,8 +42,8 @@ TUTORIALS = {
 
 
 def seconds_per_update(train, count):
-    """Seconds per update of ``train`` (a CompiledCost or CompiledModel), over ``count`` updates
-    after one call of the same length (JAX compiles it there)."""
+    """Seconds per update of ``train`` (a trainer.Minibatches or CompiledModel), over ``count``
+    updates after one call of the same length (JAX compiles it there)."""
     train.train_minibatches(0, count)
     start = timeit.default_timer()
     train.train_minibatches(0, count)
@@ -65,9 +66,12 @@ def measure(tutorial, count):
         network = DBN(rng, input=x, n_ins=784, hidden_layers_sizes=HIDDEN_LAYERS_SIZES, n_outs=10)
         functions = network.pretraining_functions(datasets[0][0], batch_size, k=1)
         settings = [{}] * len(functions)
+    layers = network.dA_layers if tutorial == "SdA" else network.rbm_layers
+    n_train_batches = datasets[0][0].get_value(borrow=True).shape[0] // batch_size
     for i, (fn, values) in enumerate(zip(functions, settings)):
-        fn.set(lr=defaults["pretrain_lr"], **values)
-        times[f"pretraining layer {i}"] = seconds_per_update(fn.training(), count)
+        train = layer_training(network, i, fn, {"lr": defaults["pretrain_lr"], **values},
+                               n_train_batches, layers[i].params)
+        times[f"pretraining layer {i}"] = seconds_per_update(train, count)
     y = T.ivector("y")
     cost = network.negative_log_likelihood(y)
     model = CompiledModel(x, y, cost, network.y_pred, network.params,

@@ -28,9 +28,23 @@ from dltut.backend.modes import (  # noqa: F401  the process's settings, re-expo
 # The Theano API, resolved on first use.
 
 
+def In(variable, value):
+    """``theano.In(variable, value=value)``: an input of ``function`` with a default ``value``,
+    taken where a call does not give it (``fn(index, lr=0.01)``). PyTensor's ``In`` has no
+    defaults any more: the back end holds them (``dltut.backend.settings``), on either engine."""
+    from dltut.backend import settings
+
+    return settings.In(variable, value)
+
+
 def function(inputs, outputs, updates=None, givens=None, name=None, shapes_at_run_time=False,
              pad_time=False):
     """``theano.function`` in the current compile mode.
+
+    A function of a minibatch index and scalar settings with defaults (``In(lr, value=0.1)``, as
+    the SdA's and DBN's pretraining functions) is made by ``dltut.backend.settings``: the back
+    end holds the settings in shared scalars, so one compiled function of the index serves every
+    value, and runs spans of indices where a function of the index does.
 
     In JAX mode a function of one minibatch index whose ``givens`` cut minibatches out of shared
     data sets (``data[index * batch_size:(index + 1) * batch_size]``, as the tutorials do) is made
@@ -43,6 +57,14 @@ def function(inputs, outputs, updates=None, givens=None, name=None, shapes_at_ru
     ``pad_time``: the matrix inputs are time-major, and zero steps added at their end change no
     output (the LSTM's masked scan). In JAX mode the function then pads them to a few lengths and
     compiles those ahead, in the background, where asked (``dltut.backend.padded``)."""
+    from dltut.backend import settings
+
+    if any(isinstance(variable, settings.In) for variable in inputs):
+        def compile_index_function(inputs, outputs, updates, givens, name):
+            return function(inputs, outputs, updates=updates, givens=givens, name=name)
+
+        return settings.SettingsFunction(inputs, outputs, updates, givens, name,
+                                         compile_index_function)
     if pad_time and mode() == "jax" and _state.name() == "pytensor":
         from dltut.backend import padded
 

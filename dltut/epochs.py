@@ -4,7 +4,7 @@ pretraining.
 These tutorials train a cost without labels for a fixed number of epochs and log the mean cost of
 each (``Training epoch %d, cost ...``, ``Pre-training layer %i, epoch %d, cost %f``); there is no
 validation and no early stopping. A run is made of named *stages* (``"corruption 0"``,
-``"layer 2"``), each a number of epochs of one compiled cost (``dltut.compiled.CompiledCost``).
+``"layer 2"``), each a number of epochs of one training function (a ``trainer.Minibatches``).
 
 ``Epochs`` runs them. With ``checkpoint`` it writes, after every ``checkpoint_every`` epochs and
 at each stage's end, every value the run changes (the parameters and the random streams'
@@ -65,7 +65,7 @@ class Epochs:
             self._load(self.resume)
 
     def run(self, stage, train, n_epochs, message, *args):
-        """Train ``n_epochs`` epochs of the ``CompiledCost`` ``train`` as ``stage``; logs
+        """Train ``n_epochs`` epochs of ``train`` (a ``trainer.Minibatches``) as ``stage``; logs
         ``message % (*args, epoch, cost)`` after each and returns the mean costs of all epochs
         (those of a resumed checkpoint first). Raises ``Interrupted`` on SIGINT/SIGTERM."""
         costs = self.finished.setdefault(stage, [])

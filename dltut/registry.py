@@ -1,10 +1,11 @@
 """The models by name, to rebuild one from the description a model file records.
 
 A model has the logistic layer's interface: ``params``, ``y_pred``, ``p_y_given_x``,
-``negative_log_likelihood(y)`` and ``errors(y)``. ``build(arch, rng, input)`` makes one from its
-architecture dict (``{"model": "mlp", "n_in": 784, ...}``), which is what a saved model records.
-``param_shapes(arch)`` checks such a dict and says the shape of each parameter the model would
-have, without building it: a model file's arrays are checked against it before anything is
+``negative_log_likelihood(y)`` and ``errors(y)`` (the SdA's and the DBN's ``errors`` is, as in
+their tutorials, the expression of their own labels ``y``). ``build(arch, rng, input)`` makes one
+from its architecture dict (``{"model": "mlp", "n_in": 784, ...}``), which is what a saved model
+records. ``param_shapes(arch)`` checks such a dict and says the shape of each parameter the model
+would have, without building it: a model file's arrays are checked against it before anything is
 allocated, so a file cannot ask for a model larger than itself.
 """
 

@@ -195,3 +195,56 @@ def test_xla_flags_are_added_unless_set(monkeypatch, before, after):
     monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
     engine.set_xla_flags()
     assert os.environ["XLA_FLAGS"] == "--xla_dump_to=/tmp/x"
+
+
+def test_settings_with_defaults_are_theanos_in(floatX64, mode):
+    # fn(index, lr=...) as theano.In made it: a setting not given takes its default; in JAX mode
+    # a span of indices (over) is the same calls as one
+    data = numpy.arange(12.0).reshape(6, 2)
+    x, index, lr = engine.T.matrix("x"), engine.T.lscalar("index"), engine.T.scalar("lr")
+    w = engine.shared(numpy.ones(2), "w")
+    cost = engine.T.sum(engine.T.dot(x, w))
+    train_x = engine.shared(data, "train_x")
+
+    def compile_fn():
+        w.set_value(numpy.ones(2))
+        return engine.function([index, engine.In(lr, value=0.5)], cost,
+                               updates=[(w, w - lr * engine.T.sum(x, axis=0))],
+                               givens={x: train_x[index * 2: (index + 1) * 2]}, name="step")
+
+    expected_w, expected = numpy.ones(2), []
+    for i, rate in ((0, 0.5), (1, 0.25), (2, 0.5)):
+        rows = data[2 * i: 2 * i + 2]
+        expected.append((rows @ expected_w).sum())
+        expected_w = expected_w - rate * rows.sum(axis=0)
+    fn = compile_fn()
+    got = [fn(0), fn(1, lr=0.25), fn(2)]
+    numpy.testing.assert_allclose(got, expected, rtol=1e-12)
+    numpy.testing.assert_allclose(w.get_value(), expected_w, rtol=1e-12)
+    with pytest.raises(TypeError, match=r"no setting \['rate'\]"):
+        fn(0, rate=0.1)
+    if mode == "jax":
+        fn = compile_fn()
+        spans = list(fn.over(0, 1)) + list(fn.over(1, 1, lr=0.25)) + list(fn.over(2, 1))
+        numpy.testing.assert_array_equal(spans, got)
+
+
+def test_with_precomputed_trains_on_codes_and_refuses_what_changes(floatX64):
+    # a layer's codes, computed once for the whole set, read as its minibatches were computed
+    data = numpy.random.RandomState(0).uniform(size=(6, 3))
+    x, index, lr = engine.T.matrix("x"), engine.T.lscalar("index"), engine.T.scalar("lr")
+    frozen = engine.shared(numpy.random.RandomState(1).uniform(size=(3, 2)), "frozen")
+    w = engine.shared(numpy.ones(2), "w")
+    codes = engine.T.tanh(engine.T.dot(x, frozen))
+    cost = engine.T.sum(engine.T.dot(codes, w) ** 2)
+    fn = engine.function([index, engine.In(lr, value=0.1)], cost,
+                         updates=[(w, w - lr * engine.grad(cost, w))],
+                         givens={x: engine.shared(data, "train_x")[index * 2: (index + 1) * 2]},
+                         name="layer")
+    on_codes = fn.with_precomputed(codes)
+    assert fn.with_precomputed(x) is fn
+    per_minibatch = [fn(i) for i in range(3)]
+    w.set_value(numpy.ones(2))
+    numpy.testing.assert_allclose([on_codes(i) for i in range(3)], per_minibatch, rtol=1e-12)
+    with pytest.raises(ValueError, match="not computed from a minibatch"):
+        fn.with_precomputed(engine.T.dot(codes, w))  # w changes at every call

@@ -84,8 +84,9 @@ def test_best_model_file_predicts(tutorial, tiny_mnist, tmp_path, floatX64):
 @pytest.mark.parametrize("tutorial", ["SdA", "DBN"])
 def test_training_on_codes_is_the_tutorials_update_on_minibatches(tutorial, floatX64, mode):
     # a run's epochs of the second layer train on the codes of the first layer, computed once
-    # (PretrainingFunction.training); the tutorial's fn(index) passes each minibatch through the
-    # first layer instead: the same updates, up to the rounding of the codes
+    # (the pretraining function with_precomputed its input, as dltut.stacked.pretrain has it);
+    # the tutorial's fn(index) passes each minibatch through the first layer instead: the same
+    # updates, up to the rounding of the codes
     if mode == "numba":
         pytest.skip("numba compiles the graphs for minutes; the two paths share their graph")
     n, sizes = 4, (6, 5, 4)
@@ -97,7 +98,8 @@ def test_training_on_codes_is_the_tutorials_update_on_minibatches(tutorial, floa
     fns = network.pretraining_functions(engine.shared(data, "train_x"), batch_size=n, **k)
     for index in range(3):  # the first layer away from its initial draw
         fns[0](index)
-    trained = list(network.pretrained_layers[1].params)
+    layers = network.dA_layers if tutorial == "SdA" else network.rbm_layers
+    trained = list(layers[1].params)
     before = [p.get_value() for p in trained], network.theano_rng.state()
     lower = [p.get_value() for p in network.sigmoid_layers[0].params]
 
@@ -106,9 +108,11 @@ def test_training_on_codes_is_the_tutorials_update_on_minibatches(tutorial, floa
     for param, value in zip(trained, before[0]):
         param.set_value(value)
     network.theano_rng.set_state(before[1])
-    fns[1].set(**settings)
-    training = fns[1].training()
-    on_codes = list(training.train_minibatches(0, 3)) + list(training.train_minibatches(0, 1))
+    training = fns[1].with_precomputed(network.sigmoid_layers[1].input)
+    if hasattr(training, "over"):  # spans of minibatches, as a run's epochs (JAX mode)
+        on_codes = list(training.over(0, 3, **settings)) + list(training.over(0, 1, **settings))
+    else:
+        on_codes = [training(index, **settings) for index in (0, 1, 2, 0)]
 
     numpy.testing.assert_allclose(on_codes, per_minibatch, rtol=1e-12)
     for param, value in zip(trained, expected):

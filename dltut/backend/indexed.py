@@ -57,7 +57,7 @@ def _affine(variable, index):
     return None
 
 
-def _minibatch_cut(value, index):
+def minibatch_cut(value, index):
     """``(shared data, batch_size)`` where ``value`` is ``data[index * batch_size:(index + 1) *
     batch_size]`` of a shared variable (any affine start whose stop is a batch further); None
     otherwise."""
@@ -85,7 +85,7 @@ def static_minibatches(givens, index):
     rewritten, data_sets = {}, []
     pairs = givens.items() if isinstance(givens, dict) else givens
     for variable, value in pairs:
-        cut = _minibatch_cut(value, index)
+        cut = minibatch_cut(value, index)
         if cut is not None:
             data, batch_size = cut
             start = value.owner.inputs[1]
