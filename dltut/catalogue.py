@@ -41,6 +41,7 @@ class Quick:
     # original's, written into the run's folder); None: nothing to prepare
     prepare: str | None = None
     prepare_args: dict = dataclasses.field(default_factory=dict)
+    mode: str | None = None  # the suite's mode for it unless --mode says (None: the default)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -286,9 +287,8 @@ Train  0.5217391304347826 Valid  0.19999999999999996 Test  0.43999999999999995""
         ("learning_rate", "weight_decay", "num_epochs", "max_patience", "batch_size",
          "crop_size", "early_stop_class", "seed", "data_path", "toy"),
         "FCN-8 (VGG-16 with skip connections) segments the polyps in colonoscopy frames",
-        # (in C mode: VGG-16 in float64 needs about 15 GiB there, 24 in JAX mode)
         quick=Quick({"toy": True, "num_epochs": 4, "batch_size": [1, 1, 1],
-                     "crop_size": [32, 48], "mode": "c"}, (
+                     "crop_size": [32, 48]}, (
             "EPOCH 0: Avg epoch training cost train 0.692910, cost val 0.692526, acc val "
             "0.524667, jacc val class 0 0.480321, jacc val class 1 0.152200, jacc val 0.316260",
             "EPOCH 1: Avg epoch training cost train 0.692034, cost val 0.691288, acc val "
@@ -303,7 +303,8 @@ Train  0.5217391304347826 Valid  0.19999999999999996 Test  0.43999999999999995""
             "line's other settings, a 32x48 crop) with Lasagne 5d3c63cb and dataset_loaders on "
             "the made polyps of dltut/toy/polyps912 taken in name order, after "
             "numpy.random.seed(1234) (benchmarks/segm_original.py, part fcn8_train), "
-            "theano-pymc 1.1.2, floatX=float64"),
+            "theano-pymc 1.1.2, floatX=float64",
+            mode="c"),  # VGG-16 in float64: about 15 GiB in C mode, 24 in JAX mode
         exports=("train_fcn8", "buildFCN8"), epochs="num_epochs",
         lists={"batch_size": 3, "crop_size": 2},
         data="The polyps (EndoScene's 912 colonoscopy frames, polyps_split7.zip) are shared on "

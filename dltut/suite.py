@@ -220,7 +220,7 @@ def run_quick(name, folder, mode=None):
     quick = catalogue.get(name).quick
     settings = dict(quick.settings, floatX="float64")
     try:
-        _, lines, seconds = _call(name, settings, folder, mode, prepare=quick)
+        _, lines, seconds = _call(name, settings, folder, mode or quick.mode, prepare=quick)
     except NotEnoughMemory as error:
         return Outcome(name, settings, math.nan, skipped=str(error))
     except Exception as error:  # noqa: BLE001 - a failed run is a line of the report
