@@ -468,35 +468,16 @@ class Batches:
         self.n_train_batches, self.n_valid_batches = train_iter.nbatches, valid_iter.nbatches
         self.params, self.at_epoch_start = params, at_epoch_start
 
-    @staticmethod
-    def _batch(iterator):
-        batch = iterator.next()
-        labels = numpy.asarray(batch["labels"])
-        return batch["data"], labels.reshape(labels.size)
-
     def train_minibatches(self, first, count):
         rows = []
         for minibatch in range(first, first + count):
             if minibatch == 0 and self.at_epoch_start is not None:
                 self.at_epoch_start()
-            rows.append([float(value) for value in self.train_fn(*self._batch(self.train_iter))])
+            rows.append([float(value) for value in self.train_fn(*_batch(self.train_iter))])
         return numpy.array(rows)
 
     def validation_scores(self):
-        cost = accuracy = 0
-        jaccard = None
-        for _ in range(self.n_valid_batches):
-            batch_cost, batch_accuracy, batch_jaccard = self.valid_fn(
-                *self._batch(self.valid_iter))
-            cost += batch_cost
-            accuracy += batch_accuracy
-            if jaccard is None:
-                jaccard = numpy.zeros(numpy.shape(batch_jaccard))  # float64, as the tutorials
-            jaccard += batch_jaccard
-        with numpy.errstate(invalid="ignore", divide="ignore"):  # a class seen nowhere: NaN
-            per_class = jaccard[0, :] / jaccard[1, :]
-        return {"cost": cost / self.n_valid_batches,
-                "accuracy": accuracy / self.n_valid_batches, "jaccard": per_class}
+        return batch_scores(self.valid_fn, self.valid_iter, self.n_valid_batches)
 
     def get_params(self):
         return [param.get_value(borrow=False) for param in self.params]
@@ -514,6 +495,32 @@ class Batches:
             self.train_iter.next()
             for _ in range(validated.count(iteration) * self.n_valid_batches):
                 self.valid_iter.next()
+
+
+def _batch(iterator):
+    """The next batch of a segmentation tutorial's iterator: its data and its labels flattened."""
+    batch = iterator.next()
+    labels = numpy.asarray(batch["labels"])
+    return batch["data"], labels.reshape(labels.size)
+
+
+def batch_scores(fn, iterator, n_batches):
+    """The cost, the pixel accuracy and the Jaccard index per class of ``fn(X, L)`` over
+    ``n_batches`` batches of ``iterator``, each added up in order and divided as the
+    segmentation tutorials do (the Jaccard index's numerators and denominators, then one
+    division: NaN for a class seen nowhere)."""
+    cost = accuracy = 0
+    jaccard = None
+    for _ in range(n_batches):
+        batch_cost, batch_accuracy, batch_jaccard = fn(*_batch(iterator))
+        cost += batch_cost
+        accuracy += batch_accuracy
+        if jaccard is None:
+            jaccard = numpy.zeros(numpy.shape(batch_jaccard))  # float64, as the tutorials
+        jaccard += batch_jaccard
+    with numpy.errstate(invalid="ignore", divide="ignore"):
+        per_class = jaccard[0, :] / jaccard[1, :]
+    return {"cost": cost / n_batches, "accuracy": accuracy / n_batches, "jaccard": per_class}
 
 
 def train(model, n_train_batches, stopping=EarlyStopping(), callbacks=(), log_every=None,

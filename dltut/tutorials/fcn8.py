@@ -49,7 +49,7 @@ from dltut.layers import (Conv2DLayer, Deconv2DLayer, DimshuffleLayer, DropoutLa
                           Pool2DLayer, ReshapeLayer, categorical_crossentropy, get_all_layers,
                           get_all_params, get_output, l2, linear, regularize_network_params,
                           softmax)
-from dltut.trainer import Batches, EpochPatience
+from dltut.trainer import Batches, EpochPatience, batch_scores
 from dltut.tutorials.dataset_loaders import augmentation_settings
 from dltut.tutorials.fcn1D import accuracy_metric
 from dltut.tutorials.fcn1D import jaccard as jaccard_metric
@@ -487,22 +487,9 @@ def polyps_iterators(batch_size, data_augmentation, rng, order="listing", path=N
 def final_scores(val_fn, test_iter):
     """The cost, pixel accuracy and Jaccard index (per class and mean) over ``test_iter``'s
     batches, added up in order then divided, as the tutorial; logs its FINAL MODEL line."""
-    cost = accuracy = 0
-    jaccard = None
-    for _ in range(test_iter.nbatches):
-        batch = test_iter.next()
-        labels = numpy.asarray(batch["labels"])
-        batch_cost, batch_accuracy, batch_jaccard = val_fn(batch["data"],
-                                                           labels.reshape(labels.size))
-        cost += batch_cost
-        accuracy += batch_accuracy
-        if jaccard is None:
-            jaccard = numpy.zeros(numpy.shape(batch_jaccard))  # float64, as the tutorial
-        jaccard += batch_jaccard
-    with numpy.errstate(invalid="ignore", divide="ignore"):  # a class seen nowhere: NaN
-        per_class = jaccard[0, :] / jaccard[1, :]
-    scores = {"cost": float(cost / test_iter.nbatches),
-              "accuracy": float(accuracy / test_iter.nbatches),
+    totals = batch_scores(val_fn, test_iter, test_iter.nbatches)
+    per_class = totals["jaccard"]
+    scores = {"cost": float(totals["cost"]), "accuracy": float(totals["accuracy"]),
               "jaccard_per_class": [float(j) for j in per_class],
               "jaccard": float(numpy.mean(per_class))}
     log.info("FINAL MODEL: err test % f, acc test %f, jacc test class 0 % f, jacc test class 1 "
