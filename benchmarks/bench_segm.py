@@ -31,7 +31,8 @@ and its own ``took %f s`` per epoch is read (it compiles before its first epoch;
 then tests the best model, outside the epochs). U-Net's warp needs SimpleITK in the original's
 environment: ``--pythonpath`` names a folder with it (``pip install --target DIR SimpleITK``).
 The table shows every epoch and each process's wall time; the ratio compares the fastest epoch
-after the first. Without ``--original`` only dltut runs. Not part of the tests.
+after the first. Without ``--original`` only dltut runs; ``--only`` runs one side. Not part of
+the tests.
 """
 
 import argparse
@@ -187,14 +188,18 @@ def main(argv=None):
     parser.add_argument("--pythonpath", help="a folder put on the original's PYTHONPATH "
                         "(SimpleITK's, for unet's warp)")
     parser.add_argument("--logs", help="a folder for each run's output")
+    parser.add_argument("--only", choices=("dltut", "original"),
+                        help="run one side (where the two do not fit in one sitting)")
     args = parser.parse_args(argv)
     if args.epochs < 2:
         parser.error("--epochs must be at least 2 (the first epoch compiles)")
     args.batch_size = args.batch_size or TUTORIALS[args.tutorial]["batch_size"]
     with tempfile.TemporaryDirectory() as toy:
         data = write_data(args, toy)
-        rows = [("dltut (default mode)", *time_dltut(args, data))]
-        if args.original:
+        rows = []
+        if args.only != "original":
+            rows.append(("dltut (default mode)", *time_dltut(args, data)))
+        if args.original and args.only != "dltut":
             rows.append(("original (theano-pymc, C)", *time_original(args, toy)))
     print(f"{describe(args)}, {args.floatX}: seconds per epoch (training and validation; the "
           "first compiles in dltut's JAX mode, the original compiles before it), and each "
