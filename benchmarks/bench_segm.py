@@ -66,11 +66,18 @@ TUTORIALS = {
 }
 
 DLTUT_RUN = """
-import json, time
+import json, sys, time
 from dltut.tutorials import {module} as tutorial
 marks = []
+
+
+def mark(record):
+    marks.append(time.perf_counter())
+    print("epoch", record.epoch, "validated at", marks[-1], file=sys.stderr, flush=True)
+
+
 tutorial.{function}(num_epochs={epochs}, data_path={data!r}, floatX={floatX!r},
-                    callbacks=[lambda record: marks.append(time.perf_counter())], {keywords})
+                    callbacks=[mark], {keywords})
 print(json.dumps(marks))
 """
 
@@ -111,17 +118,22 @@ def original_options(args):
 
 
 def run_logged(args, name, command, env=None):
-    """Runs ``command``; its output, kept in ``--logs`` where given; its wall seconds."""
-    start = time.perf_counter()
-    out = subprocess.run(command, capture_output=True, text=True, env=env)
-    seconds = time.perf_counter() - start
-    if args.logs:
-        os.makedirs(args.logs, exist_ok=True)
-        for stream in ("stdout", "stderr"):
-            Path(args.logs, f"{args.tutorial}-{name}.{stream}").write_text(getattr(out, stream))
-    if out.returncode:
-        raise SystemExit(f"{name}'s run failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    return out.stdout, seconds
+    """Runs ``command``, its output written as it comes to ``--logs`` (or a temporary folder);
+    returns its standard output and its wall seconds."""
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.logs or scratch
+        os.makedirs(folder, exist_ok=True)
+        paths = [Path(folder, f"{args.tutorial}-{name}.{stream}") for stream in ("stdout",
+                                                                                 "stderr")]
+        start = time.perf_counter()
+        with open(paths[0], "w") as stdout, open(paths[1], "w") as stderr:
+            returncode = subprocess.run(command, stdout=stdout, stderr=stderr, text=True,
+                                        env=env).returncode
+        seconds = time.perf_counter() - start
+        out, err = (path.read_text() for path in paths)
+    if returncode:
+        raise SystemExit(f"{name}'s run failed ({returncode}):\n{err[-3000:]}")
+    return out, seconds
 
 
 def time_dltut(args, data):
