@@ -28,7 +28,11 @@ Usage (from the repository root; the sources are extracted trees of the three re
 loaders`` (fcn1d or fcn1d_one_update first when with others, never both in one process: see
 ``run_fcn1d``);
 each part's numbers replace that part's key in ``--out`` and leave the others.
-``--write-data`` (re)writes the made data and exits.
+``--write-data`` (re)writes the made data and exits (``--polyps-frames``, ``--polyps-size`` and
+``--isbi-size`` make it larger). ``--batch-size``, ``--crop``, ``--unet-filters`` and
+``--warp-sigma`` change the training parts' sizes (``unet_train_settings``,
+``fcn8_train_settings``) and ``--toy`` their data folder, for benchmarks/bench_segm.py's timings
+at the tutorials' sizes; their defaults are the recorded runs'.
 
 The made data (deterministic: numpy RandomState seeds 4101, 4102, 4103)
 -----------------------------------------------------------------------
@@ -276,17 +280,18 @@ def make_polyp_frame(rng, shape=POLYPS_SIZE):
     return img, mask
 
 
-def write_polyps(directory, seed=POLYPS_SEED):
+def write_polyps(directory, seed=POLYPS_SEED, splits=POLYPS_SPLITS, shape=POLYPS_SIZE):
     """dataset_loaders' polyps912 layout: DIR/{train,valid,test}/images/N.bmp (24-bit RGB BMP)
-    and DIR/{train,valid,test}/masks2/N.tif (8-bit grayscale uncompressed TIFF, 0/1/2)."""
+    and DIR/{train,valid,test}/masks2/N.tif (8-bit grayscale uncompressed TIFF, 0/1/2);
+    ``splits`` the (split, frame count) pairs, ``shape`` the frames' (rows, cols)."""
     from PIL import Image
     rng = np.random.RandomState(seed)
     number = 1
-    for split, count in POLYPS_SPLITS:
+    for split, count in splits:
         for sub in ("images", "masks2"):
             os.makedirs(os.path.join(directory, split, sub), exist_ok=True)
         for _ in range(count):
-            img, mask = make_polyp_frame(rng)
+            img, mask = make_polyp_frame(rng, shape=shape)
             Image.fromarray(img, "RGB").save(os.path.join(directory, split, "images",
                                                           "%d.bmp" % number))
             Image.fromarray(mask, "L").save(os.path.join(directory, split, "masks2",
@@ -336,23 +341,24 @@ def _write_stack(path, frames):
     pages[0].save(path, save_all=True, append_images=pages[1:], compression="raw")
 
 
-def write_isbi(directory, seed=ISBI_SEED):
+def write_isbi(directory, seed=ISBI_SEED, size=ISBI_SIZE):
     """The ISBI 2012 EM stacks as dataset_loaders reads them: DIR/train-volume.tif,
-    train-labels.tif, test-volume.tif, multi-page 8-bit grayscale uncompressed TIFF, 30 pages."""
+    train-labels.tif, test-volume.tif, multi-page 8-bit grayscale uncompressed TIFF, 30 pages
+    of ``size`` x ``size``."""
     rng = np.random.RandomState(seed)
     os.makedirs(directory, exist_ok=True)
-    train_x, train_y = make_em_stack(rng)
-    test_x, _ = make_em_stack(rng)
+    train_x, train_y = make_em_stack(rng, size=size)
+    test_x, _ = make_em_stack(rng, size=size)
     _write_stack(os.path.join(directory, "train-volume.tif"), train_x)
     _write_stack(os.path.join(directory, "train-labels.tif"), train_y)
     _write_stack(os.path.join(directory, "test-volume.tif"), test_x)
     return directory
 
 
-def write_all(toy):
+def write_all(toy, polyps_splits=POLYPS_SPLITS, polyps_size=POLYPS_SIZE, isbi_size=ISBI_SIZE):
     write_cortical(os.path.join(toy, "cortical_layers"))
-    write_polyps(os.path.join(toy, "polyps912"))
-    write_isbi(os.path.join(toy, "isbi_em_stacks"))
+    write_polyps(os.path.join(toy, "polyps912"), splits=polyps_splits, shape=polyps_size)
+    write_isbi(os.path.join(toy, "isbi_em_stacks"), size=isbi_size)
 
 
 def file_digests(toy):
@@ -573,6 +579,9 @@ def param_names(lasagne, net):
 # fcn1D
 # ------------------------------------------------------------------------------------------------
 
+FCN1D_BATCH_SIZE = [8, 8, 1]  # the fcn1d parts' batches where --batch-size gives none
+
+
 def run_fcn1d(args, work, one_update=False):
     """train_fcn1D's run; ``one_update``: with its ``final_reshape`` reshaping to ``(-1,
     n_classes)`` instead of to the sizes of a training-mode output built beside the network.
@@ -664,7 +673,7 @@ def run_fcn1d(args, work, one_update=False):
         with contextlib.redirect_stdout(Tee(sys.stdout, buf)):
             train_fcn1D.train("cortical_layers", num_epochs=args.epochs, max_patience=25,
                               savepath=savepath, loadpath=savepath,
-                              batch_size=list(args.batch_size))
+                              batch_size=list(args.batch_size or FCN1D_BATCH_SIZE))
     finally:
         for k, v in saved.items():
             setattr(train_fcn1D, k, v)
@@ -684,9 +693,9 @@ def run_fcn1d(args, work, one_update=False):
     return {
         "how": ("train_fcn1D.train('cortical_layers', num_epochs=%d, max_patience=25, "
                 "batch_size=%r) on dltut/toy/cortical_layers, floatX=float64"
-                % (args.epochs, list(args.batch_size))),
+                % (args.epochs, list(args.batch_size or FCN1D_BATCH_SIZE))),
         "settings": {
-            "epochs": args.epochs, "batch_size": list(args.batch_size),
+            "epochs": args.epochs, "batch_size": list(args.batch_size or FCN1D_BATCH_SIZE),
             "learning_rate": 0.0005, "weight_decay": 0.001, "lr_decay_per_epoch": 0.99,
             "n_filters": 64, "filter_size": 25, "depth": 8, "block": "bn_relu_conv",
             "n_rays": N_RAYS, "split": 0.85,
@@ -929,9 +938,22 @@ def run_unet(args, work):
 # warp_sigma 10 -> 1.25), numpy's global RNG seeded first
 UNET_TRAIN_SEED = 1234
 UNET_TRAIN_FILTERS = 8
+UNET_TRAIN_BATCH_SIZE = [5, 5, 1]
 UNET_TRAIN_AUGMENTATION = {"rotation_range": 25, "shear_range": 0.41, "horizontal_flip": True,
                            "vertical_flip": True, "fill_mode": "reflect", "spline_warp": True,
                            "warp_sigma": 1.25, "warp_grid_size": 3, "crop_size": (32, 32)}
+
+
+def unet_train_settings(args):
+    """The unet_train part's (batch sizes, base_n_filters, augmentation): the recorded run's
+    (UNET_TRAIN_*) but where --batch-size, --unet-filters, --crop or --warp-sigma say otherwise
+    (benchmarks/bench_segm.py gives the tutorial's: 5 5 1, 64, 224 x 224, 10)."""
+    augmentation = dict(UNET_TRAIN_AUGMENTATION)
+    if args.crop:
+        augmentation["crop_size"] = tuple(args.crop)
+    if args.warp_sigma is not None:
+        augmentation["warp_sigma"] = args.warp_sigma
+    return list(args.batch_size or UNET_TRAIN_BATCH_SIZE), args.unet_filters, augmentation
 
 
 def run_unet_train(args, work):
@@ -949,8 +971,10 @@ def run_unet_train(args, work):
     labels would not pass the ivector), and which notes each batch's slices and sums; its
     ``build_UNet`` passes base_n_filters=UNET_TRAIN_FILTERS (the script fixes 64); ``theano``
     notes what the compiled functions return. The spline warp needs SimpleITK (``pip install
-    --target DIR SimpleITK``, then DIR on PYTHONPATH)."""
+    --target DIR SimpleITK``, then DIR on PYTHONPATH). ``unet_train_settings`` says where the
+    command line changes the batches, the filters or the augmentation."""
     import SimpleITK  # noqa: F401  (the warp's; fail before minutes of compiling)
+    batch_size, n_filters, augmentation = unet_train_settings(args)
     theano, lasagne, train_unet = import_script(args, work, "train_unet")
     lasagne.random.set_rng(np.random)  # Lasagne's default: numpy's global RNG
     batches = {"train": [], "val": []}
@@ -985,7 +1009,7 @@ def run_unet_train(args, work):
     build_UNet = train_unet.build_UNet
 
     def recorded_build_UNet(**kw):
-        net = build_UNet(**dict(kw, base_n_filters=UNET_TRAIN_FILTERS))
+        net = build_UNet(**dict(kw, base_n_filters=n_filters))
         output = net["output_flattened"]
         params = lasagne.layers.get_all_params(output)
         names = layer_param_names(lasagne, output, net)
@@ -1020,8 +1044,9 @@ def run_unet_train(args, work):
     try:
         with contextlib.redirect_stdout(Tee(sys.stdout, buf)):
             train_unet.train("em", learn_step=0.0001, weight_decay=0.0, num_epochs=args.epochs,
-                             max_patience=100, data_augmentation=dict(UNET_TRAIN_AUGMENTATION),
-                             batch_size=[5, 5, 1], early_stop_class=None, savepath=savepath,
+                             max_patience=100, data_augmentation=dict(augmentation),
+                             batch_size=list(batch_size), early_stop_class=None,
+                             savepath=savepath,
                              loadpath=savepath, train_from_0_255=False)
     finally:
         for k, v in saved.items():
@@ -1037,14 +1062,14 @@ def run_unet_train(args, work):
     return {
         "how": ("numpy.random.seed(%d); train_unet.train('em', learn_step=0.0001, "
                 "weight_decay=0.0, num_epochs=%d, max_patience=100, data_augmentation=%r, "
-                "batch_size=[5, 5, 1]) with build_UNet(base_n_filters=%d) on "
+                "batch_size=%r) with build_UNet(base_n_filters=%d) on "
                 "dltut/toy/isbi_em_stacks, floatX=float64"
-                % (UNET_TRAIN_SEED, args.epochs, UNET_TRAIN_AUGMENTATION, UNET_TRAIN_FILTERS)),
-        "settings": {"epochs": args.epochs, "batch_size": [5, 5, 1], "learning_rate": 0.0001,
+                % (UNET_TRAIN_SEED, args.epochs, augmentation, batch_size, n_filters)),
+        "settings": {"epochs": args.epochs, "batch_size": batch_size, "learning_rate": 0.0001,
                      "weight_decay": 0.0, "max_patience": 100,
-                     "base_n_filters": UNET_TRAIN_FILTERS, "np_random_seed": UNET_TRAIN_SEED,
+                     "base_n_filters": n_filters, "np_random_seed": UNET_TRAIN_SEED,
                      "data_augmentation": {k: list(v) if isinstance(v, tuple) else v
-                                           for k, v in UNET_TRAIN_AUGMENTATION.items()},
+                                           for k, v in augmentation.items()},
                      "SimpleITK": SimpleITK.Version_VersionString()},
         "build_kwargs": {k: (v if isinstance(v, (int, float, str, type(None), tuple, list))
                              else repr(v)) for k, v in captured["kwargs"].items()},
@@ -1124,6 +1149,17 @@ FCN8_TRAIN = {"learn_step": 0.0001, "weight_decay": 0.0, "max_patience": 100,
                                     "fill_mode": "constant"}}
 
 
+def fcn8_train_settings(args):
+    """The fcn8_train part's keywords to train_fcn8.train: FCN8_TRAIN but where --batch-size or
+    --crop say otherwise (benchmarks/bench_segm.py gives the command line's: 10 1 1, 224 x 224)."""
+    settings = dict(FCN8_TRAIN, data_augmentation=dict(FCN8_TRAIN["data_augmentation"]))
+    if args.batch_size:
+        settings["batch_size"] = list(args.batch_size)
+    if args.crop:
+        settings["data_augmentation"]["crop_size"] = tuple(args.crop)
+    return settings
+
+
 def _pillow_imread(path):
     """skimage.io.imread's array for the made polyps' files: uint8 (rows, cols, 3) for the
     24-bit BMP frames, uint8 (rows, cols) for the 8-bit TIFF masks (Pillow's decoding)."""
@@ -1145,6 +1181,7 @@ def run_fcn8_train(args, work):
     run with scikit-image, records the same arrays). Records the lines it prints from "Start
     training" on (the " took ... s" cut off, the per-batch "Training batch"/"Valid batch" lines
     left out), each training and validation step's outputs, each batch's file names and sums."""
+    settings = fcn8_train_settings(args)
     theano, lasagne, script = import_script(args, work, "train_fcn8")
     lasagne.random.set_rng(np.random)  # the script's: numpy's global generator
     imread = "scikit-image"
@@ -1196,7 +1233,7 @@ def run_fcn8_train(args, work):
     np.random.seed(FCN8_TRAIN_SEED)
     try:
         with contextlib.redirect_stdout(Tee(sys.stdout, buf)):
-            script.train("polyps", num_epochs=args.epochs, savepath=savepath, **FCN8_TRAIN)
+            script.train("polyps", num_epochs=args.epochs, savepath=savepath, **settings)
     except (IOError, OSError) as e:  # no epoch after the second improved: no best model file
         error = "%s: %s" % (type(e).__name__, e)
     finally:
@@ -1209,10 +1246,10 @@ def run_fcn8_train(args, work):
     return {
         "how": ("train_fcn8.train('polyps', num_epochs=%d, savepath=..., **%r) on "
                 "dltut/toy/polyps912 (frames in name order), numpy.random.seed(%d) before, "
-                "floatX=float64" % (args.epochs, FCN8_TRAIN, FCN8_TRAIN_SEED)),
-        "settings": dict(FCN8_TRAIN, epochs=args.epochs, seed=FCN8_TRAIN_SEED,
+                "floatX=float64" % (args.epochs, settings, FCN8_TRAIN_SEED)),
+        "settings": dict(settings, epochs=args.epochs, seed=FCN8_TRAIN_SEED,
                          data_augmentation={k: list(v) if isinstance(v, tuple) else v
-                                            for k, v in FCN8_TRAIN["data_augmentation"].items()}),
+                                            for k, v in settings["data_augmentation"].items()}),
         "imread": imread,
         "printed_loop_lines": lines,
         "epoch_lines": [l for l in lines if l.startswith("EPOCH")],
@@ -1368,13 +1405,31 @@ def main(argv=None):
                    choices=["fcn1d", "fcn1d_one_update", "unet", "unet_train", "fcn8",
                             "fcn8_train", "metrics", "loaders"])
     p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--batch-size", type=int, nargs=3, default=[8, 8, 1])
+    p.add_argument("--batch-size", type=int, nargs=3, default=None,
+                   help="training, validation, test batches (default: each part's own: fcn1d "
+                   "8 8 1, unet_train 5 5 1, fcn8_train 1 1 1)")
+    p.add_argument("--unet-filters", type=int, default=UNET_TRAIN_FILTERS,
+                   help="unet_train's base_n_filters (the tutorial's 64)")
+    p.add_argument("--crop", type=int, nargs=2, metavar=("ROWS", "COLS"),
+                   help="unet_train's and fcn8_train's training crop (default: 32 32 and 32 48, "
+                   "for the made data's 64 x 64 slices and 48 x 64 frames; the tutorials' 224 224)")
+    p.add_argument("--warp-sigma", type=float, default=None,
+                   help="unet_train's spline warp's sigma (default 1.25; the tutorial's 10)")
     p.add_argument("--write-data", action="store_true",
                    help="(re)write the made data under --toy and exit")
+    p.add_argument("--polyps-frames", type=int, nargs=3, metavar=("TRAIN", "VALID", "TEST"),
+                   default=[n for _, n in POLYPS_SPLITS], help="--write-data's polyps frames")
+    p.add_argument("--polyps-size", type=int, nargs=2, metavar=("ROWS", "COLS"),
+                   default=list(POLYPS_SIZE), help="--write-data's polyps frames' size (the real "
+                   "ones 288 384)")
+    p.add_argument("--isbi-size", type=int, default=ISBI_SIZE,
+                   help="--write-data's ISBI slices' side (the real ones 512)")
     args = p.parse_args(argv)
 
     if args.write_data:
-        write_all(args.toy)
+        write_all(args.toy, polyps_splits=tuple(zip(("train", "valid", "test"),
+                                                    args.polyps_frames)),
+                  polyps_size=tuple(args.polyps_size), isbi_size=args.isbi_size)
         for k, v in file_digests(args.toy).items():
             print(v, k)
         return
