@@ -202,7 +202,8 @@ def conv2d(input, filters, input_shape, filter_shape, border_mode="valid", subsa
     lies, and multiplies it by the filters' transpose; ``"xla"``, for PyTensor's JAX mode, is JAX's
     own convolution (``dltut.backend.xla_conv``; cuDNN on NVIDIA GPUs) instead of im2col (padded
     before, and strided by keeping every ``s``-th output). By default, ``default_method()``:
-    slices in PyTensor's C mode, patches in its JAX mode, the gather elsewhere.
+    slices in PyTensor's C mode, patches in its JAX mode (JAX's own convolution where an image's
+    patches exceed ``PATCH_ENTRIES_LIMIT`` values), the gather elsewhere.
     """
     batch, n_filters, out_rows, out_cols = conv_output_shape(input_shape, filter_shape,
                                                              border_mode, subsample)
@@ -210,7 +211,7 @@ def conv2d(input, filters, input_shape, filter_shape, border_mode="valid", subsa
     filter_shape = tuple(filter_shape)
     _, channels, f_rows, f_cols = filter_shape
     pad, stride = border_padding(border_mode, filter_shape), _check_pair("subsample", subsample)
-    method = _check_method(default_method() if method is None else method)
+    method = _method_for(method, out_rows * out_cols * channels * f_rows * f_cols)
     if method == "xla":
         if engine.name() != "pytensor":
             raise ValueError(f"conv2d method 'xla' needs PyTensor's JAX backend; engine "
@@ -347,6 +348,24 @@ def default_method():
     return "gather"
 
 
+# In JAX mode the patches (and col2im, the transposed convolution's) are cut by a constant index
+# with an entry per pixel of every patch of an image, which XLA keeps in the program with the
+# gathered matrices: at U-Net's and FCN-8's sizes they exhaust the memory (docs/speed.md).
+# Past this many entries an image, JAX's own convolution runs instead.
+PATCH_ENTRIES_LIMIT = 2 ** 22
+
+
+def _method_for(method, entries):
+    """``method``, or the default for a convolution whose patches hold ``entries`` values an
+    image: ``default_method()``, but JAX's own convolution where patches would be too large."""
+    if method is not None:
+        return _check_method(method)
+    chosen = default_method()
+    if chosen == "patches" and _default_method is None and entries > PATCH_ENTRIES_LIMIT:
+        return "xla"
+    return chosen
+
+
 def set_default_method(method):
     """Make ``method`` (one of ``METHODS``) ``conv2d``'s default, or ``None`` to choose by mode.
 
@@ -408,7 +427,7 @@ def conv2d_grad_wrt_inputs(output_grad, filters, input_shape, filter_shape, bord
     _, _, f_rows, f_cols = filter_shape
     pad, stride = border_padding(border_mode, filter_shape), _check_pair("subsample", subsample)
     grad = output_grad.reshape(_reshaped((batch, n_filters, out_rows, out_cols)))
-    if _check_method(default_method() if method is None else method) == "xla":
+    if _method_for(method, out_rows * out_cols * channels * f_rows * f_cols) == "xla":
         return _transposed_by_xla(grad, filters.reshape(filter_shape), input_shape, filter_shape,
                                   pad, stride, filter_flip, _batch(input_shape, output_grad))
     kernel = filters.reshape((n_filters, channels * f_rows * f_cols))

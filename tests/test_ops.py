@@ -654,3 +654,49 @@ def test_pool_geometry_matches_theano(case):
         shape, ws, ignore_border, stride, pad)))
     numpy.testing.assert_array_equal(ours_out, theirs_out)
     numpy.testing.assert_allclose(ours_grad, theirs_grad, rtol=1e-12, atol=1e-12)
+
+
+def _convolutions(variable):
+    """The kinds of the graph's convolution nodes: "xla" for JAX's own, "gathered" for a
+    product of gathered patches (an AdvancedSubtensor) or a col2im scatter (AdvancedIncSubtensor)."""
+    from pytensor.graph.traversal import ancestors
+
+    kinds = set()
+    for node in {v.owner for v in ancestors([variable]) if v.owner is not None}:
+        name = type(node.op).__name__
+        if name == "XlaConv":
+            kinds.add("xla")
+        elif name in ("AdvancedSubtensor", "AdvancedSubtensor1", "AdvancedIncSubtensor",
+                      "AdvancedIncSubtensor1"):
+            kinds.add("gathered")
+    return kinds
+
+
+@float64
+def test_jax_mode_convolves_large_images_with_jaxs_own_convolution(jax_mode, monkeypatch):
+    """By default, JAX mode's patches stop at PATCH_ENTRIES_LIMIT values an image (their constant
+    indexes filled U-Net's memory at 512x512): past it, conv2d and conv2d_grad_wrt_inputs build
+    JAX's own convolution, with the same values; a method given or set by set_default_method
+    stands."""
+    input_shape, filter_shape = (2, 3, 9, 8), (4, 3, 3, 3)
+    entries = 7 * 6 * 3 * 3 * 3  # out_rows * out_cols * channels * f_rows * f_cols
+    image, filters = T.tensor4("image"), T.tensor4("filters")
+    values = [numpy.random.RandomState(3).rand(*shape) for shape in (input_shape, filter_shape)]
+
+    def built(method=None):
+        out = conv2d(image, filters, input_shape, filter_shape, method=method)
+        back = ops.conv2d_grad_wrt_inputs(out, filters, input_shape, filter_shape, method=method)
+        return out, back
+
+    assert all(_convolutions(v) == {"gathered"} for v in built())  # under the limit
+    below = function([image, filters], list(built()))(*values)
+    monkeypatch.setattr(ops, "PATCH_ENTRIES_LIMIT", entries - 1)
+    assert all(_convolutions(v) == {"xla"} for v in built())  # past it
+    for got, expected in zip(function([image, filters], list(built()))(*values), below):
+        numpy.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert all(_convolutions(v) == {"gathered"} for v in built("patches"))  # a method given
+    try:
+        ops.set_default_method("patches")
+        assert all(_convolutions(v) == {"gathered"} for v in built())
+    finally:
+        ops.set_default_method(None)
