@@ -112,8 +112,9 @@ def list_tutorials(stream=None):
     """Print one line per tutorial: its name, the original file and what it trains."""
     stream = stream or sys.stdout
     width = max(map(len, catalogue.TUTORIALS))
+    path_width = max(len(tutorial.original) for tutorial in catalogue.TUTORIALS.values())
     for tutorial in catalogue.TUTORIALS.values():
-        print(f"{tutorial.name:<{width}}  {tutorial.original:<26}  {tutorial.summary}",
+        print(f"{tutorial.name:<{width}}  {tutorial.original:<{path_width}}  {tutorial.summary}",
               file=stream)
     return 0
 

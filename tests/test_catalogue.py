@@ -100,6 +100,9 @@ def test_dltut_list_is_a_line_per_tutorial(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == list(catalogue.TUTORIALS)
     assert "code/logistic_sgd.py" in lines[0]
+    # the summaries start in one column, past the longest original's path (the segmentation's)
+    assert len({line.index(tutorial.summary) for line, tutorial
+                in zip(lines, catalogue.TUTORIALS.values())}) == 1
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["suite", "--help"], ["run", "--help"],
