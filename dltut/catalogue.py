@@ -304,7 +304,7 @@ Train  0.5217391304347826 Valid  0.19999999999999996 Test  0.43999999999999995""
             "the made polyps of dltut/toy/polyps912 taken in name order, after "
             "numpy.random.seed(1234) (benchmarks/segm_original.py, part fcn8_train), "
             "theano-pymc 1.1.2, floatX=float64",
-            mode="c"),  # VGG-16 in float64: about 15 GiB in C mode, 24 in JAX mode
+            mode="c"),  # VGG-16 in float64: about 15 GiB in C mode, 29 in JAX mode
         exports=("train_fcn8", "buildFCN8"), epochs="num_epochs",
         lists={"batch_size": 3, "crop_size": 2},
         data="The polyps (EndoScene's 912 colonoscopy frames, polyps_split7.zip) are shared on "
@@ -313,8 +313,8 @@ Train  0.5217391304347826 Valid  0.19999999999999996 Test  0.43999999999999995""
              "folder holding train/, valid/ and test/ (each with images/*.bmp and masks2/*.tif) "
              "at data/polyps912, or give its path with --data-path. --toy trains on made frames "
              "shipped with dltut instead (dltut/toy/polyps912), offline; at VGG-16's width it "
-             "needs about 12 GiB of memory in float32 (7 with --mode c), and says so before it "
-             "starts where the machine has less."),
+             "needs about 12 GiB of memory in float32 on those, 15 on frames of the real size, "
+             "and says so before it starts where the machine has less."),
     Tutorial(
         "fcn1D", "fcn1D", "train_fcn1D", "code/cnn_1D_segm/train_fcn1D.py",
         ("learning_rate", "weight_decay", "num_epochs", "max_patience", "batch_size",

@@ -673,7 +673,7 @@ def test_train_settings_are_checked_before_anything_is_read(tmp_path):
 
 
 @pytest.mark.parametrize("mode, floatX, fixes", [
-    ("jax", "float64", ["--mode c (about", "--floatX float32 (half as much)"]),
+    ("jax", "float64", ["--floatX float32 (half as much)"]),
     ("c", "float32", []),
 ])
 def test_a_run_the_machine_lacks_the_memory_for_is_refused_before_it_compiles(
@@ -703,9 +703,9 @@ def test_a_run_the_machine_lacks_the_memory_for_is_refused_before_it_compiles(
     with in_mode(mode), pytest.raises(fitting.NotEnoughMemory,
                                       match=f"need about {'3' if mode == 'jax' else '2'} GiB"):
         fitting.check_memory(weights, "a model")
-    monkeypatch.setattr(fitting, "_available_bytes", lambda: 3 * 2 ** 30)
+    monkeypatch.setattr(fitting, "_available_bytes", lambda: 4 * 2 ** 30)
     with in_mode(mode):
-        fitting.check_memory(weights, "a model")  # 2.75 GiB in JAX mode, 1.75 in C mode: fits
+        fitting.check_memory(weights, "a model")  # 3.4 GiB in JAX mode, 1.75 in C mode: fits
     monkeypatch.setattr(fitting, "_available_bytes", lambda: None)  # unknown: no check
     fitting.check_memory(weights, "a model")
 
