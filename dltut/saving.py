@@ -12,9 +12,9 @@ implies before any model is built. Whatever is wrong is one ``ModelFileError`` n
 
 A run's checkpoint is such a file too (``save_run``, ``read_run``): the values the run's compiled
 functions update, the best parameters, the trainer's ``TrainState`` (where the run has one), other
-arrays, a NumPy ``RandomState`` and the tutorial's counters, with the run's settings as JSON; a resume checks every array's shape
-and dtype against the running model before anything is set, and refuses the checkpoint of a run
-with other settings (``check_same_run``).
+arrays, a NumPy ``RandomState`` and the tutorial's counters, with the run's settings as JSON; a
+resume checks every array's shape and dtype against the running model before anything is set,
+and refuses the checkpoint of a run with other settings (``check_same_run``).
 """
 
 import json
