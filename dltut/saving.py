@@ -11,10 +11,10 @@ the JSON's structure before it is trusted, and the arrays' shapes against those 
 implies before any model is built. Whatever is wrong is one ``ModelFileError`` naming the file.
 
 A run's checkpoint is such a file too (``save_run``, ``read_run``): the values the run's compiled
-functions update, the best parameters, the trainer's ``TrainState``, a NumPy ``RandomState`` and
-the tutorial's counters, with the run's settings as JSON; a resume checks every array's shape
-and dtype against the running model before anything is set, and refuses the checkpoint of a run
-with other settings (``check_same_run``).
+functions update, the best parameters, the trainer's ``TrainState`` (where the run has one), other
+arrays, a NumPy ``RandomState`` and the tutorial's counters, with the run's settings as JSON; a
+resume checks every array's shape and dtype against the running model before anything is set,
+and refuses the checkpoint of a run with other settings (``check_same_run``).
 """
 
 import json
@@ -165,34 +165,44 @@ def check_same_run(path, saved, current, ignore=()):
 # one (one format for every tutorial that trains with its own compiled functions)
 
 
-def save_run(path, name, settings, values, params, state, rng=None, counters=None):
+def save_run(path, name, settings, values, params=None, state=None, rng=None, counters=None,
+             best=None, arrays=None):
     """Write the checkpoint ``path`` of a run of the tutorial ``name``: as arrays, ``value/<key>``
     of each of ``values`` (``{key: shared variable}``, what the run's compiled functions update:
-    ``engine.updated_variables``), ``best/<key>`` of the trainer's ``state.best_params`` (in the
-    order of ``params``, the model's ``{key: shared variable}``), the ``costs`` of its updates and
-    the keys of ``rng`` (a NumPy ``RandomState.get_state()``, if given); as JSON under
-    ``<name>_checkpoint``, the run's ``settings``, the state's counters (``TrainState.to_dict``),
-    the rest of ``rng`` and ``counters`` (the tutorial's own: ``{key: JSON value}``)."""
+    ``engine.updated_variables``), ``best/<key>`` of the best parameters (the trainer's
+    ``state.best_params``, or ``best`` where the run has no ``TrainState``; in the order of
+    ``params``, the model's ``{key: shared variable}``), the ``costs`` of the state's updates,
+    ``array/<key>`` of ``arrays`` (other state, ``{key: array}``) and the keys of ``rng`` (a NumPy
+    ``RandomState.get_state()``, if given); as JSON under ``<name>_checkpoint``, the run's
+    ``settings``, the state's counters (``TrainState.to_dict``), the rest of ``rng`` and
+    ``counters`` (the tutorial's own: ``{key: JSON value}``)."""
     arrays = {f"value/{key}": numpy.asarray(variable.get_value())
-              for key, variable in values.items()}
-    if state.best_params is not None:
-        arrays.update({f"best/{key}": value for key, value in zip(params, state.best_params)})
-    arrays["costs"] = numpy.asarray(state.costs, dtype=float)
-    run = {"settings": jsonable(settings), "state": state.to_dict(), **(counters or {})}
+              for key, variable in values.items()} | {
+        f"array/{key}": numpy.asarray(value) for key, value in (arrays or {}).items()}
+    best = state.best_params if state is not None else best
+    if best is not None:
+        arrays.update({f"best/{key}": value for key, value in zip(params, best)})
+    run = {"settings": jsonable(settings), **(counters or {})}
+    if state is not None:
+        arrays["costs"] = numpy.asarray(state.costs, dtype=float)
+        run["state"] = state.to_dict()
     if rng is not None:
         arrays["rng_keys"] = rng[1]
         run["rng"] = [rng[0], *map(float, rng[2:])]
-    save_model(path, {"model": name}, arrays, {"iteration": state.iteration},
-               ({}, {f"{name}_checkpoint": run}))
+    info = {"iteration": state.iteration} if state is not None else {}
+    save_model(path, {"model": name}, arrays, info, ({}, {f"{name}_checkpoint": run}))
 
 
-def read_run(path, name, settings, counters=None, rng=False, n_updates=None, patience=None):
+def read_run(path, name, settings, counters=None, rng=False, n_updates=None, patience=None,
+             state=True, check=None):
     """The checkpoint ``path`` of a run of ``name`` as ``save_run`` wrote it, checked before
     anything is built: its JSON holds the keys ``save_run`` writes and no other (``counters``:
-    ``{key: type}`` of the tutorial's; ``rng`` whether a NumPy state is there), the settings are
-    this run's (``check_same_run``), the trainer's state is one a run can be in
-    (``TrainState.from_dict``), before update ``n_updates`` with this ``patience`` (where given).
-    A ``SavedRun``; a ModelFileError naming the file otherwise."""
+    ``{key: kind}`` of the tutorial's, a kind a type or a ``(test, what it accepts)`` pair;
+    ``rng`` whether a NumPy state is there; ``state`` whether a ``TrainState`` is), ``check(run)``
+    (the JSON: a problem with it, or None) passes, the settings are this run's
+    (``check_same_run``), the trainer's state is one a run can be in (``TrainState.from_dict``),
+    before update ``n_updates`` with this ``patience`` (where given). A ``SavedRun``; a
+    ModelFileError naming the file otherwise."""
     from dltut.trainer import TrainState
 
     saved = load_model(path)
@@ -202,16 +212,25 @@ def read_run(path, name, settings, counters=None, rng=False, n_updates=None, pat
                              "checkpoint= (--checkpoint) wrote")
     saved = SavedRun(saved, name, run)
     counters = counters or {}
-    keys = sorted(["settings", "state", *(["rng"] if rng else []), *counters])
+    keys = sorted(["settings", *(["state"] if state else []), *(["rng"] if rng else []),
+                   *counters])
     if not isinstance(run, dict) or sorted(run, key=str) != keys:
         raise saved.refuse(f"{name}_checkpoint is {run!r:.80}, not the dict of {', '.join(keys)}")
-    for key, kind in (("settings", dict), ("state", dict), *counters.items()):
-        if not isinstance(run[key], kind):
-            raise saved.refuse(f"{key} is {run[key]!r:.80}, not a {kind.__name__}")
+    kinds = {"settings": dict, **({"state": dict} if state else {}), **counters}
+    for key, kind in kinds.items():
+        test, what = (kind if isinstance(kind, tuple)
+                      else (lambda value, kind=kind: isinstance(value, kind), f"a {kind.__name__}"))
+        if not test(run[key]):
+            raise saved.refuse(f"{key} is {run[key]!r:.80}, not {what}")
     if rng and not _is_rng_state(run["rng"]):
         raise saved.refuse(f"rng is {run['rng']!r:.80}, not [\"MT19937\", position 0-624, "
                            "has_gauss 0 or 1, gaussian]")
+    problem = check(run) if check is not None else None
+    if problem:
+        raise saved.refuse(problem)
     check_same_run(path, run["settings"], jsonable(settings))
+    if not state:
+        return saved
     state = run["state"]
     has_best = any(key.startswith("best/") for key in saved.arrays)
     try:
@@ -229,29 +248,36 @@ def read_run(path, name, settings, counters=None, rng=False, n_updates=None, pat
 
 class SavedRun:
     """A checkpoint ``read_run`` read and checked: ``run`` its JSON (``settings``, ``state``...),
-    ``arrays`` its arrays; ``restore`` sets them into the running model."""
+    ``arrays`` its arrays; ``restore`` sets them into the running model, and keeps in ``best``
+    the best parameters (in the order of ``params``, or None) and in ``other`` ``save_run``'s
+    ``arrays``."""
 
     def __init__(self, saved, name, run):
         self.path, self.name, self.run = saved.path, name, run
         self.arrays = saved.params  # save_run's arrays, under save_model's param/
+        self.best, self.other = None, {}
 
     def refuse(self, problem):
         return ModelFileError(f"{self.path}: {problem}: not a checkpoint {self.name} wrote; start "
                               "a new run without --resume")
 
-    def restore(self, values, params, rng=None):
+    def restore(self, values, params=None, rng=None, arrays=None):
         """Set ``values`` (as ``save_run`` was given them) and the NumPy ``rng`` from the
         checkpoint, after every array's shape and dtype is checked against the running model's
-        (and no other array is there); the trainer's ``TrainState``."""
+        (``arrays``: ``{key: array like the saved one}`` of ``save_run``'s ``arrays``) and no
+        other array is there; the trainer's ``TrainState`` (None where the run has none)."""
         from dltut.trainer import TrainState
 
         expected = {f"value/{key}": numpy.asarray(variable.get_value())
                     for key, variable in values.items()}
+        expected.update({f"array/{key}": numpy.asarray(like)
+                         for key, like in (arrays or {}).items()})
         has_best = any(key.startswith("best/") for key in self.arrays)
         if has_best:
             expected.update({f"best/{key}": numpy.asarray(variable.get_value())
-                             for key, variable in params.items()})
-        expected["costs"] = numpy.zeros(self.run["state"]["iteration"] + 1)
+                             for key, variable in (params or {}).items()})
+        if "state" in self.run:
+            expected["costs"] = numpy.zeros(self.run["state"]["iteration"] + 1)
         if rng is not None:
             expected["rng_keys"] = numpy.zeros(624, dtype=numpy.uint32)
         for key, like in expected.items():
@@ -265,11 +291,15 @@ class SavedRun:
             raise self.refuse(f"unknown arrays {sorted(set(self.arrays) - set(expected))!r:.80}")
         for key, variable in values.items():
             variable.set_value(self.arrays[f"value/{key}"])
-        best = [self.arrays[f"best/{key}"] for key in params] if has_best else None
-        state = TrainState.from_dict(self.run["state"], best, self.arrays["costs"])
+        if has_best:
+            self.best = [self.arrays[f"best/{key}"] for key in params]
+        self.other = {key: self.arrays[f"array/{key}"] for key in arrays or {}}
         if rng is not None:
             name, position, has_gauss, cached = self.run["rng"]
             rng.set_state((name, self.arrays["rng_keys"], int(position), int(has_gauss), cached))
+        if "state" not in self.run:
+            return None
+        state = TrainState.from_dict(self.run["state"], self.best, self.arrays["costs"])
         log.info("... resuming from %s (update %d)", self.path, state.iteration + 1)
         return state
 

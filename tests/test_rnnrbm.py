@@ -468,23 +468,24 @@ def _rewritten(path, to, meta=None, arrays=None):
 
 
 CRAFTED = {
-    "rnnrbm a list": dict(meta=lambda m: m.update(rnnrbm=[1])),
-    "no costs": dict(meta=lambda m: m["rnnrbm"].pop("costs")),
-    "an extra key": dict(meta=lambda m: m["rnnrbm"].update(extra=1)),
-    "settings a number": dict(meta=lambda m: m["rnnrbm"].update(settings=3)),
-    "costs of strings": dict(meta=lambda m: m["rnnrbm"].update(costs=["x"])),
-    "rng position 999": dict(meta=lambda m: m["rnnrbm"].update(rng=[999, 0, 0.0])),
-    "rng a dict": dict(meta=lambda m: m["rnnrbm"].update(rng={})),
+    "rnnrbm a list": dict(meta=lambda m: m.update(rnnrbm_checkpoint=[1])),
+    "no costs": dict(meta=lambda m: m["rnnrbm_checkpoint"].pop("costs")),
+    "an extra key": dict(meta=lambda m: m["rnnrbm_checkpoint"].update(extra=1)),
+    "settings a number": dict(meta=lambda m: m["rnnrbm_checkpoint"].update(settings=3)),
+    "costs of strings": dict(meta=lambda m: m["rnnrbm_checkpoint"].update(costs=["x"])),
+    "rng position 999": dict(meta=lambda m: m["rnnrbm_checkpoint"].update(
+        rng=["MT19937", 999, 0, 0.0])),
+    "rng a dict": dict(meta=lambda m: m["rnnrbm_checkpoint"].update(rng={})),
     "no engine": dict(meta=lambda m: m.pop("engine")),
-    "an order that repeats": dict(arrays=lambda a: a.update(
-        {"param/shuffle/order": numpy.zeros(3, dtype="int64")})),
-    "an order too long": dict(arrays=lambda a: a.update(
-        {"param/shuffle/order": numpy.arange(10**5, dtype="int64")})),
-    "W of another shape": dict(arrays=lambda a: a.update({"param/W": numpy.zeros((88, 3))})),
-    "W of strings": dict(arrays=lambda a: a.update({"param/W": numpy.full((88, 20), "a")})),
-    "a stream missing": dict(arrays=lambda a: a.pop("param/rstate/rstate")),
+    "an order that repeats": dict(meta=lambda m: m["rnnrbm_checkpoint"].update(order=[0, 0, 0])),
+    "an order too long": dict(meta=lambda m: m["rnnrbm_checkpoint"].update(
+        order=list(range(10**5)))),
+    "W of another shape": dict(arrays=lambda a: a.update(
+        {"param/value/W": numpy.zeros((88, 3))})),
+    "W of strings": dict(arrays=lambda a: a.update({"param/value/W": numpy.full((88, 20), "a")})),
+    "a stream missing": dict(arrays=lambda a: a.pop("param/array/rstate")),
     "RandomState keys short": dict(arrays=lambda a: a.update(
-        {"param/shuffle/keys": numpy.zeros(3, dtype="uint32")})),
+        {"param/rng_keys": numpy.zeros(3, dtype="uint32")})),
     "an unknown array": dict(arrays=lambda a: a.update({"param/extra": numpy.zeros(1)})),
 }
 

@@ -554,15 +554,15 @@ def test_the_output_folder_is_made_or_refused_before_training(tmp_path, monkeypa
 
 
 def _spoilt(path, to, meta=None, arrays=None):
-    """A copy of the checkpoint ``path`` at ``to`` with ``meta(run)`` applied to its rnnslu
-    entry and ``arrays(dict)`` to its arrays."""
+    """A copy of the checkpoint ``path`` at ``to`` with ``meta(run)`` applied to its
+    rnnslu_checkpoint entry and ``arrays(dict)`` to its arrays."""
     import json
 
     with numpy.load(path) as data:
         values = dict(data)
     saved = json.loads(str(values["meta"]))
     if meta is not None:
-        meta(saved["rnnslu"])
+        meta(saved["rnnslu_checkpoint"])
     values["meta"] = numpy.array(json.dumps(saved))
     if arrays is not None:
         arrays(values)
@@ -574,19 +574,19 @@ def _spoilt(path, to, meta=None, arrays=None):
     (lambda run: run.update(epochs_done=10 ** 18), None,
      "1000000000000000000 epochs done and 2 epoch records"),
     (lambda run: run.update(epochs_done=0, epochs=[]), None, "0 epochs done"),
-    (lambda run: run.pop("stopped"), None, "is not an object of settings"),
-    (lambda run: run.update(sizes="big"), None, "rnnslu sizes big"),
+    (lambda run: run.pop("stopped"), None, "not the dict of best_f1, epochs"),
     (lambda run: run["results"].pop("be"), None, "results ['ce', 'clr'"),
     (lambda run: run["results"].update(be=5), None, "results be 5"),
     (lambda run: run["results"].update(clr=-1.0), None, "results clr -1.0"),
     (lambda run: run["epochs"].__setitem__(0, [1]), None, "epoch record 0 [1]"),
-    (lambda run: run.update(training_time=-1), None, "rnnslu training_time -1"),
-    (None, lambda values: values.update({"param/wx": numpy.zeros((3, 3))}),
-     "param/wx is float64 of shape (3, 3)"),
-    (None, lambda values: values.update({"param/wx": numpy.zeros((24, 10), "int64")}),
-     "param/wx is int64"),
-    (None, lambda values: values.pop("best/wx"), "an RNNSLU has ['best/b'"),
-    (None, lambda values: values.update({"param/extra": numpy.zeros(1)}), "param/extra"),
+    (lambda run: run.update(training_time=-1), None, "training_time is -1"),
+    (None, lambda values: values.update({"param/value/wx": numpy.zeros((3, 3))}),
+     "value/wx is float64 (3, 3)"),
+    (None, lambda values: values.update({"param/value/wx": numpy.zeros((24, 10), "int64")}),
+     "value/wx is int64"),
+    (None, lambda values: values.pop("param/best/wx"), "no array best/wx"),
+    (None, lambda values: values.update({"param/extra": numpy.zeros(1)}),
+     "unknown arrays ['extra']"),
 ])
 def test_a_hostile_checkpoint_is_one_error_naming_it(tmp_path, tiny_checkpoint, monkeypatch,
                                                      meta, arrays, message):
@@ -598,6 +598,18 @@ def test_a_hostile_checkpoint_is_one_error_naming_it(tmp_path, tiny_checkpoint, 
         _tiny(tmp_path, resume=str(spoilt))
 
 
+def test_a_checkpoint_of_other_data_sizes_is_another_run(tmp_path, tiny_checkpoint,
+                                                        monkeypatch):
+    """The data sizes are among the run's settings: crafted or of other data, refused as the
+    checkpoint of another run, before anything is compiled."""
+    spoilt = _spoilt(tiny_checkpoint, tmp_path / "spoilt.npz",
+                     lambda run: run["settings"].update({"data sizes": "big"}))
+    monkeypatch.setattr(RNNSLU, "prepare", lambda self: pytest.fail("compiled"))
+    with pytest.raises(ValueError, match=re.escape(f"{spoilt}: checkpoint of another run")
+                       + ".*'data sizes': \\('big', \\["):
+        _tiny(tmp_path, resume=str(spoilt))
+
+
 def test_a_hostile_checkpoint_on_the_command_line(tmp_path, tiny_checkpoint):
     from hostile import assert_refused, run_dltut
 
@@ -605,7 +617,7 @@ def test_a_hostile_checkpoint_on_the_command_line(tmp_path, tiny_checkpoint):
                      lambda run: run.update(epochs="all"))
     refused = run_dltut(["run", "rnnslu", "--toy", "--nhidden", 10, "--emb-dimension", 8,
                          "--win", 3, "--nepochs", 2, "--mode", "c", "--resume", spoilt], tmp_path)
-    assert_refused(refused, str(spoilt), "rnnslu epochs all")
+    assert_refused(refused, str(spoilt), "epochs is 'all', not a list")
 
 
 def test_a_hostile_model_file_is_one_error_naming_it(tmp_path, floatX64):

@@ -415,3 +415,30 @@ def test_a_run_checkpoint_of_another_model_sets_nothing(tmp_path):
     numpy.testing.assert_array_equal(values["rstate"].get_value(), before)
     with pytest.raises(saving.ModelFileError, match="unknown arrays"):
         saved.restore({"W": values["W"]}, params)
+
+
+def test_a_run_checkpoint_without_a_train_state(tmp_path):
+    """A run with no TrainState (rnnslu, rnnrbm): its best parameters, other arrays and
+    counters come back; a counter's test and the run's check refuse, naming the file."""
+    values, params, _ = _run()
+    path = tmp_path / "run.npz"
+    best = [numpy.ones((2, 3), dtype=engine.floatX())]
+    other = {"streams": numpy.arange(4, dtype="int32")}
+    saving.save_run(path, "tiny", {"lr": 0.1}, values, params, counters={"epochs": [1, 2]},
+                    best=best, arrays=other)
+    counters = {"epochs": (lambda epochs: isinstance(epochs, list), "a list of epochs")}
+    saved = saving.read_run(path, "tiny", {"lr": 0.1}, counters, state=False)
+    assert saved.restore(values, params, arrays={"streams": numpy.zeros(4, "int32")}) is None
+    numpy.testing.assert_array_equal(saved.best[0], best[0])
+    numpy.testing.assert_array_equal(saved.other["streams"], other["streams"])
+    assert saved.run["epochs"] == [1, 2]
+    with pytest.raises(saving.ModelFileError, match=f"{path}: epochs is \\[1, 2\\], not a dict"):
+        saving.read_run(path, "tiny", {"lr": 0.1}, {"epochs": dict}, state=False)
+    with pytest.raises(saving.ModelFileError, match=f"{path}: 2 epochs: not a checkpoint"):
+        saving.read_run(path, "tiny", {"lr": 0.1}, counters, state=False,
+                        check=lambda run: f"{len(run['epochs'])} epochs")
+    with pytest.raises(saving.ModelFileError, match="not the dict of epochs, settings, state"):
+        saving.read_run(path, "tiny", {"lr": 0.1}, counters)
+    with pytest.raises(saving.ModelFileError, match="array/streams is int32 \\(4,\\), this run's "
+                                                    "is int32 \\(5,\\)"):
+        saved.restore(values, params, arrays={"streams": numpy.zeros(5, "int32")})

@@ -64,7 +64,6 @@ GENERATE_FRAMES = 200  # frames of a generated sequence
 PICTURE_CELL = 3  # pixels a side of a frame's note in generate's picture
 RUN_OPTIONS = ("floatX", "mode", "checkpoint", "checkpoint_every", "resume",
                "overwrite")  # test_rnnrbm's fitting.Options
-_STREAMS, _SHUFFLE = "rstate/", "shuffle/"  # checkpoint arrays: the MRG streams, the RandomState
 NOTTINGHAM = os.path.join("data", "Nottingham")  # where the tutorial's data was unzipped
 NOTTINGHAM_URL = "http://www.iro.umontreal.ca/~lisa/deep/data/Nottingham.zip"
 NOTTINGHAM_SOURCE = (f"the Nottingham Database of folk tunes as MIDI files, {NOTTINGHAM_URL} "
@@ -351,80 +350,35 @@ class RnnRbm:
                   timeit.default_timer() - start_time)
         return epoch_costs
 
+    def _run_settings(self, batch_size, n_sequences):
+        return {**self.settings, "batch_size": batch_size, "n_sequences": n_sequences,
+                "engine": engine.name(), "floatX": engine.floatX()}
+
     def _save(self, path, batch_size, order, costs):
-        values = {p.name: p.get_value() for p in self.params}
-        values.update({_STREAMS + key: value for key, value in self.theano_rng.state().items()})
-        _, keys, position, has_gauss, cached_gaussian = self.rng.get_state()
-        values[_SHUFFLE + "keys"] = keys
-        values[_SHUFFLE + "order"] = numpy.asarray(order, dtype="int64")
-        meta = {"rnnrbm": {"settings": {**self.settings, "batch_size": batch_size,
-                                        "n_sequences": len(order)},
-                           "costs": costs, "rng": [position, has_gauss, cached_gaussian]}}
-        saving.save_model(path, {"model": "rnnrbm"}, values, extra=({}, meta))
+        """The checkpoint ``path`` (``saving.save_run``): the parameters, the random streams'
+        states, the RandomState, the sequences' order and each epoch's mean monitor."""
+        saving.save_run(path, "rnnrbm", self._run_settings(batch_size, len(order)),
+                        {p.name: p for p in self.params}, rng=self.rng.get_state(),
+                        counters={"costs": costs, "order": list(order)},
+                        arrays=self.theano_rng.state())
 
     def _resume(self, path, batch_size, n_sequences):
         """Set the model's state from the checkpoint ``path``; ``(order, costs)``. What the file
-        holds is checked first (a ModelFileError naming it): its settings are this run's, its
-        arrays those of this model."""
-        saved = saving.load_model(path)
-        meta = saved.meta.get("rnnrbm") if isinstance(saved.meta, dict) else None
-        if meta is None:
-            raise saving.ModelFileError(f"{path}: not a checkpoint of RnnRbm.train; resume "
-                                        "needs the file that checkpoint= wrote")
-        keys = {"settings", "costs", "rng"}
-        if not isinstance(meta, dict):
-            raise saving.ModelFileError(f"{path}: rnnrbm is {meta!r:.80}, not the dict of "
-                                        f"settings, costs and rng: {_NOT_A_CHECKPOINT}")
-        if set(meta) != keys:
-            wrong = ", ".join(f"no {key}" if key in keys else f"unknown key {key!r:.40}"
-                              for key in sorted(set(meta) ^ keys, key=str))
-            raise saving.ModelFileError(f"{path}: rnnrbm: {wrong}: {_NOT_A_CHECKPOINT}")
-        if not isinstance(meta["settings"], dict):
-            raise saving.ModelFileError(f"{path}: rnnrbm.settings is {meta['settings']!r:.80}, "
-                                        f"not a dict of settings: {_NOT_A_CHECKPOINT}")
-        settings = {**self.settings, "batch_size": batch_size, "n_sequences": n_sequences}
-        run = {"engine": engine.name(), "floatX": engine.floatX()}
-        saving.check_same_run(path, {**meta["settings"], **{k: saved.meta.get(k) for k in run}},
-                              {**settings, **run})
-        costs, rng = meta["costs"], meta["rng"]
-        if not isinstance(costs, list) or not all(_is_number(c) for c in costs):
-            raise saving.ModelFileError(f"{path}: rnnrbm.costs is {costs!r:.80}, not a list of "
-                                        f"each epoch's mean monitor: {_NOT_A_CHECKPOINT}")
-        if not (isinstance(rng, list) and len(rng) == 3 and _is_whole(rng[0], 0, 624)
-                and _is_whole(rng[1], 0, 1) and _is_number(rng[2])
-                and numpy.isfinite(rng[2])):
-            raise saving.ModelFileError(f"{path}: rnnrbm.rng is {rng!r:.80}, not a "
-                                        "RandomState's [position 0-624, has_gauss 0 or 1, "
-                                        f"gaussian]: {_NOT_A_CHECKPOINT}")
-        streams = self.theano_rng.state()
-        expected = {p.name: numpy.asarray(p.get_value()) for p in self.params}
-        expected.update({_STREAMS + key: value for key, value in streams.items()})
-        expected[_SHUFFLE + "keys"] = numpy.zeros(624, dtype=numpy.uint32)
-        expected[_SHUFFLE + "order"] = numpy.arange(n_sequences, dtype="int64")
-        for key, like in expected.items():
-            value = saved.params.get(key)
-            if value is None or value.shape != like.shape or value.dtype != like.dtype:
-                found = "missing" if value is None else f"{value.dtype} {value.shape}"
-                raise saving.ModelFileError(f"{path}: array {key} {found}, this model's is "
-                                            f"{like.dtype} {like.shape}: {_NOT_A_CHECKPOINT}")
-        if set(saved.params) != set(expected):
-            raise saving.ModelFileError(f"{path}: unknown arrays "
-                                        f"{sorted(set(saved.params) - set(expected))!r:.80}: "
-                                        f"{_NOT_A_CHECKPOINT}")
-        order = saved.params[_SHUFFLE + "order"]
-        if not numpy.array_equal(numpy.sort(order), expected[_SHUFFLE + "order"]):
-            raise saving.ModelFileError(f"{path}: {_SHUFFLE}order is not an order of the "
-                                        f"{n_sequences} sequences: {_NOT_A_CHECKPOINT}")
-        for p in self.params:
-            p.set_value(numpy.asarray(saved.params[p.name], dtype=engine.floatX()))
-        self.theano_rng.set_state({key[len(_STREAMS):]: value
-                                   for key, value in saved.params.items()
-                                   if key.startswith(_STREAMS)})
-        position, has_gauss, cached_gaussian = rng
-        self.rng.set_state(("MT19937", saved.params[_SHUFFLE + "keys"], int(position),
-                            int(has_gauss), float(cached_gaussian)))
-        self.costs = [float(c) for c in costs]
-        return order.tolist(), [float(c) for c in costs]
+        holds is checked first (``saving.read_run``, a ModelFileError naming it): its settings are
+        this run's, its arrays those of this model."""
+        counters = {
+            "costs": (lambda costs: isinstance(costs, list) and all(map(_is_number, costs)),
+                      "a list of each epoch's mean monitor"),
+            "order": (lambda order: isinstance(order, list) and all(map(_is_index, order))
+                      and sorted(order) == list(range(n_sequences)),
+                      f"an order of the {n_sequences} sequences")}
+        saved = saving.read_run(path, "rnnrbm", self._run_settings(batch_size, n_sequences),
+                                counters, rng=True, state=False)
+        saved.restore({p.name: p for p in self.params}, rng=self.rng,
+                      arrays=self.theano_rng.state())
+        self.theano_rng.set_state(saved.other)
+        self.costs = [float(c) for c in saved.run["costs"]]
+        return saved.run["order"], [float(c) for c in saved.run["costs"]]
 
     def generate(self, filename, show=True):
         """Sample a sequence of 200 frames, write it as the MIDI file ``filename`` (frames of
@@ -445,17 +399,12 @@ class RnnRbm:
         return piano_roll
 
 
-_NOT_A_CHECKPOINT = "not a checkpoint RnnRbm.train wrote; start a new run without --resume"
-
-
 def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _is_whole(value, low, high):
-    """A whole number (an int, or a float JSON wrote of one) in ``[low, high]``."""
-    return _is_number(value) and numpy.isfinite(value) and value == int(value) \
-        and low <= value <= high
+def _is_index(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def piano_roll_picture(piano_roll, cell=None):

@@ -440,20 +440,19 @@ class RNNSLU:
                 f"{(self.nh, self.nc, self.ne, self.de, self.cs)}")
         self.set_values(self.checked_values(path, saved.params))
 
-    def checked_values(self, path, values, prefix=""):
+    def checked_values(self, path, values):
         """``values`` (``{name: array}`` read from ``path``) as this network's parameters, in
         floatX; a ``saving.ModelFileError`` naming the file unless they are exactly its
         parameters, of its shapes, in floats (what ``set_values`` would otherwise take)."""
         names = sorted(p.name for p in self.params)
         if sorted(values) != names:
-            raise saving.ModelFileError(f"{path}: arrays {sorted(prefix + n for n in values)}, "
-                                        f"an RNNSLU has {[prefix + n for n in names]} (a file "
-                                        "of another model?)")
+            raise saving.ModelFileError(f"{path}: arrays {sorted(values)}, an RNNSLU has "
+                                        f"{names} (a file of another model?)")
         for p in self.params:
             value, shape = values[p.name], p.get_value(borrow=True).shape
             if value.shape != shape or value.dtype.kind != "f":
                 raise saving.ModelFileError(
-                    f"{path}: {prefix}{p.name} is {value.dtype} of shape {value.shape}, this "
+                    f"{path}: {p.name} is {value.dtype} of shape {value.shape}, this "
                     f"network's is floats of shape {shape} (a file of another model?)")
         return {name: value.astype(engine.floatX()) for name, value in values.items()}
 
@@ -619,8 +618,8 @@ def _main(param, dataset, output_folder, options):
 
 
 class _RunState:
-    """What ``main`` carries from epoch to epoch, and its checkpoint (a ``.npz`` written by
-    ``dltut.saving``: the model's values, the kept best model's, and the rest as JSON)."""
+    """What ``main`` carries from epoch to epoch, and its checkpoint (``saving.save_run``: the
+    model's values, the kept best model's, and the rest as the run's counters)."""
 
     # the results the tutorial adds to param as it goes
     RESULTS = ("clr", "ce", "vf1", "tf1", "vp", "tp", "vr", "tr", "be")
@@ -639,36 +638,27 @@ class _RunState:
         self.training_time = 0.0
 
     def _settings(self):
-        return {key: self.param[key] for key in DEFAULT_PARAM if key not in self.FREE}
+        return {**{key: self.param[key] for key in DEFAULT_PARAM if key not in self.FREE},
+                "data sizes": self.sizes, "floatX": engine.floatX()}
 
     def save(self, path, rnn):
-        best = {} if self.best_params is None else {
-            "best/" + name: value for name, value in self.best_params.items()}
-        meta = {"rnnslu": {
-            "settings": self._settings(), "sizes": self.sizes, "best_f1": self.best_f1,
-            "has_best": self.best_params is not None, "epochs": self.epochs,
-            "epochs_done": self.epochs_done, "stopped": self.stopped,
-            "training_time": self.training_time,
-            "results": {key: self.param[key] for key in self.RESULTS if key in self.param}}}
-        saving.save_model(path, {"model": "rnnslu"}, rnn.get_values(), extra=(best, meta))
+        params = {p.name: p for p in rnn.params}
+        best = None if self.best_params is None else [self.best_params[n] for n in params]
+        counters = {"best_f1": self.best_f1, "epochs": self.epochs,
+                    "epochs_done": self.epochs_done, "stopped": self.stopped,
+                    "training_time": self.training_time,
+                    "results": {key: self.param[key] for key in self.RESULTS if key in self.param}}
+        saving.save_run(path, "rnnslu", self._settings(), params, params, counters=counters,
+                        best=best)
 
     def load(self, path, rnn):
-        saved = saving.load_model(path)
-        run = saved.meta.get("rnnslu")
-        if run is None:
-            raise saving.ModelFileError(f"{path}: not a checkpoint of rnnslu; resume needs the "
-                                        "file that checkpoint= wrote")
-        _check_run(path, run)
-        saving.check_same_run(path, {**run["settings"], "data sizes": run["sizes"]},
-                              {**self._settings(), "data sizes": self.sizes})
-        values = rnn.checked_values(path, saved.params, "param/")
-        best = {name[len("best/"):]: value for name, value in saved.arrays.items()
-                if name.startswith("best/")}
-        if run["has_best"] or best:
-            best = rnn.checked_values(path, best, "best/")
-        rnn.set_values(values)
-        if run["has_best"]:
-            self.best_params = best
+        saved = saving.read_run(path, "rnnslu", self._settings(), _COUNTERS, state=False,
+                                check=_run_problem)
+        params = {p.name: p for p in rnn.params}
+        saved.restore(params, params)
+        if saved.best is not None:
+            self.best_params = dict(zip(params, saved.best))
+        run = saved.run
         self.param.update(run["results"])
         self.best_f1, self.epochs = run["best_f1"], run["epochs"]
         self.epochs_done, self.stopped = run["epochs_done"], run["stopped"]
@@ -689,16 +679,12 @@ def _is_scores(value):  # conlleval's rounded {p, r, f1}
         and all(map(_is_number, value.values()))
 
 
-# a checkpoint's "rnnslu" entry (_RunState.save): each key and its test
-_RUN_KEYS = {
-    "settings": lambda value: isinstance(value, dict),
-    "sizes": lambda value: isinstance(value, list) and len(value) == 5
-    and all(map(_is_index, value)),
-    "best_f1": _is_number, "has_best": lambda value: isinstance(value, bool),
-    "epochs": lambda value: isinstance(value, list), "epochs_done": _is_index,
-    "stopped": lambda value: isinstance(value, bool),
-    "training_time": lambda value: _is_number(value) and value >= 0,
-    "results": lambda value: isinstance(value, dict),
+# the run's counters in its checkpoint (_RunState.save): each key and its kind
+_COUNTERS = {
+    "best_f1": (_is_number, "a number"), "epochs": list,
+    "epochs_done": (_is_index, "an epoch count"), "stopped": bool,
+    "training_time": (lambda value: _is_number(value) and value >= 0, "seconds (>= 0)"),
+    "results": dict,
 }
 _EPOCH_KEYS = {  # one of its epochs
     "epoch": _is_index, "clr": lambda value: _is_number(value) and value > 0,
@@ -706,36 +692,27 @@ _EPOCH_KEYS = {  # one of its epochs
 }
 
 
-def _check_run(path, run):
-    """The ``rnnslu`` entry of the checkpoint ``path`` as ``_RunState.save`` writes it, or a
-    ``saving.ModelFileError`` naming the file and what is wrong: the keys and kinds above, one
+def _run_problem(run):
+    """What is wrong with the counters of a checkpoint (``saving.read_run``'s ``check``): one
     record per epoch done (what a resume replays, so a file cannot ask for more), and the
     tutorial's results of those epochs (``clr`` > 0, the current and best epochs among them)."""
-    def bad(problem):
-        return saving.ModelFileError(f"{path}: {problem}; not a checkpoint of rnnslu that dltut "
-                                     "wrote (or a damaged one): start the run again")
-
-    if not isinstance(run, dict) or sorted(run) != sorted(_RUN_KEYS):
-        raise bad(f"rnnslu entry {str(run)[:80]} is not an object of {', '.join(_RUN_KEYS)}")
-    for key, test in _RUN_KEYS.items():
-        if not test(run[key]):
-            raise bad(f"rnnslu {key} {str(run[key])[:80]}")
     if not 1 <= run["epochs_done"] == len(run["epochs"]):
-        raise bad(f"{run['epochs_done']} epochs done and {len(run['epochs'])} epoch records")
+        return f"{run['epochs_done']} epochs done and {len(run['epochs'])} epoch records"
     for index, epoch in enumerate(run["epochs"]):
         if not isinstance(epoch, dict) or sorted(epoch) != sorted(_EPOCH_KEYS) \
                 or not all(test(epoch[key]) for key, test in _EPOCH_KEYS.items()):
-            raise bad(f"epoch record {index} {str(epoch)[:80]}")
+            return f"epoch record {index} {str(epoch)[:80]}"
     results = run["results"]
     if sorted(results) != sorted(_RunState.RESULTS):
-        raise bad(f"results {sorted(results)}, expected {', '.join(_RunState.RESULTS)}")
+        return f"results {sorted(results)}, expected {', '.join(_RunState.RESULTS)}"
     for key, value in results.items():
         if key in ("ce", "be"):  # epochs among those done
             ok = _is_index(value) and value < run["epochs_done"]
         else:
             ok = _is_number(value) and (key != "clr" or value > 0)
         if not ok:
-            raise bad(f"results {key} {str(value)[:80]}")
+            return f"results {key} {str(value)[:80]}"
+    return None
 
 
 def _load(dataset, fold):
