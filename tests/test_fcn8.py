@@ -810,22 +810,42 @@ def _memory_gib():
         return None
 
 
+@pytest.fixture
+def much_memory():
+    """``need(gib, what)``: wait until no other test of this machine holds much memory (a lock
+    file shared by the test processes: CI runs the theano suite beside PyTensor's), then skip
+    unless ``gib`` GiB are available; the lock is held to the test's end."""
+    import fcntl
+    import tempfile
+
+    held = []
+
+    def need(gib, what):
+        lock = open(os.path.join(tempfile.gettempdir(), "dltut-tests-much-memory.lock"), "w")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        held.append(lock)
+        available = _memory_gib()
+        if available is not None and available < gib:
+            pytest.skip(f"{available:.0f} GiB of memory available, {what} needs about {gib}")
+
+    yield need
+    for lock in held:
+        lock.close()  # (closing releases the lock)
+
+
 @pytest.mark.slow
 @float64
 @pytest.mark.parametrize("label", ["command_line_dropout_0", "command_line"])
 @pytest.mark.parametrize("mode", [m for m in available_modes() if m != "numba"])
-def test_full_width_steps_are_the_originals(mode, label):
+def test_full_width_steps_are_the_originals(mode, label, much_memory):
     """The original buildFCN8 (VGG-16's widths, on a made 1x3x48x64 frame) and train_fcn8's
     loss, Adam and validation function, with dropout 0 then 0.5 (the masks of its second call
     sites), in float64: outputs, losses, validation numbers and every parameter after two steps
     against the original's, to 1e-12 (measured in C mode: 2e-15 for the outputs, 2e-13 for the
     parameters' sums). C mode needs about 11 GB of memory; JAX mode in float64 more than 22."""
     recorded = recorded_original("fcn8")
-    needed = 24 if mode == "jax" else 12
-    available = _memory_gib()
-    if available is not None and available < needed:
-        pytest.skip(f"{available:.0f} GiB of memory available, FCN-8 at VGG-16's width in "
-                    f"float64 needs about {needed} in mode {mode}")
+    much_memory(24 if mode == "jax" else 12,
+                f"FCN-8 at VGG-16's width in float64 in mode {mode}")
     reference = recorded[label]
     with in_mode(mode):
         got = run_protocol(0.5 if label == "command_line" else 0.0, recorded)
@@ -849,17 +869,13 @@ def test_full_width_steps_are_the_originals(mode, label):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", [m for m in available_modes() if m != "numba"])
-def test_training_on_the_made_polyps_prints_the_originals_lines(caplog, mode):
+def test_training_on_the_made_polyps_prints_the_originals_lines(caplog, mode, much_memory):
     """train_fcn8 at VGG-16's width on dltut/toy/polyps912 for 4 epochs (batches of one frame, a
     32x48 crop), seed 1234: every EPOCH line and the FINAL MODEL line as the original's
     train_fcn8.train printed them on the same frames after numpy.random.seed(1234), and its
     training losses to 1e-10 (float64; about 14 GB and 150 s in C mode, more in JAX mode)."""
     recorded = recorded_original("fcn8_train")
-    needed = 24 if mode == "jax" else 16
-    available = _memory_gib()
-    if available is not None and available < needed:
-        pytest.skip(f"{available:.0f} GiB of memory available, the run needs about {needed} "
-                    f"in mode {mode}")
+    much_memory(24 if mode == "jax" else 16, f"the run in mode {mode}")
     settings = recorded["settings"]
     with caplog.at_level(logging.INFO, logger="dltut.tutorials.fcn8"):
         result = fcn8.train_fcn8(learning_rate=settings["learn_step"],
