@@ -304,12 +304,21 @@ class SavedRun:
         return state
 
 
+def is_number(value):
+    """A number as JSON gives it (an int or a float, not a bool): a test of a run's counters."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def is_index(value):
+    """A count or an index as JSON gives it: an int >= 0, not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def _is_rng_state(value):
     """NumPy's MT19937 state as ``save_run`` writes it: its name, position, has_gauss and cached
     gaussian (the 624 keys are an array)."""
     return (isinstance(value, list) and len(value) == 4 and value[0] == "MT19937"
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                    for v in value[1:])
+            and all(is_number(v) and math.isfinite(v) for v in value[1:])
             and value[1] in range(625) and value[2] in (0, 1))
 
 

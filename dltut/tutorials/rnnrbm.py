@@ -367,9 +367,9 @@ class RnnRbm:
         holds is checked first (``saving.read_run``, a ModelFileError naming it): its settings are
         this run's, its arrays those of this model."""
         counters = {
-            "costs": (lambda costs: isinstance(costs, list) and all(map(_is_number, costs)),
+            "costs": (lambda costs: isinstance(costs, list) and all(map(saving.is_number, costs)),
                       "a list of each epoch's mean monitor"),
-            "order": (lambda order: isinstance(order, list) and all(map(_is_index, order))
+            "order": (lambda order: isinstance(order, list) and all(map(saving.is_index, order))
                       and sorted(order) == list(range(n_sequences)),
                       f"an order of the {n_sequences} sequences")}
         saved = saving.read_run(path, "rnnrbm", self._run_settings(batch_size, n_sequences),
@@ -397,14 +397,6 @@ class RnnRbm:
 
             plot_piano_roll(piano_roll, self.r, self.dt, pyplot.figure().add_subplot())
         return piano_roll
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_index(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def piano_roll_picture(piano_roll, cell=None):

@@ -666,28 +666,20 @@ class _RunState:
         log.info("... resuming from %s (%d epochs done)", path, self.epochs_done)
 
 
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_index(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
 def _is_scores(value):  # conlleval's rounded {p, r, f1}
     return isinstance(value, dict) and sorted(value) == ["f1", "p", "r"] \
-        and all(map(_is_number, value.values()))
+        and all(map(saving.is_number, value.values()))
 
 
 # the run's counters in its checkpoint (_RunState.save): each key and its kind
 _COUNTERS = {
-    "best_f1": (_is_number, "a number"), "epochs": list,
-    "epochs_done": (_is_index, "an epoch count"), "stopped": bool,
-    "training_time": (lambda value: _is_number(value) and value >= 0, "seconds (>= 0)"),
+    "best_f1": (saving.is_number, "a number"), "epochs": list,
+    "epochs_done": (saving.is_index, "an epoch count"), "stopped": bool,
+    "training_time": (lambda value: saving.is_number(value) and value >= 0, "seconds (>= 0)"),
     "results": dict,
 }
 _EPOCH_KEYS = {  # one of its epochs
-    "epoch": _is_index, "clr": lambda value: _is_number(value) and value > 0,
+    "epoch": saving.is_index, "clr": lambda value: saving.is_number(value) and value > 0,
     "valid": _is_scores, "test": _is_scores, "new_best": lambda value: isinstance(value, bool),
 }
 
@@ -707,9 +699,9 @@ def _run_problem(run):
         return f"results {sorted(results)}, expected {', '.join(_RunState.RESULTS)}"
     for key, value in results.items():
         if key in ("ce", "be"):  # epochs among those done
-            ok = _is_index(value) and value < run["epochs_done"]
+            ok = saving.is_index(value) and value < run["epochs_done"]
         else:
-            ok = _is_number(value) and (key != "clr" or value > 0)
+            ok = saving.is_number(value) and (key != "clr" or value > 0)
         if not ok:
             return f"results {key} {str(value)[:80]}"
     return None
