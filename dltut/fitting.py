@@ -261,16 +261,15 @@ def check_memory(params, what):
     available = _available_bytes()
     weights = sum(param.get_value(borrow=True).nbytes for param in params)
     mode = engine.mode()
-    need = {name: weights * factor for name, factor in _MEMORY_PER_PARAMETER_BYTE.items()}
-    need.setdefault(mode, need["c"])
-    if available is None or need[mode] <= available:
+    need = weights * _MEMORY_PER_PARAMETER_BYTE.get(mode, _MEMORY_PER_PARAMETER_BYTE["c"])
+    if available is None or need <= available:
         return
     fixes = ["use a machine with more memory"]
     if engine.floatX() == "float64":
         fixes.append("--floatX float32 (half as much)")
     raise NotEnoughMemory(
         f"{what}: {weights / 2 ** 30:.1f} GiB of parameters ({engine.floatX()}) need about "
-        f"{need[mode] / 2 ** 30:.0f} GiB of memory to train in mode {mode}, "
+        f"{need / 2 ** 30:.0f} GiB of memory to train in mode {mode}, "
         f"and {available / 2 ** 30:.0f} GiB are available: {', or '.join(fixes)}")
 
 

@@ -801,15 +801,6 @@ def run_protocol(dropout, recorded):
     return got
 
 
-def _memory_gib():
-    try:
-        with open("/proc/meminfo") as f:
-            fields = dict(line.split(":", 1) for line in f)
-        return int(fields["MemAvailable"].split()[0]) / 2**20
-    except (OSError, KeyError, ValueError):
-        return None
-
-
 @pytest.fixture
 def much_memory():
     """``need(gib, what)``: wait until no other test of this machine holds much memory (a lock
@@ -824,9 +815,12 @@ def much_memory():
         lock = open(os.path.join(tempfile.gettempdir(), "dltut-tests-much-memory.lock"), "w")
         fcntl.flock(lock, fcntl.LOCK_EX)
         held.append(lock)
-        available = _memory_gib()
-        if available is not None and available < gib:
-            pytest.skip(f"{available:.0f} GiB of memory available, {what} needs about {gib}")
+        from dltut import fitting
+
+        available = fitting._available_bytes()
+        if available is not None and available < gib * 2 ** 30:
+            pytest.skip(f"{available / 2 ** 30:.0f} GiB of memory available, {what} needs about "
+                        f"{gib}")
 
     yield need
     for lock in held:
