@@ -5,13 +5,17 @@ The fast tests drive ``tuning.choose`` with probes that sleep (no JAX): which se
 choice is remembered under this machine's key and reused there only (another CPU model, other
 instruction-set flags, another jaxlib or XLA_FLAGS measure anew), that a corrupt or foreign file
 is measured over and replaced, and who overrides the measurement. One test tunes a real JAX loop.
-The slow tests check that the published logistic regression line prints under every candidate.
+The slow tests check that the published logistic regression line prints under every candidate,
+and run the logistic regression from an empty cache beside two busy processes, then alone.
 """
 
 import json
 import logging
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -29,7 +33,7 @@ def cache(tmp_path, monkeypatch):
     monkeypatch.setattr(tuning, "cpu_description",
                         lambda: ("Some CPU 9000", ("avx2", "fma", "sse2")))
     monkeypatch.setattr(tuning, "_jaxlib_version", lambda: "0.10.2")
-    monkeypatch.setattr(tuning, "machine_is_quiet", lambda: True)  # whatever else runs
+    monkeypatch.setattr(tuning, "machine_is_quiet", lambda since: True)  # whatever else runs
     return tmp_path / "cache"
 
 
@@ -82,20 +86,20 @@ def test_a_choice_made_on_a_busy_machine_does_not_stick(cache, monkeypatch):
     next, quiet run measures again and uses what a quiet measurement picks (the default here);
     a quiet run agreeing settles it, and a busy one never overturns a quiet pick."""
     program = "train_step float32[600, 784]"
-    monkeypatch.setattr(tuning, "machine_is_quiet", lambda: False)
+    monkeypatch.setattr(tuning, "machine_is_quiet", lambda since: False)
     assert tuning.choose(program, Probe(fast="ynn-off"))[0] == "ynn-off"
     assert tuning.remembered()[program]["quiet"] is False
 
-    monkeypatch.setattr(tuning, "machine_is_quiet", lambda: True)
+    monkeypatch.setattr(tuning, "machine_is_quiet", lambda since: True)
     forget(monkeypatch)
     assert tuning.choose(program, Probe(fast="xla-default"))[0] == "xla-default"
     assert not tuning.remembered()[program]["settled"]
 
-    monkeypatch.setattr(tuning, "machine_is_quiet", lambda: False)
+    monkeypatch.setattr(tuning, "machine_is_quiet", lambda since: False)
     forget(monkeypatch)  # busy again, noise favouring ynn-off: the quiet pick stands
     assert tuning.choose(program, Probe(fast="ynn-off"))[0] == "xla-default"
 
-    monkeypatch.setattr(tuning, "machine_is_quiet", lambda: True)
+    monkeypatch.setattr(tuning, "machine_is_quiet", lambda since: True)
     forget(monkeypatch)
     assert tuning.choose(program, Probe(fast="xla-default"))[0] == "xla-default"
     assert tuning.remembered()[program]["settled"] is True
@@ -104,12 +108,33 @@ def test_a_choice_made_on_a_busy_machine_does_not_stick(cache, monkeypatch):
     assert tuning.choose(program, settled)[0] == "xla-default" and settled.compiled == []
 
 
-def test_the_load_average_says_whether_the_machine_is_quiet(monkeypatch):
+def test_quiet_means_other_processes_left_the_cores_alone_while_measuring(monkeypatch):
+    """Busy is what others used of the CPUs between the two readings (busy time less this
+    process's own), not the load average, which lags a minute behind."""
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))  # not consulted
+    since = (100.0, 10.0, 50.0)  # busy s, own s, wall s
+    monkeypatch.setattr(tuning, "cpu_use", lambda: (102.1, 12.0, 51.0))  # others 0.1 core
+    assert tuning.machine_is_quiet(since)
+    monkeypatch.setattr(tuning, "cpu_use", lambda: (103.5, 12.0, 51.0))  # others 1.5 cores
+    assert not tuning.machine_is_quiet(since)
+
+
+def test_without_the_cpus_busy_time_the_load_average_decides(monkeypatch):
+    monkeypatch.setattr(tuning, "cpu_use", lambda: (None, 1.0, 1.0))
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     monkeypatch.setattr(os, "getloadavg", lambda: (1.1, 1.0, 1.0))
-    assert tuning.machine_is_quiet()
+    assert tuning.machine_is_quiet((None, 0.0, 0.0))
     monkeypatch.setattr(os, "getloadavg", lambda: (3.0, 2.0, 1.0))
-    assert not tuning.machine_is_quiet()
+    assert not tuning.machine_is_quiet((None, 0.0, 0.0))
+
+
+def test_this_machines_cpu_use_is_read():
+    busy, own, wall = tuning.cpu_use()
+    sum(range(3_000_000))  # some CPU time of this process's own
+    busy2, own2, wall2 = tuning.cpu_use()
+    assert own2 > own and wall2 > wall
+    if os.path.exists("/proc/stat"):
+        assert busy2 - busy >= 0 and busy2 - busy <= (wall2 - wall) * os.cpu_count() + 0.05
 
 
 @pytest.mark.parametrize("change", ["cpu model", "cpu flags", "jaxlib", "XLA_FLAGS"])
@@ -243,3 +268,47 @@ def test_the_published_logreg_line_prints_under_every_setting(setting, monkeypat
     assert ("Optimization complete with best validation score of 7.500000 %,with test "
             "performance 7.489583 %") in lines
     assert result.epochs == 74
+
+
+def _logreg_first_epoch(env):
+    """``scripts/logreg.py`` for one epoch with ``env``; its output and the settings file's entries
+    (one machine key: the command's)."""
+    script = Path(__file__).resolve().parent.parent / "scripts" / "logreg.py"
+    run = subprocess.run([sys.executable, str(script), "--n-epochs", "1", "--verbose"], env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    with open(Path(env["DLTUT_CACHE"]) / tuning.FILE_NAME) as file:
+        (entries,) = json.load(file)["machines"].values()
+    return run.stdout + run.stderr, entries
+
+
+@pytest.mark.slow
+def test_a_first_run_beside_two_busy_processes_does_not_lock_in_its_choice(tmp_path):
+    """A new user's first run (empty home and cache) while two other jobs hold both cores: every
+    setting it measured is marked busy and unsettled. Then, the machine to itself, the next run
+    measures again and trains under what that quiet measurement picked."""
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "DLTUT_CACHE": str(tmp_path / "cache")}
+    for name in ("DLTUT_XLA_CPU", "XDG_CACHE_HOME"):
+        env.pop(name, None)
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        _, entries = _logreg_first_epoch(env)
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+    assert {"train_model", "validate_model", "test_model"} <= {key.split()[0] for key in entries}
+    assert all(entry["quiet"] is False and entry["settled"] is False
+               for entry in entries.values()), entries
+
+    since = tuning.cpu_use()
+    time.sleep(2)
+    if not tuning.machine_is_quiet(since):
+        pytest.skip("other jobs share this machine: the quiet half of the test needs it alone")
+    output, entries = _logreg_first_epoch(env)
+    if not all(entry["quiet"] for entry in entries.values()):
+        pytest.skip("other jobs started during the quiet run")
+    for program, entry in entries.items():
+        assert entry["settled"] is False  # one quiet measurement settles nothing
+        assert entry["setting"] == tuning.pick(entry["seconds"])
+        assert f"XLA CPU setting for {program}: {entry['setting']} (measured now" in output

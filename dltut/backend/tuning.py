@@ -20,9 +20,10 @@ on the other, so dltut measures, once per CPU:
   and pays nothing; another CPU, jaxlib or ``XLA_FLAGS`` measures anew.
 * A choice settles when two runs' measurements on a quiet machine agree (``settle``); until then
   each new run measures again (its candidates' programs come from JAX's compile cache, so mostly
-  the probe calls are paid), and one made while the machine was busy (its load average at least
-  its cores) never replaces a quiet one: a first run on a busy machine cannot lock in the setting
-  that noise favoured.
+  the probe calls are paid), and one made while the machine was busy never replaces a quiet one:
+  a first run on a busy machine cannot lock in the setting that noise favoured. *Busy* is what
+  other processes did while the probes ran (``machine_is_quiet``), not the load average, which
+  lags by a minute: it called a run quiet that started as two other jobs took both cores.
 
 Why per program and at compile time: JAX compiles each program with its own options
 (``Lowered.compile(compiler_options=...)``), which override ``XLA_FLAGS`` for that program only, so
@@ -70,6 +71,7 @@ PROBE_LENGTH = 3  # steps of the probe loop: enough to time, short for LeNet's s
 ROUNDS = (2, 20)  # timed calls of each candidate's probe, taken in turn: at least, at most
 TIME_BUDGET = 0.5  # seconds of probe calls after which no new round starts (past the least)
 MARGIN = 0.05  # a candidate replaces the default only if it saves more than this fraction
+QUIET_SHARE = 0.25  # other processes using less of the CPUs than this many cores: quiet
 FILE_NAME = "xla_cpu_settings.json"
 _FORMAT = 1  # the file's layout; a file of another layout is measured anew
 _ENVIRONMENT = "DLTUT_XLA_CPU"
@@ -246,19 +248,38 @@ def settle(previous, measured):
     return measured
 
 
-def machine_is_quiet():
-    """Whether fewer tasks than cores were runnable over the last minute (this process is one):
-    a measurement taken then is trusted to settle a choice."""
+def cpu_use():
+    """``(busy, own, wall)`` seconds now: the CPUs' busy time (all processes, Linux's /proc/stat;
+    None where it cannot be read), this process's CPU time (all its threads) and a wall clock."""
     try:
-        return os.getloadavg()[0] < (os.cpu_count() or 1)
-    except OSError:  # no load average on this system: trust it
-        return True
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:9]]
+        # user nice system idle iowait irq softirq steal: all but idle and iowait are busy
+        busy = (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        busy = None
+    own = os.times()
+    return busy, own.user + own.system, time.perf_counter()
+
+
+def machine_is_quiet(since):
+    """Whether other processes used less than ``QUIET_SHARE`` of a core, on average, between
+    ``since`` (a ``cpu_use()``) and now: a measurement taken then is trusted to settle a choice.
+    Where the CPUs' busy time is unknown, whether the 1-minute load average is below the cores."""
+    busy, own, wall = cpu_use()
+    if busy is None or since[0] is None:
+        try:
+            return os.getloadavg()[0] < (os.cpu_count() or 1)
+        except OSError:  # no load average on this system either: trust it
+            return True
+    others = (busy - since[0]) - (own - since[1])
+    return others < QUIET_SHARE * max(wall - since[2], 1e-3)
 
 
 def measure(probe):
     """Time each candidate's probe in turn; the entry to remember: the setting kept, the best
-    seconds of a probe call under each, and whether the machine was quiet."""
-    quiet = machine_is_quiet()
+    seconds of a probe call under each, and whether the machine was quiet meanwhile."""
+    since = cpu_use()
     # XLA compiles without Python's lock: the probes compile side by side, on as many cores
     with concurrent.futures.ThreadPoolExecutor(len(CANDIDATES)) as pool:
         runs = dict(zip(CANDIDATES, pool.map(lambda setting: probe(options(setting)), CANDIDATES)))
@@ -274,7 +295,7 @@ def measure(probe):
             best[setting] = min(best[setting], seconds)
             spent += seconds
     return {"setting": pick(best), "seconds": best, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "quiet": quiet and machine_is_quiet(), "settled": False}
+            "quiet": machine_is_quiet(since), "settled": False}
 
 
 def pick(seconds):
