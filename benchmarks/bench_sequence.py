@@ -4,6 +4,7 @@ original code on theano-pymc, one epoch each, timed in one run (issues 28 and 29
     python benchmarks/bench_sequence.py --original PATH [--tutorials lstm rnnslu rnnrbm] [--scale 1]
                                         [--reviews 25000] [--floatX float32]
                                         [--theano .venv-theano/bin/python] [--modes jax c]
+                                        [--avx2]
 
 Every run is a process of its own. The original is lisa-lab/DeepLearningTutorials' code from the
 clone ``--original PATH`` names (without it only dltut runs) on theano-pymc (floatX as ``--floatX``, one
@@ -297,6 +298,8 @@ def rnnrbm_bench(folder, args, theano):
 BENCHES = {"lstm": lstm_bench, "rnnslu": rnnslu_bench, "rnnrbm": rnnrbm_bench}
 
 
+AVX2_MARCH = "x86-64-v3"  # AVX2 and FMA, no AVX-512: a Haswell-class CPU's instructions
+
 # -- running -------------------------------------------------------------------------------------
 
 class Timing(NamedTuple):
@@ -331,9 +334,13 @@ def run_bench(name, bench, folder, args, theano):
                                            folder / "original", bench)
         print(f"{name} original (theano-pymc): {times['original (theano)']}", flush=True)
     for mode, call in bench.dltut.items():
+        flags = f"floatX={args.floatX},compiledir={folder}/pytensor-{mode}"
         env = dict(os.environ, DLTUT_CACHE=str(folder / f"cache-{mode}"), PYTHONPATH=str(ROOT),
-                   PYTENSOR_FLAGS=f"floatX={args.floatX},compiledir={folder}/pytensor-{mode}",
+                   PYTENSOR_FLAGS=flags + (f",gcc__cxxflags=-march={AVX2_MARCH}" if args.avx2
+                                           else ""),
                    OPENBLAS_NUM_THREADS="1")
+        if args.avx2:
+            env["XLA_FLAGS"] = " ".join([env.get("XLA_FLAGS", ""), "--xla_cpu_max_isa=AVX2"])
         env.pop("DLTUT_MODE", None)  # the default mode where no mode is named
         env.pop("DLTUT_ENGINE", None)
         # cold (empty caches), then warm: the same command again, its compiles cached
@@ -367,6 +374,10 @@ def main():
     parser.add_argument("--floatX", default="float32", choices=("float32", "float64"))
     parser.add_argument("--theano", default=str(ROOT / ".venv-theano" / "bin" / "python"))
     parser.add_argument("--modes", nargs="+", default=["jax", "c"], help="lstm: dltut's modes")
+    parser.add_argument("--avx2", action="store_true",
+                        help="dltut's code for a CPU without AVX-512: its C code compiled with "
+                             f"-march={AVX2_MARCH}, XLA's with --xla_cpu_max_isa=AVX2 (the "
+                             "original's C code and OpenBLAS keep this CPU's)")
     add_original_argument(parser)
     args = parser.parse_args()
     if not 0 < args.scale:
@@ -378,7 +389,8 @@ def main():
             parser.error(str(error))
     theano = args.theano if Path(args.theano).is_file() and args.original else None
     print(cpu_header())
-    print(f"floatX {args.floatX}; the original on {theano or 'nothing (no theano Python)'}\n",
+    print(f"floatX {args.floatX}; the original on {theano or 'nothing (no theano Python)'}"
+          f"{'; dltut limited to AVX2' if args.avx2 else ''}\n",
           flush=True)
     tables = []
     with tempfile.TemporaryDirectory() as tmp:
