@@ -276,8 +276,8 @@ class SavedRun:
         if has_best:
             expected.update({f"best/{key}": numpy.asarray(variable.get_value())
                              for key, variable in (params or {}).items()})
-        if "state" in self.run:
-            expected["costs"] = numpy.zeros(self.run["state"]["iteration"] + 1)
+        if "state" in self.run:  # the costs' kind and size: read_run checked them (from_dict)
+            expected["costs"] = self.arrays.get("costs", numpy.zeros(0))
         if rng is not None:
             expected["rng_keys"] = numpy.zeros(624, dtype=numpy.uint32)
         for key, like in expected.items():
