@@ -8,8 +8,9 @@ validation and no early stopping. A run is made of named *stages* (``"corruption
 
 ``Epochs`` runs them. With ``checkpoint`` it writes, after every ``checkpoint_every`` epochs and
 at each stage's end, every value the run changes (the parameters and the random streams'
-states) with the costs logged so far; ``resume`` sets them back, skips the finished stages and
-epochs (returning their logged costs) and goes on: the rest of the run is the unbroken run's.
+states) with the costs logged so far (``saving.save_run``); ``resume`` sets them back, skips
+the finished stages and epochs (returning their logged costs) and goes on: the rest of the run
+is the unbroken run's.
 SIGINT/SIGTERM (``trainer.StopRequest``) stop it at the next minibatch (the next span when
 fused); the checkpoint then holds the run up to the last whole epoch it wrote.
 """
@@ -27,7 +28,6 @@ from dltut.trainer import StopRequest
 log = logging.getLogger(__name__)
 
 MAX_SPAN = 10_000  # fused: most minibatches per compiled call (a stop waits for one call at most)
-_STATE = "rstate/"  # arrays of the random streams' states in a checkpoint
 
 
 class Interrupted(Exception):
@@ -95,66 +95,30 @@ class Epochs:
                     self._write_checkpoint(self.checkpoint)
 
     def _values(self):
-        values = {param.name: param.get_value() for param in self.params}
-        for streams in self.streams:
-            values.update({_STATE + f"{streams.name}/{key}": value
-                           for key, value in streams.state().items()})
-        return values
+        return {param.name: param for param in self.params}
+
+    def _states(self):
+        """The random streams' states: ``{"<streams>/<call site>": array}``."""
+        return {f"{streams.name}/{key}": value for streams in self.streams
+                for key, value in streams.state().items()}
 
     def _save(self, path):
-        meta = {"epochs": {"kind": self.kind, "settings": self.settings,
-                           "finished": self.finished}}
-        saving.save_model(path, {"model": self.kind}, self._values(), extra=({}, meta))
+        saving.save_run(path, self.kind, self.settings, self._values(),
+                        counters={"finished": self.finished}, arrays=self._states())
 
     def _load(self, path):
-        saved = saving.load_model(path)
-        if "epochs" not in saved.meta:
-            raise saving.ModelFileError(f"{path}: not a checkpoint of {self.kind}'s epochs; "
-                                        "resume needs the file that --checkpoint wrote")
-        epochs = _check_epochs_meta(path, saved.meta["epochs"])
-        saving.check_same_run(path, {"kind": epochs["kind"], **epochs["settings"]},
-                              {"kind": self.kind, **self.settings})
-        expected = set(self._values())
-        if set(saved.params) != expected:
-            raise saving.ModelFileError(f"{path}: holds {sorted(saved.params)}, this run has "
-                                        f"{sorted(expected)} (a checkpoint of another model?)")
-        for param in self.params:
-            value, current = saved.params[param.name], param.get_value(borrow=True)
-            if value.shape != current.shape:
-                raise saving.ModelFileError(f"{path}: {param.name} has shape {value.shape}, this "
-                                            f"run's {current.shape} (a checkpoint of another "
-                                            "model?)")
-            param.set_value(numpy.asarray(value, dtype=current.dtype))
+        """Set the run's values from the checkpoint ``path`` (``saving.read_run``: this run's
+        settings, each stage's costs a list of numbers, every array this run's, all checked
+        before anything is set) and keep its finished epochs' costs."""
+        finished = (lambda finished: isinstance(finished, dict) and all(
+            isinstance(costs, list) and all(map(saving.is_number, costs))
+            for costs in finished.values()), "the mean costs of each stage's finished epochs")
+        saved = saving.read_run(path, self.kind, self.settings, {"finished": finished},
+                                state=False)
+        saved.restore(self._values(), arrays=self._states())
         for streams in self.streams:
-            prefix = _STATE + f"{streams.name}/"
-            try:
-                streams.set_state({key[len(prefix):]: value for key, value
-                                   in saved.params.items() if key.startswith(prefix)})
-            except ValueError as error:
-                raise saving.ModelFileError(f"{path}: {error}") from None
-        self.finished = {stage: list(costs) for stage, costs in epochs["finished"].items()}
+            streams.set_state({key: saved.other[f"{streams.name}/{key}"]
+                               for key in streams.state()})
+        self.finished = saved.run["finished"]
         done = ", ".join(f"{stage}: {len(costs)} epochs" for stage, costs in self.finished.items())
         log.info("... resuming from %s (%s)", path, done)
-
-
-def _check_epochs_meta(path, epochs):
-    """A checkpoint's ``epochs`` entry as ``_save`` writes it: its kind, settings and the mean
-    costs of the finished epochs of each stage; a ``ModelFileError`` naming the file otherwise."""
-    def bad(problem):
-        return saving.ModelFileError(f"{path}: {problem}; not a checkpoint dltut wrote (or a "
-                                     "damaged one): start the run again")
-
-    if not isinstance(epochs, dict) or sorted(epochs) != ["finished", "kind", "settings"]:
-        raise bad(f"epochs entry {str(epochs)[:80]} is not an object of kind, settings and "
-                  "finished")
-    if not isinstance(epochs["kind"], str) or not isinstance(epochs["settings"], dict):
-        raise bad(f"epochs kind {epochs['kind']!r} or settings {str(epochs['settings'])[:80]} "
-                  "is not a string and an object")
-    finished = epochs["finished"]
-    if not isinstance(finished, dict):
-        raise bad(f"epochs finished {str(finished)[:80]} is not an object of stages")
-    for stage, costs in finished.items():
-        if not isinstance(costs, list) or not all(
-                isinstance(cost, (int, float)) and not isinstance(cost, bool) for cost in costs):
-            raise bad(f"stage {stage!r}: costs {str(costs)[:80]} are not a list of numbers")
-    return epochs

@@ -25,6 +25,7 @@ from dltut.updates import sgd
 log = logging.getLogger(__name__)
 
 N_OUT = 10  # ten digit classes
+RUN = "training"  # the name of the checkpoints of runs on the early-stopping trainer (save_run)
 
 
 def configure(floatX=None, mode=None, device=None, tf32=False):
@@ -97,11 +98,12 @@ def check_fresh_checkpoint(checkpoint, resume, overwrite):
 
 
 def checkpoint_writer(path, arch, hyperparameters, model):
-    """``write(state)``: the checkpoint of ``model``'s run at ``path`` (its parameters, the
-    run's hyperparameters and its ``TrainState``); a write that fails is a warning, not the
-    run's end (``saving.CheckpointWriter``)."""
-    return saving.CheckpointWriter(path, lambda state: saving.save_checkpoint(
-        path, arch, registry.param_values(model), hyperparameters, state))
+    """``write(state)``: the checkpoint of ``model``'s run at ``path`` (``saving.save_run``: its
+    parameters, the best ones and the ``TrainState``, with ``_run_settings``); a write that fails
+    is a warning, not the run's end (``saving.CheckpointWriter``)."""
+    params = {param.name: param for param in model.params}
+    return saving.CheckpointWriter(path, lambda state: saving.save_run(
+        path, RUN, _run_settings(arch, hyperparameters), params, params, state))
 
 
 def input_size(datasets):
@@ -379,28 +381,24 @@ def _resume(path, arch, hyperparameters, classifier):
     return _resume_into(read_resume(path, arch, hyperparameters), classifier)
 
 
-def _resume_into(resumed, classifier):
-    """Set the parameters of ``read_resume``'s checkpoint into the model; its TrainState."""
-    saved, state = resumed
-    saved.build_into(classifier)
-    log.info("... resuming from %s after iteration %i", saved.path, state.iteration)
-    return state
+def _resume_into(saved, classifier):
+    """Set the parameters of ``read_resume``'s checkpoint into the model, each array checked
+    against the model's first; its TrainState."""
+    params = {param.name: param for param in classifier.params}
+    return saved.restore(params, params)
 
 
 def read_resume(path, arch, hyperparameters):
-    """``(saved_model, state)`` of the checkpoint ``path``, checked to be one of this run: the
-    same engine, floatX, architecture and settings (``n_epochs`` aside); a ValueError otherwise."""
-    saved, saved_hyperparameters, state = saving.load_checkpoint(path)
-    if (saved.meta["engine"], saved.meta["floatX"]) != (engine.name(), engine.floatX()):
-        raise ValueError(
-            f"{path}: checkpoint written by engine {saved.meta['engine']} in "
-            f"{saved.meta['floatX']}, this run is {engine.name()} in {engine.floatX()}: resume "
-            f"with --floatX {saved.meta['floatX']} (and the same engine) to go on exactly"
-        )
-    # n_epochs is a limit, not part of the run: a resumed run may be given more epochs
-    saving.check_same_run(path, {"architecture": saved.arch, **saved_hyperparameters},
-                          {"architecture": arch, **hyperparameters}, ignore=("n_epochs",))
-    return saved, state
+    """The checkpoint ``path`` (``saving.read_run``), checked before anything is built to be one
+    of this run: the same architecture, settings, engine and floatX (``_run_settings``)."""
+    return saving.read_run(path, RUN, _run_settings(arch, hyperparameters))
+
+
+def _run_settings(arch, hyperparameters):
+    """What a checkpoint resumes only with; not ``n_epochs``, a limit rather than part of the
+    run (a resumed run may be given more epochs)."""
+    return {"architecture": arch, "engine": engine.name(), "floatX": engine.floatX(),
+            **{key: value for key, value in hyperparameters.items() if key != "n_epochs"}}
 
 
 def _keep_best(result, compiled, classifier, arch, hyperparameters, options):

@@ -10,11 +10,12 @@ and its ``.npy`` header before it is read (plain numbers only, no bigger than th
 the JSON's structure before it is trusted, and the arrays' shapes against those the architecture
 implies before any model is built. Whatever is wrong is one ``ModelFileError`` naming the file.
 
-A run's checkpoint is such a file too (``save_run``, ``read_run``): the values the run's compiled
-functions update, the best parameters, the trainer's ``TrainState`` (where the run has one), other
-arrays, a NumPy ``RandomState`` and the tutorial's counters, with the run's settings as JSON; a
-resume checks every array's shape and dtype against the running model before anything is set,
-and refuses the checkpoint of a run with other settings (``check_same_run``).
+Every tutorial's checkpoint is such a file too, in one layout (``save_run``, ``read_run``): the
+values the run's compiled functions update, the best parameters, the trainer's ``TrainState``
+(where the run has one), other arrays, a NumPy ``RandomState`` and the tutorial's counters, with
+the run's settings as JSON; a resume checks every array's shape and dtype against the running
+model before anything is set, and refuses the checkpoint of a run with other settings
+(``check_same_run``).
 """
 
 import json
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1
 _PARAM = "param/"
-_BEST = "best/"
 _PLAIN_KINDS = "biuf"  # the dtypes of arrays a model file may hold: bools, ints and floats
 # the most bytes a model file's arrays may take unpacked: this many times the file, and a floor
 # (numpy.savez stores its arrays as they are; a compressed archive rarely shrinks floats 4 times,
@@ -78,11 +78,9 @@ class CheckpointWriter:
             self.failed = False
 
 
-def save_model(path, arch, params, info=None, extra=None):
-    """Write ``params`` (``{name: array}``) of the model ``arch`` to ``path`` (a ``.npz``).
-
-    ``extra`` adds arrays and ``meta`` entries: ``({key: array}, {key: value})`` (checkpoints).
-    """
+def save_model(path, arch, params, info=None, entries=None):
+    """Write ``params`` (``{name: array}``) of the model ``arch`` to ``path`` (a ``.npz``);
+    ``entries`` are more ``meta`` entries (``{key: JSON value}``: a run's, ``save_run``)."""
     meta = {
         "format": FORMAT,
         "dltut": __version__,
@@ -90,71 +88,20 @@ def save_model(path, arch, params, info=None, extra=None):
         "floatX": engine.floatX(),
         "arch": arch,
         "info": info or {},
+        **(entries or {}),
     }
     arrays = {_PARAM + name: numpy.asarray(value) for name, value in params.items()}
-    if extra is not None:
-        arrays.update(extra[0])
-        meta.update(extra[1])
     arrays["meta"] = numpy.array(json.dumps(meta))
     atomic_write(path, lambda file: numpy.savez(file, **arrays))
 
 
-def save_checkpoint(path, arch, params, hyperparameters, state):
-    """A model file of the current parameters that also holds the whole ``TrainState``."""
-    names = list(params)
-    arrays = {"costs": numpy.asarray(state.costs, dtype=float)}
-    if state.best_params is not None:
-        arrays.update({_BEST + name: value for name, value in zip(names, state.best_params)})
-    meta = {"checkpoint": {"state": state.to_dict(), "param_order": names,
-                           "hyperparameters": hyperparameters}}
-    save_model(path, arch, params, {"iteration": state.iteration}, (arrays, meta))
-
-
-def load_checkpoint(path):
-    """``(saved_model, hyperparameters, state)`` from a file written by ``save_checkpoint``;
-    a ``ModelFileError`` naming the file if its run's state is not one a run can be in."""
-    from dltut.trainer import TrainState
-
-    model = load_model(path)
-    if "checkpoint" not in model.meta:
-        raise ModelFileError(f"{path}: a model file, not a checkpoint; resume needs the file that "
-                             "--checkpoint wrote")
-    checkpoint = model.meta["checkpoint"]
-    _check_keys(path, "checkpoint", checkpoint, ("state", "param_order", "hyperparameters"))
-    order = checkpoint["param_order"]
-    if not isinstance(order, list) or not all(isinstance(name, str) for name in order) \
-            or sorted(order) != sorted(model.params):
-        raise _bad(path, f"checkpoint param_order {_short(order)} is not the names of its "
-                         f"parameters {sorted(model.params)}")
-    if not isinstance(checkpoint["hyperparameters"], dict):
-        raise _bad(path, f"checkpoint hyperparameters {_short(checkpoint['hyperparameters'])} "
-                         "is not a JSON object")
-    best_names = sorted(key[len(_BEST):] for key in model.arrays if key.startswith(_BEST))
-    if best_names not in ([], sorted(order)):
-        raise _bad(path, f"best parameters {best_names}, expected none or {sorted(order)}")
-    best = None
-    if best_names:
-        best = [model.arrays[_BEST + name] for name in order]
-        for name, value in zip(order, best):
-            if value.shape != model.params[name].shape:
-                raise _bad(path, f"best/{name} has shape {value.shape}, the parameter "
-                                 f"{model.params[name].shape}")
-    if "costs" not in model.arrays:
-        raise _bad(path, "no costs array")
-    try:
-        state = TrainState.from_dict(checkpoint["state"], best, model.arrays["costs"])
-    except ValueError as error:
-        raise _bad(path, f"checkpoint {error}") from None
-    return model, checkpoint["hyperparameters"], state
-
-
-def check_same_run(path, saved, current, ignore=()):
+def check_same_run(path, saved, current):
     """A checkpoint resumes only the run that wrote it: ``saved`` (its settings) and ``current``
-    (this run's) agree on every key but ``ignore``; the one ``ValueError`` of every tutorial,
-    naming the file and each difference as (saved, here), otherwise."""
+    (this run's) agree on every key; the one ``ValueError`` of every tutorial, naming the file
+    and each difference as (saved, here), otherwise."""
     differ = {key: (saved.get(key), current.get(key))
               for key in sorted(set(saved) | set(current), key=str)
-              if key not in ignore and saved.get(key) != current.get(key)}
+              if saved.get(key) != current.get(key)}
     if differ:
         raise ValueError(f"{path}: checkpoint of another run (saved, here: {differ}); resume "
                          "with the same settings and data, or start a new run")
@@ -162,7 +109,7 @@ def check_same_run(path, saved, current, ignore=()):
 
 # ----------------------------------------------------------------------------------------------
 # A run's checkpoint: every value the run changes, so that a resumed run goes on as the unbroken
-# one (one format for every tutorial that trains with its own compiled functions)
+# one (the one checkpoint format of every tutorial)
 
 
 def save_run(path, name, settings, values, params=None, state=None, rng=None, counters=None,
@@ -190,7 +137,7 @@ def save_run(path, name, settings, values, params=None, state=None, rng=None, co
         arrays["rng_keys"] = rng[1]
         run["rng"] = [rng[0], *map(float, rng[2:])]
     info = {"iteration": state.iteration} if state is not None else {}
-    save_model(path, {"model": name}, arrays, info, ({}, {f"{name}_checkpoint": run}))
+    save_model(path, {"model": name}, arrays, info, {f"{name}_checkpoint": run})
 
 
 def read_run(path, name, settings, counters=None, rng=False, n_updates=None, patience=None,
@@ -276,8 +223,8 @@ class SavedRun:
         if has_best:
             expected.update({f"best/{key}": numpy.asarray(variable.get_value())
                              for key, variable in (params or {}).items()})
-        if "state" in self.run:
-            expected["costs"] = numpy.zeros(self.run["state"]["iteration"] + 1)
+        if "state" in self.run:  # the costs' kind and size: read_run checked them (from_dict)
+            expected["costs"] = self.arrays.get("costs", numpy.zeros(0))
         if rng is not None:
             expected["rng_keys"] = numpy.zeros(624, dtype=numpy.uint32)
         for key, like in expected.items():
@@ -335,17 +282,14 @@ def jsonable(settings):
 
 
 class SavedModel:
-    """A model read back from disk: its architecture, parameter values and run counters
-    (``arrays``: the file's other arrays, such as a checkpoint's best parameters and costs)."""
+    """A model read back from disk: its architecture, parameter values and run counters."""
 
-    def __init__(self, path, meta, params, arrays=None):
+    def __init__(self, path, meta, params):
         self.path = path
         self.meta = meta
         self.arch = meta["arch"]
         self.info = meta["info"]
         self.params = params
-        self.arrays = arrays if arrays is not None else {}
-        self._predict = None
 
     def build(self, input, batch_size=None):
         """The model on the symbolic ``input``, with the saved values (``batch_size`` for LeNet)."""
@@ -391,10 +335,10 @@ def load_model(path):
         raise ModelFileError(f"{path}: no such model file; train one first (scripts write it with --out)")
     arrays = _read_arrays(path)
     meta = _read_meta(path, arrays.pop("meta", None))
-    params = {key[len(_PARAM):]: arrays.pop(key) for key in list(arrays) if key.startswith(_PARAM)}
+    params = {key[len(_PARAM):]: value for key, value in arrays.items() if key.startswith(_PARAM)}
     if meta["arch"].get("model") in registry.ARCHITECTURES:
         _check_params(path, meta["arch"], params)
-    return SavedModel(path, meta, params, arrays)
+    return SavedModel(path, meta, params)
 
 
 def _read_arrays(path):
@@ -519,8 +463,9 @@ def _read_meta(path, meta):
         raise ModelFileError(
             f"{path}: model file format {meta.get('format')!r}, this dltut reads format {FORMAT}"
         )
-    _check_keys(path, "meta", meta, ("format", "dltut", "engine", "floatX", "arch", "info"),
-                exact=False)
+    missing = [key for key in ("dltut", "engine", "floatX", "info") if key not in meta]
+    if missing:
+        raise _bad(path, f"meta: missing {', '.join(missing)}")
     for key in ("dltut", "engine", "floatX"):
         if not isinstance(meta[key], str):
             raise _bad(path, f"meta {key} {_short(meta[key])} is not a string")
@@ -550,18 +495,6 @@ def _check_params(path, arch, params):
                                  f"architecture {arch} needs {shape}")
         if value.dtype.kind != "f":
             raise _bad(path, f"parameter {name} has dtype {value.dtype}, not floats")
-
-
-def _check_keys(path, where, value, keys, exact=True):
-    """``value`` is a JSON object with ``keys`` (and only them, if ``exact``)."""
-    if not isinstance(value, dict):
-        raise _bad(path, f"{where} is a JSON {type(value).__name__} {_short(value)}, not an object")
-    missing = [key for key in keys if key not in value]
-    unknown = sorted(map(str, set(value) - set(keys))) if exact else []
-    if missing or unknown:
-        raise _bad(path, f"{where}: " + "; ".join(
-            text for text in (missing and f"missing {', '.join(missing)}",
-                              unknown and f"unknown {', '.join(unknown)}") if text))
 
 
 def _short(value, limit=80):

@@ -25,7 +25,7 @@ import numpy
 from dltut import data, registry, saving
 from dltut.compiled import batch_counts, n_batches
 from dltut.epochs import Epochs, Interrupted
-from dltut.fitting import N_OUT, check_batch_size, input_size, train_functions
+from dltut.fitting import N_OUT, RUN, check_batch_size, input_size, train_functions
 from dltut.trainer import EarlyStopping, Minibatches, TrainResult
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def pretrain(network, layers, functions, layer_settings, datasets, settings, opt
     ``stop_reason == "interrupted"``, to return without fine-tuning.
     """
     n_train_batches = n_batches(datasets[0][0], settings["batch_size"], "training")
-    if options.resume is not None and "checkpoint" in saving.load_model(options.resume).meta:
+    if options.resume is not None and saving.load_model(options.resume).arch["model"] == RUN:
         return Pretraining(settings, costs=[], elapsed=0.0)  # a fine-tuning checkpoint
     visible_biases = [p for layer in layers for p in layer.params
                       if all(p is not q for q in network.params)]

@@ -432,7 +432,7 @@ def _read_back(sweep_plan):
             if os.path.isfile(each.path("model.npz")):
                 models[each.id] = saving.load_model(each.path("model.npz"))
         elif os.path.isfile(each.path("checkpoint.npz")):
-            saving.load_checkpoint(each.path("checkpoint.npz"))  # what the run will resume
+            saving.load_model(each.path("checkpoint.npz"))  # whole; the run checks it is its own
     return records, models
 
 

@@ -232,7 +232,6 @@ _STATE_FIELDS = {"patience": ("int", 1), "iteration": ("int", -1), "bad_counter"
                  "best_validation_loss": ("rate or inf", None), "best_iter": ("int", 0),
                  "test_score": ("rate", None), "history": ("list", None),
                  "best_score": ("number or None", None)}
-_OPTIONAL_STATE_FIELDS = ("best_score",)  # not in checkpoints written before EpochPatience
 _VALIDATION_FIELDS = {"iter": ("int", 0), "epoch": ("int", 1), "minibatch": ("int", 1),
                       "validation_loss": ("rate", None), "patience": ("int", 1),
                       "new_best": ("bool", None), "extended": ("bool", None),
@@ -248,7 +247,7 @@ def _check_state(fields, best_params, costs):
     ``to_dict`` and no other, each of its kind and range, one cost per update done (so the
     counters are bounded by the file that holds the costs), a history in order, and best
     parameters exactly when a best validation loss was recorded."""
-    _check_fields("state", fields, _STATE_FIELDS, _OPTIONAL_STATE_FIELDS)
+    _check_fields("state", fields, _STATE_FIELDS, ())
     costs = numpy.asarray(costs)
     if costs.ndim not in (1, 2) or costs.dtype.kind not in "fiu" \
             or (costs.ndim == 2 and not 1 <= costs.shape[1] <= _MOST_COST_COLUMNS):

@@ -633,7 +633,7 @@ def test_toy_run_keeps_the_best_model(toy_run):
     names = [param.name for param in result.model.params]
     for name, value in zip(names, result.best_params):
         numpy.testing.assert_array_equal(saved.params[name], value)
-    assert saving.load_checkpoint(folder / "run.npz")[2].iteration == 14
+    assert saving.load_model(folder / "run.npz").info["iteration"] == 14
     frames, labels, _ = Polyps912Dataset("val", toy=True, order="sorted").arrays()
     predicted = result.model.predict(frames)
     assert predicted.shape == labels.shape

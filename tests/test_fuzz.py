@@ -139,7 +139,7 @@ def seeds():
     """``{format: (kind, name, bytes, transform)}``: ``kind`` names the worker's reader and
     ``transform`` turns mutated bytes into the file (a compression around the mutated pickle), or
     is None. Made once a process."""
-    from dltut import saving
+    from dltut import fitting, saving
     from dltut.engine import T
     from dltut.registry import build, param_values
     from dltut.trainer import TrainState, Validation
@@ -179,7 +179,7 @@ def seeds():
                                            test_score=0.12)],
                        costs=[0.5] * 100)
     path = os.path.join(folder, "checkpoint.npz")
-    saving.save_checkpoint(path, arch, params, {"learning_rate": 0.1}, state)
+    fitting.checkpoint_writer(path, arch, {"learning_rate": 0.1}, model)(state)  # as fit writes
     made["checkpoint"] = ("checkpoint", "checkpoint.npz", open(path, "rb").read(), None)
 
     from dltut import catalogue, engine

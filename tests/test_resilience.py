@@ -10,7 +10,7 @@ import numpy
 import pytest
 
 from conftest import ROOT, run_script, script_command
-from dltut import saving
+from dltut import fitting, saving
 
 RUN = ["--n-epochs", "40", "--batch-size", "100", "--patience", "100000", "--mode", "c",
        "--floatX", "float64", "--checkpoint-every", "1"]
@@ -67,8 +67,12 @@ def _loadable_or_absent(directory):
     for name in ("best.npz", "ck.npz"):
         if (directory / name).exists():
             saving.load_model(directory / name)  # complete: raises on a partial file
-    if (directory / "ck.npz").exists():
-        saving.load_checkpoint(directory / "ck.npz")
+
+
+def _state(path):
+    """The trainer's counters (JSON) and costs in the checkpoint ``path``."""
+    saved = saving.load_model(path)
+    return saved.meta[f"{fitting.RUN}_checkpoint"]["state"], saved.params["costs"]
 
 
 @pytest.mark.parametrize("trial", range(4))
@@ -95,7 +99,7 @@ def test_ctrl_c_writes_checkpoint_and_best_model_then_resumes(unbroken, tmp_path
     assert process.returncode == 130, output
     assert "SIGINT received: stopping after this minibatch" in output
     assert "checkpoint in ck.npz, best model so far in best.npz" in output
-    state = saving.load_checkpoint(tmp_path / "ck.npz")[2]
+    history = _state(tmp_path / "ck.npz")[0]["history"]
     assert saving.load_model(tmp_path / "best.npz").info["stop_reason"] == "interrupted"
 
     run = _run(dataset, tmp_path, "--out", "best.npz", "--resume", "ck.npz")
@@ -104,7 +108,7 @@ def test_ctrl_c_writes_checkpoint_and_best_model_then_resumes(unbroken, tmp_path
     # the log after the resume point is the unbroken run's
     after = [line for line in run.stdout.splitlines() if line.startswith(("epoch", "     epoch"))]
     expected = [line for line in unbroken_log.splitlines() if line.startswith(("epoch", "     epoch"))]
-    assert after == expected[len(state.history) + sum(v.new_best for v in state.history):]
+    assert after == expected[len(history) + sum(v["new_best"] for v in history):]
 
 
 def test_divergence_is_reported_and_keeps_the_best_model(unbroken, tmp_path):
@@ -120,9 +124,9 @@ def test_divergence_is_reported_and_keeps_the_best_model(unbroken, tmp_path):
     assert "lower the learning rate (learning_rate=10000000000.0); checkpoint in ck.npz" \
         in run.stderr
     assert "Traceback" not in run.stderr
-    state = saving.load_checkpoint(tmp_path / "ck.npz")[2]
-    assert not numpy.isfinite(state.costs[-1])
-    if state.history:  # a validation ran before the divergence: its model is the one kept
+    state, costs = _state(tmp_path / "ck.npz")
+    assert not numpy.isfinite(costs[-1])
+    if state["history"]:  # a validation ran before the divergence: its model is the one kept
         assert "best model so far in best.npz" in run.stderr
         best = saving.load_model(tmp_path / "best.npz")
         assert best.info["stop_reason"] == "diverged"
@@ -164,7 +168,7 @@ def test_a_model_file_is_not_a_checkpoint(unbroken, tmp_path):
     dataset, _, _ = unbroken
     assert _run(dataset, tmp_path, "--n-epochs", "1", "--out", "best.npz").returncode == 0
     run = _run(dataset, tmp_path, "--resume", "best.npz")
-    assert run.returncode == 2 and "a model file, not a checkpoint" in run.stderr
+    assert run.returncode == 2 and f"best.npz: not a checkpoint of {fitting.RUN}" in run.stderr
 
 
 # ------------------------------------------------------------------------------------------------
@@ -214,14 +218,18 @@ def _edit_checkpoint(path, change):
     numpy.savez(path, **contents)
 
 
+CK = f"{fitting.RUN}_checkpoint"  # the checkpoint's own JSON entry
+
+
 @pytest.mark.parametrize("change, words", [
-    (lambda meta: meta["checkpoint"]["state"].update(iteration=-5),
+    (lambda meta: meta[CK]["state"].update(iteration=-5),
      ["iteration must be an integer >= -1, got -5"]),
-    (lambda meta: meta["checkpoint"]["state"].update(iteration=10**18),
+    (lambda meta: meta[CK]["state"].update(iteration=10**18),
      ["iteration 1000000000000000000 but 6 costs recorded"]),
-    (lambda meta: meta["checkpoint"].pop("state"), ["checkpoint: missing state"]),
-    (lambda meta: meta["checkpoint"]["state"].update(epochs=3), ["state: unknown epochs"]),
-    (lambda meta: meta["arch"].update(n_in=10**9), ["more than dltut builds"]),
+    (lambda meta: meta[CK].pop("state"), ["not the dict of settings, state"]),
+    (lambda meta: meta[CK]["state"].update(epochs=3), ["state: unknown epochs"]),
+    (lambda meta: meta[CK]["settings"]["architecture"].update(n_in=10**9),
+     ["checkpoint of another run", "'n_in': 1000000000"]),
 ])
 def test_a_crafted_checkpoint_is_refused_in_one_line(tiny_mnist, tmp_path, change, words):
     from hostile import assert_refused, run_dltut
@@ -259,7 +267,7 @@ def test_output_places_are_made_or_refused_before_training(tiny_mnist, tmp_path)
                "--checkpoint", "other/ck.npz")
     assert run.returncode == 0, run.stderr
     saving.load_model(tmp_path / "new" / "deep" / "best.npz")
-    saving.load_checkpoint(tmp_path / "other" / "ck.npz")
+    saving.load_model(tmp_path / "other" / "ck.npz")
     (tmp_path / "afile").write_text("x")
     try:
         import matplotlib  # noqa: F401 - without it --plot and --filters are refused for that

@@ -9,6 +9,7 @@ import pytest
 from dltut import engine, registry, saving
 from dltut.atomic import OutputError
 from dltut.engine import T
+from dltut.fitting import RUN
 
 ARCH = {"model": "mlp", "n_in": 8, "n_hidden": 5, "n_out": 3}
 
@@ -115,18 +116,33 @@ def test_written_files_get_the_usual_permissions(tmp_path):
 # anything is built or allocated
 
 
+def _model_file(path):
+    """A genuine model file of the small MLP."""
+    _, mlp = _trained_mlp()
+    saving.save_model(path, ARCH, registry.param_values(mlp), {"iteration": 2})
+    return path
+
+
 def _checkpoint(path):
-    """A genuine checkpoint of a small MLP's run: 3 updates, one validation (a new best)."""
+    """A genuine checkpoint of a small MLP's run, as ``fitting`` writes it: 3 updates, one
+    validation (a new best)."""
     from dltut.trainer import TrainState, Validation
 
     _, mlp = _trained_mlp()
-    params = registry.param_values(mlp)
+    params = {param.name: param for param in mlp.params}
     state = TrainState(patience=10, iteration=2, best_validation_loss=0.5, best_iter=1,
-                       test_score=0.25, best_params=list(params.values()),
+                       test_score=0.25, best_params=list(registry.param_values(mlp).values()),
                        history=[Validation(1, 1, 2, 0.5, 10, True, True, 0.25)],
                        costs=[2.0, 1.5, 1.25])
-    saving.save_checkpoint(path, ARCH, params, {"learning_rate": 0.1}, state)
+    saving.save_run(path, RUN, {"learning_rate": 0.1}, params, params, state)
     return path
+
+
+def _resume(path):
+    """The TrainState of ``_checkpoint``'s file, read and restored into a new MLP."""
+    _, mlp = _trained_mlp()
+    params = {param.name: param for param in mlp.params}
+    return saving.read_run(path, RUN, {"learning_rate": 0.1}).restore(params, params)
 
 
 def _rewrite(path, change_meta=None, **arrays):
@@ -167,9 +183,16 @@ def _with(*keys_value):
     return change
 
 
+def _refused(read, path, message):
+    with pytest.raises(saving.ModelFileError) as error:
+        read(path)
+    assert str(error.value).startswith(f"{path}: ") and message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
 def test_a_genuine_checkpoint_loads(tmp_path):
-    model, hyperparameters, state = saving.load_checkpoint(_checkpoint(tmp_path / "ck.npz"))
-    assert hyperparameters == {"learning_rate": 0.1} and state.iteration == 2
+    state = _resume(_checkpoint(tmp_path / "ck.npz"))
+    assert state.iteration == 2 and state.costs == [2.0, 1.5, 1.25]
     assert len(state.best_params) == 4 and state.history[0].new_best
 
 
@@ -184,48 +207,64 @@ def test_a_genuine_checkpoint_loads(tmp_path):
     (_with("arch", [1]), "meta arch [1] is not a JSON object"),
     (_with("info", "x"), "meta info 'x' is not a JSON object"),
     (_with("engine", 3), "meta engine 3 is not a string"),
-    (_with("checkpoint", "state", KeyError), "checkpoint: missing state"),
-    (_with("checkpoint", "extra", 1), "checkpoint: unknown extra"),
-    (_with("checkpoint", "param_order", []), "param_order [] is not the names"),
-    (_with("checkpoint", "param_order", ["W_hidden"] * 4), "is not the names"),
-    (_with("checkpoint", "hyperparameters", [1]), "hyperparameters [1] is not a JSON object"),
-    (_with("checkpoint", "state", [1, 2]), "state must be a JSON object, got list"),
-    (_with("checkpoint", "state", "epoch", 3), "state: unknown epoch"),
-    (_with("checkpoint", "state", "patience", KeyError), "state: missing patience"),
-    (_with("checkpoint", "state", "iteration", -5), "iteration must be an integer >= -1, got -5"),
-    (_with("checkpoint", "state", "iteration", 10**18),
-     "iteration 1000000000000000000 but 3 costs recorded"),
-    (_with("checkpoint", "state", "iteration", 2.0), "iteration must be an integer >= -1, got 2.0"),
-    (_with("checkpoint", "state", "patience", True), "patience must be an integer >= 1, got True"),
-    (_with("checkpoint", "state", "best_validation_loss", 7.5),
+    (_with("floatX", KeyError), "meta: missing floatX"),
+])
+def test_crafted_model_meta_is_refused(tmp_path, change, message):
+    _refused(saving.load_model, _rewrite(_model_file(tmp_path / "m.npz"), change), message)
+
+
+CK = f"{RUN}_checkpoint"  # the checkpoint's own JSON entry
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda meta: [meta], "meta is a JSON list"),
+    (_with(CK, "state", KeyError), "not the dict of settings, state"),
+    (_with(CK, "extra", 1), "not the dict of settings, state"),
+    (_with(CK, "settings", [1]), "settings is [1], not a dict"),
+    (_with(CK, "state", [1, 2]), "state is [1, 2], not a dict"),
+    (_with(CK, "state", "epoch", 3), "state: unknown epoch"),
+    (_with(CK, "state", "patience", KeyError), "state: missing patience"),
+    (_with(CK, "state", "iteration", -5), "iteration must be an integer >= -1, got -5"),
+    (_with(CK, "state", "iteration", 10**18), "iteration 1000000000000000000 but 3 costs recorded"),
+    (_with(CK, "state", "iteration", 2.0), "iteration must be an integer >= -1, got 2.0"),
+    (_with(CK, "state", "patience", True), "patience must be an integer >= 1, got True"),
+    (_with(CK, "state", "best_validation_loss", 7.5),
      "best_validation_loss must be an error rate in [0, 1] or Infinity, got 7.5"),
-    (_with("checkpoint", "state", "best_iter", 9), "best_iter 9 is after iteration 2"),
-    (_with("checkpoint", "state", "history", 0, "new_best", "yes"),
+    (_with(CK, "state", "best_iter", 9), "best_iter 9 is after iteration 2"),
+    (_with(CK, "state", "history", 0, "new_best", "yes"),
      "history[0]: new_best must be true or false, got 'yes'"),
-    (_with("checkpoint", "state", "history", 0, "iter", 5), "iter 5 is not after"),
-    (_with("checkpoint", "state", "history", 0, "colour", 5), "history[0]: unknown colour"),
-    (_with("checkpoint", "state", "history", [[1]]), "history[0] must be a JSON object"),
+    (_with(CK, "state", "history", 0, "iter", 5), "iter 5 is not after"),
+    (_with(CK, "state", "history", 0, "colour", 5), "history[0]: unknown colour"),
+    (_with(CK, "state", "history", [[1]]), "history[0] must be a JSON object"),
 ])
 def test_crafted_checkpoint_meta_is_refused(tmp_path, change, message):
-    path = _rewrite(_checkpoint(tmp_path / "ck.npz"), change)
-    with pytest.raises(saving.ModelFileError) as error:
-        saving.load_checkpoint(path)
-    assert str(error.value).startswith(f"{path}: ") and message in str(error.value)
-    assert "\n" not in str(error.value)
+    _refused(_resume, _rewrite(_checkpoint(tmp_path / "ck.npz"), change), message)
 
 
 @pytest.mark.parametrize("arrays, message", [
-    ({"costs": numpy.zeros(7)}, "iteration 2 but 7 costs recorded"),
-    ({"costs": numpy.array([numpy.nan, 1.0, 1.0])}, "a NaN or infinite cost before the last"),
-    ({"costs": None}, "no costs array"),
-    ({"best__W_hidden": None}, "best parameters ['W_logreg', 'b_hidden', 'b_logreg']"),
-    ({"best__W_hidden": numpy.zeros((2, 2))}, "best/W_hidden has shape (2, 2)"),
     ({"param__W_hidden": numpy.zeros((8, 5), dtype=complex)}, "dtype complex128, not plain"),
     ({"param__W_hidden": numpy.zeros((8, 5), dtype="int32")}, "dtype int32, not floats"),
     ({"param__W_hidden": numpy.zeros(3, dtype=[("a", "f8")])}, "not plain numbers"),
     ({"param__W_hidden": numpy.array(["a"])}, "dtype <U1, not plain numbers"),
     ({"param__W_hidden": numpy.zeros((8, 50))}, "parameter W_hidden has shape (8, 50)"),
     ({"param__W_extra": numpy.zeros(2)}, "do not match architecture 'mlp'"),
+])
+def test_crafted_model_arrays_are_refused(tmp_path, arrays, message):
+    _refused(saving.load_model, _rewrite(_model_file(tmp_path / "m.npz"), **arrays), message)
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({"param__costs": numpy.zeros(7)}, "iteration 2 but 7 costs recorded"),
+    ({"param__costs": numpy.array([numpy.nan, 1.0, 1.0])},
+     "a NaN or infinite cost before the last"),
+    ({"param__costs": None}, "iteration 2 but 0 costs recorded"),
+    ({"param__best__W_hidden": None}, "no array best/W_hidden"),
+    ({"param__best__W_hidden": numpy.zeros((2, 2))}, "best/W_hidden is float64 (2, 2), this run's"),
+    ({"param__value__W_hidden": numpy.zeros((8, 5), dtype=complex)},
+     "dtype complex128, not plain"),
+    ({"param__value__W_hidden": numpy.zeros((8, 5), dtype="int32")}, "value/W_hidden is int32"),
+    ({"param__value__W_hidden": numpy.zeros((8, 50))}, "value/W_hidden is float64 (8, 50)"),
+    ({"param__value__W_extra": numpy.zeros(2)}, "unknown arrays ['value/W_extra']"),
     ({"meta": None}, "no meta entry"),
     ({"meta": numpy.zeros(3)}, "meta is an array of shape (3,)"),
     ({"meta": numpy.array("[" * 100000)}, "meta is not JSON"),
@@ -241,13 +280,11 @@ def test_crafted_checkpoint_arrays_are_refused(tmp_path, arrays, message):
         if meta is not None:
             contents["meta"] = meta
         numpy.savez(path, **contents)
-    with pytest.raises(saving.ModelFileError) as error:
-        saving.load_checkpoint(path)
-    assert str(error.value).startswith(f"{path}: ") and message in str(error.value)
+    _refused(_resume, path, message)
 
 
 def test_an_object_array_is_refused_unread(tmp_path):
-    path = _checkpoint(tmp_path / "ck.npz")
+    path = _model_file(tmp_path / "m.npz")
     with numpy.load(path, allow_pickle=False) as data:
         contents = {key: data[key] for key in data.files}
     contents["param/W_hidden"] = numpy.array([object()] * 3, dtype=object)
@@ -269,7 +306,7 @@ def test_a_zip_bomb_is_refused_before_it_is_unpacked(tmp_path):
     import io
     import zipfile
 
-    path = _checkpoint(tmp_path / "ck.npz")
+    path = _model_file(tmp_path / "m.npz")
     buffer = io.BytesIO()
     numpy.save(buffer, numpy.zeros(8 * 2**20))
     _zip_member(path, "costs2.npy", buffer.getvalue(), zipfile.ZIP_DEFLATED)
@@ -280,7 +317,7 @@ def test_a_zip_bomb_is_refused_before_it_is_unpacked(tmp_path):
 
 def test_a_header_asking_for_more_than_its_member_is_refused(tmp_path):
     """An .npy header declaring 10**12 floats over 16 bytes: refused, nothing allocated."""
-    path = _checkpoint(tmp_path / "ck.npz")
+    path = _model_file(tmp_path / "m.npz")
     header = {"descr": "<f8", "fortran_order": False, "shape": (10**12,)}
     import io
 
@@ -293,11 +330,11 @@ def test_a_header_asking_for_more_than_its_member_is_refused(tmp_path):
 
 
 def test_a_member_that_is_no_array_is_refused(tmp_path):
-    path = _checkpoint(tmp_path / "ck.npz")
+    path = _model_file(tmp_path / "m.npz")
     _zip_member(path, "notes.txt", b"hello")
     with pytest.raises(saving.ModelFileError, match="member 'notes.txt' is not a .npy array"):
         saving.load_model(path)
-    other = _checkpoint(tmp_path / "other.npz")
+    other = _model_file(tmp_path / "other.npz")
     _zip_member(other, "x.npy", b"\x93NUMPY garbage")
     with pytest.raises(saving.ModelFileError, match=r"array x: .npy format \(32, 103\)"):
         saving.load_model(other)
@@ -305,7 +342,7 @@ def test_a_member_that_is_no_array_is_refused(tmp_path):
 
 def test_an_absurd_architecture_allocates_nothing(tmp_path):
     """The issue's case: a model file whose arch says n_hidden 10**8 (a MemoryError before)."""
-    path = _rewrite(_checkpoint(tmp_path / "ck.npz"), _with("arch", "n_hidden", 10**8))
+    path = _rewrite(_model_file(tmp_path / "m.npz"), _with("arch", "n_hidden", 10**8))
     with pytest.raises(saving.ModelFileError, match="more than dltut builds"):
         saving.load_model(path)
 
@@ -315,7 +352,7 @@ def test_predict_with_a_crafted_model_file_is_one_line(tmp_path):
     traceback before) is refused in one line naming the file, before any data is read."""
     from hostile import assert_refused, run_dltut
 
-    path = _rewrite(_checkpoint(tmp_path / "crafted.npz"), _with("arch", "n_hidden", 10**8))
+    path = _rewrite(_model_file(tmp_path / "crafted.npz"), _with("arch", "n_hidden", 10**8))
     result = run_dltut(["predict", "mlp", "--out", path.name], cwd=tmp_path)
     assert_refused(result, "crafted.npz: architecture", "more than dltut builds")
     _rewrite(path, lambda meta: [meta])
@@ -348,13 +385,6 @@ def test_a_failed_checkpoint_write_is_one_warning_a_streak(tmp_path, caplog):
     assert messages[1] == f"checkpoint {path} written again"
     assert f"{path}: cannot write (Read-only file system: choose a writable place)" in messages[2]
     assert path.read_bytes() == b"ok" and os.listdir(tmp_path) == ["ck.npz"]
-
-
-def test_a_param_order_of_lists_is_refused(tmp_path):
-    path = _checkpoint(tmp_path / "ck.npz")
-    _rewrite(path, _with("checkpoint", "param_order", [["W_hidden"], "W_logreg", {}, 3]))
-    with pytest.raises(saving.ModelFileError, match="is not the names of its parameters"):
-        saving.load_checkpoint(path)
 
 
 def _run(values_like=None):

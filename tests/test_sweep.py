@@ -529,7 +529,7 @@ def test_sigterm_stops_a_sweep_and_its_workers_within_two_seconds(tiny_mnist, tm
     from dltut import saving
 
     for checkpoint in out_dir.glob("*/checkpoint.npz"):  # whole: a killed write leaves none
-        saving.load_checkpoint(checkpoint)
+        saving.load_model(checkpoint)
 
 
 def test_bad_workers_are_one_line_before_anything(tiny_mnist, tmp_path):
