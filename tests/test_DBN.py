@@ -47,6 +47,7 @@ def _small_test_DBN(tiny_mnist, **options):
                              **SMALL, **options})
 
 
+@pytest.mark.slow  # 48 s from an empty home; the SdA's twin test stays in the fast suite
 def test_tiny_runs_agree_in_every_mode_and_log_the_tutorial_lines(tiny_mnist, floatX64, caplog):
     caplog.set_level(logging.INFO, logger="dltut")
     # not in Numba mode, whose compiling of the four graphs takes longest: the RBM is tested in

@@ -240,8 +240,10 @@ def test_a_suite_started_again_runs_only_what_is_unfinished(tmp_path, monkeypatc
     assert "| hmc | defaults | equal | 2/2 |" in report.read_text()
 
 
-# the Ray one is slow: starting a local Ray takes most of a minute here
-@pytest.mark.parametrize("backend", ["pool", pytest.param("ray", marks=pytest.mark.slow)])
+# slow: starting a local Ray takes most of a minute here, the pool 19 s from an empty home (the
+# pool's and Ray's tasks are checked in the fast suite by test_sweep)
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["pool", "ray"])
 def test_suite_tutorials_as_pool_or_ray_tasks(backend, tmp_path):
     report = tmp_path / "suite.md"
     argv = ["suite", "--only", "hmc", "--backend", backend, "--workers", "1", "--mode", "c",

@@ -67,6 +67,7 @@ def test_metrics_are_the_originals(floatX64, classes, target, void, accuracy_key
     assert numpy.array_equal(table, numpy_table)
 
 
+@pytest.mark.slow  # 48 s from an empty home; the fast suite checks fcn1D's first line (test_install)
 def test_prints_the_originals_lines_and_resumes_as_the_unbroken_run(floatX64, tmp_path, caplog):
     """Two epochs with a checkpoint, then the same run resumed for two more: the four epochs'
     lines are the original's (its training numbers also those of the original as it is)."""

@@ -682,6 +682,7 @@ def small_segmenter(input_var):
     return L.NonlinearityLayer(flat, L.softmax)
 
 
+@pytest.mark.slow  # 34 s cold in C mode; the segmenters' layers are checked against NumPy above
 def test_a_small_segmenter_trains_as_on_lasagne(mode):
     """The same weights, dropout masks, losses, Adam steps and running averages as Lasagne's."""
     from dltut import updates

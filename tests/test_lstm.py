@@ -919,6 +919,7 @@ def test_a_crafted_model_to_reload_is_refused_naming_the_file(tmp_path):
             lstm.train_lstm(**settings, reload_model=path)
 
 
+@pytest.mark.slow  # 12 s cold; test_resilience checks the same rule on the trainer's runs
 def test_a_checkpoint_that_cannot_be_written_is_a_warning_and_training_goes_on(
         tmp_path, monkeypatch, caplog):
     """A full disk at every checkpoint write: one warning naming the file, the run goes to its

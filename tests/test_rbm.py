@@ -211,6 +211,7 @@ def _tiny_test_rbm(tiny_mnist, folder, **options):
                           n_samples=2, n_hidden=30, output_folder=folder, **options)
 
 
+@pytest.mark.slow  # 26 s cold; the RBM's costs and updates are checked against NumPy above
 def test_tiny_runs_agree_in_every_mode_fused_or_not(tiny_mnist, tmp_path, floatX64, short_chains,
                                                     caplog, modes):
     caplog.set_level(logging.INFO, logger="dltut")
