@@ -15,10 +15,10 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
+from conftest import run_script
 import dltut
 from dltut import engine
 from dltut.backend import tuning
@@ -270,14 +270,15 @@ def test_the_published_logreg_line_prints_under_every_setting(setting, monkeypat
     assert result.epochs == 74
 
 
-def _logreg_first_epoch(env):
-    """``scripts/logreg.py`` for one epoch with ``env``; its output and the settings file's entries
+def _logreg_first_epoch(home):
+    """``scripts/logreg.py`` for one epoch with ``home`` as its home and ``home/cache`` as dltut's
+    cache, XLA's CPU settings measured (``auto``); its output and the settings file's entries
     (one machine key: the command's)."""
-    script = Path(__file__).resolve().parent.parent / "scripts" / "logreg.py"
-    run = subprocess.run([sys.executable, str(script), "--n-epochs", "1", "--verbose"], env=env,
-                         capture_output=True, text=True, timeout=900)
+    cache = home / "cache"
+    run = run_script("logreg.py", "--n-epochs", 1, "--verbose", cwd=home, HOME=str(home),
+                     DLTUT_CACHE=str(cache), DLTUT_XLA_CPU="auto")
     assert run.returncode == 0, run.stderr[-3000:]
-    with open(Path(env["DLTUT_CACHE"]) / tuning.FILE_NAME) as file:
+    with open(cache / tuning.FILE_NAME) as file:
         (entries,) = json.load(file)["machines"].values()
     return run.stdout + run.stderr, entries
 
@@ -289,12 +290,9 @@ def test_a_first_run_beside_two_busy_processes_does_not_lock_in_its_choice(tmp_p
     measures again and trains under what that quiet measurement picked."""
     if "jax" not in engine.modes():
         pytest.skip("JAX mode is PyTensor's only")
-    env = {**os.environ, "HOME": str(tmp_path / "home"), "DLTUT_CACHE": str(tmp_path / "cache")}
-    for name in ("DLTUT_XLA_CPU", "XDG_CACHE_HOME"):
-        env.pop(name, None)
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
     try:
-        _, entries = _logreg_first_epoch(env)
+        _, entries = _logreg_first_epoch(tmp_path)
     finally:
         for process in busy:
             process.kill()
@@ -307,7 +305,7 @@ def test_a_first_run_beside_two_busy_processes_does_not_lock_in_its_choice(tmp_p
     time.sleep(2)
     if not tuning.machine_is_quiet(since):
         pytest.skip("other jobs share this machine: the quiet half of the test needs it alone")
-    output, entries = _logreg_first_epoch(env)
+    output, entries = _logreg_first_epoch(tmp_path)
     if not all(entry["quiet"] for entry in entries.values()):
         pytest.skip("other jobs started during the quiet run")
     for program, entry in entries.items():
