@@ -183,8 +183,7 @@ def main():
         except ValueError as error:
             parser.error(str(error))
     if args.avx2:
-        os.environ["XLA_FLAGS"] = " ".join(filter(None, [os.environ.get("XLA_FLAGS"),
-                                                         "--xla_cpu_max_isa=AVX2"]))
+        os.environ["XLA_FLAGS"] = xla_flags_limited_to("AVX2", os.environ)
     if args.speed:
         return speed_suite(args)
     has_torch = not args.no_torch and _importable("torch")
@@ -345,6 +344,12 @@ def seconds(value):
     return sum(getattr(value, name, 0) or 0 for name in names)
 print("BENCH", json.dumps({{"train": seconds(result), "wall": wall}}))
 """
+
+
+def xla_flags_limited_to(isa, environ):
+    """``environ``'s XLA_FLAGS with XLA's code limited to the instruction set ``isa`` ("AVX2": a
+    CPU without AVX-512)."""
+    return " ".join(filter(None, [environ.get("XLA_FLAGS"), f"--xla_cpu_max_isa={isa}"]))
 
 
 def cpu_header():

@@ -350,8 +350,7 @@ def main():
     env.pop("DLTUT_MODE", None)  # dltut's default mode
     jax_env = dict(env)
     if args.xla_isa:
-        jax_env["XLA_FLAGS"] = " ".join(filter(None, [env.get("XLA_FLAGS"),
-                                                      f"--xla_cpu_max_isa={args.xla_isa}"]))
+        jax_env["XLA_FLAGS"] = bench_cpu.xla_flags_limited_to(args.xla_isa, env)
     print(bench_cpu.cpu_header())
     print(f"float32; XLA_FLAGS for dltut and jax-scan: {jax_env.get('XLA_FLAGS') or '(none)'}; "
           f"jax-scan's XLA CPU setting: {args.floor_setting}; "

@@ -68,7 +68,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_cpu import (add_original_argument, cpu_header, original_file,  # noqa: E402
-                       theano_environment, use_original)
+                       theano_environment, use_original, xla_flags_limited_to)
 from dltut.tutorials.rnnslu import DEFAULT_PARAM  # noqa: E402
 
 TUTORIALS = ("lstm", "rnnslu", "rnnrbm")
@@ -334,13 +334,12 @@ def run_bench(name, bench, folder, args, theano):
                                            folder / "original", bench)
         print(f"{name} original (theano-pymc): {times['original (theano)']}", flush=True)
     for mode, call in bench.dltut.items():
-        flags = f"floatX={args.floatX},compiledir={folder}/pytensor-{mode}"
         env = dict(os.environ, DLTUT_CACHE=str(folder / f"cache-{mode}"), PYTHONPATH=str(ROOT),
-                   PYTENSOR_FLAGS=flags + (f",gcc__cxxflags=-march={AVX2_MARCH}" if args.avx2
-                                           else ""),
+                   PYTENSOR_FLAGS=f"floatX={args.floatX},compiledir={folder}/pytensor-{mode}",
                    OPENBLAS_NUM_THREADS="1")
         if args.avx2:
-            env["XLA_FLAGS"] = " ".join([env.get("XLA_FLAGS", ""), "--xla_cpu_max_isa=AVX2"])
+            env["PYTENSOR_FLAGS"] += f",gcc__cxxflags=-march={AVX2_MARCH}"
+            env["XLA_FLAGS"] = xla_flags_limited_to("AVX2", env)
         env.pop("DLTUT_MODE", None)  # the default mode where no mode is named
         env.pop("DLTUT_ENGINE", None)
         # cold (empty caches), then warm: the same command again, its compiles cached
