@@ -95,7 +95,7 @@ class Epochs:
                     self._write_checkpoint(self.checkpoint)
 
     def _values(self):
-        return {param.name: param for param in self.params}
+        return saving.by_name(self.params)
 
     def _states(self):
         """The random streams' states: ``{"<streams>/<call site>": array}``."""

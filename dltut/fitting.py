@@ -101,7 +101,7 @@ def checkpoint_writer(path, arch, hyperparameters, model):
     """``write(state)``: the checkpoint of ``model``'s run at ``path`` (``saving.save_run``: its
     parameters, the best ones and the ``TrainState``, with ``_run_settings``); a write that fails
     is a warning, not the run's end (``saving.CheckpointWriter``)."""
-    params = {param.name: param for param in model.params}
+    params = saving.by_name(model.params)
     return saving.CheckpointWriter(path, lambda state: saving.save_run(
         path, RUN, _run_settings(arch, hyperparameters), params, params, state))
 
@@ -384,7 +384,7 @@ def _resume(path, arch, hyperparameters, classifier):
 def _resume_into(saved, classifier):
     """Set the parameters of ``read_resume``'s checkpoint into the model, each array checked
     against the model's first; its TrainState."""
-    params = {param.name: param for param in classifier.params}
+    params = saving.by_name(classifier.params)
     return saved.restore(params, params)
 
 

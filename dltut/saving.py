@@ -251,6 +251,12 @@ class SavedRun:
         return state
 
 
+def by_name(variables):
+    """``{name: variable}`` of shared variables: how ``save_run`` and ``SavedRun.restore`` take
+    a model's parameters."""
+    return {variable.name: variable for variable in variables}
+
+
 def is_number(value):
     """A number as JSON gives it (an int or a float, not a bool): a test of a run's counters."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)

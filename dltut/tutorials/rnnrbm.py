@@ -358,7 +358,7 @@ class RnnRbm:
         """The checkpoint ``path`` (``saving.save_run``): the parameters, the random streams'
         states, the RandomState, the sequences' order and each epoch's mean monitor."""
         saving.save_run(path, "rnnrbm", self._run_settings(batch_size, len(order)),
-                        {p.name: p for p in self.params}, rng=self.rng.get_state(),
+                        saving.by_name(self.params), rng=self.rng.get_state(),
                         counters={"costs": costs, "order": list(order)},
                         arrays=self.theano_rng.state())
 
@@ -374,7 +374,7 @@ class RnnRbm:
                       f"an order of the {n_sequences} sequences")}
         saved = saving.read_run(path, "rnnrbm", self._run_settings(batch_size, n_sequences),
                                 counters, rng=True, state=False)
-        saved.restore({p.name: p for p in self.params}, rng=self.rng,
+        saved.restore(saving.by_name(self.params), rng=self.rng,
                       arrays=self.theano_rng.state())
         self.theano_rng.set_state(saved.other)
         self.costs = [float(c) for c in saved.run["costs"]]

@@ -642,7 +642,7 @@ class _RunState:
                 "data sizes": self.sizes, "floatX": engine.floatX()}
 
     def save(self, path, rnn):
-        params = {p.name: p for p in rnn.params}
+        params = saving.by_name(rnn.params)
         best = None if self.best_params is None else [self.best_params[n] for n in params]
         counters = {"best_f1": self.best_f1, "epochs": self.epochs,
                     "epochs_done": self.epochs_done, "stopped": self.stopped,
@@ -654,7 +654,7 @@ class _RunState:
     def load(self, path, rnn):
         saved = saving.read_run(path, "rnnslu", self._settings(), _COUNTERS, state=False,
                                 check=_run_problem)
-        params = {p.name: p for p in rnn.params}
+        params = saving.by_name(rnn.params)
         saved.restore(params, params)
         if saved.best is not None:
             self.best_params = dict(zip(params, saved.best))
